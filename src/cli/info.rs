@@ -1,0 +1,196 @@
+//! `rdbshift info`: a summary of each dump, as text or JSON.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use clap::Args;
+use rdbshift::encode::text::{json_bytes, json_str};
+use rdbshift::filter::now_ms;
+use rdbshift::input::Dump;
+use rdbshift::stats::{gather, Info};
+
+use super::{report, CliResult, ReadArgs};
+
+#[derive(Args)]
+pub struct InfoArgs {
+    /// RDB files to summarize.
+    #[arg(required = true)]
+    files: Vec<PathBuf>,
+    /// Print JSON (one object per file, one per line) instead of text.
+    #[arg(long)]
+    json: bool,
+    /// How many of the biggest keys to list.
+    #[arg(long, default_value_t = 10)]
+    top: usize,
+    #[command(flatten)]
+    read: ReadArgs,
+}
+
+pub fn run(a: InfoArgs) -> CliResult {
+    let mut code = 0;
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    for f in &a.files {
+        let res = Dump::open(f).map_err(|e| e.to_string()).and_then(|d| gather(d.data(), a.read.options(), now_ms(), a.top).map_err(|e| e.to_string()));
+        match res {
+            Ok(info) => {
+                let text = if a.json { json(f, &info) } else { text(f, &info) };
+                out.write_all(&text)?;
+            }
+            Err(e) => {
+                report(f, &e);
+                code = 1;
+            }
+        }
+    }
+    Ok(code)
+}
+
+fn show(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn text(f: &std::path::Path, i: &Info) -> Vec<u8> {
+    let mut o = String::new();
+    use std::fmt::Write as _;
+    let _ = writeln!(o, "file: {}", f.display());
+    let _ = writeln!(o, "bytes: {}", i.file_bytes);
+    let _ = writeln!(o, "format: {} (dialect {}, RDB version {})", i.header.describe(), i.header.dialect.name(), i.header.version);
+    let _ = writeln!(o, "checksum: {}{}", i.checksum, i.stored_checksum.filter(|&c| c != 0).map(|c| format!(" (0x{c:016x})")).unwrap_or_default());
+    if i.trailing_bytes > 0 {
+        let _ = writeln!(o, "trailing bytes after the checksum (ignored): {}", i.trailing_bytes);
+    }
+    let _ = writeln!(o, "aux:");
+    for (k, v) in &i.aux {
+        let _ = writeln!(o, "  {} = {}", show(k), show(v));
+    }
+    for (db, s) in &i.dbs {
+        let _ = writeln!(o, "db {db}: {} keys, {} with expiry ({} already expired), {} bytes", s.keys, s.expires, s.already_expired, s.bytes);
+        if let Some((k, e)) = s.resize_hint {
+            let _ = writeln!(o, "  resize hint: {k} keys, {e} expires");
+        }
+        let types: Vec<String> = s.types.iter().map(|(t, n)| format!("{t}={n}")).collect();
+        let encs: Vec<String> = s.encodings.iter().map(|(t, n)| format!("{t}={n}")).collect();
+        let _ = writeln!(o, "  types: {}", types.join(" "));
+        let _ = writeln!(o, "  encodings: {}", encs.join(" "));
+    }
+    let _ = writeln!(o, "functions: {}", if i.functions.is_empty() { "none".into() } else { i.functions.join(", ") });
+    let _ = writeln!(o, "module aux: {}", if i.module_aux.is_empty() { "none".into() } else { i.module_aux.join(", ") });
+    let mt: Vec<String> = i.module_types.iter().map(|(t, n)| format!("{t}={n}")).collect();
+    let _ = writeln!(o, "module values: {}", if mt.is_empty() { "none".into() } else { mt.join(" ") });
+    let _ = writeln!(o, "streams with IDMP state: {}", i.streams_with_idmp);
+    let _ = writeln!(o, "keys with metadata: {}", i.keys_with_metadata);
+    if i.slot_info_records > 0 || i.slot_imports > 0 {
+        let _ = writeln!(o, "slot info records: {}, slot imports: {}", i.slot_info_records, i.slot_imports);
+    }
+    let _ = writeln!(o, "biggest keys (serialized bytes):");
+    for b in &i.biggest {
+        let _ = writeln!(o, "  {:>12}  db {}  {} ({}, {})", b.bytes, b.db, rdbshift::format::error::show_bytes(&b.key), b.kind, b.encoding);
+    }
+    o.push('\n');
+    o.into_bytes()
+}
+
+fn json(f: &std::path::Path, i: &Info) -> Vec<u8> {
+    let mut o = Vec::new();
+    let n = |o: &mut Vec<u8>, x: u64| o.extend_from_slice(x.to_string().as_bytes());
+    o.extend_from_slice(b"{\"file\":");
+    json_str(&mut o, &f.display().to_string());
+    o.extend_from_slice(b",\"bytes\":");
+    n(&mut o, i.file_bytes);
+    o.extend_from_slice(b",\"magic\":");
+    json_str(&mut o, &i.header.describe());
+    o.extend_from_slice(b",\"dialect\":");
+    json_str(&mut o, i.header.dialect.name());
+    o.extend_from_slice(b",\"version\":");
+    n(&mut o, i.header.version as u64);
+    o.extend_from_slice(b",\"checksum\":");
+    json_str(&mut o, i.checksum);
+    o.extend_from_slice(b",\"trailing_bytes\":");
+    n(&mut o, i.trailing_bytes);
+    o.extend_from_slice(b",\"aux\":[");
+    for (j, (k, v)) in i.aux.iter().enumerate() {
+        if j > 0 {
+            o.push(b',');
+        }
+        o.push(b'[');
+        json_bytes(&mut o, k);
+        o.push(b',');
+        json_bytes(&mut o, v);
+        o.push(b']');
+    }
+    o.extend_from_slice(b"],\"dbs\":{");
+    for (j, (db, s)) in i.dbs.iter().enumerate() {
+        if j > 0 {
+            o.push(b',');
+        }
+        json_str(&mut o, &db.to_string());
+        o.extend_from_slice(b":{\"keys\":");
+        n(&mut o, s.keys);
+        o.extend_from_slice(b",\"expires\":");
+        n(&mut o, s.expires);
+        o.extend_from_slice(b",\"already_expired\":");
+        n(&mut o, s.already_expired);
+        o.extend_from_slice(b",\"bytes\":");
+        n(&mut o, s.bytes);
+        for (name, map) in [("types", &s.types), ("encodings", &s.encodings)] {
+            o.extend_from_slice(format!(",\"{name}\":{{").as_bytes());
+            for (m, (t, c)) in map.iter().enumerate() {
+                if m > 0 {
+                    o.push(b',');
+                }
+                json_str(&mut o, t);
+                o.push(b':');
+                n(&mut o, *c);
+            }
+            o.push(b'}');
+        }
+        o.push(b'}');
+    }
+    o.extend_from_slice(b"},\"functions\":[");
+    for (j, fname) in i.functions.iter().enumerate() {
+        if j > 0 {
+            o.push(b',');
+        }
+        json_str(&mut o, fname);
+    }
+    o.extend_from_slice(b"],\"module_aux\":[");
+    for (j, m) in i.module_aux.iter().enumerate() {
+        if j > 0 {
+            o.push(b',');
+        }
+        json_str(&mut o, m);
+    }
+    o.extend_from_slice(b"],\"module_types\":{");
+    for (j, (t, c)) in i.module_types.iter().enumerate() {
+        if j > 0 {
+            o.push(b',');
+        }
+        json_str(&mut o, t);
+        o.push(b':');
+        n(&mut o, *c);
+    }
+    o.extend_from_slice(b"},\"streams_with_idmp\":");
+    n(&mut o, i.streams_with_idmp);
+    o.extend_from_slice(b",\"keys_with_metadata\":");
+    n(&mut o, i.keys_with_metadata);
+    o.extend_from_slice(b",\"biggest\":[");
+    for (j, b) in i.biggest.iter().enumerate() {
+        if j > 0 {
+            o.push(b',');
+        }
+        o.extend_from_slice(b"{\"db\":");
+        n(&mut o, b.db);
+        o.extend_from_slice(b",\"key\":");
+        json_bytes(&mut o, &b.key);
+        o.extend_from_slice(b",\"type\":");
+        json_str(&mut o, &b.kind);
+        o.extend_from_slice(b",\"encoding\":");
+        json_str(&mut o, &b.encoding);
+        o.extend_from_slice(b",\"bytes\":");
+        n(&mut o, b.bytes);
+        o.push(b'}');
+    }
+    o.extend_from_slice(b"]}\n");
+    o
+}

@@ -1,0 +1,115 @@
+//! `rdbshift inspect`: keys as JSON lines or one JSON document, streamed.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use clap::{Args, ValueEnum};
+use rdbshift::encode::json::{module_type_name, KeyJson};
+use rdbshift::filter::Filter;
+use rdbshift::format::record::Record;
+use rdbshift::format::types::{self, Kind};
+use rdbshift::format::value::Scratch;
+use rdbshift::format::{Reader, Result};
+use rdbshift::input::Dump;
+
+use super::{open_output, report, CliResult, FilterArgs, ReadArgs};
+
+#[derive(Copy, Clone, Debug, ValueEnum, PartialEq)]
+pub enum Format {
+    /// One JSON object per line.
+    Jsonl,
+    /// One JSON array holding every key object.
+    Json,
+}
+
+#[derive(Args)]
+pub struct InspectArgs {
+    /// RDB files to read.
+    #[arg(required = true)]
+    files: Vec<PathBuf>,
+    #[arg(long, value_enum, default_value_t = Format::Jsonl)]
+    format: Format,
+    /// Write here instead of stdout (`-` is stdout).
+    #[arg(short = 'o', long = "output")]
+    output: Option<PathBuf>,
+    #[command(flatten)]
+    filter: FilterArgs,
+    #[command(flatten)]
+    read: ReadArgs,
+}
+
+pub fn run(a: InspectArgs) -> CliResult {
+    let mut out = open_output(a.output.as_deref())?;
+    let filter = a.filter.filter();
+    let mut written = 0u64;
+    if a.format == Format::Json {
+        out.write_all(b"[")?;
+    }
+    let mut code = 0;
+    for f in &a.files {
+        let dump = match Dump::open(f) {
+            Ok(d) => d,
+            Err(e) => {
+                report(f, &e);
+                code = 1;
+                continue;
+            }
+        };
+        if let Err(e) = inspect_one(&dump, &a, &filter, &mut *out, &mut written) {
+            if let rdbshift::format::ErrorKind::Sink(io) = e.kind {
+                return Err(io.into());
+            }
+            out.flush().ok();
+            report(f, &e);
+            code = 1;
+        }
+    }
+    if a.format == Format::Json {
+        out.write_all(if written > 0 { b"\n]\n" } else { b"]\n" })?;
+    }
+    out.flush()?;
+    Ok(code)
+}
+
+fn inspect_one(dump: &Dump, a: &InspectArgs, filter: &Filter, out: &mut dyn Write, written: &mut u64) -> Result<()> {
+    let data = dump.data();
+    let mut r = Reader::new(data, a.read.options())?;
+    let h = r.header;
+    let mut scratch = Scratch::default();
+    let mut released = 0usize;
+    while let Some(rec) = r.next_record()? {
+        let Record::Key(k) = rec else { continue };
+        if k.end - released > 64 << 20 {
+            dump.release(released, k.start);
+            released = k.start;
+        }
+        if !filter.db(k.db) || filter.expired(k.expire_ms) {
+            continue;
+        }
+        let name = k.name()?;
+        if !filter.key(&name) {
+            continue;
+        }
+        let kind = types::kind(k.ty);
+        if !filter.types.is_empty() {
+            let mname = (kind == Kind::Module).then(|| module_type_name(&k, &h));
+            if !filter.kind(kind, mname.as_deref()) {
+                continue;
+            }
+        }
+        let prefix: &[u8] = match (a.format, *written) {
+            (Format::Json, 0) => b"\n",
+            (Format::Json, _) => b",\n",
+            _ => b"",
+        };
+        let mut j = KeyJson::new(&k, &name, &h, filter, prefix, out);
+        k.decode(data, &h, &mut j, &mut scratch)?;
+        if j.finish().map_err(|e| k.context(e))? {
+            *written += 1;
+            if a.format == Format::Jsonl {
+                out.write_all(b"\n").map_err(|e| rdbshift::format::Error::new(0, e.into()))?;
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,110 @@
+//! Argument parsing and dispatch. Each subcommand lives in its own file.
+
+mod info;
+mod inspect;
+
+use std::io::Write;
+use std::path::Path;
+
+use clap::{Args, Parser, Subcommand};
+use rdbshift::filter::Filter;
+use rdbshift::format::record::Options;
+
+#[derive(Parser)]
+#[command(name = "rdbshift", version, about = "Read Redis/Valkey RDB snapshots offline and move their data.")]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Print the keys of RDB files as JSON (one object per key).
+    Inspect(inspect::InspectArgs),
+    /// Summarize RDB files: version, aux fields, per-db counts, biggest keys, checksum.
+    Info(info::InfoArgs),
+}
+
+/// Options shared by commands that read dumps.
+#[derive(Args, Clone, Debug)]
+pub struct ReadArgs {
+    /// Read files whose RDB version is newer than the newest known; stops at the first
+    /// unknown type or opcode, naming it and its offset.
+    #[arg(long)]
+    pub allow_newer: bool,
+    /// Do not verify the CRC-64 checksum at the end of the file.
+    #[arg(long)]
+    pub no_checksum: bool,
+}
+
+impl ReadArgs {
+    pub fn options(&self) -> Options {
+        Options { allow_newer: self.allow_newer, no_checksum: self.no_checksum }
+    }
+}
+
+/// Key selection shared by inspect, convert, load and verify.
+#[derive(Args, Clone, Debug)]
+pub struct FilterArgs {
+    /// Only keys of this database (repeatable).
+    #[arg(long = "db", value_name = "N")]
+    pub dbs: Vec<u64>,
+    /// Only keys matching this Redis-style glob (repeatable; any may match).
+    #[arg(long = "key", value_name = "GLOB")]
+    pub keys: Vec<String>,
+    /// Only keys of this type: string, list, set, zset, hash, stream, module, or a module
+    /// type name such as ReJSON-RL (repeatable).
+    #[arg(long = "type", value_name = "T")]
+    pub types: Vec<String>,
+    /// Also include keys and hash fields whose expiry has already passed (a server drops
+    /// them when it loads the file).
+    #[arg(long)]
+    pub include_expired: bool,
+}
+
+impl FilterArgs {
+    pub fn filter(&self) -> Filter {
+        Filter {
+            dbs: self.dbs.clone(),
+            globs: self.keys.iter().map(|g| g.as_bytes().to_vec()).collect(),
+            types: self.types.clone(),
+            include_expired: self.include_expired,
+            now_ms: rdbshift::filter::now_ms(),
+        }
+    }
+}
+
+/// Opens `-o` (a path, or `-` for stdout) as a buffered writer.
+pub fn open_output(path: Option<&Path>) -> std::io::Result<Box<dyn Write>> {
+    Ok(match path {
+        None => Box::new(std::io::BufWriter::with_capacity(1 << 20, std::io::stdout().lock())),
+        Some(p) if p == Path::new("-") => Box::new(std::io::BufWriter::with_capacity(1 << 20, std::io::stdout().lock())),
+        Some(p) => Box::new(std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(p)?)),
+    })
+}
+
+/// Prints an error the user sees: the file and the message.
+pub fn report(file: &Path, e: &dyn std::fmt::Display) {
+    eprintln!("rdbshift: {}: {e}", file.display());
+}
+
+/// What a subcommand returns: its exit code, or an error that ends the run.
+pub type CliResult = Result<i32, Box<dyn std::error::Error>>;
+
+pub fn run() -> i32 {
+    let cli = Cli::parse();
+    // A closed pipe (e.g. `| head`) is not an error worth a panic.
+    let r = match cli.cmd {
+        Cmd::Inspect(a) => inspect::run(a),
+        Cmd::Info(a) => info::run(a),
+    };
+    r.unwrap_or_else(|e| {
+        if let Some(io) = e.downcast_ref::<std::io::Error>() {
+            if io.kind() == std::io::ErrorKind::BrokenPipe {
+                return 141;
+            }
+        }
+        eprintln!("rdbshift: {e}");
+        1
+    })
+}

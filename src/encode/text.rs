@@ -1,0 +1,112 @@
+//! Small text encoders shared by the writers: base64, JSON strings, doubles.
+
+const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+/// Standard base64 with padding.
+pub fn base64(out: &mut Vec<u8>, data: &[u8]) {
+    for ch in data.chunks(3) {
+        let b = [ch[0], *ch.get(1).unwrap_or(&0), *ch.get(2).unwrap_or(&0)];
+        let n = (b[0] as u32) << 16 | (b[1] as u32) << 8 | b[2] as u32;
+        out.push(B64[(n >> 18) as usize & 63]);
+        out.push(B64[(n >> 12) as usize & 63]);
+        out.push(if ch.len() > 1 { B64[(n >> 6) as usize & 63] } else { b'=' });
+        out.push(if ch.len() > 2 { B64[n as usize & 63] } else { b'=' });
+    }
+}
+
+/// Writes `s` as a quoted JSON string (it must be valid UTF-8).
+pub fn json_str(out: &mut Vec<u8>, s: &str) {
+    out.push(b'"');
+    let b = s.as_bytes();
+    let mut last = 0;
+    for (i, &c) in b.iter().enumerate() {
+        let esc: &[u8] = match c {
+            b'"' => b"\\\"",
+            b'\\' => b"\\\\",
+            b'\n' => b"\\n",
+            b'\r' => b"\\r",
+            b'\t' => b"\\t",
+            0..=0x1f | 0x7f => b"",
+            _ => continue,
+        };
+        out.extend_from_slice(&b[last..i]);
+        if esc.is_empty() {
+            out.extend_from_slice(format!("\\u{c:04x}").as_bytes());
+        } else {
+            out.extend_from_slice(esc);
+        }
+        last = i + 1;
+    }
+    out.extend_from_slice(&b[last..]);
+    out.push(b'"');
+}
+
+/// Writes bytes losslessly: a JSON string when valid UTF-8, else `{"base64":"..."}`.
+pub fn json_bytes(out: &mut Vec<u8>, data: &[u8]) {
+    match std::str::from_utf8(data) {
+        Ok(s) => json_str(out, s),
+        Err(_) => {
+            out.extend_from_slice(b"{\"base64\":\"");
+            base64(out, data);
+            out.extend_from_slice(b"\"}");
+        }
+    }
+}
+
+/// Formats a double so that parsing the text gives the same double back (shortest form),
+/// as Redis's parser reads it: `inf`, `-inf`, `nan`, decimal or exponent notation.
+pub fn double(out: &mut Vec<u8>, x: f64) {
+    use std::io::Write;
+    if x.is_nan() {
+        out.extend_from_slice(b"nan");
+    } else if x.is_infinite() {
+        out.extend_from_slice(if x > 0.0 { b"inf" } else { b"-inf" });
+    } else if x != 0.0 && !(1e-6..1e21).contains(&x.abs()) {
+        write!(out, "{x:e}").unwrap();
+    } else {
+        write!(out, "{x}").unwrap();
+    }
+}
+
+/// A double as a JSON value: a number, or a string for the non-finite ones.
+pub fn json_double(out: &mut Vec<u8>, x: f64) {
+    if x.is_finite() {
+        double(out, x)
+    } else {
+        out.push(b'"');
+        double(out, x);
+        out.push(b'"');
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64_padding() {
+        let mut o = Vec::new();
+        base64(&mut o, b"\xff\x00ab");
+        assert_eq!(o, b"/wBhYg==");
+    }
+
+    #[test]
+    fn doubles_round_trip() {
+        for x in [0.1, 1.0 / 3.0, 1e300, -2.5e-300, 123456789.125, 5e-324, f64::MAX, -0.0, 1e20, 1e21] {
+            let mut o = Vec::new();
+            double(&mut o, x);
+            let back: f64 = std::str::from_utf8(&o).unwrap().parse().unwrap();
+            assert_eq!(back.to_bits(), x.to_bits(), "{}", String::from_utf8_lossy(&o));
+        }
+    }
+
+    #[test]
+    fn json_escapes() {
+        let mut o = Vec::new();
+        json_bytes(&mut o, b"a\"b\\\n\x01");
+        assert_eq!(o, b"\"a\\\"b\\\\\\n\\u0001\"");
+        let mut o = Vec::new();
+        json_bytes(&mut o, b"\xc3\x28");
+        assert_eq!(o, b"{\"base64\":\"wyg=\"}");
+    }
+}

@@ -1,0 +1,95 @@
+//! The 9-byte magic: `REDIS` + 4 digits (Redis, Valkey up to 8.x) or `VALKEY` + 3 digits
+//! (Valkey 9+). The magic decides the dialect, and the dialect decides what type bytes >= 22
+//! and opcodes 242/243 mean (`src/rdb.h` of each server).
+
+use super::error::{Error, ErrorKind, Result};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Dialect {
+    Redis,
+    Valkey,
+}
+
+impl Dialect {
+    pub fn name(self) -> &'static str {
+        match self {
+            Dialect::Redis => "redis",
+            Dialect::Valkey => "valkey",
+        }
+    }
+}
+
+/// Newest `REDISnnnn` version read (Redis 8.6).
+pub const NEWEST_REDIS: u32 = 13;
+/// Newest `VALKEYnnn` version read (Valkey 9.0/9.1).
+pub const NEWEST_VALKEY: u32 = 80;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Header {
+    pub dialect: Dialect,
+    pub version: u32,
+    /// Length of the magic in bytes (always 9).
+    pub len: usize,
+}
+
+impl Header {
+    /// Parses the magic. With `allow_newer`, versions past the newest known are accepted.
+    pub fn parse(data: &[u8], allow_newer: bool) -> Result<Header> {
+        let magic = data.get(..9).ok_or_else(|| Error::new(0, ErrorKind::Truncated { needed: 9, available: data.len() as u64 }))?;
+        let digits = |d: &[u8]| -> Option<u32> {
+            d.iter().all(u8::is_ascii_digit).then(|| std::str::from_utf8(d).ok()?.parse().ok())?
+        };
+        let (dialect, version, newest) = if let Some(v) = magic.strip_prefix(b"REDIS").and_then(digits) {
+            (Dialect::Redis, v, NEWEST_REDIS)
+        } else if let Some(v) = magic.strip_prefix(b"VALKEY").and_then(digits) {
+            (Dialect::Valkey, v, NEWEST_VALKEY)
+        } else {
+            return Err(Error::new(0, ErrorKind::BadMagic(super::error::show_bytes(magic))));
+        };
+        if version == 0 {
+            return Err(Error::new(5, ErrorKind::BadMagic(super::error::show_bytes(magic))));
+        }
+        if version > newest && !allow_newer {
+            return Err(Error::new(5, ErrorKind::TooNew { dialect: dialect.name(), found: version, newest }));
+        }
+        Ok(Header { dialect, version, len: 9 })
+    }
+
+    /// Whether the file ends with an 8-byte CRC-64 (RDB 5 and later).
+    pub fn has_checksum(&self) -> bool {
+        self.dialect == Dialect::Valkey || self.version >= 5
+    }
+
+    /// The equivalent Redis RDB version for feature checks (Valkey 9 = 11 + its own types).
+    pub fn redis_level(&self) -> u32 {
+        match self.dialect {
+            Dialect::Redis => self.version,
+            Dialect::Valkey => 11,
+        }
+    }
+
+    pub fn describe(&self) -> String {
+        match self.dialect {
+            Dialect::Redis => format!("REDIS{:04}", self.version),
+            Dialect::Valkey => format!("VALKEY{:03}", self.version),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn magics() {
+        assert_eq!(Header::parse(b"REDIS0011", false).unwrap().version, 11);
+        let v = Header::parse(b"VALKEY080", false).unwrap();
+        assert_eq!((v.dialect, v.version), (Dialect::Valkey, 80));
+        let e = Header::parse(b"REDIS0014", false).unwrap_err();
+        assert!(e.to_string().contains("14"), "{e}");
+        assert!(Header::parse(b"REDIS0014", true).is_ok());
+        assert!(Header::parse(b"VALKEY081", false).is_err());
+        assert!(Header::parse(b"REDIX0011", false).is_err());
+        assert!(Header::parse(b"REDIS", false).is_err());
+    }
+}

@@ -1,0 +1,265 @@
+//! The top-level record stream of an RDB file (`rdbLoadRioWithLoadingCtx` in `src/rdb.c`):
+//! opcodes and keys, up to EOF and the checksum.
+//!
+//! [`Reader`] yields one [`Record`] at a time, borrowing from the input. For a key it walks
+//! the value only far enough to find its end (no decompression, no container walk), so the
+//! byte range of every key is known cheaply: that is what the splitter cuts on, and a
+//! consumer decodes the value only if it wants it ([`Key::decode`]).
+
+use super::crc;
+use super::cursor::{Cursor, RStr};
+use super::error::{Error, ErrorKind, Result};
+use super::header::{Dialect, Header};
+use super::keymeta::{self, MetaClass};
+use super::types::{self, op};
+use super::value::{self, Scratch};
+use super::visit::Visitor;
+
+/// One key with everything that came before it (expiry, LRU/LFU, metadata).
+#[derive(Debug, Clone)]
+pub struct Key<'a> {
+    pub db: u64,
+    pub key: RStr<'a>,
+    pub ty: u8,
+    /// Absolute expiry in Unix ms.
+    pub expire_ms: Option<i64>,
+    /// LRU idle time in seconds.
+    pub idle: Option<u64>,
+    /// LFU frequency.
+    pub freq: Option<u8>,
+    /// Key metadata classes (Redis 8.6+ opcode 243).
+    pub meta: Vec<MetaClass<'a>>,
+    /// The module type id, for module values (type 7).
+    pub module_id: Option<u64>,
+    /// Offset of the first byte of this key's record (its first opcode).
+    pub start: usize,
+    /// Offset of the value's type byte.
+    pub type_at: usize,
+    /// Offset of the value body (after the key string).
+    pub value_at: usize,
+    /// Offset just past the value.
+    pub end: usize,
+}
+
+impl<'a> Key<'a> {
+    /// The key's bytes (decompressed if the key is LZF-compressed).
+    pub fn name(&self) -> Result<Vec<u8>> {
+        let mut buf = Vec::new();
+        Ok(self.key.get(&mut buf)?.to_vec())
+    }
+    /// Decodes the value into `v`.
+    pub fn decode<V: Visitor>(&self, data: &'a [u8], h: &Header, v: &mut V, s: &mut Scratch) -> Result<()> {
+        let mut c = Cursor::file(&data[..self.end]);
+        c.set_pos(self.value_at);
+        value::decode(&mut c, self.ty, h, v, s).map_err(|e| self.context(e))
+    }
+    /// The serialized value: type byte and body (what a DUMP payload starts with).
+    pub fn raw_value(&self, data: &'a [u8]) -> (&'a [u8], &'a [u8]) {
+        (&data[self.type_at..self.type_at + 1], &data[self.value_at..self.end])
+    }
+    pub fn context(&self, e: Error) -> Error {
+        match self.name() {
+            Ok(n) => e.with_key(&n),
+            Err(_) => e,
+        }
+    }
+}
+
+/// A Redis Functions library (opcode 245, or 246 before 7.0 GA).
+#[derive(Debug, Clone)]
+pub struct Function<'a> {
+    pub code: RStr<'a>,
+    /// Pre-GA (opcode 246) only: the function name, engine and description.
+    pub pre_ga: Option<(Vec<u8>, Vec<u8>, Option<Vec<u8>>)>,
+}
+
+#[derive(Debug, Clone)]
+pub enum Record<'a> {
+    Aux { key: RStr<'a>, value: RStr<'a> },
+    SelectDb(u64),
+    ResizeDb { keys: u64, expires: u64 },
+    SlotInfo { slot: u64, size: u64, expires: u64 },
+    Function(Function<'a>),
+    /// Valkey 9 slot import in progress (opcode 243 in `VALKEY` files): job name and slot ranges.
+    SlotImport { job: Vec<u8>, ranges: Vec<(u64, u64)> },
+    /// Module aux data: module type id, when (before/after keys), the opcodes.
+    ModuleAux { id: u64, when: u64, body: &'a [u8] },
+    Key(Key<'a>),
+    Eof(Trailer),
+}
+
+/// What follows the EOF opcode.
+#[derive(Debug, Clone, Copy)]
+pub struct Trailer {
+    pub eof_at: usize,
+    /// The stored checksum (None before RDB 5; Some(0) means the writer disabled it).
+    pub stored: Option<u64>,
+    /// The checksum we computed (when one was stored and not zero).
+    pub computed: Option<u64>,
+    /// Bytes after the trailer (ignored, as the server ignores them).
+    pub trailing: usize,
+}
+
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Options {
+    /// Accept versions newer than the newest known (stop at the first unknown byte instead).
+    pub allow_newer: bool,
+    /// Skip checksum verification.
+    pub no_checksum: bool,
+}
+
+pub struct Reader<'a> {
+    c: Cursor<'a>,
+    pub header: Header,
+    db: u64,
+    done: bool,
+    opts: Options,
+}
+
+impl<'a> Reader<'a> {
+    pub fn new(data: &'a [u8], opts: Options) -> Result<Self> {
+        let header = Header::parse(data, opts.allow_newer)?;
+        let mut c = Cursor::file(data);
+        c.set_pos(header.len);
+        Ok(Reader { c, header, db: 0, done: false, opts })
+    }
+
+    /// A reader that starts at `pos` (a record boundary) in database `db`.
+    pub fn resume(data: &'a [u8], header: Header, pos: usize, db: u64, opts: Options) -> Self {
+        let mut c = Cursor::file(data);
+        c.set_pos(pos);
+        Reader { c, header, db, done: false, opts }
+    }
+
+    pub fn data(&self) -> &'a [u8] {
+        self.c.data()
+    }
+    pub fn pos(&self) -> usize {
+        self.c.pos()
+    }
+    pub fn db(&self) -> u64 {
+        self.db
+    }
+
+    /// The next record, `None` after EOF.
+    pub fn next_record(&mut self) -> Result<Option<Record<'a>>> {
+        if self.done {
+            return Ok(None);
+        }
+        let c = &mut self.c;
+        let start = c.pos();
+        let (mut expire_ms, mut idle, mut freq) = (None, None, None);
+        loop {
+            let at = c.pos();
+            if c.is_empty() {
+                return Err(Error::new(at as u64, ErrorKind::NoEof(at as u64)));
+            }
+            let t = c.u8()?;
+            match t {
+                op::EXPIRETIME_MS => expire_ms = Some(c.i64_le()?),
+                op::EXPIRETIME => expire_ms = Some(c.u32_le()? as i32 as i64 * 1000),
+                op::IDLE => idle = Some(c.plain_len()?),
+                op::FREQ => freq = Some(c.u8()?),
+                op::SELECTDB => {
+                    self.db = c.plain_len()?;
+                    return Ok(Some(Record::SelectDb(self.db)));
+                }
+                op::RESIZEDB => return Ok(Some(Record::ResizeDb { keys: c.plain_len()?, expires: c.plain_len()? })),
+                op::SLOT_INFO => {
+                    return Ok(Some(Record::SlotInfo { slot: c.plain_len()?, size: c.plain_len()?, expires: c.plain_len()? }))
+                }
+                op::AUX => return Ok(Some(Record::Aux { key: c.string()?, value: c.string()? })),
+                op::FUNCTION2 => return Ok(Some(Record::Function(Function { code: c.string()?, pre_ga: None }))),
+                op::FUNCTION_PRE_GA => {
+                    let name = c.owned_string()?;
+                    let engine = c.owned_string()?;
+                    let desc = if c.plain_len()? != 0 { Some(c.owned_string()?) } else { None };
+                    let code = c.string()?;
+                    return Ok(Some(Record::Function(Function { code, pre_ga: Some((name, engine, desc)) })));
+                }
+                op::MODULE_AUX => {
+                    let id = c.plain_len()?;
+                    let wat = c.pos();
+                    let when_op = c.plain_len()?;
+                    if when_op != 2 {
+                        return Err(c.err_at(wat, ErrorKind::Corrupt { container: "module aux", reason: format!("'when' opcode {when_op}, expected 2") }));
+                    }
+                    let when = c.plain_len()?;
+                    let body_at = c.pos();
+                    super::module::skip_opcodes(c)?;
+                    return Ok(Some(Record::ModuleAux { id, when, body: &c.data()[body_at..c.pos()] }));
+                }
+                op::EOF => {
+                    self.done = true;
+                    let mut tr = Trailer { eof_at: at, stored: None, computed: None, trailing: 0 };
+                    if self.header.has_checksum() {
+                        let stored = c.u64_le()?;
+                        tr.stored = Some(stored);
+                        if stored != 0 && !self.opts.no_checksum {
+                            let computed = crc::crc64(&c.data()[..at + 1]);
+                            tr.computed = Some(computed);
+                            if computed != stored {
+                                return Err(Error::new((at + 1) as u64, ErrorKind::Checksum { stored, computed }));
+                            }
+                        }
+                    }
+                    tr.trailing = c.remaining();
+                    return Ok(Some(Record::Eof(tr)));
+                }
+                op::KEY_META_OR_SLOT_IMPORT if self.header.dialect == Dialect::Redis && self.header.version >= 13 => {
+                    let meta = keymeta::read(c)?;
+                    let type_at = c.pos();
+                    let ty = c.u8()?;
+                    if !types::is_value_type(ty, &self.header) {
+                        return Err(c.err_at(type_at, ErrorKind::UnknownType(ty)));
+                    }
+                    return self.key_record(start, type_at, ty, expire_ms, idle, freq, meta).map(Some);
+                }
+                op::KEY_META_OR_SLOT_IMPORT if self.header.dialect == Dialect::Valkey => {
+                    let job = c.owned_string()?;
+                    let n = c.count("slot ranges", 2)?;
+                    let ranges = (0..n).map(|_| Ok((c.plain_len()?, c.plain_len()?))).collect::<Result<Vec<_>>>()?;
+                    return Ok(Some(Record::SlotImport { job, ranges }));
+                }
+                t if types::is_value_type(t, &self.header) => {
+                    return self.key_record(start, at, t, expire_ms, idle, freq, Vec::new()).map(Some);
+                }
+                _ => return Err(Error::new(at as u64, ErrorKind::UnknownType(t))),
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn key_record(
+        &mut self,
+        start: usize,
+        type_at: usize,
+        ty: u8,
+        expire_ms: Option<i64>,
+        idle: Option<u64>,
+        freq: Option<u8>,
+        meta: Vec<MetaClass<'a>>,
+    ) -> Result<Record<'a>> {
+        let c = &mut self.c;
+        let key = c.string()?;
+        let value_at = c.pos();
+        let module_id = if ty == types::MODULE_2 { c.clone().plain_len().ok() } else { None };
+        let mut k = Key { db: self.db, key, ty, expire_ms, idle, freq, meta, module_id, start, type_at, value_at, end: 0 };
+        value::skip(c, ty, &self.header).map_err(|e| k.context(e))?;
+        k.end = c.pos();
+        Ok(Record::Key(k))
+    }
+}
+
+impl<'a> Iterator for Reader<'a> {
+    type Item = Result<Record<'a>>;
+    fn next(&mut self) -> Option<Self::Item> {
+        match self.next_record() {
+            Ok(r) => r.map(Ok),
+            Err(e) => {
+                self.done = true;
+                Some(Err(e))
+            }
+        }
+    }
+}

@@ -1,0 +1,60 @@
+//! The events a decoded value produces. Decoders call a [`Visitor`] element by element, so
+//! no collection is ever held whole in memory: a 5M-field hash is 5M `hash_field` calls.
+//! Strings handed to a visitor borrow from the file or from a scratch buffer, and live only
+//! for the call.
+
+use super::cursor::Str;
+use super::error::Result;
+use super::stream::{Group, Idmp, StreamEntry, StreamMeta};
+
+/// A module value (type 7), carried as its raw serialized bytes.
+#[derive(Debug, Clone, Copy)]
+pub struct ModuleValue<'a> {
+    /// The module type's 64-bit id (name in the top 54 bits, encoding version in the low 10).
+    pub id: u64,
+    /// The bytes after the id, up to and including the EOF opcode.
+    pub body: &'a [u8],
+}
+
+/// Every method has a no-op default, so a visitor states only the events it uses.
+pub trait Visitor {
+    fn string(&mut self, _v: Str<'_>) -> Result<()> {
+        Ok(())
+    }
+    fn list_item(&mut self, _v: Str<'_>) -> Result<()> {
+        Ok(())
+    }
+    fn set_member(&mut self, _v: Str<'_>) -> Result<()> {
+        Ok(())
+    }
+    fn zset_member(&mut self, _member: Str<'_>, _score: f64) -> Result<()> {
+        Ok(())
+    }
+    /// `expire_ms`: the field's absolute expiry in Unix ms, if it has one.
+    fn hash_field(&mut self, _field: Str<'_>, _value: Str<'_>, _expire_ms: Option<i64>) -> Result<()> {
+        Ok(())
+    }
+    fn stream_entry(&mut self, _e: &StreamEntry<'_>) -> Result<()> {
+        Ok(())
+    }
+    /// Called once after all entries.
+    fn stream_meta(&mut self, _m: &StreamMeta) -> Result<()> {
+        Ok(())
+    }
+    /// Called per group, after `stream_meta`.
+    fn stream_group(&mut self, _g: &Group) -> Result<()> {
+        Ok(())
+    }
+    /// Called once after the groups for streams that carry IDMP state (type 26).
+    fn stream_idmp(&mut self, _i: &Idmp) -> Result<()> {
+        Ok(())
+    }
+    fn module(&mut self, _m: &ModuleValue<'_>) -> Result<()> {
+        Ok(())
+    }
+}
+
+/// A visitor that ignores everything (for walking a value to validate or skip it).
+pub struct Ignore;
+
+impl Visitor for Ignore {}

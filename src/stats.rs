@@ -1,0 +1,176 @@
+//! What `info` reports about a dump: header, aux fields, per-db counts, biggest keys,
+//! functions, modules, checksum. Gathered by walking records without decoding values
+//! (streams excepted, to see their IDMP state).
+
+use std::collections::{BTreeMap, BinaryHeap};
+use std::cmp::Reverse;
+
+use crate::format::record::{Options, Record};
+use crate::format::stream::Idmp;
+use crate::format::types::{self, Kind};
+use crate::format::value::Scratch;
+use crate::format::{module, Header, Reader, Result};
+
+#[derive(Debug, Default, Clone)]
+pub struct DbStats {
+    pub keys: u64,
+    pub expires: u64,
+    /// Keys whose expiry had passed when the report was made (a server drops them on load).
+    pub already_expired: u64,
+    pub types: BTreeMap<String, u64>,
+    pub encodings: BTreeMap<String, u64>,
+    pub resize_hint: Option<(u64, u64)>,
+    pub bytes: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct BigKey {
+    pub bytes: u64,
+    pub db: u64,
+    pub key: Vec<u8>,
+    pub kind: String,
+    pub encoding: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Info {
+    pub header: Header,
+    pub file_bytes: u64,
+    pub aux: Vec<(Vec<u8>, Vec<u8>)>,
+    pub dbs: BTreeMap<u64, DbStats>,
+    pub biggest: Vec<BigKey>,
+    pub functions: Vec<String>,
+    pub module_aux: Vec<String>,
+    pub module_types: BTreeMap<String, u64>,
+    pub streams_with_idmp: u64,
+    pub keys_with_metadata: u64,
+    pub slot_info_records: u64,
+    pub slot_imports: u64,
+    /// "ok", "disabled" (zero stored), "absent" (RDB < 5), "not checked".
+    pub checksum: &'static str,
+    pub stored_checksum: Option<u64>,
+    pub trailing_bytes: u64,
+}
+
+/// The library name from a function library's source (`#!lua name=NAME ...`).
+pub fn library_name(code: &[u8]) -> String {
+    let first = code.split(|&b| b == b'\n').next().unwrap_or(b"");
+    let first = String::from_utf8_lossy(first);
+    first.split_whitespace().find_map(|w| w.strip_prefix("name=")).unwrap_or("?").to_string()
+}
+
+/// Gathers [`Info`] for a whole file. `now_ms` decides which keys count as already expired.
+pub fn gather(data: &[u8], opts: Options, now_ms: i64, top: usize) -> Result<Info> {
+    let mut r = Reader::new(data, opts)?;
+    let mut info = Info {
+        header: r.header,
+        file_bytes: data.len() as u64,
+        aux: Vec::new(),
+        dbs: BTreeMap::new(),
+        biggest: Vec::new(),
+        functions: Vec::new(),
+        module_aux: Vec::new(),
+        module_types: BTreeMap::new(),
+        streams_with_idmp: 0,
+        keys_with_metadata: 0,
+        slot_info_records: 0,
+        slot_imports: 0,
+        checksum: "not checked",
+        stored_checksum: None,
+        trailing_bytes: 0,
+    };
+    let mut heap: BinaryHeap<Reverse<BigKey>> = BinaryHeap::new();
+    let mut scratch = Scratch::default();
+    let mut buf = Vec::new();
+    while let Some(rec) = r.next_record()? {
+        match rec {
+            Record::Aux { key, value } => {
+                let k = key.get(&mut buf)?.to_vec();
+                let v = value.get(&mut buf)?.to_vec();
+                info.aux.push((k, v));
+            }
+            Record::ResizeDb { keys, expires } => {
+                info.dbs.entry(r.db()).or_default().resize_hint = Some((keys, expires));
+            }
+            Record::SlotInfo { .. } => info.slot_info_records += 1,
+            Record::SlotImport { .. } => info.slot_imports += 1,
+            Record::Function(f) => {
+                let code = f.code.get(&mut buf)?.to_vec();
+                info.functions.push(match f.pre_ga {
+                    Some((name, ..)) => String::from_utf8_lossy(&name).into_owned(),
+                    None => library_name(&code),
+                });
+            }
+            Record::ModuleAux { id, .. } => info.module_aux.push(module::type_name(id)),
+            Record::Key(k) => {
+                let h = r.header;
+                let db = info.dbs.entry(k.db).or_default();
+                let kind = types::kind(k.ty);
+                let tname = match (kind, k.module_id) {
+                    (Kind::Module, Some(id)) => {
+                        let n = module::type_name(id);
+                        *info.module_types.entry(n.clone()).or_default() += 1;
+                        n
+                    }
+                    _ => kind.name().to_string(),
+                };
+                db.keys += 1;
+                if let Some(e) = k.expire_ms {
+                    db.expires += 1;
+                    if e < now_ms {
+                        db.already_expired += 1;
+                    }
+                }
+                let bytes = (k.end - k.start) as u64;
+                db.bytes += bytes;
+                let enc = types::encoding(k.ty, &h).to_string();
+                *db.types.entry(tname.clone()).or_default() += 1;
+                *db.encodings.entry(enc.clone()).or_default() += 1;
+                if !k.meta.is_empty() {
+                    info.keys_with_metadata += 1;
+                }
+                if k.ty == types::STREAM_LISTPACKS_4 {
+                    let mut v = IdmpProbe(false);
+                    k.decode(data, &h, &mut v, &mut scratch)?;
+                    if v.0 {
+                        info.streams_with_idmp += 1;
+                    }
+                }
+                let entry = BigKey { bytes, db: k.db, key: Vec::new(), kind: tname, encoding: enc };
+                if heap.len() < top || heap.peek().is_some_and(|Reverse(m)| m.bytes < bytes) {
+                    let mut entry = entry;
+                    entry.key = k.name()?;
+                    heap.push(Reverse(entry));
+                    if heap.len() > top {
+                        heap.pop();
+                    }
+                }
+            }
+            Record::Eof(tr) => {
+                info.stored_checksum = tr.stored;
+                info.checksum = match (tr.stored, tr.computed) {
+                    (None, _) => "absent",
+                    (Some(0), _) => "disabled",
+                    (Some(_), Some(_)) => "ok",
+                    (Some(_), None) => "not checked",
+                };
+                info.trailing_bytes = tr.trailing as u64;
+            }
+            Record::SelectDb(_) => {}
+        }
+    }
+    let mut big: Vec<BigKey> = heap.into_iter().map(|Reverse(b)| b).collect();
+    big.sort_by(|a, b| b.bytes.cmp(&a.bytes).then(a.key.cmp(&b.key)));
+    info.biggest = big;
+    Ok(info)
+}
+
+/// Records whether a stream has IDMP producers.
+struct IdmpProbe(bool);
+
+impl crate::format::visit::Visitor for IdmpProbe {
+    fn stream_idmp(&mut self, i: &Idmp) -> Result<()> {
+        self.0 = !i.producers.is_empty();
+        Ok(())
+    }
+}
