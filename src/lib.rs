@@ -8,3 +8,4 @@ pub mod encode;
 pub mod filter;
 pub mod input;
 pub mod stats;
+pub mod resp;

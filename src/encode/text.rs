@@ -68,9 +68,12 @@ pub fn double(out: &mut Vec<u8>, x: f64) {
     }
 }
 
-/// A double as a JSON value: a number, or a string for the non-finite ones.
+/// A double as a JSON value: a number, or a string for the non-finite ones. Negative zero
+/// is written `-0.0`, since JSON readers take `-0` for the integer zero.
 pub fn json_double(out: &mut Vec<u8>, x: f64) {
-    if x.is_finite() {
+    if x == 0.0 && x.is_sign_negative() {
+        out.extend_from_slice(b"-0.0");
+    } else if x.is_finite() {
         double(out, x)
     } else {
         out.push(b'"');

@@ -61,7 +61,8 @@ pub struct StreamEntry<'a> {
 pub struct StreamMeta {
     pub length: u64,
     pub last_id: StreamId,
-    /// v2+ only.
+    /// Stored from v2 (type 19) on; for v1 these are what the server derives on loading
+    /// (the first entry's ID, 0-0, and the length).
     pub first_id: Option<StreamId>,
     pub max_deleted_id: Option<StreamId>,
     pub entries_added: Option<u64>,
@@ -119,6 +120,7 @@ const FLAG_SAMEFIELDS: i64 = 2;
 pub fn decode<V: Visitor>(c: &mut Cursor, t: u8, v: &mut V, scratch: &mut Vec<u8>) -> Result<()> {
     let nodes = c.count("stream listpack nodes", 2)?;
     let mut buf = Vec::new();
+    let mut first = None;
     for _ in 0..nodes {
         let key_at = c.offset();
         let nodekey = c.string()?;
@@ -129,13 +131,18 @@ pub fn decode<V: Visitor>(c: &mut Cursor, t: u8, v: &mut V, scratch: &mut Vec<u8
         let lp_at = c.offset();
         let blob = c.string()?;
         let lc = blob.open(&mut buf, "stream listpack", lp_at)?;
-        decode_node(lc, master, v)?;
+        decode_node(lc, master, &mut first, v)?;
     }
     let mut meta = StreamMeta { length: c.plain_len()?, last_id: StreamId::read(c)?, ..Default::default() };
     if t >= super::types::STREAM_LISTPACKS_2 {
         meta.first_id = Some(StreamId::read(c)?);
         meta.max_deleted_id = Some(StreamId::read(c)?);
         meta.entries_added = Some(c.plain_len()?);
+    } else {
+        // v1 has none of these; the server derives them as follows when it loads the stream.
+        meta.first_id = Some(first.unwrap_or_default());
+        meta.max_deleted_id = Some(StreamId::default());
+        meta.entries_added = Some(meta.length);
     }
     v.stream_meta(&meta)?;
     let groups = c.count("stream consumer groups", 3)?;
@@ -150,7 +157,7 @@ pub fn decode<V: Visitor>(c: &mut Cursor, t: u8, v: &mut V, scratch: &mut Vec<u8
     Ok(())
 }
 
-fn decode_node<V: Visitor>(lc: Cursor, master: StreamId, v: &mut V) -> Result<()> {
+fn decode_node<V: Visitor>(lc: Cursor, master: StreamId, first: &mut Option<StreamId>, v: &mut V) -> Result<()> {
     let mut lp = Listpack::open(lc)?;
     let corrupt = |lp: &Listpack, why: String| lp.cursor().corrupt("stream listpack", why);
     let valid = lp.expect_int("the valid entry count")?;
@@ -203,6 +210,7 @@ fn decode_node<V: Visitor>(lc: Cursor, master: StreamId, v: &mut V) -> Result<()
             seen_deleted += 1;
         } else {
             seen_valid += 1;
+            first.get_or_insert(id);
             v.stream_entry(&StreamEntry { id, fields: std::mem::take(&mut fields) })?;
         }
     }

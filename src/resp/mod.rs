@@ -1,0 +1,8 @@
+//! RESP: writing commands straight into a byte buffer, and parsing replies.
+
+pub mod client;
+pub mod command;
+pub mod reply;
+
+pub use command::Command;
+pub use reply::Reply;

@@ -1,0 +1,163 @@
+//! Real servers for the tests: started on loopback ports the test picks, stopped on drop.
+//!
+//! Servers come from `$RDB_SERVERS/bin/NAME-server` (default `/opt/rdb-servers`), installed
+//! by `scripts/install-servers.sh`. A missing server fails the test unless
+//! `RDBSHIFT_ALLOW_MISSING_SERVERS=1` is set (then the test says so and skips that version).
+#![allow(dead_code)]
+
+pub mod compare;
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use rdbshift::resp::client::Conn;
+use rdbshift::resp::Reply;
+
+pub fn servers_root() -> PathBuf {
+    PathBuf::from(std::env::var("RDB_SERVERS").unwrap_or_else(|_| "/opt/rdb-servers".into()))
+}
+
+pub fn corpus() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus")
+}
+
+pub fn server_bin(name: &str) -> Option<PathBuf> {
+    let p = servers_root().join("bin").join(format!("{name}-server"));
+    if p.exists() {
+        return Some(p);
+    }
+    if std::env::var("RDBSHIFT_ALLOW_MISSING_SERVERS").as_deref() == Ok("1") {
+        eprintln!("SKIP: server {name} is not installed ({})", p.display());
+        return None;
+    }
+    panic!("server {name} not installed at {} (run scripts/install-servers.sh)", p.display());
+}
+
+/// A free loopback port (the listener is dropped right away; servers bind it next).
+pub fn free_port() -> u16 {
+    loop {
+        let p = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        // keep room for the cluster bus port (P + 100) below 65536
+        if p < 60000 && TcpListener::bind(("127.0.0.1", p + 100)).is_ok() {
+            return p;
+        }
+    }
+}
+
+pub struct Server {
+    pub name: String,
+    pub port: u16,
+    pub dir: tempdir::Dir,
+    child: Child,
+}
+
+pub mod tempdir {
+    use std::path::{Path, PathBuf};
+    /// A temporary directory removed on drop.
+    pub struct Dir(PathBuf);
+    impl Dir {
+        pub fn new(tag: &str) -> Dir {
+            let base = std::env::temp_dir().join(format!("rdbshift-test-{}-{}-{}", tag, std::process::id(), super::unique()));
+            std::fs::create_dir_all(&base).unwrap();
+            Dir(base)
+        }
+        pub fn path(&self) -> &Path {
+            &self.0
+        }
+    }
+    impl Drop for Dir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}
+
+pub fn unique() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    N.fetch_add(1, Ordering::SeqCst)
+}
+
+/// Whether a server version takes `--enable-debug-command` (7.0 and later).
+fn has_debug_flag(name: &str) -> bool {
+    !(name.starts_with("redis-5") || name.starts_with("redis-6"))
+}
+
+impl Server {
+    /// Starts `name` with an empty data set, or loading `rdb` when given.
+    /// Starts `name` (panics if it does not come up).
+    pub fn start_ok(name: &str, rdb: Option<&Path>, extra: &[&str]) -> Option<Server> {
+        Self::start(name, rdb, extra).map(|r| r.unwrap_or_else(|log| panic!("{name} did not start; log:\n{log}")))
+    }
+
+    /// Starts `name`; `Err` carries the server log when it exits or does not answer.
+    pub fn start(name: &str, rdb: Option<&Path>, extra: &[&str]) -> Option<Result<Server, String>> {
+        let bin = server_bin(name)?;
+        let dir = tempdir::Dir::new(name);
+        if let Some(r) = rdb {
+            std::fs::copy(r, dir.path().join("dump.rdb")).unwrap();
+        }
+        let port = free_port();
+        let mut args: Vec<String> = vec![
+            "--port".into(), port.to_string(), "--bind".into(), "127.0.0.1".into(), "--save".into(), "".into(),
+            "--appendonly".into(), "no".into(), "--dir".into(), dir.path().display().to_string(),
+            "--dbfilename".into(), "dump.rdb".into(), "--logfile".into(), dir.path().join("log").display().to_string(),
+            "--daemonize".into(), "no".into(), "--protected-mode".into(), "no".into(),
+        ];
+        if has_debug_flag(name) {
+            args.extend(["--enable-debug-command".into(), "yes".into()]);
+        }
+        args.extend(extra.iter().map(|s| s.to_string()));
+        let child = Command::new(&bin).args(&args).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+        let mut s = Server { name: name.into(), port, dir, child };
+        Some(s.wait_ready().map(|_| s))
+    }
+
+    pub fn addr(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    pub fn conn(&self) -> Conn {
+        Conn::connect(&self.addr(), Duration::from_secs(60)).unwrap()
+    }
+
+    fn wait_ready(&mut self) -> Result<(), String> {
+        let t = Instant::now();
+        loop {
+            if let Ok(mut c) = Conn::connect(&self.addr(), Duration::from_secs(5)) {
+                if let Ok(r) = c.cmd(&["PING"]) {
+                    if r == Reply::Status(b"PONG".to_vec()) {
+                        return Ok(());
+                    }
+                }
+            }
+            let exited = matches!(self.child.try_wait(), Ok(Some(_)));
+            if exited || t.elapsed() > Duration::from_secs(60) {
+                return Err(self.log());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("log")).unwrap_or_default()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs the rdbshift binary; returns (exit code, stdout, stderr).
+pub fn rdbshift(args: &[&str]) -> (i32, Vec<u8>, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_rdbshift")).args(args).output().unwrap();
+    (out.status.code().unwrap_or(-1), out.stdout, String::from_utf8_lossy(&out.stderr).into_owned())
+}

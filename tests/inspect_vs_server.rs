@@ -1,0 +1,89 @@
+//! Every corpus file: `rdbshift inspect` lists exactly the keys a real server holds after
+//! loading the same file, with the same types, values and expiries.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use common::compare::{compare, parse_jsonl};
+use common::{corpus, rdbshift, Server};
+
+/// The server that loads `f`: the one that wrote it, else the newest Redis.
+fn server_for(f: &Path) -> &'static str {
+    let name = f.file_name().unwrap().to_str().unwrap();
+    for s in ["redis-5.0", "redis-6.0", "redis-6.2", "redis-7.0", "redis-8.0", "redis-8.6", "redis-stack-7.4", "valkey-8.0", "valkey-8.1", "valkey-9.1"] {
+        if name.starts_with(&format!("{s}-")) {
+            return s;
+        }
+    }
+    "redis-8.6"
+}
+
+/// Files a server cannot load for reasons outside the file: a module the server does not have.
+const NEEDS_A_MODULE: &[&str] = &["redis_40_with_module.rdb", "redis_60_with_module_aux.rdb"];
+
+fn files(dir: &str) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = walk(&corpus().join(dir));
+    v.sort();
+    v
+}
+
+fn walk(d: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(d).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else if p.extension().is_some_and(|x| x == "rdb") {
+            out.push(p);
+        }
+    }
+    out
+}
+
+fn check_dir(dir: &str) {
+    let mut failures = Vec::new();
+    let mut checked = 0;
+    for f in files(dir) {
+        let (code, out, err) = rdbshift(&["inspect", f.to_str().unwrap(), "--format", "jsonl"]);
+        assert_eq!(code, 0, "{}: {err}", f.display());
+        let ours = parse_jsonl(&out);
+        if NEEDS_A_MODULE.iter().any(|n| f.ends_with(n)) {
+            continue;
+        }
+        let Some(server) = Server::start(server_for(&f), Some(&f), &[]) else { continue };
+        let server = match server {
+            Ok(s) => s,
+            // a file whose module aux data needs a module the server does not have
+            Err(log) if log.contains("module data I can't load") => continue,
+            Err(log) => panic!("{}: the server did not load it:\n{log}", f.display()),
+        };
+        let mut c = server.conn();
+        let problems = compare(&mut c, &ours);
+        checked += 1;
+        if !problems.is_empty() {
+            failures.push(format!("{} ({}):\n  {}", f.display(), server.name, problems.iter().take(8).cloned().collect::<Vec<_>>().join("\n  ")));
+        }
+    }
+    assert!(failures.is_empty(), "{} of {checked} files differ:\n{}", failures.len(), failures.join("\n"));
+}
+
+#[test]
+fn corpus_servers_match_real_servers() {
+    check_dir("servers");
+}
+
+#[test]
+fn corpus_librdb_matches_real_server() {
+    check_dir("librdb");
+}
+
+#[test]
+fn corpus_rdb_tools_matches_real_server() {
+    check_dir("redis-rdb-tools");
+}
+
+#[test]
+fn corpus_redisshake_matches_real_server() {
+    check_dir("redisshake");
+}
