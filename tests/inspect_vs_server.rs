@@ -11,8 +11,9 @@ use common::{corpus, rdbshift, Server};
 /// The server that loads `f`: the one that wrote it, else the newest Redis.
 fn server_for(f: &Path) -> &'static str {
     let name = f.file_name().unwrap().to_str().unwrap();
+    let name = name.strip_suffix(".rdb").unwrap_or(name);
     for s in ["redis-5.0", "redis-6.0", "redis-6.2", "redis-7.0", "redis-8.0", "redis-8.6", "redis-stack-7.4", "valkey-8.0", "valkey-8.1", "valkey-9.1"] {
-        if name.starts_with(&format!("{s}-")) {
+        if name == s || name.starts_with(&format!("{s}-")) {
             return s;
         }
     }
@@ -22,8 +23,8 @@ fn server_for(f: &Path) -> &'static str {
 /// Files a server cannot load for reasons outside the file: a module the server does not have.
 const NEEDS_A_MODULE: &[&str] = &["redis_40_with_module.rdb", "redis_60_with_module_aux.rdb"];
 
-fn files(dir: &str) -> Vec<PathBuf> {
-    let mut v: Vec<PathBuf> = walk(&corpus().join(dir));
+fn files(dir: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = walk(dir);
     v.sort();
     v
 }
@@ -42,9 +43,13 @@ fn walk(d: &Path) -> Vec<PathBuf> {
 }
 
 fn check_dir(dir: &str) {
+    check_files(files(&corpus().join(dir)))
+}
+
+fn check_files(list: Vec<PathBuf>) {
     let mut failures = Vec::new();
     let mut checked = 0;
-    for f in files(dir) {
+    for f in list {
         let (code, out, err) = rdbshift(&["inspect", f.to_str().unwrap(), "--format", "jsonl"]);
         assert_eq!(code, 0, "{}: {err}", f.display());
         let ours = parse_jsonl(&out);
@@ -86,4 +91,9 @@ fn corpus_rdb_tools_matches_real_server() {
 #[test]
 fn corpus_redisshake_matches_real_server() {
     check_dir("redisshake");
+}
+
+#[test]
+fn testdata_fixtures_match_real_servers() {
+    check_files(files(&Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata")));
 }
