@@ -60,7 +60,8 @@ pub fn library_name(code: &[u8]) -> String {
 }
 
 /// Gathers [`Info`] for a whole file. `now_ms` decides which keys count as already expired.
-pub fn gather(data: &[u8], opts: Options, now_ms: i64, top: usize) -> Result<Info> {
+/// `release(from, to)` is told about byte ranges the walk has finished with.
+pub fn gather(data: &[u8], opts: Options, now_ms: i64, top: usize, release: &dyn Fn(usize, usize)) -> Result<Info> {
     let mut r = Reader::new(data, opts)?;
     let mut info = Info {
         header: r.header,
@@ -82,7 +83,12 @@ pub fn gather(data: &[u8], opts: Options, now_ms: i64, top: usize) -> Result<Inf
     let mut heap: BinaryHeap<Reverse<BigKey>> = BinaryHeap::new();
     let mut scratch = Scratch::default();
     let mut buf = Vec::new();
+    let mut released = 0;
     while let Some(rec) = r.next_record()? {
+        if r.checked_upto() - released > 64 << 20 {
+            release(released, r.checked_upto());
+            released = r.checked_upto();
+        }
         match rec {
             Record::Aux { key, value } => {
                 let k = key.get(&mut buf)?.to_vec();

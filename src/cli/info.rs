@@ -31,7 +31,7 @@ pub fn run(a: InfoArgs) -> CliResult {
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     for f in &a.files {
-        let res = Dump::open(f).map_err(|e| e.to_string()).and_then(|d| gather(d.data(), a.read.options(), now_ms(), a.top).map_err(|e| e.to_string()));
+        let res = Dump::open(f).map_err(|e| e.to_string()).and_then(|d| gather(d.data(), a.read.options(), now_ms(), a.top, &|x, y| d.release(x, y)).map_err(|e| e.to_string()));
         match res {
             Ok(info) => {
                 let text = if a.json { json(f, &info) } else { text(f, &info) };

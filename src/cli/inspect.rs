@@ -79,9 +79,9 @@ fn inspect_one(dump: &Dump, a: &InspectArgs, filter: &Filter, out: &mut dyn Writ
     let mut released = 0usize;
     while let Some(rec) = r.next_record()? {
         let Record::Key(k) = rec else { continue };
-        if k.end - released > 64 << 20 {
-            dump.release(released, k.start);
-            released = k.start;
+        if r.checked_upto() - released > 64 << 20 {
+            dump.release(released, r.checked_upto().min(k.start));
+            released = r.checked_upto().min(k.start);
         }
         if !filter.db(k.db) || filter.expired(k.expire_ms) {
             continue;

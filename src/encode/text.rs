@@ -31,7 +31,8 @@ pub fn json_str(out: &mut Vec<u8>, s: &str) {
         };
         out.extend_from_slice(&b[last..i]);
         if esc.is_empty() {
-            out.extend_from_slice(format!("\\u{c:04x}").as_bytes());
+            const HEX: &[u8; 16] = b"0123456789abcdef";
+            out.extend_from_slice(&[b'\\', b'u', b'0', b'0', HEX[(c >> 4) as usize], HEX[(c & 15) as usize]]);
         } else {
             out.extend_from_slice(esc);
         }

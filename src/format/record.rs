@@ -114,21 +114,33 @@ pub struct Reader<'a> {
     db: u64,
     done: bool,
     opts: Options,
+    /// The checksum is computed as the reader goes, so that a caller may release the
+    /// pages behind [`Reader::checked_upto`]; `crc` covers `data[..crc_upto]`.
+    crc: crc::Crc64,
+    crc_upto: usize,
 }
+
+/// How far the running checksum may fall behind the reading position.
+const CRC_STEP: usize = 4 << 20;
 
 impl<'a> Reader<'a> {
     pub fn new(data: &'a [u8], opts: Options) -> Result<Self> {
         let header = Header::parse(data, opts.allow_newer)?;
         let mut c = Cursor::file(data);
         c.set_pos(header.len);
-        Ok(Reader { c, header, db: 0, done: false, opts })
+        Ok(Reader { c, header, db: 0, done: false, opts, crc: crc::Crc64::default(), crc_upto: 0 })
     }
 
-    /// A reader that starts at `pos` (a record boundary) in database `db`.
-    pub fn resume(data: &'a [u8], header: Header, pos: usize, db: u64, opts: Options) -> Self {
-        let mut c = Cursor::file(data);
-        c.set_pos(pos);
-        Reader { c, header, db, done: false, opts }
+    /// Bytes before this offset have been read and checksummed: a caller may release them.
+    pub fn checked_upto(&self) -> usize {
+        self.crc_upto
+    }
+
+    fn advance_crc(&mut self, to: usize) {
+        if to > self.crc_upto {
+            self.crc.update(&self.c.data()[self.crc_upto..to]);
+            self.crc_upto = to;
+        }
     }
 
     pub fn data(&self) -> &'a [u8] {
@@ -145,6 +157,9 @@ impl<'a> Reader<'a> {
     pub fn next_record(&mut self) -> Result<Option<Record<'a>>> {
         if self.done {
             return Ok(None);
+        }
+        if self.c.pos() - self.crc_upto >= CRC_STEP {
+            self.advance_crc(self.c.pos());
         }
         let c = &mut self.c;
         let start = c.pos();
@@ -195,8 +210,11 @@ impl<'a> Reader<'a> {
                     if self.header.has_checksum() {
                         let stored = c.u64_le()?;
                         tr.stored = Some(stored);
+                        let (upto, mut digest) = (self.crc_upto, std::mem::take(&mut self.crc));
+                        digest.update(&c.data()[upto..at + 1]);
+                        self.crc_upto = at + 1;
                         if stored != 0 && !self.opts.no_checksum {
-                            let computed = crc::crc64(&c.data()[..at + 1]);
+                            let computed = digest.finish();
                             tr.computed = Some(computed);
                             if computed != stored {
                                 return Err(Error::new((at + 1) as u64, ErrorKind::Checksum { stored, computed }));
