@@ -4,7 +4,7 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use clap::Args;
-use rdbshift::encode::text::{json_bytes, json_str};
+use rdbshift::encode::text::{json_bytes, json_list, json_str};
 use rdbshift::filter::now_ms;
 use rdbshift::input::Dump;
 use rdbshift::stats::{gather, Info};
@@ -108,18 +108,15 @@ fn json(f: &std::path::Path, i: &Info) -> Vec<u8> {
     json_str(&mut o, i.checksum);
     o.extend_from_slice(b",\"trailing_bytes\":");
     n(&mut o, i.trailing_bytes);
-    o.extend_from_slice(b",\"aux\":[");
-    for (j, (k, v)) in i.aux.iter().enumerate() {
-        if j > 0 {
-            o.push(b',');
-        }
+    o.extend_from_slice(b",\"aux\":");
+    json_list(&mut o, &i.aux, |o, (k, v)| {
         o.push(b'[');
-        json_bytes(&mut o, k);
+        json_bytes(o, k);
         o.push(b',');
-        json_bytes(&mut o, v);
+        json_bytes(o, v);
         o.push(b']');
-    }
-    o.extend_from_slice(b"],\"dbs\":{");
+    });
+    o.extend_from_slice(b",\"dbs\":{");
     for (j, (db, s)) in i.dbs.iter().enumerate() {
         if j > 0 {
             o.push(b',');
@@ -147,21 +144,11 @@ fn json(f: &std::path::Path, i: &Info) -> Vec<u8> {
         }
         o.push(b'}');
     }
-    o.extend_from_slice(b"},\"functions\":[");
-    for (j, fname) in i.functions.iter().enumerate() {
-        if j > 0 {
-            o.push(b',');
-        }
-        json_str(&mut o, fname);
-    }
-    o.extend_from_slice(b"],\"module_aux\":[");
-    for (j, m) in i.module_aux.iter().enumerate() {
-        if j > 0 {
-            o.push(b',');
-        }
-        json_str(&mut o, m);
-    }
-    o.extend_from_slice(b"],\"module_types\":{");
+    o.extend_from_slice(b"},\"functions\":");
+    json_list(&mut o, &i.functions, |o, f| json_str(o, f));
+    o.extend_from_slice(b",\"module_aux\":");
+    json_list(&mut o, &i.module_aux, |o, m| json_str(o, m));
+    o.extend_from_slice(b",\"module_types\":{");
     for (j, (t, c)) in i.module_types.iter().enumerate() {
         if j > 0 {
             o.push(b',');
@@ -174,23 +161,20 @@ fn json(f: &std::path::Path, i: &Info) -> Vec<u8> {
     n(&mut o, i.streams_with_idmp);
     o.extend_from_slice(b",\"keys_with_metadata\":");
     n(&mut o, i.keys_with_metadata);
-    o.extend_from_slice(b",\"biggest\":[");
-    for (j, b) in i.biggest.iter().enumerate() {
-        if j > 0 {
-            o.push(b',');
-        }
+    o.extend_from_slice(b",\"biggest\":");
+    json_list(&mut o, &i.biggest, |o, b| {
         o.extend_from_slice(b"{\"db\":");
-        n(&mut o, b.db);
+        n(o, b.db);
         o.extend_from_slice(b",\"key\":");
-        json_bytes(&mut o, &b.key);
+        json_bytes(o, &b.key);
         o.extend_from_slice(b",\"type\":");
-        json_str(&mut o, &b.kind);
+        json_str(o, &b.kind);
         o.extend_from_slice(b",\"encoding\":");
-        json_str(&mut o, &b.encoding);
+        json_str(o, &b.encoding);
         o.extend_from_slice(b",\"bytes\":");
-        n(&mut o, b.bytes);
+        n(o, b.bytes);
         o.push(b'}');
-    }
-    o.extend_from_slice(b"]}\n");
+    });
+    o.extend_from_slice(b"}\n");
     o
 }

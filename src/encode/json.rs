@@ -7,7 +7,7 @@
 
 use std::io::Write;
 
-use super::text::{json_bytes, json_double, json_str};
+use super::text::{json_bytes, json_double, json_list, json_str};
 use crate::filter::Filter;
 use crate::format::record::Key;
 use crate::format::stream::{Group, Idmp, StreamEntry, StreamMeta};
@@ -34,6 +34,21 @@ fn jstr(out: &mut Vec<u8>, s: Str) {
 
 fn num(out: &mut Vec<u8>, x: impl itoa::Integer) {
     out.extend_from_slice(itoa::Buffer::new().format(x).as_bytes());
+}
+
+/// A number, or `null`.
+fn opt(out: &mut Vec<u8>, x: Option<impl itoa::Integer>) {
+    match x {
+        Some(x) => num(out, x),
+        None => out.extend_from_slice(b"null"),
+    }
+}
+
+fn opt_id(out: &mut Vec<u8>, x: Option<crate::format::stream::StreamId>) {
+    match x {
+        Some(x) => id(out, x),
+        None => out.extend_from_slice(b"null"),
+    }
 }
 
 fn id(out: &mut Vec<u8>, id: crate::format::stream::StreamId) {
@@ -88,22 +103,18 @@ impl<'f, 'w> KeyJson<'f, 'w> {
             num(&mut o, f);
         }
         if !k.meta.is_empty() {
-            o.extend_from_slice(b",\"metadata\":[");
-            for (i, m) in k.meta.iter().enumerate() {
-                if i > 0 {
-                    o.push(b',');
-                }
+            o.extend_from_slice(b",\"metadata\":");
+            json_list(&mut o, &k.meta, |o, m| {
                 o.extend_from_slice(b"{\"class\":");
-                json_str(&mut o, &m.full_name());
+                json_str(o, &m.full_name());
                 o.extend_from_slice(b",\"version\":");
-                num(&mut o, m.version);
+                num(o, m.version);
                 o.extend_from_slice(b",\"flags\":");
-                num(&mut o, m.flags);
+                num(o, m.flags);
                 o.extend_from_slice(b",\"raw\":{\"base64\":\"");
-                super::text::base64(&mut o, m.body);
+                super::text::base64(o, m.body);
                 o.extend_from_slice(b"\"}}");
-            }
-            o.push(b']');
+            });
         }
         o.extend_from_slice(b",\"value\":");
         KeyJson { buf: Vec::new(), header: o, sink, filter, kind, started: false, first: true, groups_open: false }
@@ -228,20 +239,11 @@ impl Visitor for KeyJson<'_, '_> {
         o.extend_from_slice(b",\"last_id\":");
         id(o, m.last_id);
         o.extend_from_slice(b",\"first_id\":");
-        match m.first_id {
-            Some(i) => id(o, i),
-            None => o.extend_from_slice(b"null"),
-        }
+        opt_id(o, m.first_id);
         o.extend_from_slice(b",\"max_deleted_id\":");
-        match m.max_deleted_id {
-            Some(i) => id(o, i),
-            None => o.extend_from_slice(b"null"),
-        }
+        opt_id(o, m.max_deleted_id);
         o.extend_from_slice(b",\"entries_added\":");
-        match m.entries_added {
-            Some(n) => num(o, n),
-            None => o.extend_from_slice(b"null"),
-        }
+        opt(o, m.entries_added);
         o.extend_from_slice(b",\"groups\":[");
         self.groups_open = true;
         self.first = true;
@@ -256,15 +258,9 @@ impl Visitor for KeyJson<'_, '_> {
         o.extend_from_slice(b",\"last_delivered_id\":");
         id(o, g.last_id);
         o.extend_from_slice(b",\"entries_read\":");
-        match g.entries_read {
-            Some(n) => num(o, n),
-            None => o.extend_from_slice(b"null"),
-        }
-        o.extend_from_slice(b",\"pel\":[");
-        for (i, p) in g.pel.iter().enumerate() {
-            if i > 0 {
-                o.push(b',');
-            }
+        opt(o, g.entries_read);
+        o.extend_from_slice(b",\"pel\":");
+        json_list(o, &g.pel, |o, p| {
             o.extend_from_slice(b"{\"id\":");
             id(o, p.id);
             o.extend_from_slice(b",\"delivery_time_ms\":");
@@ -274,26 +270,20 @@ impl Visitor for KeyJson<'_, '_> {
             o.extend_from_slice(b",\"consumer\":");
             json_bytes(o, &g.consumers[p.consumer].name);
             o.push(b'}');
-        }
-        o.extend_from_slice(b"],\"consumers\":[");
-        for (i, c) in g.consumers.iter().enumerate() {
-            if i > 0 {
-                o.push(b',');
-            }
+        });
+        o.extend_from_slice(b",\"consumers\":");
+        json_list(o, &g.consumers, |o, c| {
             o.extend_from_slice(b"{\"name\":");
             json_bytes(o, &c.name);
             o.extend_from_slice(b",\"seen_time_ms\":");
             num(o, c.seen_time_ms);
             o.extend_from_slice(b",\"active_time_ms\":");
-            match c.active_time_ms {
-                Some(t) => num(o, t),
-                None => o.extend_from_slice(b"null"),
-            }
+            opt(o, c.active_time_ms);
             o.extend_from_slice(b",\"pending\":");
             num(o, c.pending.len());
             o.push(b'}');
-        }
-        o.extend_from_slice(b"]}");
+        });
+        o.push(b'}');
         Ok(())
     }
     fn stream_idmp(&mut self, i: &Idmp) -> Result<()> {
@@ -303,27 +293,21 @@ impl Visitor for KeyJson<'_, '_> {
         num(o, i.duration_s);
         o.extend_from_slice(b",\"max_size\":");
         num(o, i.max_size);
-        o.extend_from_slice(b",\"producers\":[");
-        for (n, p) in i.producers.iter().enumerate() {
-            if n > 0 {
-                o.push(b',');
-            }
+        o.extend_from_slice(b",\"producers\":");
+        json_list(o, &i.producers, |o, p| {
             o.extend_from_slice(b"{\"pid\":");
             json_bytes(o, &p.name);
-            o.extend_from_slice(b",\"iids\":[");
-            for (m, (iid, sid)) in p.iids.iter().enumerate() {
-                if m > 0 {
-                    o.push(b',');
-                }
+            o.extend_from_slice(b",\"iids\":");
+            json_list(o, &p.iids, |o, (iid, sid)| {
                 o.push(b'[');
                 json_bytes(o, iid);
                 o.push(b',');
                 id(o, *sid);
                 o.push(b']');
-            }
-            o.extend_from_slice(b"]}");
-        }
-        o.extend_from_slice(b"],\"iids_added\":");
+            });
+            o.push(b'}');
+        });
+        o.extend_from_slice(b",\"iids_added\":");
         num(o, i.iids_added);
         o.extend_from_slice(b",\"iids_duplicates\":");
         num(o, i.iids_duplicates);

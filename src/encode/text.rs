@@ -2,6 +2,18 @@
 
 const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
+/// Writes `[a,b,...]`, each item written by `f`.
+pub fn json_list<T>(out: &mut Vec<u8>, items: impl IntoIterator<Item = T>, mut f: impl FnMut(&mut Vec<u8>, T)) {
+    out.push(b'[');
+    for (i, x) in items.into_iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        f(out, x);
+    }
+    out.push(b']');
+}
+
 /// Standard base64 with padding.
 pub fn base64(out: &mut Vec<u8>, data: &[u8]) {
     for ch in data.chunks(3) {
