@@ -9,6 +9,9 @@ use std::path::{Path, PathBuf};
 
 use memmap2::{Advice, Mmap, UncheckedAdvice};
 
+/// How much a sequential reader keeps mapped behind it before releasing (see [`Dump::release`]).
+pub const RELEASE_STEP: usize = 16 << 20;
+
 pub struct Dump {
     pub path: PathBuf,
     map: Option<Mmap>,

@@ -10,6 +10,7 @@ use crate::format::stream::Idmp;
 use crate::format::types::{self, Kind};
 use crate::format::value::Scratch;
 use crate::format::{module, Header, Reader, Result};
+use crate::input::RELEASE_STEP;
 
 #[derive(Debug, Default, Clone)]
 pub struct DbStats {
@@ -85,7 +86,7 @@ pub fn gather(data: &[u8], opts: Options, now_ms: i64, top: usize, release: &dyn
     let mut buf = Vec::new();
     let mut released = 0;
     while let Some(rec) = r.next_record()? {
-        if r.checked_upto() - released > 64 << 20 {
+        if r.checked_upto() - released > RELEASE_STEP {
             release(released, r.checked_upto());
             released = r.checked_upto();
         }

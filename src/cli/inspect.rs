@@ -10,7 +10,7 @@ use rdbshift::format::record::Record;
 use rdbshift::format::types::{self, Kind};
 use rdbshift::format::value::Scratch;
 use rdbshift::format::{Reader, Result};
-use rdbshift::input::Dump;
+use rdbshift::input::{Dump, RELEASE_STEP};
 
 use super::{open_output, report, CliResult, FilterArgs, ReadArgs};
 
@@ -79,7 +79,7 @@ fn inspect_one(dump: &Dump, a: &InspectArgs, filter: &Filter, out: &mut dyn Writ
     let mut released = 0usize;
     while let Some(rec) = r.next_record()? {
         let Record::Key(k) = rec else { continue };
-        if r.checked_upto() - released > 64 << 20 {
+        if r.checked_upto() - released > RELEASE_STEP {
             dump.release(released, r.checked_upto().min(k.start));
             released = r.checked_upto().min(k.start);
         }
