@@ -58,11 +58,9 @@ pub fn decode<V: Visitor>(c: &mut Cursor, t: u8, h: &Header, v: &mut V, s: &mut 
         }
         MODULE_PRE_GA => Err(c.err(ErrorKind::ModulePreGa)),
         MODULE_2 => {
-            let start = c.pos();
             let id = c.plain_len()?;
             let body_start = c.pos();
             module::skip_opcodes(c)?;
-            let _ = start;
             v.module(&ModuleValue { id, body: &c.data()[body_start..c.pos()] })
         }
         HASH_ZIPMAP => {
