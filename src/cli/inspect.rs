@@ -80,8 +80,8 @@ fn inspect_one(dump: &Dump, a: &InspectArgs, filter: &Filter, out: &mut dyn Writ
     while let Some(rec) = r.next_record()? {
         let Record::Key(k) = rec else { continue };
         if r.checked_upto() - released > RELEASE_STEP {
-            dump.release(released, r.checked_upto().min(k.start));
-            released = r.checked_upto().min(k.start);
+            dump.release(released, r.checked_upto());
+            released = r.checked_upto();
         }
         if !filter.db(k.db) || filter.expired(k.expire_ms) {
             continue;

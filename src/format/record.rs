@@ -210,18 +210,16 @@ impl<'a> Reader<'a> {
                     if self.header.has_checksum() {
                         let stored = c.u64_le()?;
                         tr.stored = Some(stored);
-                        let (upto, mut digest) = (self.crc_upto, std::mem::take(&mut self.crc));
-                        digest.update(&c.data()[upto..at + 1]);
-                        self.crc_upto = at + 1;
+                        self.advance_crc(at + 1);
                         if stored != 0 && !self.opts.no_checksum {
-                            let computed = digest.finish();
+                            let computed = self.crc.finish();
                             tr.computed = Some(computed);
                             if computed != stored {
                                 return Err(Error::new((at + 1) as u64, ErrorKind::Checksum { stored, computed }));
                             }
                         }
                     }
-                    tr.trailing = c.remaining();
+                    tr.trailing = self.c.remaining();
                     return Ok(Some(Record::Eof(tr)));
                 }
                 op::KEY_META_OR_SLOT_IMPORT if self.header.dialect == Dialect::Redis && self.header.version >= 13 => {

@@ -31,13 +31,7 @@ impl<'o> Command<'o> {
         self
     }
     pub fn int(&mut self, i: impl itoa::Integer) -> &mut Self {
-        let mut b = itoa::Buffer::new();
-        let s = b.format(i);
-        // copy out of `b` before borrowing self mutably
-        let mut tmp = [0u8; 40];
-        let n = s.len();
-        tmp[..n].copy_from_slice(s.as_bytes());
-        self.arg(&tmp[..n])
+        self.arg(itoa::Buffer::new().format(i).as_bytes())
     }
     pub fn str(&mut self, s: Str) -> &mut Self {
         match s {
