@@ -5,6 +5,7 @@
 
 pub mod format;
 pub mod encode;
+pub mod convert;
 pub mod filter;
 pub mod input;
 pub mod stats;

@@ -1,5 +1,6 @@
 //! Argument parsing and dispatch. Each subcommand lives in its own file.
 
+mod convert;
 mod info;
 mod inspect;
 
@@ -23,6 +24,8 @@ enum Cmd {
     Inspect(inspect::InspectArgs),
     /// Summarize RDB files: version, aux fields, per-db counts, biggest keys, checksum.
     Info(info::InfoArgs),
+    /// Convert RDB files to RESP commands (for `redis-cli --pipe`, or as an AOF).
+    Convert(convert::ConvertArgs),
 }
 
 /// Options shared by commands that read dumps.
@@ -97,6 +100,7 @@ pub fn run() -> i32 {
     let r = match cli.cmd {
         Cmd::Inspect(a) => inspect::run(a),
         Cmd::Info(a) => info::run(a),
+        Cmd::Convert(a) => convert::run(a),
     };
     r.unwrap_or_else(|e| {
         if let Some(io) = e.downcast_ref::<std::io::Error>() {

@@ -33,6 +33,9 @@ pub struct Key<'a> {
     pub module_id: Option<u64>,
     /// Offset of the first byte of this key's record (its first opcode).
     pub start: usize,
+    /// Offset of the key-metadata opcode (243) when the key has metadata, else `type_at`:
+    /// `data[meta_at..type_at]` is the metadata as a DUMP payload carries it.
+    pub meta_at: usize,
     /// Offset of the value's type byte.
     pub type_at: usize,
     /// Offset of the value body (after the key string).
@@ -229,7 +232,7 @@ impl<'a> Reader<'a> {
                     if !types::is_value_type(ty, &self.header) {
                         return Err(c.err_at(type_at, ErrorKind::UnknownType(ty)));
                     }
-                    return self.key_record(start, type_at, ty, expire_ms, idle, freq, meta).map(Some);
+                    return self.key_record(start, at, type_at, ty, (expire_ms, idle, freq), meta).map(Some);
                 }
                 op::KEY_META_OR_SLOT_IMPORT if self.header.dialect == Dialect::Valkey => {
                     let job = c.owned_string()?;
@@ -238,29 +241,27 @@ impl<'a> Reader<'a> {
                     return Ok(Some(Record::SlotImport { job, ranges }));
                 }
                 t if types::is_value_type(t, &self.header) => {
-                    return self.key_record(start, at, t, expire_ms, idle, freq, Vec::new()).map(Some);
+                    return self.key_record(start, at, at, t, (expire_ms, idle, freq), Vec::new()).map(Some);
                 }
                 _ => return Err(Error::new(at as u64, ErrorKind::UnknownType(t))),
             }
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn key_record(
         &mut self,
         start: usize,
+        meta_at: usize,
         type_at: usize,
         ty: u8,
-        expire_ms: Option<i64>,
-        idle: Option<u64>,
-        freq: Option<u8>,
+        (expire_ms, idle, freq): (Option<i64>, Option<u64>, Option<u8>),
         meta: Vec<MetaClass<'a>>,
     ) -> Result<Record<'a>> {
         let c = &mut self.c;
         let key = c.string()?;
         let value_at = c.pos();
         let module_id = if ty == types::MODULE_2 { c.clone().plain_len().ok() } else { None };
-        let mut k = Key { db: self.db, key, ty, expire_ms, idle, freq, meta, module_id, start, type_at, value_at, end: 0 };
+        let mut k = Key { db: self.db, key, ty, expire_ms, idle, freq, meta, module_id, start, meta_at, type_at, value_at, end: 0 };
         value::skip(c, ty, &self.header).map_err(|e| k.context(e))?;
         k.end = c.pos();
         Ok(Record::Key(k))

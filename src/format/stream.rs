@@ -133,6 +133,43 @@ pub fn decode<V: Visitor>(c: &mut Cursor, t: u8, v: &mut V, scratch: &mut Vec<u8
         let lc = blob.open(&mut buf, "stream listpack", lp_at)?;
         decode_node(lc, master, &mut first, v)?;
     }
+    let tail = read_after_nodes(c, t, first)?;
+    v.stream_meta(&tail.meta)?;
+    for g in &tail.groups {
+        v.stream_group(g)?;
+    }
+    if let Some(i) = &tail.idmp {
+        v.stream_idmp(i)?;
+    }
+    Ok(())
+}
+
+/// What a stream value holds after its entries.
+#[derive(Debug, Clone, Default)]
+pub struct Tail {
+    pub meta: StreamMeta,
+    pub groups: Vec<Group>,
+    /// Type 26 only.
+    pub idmp: Option<Idmp>,
+}
+
+/// Reads a stream value's metadata, groups and IDMP state without decoding its entries
+/// (the node listpacks are skipped by their length prefixes). For type 15, whose first ID
+/// the server derives from the entries, `meta.first_id` is `None`.
+pub fn read_tail(c: &mut Cursor, t: u8) -> Result<Tail> {
+    let nodes = c.count("stream listpack nodes", 2)?;
+    for _ in 0..nodes {
+        c.skip_string()?;
+        c.skip_string()?;
+    }
+    let mut tail = read_after_nodes(c, t, None)?;
+    if t < super::types::STREAM_LISTPACKS_2 {
+        tail.meta.first_id = None;
+    }
+    Ok(tail)
+}
+
+fn read_after_nodes(c: &mut Cursor, t: u8, first: Option<StreamId>) -> Result<Tail> {
     let mut meta = StreamMeta { length: c.plain_len()?, last_id: StreamId::read(c)?, ..Default::default() };
     if t >= super::types::STREAM_LISTPACKS_2 {
         meta.first_id = Some(StreamId::read(c)?);
@@ -144,17 +181,14 @@ pub fn decode<V: Visitor>(c: &mut Cursor, t: u8, v: &mut V, scratch: &mut Vec<u8
         meta.max_deleted_id = Some(StreamId::default());
         meta.entries_added = Some(meta.length);
     }
-    v.stream_meta(&meta)?;
-    let groups = c.count("stream consumer groups", 3)?;
-    for _ in 0..groups {
-        let g = read_group(c, t, scratch)?;
-        v.stream_group(&g)?;
+    let ngroups = c.count("stream consumer groups", 3)?;
+    let mut scratch = Vec::new();
+    let mut groups = Vec::new();
+    for _ in 0..ngroups {
+        groups.push(read_group(c, t, &mut scratch)?);
     }
-    if t == super::types::STREAM_LISTPACKS_4 {
-        let idmp = read_idmp(c)?;
-        v.stream_idmp(&idmp)?;
-    }
-    Ok(())
+    let idmp = if t == super::types::STREAM_LISTPACKS_4 { Some(read_idmp(c)?) } else { None };
+    Ok(Tail { meta, groups, idmp })
 }
 
 fn decode_node<V: Visitor>(lc: Cursor, master: StreamId, first: &mut Option<StreamId>, v: &mut V) -> Result<()> {

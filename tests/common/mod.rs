@@ -6,6 +6,8 @@
 #![allow(dead_code)]
 
 pub mod compare;
+pub mod datagen;
+pub mod servercmp;
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};

@@ -1,0 +1,234 @@
+//! One key as commands: `SET`, or `DEL` then `RPUSH`/`SADD`/`ZADD`/`HSET` in batches of
+//! bounded elements and bytes, field TTLs as `HPEXPIREAT ... FIELDS`, then `PEXPIREAT`.
+//! Streams are in [`super::stream`], `RESTORE` payloads in [`super::restore`].
+//!
+//! Invariants: a key's commands start with `DEL` (or a `SET`/`RESTORE ... REPLACE`, which
+//! replaces), so replaying the output twice converges; no command has more than
+//! `plan.max_elems` elements, nor more than `plan.max_bytes` argument bytes unless one
+//! element alone is larger.
+
+use super::out::{array_header, bulk, bulk_int, bulk_str, Out, ZERO_COPY_MIN};
+use super::{Counts, Mode, Plan};
+use crate::encode::text;
+use crate::format::record::Key;
+use crate::format::types::{self, Kind};
+use crate::format::value::Scratch;
+use crate::format::visit::{ModuleValue, Visitor};
+use crate::format::{Header, Result, Str};
+
+/// Buffers reused from key to key by one worker.
+#[derive(Default)]
+pub struct Bufs {
+    pub scratch: Scratch,
+    body: Vec<u8>,
+    ttls: Vec<(i64, Vec<u8>)>,
+}
+
+/// Writes the commands for key `k` (named `name`), already selected by the filter.
+pub fn key(plan: &Plan, h: &Header, data: &[u8], k: &Key, name: &[u8], out: &mut Out, b: &mut Bufs, n: &mut Counts) -> Result<()> {
+    let t = &plan.target;
+    let restorable = t.loads_type(k.ty, h.dialect);
+    let restore = k.ty == types::MODULE_2
+        || (restorable && (plan.mode == Mode::Restore || (!k.meta.is_empty() && t.key_meta())) && super::restore::fits(k));
+    if !k.meta.is_empty() && !(restore && t.key_meta()) {
+        n.meta_dropped += 1;
+    }
+    n.keys += 1;
+    if restore {
+        n.restored += 1;
+        return super::restore::key(plan, data, k, name, out);
+    }
+    match types::kind(k.ty) {
+        Kind::Stream => super::stream::key(plan, h, data, k, name, out, b, n),
+        kind => {
+            let Bufs { scratch, body, ttls } = b;
+            body.clear();
+            ttls.clear();
+            let mut c = Coll { plan, key: name, out, kind, expire: k.expire_ms, body, args: 0, elems: 0, ttls, wrote: false, n };
+            if kind != Kind::String {
+                c.command(&[b"DEL", name])?;
+            }
+            k.decode(data, h, &mut c, scratch)?;
+            c.flush_batch().map_err(|e| k.context(e))?;
+            if c.wrote && kind != Kind::String {
+                if let Some(ms) = k.expire_ms {
+                    pexpireat(c.out, name, ms)?;
+                }
+            }
+            Ok(())
+        }
+    }
+}
+
+pub fn pexpireat(out: &mut Out, key: &[u8], ms: i64) -> Result<()> {
+    array_header(&mut out.buf, 3);
+    bulk(&mut out.buf, b"PEXPIREAT");
+    bulk(&mut out.buf, key);
+    bulk_int(&mut out.buf, ms);
+    out.end_cmd()
+}
+
+/// A collection (or string) being written.
+struct Coll<'p, 'o, 's, 'b> {
+    plan: &'p Plan,
+    key: &'p [u8],
+    out: &'o mut Out<'s>,
+    kind: Kind,
+    expire: Option<i64>,
+    /// Arguments of the batch being gathered, RESP-encoded.
+    body: &'b mut Vec<u8>,
+    args: usize,
+    elems: usize,
+    /// Fields of the batch with a TTL.
+    ttls: &'b mut Vec<(i64, Vec<u8>)>,
+    wrote: bool,
+    n: &'b mut Counts,
+}
+
+fn is_big(s: &Str) -> bool {
+    matches!(s, Str::Bytes(b) if b.len() >= ZERO_COPY_MIN)
+}
+
+impl Coll<'_, '_, '_, '_> {
+    fn verb(&self) -> &'static [u8] {
+        match self.kind {
+            Kind::List => b"RPUSH",
+            Kind::Set => b"SADD",
+            Kind::Zset => b"ZADD",
+            _ => b"HSET",
+        }
+    }
+
+    /// A small complete command.
+    fn command(&mut self, args: &[&[u8]]) -> Result<()> {
+        array_header(&mut self.out.buf, args.len());
+        for a in args {
+            bulk(&mut self.out.buf, a);
+        }
+        self.out.end_cmd()
+    }
+
+    /// Adds one element (its arguments after the key) to the batch.
+    fn element(&mut self, args: &[Str]) -> Result<()> {
+        if args.iter().any(is_big) {
+            // alone, with the big strings sent from the input by reference
+            self.flush_batch()?;
+            array_header(&mut self.out.buf, 2 + args.len());
+            let verb = self.verb();
+        bulk(&mut self.out.buf, verb);
+            bulk(&mut self.out.buf, self.key);
+            for a in args {
+                self.out.bulk_str(*a)?;
+            }
+            self.out.end_cmd()?;
+            self.wrote = true;
+            return self.field_ttls();
+        }
+        for a in args {
+            bulk_str(self.body, *a);
+        }
+        self.args += args.len();
+        self.elems += 1;
+        if self.elems >= self.plan.max_elems || self.body.len() >= self.plan.max_bytes {
+            self.flush_batch()?;
+        }
+        Ok(())
+    }
+
+    fn flush_batch(&mut self) -> Result<()> {
+        if self.elems == 0 {
+            return self.field_ttls();
+        }
+        array_header(&mut self.out.buf, 2 + self.args);
+        let verb = self.verb();
+        bulk(&mut self.out.buf, verb);
+        bulk(&mut self.out.buf, self.key);
+        self.out.buf.extend_from_slice(self.body);
+        self.body.clear();
+        self.args = 0;
+        self.elems = 0;
+        self.out.end_cmd()?;
+        self.wrote = true;
+        self.field_ttls()
+    }
+
+    /// `HPEXPIREAT key ms FIELDS n f...` for the fields just written, one per distinct time.
+    fn field_ttls(&mut self) -> Result<()> {
+        if self.ttls.is_empty() {
+            return Ok(());
+        }
+        self.ttls.sort();
+        let mut i = 0;
+        while i < self.ttls.len() {
+            let ms = self.ttls[i].0;
+            let j = i + self.ttls[i..].iter().take_while(|t| t.0 == ms).count();
+            array_header(&mut self.out.buf, 5 + (j - i));
+            bulk(&mut self.out.buf, b"HPEXPIREAT");
+            bulk(&mut self.out.buf, self.key);
+            bulk_int(&mut self.out.buf, ms);
+            bulk(&mut self.out.buf, b"FIELDS");
+            bulk_int(&mut self.out.buf, j - i);
+            for (_, f) in &self.ttls[i..j] {
+                bulk(&mut self.out.buf, f);
+            }
+            self.out.end_cmd()?;
+            i = j;
+        }
+        self.ttls.clear();
+        Ok(())
+    }
+}
+
+impl Visitor for Coll<'_, '_, '_, '_> {
+    fn string(&mut self, v: Str<'_>) -> Result<()> {
+        // PXAT takes only positive times; an older time still goes through PEXPIREAT
+        let pxat = self.plan.target.set_pxat() && self.expire.is_some_and(|ms| ms > 0);
+        let exp = self.expire;
+        let argc = if exp.is_some() && pxat { 5 } else { 3 };
+        array_header(&mut self.out.buf, argc);
+        bulk(&mut self.out.buf, b"SET");
+        bulk(&mut self.out.buf, self.key);
+        self.out.bulk_str(v)?;
+        if let (Some(ms), true) = (exp, pxat) {
+            bulk(&mut self.out.buf, b"PXAT");
+            bulk_int(&mut self.out.buf, ms);
+        }
+        self.out.end_cmd()?;
+        if let (Some(ms), false) = (exp, pxat) {
+            pexpireat(self.out, self.key, ms)?;
+        }
+        Ok(())
+    }
+    fn list_item(&mut self, v: Str<'_>) -> Result<()> {
+        self.element(&[v])
+    }
+    fn set_member(&mut self, v: Str<'_>) -> Result<()> {
+        self.element(&[v])
+    }
+    fn zset_member(&mut self, m: Str<'_>, score: f64) -> Result<()> {
+        let mut t = Vec::with_capacity(24);
+        text::double(&mut t, score);
+        self.element(&[Str::Bytes(&t), m])
+    }
+    fn hash_field(&mut self, f: Str<'_>, v: Str<'_>, expire_ms: Option<i64>) -> Result<()> {
+        if let Some(ms) = expire_ms {
+            if self.plan.filter.expired(Some(ms)) {
+                self.n.expired_fields += 1;
+                return Ok(());
+            }
+            // after the element: its HPEXPIREAT must follow the HSET that creates it
+            self.element(&[f, v])?;
+            if self.plan.target.field_ttl() {
+                self.ttls.push((ms, f.to_vec()));
+            } else {
+                self.n.field_ttls_dropped += 1;
+            }
+            return Ok(());
+        }
+        self.element(&[f, v])
+    }
+    fn module(&mut self, _m: &ModuleValue<'_>) -> Result<()> {
+        unreachable!("module values go through RESTORE")
+    }
+}
+

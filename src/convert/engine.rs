@@ -1,0 +1,304 @@
+//! The parallel engine: one dump in, commands out in file order.
+//!
+//! - A skimmer (one thread) walks the records by their length prefixes ([`Reader`]: no
+//!   decompression, no container decoding) and cuts the file into chunks at key
+//!   boundaries: at most [`Config::chunk_bytes`] bytes or [`CHUNK_ITEMS`] records, never
+//!   spanning two databases.
+//! - Chunks are decoded on a rayon pool, FIFO, each into a bounded channel of output
+//!   pieces ([`Seg`]).
+//! - The calling thread writes the chunks' pieces in chunk order into a [`Sink`], and
+//!   releases the mapped pages behind what it has written.
+//!
+//! Memory is bounded: at most `2 * threads + 2` chunks are in flight, and a chunk holds at
+//! most [`SEGS_QUEUED`] pieces of about [`Config::piece`] bytes before its worker waits, so
+//! a single huge key streams through instead of being materialized. Chunk boundaries and a
+//! key's output depend only on the input, so the output is the same for any thread count.
+
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+
+use super::commands::{self, Bufs};
+use super::out::{array_header, bulk, stopped, Out, Seg};
+use super::{Counts, Plan};
+use crate::format::record::{Function, Key, Options, Record, Trailer};
+use crate::format::types::{self, Kind};
+use crate::format::{module, Error, ErrorKind, Header, Reader, Result, Str};
+
+/// Most records per chunk (bounds the per-chunk record list for files of tiny keys).
+pub const CHUNK_ITEMS: usize = 16 << 10;
+/// Pieces a chunk may have waiting before its worker blocks.
+pub const SEGS_QUEUED: usize = 8;
+
+#[derive(Clone, Copy, Debug)]
+pub struct Config {
+    pub threads: usize,
+    /// A chunk is closed once it spans this many bytes of the file.
+    pub chunk_bytes: usize,
+    /// Output is handed on in pieces of about this size.
+    pub piece: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config { threads: std::thread::available_parallelism().map_or(2, |n| n.get()), chunk_bytes: 4 << 20, piece: 1 << 20 }
+    }
+}
+
+/// Where the engine's output goes, in order.
+pub trait Sink {
+    /// The next pieces are for database `db` (a sink emits `SELECT` when it changes).
+    fn select(&mut self, db: u64) -> std::io::Result<()>;
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<()>;
+}
+
+/// A file or stream of RESP commands (`redis-cli --pipe` input, or an AOF): `SELECT` only
+/// when the database changes, starting from db 0 as a fresh connection does.
+pub struct RespSink<W: std::io::Write> {
+    pub w: W,
+    db: u64,
+    pub bytes: u64,
+}
+
+impl<W: std::io::Write> RespSink<W> {
+    pub fn new(w: W) -> Self {
+        RespSink { w, db: 0, bytes: 0 }
+    }
+}
+
+impl<W: std::io::Write> Sink for RespSink<W> {
+    fn select(&mut self, db: u64) -> std::io::Result<()> {
+        if db != self.db {
+            let mut b = Vec::new();
+            array_header(&mut b, 2);
+            bulk(&mut b, b"SELECT");
+            bulk(&mut b, db.to_string().as_bytes());
+            self.write(&b)?;
+            self.db = db;
+        }
+        Ok(())
+    }
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        self.bytes += bytes.len() as u64;
+        self.w.write_all(bytes)
+    }
+}
+
+enum Item<'a> {
+    Key(Key<'a>),
+    Function(Function<'a>),
+    ModuleAux,
+}
+
+struct Chunk<'a> {
+    db: Option<u64>,
+    items: Vec<Item<'a>>,
+    start: usize,
+    end: usize,
+}
+
+enum Msg {
+    Seg(Seg),
+    Done(Result<Counts>),
+}
+
+enum Slot {
+    Chunk { db: Option<u64>, end: usize, rx: Receiver<Msg> },
+    End(Result<Trailer>),
+}
+
+/// Converts one dump. Returns what was done, and the trailer or the first error (format,
+/// or output as [`ErrorKind::Sink`]); everything before the error has been written.
+pub fn run<'a>(
+    data: &'a [u8],
+    opts: Options,
+    plan: &Plan,
+    cfg: &Config,
+    pool: &rayon::ThreadPool,
+    sink: &mut dyn Sink,
+    release: &(dyn Fn(usize, usize) + Sync),
+) -> (Counts, Result<Trailer>) {
+    let reader = match Reader::new(data, opts) {
+        Ok(r) => r,
+        Err(e) => return (Counts::default(), Err(e)),
+    };
+    let h = reader.header;
+    let (otx, orx) = sync_channel::<Slot>(cfg.threads * 2 + 2);
+    std::thread::scope(|ts| {
+        ts.spawn(move || {
+            pool.in_place_scope_fifo(|s| {
+                let mut dispatch = |chunk: Chunk<'a>| {
+                    let (tx, rx) = sync_channel(SEGS_QUEUED);
+                    if otx.send(Slot::Chunk { db: chunk.db, end: chunk.end, rx }).is_err() {
+                        return false;
+                    }
+                    s.spawn_fifo(move |_| {
+                        let r = work(data, &h, plan, cfg.piece, &chunk, &tx);
+                        let _ = tx.send(Msg::Done(r));
+                    });
+                    true
+                };
+                let end = skim(reader, cfg.chunk_bytes, &mut dispatch);
+                let _ = otx.send(Slot::End(end));
+            });
+        });
+        write_in_order(orx, data, sink, release)
+    })
+}
+
+fn sink_err(e: std::io::Error) -> Error {
+    Error::new(0, ErrorKind::Sink(e))
+}
+
+fn write_in_order(orx: Receiver<Slot>, data: &[u8], sink: &mut dyn Sink, release: &(dyn Fn(usize, usize) + Sync)) -> (Counts, Result<Trailer>) {
+    let mut counts = Counts::default();
+    let mut released = 0;
+    for slot in orx.iter() {
+        match slot {
+            Slot::Chunk { db, end, rx } => {
+                let mut first = true;
+                loop {
+                    let r = match rx.recv() {
+                        Ok(Msg::Seg(seg)) => {
+                            let w = || -> std::io::Result<()> {
+                                if let (true, Some(db)) = (first, db) {
+                                    sink.select(db)?;
+                                }
+                                first = false;
+                                match seg {
+                                    Seg::Bytes(b) => sink.write(&b),
+                                    Seg::Mapped(r) => sink.write(&data[r]),
+                                }
+                            };
+                            w().map_err(sink_err)
+                        }
+                        Ok(Msg::Done(Ok(c))) => {
+                            counts.add(&c);
+                            break;
+                        }
+                        Ok(Msg::Done(Err(e))) => Err(e),
+                        Err(_) => Err(Error::corrupt(end as u64, "chunk", "a worker stopped without a result")),
+                    };
+                    if let Err(e) = r {
+                        return (counts, Err(e));
+                    }
+                }
+                if end - released >= crate::input::RELEASE_STEP {
+                    release(released, end);
+                    released = end;
+                }
+            }
+            Slot::End(r) => return (counts, r),
+        }
+    }
+    (counts, Err(stopped()))
+}
+
+/// Walks the records and hands chunks to `dispatch` (false: stop, the writer is gone).
+fn skim<'a>(mut r: Reader<'a>, chunk_bytes: usize, dispatch: &mut dyn FnMut(Chunk<'a>) -> bool) -> Result<Trailer> {
+    let mut cur = Chunk { db: None, items: Vec::new(), start: r.pos(), end: r.pos() };
+    let mut flush = |cur: &mut Chunk<'a>, at: usize| -> Result<()> {
+        let next = Chunk { db: None, items: Vec::new(), start: at, end: at };
+        let full = std::mem::replace(cur, next);
+        if !full.items.is_empty() && !dispatch(full) {
+            return Err(stopped());
+        }
+        Ok(())
+    };
+    loop {
+        let at = r.pos();
+        let Some(rec) = r.next_record()? else { return Err(stopped()) };
+        match rec {
+            Record::Key(k) => {
+                if cur.db.is_some_and(|d| d != k.db) {
+                    flush(&mut cur, at)?;
+                }
+                cur.db = Some(k.db);
+                cur.end = k.end;
+                cur.items.push(Item::Key(k));
+            }
+            Record::Function(f) => {
+                cur.items.push(Item::Function(f));
+                cur.end = r.pos();
+            }
+            Record::ModuleAux { .. } => {
+                cur.items.push(Item::ModuleAux);
+                cur.end = r.pos();
+            }
+            Record::Eof(t) => {
+                flush(&mut cur, r.pos())?;
+                return Ok(t);
+            }
+            _ => continue,
+        }
+        if cur.end - cur.start >= chunk_bytes || cur.items.len() >= CHUNK_ITEMS {
+            let end = cur.end;
+            flush(&mut cur, end)?;
+        }
+    }
+}
+
+/// Decodes one chunk into commands. On an error, the commands of the keys before the
+/// failing one are still handed on.
+fn work(data: &[u8], h: &Header, plan: &Plan, piece: usize, chunk: &Chunk, tx: &SyncSender<Msg>) -> Result<Counts> {
+    let mut send = |s: Seg| tx.send(Msg::Seg(s)).map_err(|_| stopped());
+    let mut out = Out::new(data, piece, &mut send);
+    let mut n = Counts::default();
+    let mut bufs = Bufs::default();
+    let mut code = Vec::new();
+    let f = &plan.filter;
+    for item in &chunk.items {
+        let (key_start, sent) = (out.buf.len(), out.sent);
+        let r = match item {
+            Item::Key(k) => (|| {
+                if !f.db(k.db) {
+                    n.filtered += 1;
+                    return Ok(());
+                }
+                if f.expired(k.expire_ms) {
+                    n.expired += 1;
+                    return Ok(());
+                }
+                let name = k.name().map_err(|e| k.context(e))?;
+                let kind = types::kind(k.ty);
+                let mname = (kind == Kind::Module).then(|| k.module_id.map(module::type_name).unwrap_or_default());
+                if !f.key(&name) || (!f.types.is_empty() && !f.kind(kind, mname.as_deref())) {
+                    n.filtered += 1;
+                    return Ok(());
+                }
+                commands::key(plan, h, data, k, &name, &mut out, &mut bufs, &mut n)
+            })(),
+            Item::Function(func) => (|| {
+                if plan.skip_functions {
+                    return Ok(());
+                }
+                if func.pre_ga.is_some() || !plan.target.functions() {
+                    n.functions_skipped += 1;
+                    return Ok(());
+                }
+                let body = func.code.get(&mut code)?;
+                let Str::Bytes(body) = body else { return Err(Error::corrupt(chunk.start as u64, "function", "library code is an integer")) };
+                array_header(&mut out.buf, 4);
+                bulk(&mut out.buf, b"FUNCTION");
+                bulk(&mut out.buf, b"LOAD");
+                bulk(&mut out.buf, b"REPLACE");
+                bulk(&mut out.buf, body);
+                n.functions += 1;
+                out.end_cmd()
+            })(),
+            Item::ModuleAux => {
+                n.module_aux_skipped += 1;
+                Ok(())
+            }
+        };
+        if let Err(e) = r {
+            // keep the complete keys before this one (a sink error needs no more output)
+            if !matches!(e.kind, ErrorKind::Sink(_)) {
+                out.buf.truncate(if out.sent == sent { key_start } else { 0 });
+                let _ = out.flush();
+            }
+            return Err(e);
+        }
+    }
+    out.flush()?;
+    Ok(n)
+}
+

@@ -1,0 +1,137 @@
+//! Turning dump records into commands a server replays: the key-to-command mapping
+//! ([`commands`], [`stream`]), DUMP payloads ([`restore`]), the server they are for
+//! ([`target`]), and the parallel engine that runs it over a whole file ([`engine`]).
+//!
+//! Invariant: what is produced for a key depends only on the key and the [`Plan`], never on
+//! how the file was split or how many threads ran, so output is byte-identical for any
+//! thread count.
+
+pub mod commands;
+pub mod engine;
+pub mod out;
+pub mod restore;
+pub mod stream;
+pub mod target;
+
+use crate::filter::Filter;
+pub use target::Target;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// Plain commands (`SET`, `RPUSH`, `XADD` ...).
+    Commands,
+    /// `RESTORE` with DUMP payloads where the target loads the value's type; commands
+    /// for the other keys.
+    Restore,
+}
+
+/// Everything that decides what a key becomes.
+#[derive(Clone, Debug)]
+pub struct Plan {
+    pub target: Target,
+    pub mode: Mode,
+    /// Most elements (list items, members, field-value pairs) per command.
+    pub max_elems: usize,
+    /// Most argument bytes per command, beyond which a batch is closed (a single larger
+    /// element still goes whole, in a command of its own).
+    pub max_bytes: usize,
+    pub filter: Filter,
+    /// Leave out `FUNCTION LOAD`.
+    pub skip_functions: bool,
+}
+
+/// Defaults well under every server's limits (`proto-max-bulk-len` 512 MB, 1M arguments
+/// per command on Redis 5, 1 GB query buffer).
+pub const MAX_ELEMS: usize = 512;
+pub const MAX_BYTES: usize = 1 << 20;
+
+/// What a conversion did, and what it could not carry (never silent: the CLI prints these).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Counts {
+    /// Keys written.
+    pub keys: u64,
+    /// Of those, written as `RESTORE`.
+    pub restored: u64,
+    /// Keys left out by `--db/--key/--type`.
+    pub filtered: u64,
+    /// Keys left out because their expiry has passed.
+    pub expired: u64,
+    /// Hash fields left out because their expiry has passed.
+    pub expired_fields: u64,
+    pub functions: u64,
+    /// Function libraries the target cannot load (before 7.0, or a 7.0 RC format).
+    pub functions_skipped: u64,
+    /// Module aux records (no command carries them).
+    pub module_aux_skipped: u64,
+    /// Streams whose IDMP state the target cannot hold.
+    pub idmp_dropped: u64,
+    /// Hash fields whose TTL the target cannot hold (kept without it).
+    pub field_ttls_dropped: u64,
+    /// Keys whose metadata the target cannot hold (value kept).
+    pub meta_dropped: u64,
+    /// Stream counters the target cannot hold (entries-added, max-deleted-id, entries-read).
+    pub stream_counters_dropped: u64,
+    /// IDMP records that point at deleted entries (`XIDMPRECORD` needs the entry).
+    pub idmp_records_dropped: u64,
+}
+
+impl Counts {
+    pub fn add(&mut self, o: &Counts) {
+        self.keys += o.keys;
+        self.restored += o.restored;
+        self.filtered += o.filtered;
+        self.expired += o.expired;
+        self.expired_fields += o.expired_fields;
+        self.functions += o.functions;
+        self.functions_skipped += o.functions_skipped;
+        self.module_aux_skipped += o.module_aux_skipped;
+        self.idmp_dropped += o.idmp_dropped;
+        self.field_ttls_dropped += o.field_ttls_dropped;
+        self.meta_dropped += o.meta_dropped;
+        self.stream_counters_dropped += o.stream_counters_dropped;
+        self.idmp_records_dropped += o.idmp_records_dropped;
+    }
+
+    /// One line per thing the target lost, for the user.
+    pub fn warnings(&self, target: &str) -> Vec<String> {
+        let mut w = Vec::new();
+        let mut say = |n: u64, what: &str| {
+            if n > 0 {
+                w.push(format!("{n} {what}"));
+            }
+        };
+        say(self.idmp_dropped, &format!("stream(s) lost their IDMP state ({target} has no XCFGSET/XIDMPRECORD; Redis 8.6+ does)"));
+        say(self.field_ttls_dropped, &format!("hash field(s) kept without their TTL ({target} has no HPEXPIREAT)"));
+        say(self.meta_dropped, &format!("key(s) lost their key metadata ({target} cannot RESTORE it)"));
+        say(self.functions_skipped, &format!("function librar(y/ies) not converted ({target} has no FUNCTION LOAD, or pre-7.0 format)"));
+        say(self.module_aux_skipped, "module aux record(s) not converted (no command carries them)");
+        say(self.stream_counters_dropped, &format!("stream(s) lost entries-added/max-deleted-id/entries-read ({target} predates them)"));
+        say(self.idmp_records_dropped, "IDMP record(s) pointing at deleted entries not rebuilt");
+        w
+    }
+}
+
+/// The server that wrote a dump, from its `redis-ver`/`valkey-ver` aux fields (which come
+/// before any key), else from its RDB version.
+pub fn source_server(data: &[u8], opts: crate::format::record::Options) -> crate::format::Result<Target> {
+    use crate::format::record::Record;
+    let mut r = crate::format::Reader::new(data, opts)?;
+    let (mut redis, mut valkey) = (None, None);
+    let mut buf = Vec::new();
+    while let Some(rec) = r.next_record()? {
+        match rec {
+            Record::Aux { key, value } => {
+                let k = key.get(&mut buf)?.to_vec();
+                let v = value.get(&mut buf)?.to_vec();
+                match &k[..] {
+                    b"redis-ver" => redis = Some(v),
+                    b"valkey-ver" => valkey = Some(v),
+                    _ => {}
+                }
+            }
+            Record::Key(_) | Record::Eof(_) => break,
+            _ => {}
+        }
+    }
+    Ok(Target::of_dump(r.header.version, r.header.dialect, redis.as_deref(), valkey.as_deref()))
+}

@@ -1,0 +1,122 @@
+//! Where converted commands go: a buffer handed on in pieces ([`Seg`]) as it fills, so a key
+//! of any size is written in bounded memory. Big strings that sit verbatim in the mapped
+//! input are not copied: they travel as a range of the input ([`Seg::Mapped`]).
+
+use std::ops::Range;
+
+use crate::format::{Error, ErrorKind, Result, Str};
+
+/// A piece of output, in order.
+#[derive(Debug)]
+pub enum Seg {
+    Bytes(Vec<u8>),
+    /// `input[range]`, written as is.
+    Mapped(Range<usize>),
+}
+
+/// Strings at least this long that lie in the input are sent by reference.
+pub const ZERO_COPY_MIN: usize = 64 << 10;
+
+/// The sending end for one unit of work (a chunk of keys).
+pub struct Out<'s> {
+    pub buf: Vec<u8>,
+    /// Pieces handed on so far.
+    pub sent: u64,
+    piece: usize,
+    input: &'s [u8],
+    send: &'s mut dyn FnMut(Seg) -> Result<()>,
+}
+
+/// The error a worker stops with when the writer has gone away (it reports its own error).
+pub fn stopped() -> Error {
+    Error::new(0, ErrorKind::Sink(std::io::Error::new(std::io::ErrorKind::BrokenPipe, "output closed")))
+}
+
+impl<'s> Out<'s> {
+    /// `piece`: the buffer is sent on once it holds this many bytes (at a command boundary).
+    pub fn new(input: &'s [u8], piece: usize, send: &'s mut dyn FnMut(Seg) -> Result<()>) -> Self {
+        Out { buf: Vec::with_capacity(piece + (64 << 10)), sent: 0, piece, input, send }
+    }
+
+    /// Call after each complete command.
+    pub fn end_cmd(&mut self) -> Result<()> {
+        if self.buf.len() >= self.piece {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    pub fn flush(&mut self) -> Result<()> {
+        if !self.buf.is_empty() {
+            let cap = self.buf.capacity();
+            let full = std::mem::replace(&mut self.buf, Vec::with_capacity(cap));
+            self.sent += 1;
+            (self.send)(Seg::Bytes(full))?;
+        }
+        Ok(())
+    }
+
+    /// Sends `input[r]` by reference, after what is buffered.
+    pub fn mapped(&mut self, r: Range<usize>) -> Result<()> {
+        self.flush()?;
+        self.sent += 1;
+        (self.send)(Seg::Mapped(r))
+    }
+
+    /// Where `b` lies in the input, if it does.
+    pub fn input_range(&self, b: &[u8]) -> Option<Range<usize>> {
+        let base = self.input.as_ptr() as usize;
+        let p = b.as_ptr() as usize;
+        (p >= base && p + b.len() <= base + self.input.len()).then(|| p - base..p - base + b.len())
+    }
+
+    /// Appends a bulk string argument.
+    pub fn bulk(&mut self, b: &[u8]) -> Result<()> {
+        bulk_header(&mut self.buf, b.len());
+        match self.input_range(b) {
+            Some(r) if b.len() >= ZERO_COPY_MIN => self.mapped(r)?,
+            _ => self.buf.extend_from_slice(b),
+        }
+        self.buf.extend_from_slice(b"\r\n");
+        Ok(())
+    }
+
+    pub fn bulk_str(&mut self, s: Str) -> Result<()> {
+        match s {
+            Str::Bytes(b) => self.bulk(b),
+            Str::Int(i) => {
+                bulk(&mut self.buf, itoa::Buffer::new().format(i).as_bytes());
+                Ok(())
+            }
+        }
+    }
+}
+
+pub fn bulk_header(out: &mut Vec<u8>, len: usize) {
+    out.push(b'$');
+    out.extend_from_slice(itoa::Buffer::new().format(len).as_bytes());
+    out.extend_from_slice(b"\r\n");
+}
+
+pub fn bulk(out: &mut Vec<u8>, b: &[u8]) {
+    bulk_header(out, b.len());
+    out.extend_from_slice(b);
+    out.extend_from_slice(b"\r\n");
+}
+
+pub fn bulk_str(out: &mut Vec<u8>, s: Str) {
+    match s {
+        Str::Bytes(b) => bulk(out, b),
+        Str::Int(i) => bulk(out, itoa::Buffer::new().format(i).as_bytes()),
+    }
+}
+
+pub fn bulk_int(out: &mut Vec<u8>, i: impl itoa::Integer) {
+    bulk(out, itoa::Buffer::new().format(i).as_bytes());
+}
+
+pub fn array_header(out: &mut Vec<u8>, argc: usize) {
+    out.push(b'*');
+    out.extend_from_slice(itoa::Buffer::new().format(argc).as_bytes());
+    out.extend_from_slice(b"\r\n");
+}

@@ -1,0 +1,78 @@
+//! `RESTORE key ttl payload REPLACE [ABSTTL] [IDLETIME s | FREQ f]` with a DUMP payload:
+//! `[key metadata] type body version(u16 LE) crc64(u64 LE)`, the CRC (Redis's CRC-64)
+//! covering everything before it (`createDumpPayload`/`verifyDumpPayload` in `cluster.c`).
+//!
+//! The body is the value exactly as the dump stores it, so nothing is re-encoded: the
+//! caller only sends a key this way when the target loads its type
+//! ([`super::Target::loads_type`]). The version written is the target's own, which its
+//! version check accepts. A big body is sent from the mapped input by reference.
+
+use super::out::{array_header, bulk, bulk_header, bulk_int, Out};
+use super::Plan;
+use crate::format::crc::Crc64;
+use crate::format::record::Key;
+use crate::format::Result;
+
+/// Largest payload sent (servers refuse bulk strings over `proto-max-bulk-len`, 512 MB by
+/// default); bigger values go as commands.
+pub const MAX_PAYLOAD: usize = 500 << 20;
+
+/// Whether the key's payload is small enough for `RESTORE`.
+pub fn fits(k: &Key) -> bool {
+    k.end - k.meta_at < MAX_PAYLOAD
+}
+
+/// The DUMP payload's parts: metadata + type byte, body, footer.
+pub fn payload<'d>(plan: &Plan, data: &'d [u8], k: &Key<'d>) -> (&'d [u8], &'d [u8], &'d [u8], [u8; 10]) {
+    let meta: &[u8] = if plan.target.key_meta() { &data[k.meta_at..k.type_at] } else { &[] };
+    let (ty, body) = k.raw_value(data);
+    let ver = plan.target.dump_version().to_le_bytes();
+    let mut crc = Crc64::default();
+    crc.update(meta);
+    crc.update(ty);
+    crc.update(body);
+    crc.update(&ver);
+    let mut footer = [0u8; 10];
+    footer[..2].copy_from_slice(&ver);
+    footer[2..].copy_from_slice(&crc.finish().to_le_bytes());
+    (meta, ty, body, footer)
+}
+
+pub fn key(plan: &Plan, data: &[u8], k: &Key, name: &[u8], out: &mut Out) -> Result<()> {
+    let (meta, ty, body, footer) = payload(plan, data, k);
+    let mut argc = 5;
+    if k.expire_ms.is_some() {
+        argc += 1;
+    }
+    if k.idle.is_some() || k.freq.is_some() {
+        argc += 2;
+    }
+    let b = &mut out.buf;
+    array_header(b, argc);
+    bulk(b, b"RESTORE");
+    bulk(b, name);
+    // a 0 ttl means none; an expiry at or before the epoch is kept as 1 ms after it
+    bulk_int(b, k.expire_ms.map_or(0, |ms| ms.max(1)));
+    bulk_header(b, meta.len() + ty.len() + body.len() + footer.len());
+    b.extend_from_slice(meta);
+    b.extend_from_slice(ty);
+    match out.input_range(body) {
+        Some(r) if body.len() >= super::out::ZERO_COPY_MIN => out.mapped(r)?,
+        _ => out.buf.extend_from_slice(body),
+    }
+    let b = &mut out.buf;
+    b.extend_from_slice(&footer);
+    b.extend_from_slice(b"\r\n");
+    bulk(b, b"REPLACE");
+    if k.expire_ms.is_some() {
+        bulk(b, b"ABSTTL");
+    }
+    if let Some(f) = k.freq {
+        bulk(b, b"FREQ");
+        bulk_int(b, f);
+    } else if let Some(i) = k.idle {
+        bulk(b, b"IDLETIME");
+        bulk_int(b, i);
+    }
+    out.end_cmd()
+}

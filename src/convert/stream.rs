@@ -1,0 +1,230 @@
+//! A stream as commands, rebuilt so that `XINFO STREAM key FULL` matches the original
+//! (except consumers' seen/active times, which no command sets, and the IDMP all-time
+//! counters, which only `RESTORE` carries).
+//!
+//! Order, and why:
+//! 1. `DEL`, then `XADD` per entry with its ID. Pending entries and IDMP records may point
+//!    at entries that were deleted or trimmed; `XCLAIM` and `XIDMPRECORD` refuse IDs that
+//!    do not exist, so such IDs are added as placeholder entries ("ghosts") in ID order and
+//!    removed at the end. An empty stream is made with `XADD key MAXLEN 0 0-1 x y`.
+//! 2. `XCFGSET` and `XIDMPRECORD` (Redis 8.6+), while every recorded entry exists.
+//! 3. `XSETID` with entries-added (7.0+) before the groups: 8.6 clamps a group's
+//!    entries-read to the stream's entries-added.
+//! 4. `XGROUP CREATE ... ENTRIESREAD`, the PEL with `XCLAIM ... TIME RETRYCOUNT FORCE
+//!    JUSTID` (runs of the same consumer, time and count share a command), and consumers
+//!    without pending entries (`XGROUP CREATECONSUMER`, or before 6.2 an `XREADGROUP` of
+//!    the consumer's empty history, which creates it and changes nothing else).
+//! 5. Ghosts removed: `XTRIM MINID`/`MAXLEN 0` for those before the first real entry (a
+//!    trim leaves max-deleted-id alone), `XDEL` for the rest; then `XSETID` again with the
+//!    final max-deleted-id, and `PEXPIREAT`.
+
+use super::commands::{pexpireat, Bufs};
+use super::out::{array_header, bulk, Out};
+use super::{Counts, Plan};
+use crate::format::cursor::Cursor;
+use crate::format::record::Key;
+use crate::format::stream::{read_tail, StreamEntry, StreamId};
+use crate::format::visit::Visitor;
+use crate::format::{Header, Result};
+
+/// Most IDs per `XCLAIM` or `XDEL`.
+const IDS_PER_CMD: usize = 512;
+
+fn id_text(id: StreamId) -> String {
+    format!("{}-{}", id.ms, id.seq)
+}
+
+pub fn key(plan: &Plan, h: &Header, data: &[u8], k: &Key, name: &[u8], out: &mut Out, b: &mut Bufs, n: &mut Counts) -> Result<()> {
+    let t = &plan.target;
+    let mut c = Cursor::file(&data[..k.end]);
+    c.set_pos(k.value_at);
+    let tail = read_tail(&mut c, k.ty).map_err(|e| k.context(e))?;
+    let idmp = tail.idmp.as_ref().filter(|_| t.idmp());
+    if tail.idmp.is_some() && idmp.is_none() {
+        n.idmp_dropped += 1;
+    }
+    if !t.stream_counters() && (tail.meta.entries_added != Some(tail.meta.length) || tail.groups.iter().any(|g| g.entries_read.is_some_and(|r| r >= 0))) {
+        n.stream_counters_dropped += 1;
+    }
+
+    // IDs that must exist while the groups and IDMP records are rebuilt
+    let mut needed: Vec<StreamId> = tail.groups.iter().flat_map(|g| g.pel.iter().map(|p| p.id)).collect();
+    if let Some(i) = idmp {
+        needed.extend(i.producers.iter().flat_map(|p| p.iids.iter().map(|x| x.1)));
+    }
+    needed.retain(|id| *id != StreamId::default() && *id <= tail.meta.last_id);
+    needed.sort_unstable();
+    needed.dedup();
+
+    command(out, &[b"DEL", name])?;
+    let mut w = Entries { key: name, out, needed: &needed, next: 0, ghosts: Vec::new(), first_real: None, count: 0 };
+    k.decode(data, h, &mut w, &mut b.scratch)?;
+    let err = |e| k.context(e);
+    w.ghosts_up_to(None).map_err(err)?;
+    let Entries { ghosts, first_real, count, .. } = w;
+    if count == 0 && ghosts.is_empty() {
+        command(out, &[b"XADD", name, b"MAXLEN", b"0", b"0-1", b"x", b"y"]).map_err(err)?;
+    }
+    let meta = &tail.meta;
+    let last = id_text(meta.last_id);
+    let entries_added = meta.entries_added.unwrap_or(meta.length);
+
+    if let Some(i) = idmp {
+        let (d, m) = (i.duration_s.to_string(), i.max_size.to_string());
+        command(out, &[b"XCFGSET", name, b"IDMP-DURATION", d.as_bytes(), b"IDMP-MAXSIZE", m.as_bytes()]).map_err(err)?;
+        for p in &i.producers {
+            for (iid, id) in &p.iids {
+                if *id == StreamId::default() || *id > meta.last_id {
+                    n.idmp_records_dropped += 1;
+                    continue;
+                }
+                command(out, &[b"XIDMPRECORD", name, &p.name, iid, id_text(*id).as_bytes()]).map_err(err)?;
+            }
+        }
+    }
+
+    let setid = |out: &mut Out, max_deleted: bool| -> Result<()> {
+        if t.stream_counters() {
+            // while ghosts exist the stream holds more entries than entries-added may say (v1 files)
+            let added = if max_deleted { entries_added } else { entries_added.max(count + ghosts.len() as u64) };
+            let md = id_text(meta.max_deleted_id.unwrap_or_default());
+            let added = added.to_string();
+            let mut args: Vec<&[u8]> = vec![b"XSETID", name, last.as_bytes(), b"ENTRIESADDED", added.as_bytes()];
+            if max_deleted {
+                args.extend([&b"MAXDELETEDID"[..], md.as_bytes()]);
+            }
+            command(out, &args)
+        } else {
+            command(out, &[b"XSETID", name, last.as_bytes()])
+        }
+    };
+    setid(out, false).map_err(err)?;
+
+    for g in &tail.groups {
+        let gid = id_text(g.last_id);
+        let mut args: Vec<&[u8]> = vec![b"XGROUP", b"CREATE", name, &g.name, gid.as_bytes()];
+        let er;
+        if t.stream_counters() {
+            if let Some(r) = g.entries_read {
+                er = r.to_string();
+                args.extend([&b"ENTRIESREAD"[..], er.as_bytes()]);
+            }
+        }
+        command(out, &args).map_err(err)?;
+        // the PEL, in runs that share consumer, delivery time and count
+        let mut i = 0;
+        while i < g.pel.len() {
+            let p = &g.pel[i];
+            let j = i + g.pel[i..].iter().take(IDS_PER_CMD).take_while(|q| (q.consumer, q.delivery_time_ms, q.delivery_count) == (p.consumer, p.delivery_time_ms, p.delivery_count)).count();
+            let ids: Vec<String> = g.pel[i..j].iter().map(|q| id_text(q.id)).collect();
+            let (time, count) = (p.delivery_time_ms.to_string(), p.delivery_count.to_string());
+            let mut args: Vec<&[u8]> = vec![b"XCLAIM", name, &g.name, &g.consumers[p.consumer].name, b"0"];
+            args.extend(ids.iter().map(|s| s.as_bytes()));
+            args.extend([&b"TIME"[..], time.as_bytes(), b"RETRYCOUNT", count.as_bytes(), b"FORCE", b"JUSTID"]);
+            command(out, &args).map_err(err)?;
+            i = j;
+        }
+        for cons in g.consumers.iter().filter(|c| c.pending.is_empty()) {
+            if t.create_consumer() {
+                command(out, &[b"XGROUP", b"CREATECONSUMER", name, &g.name, &cons.name]).map_err(err)?;
+            } else {
+                command(out, &[b"XREADGROUP", b"GROUP", &g.name, &cons.name, b"COUNT", b"1", b"STREAMS", name, b"0"]).map_err(err)?;
+            }
+        }
+    }
+
+    if !ghosts.is_empty() {
+        // ghosts before the first real entry go by trimming, which leaves max-deleted-id alone
+        let split = match first_real {
+            _ if !t.stream_counters() => 0,
+            None => {
+                command(out, &[b"XTRIM", name, b"MAXLEN", b"0"]).map_err(err)?;
+                ghosts.len()
+            }
+            Some(f) => {
+                let before = ghosts.iter().take_while(|g| **g < f).count();
+                if before > 0 {
+                    command(out, &[b"XTRIM", name, b"MINID", b"=", id_text(f).as_bytes()]).map_err(err)?;
+                }
+                before
+            }
+        };
+        for run in ghosts[split..].chunks(IDS_PER_CMD) {
+            let ids: Vec<String> = run.iter().map(|g| id_text(*g)).collect();
+            let mut args: Vec<&[u8]> = vec![b"XDEL", name];
+            args.extend(ids.iter().map(|s| s.as_bytes()));
+            command(out, &args).map_err(err)?;
+        }
+    }
+    if t.stream_counters() {
+        setid(out, true).map_err(err)?;
+    }
+    if let Some(ms) = k.expire_ms {
+        pexpireat(out, name, ms).map_err(err)?;
+    }
+    Ok(())
+}
+
+fn command(out: &mut Out, args: &[&[u8]]) -> Result<()> {
+    array_header(&mut out.buf, args.len());
+    for a in args {
+        bulk(&mut out.buf, a);
+    }
+    out.end_cmd()
+}
+
+/// Writes `XADD` per entry, with ghosts for needed IDs that have no entry.
+struct Entries<'k, 'o, 's> {
+    key: &'k [u8],
+    out: &'o mut Out<'s>,
+    needed: &'k [StreamId],
+    next: usize,
+    ghosts: Vec<StreamId>,
+    first_real: Option<StreamId>,
+    count: u64,
+}
+
+impl Entries<'_, '_, '_> {
+    /// Adds ghosts for the needed IDs below `id` (all of them for `None`); skips `id` itself.
+    fn ghosts_up_to(&mut self, id: Option<StreamId>) -> Result<()> {
+        while let Some(&g) = self.needed.get(self.next) {
+            if id.is_some_and(|id| g >= id) {
+                if Some(g) == id {
+                    self.next += 1;
+                }
+                break;
+            }
+            self.next += 1;
+            command(self.out, &[b"XADD", self.key, id_text(g).as_bytes(), b"rdbshift-placeholder", b""])?;
+            self.ghosts.push(g);
+        }
+        Ok(())
+    }
+}
+
+impl Visitor for Entries<'_, '_, '_> {
+    fn stream_entry(&mut self, e: &StreamEntry<'_>) -> Result<()> {
+        self.ghosts_up_to(Some(e.id))?;
+        self.first_real.get_or_insert(e.id);
+        self.count += 1;
+        let out = &mut *self.out;
+        array_header(&mut out.buf, 3 + 2 * e.fields.len());
+        bulk(&mut out.buf, b"XADD");
+        bulk(&mut out.buf, self.key);
+        bulk_int_id(&mut out.buf, e.id);
+        for (f, v) in &e.fields {
+            out.bulk_str(*f)?;
+            out.bulk_str(*v)?;
+        }
+        out.end_cmd()
+    }
+}
+
+fn bulk_int_id(out: &mut Vec<u8>, id: StreamId) {
+    let mut s = Vec::with_capacity(41);
+    s.extend_from_slice(itoa::Buffer::new().format(id.ms).as_bytes());
+    s.push(b'-');
+    s.extend_from_slice(itoa::Buffer::new().format(id.seq).as_bytes());
+    bulk(out, &s);
+}
+

@@ -1,0 +1,81 @@
+//! `rdbshift convert` round trips through real servers: random data written by a server,
+//! saved, converted, piped into a fresh server of the same version with `redis-cli --pipe`,
+//! then both servers compared key by key. Commands mode and RESTORE mode, every version.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use common::datagen::{self, Opts};
+use common::servercmp::{compare_servers, CmpOpts};
+use common::{rdbshift, Server};
+
+/// `redis-cli --pipe < file` into `s`; returns (errors, replies) as redis-cli counts them.
+pub fn pipe(s: &Server, file: &Path) -> (u64, u64, String) {
+    let out = Command::new("redis-cli")
+        .args(["-h", "127.0.0.1", "-p", &s.port.to_string(), "--pipe"])
+        .stdin(Stdio::from(std::fs::File::open(file).unwrap()))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    let num = |tag: &str| -> u64 {
+        let i = text.find(tag).unwrap_or_else(|| panic!("redis-cli --pipe said: {text}"));
+        text[i + tag.len()..].trim_start().split(|c: char| !c.is_ascii_digit()).next().unwrap().parse().unwrap()
+    };
+    (num("errors:"), num("replies:"), text)
+}
+
+/// Writes a data set into a fresh `server`, converts its dump with `extra` options, pipes
+/// the result into another fresh server of the same version, and compares them.
+fn roundtrip(server: &str, seed: u64, extra: &[&str]) {
+    let Some(a) = Server::start_ok(server, None, &[]) else { return };
+    let t = datagen::target_of(server);
+    let mut ca = a.conn();
+    datagen::populate(&mut ca, &t, &Opts { seed, keys: 30, dbs: true, functions: true });
+    datagen::delete_some_entries(&mut ca, seed);
+    assert!(matches!(ca.cmd(&["SAVE"]).unwrap(), rdbshift::resp::Reply::Status(_)));
+    let rdb = a.dir.path().join("dump.rdb");
+    let out = a.dir.path().join("out.resp");
+    let mut args = vec!["convert", rdb.to_str().unwrap(), "-o", out.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    let (code, _, err) = rdbshift(&args);
+    assert_eq!(code, 0, "{server}: convert failed: {err}");
+    let b = Server::start_ok(server, None, &[]).unwrap();
+    let (errors, replies, text) = pipe(&b, &out);
+    assert_eq!(errors, 0, "{server}: redis-cli --pipe: {text}\nserver log:\n{}", b.log());
+    assert!(replies > 100);
+    let restored = extra.contains(&"--restore");
+    let (n, diffs) = compare_servers(&mut ca, &mut b.conn(), &t, &CmpOpts { all_dbs: true, restored });
+    assert!(diffs.is_empty(), "{server} {extra:?}: {} differences over {n} keys:\n{}", diffs.len(), diffs.iter().take(20).cloned().collect::<Vec<_>>().join("\n"));
+    assert!(n >= 150, "{server}: only {n} keys compared");
+    eprintln!("{server} {extra:?}: {n} keys identical ({replies} commands)");
+}
+
+macro_rules! roundtrips {
+    ($($name:ident: $server:expr, $seed:expr;)*) => {$(
+        mod $name {
+            #[test]
+            fn commands() {
+                super::roundtrip($server, $seed, &[]);
+            }
+            #[test]
+            fn restore() {
+                super::roundtrip($server, $seed + 1000, &["--restore"]);
+            }
+        }
+    )*};
+}
+
+roundtrips! {
+    redis_5_0: "redis-5.0", 50;
+    redis_6_0: "redis-6.0", 60;
+    redis_6_2: "redis-6.2", 62;
+    redis_7_0: "redis-7.0", 70;
+    redis_8_0: "redis-8.0", 80;
+    redis_8_6: "redis-8.6", 86;
+    redis_stack_7_4: "redis-stack-7.4", 74;
+    valkey_8_0: "valkey-8.0", 180;
+    valkey_8_1: "valkey-8.1", 181;
+    valkey_9_1: "valkey-9.1", 191;
+}
