@@ -5,26 +5,10 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Command, Stdio};
 
 use common::datagen::{self, Opts};
 use common::servercmp::{compare_servers, CmpOpts};
-use common::{rdbshift, Server};
-
-/// `redis-cli --pipe < file` into `s`; returns (errors, replies) as redis-cli counts them.
-pub fn pipe(s: &Server, file: &Path) -> (u64, u64, String) {
-    let out = Command::new("redis-cli")
-        .args(["-h", "127.0.0.1", "-p", &s.port.to_string(), "--pipe"])
-        .stdin(Stdio::from(std::fs::File::open(file).unwrap()))
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
-    let num = |tag: &str| -> u64 {
-        let i = text.find(tag).unwrap_or_else(|| panic!("redis-cli --pipe said: {text}"));
-        text[i + tag.len()..].trim_start().split(|c: char| !c.is_ascii_digit()).next().unwrap().parse().unwrap()
-    };
-    (num("errors:"), num("replies:"), text)
-}
+use common::{pipe, rdbshift, Server};
 
 /// Writes a data set into a fresh `server`, converts its dump with `extra` options, pipes
 /// the result into another fresh server of the same version, and compares them.
@@ -41,6 +25,12 @@ fn roundtrip(server: &str, seed: u64, extra: &[&str]) {
     args.extend_from_slice(extra);
     let (code, _, err) = rdbshift(&args);
     assert_eq!(code, 0, "{server}: convert failed: {err}");
+    if let Ok(keep) = std::env::var("RDBSHIFT_KEEP") {
+        // for a look at what was produced
+        let tag = format!("{server}{}", extra.join(""));
+        std::fs::copy(&rdb, Path::new(&keep).join(format!("{tag}.rdb"))).unwrap();
+        std::fs::copy(&out, Path::new(&keep).join(format!("{tag}.resp"))).unwrap();
+    }
     let b = Server::start_ok(server, None, &[]).unwrap();
     let (errors, replies, text) = pipe(&b, &out);
     assert_eq!(errors, 0, "{server}: redis-cli --pipe: {text}\nserver log:\n{}", b.log());

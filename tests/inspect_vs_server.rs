@@ -5,42 +5,9 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
+
 use common::compare::{compare, parse_jsonl};
-use common::{corpus, rdbshift, Server};
-
-/// The server that loads `f`: the one that wrote it, else the newest Redis.
-fn server_for(f: &Path) -> &'static str {
-    let name = f.file_name().unwrap().to_str().unwrap();
-    let name = name.strip_suffix(".rdb").unwrap_or(name);
-    for s in ["redis-5.0", "redis-6.0", "redis-6.2", "redis-7.0", "redis-8.0", "redis-8.6", "redis-stack-7.4", "valkey-8.0", "valkey-8.1", "valkey-9.1"] {
-        if name == s || name.starts_with(&format!("{s}-")) {
-            return s;
-        }
-    }
-    "redis-8.6"
-}
-
-/// Files a server cannot load for reasons outside the file: a module the server does not have.
-const NEEDS_A_MODULE: &[&str] = &["redis_40_with_module.rdb", "redis_60_with_module_aux.rdb"];
-
-fn files(dir: &Path) -> Vec<PathBuf> {
-    let mut v: Vec<PathBuf> = walk(dir);
-    v.sort();
-    v
-}
-
-fn walk(d: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(d).unwrap() {
-        let p = e.unwrap().path();
-        if p.is_dir() {
-            out.extend(walk(&p));
-        } else if p.extension().is_some_and(|x| x == "rdb") {
-            out.push(p);
-        }
-    }
-    out
-}
+use common::{corpus, files, rdbshift, server_for, Server, NEEDS_A_MODULE};
 
 fn check_dir(dir: &str) {
     check_files(files(&corpus().join(dir)))

@@ -27,9 +27,9 @@ pub struct Bufs {
 /// Writes the commands for key `k` (named `name`), already selected by the filter.
 pub fn key(plan: &Plan, h: &Header, data: &[u8], k: &Key, name: &[u8], out: &mut Out, b: &mut Bufs, n: &mut Counts) -> Result<()> {
     let t = &plan.target;
-    let restorable = t.loads_type(k.ty, h.dialect);
+    let restorable = t.loads_type(k.ty, h.dialect) && super::restore::fits(k);
     let restore = k.ty == types::MODULE_2
-        || (restorable && (plan.mode == Mode::Restore || (!k.meta.is_empty() && t.key_meta())) && super::restore::fits(k));
+        || (restorable && (plan.mode == Mode::Restore || (!k.meta.is_empty() && t.key_meta()) || !commands_exact(h, data, k, b)?));
     if !k.meta.is_empty() && !(restore && t.key_meta()) {
         n.meta_dropped += 1;
     }
@@ -58,6 +58,25 @@ pub fn key(plan: &Plan, h: &Header, data: &[u8], k: &Key, name: &[u8], out: &mut
             Ok(())
         }
     }
+}
+
+/// Whether commands rebuild the value exactly. They cannot write a -0 score into a compact
+/// sorted set (`ZADD` stores it as 0 there, while a loaded ziplist/listpack keeps "-0"), so
+/// such keys go as `RESTORE`.
+fn commands_exact(h: &Header, data: &[u8], k: &Key, b: &mut Bufs) -> Result<bool> {
+    if k.ty != types::ZSET_ZIPLIST && k.ty != types::ZSET_LISTPACK {
+        return Ok(true);
+    }
+    struct NegZero(bool);
+    impl Visitor for NegZero {
+        fn zset_member(&mut self, _m: Str<'_>, score: f64) -> Result<()> {
+            self.0 |= score == 0.0 && score.is_sign_negative();
+            Ok(())
+        }
+    }
+    let mut z = NegZero(false);
+    k.decode(data, h, &mut z, &mut b.scratch)?;
+    Ok(!z.0)
 }
 
 pub fn pexpireat(out: &mut Out, key: &[u8], ms: i64) -> Result<()> {

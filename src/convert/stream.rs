@@ -23,7 +23,7 @@ use super::out::{array_header, bulk, Out};
 use super::{Counts, Plan};
 use crate::format::cursor::Cursor;
 use crate::format::record::Key;
-use crate::format::stream::{read_tail, StreamEntry, StreamId};
+use crate::format::stream::{read_tail, StreamEntry, StreamId, StreamMeta};
 use crate::format::visit::Visitor;
 use crate::format::{Header, Result};
 
@@ -105,7 +105,8 @@ pub fn key(plan: &Plan, h: &Header, data: &[u8], k: &Key, name: &[u8], out: &mut
         let mut args: Vec<&[u8]> = vec![b"XGROUP", b"CREATE", name, &g.name, gid.as_bytes()];
         let er;
         if t.stream_counters() {
-            if let Some(r) = g.entries_read {
+            // a v1 stream stores no entries-read: a 7.0+ server estimates it on loading
+            if let Some(r) = g.entries_read.or_else(|| estimate_entries_read(meta, first_real, g.last_id)) {
                 er = r.to_string();
                 args.extend([&b"ENTRIESREAD"[..], er.as_bytes()]);
             }
@@ -163,6 +164,26 @@ pub fn key(plan: &Plan, h: &Header, data: &[u8], k: &Key, name: &[u8], out: &mut
         pexpireat(out, name, ms).map_err(err)?;
     }
     Ok(())
+}
+
+/// What a 7.0+ server sets a group's entries-read to when it loads a v1 stream
+/// (`streamEstimateDistanceFromFirstEverEntry`, with entries-added = length and no
+/// deletions, as it derives them for v1); `None` for "unknown".
+fn estimate_entries_read(meta: &StreamMeta, first: Option<StreamId>, id: StreamId) -> Option<i64> {
+    let (added, len) = (meta.length as i64, meta.length as i64);
+    if added == 0 {
+        return Some(0);
+    }
+    match id.cmp(&meta.last_id) {
+        std::cmp::Ordering::Equal => return Some(added),
+        std::cmp::Ordering::Greater => return None,
+        _ => {}
+    }
+    match first.map(|f| id.cmp(&f)) {
+        Some(std::cmp::Ordering::Less) => Some(added - len),
+        Some(std::cmp::Ordering::Equal) => Some(added - len + 1),
+        _ => None,
+    }
 }
 
 fn command(out: &mut Out, args: &[&[u8]]) -> Result<()> {

@@ -163,3 +163,54 @@ pub fn rdbshift(args: &[&str]) -> (i32, Vec<u8>, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_rdbshift")).args(args).output().unwrap();
     (out.status.code().unwrap_or(-1), out.stdout, String::from_utf8_lossy(&out.stderr).into_owned())
 }
+
+/// The server that loads `f`: the one that wrote it, else the newest Redis.
+pub fn server_for(f: &Path) -> &'static str {
+    let name = f.file_name().unwrap().to_str().unwrap();
+    let name = name.strip_suffix(".rdb").unwrap_or(name);
+    for s in ["redis-5.0", "redis-6.0", "redis-6.2", "redis-7.0", "redis-8.0", "redis-8.6", "redis-stack-7.4", "valkey-8.0", "valkey-8.1", "valkey-9.1"] {
+        if name == s || name.starts_with(&format!("{s}-")) {
+            return s;
+        }
+    }
+    "redis-8.6"
+}
+
+/// Files a server cannot load for reasons outside the file: a module the server does not have.
+pub const NEEDS_A_MODULE: &[&str] = &["redis_40_with_module.rdb", "redis_60_with_module_aux.rdb"];
+
+pub fn files(dir: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = walk(dir);
+    v.sort();
+    v
+}
+
+fn walk(d: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(d).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else if p.extension().is_some_and(|x| x == "rdb") {
+            out.push(p);
+        }
+    }
+    out
+}
+
+
+/// `redis-cli --pipe < file` into `s`; returns (errors, replies) as redis-cli counts them.
+pub fn pipe(s: &Server, file: &Path) -> (u64, u64, String) {
+    let out = Command::new("redis-cli")
+        .args(["-h", "127.0.0.1", "-p", &s.port.to_string(), "--pipe"])
+        .stdin(Stdio::from(std::fs::File::open(file).unwrap()))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    let num = |tag: &str| -> u64 {
+        let i = text.find(tag).unwrap_or_else(|| panic!("redis-cli --pipe said: {text}"));
+        text[i + tag.len()..].trim_start().split(|c: char| !c.is_ascii_digit()).next().unwrap().parse().unwrap()
+    };
+    (num("errors:"), num("replies:"), text)
+}
+

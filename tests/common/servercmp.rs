@@ -19,6 +19,29 @@ pub struct CmpOpts {
     pub restored: bool,
 }
 
+/// A reply as readable text (bulk strings shown lossily).
+pub fn show(r: &Reply) -> String {
+    match r {
+        Reply::Status(b) => format!("+{}", String::from_utf8_lossy(b)),
+        Reply::Error(b) => format!("-{}", String::from_utf8_lossy(b)),
+        Reply::Int(i) => i.to_string(),
+        Reply::Bulk(None) | Reply::Array(None) => "nil".into(),
+        Reply::Bulk(Some(b)) => format!("{:?}", String::from_utf8_lossy(b)),
+        Reply::Array(Some(v)) => format!("[{}]", v.iter().map(show).collect::<Vec<_>>().join(" ")),
+    }
+}
+
+/// The first place two replies differ, with a little context.
+pub fn first_difference(x: &Reply, y: &Reply) -> String {
+    let (a, b) = (show(x), show(y));
+    let i = a.bytes().zip(b.bytes()).take_while(|(p, q)| p == q).count();
+    let from = a[..i].char_indices().rev().nth(120).map_or(0, |(j, _)| j);
+    let cut = |s: &str| s.get(from..).unwrap_or("").chars().take(300).collect::<String>();
+    format!("...{}
+  vs
+  ...{}", cut(&a), cut(&b))
+}
+
 fn call(c: &mut Conn, args: &[&[u8]]) -> Reply {
     c.call(args).unwrap()
 }
@@ -134,7 +157,7 @@ pub fn compare_servers(a: &mut Conn, b: &mut Conn, t: &Target, o: &CmpOpts) -> (
             let check = |a: &mut Conn, b: &mut Conn, what: &str, args: &[&[u8]], diffs: &mut Vec<String>| {
                 let (x, y) = (call(a, args), call(b, args));
                 if x != y {
-                    diffs.push(format!("db {db} key {name:?}: {what} differs: {:.300} vs {:.300}", format!("{x:?}"), format!("{y:?}")));
+                    diffs.push(format!("db {db} key {name:?}: {what} differs: {}", first_difference(&x, &y)));
                 }
                 x
             };
@@ -166,13 +189,13 @@ pub fn compare_servers(a: &mut Conn, b: &mut Conn, t: &Target, o: &CmpOpts) -> (
                 "stream" if full_xinfo => {
                     let (x, y) = (stream_info(a, k, o.restored), stream_info(b, k, o.restored));
                     if x != y {
-                        diffs.push(format!("db {db} stream {name:?}: XINFO FULL differs:\n  {:.1500}\n  {:.1500}", format!("{x:?}"), format!("{y:?}")));
+                        diffs.push(format!("db {db} stream {name:?}: XINFO FULL differs:\n  {}", first_difference(&x, &y)));
                     }
                 }
                 "stream" => {
                     let (x, y) = (stream_info_5(a, k), stream_info_5(b, k));
                     if x != y {
-                        diffs.push(format!("db {db} stream {name:?}: groups differ:\n  {x:?}\n  {y:?}"));
+                        diffs.push(format!("db {db} stream {name:?}: groups differ:\n  {}", first_difference(&Reply::Array(Some(x)), &Reply::Array(Some(y)))));
                     }
                 }
                 "string" | "list" | "set" | "zset" | "hash" | "none" => {}
@@ -189,7 +212,7 @@ pub fn compare_servers(a: &mut Conn, b: &mut Conn, t: &Target, o: &CmpOpts) -> (
     if t.functions() {
         let (x, y) = (call(a, &[b"FUNCTION", b"LIST", b"WITHCODE"]), call(b, &[b"FUNCTION", b"LIST", b"WITHCODE"]));
         if x != y {
-            diffs.push(format!("functions differ: {x:?} vs {y:?}"));
+            diffs.push(format!("functions differ: {}", first_difference(&x, &y)));
         }
     }
     (compared, diffs)
