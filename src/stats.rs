@@ -177,7 +177,7 @@ struct IdmpProbe(bool);
 
 impl crate::format::visit::Visitor for IdmpProbe {
     fn stream_idmp(&mut self, i: &Idmp) -> Result<()> {
-        self.0 = !i.producers.is_empty();
+        self.0 = !i.is_default();
         Ok(())
     }
 }

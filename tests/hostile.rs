@@ -89,15 +89,24 @@ fn mutated_dumps_are_refused_with_offsets() {
         };
         let path = dir.path().join(format!("m{i}.rdb"));
         std::fs::write(&path, &data).unwrap();
-        let (code, err) = run_limited(&["inspect", path.to_str().unwrap(), "--format", "jsonl"], 1 << 20, Duration::from_secs(20));
-        let name = format!("{} {what}", src.file_name().unwrap().to_string_lossy());
-        match code {
-            None => problems.push(format!("{name}: killed or timed out: {err}")),
-            Some(0) => problems.push(format!("{name}: accepted")),
-            Some(101) => problems.push(format!("{name}: panicked: {err}")),
-            Some(_) if err.contains("panicked") || err.contains("memory allocation") => problems.push(format!("{name}: {err}")),
-            Some(_) if !err.contains("byte offset") => problems.push(format!("{name}: no offset in: {err}")),
-            _ => {}
+        let p = path.to_str().unwrap();
+        let inspect: &[&str] = &["inspect", p, "--format", "jsonl"];
+        // convert runs the parallel engine (small chunks: many workers see the damage)
+        let mut convert = vec!["convert", p, "-o", "/dev/null", "--threads", "2", "--chunk-bytes", "4096"];
+        if i % 2 == 1 {
+            convert.push("--restore");
+        }
+        for args in [inspect, &convert[..]] {
+            let (code, err) = run_limited(args, 1 << 20, Duration::from_secs(20));
+            let name = format!("{} {what} ({})", src.file_name().unwrap().to_string_lossy(), args[0]);
+            match code {
+                None => problems.push(format!("{name}: killed or timed out: {err}")),
+                Some(0) => problems.push(format!("{name}: accepted")),
+                Some(101) => problems.push(format!("{name}: panicked: {err}")),
+                Some(_) if err.contains("panicked") || err.contains("memory allocation") => problems.push(format!("{name}: {err}")),
+                Some(_) if !err.contains("byte offset") => problems.push(format!("{name}: no offset in: {err}")),
+                _ => {}
+            }
         }
     }
     assert!(problems.is_empty(), "{} of 150 mutations mishandled:\n{}", problems.len(), problems.join("\n"));

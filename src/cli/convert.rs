@@ -38,6 +38,9 @@ pub struct ConvertArgs {
     /// Leave out Redis Functions libraries.
     #[arg(long)]
     skip_functions: bool,
+    /// Bytes of the file per unit of parallel work (tuning and tests).
+    #[arg(long, value_name = "BYTES", hide = true)]
+    chunk_bytes: Option<usize>,
     /// Exit with code 2 when something could not be carried to the target (see warnings).
     #[arg(long)]
     strict: bool,
@@ -53,6 +56,9 @@ pub fn run(a: ConvertArgs) -> CliResult {
     let mut cfg = Config::default();
     if let Some(t) = a.threads {
         cfg.threads = t.max(1);
+    }
+    if let Some(c) = a.chunk_bytes {
+        cfg.chunk_bytes = c.max(1);
     }
     let pool = rayon::ThreadPoolBuilder::new().num_threads(cfg.threads).build()?;
     let filter = a.filter.filter();

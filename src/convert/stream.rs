@@ -40,7 +40,7 @@ pub fn key(plan: &Plan, h: &Header, data: &[u8], k: &Key, name: &[u8], out: &mut
     c.set_pos(k.value_at);
     let tail = read_tail(&mut c, k.ty).map_err(|e| k.context(e))?;
     let idmp = tail.idmp.as_ref().filter(|_| t.idmp());
-    if tail.idmp.is_some() && idmp.is_none() {
+    if tail.idmp.as_ref().is_some_and(|i| !i.is_default()) && idmp.is_none() {
         n.idmp_dropped += 1;
     }
     if !t.stream_counters() && (tail.meta.entries_added != Some(tail.meta.length) || tail.groups.iter().any(|g| g.entries_read.is_some_and(|r| r >= 0))) {

@@ -106,6 +106,14 @@ pub struct Idmp {
     pub iids_duplicates: u64,
 }
 
+impl Idmp {
+    /// Server defaults (`stream-idmp-duration`/`-maxsize` 100), no producers, zero
+    /// counters: what any stream has before IDMP is used, so nothing to carry.
+    pub fn is_default(&self) -> bool {
+        self.producers.is_empty() && self.duration_s == 100 && self.max_size == 100 && self.iids_added == 0 && self.iids_duplicates == 0
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Producer {
     pub name: Vec<u8>,

@@ -17,6 +17,8 @@ pub struct CmpOpts {
     pub all_dbs: bool,
     /// The copy came through RESTORE: IDMP counters and consumer times must match too.
     pub restored: bool,
+    /// Compare streams' groups and counters (`false` when the two servers' versions differ).
+    pub streams: bool,
 }
 
 /// A reply as readable text (bulk strings shown lossily).
@@ -186,6 +188,7 @@ pub fn compare_servers(a: &mut Conn, b: &mut Conn, t: &Target, o: &CmpOpts) -> (
                         }
                     }
                 }
+                "stream" if !o.streams => {}
                 "stream" if full_xinfo => {
                     let (x, y) = (stream_info(a, k, o.restored), stream_info(b, k, o.restored));
                     if x != y {
