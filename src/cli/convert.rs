@@ -1,6 +1,6 @@
 //! `rdbshift convert`: dumps to RESP commands (`redis-cli --pipe` input, or an AOF).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::Args;
 use rdbshift::convert::engine::{self, Config, RespSink};
@@ -51,8 +51,6 @@ pub struct ConvertArgs {
 }
 
 pub fn run(a: ConvertArgs) -> CliResult {
-    let out = open_output(Some(&a.output))?;
-    let mut sink = RespSink::new(out);
     let mut cfg = Config::default();
     if let Some(t) = a.threads {
         cfg.threads = t.max(1);
@@ -60,6 +58,16 @@ pub fn run(a: ConvertArgs) -> CliResult {
     if let Some(c) = a.chunk_bytes {
         cfg.chunk_bytes = c.max(1);
     }
+    let mut sink = if a.output == Path::new("-") {
+        RespSink::stream(open_output(None)?)
+    } else {
+        let f = std::fs::File::create(&a.output)?;
+        if f.metadata()?.is_file() {
+            RespSink::file(f, 1)
+        } else {
+            RespSink::stream(Box::new(std::io::BufWriter::with_capacity(1 << 20, f)))
+        }
+    };
     let pool = rayon::ThreadPoolBuilder::new().num_threads(cfg.threads).build()?;
     let filter = a.filter.filter();
     let mut code = 0;
@@ -120,7 +128,7 @@ pub fn run(a: ConvertArgs) -> CliResult {
             code = 1;
         }
     }
-    sink.w.flush()?;
+    sink.finish()?;
     if a.files.len() > 1 {
         eprintln!("rdbshift: {} keys from {} files, {} bytes, {:.2}s", total.keys, a.files.len(), sink.bytes, started.elapsed().as_secs_f64());
     }

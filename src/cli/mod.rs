@@ -78,10 +78,10 @@ impl FilterArgs {
 }
 
 /// Opens `-o` (a path, or `-` for stdout) as a buffered writer.
-pub fn open_output(path: Option<&Path>) -> std::io::Result<Box<dyn Write>> {
+pub fn open_output(path: Option<&Path>) -> std::io::Result<Box<dyn Write + Send>> {
     Ok(match path {
-        None => Box::new(std::io::BufWriter::with_capacity(1 << 20, std::io::stdout().lock())),
-        Some(p) if p == Path::new("-") => Box::new(std::io::BufWriter::with_capacity(1 << 20, std::io::stdout().lock())),
+        None => Box::new(std::io::BufWriter::with_capacity(1 << 20, std::io::stdout())),
+        Some(p) if p == Path::new("-") => Box::new(std::io::BufWriter::with_capacity(1 << 20, std::io::stdout())),
         Some(p) => Box::new(std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(p)?)),
     })
 }

@@ -14,10 +14,15 @@
 //! a single huge key streams through instead of being materialized. Chunk boundaries and a
 //! key's output depend only on the input, so the output is the same for any thread count.
 
+use std::fs::File;
+use std::io::Write;
+use std::os::unix::fs::FileExt;
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
 
 use super::commands::{self, Bufs};
-use super::out::{array_header, bulk, stopped, Out, Seg};
+use super::out::{array_header, bulk, stopped, BufPool, Out, Seg};
 use super::{Counts, Plan};
 use crate::format::record::{Function, Key, Options, Record, Trailer};
 use crate::format::types::{self, Kind};
@@ -48,23 +53,89 @@ pub trait Sink {
     /// The next pieces are for database `db` (a sink emits `SELECT` when it changes).
     fn select(&mut self, db: u64) -> std::io::Result<()>;
     fn write(&mut self, bytes: &[u8]) -> std::io::Result<()>;
+    /// An owned piece; the buffer goes back to [`Sink::pool`] once written.
+    fn write_owned(&mut self, b: Vec<u8>) -> std::io::Result<()> {
+        let r = self.write(&b);
+        self.pool().put(b);
+        r
+    }
+    /// Where workers take their output buffers from.
+    fn pool(&self) -> &Arc<BufPool>;
 }
 
-/// A file or stream of RESP commands (`redis-cli --pipe` input, or an AOF): `SELECT` only
-/// when the database changes, starting from db 0 as a fresh connection does.
-pub struct RespSink<W: std::io::Write> {
-    pub w: W,
+/// RESP commands into a file or a stream (`redis-cli --pipe` input, or an AOF): `SELECT`
+/// only when the database changes, starting from db 0 as a fresh connection does.
+///
+/// Into a regular file, pieces are written with positional writes by a background thread,
+/// so the copy into the page cache (the largest single cost of a conversion) overlaps with
+/// the ordering thread. More writer threads do not help: ext4 takes the inode lock for
+/// every write, and measured, two writers spent their time spinning on it.
+pub struct RespSink {
+    out: Output,
     db: u64,
+    /// Bytes written (the offset of the next piece).
     pub bytes: u64,
+    pool: Arc<BufPool>,
 }
 
-impl<W: std::io::Write> RespSink<W> {
-    pub fn new(w: W) -> Self {
-        RespSink { w, db: 0, bytes: 0 }
+enum Output {
+    Stream(Box<dyn Write + Send>),
+    File { file: Arc<File>, tx: Option<SyncSender<(u64, Vec<u8>)>>, writers: Vec<JoinHandle<()>>, err: Arc<Mutex<Option<std::io::Error>>> },
+}
+
+impl RespSink {
+    pub fn stream(w: Box<dyn Write + Send>) -> Self {
+        RespSink { out: Output::Stream(w), db: 0, bytes: 0, pool: Arc::default() }
+    }
+
+    /// `writers` background threads write the pieces.
+    pub fn file(file: File, writers: usize) -> Self {
+        let file = Arc::new(file);
+        let pool: Arc<BufPool> = Arc::default();
+        let err: Arc<Mutex<Option<std::io::Error>>> = Arc::default();
+        let (tx, rx) = sync_channel::<(u64, Vec<u8>)>(writers * 2);
+        let rx = Arc::new(Mutex::new(rx));
+        let writers = (0..writers.max(1))
+            .map(|_| {
+                let (file, pool, err, rx) = (file.clone(), pool.clone(), err.clone(), rx.clone());
+                std::thread::spawn(move || loop {
+                    let msg = rx.lock().unwrap().recv();
+                    let Ok((at, b)) = msg else { return };
+                    if let Err(e) = file.write_all_at(&b, at) {
+                        err.lock().unwrap().get_or_insert(e);
+                    }
+                    pool.put(b);
+                })
+            })
+            .collect();
+        RespSink { out: Output::File { file, tx: Some(tx), writers, err }, db: 0, bytes: 0, pool }
+    }
+
+    fn check(&self) -> std::io::Result<()> {
+        if let Output::File { err, .. } = &self.out {
+            if let Some(e) = err.lock().unwrap().take() {
+                return Err(e);
+            }
+        }
+        Ok(())
+    }
+
+    /// Waits for every piece to be written; reports the first write error.
+    pub fn finish(&mut self) -> std::io::Result<()> {
+        match &mut self.out {
+            Output::Stream(w) => w.flush(),
+            Output::File { tx, writers, .. } => {
+                tx.take();
+                for w in writers.drain(..) {
+                    let _ = w.join();
+                }
+                self.check()
+            }
+        }
     }
 }
 
-impl<W: std::io::Write> Sink for RespSink<W> {
+impl Sink for RespSink {
     fn select(&mut self, db: u64) -> std::io::Result<()> {
         if db != self.db {
             let mut b = Vec::new();
@@ -77,8 +148,35 @@ impl<W: std::io::Write> Sink for RespSink<W> {
         Ok(())
     }
     fn write(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        self.check()?;
+        let at = self.bytes;
         self.bytes += bytes.len() as u64;
-        self.w.write_all(bytes)
+        match &mut self.out {
+            Output::Stream(w) => w.write_all(bytes),
+            Output::File { file, .. } => file.write_all_at(bytes, at),
+        }
+    }
+    fn write_owned(&mut self, b: Vec<u8>) -> std::io::Result<()> {
+        self.check()?;
+        let at = self.bytes;
+        self.bytes += b.len() as u64;
+        match &mut self.out {
+            Output::Stream(w) => {
+                let r = w.write_all(&b);
+                self.pool.put(b);
+                r
+            }
+            Output::File { tx, .. } => tx.as_ref().expect("finished").send((at, b)).map_err(|_| std::io::Error::other("writer threads stopped")),
+        }
+    }
+    fn pool(&self) -> &Arc<BufPool> {
+        &self.pool
+    }
+}
+
+impl Drop for RespSink {
+    fn drop(&mut self) {
+        let _ = self.finish();
     }
 }
 
@@ -121,6 +219,8 @@ pub fn run<'a>(
         Err(e) => return (Counts::default(), Err(e)),
     };
     let h = reader.header;
+    let bufs = sink.pool().clone();
+    let bufs = &*bufs;
     let (otx, orx) = sync_channel::<Slot>(cfg.threads * 2 + 2);
     std::thread::scope(|ts| {
         ts.spawn(move || {
@@ -131,7 +231,7 @@ pub fn run<'a>(
                         return false;
                     }
                     s.spawn_fifo(move |_| {
-                        let r = work(data, &h, plan, cfg.piece, &chunk, &tx);
+                        let r = work(data, &h, plan, cfg.piece, bufs, &chunk, &tx);
                         let _ = tx.send(Msg::Done(r));
                     });
                     true
@@ -164,7 +264,7 @@ fn write_in_order(orx: Receiver<Slot>, data: &[u8], sink: &mut dyn Sink, release
                                 }
                                 first = false;
                                 match seg {
-                                    Seg::Bytes(b) => sink.write(&b),
+                                    Seg::Bytes(b) => sink.write_owned(b),
                                     Seg::Mapped(r) => sink.write(&data[r]),
                                 }
                             };
@@ -238,12 +338,13 @@ fn skim<'a>(mut r: Reader<'a>, chunk_bytes: usize, dispatch: &mut dyn FnMut(Chun
 
 /// Decodes one chunk into commands. On an error, the commands of the keys before the
 /// failing one are still handed on.
-fn work(data: &[u8], h: &Header, plan: &Plan, piece: usize, chunk: &Chunk, tx: &SyncSender<Msg>) -> Result<Counts> {
+fn work(data: &[u8], h: &Header, plan: &Plan, piece: usize, pool: &BufPool, chunk: &Chunk, tx: &SyncSender<Msg>) -> Result<Counts> {
     let mut send = |s: Seg| tx.send(Msg::Seg(s)).map_err(|_| stopped());
-    let mut out = Out::new(data, piece, &mut send);
+    let mut out = Out::new(data, piece, pool, &mut send);
     let mut n = Counts::default();
     let mut bufs = Bufs::default();
     let mut code = Vec::new();
+    let mut namebuf = Vec::new();
     let f = &plan.filter;
     for item in &chunk.items {
         let (key_start, sent) = (out.buf.len(), out.sent);
@@ -257,14 +358,14 @@ fn work(data: &[u8], h: &Header, plan: &Plan, piece: usize, chunk: &Chunk, tx: &
                     n.expired += 1;
                     return Ok(());
                 }
-                let name = k.name().map_err(|e| k.context(e))?;
+                let name = k.key.bytes(&mut namebuf).map_err(|e| k.context(e))?;
                 let kind = types::kind(k.ty);
                 let mname = (kind == Kind::Module).then(|| k.module_id.map(module::type_name).unwrap_or_default());
-                if !f.key(&name) || (!f.types.is_empty() && !f.kind(kind, mname.as_deref())) {
+                if !f.key(name) || (!f.types.is_empty() && !f.kind(kind, mname.as_deref())) {
                     n.filtered += 1;
                     return Ok(());
                 }
-                commands::key(plan, h, data, k, &name, &mut out, &mut bufs, &mut n)
+                commands::key(plan, h, data, k, name, &mut out, &mut bufs, &mut n)
             })(),
             Item::Function(func) => (|| {
                 if plan.skip_functions {

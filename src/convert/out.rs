@@ -3,6 +3,7 @@
 //! input are not copied: they travel as a range of the input ([`Seg::Mapped`]).
 
 use std::ops::Range;
+use std::sync::Mutex;
 
 use crate::format::{Error, ErrorKind, Result, Str};
 
@@ -17,6 +18,24 @@ pub enum Seg {
 /// Strings at least this long that lie in the input are sent by reference.
 pub const ZERO_COPY_MIN: usize = 64 << 10;
 
+/// Output buffers handed back once written, so that pieces reuse memory that is already
+/// mapped instead of faulting in fresh pages for every megabyte of output.
+#[derive(Default)]
+pub struct BufPool(Mutex<Vec<Vec<u8>>>);
+
+impl BufPool {
+    pub fn get(&self, cap: usize) -> Vec<u8> {
+        self.0.lock().unwrap().pop().unwrap_or_else(|| Vec::with_capacity(cap))
+    }
+    pub fn put(&self, mut b: Vec<u8>) {
+        b.clear();
+        let mut v = self.0.lock().unwrap();
+        if v.len() < 64 {
+            v.push(b);
+        }
+    }
+}
+
 /// The sending end for one unit of work (a chunk of keys).
 pub struct Out<'s> {
     pub buf: Vec<u8>,
@@ -24,6 +43,7 @@ pub struct Out<'s> {
     pub sent: u64,
     piece: usize,
     input: &'s [u8],
+    pool: &'s BufPool,
     send: &'s mut dyn FnMut(Seg) -> Result<()>,
 }
 
@@ -34,8 +54,8 @@ pub fn stopped() -> Error {
 
 impl<'s> Out<'s> {
     /// `piece`: the buffer is sent on once it holds this many bytes (at a command boundary).
-    pub fn new(input: &'s [u8], piece: usize, send: &'s mut dyn FnMut(Seg) -> Result<()>) -> Self {
-        Out { buf: Vec::with_capacity(piece + (64 << 10)), sent: 0, piece, input, send }
+    pub fn new(input: &'s [u8], piece: usize, pool: &'s BufPool, send: &'s mut dyn FnMut(Seg) -> Result<()>) -> Self {
+        Out { buf: pool.get(piece + (64 << 10)), sent: 0, piece, input, pool, send }
     }
 
     /// Call after each complete command.
@@ -48,8 +68,7 @@ impl<'s> Out<'s> {
 
     pub fn flush(&mut self) -> Result<()> {
         if !self.buf.is_empty() {
-            let cap = self.buf.capacity();
-            let full = std::mem::replace(&mut self.buf, Vec::with_capacity(cap));
+            let full = std::mem::replace(&mut self.buf, self.pool.get(self.piece + (64 << 10)));
             self.sent += 1;
             (self.send)(Seg::Bytes(full))?;
         }

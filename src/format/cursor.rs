@@ -77,6 +77,24 @@ impl<'a> RStr<'a> {
             }
         })
     }
+    /// The string's bytes: borrowed from the file when stored raw, else decompressed or
+    /// formatted into `buf`.
+    pub fn bytes<'b>(&self, buf: &'b mut Vec<u8>) -> Result<&'b [u8]>
+    where
+        'a: 'b,
+    {
+        match *self {
+            RStr::Int(i) => {
+                buf.clear();
+                buf.extend_from_slice(itoa::Buffer::new().format(i).as_bytes());
+                Ok(&buf[..])
+            }
+            _ => match self.get(buf)? {
+                Str::Bytes(b) => Ok(b),
+                Str::Int(_) => unreachable!("only RStr::Int gives Str::Int"),
+            },
+        }
+    }
     /// A cursor over the string's bytes, for containers (ziplist, listpack, ...) stored in a string.
     pub fn open<'b>(&self, buf: &'b mut Vec<u8>, container: &'static str, at: u64) -> Result<Cursor<'b>>
     where

@@ -1,0 +1,50 @@
+#!/usr/bin/env python3
+"""Writes a benchmark workload as RESP commands on stdout (for `redis-cli --pipe`).
+
+  strings N       N string keys, 11-byte names (key:NNNNNNN), ~470-byte random values
+  bigkeys         a 5M-field hash, a 2M-member zset, a 1M-entry stream with 2 groups
+                  and a PEL (scaled by an optional factor: bigkeys 0.1)
+Seeded: the same data every run.
+"""
+import base64, random, sys
+
+out = sys.stdout.buffer
+def cmd(*args):
+    parts = [b"*%d\r\n" % len(args)]
+    for a in args:
+        if isinstance(a, str):
+            a = a.encode()
+        parts.append(b"$%d\r\n%s\r\n" % (len(a), a))
+    out.write(b"".join(parts))
+
+rnd = random.Random(1)
+what = sys.argv[1]
+if what == "strings":
+    n = int(sys.argv[2])
+    pool = base64.b64encode(rnd.randbytes(1 << 20))
+    for i in range(n):
+        size = 440 + rnd.randrange(60)
+        off = rnd.randrange(len(pool) - size)
+        cmd("SET", "key:%07d" % i, pool[off:off + size])
+elif what == "bigkeys":
+    f = float(sys.argv[2]) if len(sys.argv) > 2 else 1.0
+    step = 1000
+    nh, nz, ns = int(5_000_000 * f), int(2_000_000 * f), int(1_000_000 * f)
+    for i in range(0, nh, step):
+        args = ["HSET", "bighash"]
+        for j in range(i, min(i + step, nh)):
+            args += ["field:%d" % j, "v%d" % rnd.randrange(1 << 40)]
+        cmd(*args)
+    for i in range(0, nz, step):
+        args = ["ZADD", "bigzset"]
+        for j in range(i, min(i + step, nz)):
+            args += [repr(rnd.random() * 1e6), "member:%d" % j]
+        cmd(*args)
+    for i in range(ns):
+        cmd("XADD", "bigstream", "%d-1" % (i + 1), "sensor", "s%d" % (i % 100), "value", str(rnd.random()))
+    cmd("XGROUP", "CREATE", "bigstream", "g1", "0")
+    cmd("XGROUP", "CREATE", "bigstream", "g2", "0")
+    cmd("XREADGROUP", "GROUP", "g1", "c1", "COUNT", str(ns // 10), "STREAMS", "bigstream", ">")
+    cmd("XREADGROUP", "GROUP", "g2", "c2", "COUNT", str(ns // 100), "STREAMS", "bigstream", ">")
+else:
+    sys.exit(__doc__)
