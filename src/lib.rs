@@ -8,5 +8,7 @@ pub mod encode;
 pub mod convert;
 pub mod filter;
 pub mod input;
+pub mod load;
+pub mod slot;
 pub mod stats;
 pub mod resp;

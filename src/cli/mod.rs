@@ -3,6 +3,7 @@
 mod convert;
 mod info;
 mod inspect;
+mod load;
 
 use std::io::Write;
 use std::path::Path;
@@ -26,6 +27,8 @@ enum Cmd {
     Info(info::InfoArgs),
     /// Convert RDB files to RESP commands (for `redis-cli --pipe`, or as an AOF).
     Convert(convert::ConvertArgs),
+    /// Load RDB files into a Redis/Valkey server or cluster.
+    Load(load::LoadArgs),
 }
 
 /// Options shared by commands that read dumps.
@@ -101,6 +104,7 @@ pub fn run() -> i32 {
         Cmd::Inspect(a) => inspect::run(a),
         Cmd::Info(a) => info::run(a),
         Cmd::Convert(a) => convert::run(a),
+        Cmd::Load(a) => load::run(a),
     };
     r.unwrap_or_else(|e| {
         if let Some(io) = e.downcast_ref::<std::io::Error>() {

@@ -22,7 +22,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 use super::commands::{self, Bufs};
-use super::out::{array_header, bulk, stopped, BufPool, Out, Seg};
+use super::out::{array_header, bulk, stopped, BufPool, Mark, Out, Seg};
 use super::{Counts, Plan};
 use crate::format::record::{Function, Key, Options, Record, Trailer};
 use crate::format::types::{self, Kind};
@@ -53,14 +53,19 @@ pub trait Sink {
     /// The next pieces are for database `db` (a sink emits `SELECT` when it changes).
     fn select(&mut self, db: u64) -> std::io::Result<()>;
     fn write(&mut self, bytes: &[u8]) -> std::io::Result<()>;
-    /// An owned piece; the buffer goes back to [`Sink::pool`] once written.
-    fn write_owned(&mut self, b: Vec<u8>) -> std::io::Result<()> {
+    /// An owned piece (with its key marks if [`Sink::wants_marks`]); the buffer goes back
+    /// to [`Sink::pool`] once written.
+    fn write_owned(&mut self, b: Vec<u8>, _marks: Vec<Mark>) -> std::io::Result<()> {
         let r = self.write(&b);
         self.pool().put(b);
         r
     }
     /// Where workers take their output buffers from.
     fn pool(&self) -> &Arc<BufPool>;
+    /// Whether pieces should carry key marks.
+    fn wants_marks(&self) -> bool {
+        false
+    }
 }
 
 /// RESP commands into a file or a stream (`redis-cli --pipe` input, or an AOF): `SELECT`
@@ -156,7 +161,7 @@ impl Sink for RespSink {
             Output::File { file, .. } => file.write_all_at(bytes, at),
         }
     }
-    fn write_owned(&mut self, b: Vec<u8>) -> std::io::Result<()> {
+    fn write_owned(&mut self, b: Vec<u8>, _marks: Vec<Mark>) -> std::io::Result<()> {
         self.check()?;
         let at = self.bytes;
         self.bytes += b.len() as u64;
@@ -221,6 +226,7 @@ pub fn run<'a>(
     let h = reader.header;
     let bufs = sink.pool().clone();
     let bufs = &*bufs;
+    let marks = sink.wants_marks();
     let (otx, orx) = sync_channel::<Slot>(cfg.threads * 2 + 2);
     std::thread::scope(|ts| {
         ts.spawn(move || {
@@ -231,7 +237,7 @@ pub fn run<'a>(
                         return false;
                     }
                     s.spawn_fifo(move |_| {
-                        let r = work(data, &h, plan, cfg.piece, bufs, &chunk, &tx);
+                        let r = work(data, &h, plan, cfg.piece, bufs, marks, &chunk, &tx);
                         let _ = tx.send(Msg::Done(r));
                     });
                     true
@@ -264,7 +270,7 @@ fn write_in_order(orx: Receiver<Slot>, data: &[u8], sink: &mut dyn Sink, release
                                 }
                                 first = false;
                                 match seg {
-                                    Seg::Bytes(b) => sink.write_owned(b),
+                                    Seg::Bytes(b, marks) => sink.write_owned(b, marks),
                                     Seg::Mapped(r) => sink.write(&data[r]),
                                 }
                             };
@@ -338,9 +344,13 @@ fn skim<'a>(mut r: Reader<'a>, chunk_bytes: usize, dispatch: &mut dyn FnMut(Chun
 
 /// Decodes one chunk into commands. On an error, the commands of the keys before the
 /// failing one are still handed on.
-fn work(data: &[u8], h: &Header, plan: &Plan, piece: usize, pool: &BufPool, chunk: &Chunk, tx: &SyncSender<Msg>) -> Result<Counts> {
+#[allow(clippy::too_many_arguments)]
+fn work(data: &[u8], h: &Header, plan: &Plan, piece: usize, pool: &BufPool, marks: bool, chunk: &Chunk, tx: &SyncSender<Msg>) -> Result<Counts> {
     let mut send = |s: Seg| tx.send(Msg::Seg(s)).map_err(|_| stopped());
     let mut out = Out::new(data, piece, pool, &mut send);
+    if marks {
+        out = out.with_marks();
+    }
     let mut n = Counts::default();
     let mut bufs = Bufs::default();
     let mut code = Vec::new();
@@ -365,7 +375,10 @@ fn work(data: &[u8], h: &Header, plan: &Plan, piece: usize, pool: &BufPool, chun
                     n.filtered += 1;
                     return Ok(());
                 }
-                commands::key(plan, h, data, k, name, &mut out, &mut bufs, &mut n)
+                out.begin_key(k.start, Some(crate::slot::of(name)));
+                commands::key(plan, h, data, k, name, &mut out, &mut bufs, &mut n)?;
+                out.end_key();
+                Ok(())
             })(),
             Item::Function(func) => (|| {
                 if plan.skip_functions {
@@ -377,13 +390,16 @@ fn work(data: &[u8], h: &Header, plan: &Plan, piece: usize, pool: &BufPool, chun
                 }
                 let body = func.code.get(&mut code)?;
                 let Str::Bytes(body) = body else { return Err(Error::corrupt(chunk.start as u64, "function", "library code is an integer")) };
+                out.begin_key(usize::MAX, None);
                 array_header(&mut out.buf, 4);
                 bulk(&mut out.buf, b"FUNCTION");
                 bulk(&mut out.buf, b"LOAD");
                 bulk(&mut out.buf, b"REPLACE");
                 bulk(&mut out.buf, body);
                 n.functions += 1;
-                out.end_cmd()
+                out.end_cmd()?;
+                out.end_key();
+                Ok(())
             })(),
             Item::ModuleAux => {
                 n.module_aux_skipped += 1;
@@ -393,7 +409,7 @@ fn work(data: &[u8], h: &Header, plan: &Plan, piece: usize, pool: &BufPool, chun
         if let Err(e) = r {
             // keep the complete keys before this one (a sink error needs no more output)
             if !matches!(e.kind, ErrorKind::Sink(_)) {
-                out.buf.truncate(if out.sent == sent { key_start } else { 0 });
+                out.truncate(if out.sent == sent { key_start } else { 0 });
                 let _ = out.flush();
             }
             return Err(e);

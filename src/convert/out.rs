@@ -10,9 +10,29 @@ use crate::format::{Error, ErrorKind, Result, Str};
 /// A piece of output, in order.
 #[derive(Debug)]
 pub enum Seg {
-    Bytes(Vec<u8>),
+    /// Bytes, and where each key's commands start in them (when marks were asked for).
+    Bytes(Vec<u8>, Vec<Mark>),
     /// `input[range]`, written as is.
     Mapped(Range<usize>),
+}
+
+/// Where one key's commands sit in a [`Seg::Bytes`] (for a loader, which routes keys to
+/// cluster nodes and retries a key from its first command).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Mark {
+    /// Offset in the piece where this key's commands (or their continuation) start; they
+    /// run to the next mark or the end of the piece (mapped segments in between belong to
+    /// the key being written).
+    pub at: usize,
+    /// The key's record offset in the dump (identifies it; a retry decodes it again from
+    /// there). `usize::MAX` for commands that belong to no key (`FUNCTION LOAD`).
+    pub record: usize,
+    /// The key's hash slot; `None` for commands every node needs (`FUNCTION LOAD`).
+    pub slot: Option<u16>,
+    /// Commands that end in this piece.
+    pub cmds: u32,
+    /// The key's last command ends in this piece.
+    pub end: bool,
 }
 
 /// Strings at least this long that lie in the input are sent by reference.
@@ -44,6 +64,8 @@ pub struct Out<'s> {
     piece: usize,
     input: &'s [u8],
     pool: &'s BufPool,
+    /// Key marks, when the consumer wants them.
+    pub marks: Option<Vec<Mark>>,
     send: &'s mut dyn FnMut(Seg) -> Result<()>,
 }
 
@@ -55,11 +77,42 @@ pub fn stopped() -> Error {
 impl<'s> Out<'s> {
     /// `piece`: the buffer is sent on once it holds this many bytes (at a command boundary).
     pub fn new(input: &'s [u8], piece: usize, pool: &'s BufPool, send: &'s mut dyn FnMut(Seg) -> Result<()>) -> Self {
-        Out { buf: pool.get(piece + (64 << 10)), sent: 0, piece, input, pool, send }
+        Out { buf: pool.get(piece + (64 << 10)), sent: 0, piece, input, pool, marks: None, send }
+    }
+
+    /// Records key marks from now on.
+    pub fn with_marks(mut self) -> Self {
+        self.marks = Some(Vec::new());
+        self
+    }
+
+    /// The commands that follow belong to the key at `record` (see [`Mark`]).
+    pub fn begin_key(&mut self, record: usize, slot: Option<u16>) {
+        if let Some(m) = &mut self.marks {
+            m.push(Mark { at: self.buf.len(), record, slot, cmds: 0, end: false });
+        }
+    }
+
+    /// The key's commands are complete.
+    pub fn end_key(&mut self) {
+        if let Some(m) = self.marks.as_mut().and_then(|m| m.last_mut()) {
+            m.end = true;
+        }
+    }
+
+    /// Drops what was written since `at` (with the marks that start there or later).
+    pub fn truncate(&mut self, at: usize) {
+        self.buf.truncate(at);
+        if let Some(m) = &mut self.marks {
+            m.retain(|m| m.at < at);
+        }
     }
 
     /// Call after each complete command.
     pub fn end_cmd(&mut self) -> Result<()> {
+        if let Some(m) = self.marks.as_mut().and_then(|m| m.last_mut()) {
+            m.cmds += 1;
+        }
         if self.buf.len() >= self.piece {
             self.flush()?;
         }
@@ -69,8 +122,18 @@ impl<'s> Out<'s> {
     pub fn flush(&mut self) -> Result<()> {
         if !self.buf.is_empty() {
             let full = std::mem::replace(&mut self.buf, self.pool.get(self.piece + (64 << 10)));
+            let marks = match &mut self.marks {
+                None => Vec::new(),
+                Some(m) => {
+                    // a key still being written continues at the start of the next piece
+                    let cont = m.last().filter(|l| !l.end).map(|l| Mark { at: 0, cmds: 0, ..*l });
+                    let done = std::mem::take(m);
+                    m.extend(cont);
+                    done
+                }
+            };
             self.sent += 1;
-            (self.send)(Seg::Bytes(full))?;
+            (self.send)(Seg::Bytes(full, marks))?;
         }
         Ok(())
     }

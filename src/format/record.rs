@@ -153,6 +153,15 @@ impl<'a> Reader<'a> {
         Ok(Reader { c, header, db: 0, done: false, opts, crc: crc::Crc64::default(), crc_upto: 0, prefetched: 0 })
     }
 
+    /// A reader at `pos`, a record boundary found by an earlier pass, in database `db`;
+    /// it does not check the checksum (for decoding one record again).
+    pub fn resume(data: &'a [u8], header: Header, pos: usize, db: u64) -> Self {
+        let mut c = Cursor::file(data);
+        c.set_pos(pos);
+        let opts = Options { no_checksum: true, allow_newer: true };
+        Reader { c, header, db, done: false, opts, crc: crc::Crc64::default(), crc_upto: pos, prefetched: pos }
+    }
+
     /// Bytes before this offset have been read and checksummed: a caller may release them.
     pub fn checked_upto(&self) -> usize {
         self.crc_upto

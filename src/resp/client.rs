@@ -65,6 +65,11 @@ impl Conn {
         }
     }
 
+    /// The socket, for pipelining by hand; call only when no reply is pending.
+    pub fn into_stream(self) -> TcpStream {
+        self.stream
+    }
+
     /// Sends one command and reads its reply.
     pub fn call(&mut self, args: &[&[u8]]) -> Result<Reply, ConnError> {
         let mut b = Vec::new();

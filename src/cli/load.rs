@@ -1,0 +1,202 @@
+//! `rdbshift load`: dumps into a live server or cluster, with a report of what arrived.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use clap::{Args, ValueEnum};
+use rdbshift::convert::engine::{self, Config};
+use rdbshift::convert::{Mode, Plan, MAX_BYTES, MAX_ELEMS};
+use rdbshift::format::record::Record;
+use rdbshift::format::{ErrorKind, Reader};
+use rdbshift::input::Dump;
+use rdbshift::load::url::{redact, Url};
+use rdbshift::load::{FileLoad, Report, Target};
+
+use super::{report, CliResult, FilterArgs, ReadArgs};
+
+#[derive(Copy, Clone, Debug, ValueEnum, PartialEq)]
+pub enum LoadMode {
+    /// `RESTORE` payloads for every key whose type the target loads (commands for others).
+    Restore,
+    /// Plain commands only.
+    Commands,
+}
+
+#[derive(Args)]
+pub struct LoadArgs {
+    /// RDB files to load (one per source shard), one after the other.
+    #[arg(required = true)]
+    files: Vec<PathBuf>,
+    /// redis://[user[:password]@]host:port[/db] (the password may come from REDISCLI_AUTH).
+    /// A cluster is detected and its slot map read.
+    #[arg(long, value_name = "URL")]
+    target: String,
+    /// Default: restore (the target's version is asked, payloads fit it).
+    #[arg(long, value_enum)]
+    mode: Option<LoadMode>,
+    /// Put every key into this database (a cluster has only db 0).
+    #[arg(long, value_name = "N")]
+    to_db: Option<u64>,
+    /// Decoding threads (default: all cores).
+    #[arg(long, value_name = "N")]
+    threads: Option<usize>,
+    /// Write the report as JSON to this file.
+    #[arg(long, value_name = "FILE")]
+    report: Option<PathBuf>,
+    #[command(flatten)]
+    filter: FilterArgs,
+    #[command(flatten)]
+    read: ReadArgs,
+}
+
+/// The dbs that hold keys (a quick skim), to refuse a cluster load early.
+fn dbs_with_keys(data: &[u8], opts: rdbshift::format::record::Options) -> rdbshift::format::Result<Vec<u64>> {
+    let mut r = Reader::new(data, opts)?;
+    let mut dbs = Vec::new();
+    while let Some(rec) = r.next_record()? {
+        if let Record::Key(k) = rec {
+            if dbs.last() != Some(&k.db) && !dbs.contains(&k.db) {
+                dbs.push(k.db);
+            }
+        }
+    }
+    Ok(dbs)
+}
+
+pub fn run(a: LoadArgs) -> CliResult {
+    let url = Url::parse(&a.target, std::env::var("REDISCLI_AUTH").ok())?;
+    let started = Instant::now();
+    let mut t = Target::connect(url.clone()).map_err(|e| format!("{}: {e}", redact(&a.target)))?;
+    eprintln!("rdbshift: {} is {} ({})", url, t.server, if t.cluster { "cluster" } else { "standalone" });
+    let mut cfg = Config::default();
+    if let Some(n) = a.threads {
+        cfg.threads = n.max(1);
+    }
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(cfg.threads).build()?;
+    let filter = a.filter.filter();
+    let to_db = a.to_db.or(url.db);
+    let mut code = 0;
+    for f in &a.files {
+        let dump = match Dump::open(f) {
+            Ok(d) => d,
+            Err(e) => {
+                report(f, &e);
+                code = 1;
+                continue;
+            }
+        };
+        let data = dump.data();
+        if t.cluster && to_db.is_none() {
+            let dbs = dbs_with_keys(data, a.read.options())?;
+            let other: Vec<u64> = dbs.into_iter().filter(|d| *d != 0 && filter.db(*d)).collect();
+            if !other.is_empty() {
+                report(f, &format!("keys in db {other:?}, and a cluster has only db 0: load one db with --db N --to-db 0"));
+                code = 1;
+                continue;
+            }
+        }
+        let plan = Plan {
+            target: t.server,
+            mode: if a.mode == Some(LoadMode::Commands) { Mode::Commands } else { Mode::Restore },
+            max_elems: MAX_ELEMS,
+            max_bytes: MAX_BYTES,
+            filter: filter.clone(),
+            skip_functions: false,
+        };
+        let h = rdbshift::format::Header::parse(data, a.read.allow_newer)?;
+        let mut fl = FileLoad::new(&mut t, data, h, &plan, to_db);
+        let (counts, r) = engine::run(data, a.read.options(), &plan, &cfg, &pool, &mut fl, &|x, y| dump.release(x, y));
+        let fin = fl.finish();
+        t.report.counts.add(&counts);
+        for w in counts.warnings(&t.server.to_string()) {
+            eprintln!("rdbshift: warning: {}: {w}", f.display());
+        }
+        if let Err(e) = r {
+            match e.kind {
+                ErrorKind::Sink(io) => report(f, &io),
+                _ => report(f, &e),
+            }
+            code = 1;
+        }
+        if let Err(e) = fin {
+            report(f, &e);
+            code = 1;
+        }
+    }
+    let rep = &t.report;
+    print_report(rep, started.elapsed().as_secs_f64());
+    if let Some(p) = &a.report {
+        std::fs::write(p, report_json(rep, &url, started.elapsed().as_secs_f64()))?;
+    }
+    if rep.failed > 0 && code == 0 {
+        code = 1;
+    }
+    Ok(code)
+}
+
+fn print_report(r: &Report, secs: f64) {
+    eprintln!(
+        "rdbshift: loaded {} keys, {} failed, {} skipped (existing), {} functions in {:.2}s ({:.0} keys/s); {} retries, {} redirects, {} reconnects",
+        r.loaded,
+        r.failed,
+        r.skipped,
+        r.functions,
+        secs,
+        r.loaded as f64 / secs.max(1e-9),
+        r.retries,
+        r.redirects,
+        r.reconnects
+    );
+    for (addr, n) in &r.per_node {
+        eprintln!("rdbshift:   {addr}: {} loaded, {} failed", n.loaded, n.failed);
+    }
+    for (kind, n) in &r.errors {
+        eprintln!("rdbshift:   {n} failed with {kind}");
+    }
+    for (k, e) in &r.failures {
+        eprintln!("rdbshift:   failed: {k:?}: {e}");
+    }
+}
+
+fn report_json(r: &Report, url: &Url, secs: f64) -> String {
+    use rdbshift::encode::text::json_str;
+    let mut o = Vec::new();
+    o.extend_from_slice(b"{\"target\":");
+    json_str(&mut o, &url.to_string());
+    o.extend_from_slice(
+        format!(
+            ",\"loaded\":{},\"failed\":{},\"skipped\":{},\"functions\":{},\"retries\":{},\"redirects\":{},\"reconnects\":{},\"seconds\":{:.3},\"filtered\":{},\"expired\":{}",
+            r.loaded, r.failed, r.skipped, r.functions, r.retries, r.redirects, r.reconnects, secs, r.counts.filtered, r.counts.expired
+        )
+        .as_bytes(),
+    );
+    o.extend_from_slice(b",\"per_node\":{");
+    for (i, (addr, n)) in r.per_node.iter().enumerate() {
+        if i > 0 {
+            o.push(b',');
+        }
+        json_str(&mut o, addr);
+        o.extend_from_slice(format!(":{{\"loaded\":{},\"failed\":{}}}", n.loaded, n.failed).as_bytes());
+    }
+    o.extend_from_slice(b"},\"errors\":{");
+    for (i, (k, n)) in r.errors.iter().enumerate() {
+        if i > 0 {
+            o.push(b',');
+        }
+        json_str(&mut o, k);
+        o.extend_from_slice(format!(":{n}").as_bytes());
+    }
+    o.extend_from_slice(b"},\"failures\":[");
+    for (i, (k, e)) in r.failures.iter().enumerate() {
+        if i > 0 {
+            o.push(b',');
+        }
+        o.extend_from_slice(b"{\"key\":");
+        json_str(&mut o, k);
+        o.extend_from_slice(b",\"error\":");
+        json_str(&mut o, e);
+        o.push(b'}');
+    }
+    o.extend_from_slice(b"]}\n");
+    String::from_utf8(o).unwrap()
+}

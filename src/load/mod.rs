@@ -1,0 +1,511 @@
+//! Loading dumps into a live server or cluster: the convert engine's commands, routed per
+//! key to the node that owns its slot, pipelined over a bounded window per node, with
+//! redirects, retries and reconnects, and a report of what arrived.
+//!
+//! Invariants:
+//! - A key is counted loaded only when every one of its commands was acknowledged without
+//!   error; otherwise it is retried or counted failed with the error. Nothing is dropped
+//!   silently.
+//! - A retry decodes the key again from the dump and sends all its commands: they start
+//!   with `DEL` (or `RESTORE ... REPLACE`), so a key half-written before a failure converges.
+
+pub mod node;
+pub mod url;
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::time::{Duration, Instant};
+
+use crate::convert::commands::{self, Bufs};
+use crate::convert::engine::Sink;
+use crate::convert::out::{array_header, bulk, BufPool, Mark, Out, Seg};
+use crate::convert::{Counts, Plan, Target as Server};
+use crate::format::record::Record;
+use crate::format::{Dialect, Header, Reader};
+use crate::resp::reply::{parse, Reply};
+use node::{Done, Expect, Node, Tag};
+use url::Url;
+
+/// Unacknowledged bytes allowed per node before the loader waits.
+pub const WINDOW: usize = 16 << 20;
+/// Attempts per key for retryable errors (`TRYAGAIN`, `LOADING`, redirects, reconnects).
+pub const MAX_ATTEMPTS: u32 = 12;
+/// How long a lost node may take to come back.
+pub const RECONNECT_FOR: Duration = Duration::from_secs(60);
+
+#[derive(Debug, Default, Clone)]
+pub struct NodeReport {
+    pub loaded: u64,
+    pub failed: u64,
+}
+
+/// What a load did.
+#[derive(Debug, Default, Clone)]
+pub struct Report {
+    pub loaded: u64,
+    pub failed: u64,
+    /// Keys that already existed (`--on-conflict skip`).
+    pub skipped: u64,
+    pub retries: u64,
+    pub redirects: u64,
+    pub reconnects: u64,
+    /// Up to 20 failed keys with their errors.
+    pub failures: Vec<(String, String)>,
+    /// Failed keys per error kind (the first word of the error).
+    pub errors: BTreeMap<String, u64>,
+    pub per_node: BTreeMap<String, NodeReport>,
+    pub functions: u64,
+    pub counts: Counts,
+}
+
+/// A server or cluster to load into.
+pub struct Target {
+    pub url: Url,
+    pub cluster: bool,
+    pub server: Server,
+    nodes: Vec<Node>,
+    /// slot -> node index (cluster).
+    slots: Vec<usize>,
+    /// Each node's selected db (standalone).
+    node_db: Vec<u64>,
+    pub report: Report,
+    /// Keyless commands (`FUNCTION LOAD`) sent so far, resent to a node that reconnects.
+    globals: Vec<Vec<u8>>,
+}
+
+fn info_field<'r>(info: &'r str, name: &str) -> Option<&'r str> {
+    info.lines().find_map(|l| l.strip_prefix(name).and_then(|r| r.strip_prefix(':'))).map(str::trim)
+}
+
+fn text(r: &Reply) -> String {
+    match r {
+        Reply::Bulk(Some(b)) | Reply::Status(b) | Reply::Error(b) => String::from_utf8_lossy(b).into_owned(),
+        other => format!("{other:?}"),
+    }
+}
+
+impl Target {
+    /// Connects, asks the server its version, and detects a cluster (`cluster_enabled`),
+    /// whose slot map it then reads.
+    pub fn connect(url: Url) -> Result<Target, String> {
+        let mut c = node::handshake(&url, &url.addr(), Duration::from_secs(10))?;
+        let info = text(&c.cmd(&["INFO", "server"]).map_err(|e| e.to_string())?);
+        let server = match info_field(&info, "valkey_version") {
+            Some(v) => Server::version(Dialect::Valkey, v.as_bytes()),
+            None => info_field(&info, "redis_version").and_then(|v| Server::version(Dialect::Redis, v.as_bytes())),
+        }
+        .ok_or_else(|| format!("{}: INFO gave no version", url))?;
+        let cinfo = text(&c.cmd(&["INFO", "cluster"]).map_err(|e| e.to_string())?);
+        let cluster = info_field(&cinfo, "cluster_enabled") == Some("1");
+        drop(c);
+        let mut t = Target { url, cluster, server, nodes: Vec::new(), slots: vec![usize::MAX; 16384], node_db: Vec::new(), report: Report::default(), globals: Vec::new() };
+        if cluster {
+            t.refresh_slots()?;
+        } else {
+            let addr = t.url.addr();
+            t.node(&addr)?;
+        }
+        Ok(t)
+    }
+
+    /// The index of the node at `addr`, connecting if needed.
+    fn node(&mut self, addr: &str) -> Result<usize, String> {
+        if let Some(i) = self.nodes.iter().position(|n| n.addr == addr) {
+            return Ok(i);
+        }
+        self.nodes.push(Node::connect(&self.url, addr)?);
+        self.node_db.push(0);
+        self.report.per_node.entry(addr.to_string()).or_default();
+        Ok(self.nodes.len() - 1)
+    }
+
+    /// Reads `CLUSTER SLOTS` from the first node that answers.
+    fn refresh_slots(&mut self) -> Result<(), String> {
+        let mut seeds: Vec<String> = self.nodes.iter().map(|n| n.addr.clone()).collect();
+        seeds.insert(0, self.url.addr());
+        let mut last = String::new();
+        for seed in seeds {
+            let mut c = match node::handshake(&self.url, &seed, Duration::from_secs(5)) {
+                Ok(c) => c,
+                Err(e) => {
+                    last = e;
+                    continue;
+                }
+            };
+            let r = match c.cmd(&["CLUSTER", "SLOTS"]) {
+                Ok(Reply::Array(Some(r))) => r,
+                other => {
+                    last = format!("{seed}: CLUSTER SLOTS: {other:?}");
+                    continue;
+                }
+            };
+            let host = seed.rsplit_once(':').map_or(seed.as_str(), |x| x.0).to_string();
+            let mut map = Vec::new();
+            for range in r {
+                let Reply::Array(Some(f)) = range else { continue };
+                let (Some(Reply::Int(a)), Some(Reply::Int(b)), Some(Reply::Array(Some(m)))) = (f.first(), f.get(1), f.get(2)) else { continue };
+                let ip = match m.first() {
+                    Some(Reply::Bulk(Some(ip))) if !ip.is_empty() && ip != b"?" => String::from_utf8_lossy(ip).into_owned(),
+                    _ => host.clone(),
+                };
+                let Some(Reply::Int(port)) = m.get(1) else { continue };
+                map.push((*a as usize, *b as usize, format!("{ip}:{port}")));
+            }
+            if map.is_empty() {
+                last = format!("{seed}: no slots assigned");
+                continue;
+            }
+            self.slots.iter_mut().for_each(|s| *s = usize::MAX);
+            for (a, b, addr) in map {
+                let i = self.node(&addr)?;
+                for s in a..=b.min(16383) {
+                    self.slots[s] = i;
+                }
+            }
+            return Ok(());
+        }
+        Err(format!("cannot read the cluster's slot map: {last}"))
+    }
+
+    /// The node for `slot` (standalone: the only node).
+    fn route(&mut self, slot: u16) -> Result<usize, String> {
+        if !self.cluster {
+            return Ok(0);
+        }
+        if self.slots[slot as usize] == usize::MAX {
+            self.refresh_slots()?;
+        }
+        match self.slots[slot as usize] {
+            usize::MAX => Err(format!("slot {slot} is not served by any node")),
+            i => Ok(i),
+        }
+    }
+
+    fn masters(&self) -> Vec<usize> {
+        if !self.cluster {
+            return vec![0];
+        }
+        let mut v: Vec<usize> = self.slots.iter().copied().filter(|&i| i != usize::MAX).collect();
+        v.sort_unstable();
+        v.dedup();
+        v
+    }
+
+    /// Waits until every node has acknowledged everything (or died).
+    fn drain(&self) {
+        for n in &self.nodes {
+            n.wait_below(0);
+        }
+    }
+
+    /// Reconnects a node whose connection died, for up to [`RECONNECT_FOR`].
+    fn reconnect(&mut self, i: usize) -> Result<(), String> {
+        let addr = self.nodes[i].addr.clone();
+        let start = Instant::now();
+        let mut wait = Duration::from_millis(100);
+        loop {
+            match Node::connect(&self.url, &addr) {
+                Ok(n) => {
+                    self.nodes[i] = n;
+                    self.node_db[i] = 0;
+                    self.report.reconnects += 1;
+                    for g in self.globals.clone() {
+                        self.nodes[i].send(&g, Some(Expect { tag: Tag::Internal, cmds: 1, bytes: g.len(), end: true }));
+                    }
+                    return Ok(());
+                }
+                Err(e) if start.elapsed() > RECONNECT_FOR => return Err(format!("{addr} did not come back within {}s: {e}", RECONNECT_FOR.as_secs())),
+                Err(_) => {
+                    if self.cluster && self.refresh_slots().is_ok() && !self.slots.contains(&i) {
+                        // failed over: its slots have a new owner; nothing more to send here
+                        return Ok(());
+                    }
+                    std::thread::sleep(wait);
+                    wait = (wait * 2).min(Duration::from_secs(2));
+                }
+            }
+        }
+    }
+
+    fn select(&mut self, i: usize, db: u64) {
+        if !self.cluster && self.node_db[i] != db {
+            let mut b = Vec::new();
+            array_header(&mut b, 2);
+            bulk(&mut b, b"SELECT");
+            bulk(&mut b, db.to_string().as_bytes());
+            self.nodes[i].send(&b, Some(Expect { tag: Tag::Internal, cmds: 1, bytes: b.len(), end: true }));
+            self.node_db[i] = db;
+        }
+    }
+}
+
+/// A key to send again.
+#[derive(Clone, Debug)]
+struct Retry {
+    record: usize,
+    db: u64,
+    /// `ASK` target: send there, each command after `ASKING`.
+    ask: Option<String>,
+    attempt: u32,
+    last_err: String,
+}
+
+/// Loads one dump through the convert engine: the engine's [`Sink`].
+pub struct FileLoad<'a, 't> {
+    pub t: &'t mut Target,
+    data: &'a [u8],
+    h: Header,
+    plan: &'a Plan,
+    pool: std::sync::Arc<BufPool>,
+    /// The db keys go to (`--to-db` or the URL's db), else the dump's.
+    to_db: Option<u64>,
+    db: u64,
+    /// Where the key being written goes (mapped pieces follow it).
+    cur: Option<usize>,
+    /// Keys that will be sent again whole: their remaining pieces are dropped.
+    dropped: HashSet<usize>,
+    retries: Vec<Retry>,
+    /// Attempts made so far per key (by record offset).
+    attempts: HashMap<usize, u32>,
+    fatal: Option<String>,
+}
+
+fn err_io(e: String) -> std::io::Error {
+    std::io::Error::other(e)
+}
+
+impl<'a, 't> FileLoad<'a, 't> {
+    pub fn new(t: &'t mut Target, data: &'a [u8], h: Header, plan: &'a Plan, to_db: Option<u64>) -> Self {
+        FileLoad { t, data, h, plan, pool: Default::default(), to_db, db: 0, cur: None, dropped: HashSet::new(), retries: Vec::new(), attempts: HashMap::new(), fatal: None }
+    }
+
+    /// Handles the keys whose replies have all arrived, and nodes that died.
+    fn collect(&mut self) -> std::io::Result<()> {
+        for i in 0..self.t.nodes.len() {
+            let done = self.t.nodes[i].take_done();
+            for d in done {
+                self.outcome(i, d);
+            }
+            if let Some(why) = self.t.nodes[i].dead() {
+                // what was not acknowledged goes again, from each key's first command
+                let lost = self.t.nodes[i].take_unacknowledged();
+                for d in self.t.nodes[i].take_done() {
+                    self.outcome(i, d);
+                }
+                let mut seen = HashSet::new();
+                for e in lost {
+                    if let Tag::Key { record, db } = e.tag {
+                        if seen.insert(record) {
+                            if !e.end {
+                                self.dropped.insert(record);
+                            }
+                            let attempt = self.attempts.get(&record).copied().unwrap_or(0) + 1;
+                            self.retries.push(Retry { record, db, ask: None, attempt, last_err: format!("connection lost: {why}") });
+                        }
+                    }
+                }
+                if self.cur == Some(i) {
+                    self.cur = None;
+                }
+                self.t.reconnect(i).map_err(err_io)?;
+            }
+        }
+        match self.fatal.take() {
+            Some(f) => Err(err_io(f)),
+            None => Ok(()),
+        }
+    }
+
+    fn outcome(&mut self, node: usize, d: Done) {
+        let addr = self.t.nodes[node].addr.clone();
+        match (d.tag, d.err) {
+            (Tag::Key { .. }, None) => {
+                self.t.report.loaded += 1;
+                self.t.report.per_node.entry(addr).or_default().loaded += 1;
+            }
+            (Tag::Key { record, db }, Some(e)) => {
+                let attempt = self.attempts.get(&record).copied().unwrap_or(0) + 1;
+                self.key_error(&addr, Retry { record, db, ask: None, attempt, last_err: e })
+            }
+            (Tag::Global, None) => self.t.report.functions += 1,
+            (Tag::Global, Some(e)) => self.fail(&addr, "(function library)".into(), e),
+            (Tag::Internal, Some(e)) => self.fatal = Some(format!("{addr}: {e}")),
+            (Tag::Internal, None) => {}
+        }
+    }
+
+    fn key_error(&mut self, addr: &str, mut r: Retry) {
+        let e = r.last_err.clone();
+        let word = e.split_whitespace().next().unwrap_or("").to_string();
+        match word.as_str() {
+            "MOVED" | "ASK" => {
+                self.t.report.redirects += 1;
+                if word == "ASK" {
+                    r.ask = e.split_whitespace().nth(2).map(str::to_string);
+                } else if let Err(x) = self.t.refresh_slots() {
+                    r.last_err = x;
+                }
+                self.retries.push(r);
+            }
+            "TRYAGAIN" | "CLUSTERDOWN" | "LOADING" | "BUSY" | "MASTERDOWN" | "READONLY" => {
+                if word == "READONLY" || word == "CLUSTERDOWN" {
+                    let _ = self.t.refresh_slots();
+                }
+                self.retries.push(r);
+            }
+            "BUSYKEY" => self.t.report.skipped += 1,
+            _ => {
+                let name = self.key_name(r.record, r.db);
+                self.fail(addr, name, e);
+            }
+        }
+    }
+
+    fn fail(&mut self, addr: &str, name: String, e: String) {
+        let rep = &mut self.t.report;
+        rep.failed += 1;
+        rep.per_node.entry(addr.to_string()).or_default().failed += 1;
+        *rep.errors.entry(e.split_whitespace().next().unwrap_or("?").to_string()).or_default() += 1;
+        if rep.failures.len() < 20 {
+            rep.failures.push((name, e));
+        }
+    }
+
+    fn key_name(&self, record: usize, db: u64) -> String {
+        let mut r = Reader::resume(self.data, self.h, record, db);
+        match r.next_record() {
+            Ok(Some(Record::Key(k))) => String::from_utf8_lossy(&k.name().unwrap_or_default()).into_owned(),
+            _ => format!("(key at byte offset {record})"),
+        }
+    }
+
+    /// The key's commands, decoded again from the dump: (bytes, commands, slot).
+    fn regenerate(&self, record: usize, db: u64) -> Result<(Vec<u8>, u32, u16), String> {
+        let mut r = Reader::resume(self.data, self.h, record, db);
+        let Ok(Some(Record::Key(k))) = r.next_record() else { return Err(format!("no key at byte offset {record}")) };
+        let name = k.name().map_err(|e| e.to_string())?;
+        let slot = crate::slot::of(&name);
+        let mut segs = Vec::new();
+        let mut send = |s: Seg| {
+            segs.push(s);
+            Ok(())
+        };
+        let pool = BufPool::default();
+        let mut out = Out::new(self.data, 1 << 20, &pool, &mut send).with_marks();
+        let mut bufs = Bufs::default();
+        out.begin_key(record, Some(slot));
+        commands::key(self.plan, &self.h, self.data, &k, &name, &mut out, &mut bufs, &mut Counts::default()).map_err(|e| e.to_string())?;
+        out.end_key();
+        out.flush().map_err(|e| e.to_string())?;
+        drop(out);
+        let (mut bytes, mut cmds) = (Vec::new(), 0);
+        for s in segs {
+            match s {
+                Seg::Bytes(b, marks) => {
+                    bytes.extend_from_slice(&b);
+                    cmds += marks.iter().map(|m| m.cmds).sum::<u32>();
+                }
+                Seg::Mapped(r) => bytes.extend_from_slice(&self.data[r]),
+            }
+        }
+        Ok((bytes, cmds, slot))
+    }
+
+    /// Sends the pending retries, in rounds, until none is left.
+    pub fn finish(&mut self) -> std::io::Result<()> {
+        loop {
+            self.t.drain();
+            self.collect()?;
+            if self.retries.is_empty() {
+                return Ok(());
+            }
+            let round = std::mem::take(&mut self.retries);
+            let backoff = round.iter().map(|r| r.attempt).max().unwrap_or(1);
+            std::thread::sleep(Duration::from_millis((25u64 << backoff.min(6)).min(1000)));
+            for r in round {
+                self.dropped.remove(&r.record);
+                if r.attempt >= MAX_ATTEMPTS {
+                    let name = self.key_name(r.record, r.db);
+                    self.fail("-", name, format!("gave up after {} attempts: {}", r.attempt, r.last_err));
+                    continue;
+                }
+                self.t.report.retries += 1;
+                self.attempts.insert(r.record, r.attempt);
+                let (mut bytes, mut cmds, slot) = self.regenerate(r.record, r.db).map_err(err_io)?;
+                let node = match &r.ask {
+                    Some(addr) => {
+                        // each command of the key after ASKING
+                        let mut b = Vec::with_capacity(bytes.len() + 20 * cmds as usize);
+                        let mut pos = 0;
+                        while pos < bytes.len() {
+                            let (_, next) = parse(&bytes, pos).map_err(|e| err_io(format!("{e:?}")))?;
+                            b.extend_from_slice(b"*1\r\n$6\r\nASKING\r\n");
+                            b.extend_from_slice(&bytes[pos..next]);
+                            pos = next;
+                        }
+                        bytes = b;
+                        cmds *= 2;
+                        self.t.node(addr).map_err(err_io)?
+                    }
+                    None => self.t.route(slot).map_err(err_io)?,
+                };
+                self.t.select(node, r.db);
+                let tag = Tag::Key { record: r.record, db: r.db };
+                self.t.nodes[node].send(&bytes, Some(Expect { tag, cmds, bytes: bytes.len(), end: true }));
+            }
+        }
+    }
+}
+
+impl Sink for FileLoad<'_, '_> {
+    fn select(&mut self, db: u64) -> std::io::Result<()> {
+        let db = self.to_db.unwrap_or(db);
+        if self.t.cluster && db != 0 {
+            return Err(err_io(format!("the dump has keys in db {db}, and a cluster has only db 0: choose one with --db N (and --to-db 0)")));
+        }
+        self.db = db;
+        Ok(())
+    }
+
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        // a mapped piece of the key being written
+        if let Some(i) = self.cur {
+            self.t.nodes[i].send(bytes, None);
+        }
+        Ok(())
+    }
+
+    fn write_owned(&mut self, b: Vec<u8>, marks: Vec<Mark>) -> std::io::Result<()> {
+        for (j, m) in marks.iter().enumerate() {
+            let end = marks.get(j + 1).map_or(b.len(), |n| n.at);
+            let piece = &b[m.at..end];
+            if m.record == usize::MAX {
+                // keyless (FUNCTION LOAD): every master
+                self.t.globals.push(piece.to_vec());
+                for i in self.t.masters() {
+                    self.t.nodes[i].send(piece, Some(Expect { tag: Tag::Global, cmds: m.cmds, bytes: piece.len(), end: m.end }));
+                }
+                self.cur = None;
+                continue;
+            }
+            if self.dropped.contains(&m.record) {
+                self.cur = None;
+                continue;
+            }
+            let i = self.t.route(m.slot.unwrap_or(0)).map_err(err_io)?;
+            self.t.select(i, self.db);
+            self.t.nodes[i].wait_below(WINDOW);
+            self.t.nodes[i].send(piece, Some(Expect { tag: Tag::Key { record: m.record, db: self.db }, cmds: m.cmds, bytes: piece.len(), end: m.end }));
+            self.cur = Some(i);
+        }
+        self.pool.put(b);
+        self.collect()
+    }
+
+    fn pool(&self) -> &std::sync::Arc<BufPool> {
+        &self.pool
+    }
+
+    fn wants_marks(&self) -> bool {
+        true
+    }
+}
