@@ -5,6 +5,7 @@
 //! `RDBSHIFT_ALLOW_MISSING_SERVERS=1` is set (then the test says so and skips that version).
 #![allow(dead_code)]
 
+pub mod cluster;
 pub mod compare;
 pub mod datagen;
 pub mod servercmp;
@@ -112,6 +113,10 @@ impl Server {
             args.extend(["--enable-debug-command".into(), "yes".into()]);
         }
         args.extend(extra.iter().map(|s| s.to_string()));
+        if extra.contains(&"--cluster-enabled") && has_debug_flag(name) {
+            // the default bus port (P + 10000) may be taken; free_port kept P + 100 free
+            args.extend(["--cluster-port".into(), (port + 100).to_string()]);
+        }
         let child = Command::new(&bin).args(&args).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
         let mut s = Server { name: name.into(), port, dir, child };
         Some(s.wait_ready().map(|_| s))
@@ -132,10 +137,11 @@ impl Server {
         let t = Instant::now();
         loop {
             if let Ok(mut c) = Conn::connect(&self.addr(), Duration::from_secs(5)) {
-                if let Ok(r) = c.cmd(&["PING"]) {
-                    if r == Reply::Status(b"PONG".to_vec()) {
-                        return Ok(());
-                    }
+                match c.cmd(&["PING"]) {
+                    Ok(Reply::Status(s)) if s == b"PONG" => return Ok(()),
+                    // up, and wants a password
+                    Ok(Reply::Error(e)) if e.starts_with(b"NOAUTH") => return Ok(()),
+                    _ => {}
                 }
             }
             let exited = matches!(self.child.try_wait(), Ok(Some(_)));

@@ -44,8 +44,24 @@ pub fn first_difference(x: &Reply, y: &Reply) -> String {
   ...{}", cut(&a), cut(&b))
 }
 
-fn call(c: &mut Conn, args: &[&[u8]]) -> Reply {
-    c.call(args).unwrap()
+/// A server to compare: one connection, or a cluster routed by key.
+pub trait Peer {
+    fn call(&mut self, args: &[&[u8]]) -> Reply;
+    /// Every key of the selected db.
+    fn keys(&mut self) -> Vec<Vec<u8>>;
+}
+
+impl Peer for Conn {
+    fn call(&mut self, args: &[&[u8]]) -> Reply {
+        Conn::call(self, args).unwrap()
+    }
+    fn keys(&mut self) -> Vec<Vec<u8>> {
+        scan(self, "*")
+    }
+}
+
+fn call(c: &mut dyn Peer, args: &[&[u8]]) -> Reply {
+    c.call(args)
 }
 
 fn bulk_str(r: &Reply) -> String {
@@ -76,7 +92,7 @@ fn map_get<'r>(r: &'r mut Reply, key: &str) -> Option<&'r mut Reply> {
 }
 
 /// `XINFO STREAM key FULL COUNT 0` without what no command can set.
-fn stream_info(c: &mut Conn, key: &[u8], restored: bool) -> Reply {
+fn stream_info(c: &mut dyn Peer, key: &[u8], restored: bool) -> Reply {
     let mut r = call(c, &[b"XINFO", b"STREAM", key, b"FULL", b"COUNT", b"0"]);
     let mut top = vec!["radix-tree-keys", "radix-tree-nodes"];
     if !restored {
@@ -98,7 +114,7 @@ fn stream_info(c: &mut Conn, key: &[u8], restored: bool) -> Reply {
 }
 
 /// Streams on 5.0 (no `XINFO ... FULL`): groups, pending entries and consumers.
-fn stream_info_5(c: &mut Conn, key: &[u8]) -> Vec<Reply> {
+fn stream_info_5(c: &mut dyn Peer, key: &[u8]) -> Vec<Reply> {
     let mut out = Vec::new();
     let mut s = call(c, &[b"XINFO", b"STREAM", key]);
     drop_fields(&mut s, &["radix-tree-keys", "radix-tree-nodes"]);
@@ -129,7 +145,7 @@ fn stream_info_5(c: &mut Conn, key: &[u8]) -> Vec<Reply> {
 }
 
 /// Differences between `a` (the original) and `b` (our copy), described; empty if none.
-pub fn compare_servers(a: &mut Conn, b: &mut Conn, t: &Target, o: &CmpOpts) -> (usize, Vec<String>) {
+pub fn compare_servers(a: &mut dyn Peer, b: &mut dyn Peer, t: &Target, o: &CmpOpts) -> (usize, Vec<String>) {
     let mut diffs = Vec::new();
     let mut compared = 0;
     let valkey = t.dialect == Dialect::Valkey;
@@ -141,8 +157,8 @@ pub fn compare_servers(a: &mut Conn, b: &mut Conn, t: &Target, o: &CmpOpts) -> (
             call(a, &[b"SELECT", d.as_bytes()]);
             call(b, &[b"SELECT", d.as_bytes()]);
         }
-        let mut ka = scan(a, "*");
-        let mut kb = scan(b, "*");
+        let mut ka = a.keys();
+        let mut kb = b.keys();
         ka.sort();
         kb.sort();
         if ka != kb {
@@ -156,7 +172,7 @@ pub fn compare_servers(a: &mut Conn, b: &mut Conn, t: &Target, o: &CmpOpts) -> (
             }
             compared += 1;
             let name = String::from_utf8_lossy(k).into_owned();
-            let check = |a: &mut Conn, b: &mut Conn, what: &str, args: &[&[u8]], diffs: &mut Vec<String>| {
+            let check = |a: &mut dyn Peer, b: &mut dyn Peer, what: &str, args: &[&[u8]], diffs: &mut Vec<String>| {
                 let (x, y) = (call(a, args), call(b, args));
                 if x != y {
                     diffs.push(format!("db {db} key {name:?}: {what} differs: {}", first_difference(&x, &y)));
