@@ -44,6 +44,8 @@ fn cluster(server: &str) {
         let (n, diffs) = compare_servers(&mut a.conn(), &mut c.peer(), &target_of(server), &CmpOpts { all_dbs: false, restored: true, streams: true });
         assert!(diffs.is_empty(), "{server} cluster {}: {} differences over {n} keys:\n{}", f.display(), diffs.len(), diffs.join("\n"));
         assert!(n > 10 && n as u64 == rep["loaded"].as_u64().unwrap(), "{n} keys vs {rep}");
+        let (code, _, err) = rdbshift(&["verify", f.to_str().unwrap(), "--target", &url, "--db", "0"]);
+        assert_eq!(code, 0, "verify on the cluster: {err}");
         // a cluster refuses other dbs unless one is picked
         let (code, _, err) = rdbshift(&["load", f.to_str().unwrap(), "--target", &url]);
         assert_ne!(code, 0);

@@ -4,6 +4,7 @@ mod convert;
 mod info;
 mod inspect;
 mod load;
+mod verify;
 
 use std::io::Write;
 use std::path::Path;
@@ -29,6 +30,8 @@ enum Cmd {
     Convert(convert::ConvertArgs),
     /// Load RDB files into a Redis/Valkey server or cluster.
     Load(load::LoadArgs),
+    /// Check that a server or cluster holds every key of RDB files (or a sample).
+    Verify(verify::VerifyArgs),
 }
 
 /// Options shared by commands that read dumps.
@@ -105,6 +108,7 @@ pub fn run() -> i32 {
         Cmd::Info(a) => info::run(a),
         Cmd::Convert(a) => convert::run(a),
         Cmd::Load(a) => load::run(a),
+        Cmd::Verify(a) => verify::run(a),
     };
     r.unwrap_or_else(|e| {
         if let Some(io) = e.downcast_ref::<std::io::Error>() {

@@ -11,6 +11,7 @@
 
 pub mod node;
 pub mod url;
+pub mod verify;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::{Duration, Instant};
@@ -131,25 +132,13 @@ impl Target {
                     continue;
                 }
             };
-            let r = match c.cmd(&["CLUSTER", "SLOTS"]) {
-                Ok(Reply::Array(Some(r))) => r,
-                other => {
-                    last = format!("{seed}: CLUSTER SLOTS: {other:?}");
+            let map = match cluster_slots(&mut c, &seed) {
+                Ok(m) => m,
+                Err(e) => {
+                    last = e;
                     continue;
                 }
             };
-            let host = seed.rsplit_once(':').map_or(seed.as_str(), |x| x.0).to_string();
-            let mut map = Vec::new();
-            for range in r {
-                let Reply::Array(Some(f)) = range else { continue };
-                let (Some(Reply::Int(a)), Some(Reply::Int(b)), Some(Reply::Array(Some(m)))) = (f.first(), f.get(1), f.get(2)) else { continue };
-                let ip = match m.first() {
-                    Some(Reply::Bulk(Some(ip))) if !ip.is_empty() && ip != b"?" => String::from_utf8_lossy(ip).into_owned(),
-                    _ => host.clone(),
-                };
-                let Some(Reply::Int(port)) = m.get(1) else { continue };
-                map.push((*a as usize, *b as usize, format!("{ip}:{port}")));
-            }
             if map.is_empty() {
                 last = format!("{seed}: no slots assigned");
                 continue;
@@ -236,6 +225,27 @@ impl Target {
             self.node_db[i] = db;
         }
     }
+}
+
+/// `CLUSTER SLOTS` of the node `c` (at `seed`): (first slot, last slot, master address).
+pub fn cluster_slots(c: &mut crate::resp::client::Conn, seed: &str) -> Result<Vec<(usize, usize, String)>, String> {
+    let r = match c.cmd(&["CLUSTER", "SLOTS"]) {
+        Ok(Reply::Array(Some(r))) => r,
+        other => return Err(format!("{seed}: CLUSTER SLOTS: {other:?}")),
+    };
+    let host = seed.rsplit_once(':').map_or(seed, |x| x.0).to_string();
+    let mut map = Vec::new();
+    for range in r {
+        let Reply::Array(Some(f)) = range else { continue };
+        let (Some(Reply::Int(a)), Some(Reply::Int(b)), Some(Reply::Array(Some(m)))) = (f.first(), f.get(1), f.get(2)) else { continue };
+        let ip = match m.first() {
+            Some(Reply::Bulk(Some(ip))) if !ip.is_empty() && ip != b"?" => String::from_utf8_lossy(ip).into_owned(),
+            _ => host.clone(),
+        };
+        let Some(Reply::Int(port)) = m.get(1) else { continue };
+        map.push((*a as usize, *b as usize, format!("{ip}:{port}")));
+    }
+    Ok(map)
 }
 
 /// A key to send again.
