@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Writes a benchmark workload as RESP commands on stdout (for `redis-cli --pipe`).
 
-  strings N       N string keys, 11-byte names (key:NNNNNNN), ~470-byte random values
+  strings N [SIZE]  N string keys, 11-byte names (key:NNNNNNN), ~470-byte random values
+                  (or about SIZE bytes)
   bigkeys         a 5M-field hash, a 2M-member zset, a 1M-entry stream with 2 groups
                   and a PEL (scaled by an optional factor: bigkeys 0.1)
 Seeded: the same data every run.
@@ -21,9 +22,10 @@ rnd = random.Random(1)
 what = sys.argv[1]
 if what == "strings":
     n = int(sys.argv[2])
+    base = int(sys.argv[3]) if len(sys.argv) > 3 else 470
     pool = base64.b64encode(rnd.randbytes(1 << 20))
     for i in range(n):
-        size = 440 + rnd.randrange(60)
+        size = max(1, base - 30 + rnd.randrange(60))
         off = rnd.randrange(len(pool) - size)
         cmd("SET", "key:%07d" % i, pool[off:off + size])
 elif what == "bigkeys":

@@ -18,11 +18,17 @@ pub struct Cluster {
 impl Cluster {
     /// Starts `name` three times with cluster mode on and creates the cluster.
     pub fn start(name: &str) -> Option<Cluster> {
+        Self::start_with(name, &[])
+    }
+
+    pub fn start_with(name: &str, extra: &[&str]) -> Option<Cluster> {
         let mut nodes = Vec::new();
         for _ in 0..3 {
             let conf = format!("nodes-{}.conf", super::unique());
             // the bus port is P + 100 (free_port keeps it free), which 7.0+ can be told
-            let s = Server::start_ok(name, None, &["--cluster-enabled", "yes", "--cluster-config-file", &conf, "--cluster-node-timeout", "2000"])?;
+            let mut args = vec!["--cluster-enabled", "yes", "--cluster-config-file", &conf, "--cluster-node-timeout", "5000"];
+            args.extend_from_slice(extra);
+            let s = Server::start_ok(name, None, &args)?;
             nodes.push(s);
         }
         let addrs: Vec<String> = nodes.iter().map(|n| n.addr()).collect();

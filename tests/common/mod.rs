@@ -54,6 +54,8 @@ pub struct Server {
     pub port: u16,
     pub dir: tempdir::Dir,
     child: Child,
+    bin: PathBuf,
+    args: Vec<String>,
 }
 
 pub mod tempdir {
@@ -118,8 +120,21 @@ impl Server {
             args.extend(["--cluster-port".into(), (port + 100).to_string()]);
         }
         let child = Command::new(&bin).args(&args).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
-        let mut s = Server { name: name.into(), port, dir, child };
+        let mut s = Server { name: name.into(), port, dir, child, bin, args };
         Some(s.wait_ready().map(|_| s))
+    }
+
+    /// Kills the server (SIGKILL, no shutdown).
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Starts it again with the same configuration and directory.
+    pub fn restart(&mut self) {
+        self.kill();
+        self.child = Command::new(&self.bin).args(&self.args).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+        self.wait_ready().unwrap_or_else(|log| panic!("{} did not restart:\n{log}", self.name));
     }
 
     pub fn addr(&self) -> String {

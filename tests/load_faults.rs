@@ -1,0 +1,118 @@
+//! Faults a real cluster throws at a load: a master killed and restarted mid-load, slots
+//! migrated mid-load, memory full, and what `verify` says afterwards.
+
+mod common;
+
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::cluster::Cluster;
+use common::{rdbshift, Server};
+use rdbshift::resp::Reply;
+
+/// A dump of `n` string keys of about `size` bytes, written by Redis 7.0.
+fn workload(dir: &common::tempdir::Dir, n: u64, size: u64) -> PathBuf {
+    let s = Server::start_ok("redis-7.0", None, &[]).unwrap();
+    let generator = Command::new("python3")
+        .args([concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/gen-workload.py"), "strings", &n.to_string(), &size.to_string()])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let st = Command::new("redis-cli").args(["-p", &s.port.to_string(), "--pipe"]).stdin(generator.stdout.unwrap()).output().unwrap();
+    assert!(st.status.success());
+    s.conn().cmd(&["SAVE"]).unwrap();
+    let p = dir.path().join("workload.rdb");
+    std::fs::copy(s.dir.path().join("dump.rdb"), &p).unwrap();
+    p
+}
+
+fn dbsize(s: &Server) -> i64 {
+    match s.conn().cmd(&["DBSIZE"]) {
+        Ok(Reply::Int(n)) => n,
+        _ => -1,
+    }
+}
+
+fn spawn_load(file: &str, url: &str, report: &str) -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_rdbshift")).args(["load", file, "--target", url, "--report", report]).stderr(Stdio::piped()).spawn().unwrap()
+}
+
+fn finish(child: std::process::Child) -> (i32, String) {
+    let out = child.wait_with_output().unwrap();
+    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+#[test]
+fn master_killed_and_restarted_mid_load() {
+    let dir = common::tempdir::Dir::new("faults");
+    let f = workload(&dir, 300_000, 200);
+    let Some(mut c) = Cluster::start_with("redis-7.0", &["--appendonly", "yes", "--appendfsync", "always"]) else { return };
+    let report = dir.path().join("report.json");
+    let child = spawn_load(f.to_str().unwrap(), &c.url(), report.to_str().unwrap());
+    // once the victim holds some keys, kill it and bring it back
+    let t = Instant::now();
+    while dbsize(&c.nodes[1]) < 5000 {
+        assert!(t.elapsed() < Duration::from_secs(60), "the load does not progress");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    c.nodes[1].kill();
+    std::thread::sleep(Duration::from_millis(500));
+    c.nodes[1].restart();
+    let (code, err) = finish(child);
+    assert_eq!(code, 0, "{err}");
+    let rep: serde_json::Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
+    assert_eq!(rep["failed"], 0, "{rep}");
+    assert!(rep["reconnects"].as_u64().unwrap() >= 1, "{rep}");
+    let (code, _, err) = rdbshift(&["verify", f.to_str().unwrap(), "--target", &c.url()]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("checked 300000 keys: 0 missing, 0 different"), "{err}");
+}
+
+#[test]
+fn slots_migrated_mid_load() {
+    let dir = common::tempdir::Dir::new("faults");
+    let f = workload(&dir, 300_000, 100);
+    let Some(c) = Cluster::start("redis-7.0") else { return };
+    let report = dir.path().join("report.json");
+    let child = spawn_load(f.to_str().unwrap(), &c.url(), report.to_str().unwrap());
+    while dbsize(&c.nodes[0]) < 2000 {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let id = |s: &Server| match s.conn().cmd(&["CLUSTER", "MYID"]).unwrap() {
+        Reply::Bulk(Some(b)) => String::from_utf8(b).unwrap(),
+        r => panic!("{r:?}"),
+    };
+    let (from, to) = (id(&c.nodes[0]), id(&c.nodes[1]));
+    let rs = Command::new("redis-cli")
+        .args(["--cluster", "reshard", &c.nodes[0].addr(), "--cluster-from", &from, "--cluster-to", &to, "--cluster-slots", "300", "--cluster-yes", "--cluster-pipeline", "100"])
+        .output()
+        .unwrap();
+    assert!(rs.status.success(), "reshard: {}", String::from_utf8_lossy(&rs.stdout));
+    let (code, err) = finish(child);
+    assert_eq!(code, 0, "{err}");
+    let rep: serde_json::Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
+    assert_eq!(rep["failed"], 0, "{rep}");
+    let (code, _, err) = rdbshift(&["verify", f.to_str().unwrap(), "--target", &c.url()]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("checked 300000 keys: 0 missing, 0 different"), "{err}");
+    eprintln!("slot migration: {rep}");
+}
+
+#[test]
+fn memory_full_is_counted_and_fails() {
+    let dir = common::tempdir::Dir::new("faults");
+    let f = workload(&dir, 20_000, 500);
+    let Some(s) = Server::start_ok("redis-7.0", None, &["--maxmemory", "3mb", "--maxmemory-policy", "noeviction"]) else { return };
+    let report = dir.path().join("report.json");
+    let (code, err) = finish(spawn_load(f.to_str().unwrap(), &s.url(), report.to_str().unwrap()));
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("failed with OOM"), "{err}");
+    let rep: serde_json::Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
+    let (loaded, failed) = (rep["loaded"].as_u64().unwrap(), rep["failed"].as_u64().unwrap());
+    assert!(failed > 0 && loaded + failed == 20_000, "{rep}");
+    assert_eq!(dbsize(&s), loaded as i64);
+    let (code, _, err) = rdbshift(&["verify", f.to_str().unwrap(), "--target", &s.url()]);
+    assert_eq!(code, 1);
+    assert!(err.contains(&format!("{failed} missing")), "{err}");
+}
