@@ -324,3 +324,102 @@ impl<'a> Iterator for Reader<'a> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! Hand-made files for what no server here writes in every form (layouts from Redis 8.6
+    //! `rdb.c`/`t_stream.c`/`keymeta.c` and Valkey 9 `rdb.c`).
+    use super::*;
+    use crate::format::stream::Idmp;
+
+    /// magic + records + EOF + a zero (disabled) checksum.
+    fn file(magic: &[u8], body: &[u8]) -> Vec<u8> {
+        let mut v = magic.to_vec();
+        v.extend_from_slice(body);
+        v.push(op::EOF);
+        v.extend_from_slice(&[0; 8]);
+        v
+    }
+
+    fn keys(data: &[u8]) -> Result<Vec<Key<'_>>> {
+        let mut r = Reader::new(data, Options::default())?;
+        let mut out = Vec::new();
+        while let Some(rec) = r.next_record()? {
+            if let Record::Key(k) = rec {
+                out.push(k);
+            }
+        }
+        Ok(out)
+    }
+
+    struct GetIdmp(Option<Idmp>);
+    impl Visitor for GetIdmp {
+        fn stream_idmp(&mut self, i: &Idmp) -> Result<()> {
+            self.0 = Some(i.clone());
+            Ok(())
+        }
+    }
+
+    /// An empty type 26 stream: no nodes, counters, no groups, then the IDMP section.
+    fn stream26() -> Vec<u8> {
+        let mut b = vec![26, 1, b's'];
+        b.extend([0]); // listpack nodes
+        b.extend([0, 5, 1]); // length 0, last id 5-1
+        b.extend([0, 0, 5, 1, 3]); // first id 0-0, max deleted 5-1, entries added 3
+        b.extend([0]); // groups
+        b.extend([60, 10]); // IDMP duration 60 s, max size 10
+        b.extend([1, 2, b'p', b'1', 1, 3, b'i', b'i', b'd', 4, 0]); // producer "p1": "iid" -> 4-0
+        b.extend([7, 2]); // IIDs added 7, duplicates 2
+        b
+    }
+
+    #[test]
+    fn type_26_stream_with_idmp() {
+        let data = file(b"REDIS0013", &stream26());
+        let ks = keys(&data).unwrap();
+        assert_eq!(ks.len(), 1);
+        let mut v = GetIdmp(None);
+        ks[0].decode(&data, &Header::parse(&data, false).unwrap(), &mut v, &mut Scratch::default()).unwrap();
+        let i = v.0.unwrap();
+        assert_eq!((i.duration_s, i.max_size, i.iids_added, i.iids_duplicates), (60, 10, 7, 2));
+        assert_eq!(i.producers[0].name, b"p1");
+        assert_eq!(i.producers[0].iids, vec![(b"iid".to_vec(), crate::format::stream::StreamId { ms: 4, seq: 0 })]);
+        // type 26 does not exist in Valkey files, and is refused inside bounds in Redis ones
+        let e = keys(&file(b"VALKEY080", &stream26())).unwrap_err();
+        assert!(matches!(e.kind, ErrorKind::UnknownType(26)), "{e}");
+        let mut bad = stream26();
+        bad[14] = 0; // IDMP duration 0: out of range
+        let e = keys(&file(b"REDIS0013", &bad)).unwrap_err();
+        assert!(e.to_string().contains("byte offset"), "{e}");
+        for cut in 10..data.len() - 9 {
+            assert!(keys(&data[..cut]).is_err(), "truncated at {cut}");
+        }
+    }
+
+    #[test]
+    fn opcode_243_by_dialect() {
+        // Redis 13: key metadata (1 class, spec, module opcodes to EOF), then the key
+        let mut b = vec![op::KEY_META_OR_SLOT_IMPORT, 1];
+        b.extend_from_slice(&0x1234_5678u32.to_le_bytes());
+        b.extend([2, 0x2a, 0]);
+        b.extend([0, 1, b'k', 1, b'v']);
+        let data = file(b"REDIS0013", &b);
+        let ks = keys(&data).unwrap();
+        assert_eq!(ks[0].meta.len(), 1);
+        assert_eq!(ks[0].meta[0].body, &[2, 0x2a, 0]);
+        assert_eq!(&data[ks[0].meta_at..ks[0].type_at], &b[..9], "the metadata as a DUMP payload carries it");
+        // the same byte before Redis 13 is no opcode at all
+        let e = keys(&file(b"REDIS0012", &b)).unwrap_err();
+        assert!(matches!(e.kind, ErrorKind::UnknownType(243)), "{e}");
+        // Valkey 9: slot import (job name, ranges), then a key without metadata
+        let v = [op::KEY_META_OR_SLOT_IMPORT, 3, b'j', b'o', b'b', 1, 0, 0x40, 100, 0, 1, b'k', 1, b'v'];
+        let data = file(b"VALKEY080", &v);
+        let mut r = Reader::new(&data, Options::default()).unwrap();
+        match r.next_record().unwrap() {
+            Some(Record::SlotImport { job, ranges }) => assert_eq!((job, ranges), (b"job".to_vec(), vec![(0, 100)])),
+            other => panic!("{other:?}"),
+        }
+        let Some(Record::Key(k)) = r.next_record().unwrap() else { panic!() };
+        assert!(k.meta.is_empty() && k.meta_at == k.type_at);
+    }
+}
