@@ -102,3 +102,23 @@ fn wrong_password_is_a_clear_error() {
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 }
+
+/// An 8.6 dump loaded into Redis 8.0: no error, and the report counts the streams whose
+/// IDMP state 8.0 cannot hold (asked from the server, no option needed).
+#[test]
+fn redis_8_6_dump_into_redis_8_0() {
+    let f = corpus().join("servers/redis-8.6-compact-seed1.rdb");
+    let Some(s) = Server::start_ok("redis-8.0", None, &[]) else { return };
+    let report = s.dir.path().join("report.json");
+    let url = s.url();
+    let (code, _, err) = rdbshift(&["load", f.to_str().unwrap(), "--target", &url, "--report", report.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("stream(s) lost their IDMP state"), "{err}");
+    let rep: serde_json::Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
+    let (_, info, _) = rdbshift(&["info", "--json", f.to_str().unwrap()]);
+    let info: serde_json::Value = serde_json::from_slice(&info).unwrap();
+    assert_eq!(rep["not_carried"]["streams_idmp"], info["streams_with_idmp"], "{rep}");
+    assert_eq!(rep["failed"], 0);
+    let (code, _, err) = rdbshift(&["verify", f.to_str().unwrap(), "--target", &url]);
+    assert_eq!(code, 0, "{err}");
+}

@@ -170,6 +170,14 @@ fn report_json(r: &Report, url: &Url, secs: f64) -> String {
         )
         .as_bytes(),
     );
+    let c = &r.counts;
+    o.extend_from_slice(
+        format!(
+            ",\"not_carried\":{{\"streams_idmp\":{},\"field_ttls\":{},\"key_metadata\":{},\"functions\":{},\"module_aux\":{},\"stream_counters\":{},\"idmp_records\":{}}}",
+            c.idmp_dropped, c.field_ttls_dropped, c.meta_dropped, c.functions_skipped, c.module_aux_skipped, c.stream_counters_dropped, c.idmp_records_dropped
+        )
+        .as_bytes(),
+    );
     o.extend_from_slice(b",\"per_node\":{");
     for (i, (addr, n)) in r.per_node.iter().enumerate() {
         if i > 0 {

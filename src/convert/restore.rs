@@ -76,3 +76,36 @@ pub fn key(plan: &Plan, data: &[u8], k: &Key, name: &[u8], out: &mut Out) -> Res
     }
     out.end_cmd()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::convert::{Mode, Target};
+    use crate::format::record::{Options, Record};
+    use crate::format::Reader;
+
+    fn plan(t: Target) -> Plan {
+        Plan { target: t, mode: Mode::Restore, max_elems: 512, max_bytes: 1 << 20, filter: Default::default(), skip_functions: false }
+    }
+
+    #[test]
+    fn payload_carries_metadata_only_to_8_6() {
+        // a key with metadata (hand-made: no module here writes it), string value "v"
+        let mut data = b"REDIS0013".to_vec();
+        data.extend([0xF3, 1, 0x78, 0x56, 0x34, 0x12, 2, 0x2a, 0, 0, 1, b'k', 1, b'v', 0xff]);
+        data.extend([0; 8]);
+        let mut r = Reader::new(&data, Options::default()).unwrap();
+        let Some(Record::Key(k)) = r.next_record().unwrap() else { panic!() };
+        let (meta, ty, body, footer) = payload(&plan(Target::redis(8, 6)), &data, &k);
+        assert_eq!(meta, &[0xF3, 1, 0x78, 0x56, 0x34, 0x12, 2, 0x2a, 0]);
+        assert_eq!((ty, body), (&[0u8][..], &[1u8, b'v'][..]));
+        assert_eq!(&footer[..2], &13u16.to_le_bytes());
+        let whole = [meta, ty, body, &footer[..2]].concat();
+        assert_eq!(u64::from_le_bytes(footer[2..].try_into().unwrap()), crate::format::crc::crc64(&whole));
+        let (meta, _, _, footer) = payload(&plan(Target::redis(8, 0)), &data, &k);
+        assert!(meta.is_empty());
+        assert_eq!(&footer[..2], &12u16.to_le_bytes());
+        let (_, _, _, footer) = payload(&plan(Target::valkey(9, 1)), &data, &k);
+        assert_eq!(&footer[..2], &80u16.to_le_bytes());
+    }
+}
