@@ -40,6 +40,9 @@ pub struct LoadArgs {
     /// Decoding threads (default: all cores).
     #[arg(long, value_name = "N")]
     threads: Option<usize>,
+    /// Unacknowledged bytes allowed per node (tuning).
+    #[arg(long, value_name = "BYTES", hide = true)]
+    window: Option<usize>,
     /// Write the report as JSON to this file.
     #[arg(long, value_name = "FILE")]
     report: Option<PathBuf>,
@@ -50,10 +53,15 @@ pub struct LoadArgs {
 }
 
 /// The dbs that hold keys (a quick skim), to refuse a cluster load early.
-fn dbs_with_keys(data: &[u8], opts: rdbshift::format::record::Options) -> rdbshift::format::Result<Vec<u64>> {
-    let mut r = Reader::new(data, opts)?;
+fn dbs_with_keys(dump: &Dump, opts: rdbshift::format::record::Options) -> rdbshift::format::Result<Vec<u64>> {
+    let mut r = Reader::new(dump.data(), opts)?;
     let mut dbs = Vec::new();
+    let mut released = 0;
     while let Some(rec) = r.next_record()? {
+        if r.checked_upto() - released > rdbshift::input::RELEASE_STEP {
+            dump.release(released, r.checked_upto());
+            released = r.checked_upto();
+        }
         if let Record::Key(k) = rec {
             if dbs.last() != Some(&k.db) && !dbs.contains(&k.db) {
                 dbs.push(k.db);
@@ -68,6 +76,9 @@ pub fn run(a: LoadArgs) -> CliResult {
     let started = Instant::now();
     let mut t = Target::connect(url.clone()).map_err(|e| format!("{}: {e}", redact(&a.target)))?;
     eprintln!("rdbshift: {} is {} ({})", url, t.server, if t.cluster { "cluster" } else { "standalone" });
+    if let Some(w) = a.window {
+        t.window = w.max(1);
+    }
     let mut cfg = Config::default();
     if let Some(n) = a.threads {
         cfg.threads = n.max(1);
@@ -87,7 +98,7 @@ pub fn run(a: LoadArgs) -> CliResult {
         };
         let data = dump.data();
         if t.cluster && to_db.is_none() {
-            let dbs = dbs_with_keys(data, a.read.options())?;
+            let dbs = dbs_with_keys(&dump, a.read.options())?;
             let other: Vec<u64> = dbs.into_iter().filter(|d| *d != 0 && filter.db(*d)).collect();
             if !other.is_empty() {
                 report(f, &format!("keys in db {other:?}, and a cluster has only db 0: load one db with --db N --to-db 0"));

@@ -69,6 +69,8 @@ pub struct Target {
     /// Each node's selected db (standalone).
     node_db: Vec<u64>,
     pub report: Report,
+    /// Unacknowledged bytes allowed per node.
+    pub window: usize,
     /// Keyless commands (`FUNCTION LOAD`) sent so far, resent to a node that reconnects.
     globals: Vec<Vec<u8>>,
 }
@@ -98,7 +100,7 @@ impl Target {
         let cinfo = text(&c.cmd(&["INFO", "cluster"]).map_err(|e| e.to_string())?);
         let cluster = info_field(&cinfo, "cluster_enabled") == Some("1");
         drop(c);
-        let mut t = Target { url, cluster, server, nodes: Vec::new(), slots: vec![usize::MAX; 16384], node_db: Vec::new(), report: Report::default(), globals: Vec::new() };
+        let mut t = Target { url, cluster, server, nodes: Vec::new(), slots: vec![usize::MAX; 16384], node_db: Vec::new(), report: Report::default(), window: WINDOW, globals: Vec::new() };
         if cluster {
             t.refresh_slots()?;
         } else {
@@ -274,6 +276,8 @@ pub struct FileLoad<'a, 't> {
     /// Keys that will be sent again whole: their remaining pieces are dropped.
     dropped: HashSet<usize>,
     retries: Vec<Retry>,
+    /// Per node: bytes and entries gathered from the current piece, not yet sent.
+    gathered: Vec<(Vec<u8>, Vec<Expect>)>,
     /// Attempts made so far per key (by record offset).
     attempts: HashMap<usize, u32>,
     fatal: Option<String>,
@@ -285,7 +289,7 @@ fn err_io(e: String) -> std::io::Error {
 
 impl<'a, 't> FileLoad<'a, 't> {
     pub fn new(t: &'t mut Target, data: &'a [u8], h: Header, plan: &'a Plan, to_db: Option<u64>) -> Self {
-        FileLoad { t, data, h, plan, pool: Default::default(), to_db, db: 0, cur: None, dropped: HashSet::new(), retries: Vec::new(), attempts: HashMap::new(), fatal: None }
+        FileLoad { t, data, h, plan, pool: Default::default(), to_db, db: 0, cur: None, dropped: HashSet::new(), retries: Vec::new(), gathered: Vec::new(), attempts: HashMap::new(), fatal: None }
     }
 
     /// Handles the keys whose replies have all arrived, and nodes that died.
@@ -466,6 +470,32 @@ impl<'a, 't> FileLoad<'a, 't> {
     }
 }
 
+impl FileLoad<'_, '_> {
+    fn gather(&mut self, i: usize, piece: &[u8], e: Expect) {
+        if self.gathered.len() <= i {
+            self.gathered.resize_with(i + 1, Default::default);
+        }
+        self.gathered[i].0.extend_from_slice(piece);
+        self.gathered[i].1.push(e);
+    }
+
+    /// Sends what was gathered for node `i` (after waiting for room in its window).
+    fn flush_node(&mut self, i: usize) {
+        let Some((bytes, es)) = self.gathered.get_mut(i) else { return };
+        if es.is_empty() && bytes.is_empty() {
+            return;
+        }
+        let (bytes, es) = (std::mem::take(bytes), std::mem::take(es));
+        self.t.nodes[i].wait_below(self.t.window);
+        self.t.nodes[i].send_many(&bytes, es);
+        let slot = &mut self.gathered[i].0;
+        if slot.capacity() == 0 {
+            *slot = bytes;
+            slot.clear();
+        }
+    }
+}
+
 impl Sink for FileLoad<'_, '_> {
     fn select(&mut self, db: u64) -> std::io::Result<()> {
         let db = self.to_db.unwrap_or(db);
@@ -477,22 +507,23 @@ impl Sink for FileLoad<'_, '_> {
     }
 
     fn write(&mut self, bytes: &[u8]) -> std::io::Result<()> {
-        // a mapped piece of the key being written
+        // a mapped piece of the key being written: after what was gathered for its node
         if let Some(i) = self.cur {
+            self.flush_node(i);
             self.t.nodes[i].send(bytes, None);
         }
         Ok(())
     }
 
     fn write_owned(&mut self, b: Vec<u8>, marks: Vec<Mark>) -> std::io::Result<()> {
+        // each node's keys gathered into one write per piece
         for (j, m) in marks.iter().enumerate() {
-            let end = marks.get(j + 1).map_or(b.len(), |n| n.at);
-            let piece = &b[m.at..end];
+            let piece = &b[m.at..marks.get(j + 1).map_or(b.len(), |n| n.at)];
             if m.record == usize::MAX {
                 // keyless (FUNCTION LOAD): every master
                 self.t.globals.push(piece.to_vec());
                 for i in self.t.masters() {
-                    self.t.nodes[i].send(piece, Some(Expect { tag: Tag::Global, cmds: m.cmds, bytes: piece.len(), end: m.end }));
+                    self.gather(i, piece, Expect { tag: Tag::Global, cmds: m.cmds, bytes: piece.len(), end: m.end });
                 }
                 self.cur = None;
                 continue;
@@ -502,10 +533,15 @@ impl Sink for FileLoad<'_, '_> {
                 continue;
             }
             let i = self.t.route(m.slot.unwrap_or(0)).map_err(err_io)?;
-            self.t.select(i, self.db);
-            self.t.nodes[i].wait_below(WINDOW);
-            self.t.nodes[i].send(piece, Some(Expect { tag: Tag::Key { record: m.record, db: self.db }, cmds: m.cmds, bytes: piece.len(), end: m.end }));
+            if !self.t.cluster && self.t.node_db[i] != self.db {
+                self.flush_node(i);
+                self.t.select(i, self.db);
+            }
+            self.gather(i, piece, Expect { tag: Tag::Key { record: m.record, db: self.db }, cmds: m.cmds, bytes: piece.len(), end: m.end });
             self.cur = Some(i);
+        }
+        for i in 0..self.gathered.len() {
+            self.flush_node(i);
         }
         self.pool.put(b);
         self.collect()

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use super::url::Url;
 use crate::resp::client::Conn;
-use crate::resp::reply::{parse, ParseError, Reply};
+use crate::resp::reply::{skip, ParseError, Reply};
 
 /// What a queued piece is for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -124,6 +124,30 @@ impl Node {
         }
     }
 
+    /// Queues several entries and writes their bytes in one go.
+    pub fn send_many(&mut self, bytes: &[u8], es: impl IntoIterator<Item = Expect>) {
+        {
+            let mut st = self.sh.0.lock().unwrap();
+            for mut e in es {
+                if e.cmds == 0 && !e.end {
+                    self.carry += e.bytes;
+                    continue;
+                }
+                e.bytes += std::mem::take(&mut self.carry);
+                st.bytes += e.bytes;
+                st.q.push_back(e);
+            }
+            if st.dead.is_some() {
+                return;
+            }
+        }
+        if let Err(err) = self.w.write_all(bytes) {
+            let mut st = self.sh.0.lock().unwrap();
+            st.dead.get_or_insert(format!("write: {err}"));
+            self.sh.1.notify_all();
+        }
+    }
+
     /// Waits until at most `limit` bytes are unacknowledged (or the connection died).
     pub fn wait_below(&self, limit: usize) {
         let mut st = self.sh.0.lock().unwrap();
@@ -174,49 +198,55 @@ fn pop_complete(st: &mut State) {
 }
 
 fn read_loop(mut r: TcpStream, sh: &(Mutex<State>, Condvar)) {
-    let mut buf = Vec::with_capacity(1 << 16);
-    let mut pos = 0;
-    let mut tmp = vec![0u8; 1 << 16];
+    let mut buf = Vec::with_capacity(1 << 17);
+    let mut tmp = vec![0u8; 1 << 17];
+    // replies parsed since the last update: None for success, Some(error)
+    let mut got: Vec<Option<String>> = Vec::new();
     loop {
-        match parse(&buf, pos) {
-            Ok((reply, next)) => {
-                pos = next;
-                let mut st = sh.0.lock().unwrap();
-                let st = &mut *st;
+        let mut pos = 0;
+        let bad = loop {
+            match skip(&buf, pos) {
+                Ok((err, next)) => {
+                    got.push(err.map(|e| String::from_utf8_lossy(e).into_owned()));
+                    pos = next;
+                }
+                Err(ParseError::Incomplete) => break None,
+                Err(ParseError::Invalid(m)) => break Some(format!("protocol error: {m}")),
+            }
+        };
+        buf.drain(..pos);
+        if !got.is_empty() {
+            let mut st = sh.0.lock().unwrap();
+            let st = &mut *st;
+            for err in got.drain(..) {
                 pop_complete(st);
                 let Some(front) = st.q.front_mut() else {
                     st.dead = Some("a reply nobody asked for".into());
                     sh.1.notify_all();
                     return;
                 };
-                if let Reply::Error(e) = &reply {
-                    st.cur_err.get_or_insert_with(|| String::from_utf8_lossy(e).into_owned());
+                if let Some(e) = err {
+                    st.cur_err.get_or_insert(e);
                 }
                 front.cmds -= 1;
-                pop_complete(st);
-                sh.1.notify_all();
             }
-            Err(ParseError::Incomplete) => {
-                if pos > 0 {
-                    buf.drain(..pos);
-                    pos = 0;
-                }
-                match r.read(&mut tmp) {
-                    Ok(0) | Err(_) => {
-                        let mut st = sh.0.lock().unwrap();
-                        st.dead.get_or_insert("connection closed".into());
-                        sh.1.notify_all();
-                        return;
-                    }
-                    Ok(n) => buf.extend_from_slice(&tmp[..n]),
-                }
-            }
-            Err(ParseError::Invalid(m)) => {
+            pop_complete(st);
+            sh.1.notify_all();
+        }
+        if let Some(b) = bad {
+            let mut st = sh.0.lock().unwrap();
+            st.dead.get_or_insert(b);
+            sh.1.notify_all();
+            return;
+        }
+        match r.read(&mut tmp) {
+            Ok(0) | Err(_) => {
                 let mut st = sh.0.lock().unwrap();
-                st.dead.get_or_insert(format!("protocol error: {m}"));
+                st.dead.get_or_insert("connection closed".into());
                 sh.1.notify_all();
                 return;
             }
+            Ok(n) => buf.extend_from_slice(&tmp[..n]),
         }
     }
 }

@@ -103,6 +103,40 @@ pub fn parse(buf: &[u8], pos: usize) -> Result<(Reply, usize), ParseError> {
     }
 }
 
+/// Walks one reply at `pos` without building it; returns the position after it, and the
+/// text of the reply when it is an error (what a pipelined loader needs, allocation-free).
+pub fn skip(buf: &[u8], pos: usize) -> Result<(Option<&[u8]>, usize), ParseError> {
+    let Some(&t) = buf.get(pos) else { return Err(ParseError::Incomplete) };
+    let (l, next) = line(buf, pos + 1)?;
+    match t {
+        b'-' | b'!' => Ok((Some(l), next)),
+        b'+' | b':' | b'_' | b',' | b'#' => Ok((None, next)),
+        b'$' | b'=' => {
+            let n = num(l)?;
+            if n < 0 {
+                return Ok((None, next));
+            }
+            let end = next + n as usize;
+            if buf.len() < end + 2 {
+                return Err(ParseError::Incomplete);
+            }
+            Ok((None, end + 2))
+        }
+        b'*' | b'~' | b'%' | b'>' => {
+            let mut n = num(l)?;
+            if t == b'%' {
+                n *= 2;
+            }
+            let mut p = next;
+            for _ in 0..n.max(0) {
+                p = skip(buf, p)?.1;
+            }
+            Ok((None, p))
+        }
+        _ => Err(ParseError::Invalid(format!("unknown reply type byte 0x{t:02x}"))),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -122,5 +156,17 @@ mod tests {
         assert_eq!(parse(b"$5\r\nab", 0), Err(ParseError::Incomplete));
         assert_eq!(parse(b"*2\r\n:1\r\n", 0), Err(ParseError::Incomplete));
         assert!(matches!(parse(b"?x\r\n", 0), Err(ParseError::Invalid(_))));
+        // skip agrees with parse on where each reply ends, and finds errors
+        let mut p = 0;
+        let mut errs = Vec::new();
+        while p < b.len() {
+            let (e, np) = skip(b, p).unwrap();
+            assert_eq!(np, parse(b, p).unwrap().1);
+            errs.extend(e.map(|e| e.to_vec()));
+            p = np;
+        }
+        assert!(errs.is_empty(), "the error above is nested in an array");
+        assert_eq!(skip(b"-MOVED 1 h:2\r\n", 0).unwrap(), (Some(&b"MOVED 1 h:2"[..]), 14));
+        assert_eq!(skip(b"*2\r\n:1\r\n", 0), Err(ParseError::Incomplete));
     }
 }
