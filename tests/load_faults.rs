@@ -116,3 +116,58 @@ fn memory_full_is_counted_and_fails() {
     assert_eq!(code, 1);
     assert!(err.contains(&format!("{failed} missing")), "{err}");
 }
+
+#[test]
+fn rerun_after_a_crash_resumes_from_the_checkpoint() {
+    let dir = common::tempdir::Dir::new("faults");
+    let f = workload(&dir, 300_000, 200);
+    let Some(s) = Server::start_ok("redis-7.0", None, &[]) else { return };
+    let ck = dir.path().join("checkpoint");
+    let file = f.to_str().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_rdbshift")).args(["load", file, "--target", &s.url(), "--checkpoint", ck.to_str().unwrap()]).stderr(Stdio::null()).spawn().unwrap();
+    // crash once the checkpoint says some progress was made
+    let t = Instant::now();
+    loop {
+        let off: u64 = std::fs::read_to_string(&ck).ok().and_then(|t| t.split('\t').nth(1).and_then(|o| o.parse().ok())).unwrap_or(0);
+        if off > 0 {
+            break;
+        }
+        assert!(t.elapsed() < Duration::from_secs(60));
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let before = dbsize(&s);
+    assert!(before > 0 && before < 300_000, "{before} keys at the crash");
+    let (code, _, err) = rdbshift(&["load", file, "--target", &s.url(), "--checkpoint", ck.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("resuming at byte offset"), "{err}");
+    let (code, _, err) = rdbshift(&["verify", file, "--target", &s.url()]);
+    assert_eq!(code, 0, "{err}");
+    // a third run has nothing left to do
+    let (code, _, err) = rdbshift(&["load", file, "--target", &s.url(), "--checkpoint", ck.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("already loaded"), "{err}");
+}
+
+#[test]
+fn existing_keys_on_conflict() {
+    let f = common::corpus().join("servers/redis-7.0-compact-seed1.rdb");
+    let file = f.to_str().unwrap();
+    let Some(s) = Server::start_ok("redis-7.0", None, &[]) else { return };
+    let (code, _, err) = rdbshift(&["load", file, "--target", &s.url()]);
+    assert_eq!(code, 0, "{err}");
+    let mut c = s.conn();
+    let k = common::datagen::scan(&mut c, "*").into_iter().find(|k| c.call(&[b"TYPE", k]).unwrap() == Reply::Status(b"string".to_vec())).unwrap();
+    c.call(&[b"SET", &k, b"changed"]).unwrap();
+    let (code, _, err) = rdbshift(&["load", file, "--target", &s.url(), "--on-conflict", "skip"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("loaded 0 keys, 0 failed, 145 skipped"), "{err}");
+    assert_eq!(c.call(&[b"GET", &k]).unwrap(), Reply::Bulk(Some(b"changed".to_vec())));
+    let (code, _, err) = rdbshift(&["load", file, "--target", &s.url(), "--on-conflict", "fail"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("loaded 0 keys, 145 failed") && err.contains("the key exists"), "{err}");
+    let (code, _, err) = rdbshift(&["load", file, "--target", &s.url()]);
+    assert_eq!(code, 0, "{err}");
+    assert_ne!(c.call(&[b"GET", &k]).unwrap(), Reply::Bulk(Some(b"changed".to_vec())));
+}

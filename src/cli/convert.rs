@@ -101,6 +101,7 @@ pub fn run(a: ConvertArgs) -> CliResult {
             max_bytes: a.batch_bytes.max(1),
             filter: filter.clone(),
             skip_functions: a.skip_functions,
+            start_at: 0,
         };
         let (counts, r) = engine::run(data, a.read.options(), &plan, &cfg, &pool, &mut sink, &|x, y| dump.release(x, y));
         eprintln!(

@@ -10,7 +10,8 @@ use rdbshift::format::record::Record;
 use rdbshift::format::{ErrorKind, Reader};
 use rdbshift::input::Dump;
 use rdbshift::load::url::{redact, Url};
-use rdbshift::load::{FileLoad, Report, Target};
+use rdbshift::load::checkpoint::Checkpoint;
+use rdbshift::load::{Conflict, FileLoad, Report, Target};
 
 use super::{report, CliResult, FilterArgs, ReadArgs};
 
@@ -20,6 +21,13 @@ pub enum LoadMode {
     Restore,
     /// Plain commands only.
     Commands,
+}
+
+#[derive(Copy, Clone, Debug, ValueEnum, PartialEq)]
+pub enum OnConflict {
+    Replace,
+    Skip,
+    Fail,
 }
 
 #[derive(Args)]
@@ -43,6 +51,14 @@ pub struct LoadArgs {
     /// Unacknowledged bytes allowed per node (tuning).
     #[arg(long, value_name = "BYTES", hide = true)]
     window: Option<usize>,
+    /// What to do with keys that already exist: replace them (default), skip them, or
+    /// count them as failures.
+    #[arg(long, value_enum, default_value_t = OnConflict::Replace)]
+    on_conflict: OnConflict,
+    /// Record progress here; a rerun with the same file continues where the last run
+    /// stopped (per dump: matched by path and size).
+    #[arg(long, value_name = "FILE")]
+    checkpoint: Option<PathBuf>,
     /// Write the report as JSON to this file.
     #[arg(long, value_name = "FILE")]
     report: Option<PathBuf>,
@@ -87,6 +103,10 @@ pub fn run(a: LoadArgs) -> CliResult {
     let filter = a.filter.filter();
     let to_db = a.to_db.or(url.db);
     let mut code = 0;
+    let mut ckpt = match &a.checkpoint {
+        Some(p) => Some(Checkpoint::open(p)?),
+        None => None,
+    };
     for f in &a.files {
         let dump = match Dump::open(f) {
             Ok(d) => d,
@@ -113,11 +133,31 @@ pub fn run(a: LoadArgs) -> CliResult {
             max_bytes: MAX_BYTES,
             filter: filter.clone(),
             skip_functions: false,
+            start_at: 0,
         };
+        let mut plan = plan;
+        let ck_name = Checkpoint::name(f);
+        if let Some(c) = &ckpt {
+            plan.start_at = c.resume_at(&ck_name, data.len() as u64) as usize;
+            if plan.start_at >= data.len() {
+                eprintln!("rdbshift: {}: already loaded (checkpoint)", f.display());
+                continue;
+            }
+            if plan.start_at > 0 {
+                eprintln!("rdbshift: {}: resuming at byte offset {} (checkpoint)", f.display(), plan.start_at);
+            }
+        }
         let h = rdbshift::format::Header::parse(data, a.read.allow_newer)?;
         let mut fl = FileLoad::new(&mut t, data, h, &plan, to_db);
+        fl.on_conflict = match a.on_conflict {
+            OnConflict::Replace => Conflict::Replace,
+            OnConflict::Skip => Conflict::Skip,
+            OnConflict::Fail => Conflict::Fail,
+        };
+        fl.checkpoint = ckpt.take().map(|c| (c, ck_name.clone(), data.len() as u64));
         let (counts, r) = engine::run(data, a.read.options(), &plan, &cfg, &pool, &mut fl, &|x, y| dump.release(x, y));
-        let fin = fl.finish();
+        let fin = fl.finish(r.is_ok());
+        ckpt = fl.checkpoint.take().map(|c| c.0);
         t.report.counts.add(&counts);
         for w in counts.warnings(&t.server.to_string()) {
             eprintln!("rdbshift: warning: {}: {w}", f.display());

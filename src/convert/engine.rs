@@ -360,6 +360,10 @@ fn work(data: &[u8], h: &Header, plan: &Plan, piece: usize, pool: &BufPool, mark
         let (key_start, sent) = (out.buf.len(), out.sent);
         let r = match item {
             Item::Key(k) => (|| {
+                if k.start < plan.start_at {
+                    n.resumed += 1;
+                    return Ok(());
+                }
                 if !f.db(k.db) {
                     n.filtered += 1;
                     return Ok(());
@@ -381,7 +385,7 @@ fn work(data: &[u8], h: &Header, plan: &Plan, piece: usize, pool: &BufPool, mark
                 Ok(())
             })(),
             Item::Function(func) => (|| {
-                if plan.skip_functions {
+                if plan.skip_functions || chunk.start < plan.start_at {
                     return Ok(());
                 }
                 if func.pre_ga.is_some() || !plan.target.functions() {

@@ -38,6 +38,8 @@ pub struct Plan {
     pub filter: Filter,
     /// Leave out `FUNCTION LOAD`.
     pub skip_functions: bool,
+    /// Leave out the records before this offset (a load resumed from a checkpoint).
+    pub start_at: usize,
 }
 
 /// Defaults well under every server's limits (`proto-max-bulk-len` 512 MB, 1M arguments
@@ -73,6 +75,8 @@ pub struct Counts {
     pub stream_counters_dropped: u64,
     /// IDMP records that point at deleted entries (`XIDMPRECORD` needs the entry).
     pub idmp_records_dropped: u64,
+    /// Keys before the resume point (`--checkpoint`).
+    pub resumed: u64,
 }
 
 impl Counts {
@@ -90,6 +94,7 @@ impl Counts {
         self.meta_dropped += o.meta_dropped;
         self.stream_counters_dropped += o.stream_counters_dropped;
         self.idmp_records_dropped += o.idmp_records_dropped;
+        self.resumed += o.resumed;
     }
 
     /// One line per thing the target lost, for the user.

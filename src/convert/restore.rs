@@ -85,7 +85,7 @@ mod tests {
     use crate::format::Reader;
 
     fn plan(t: Target) -> Plan {
-        Plan { target: t, mode: Mode::Restore, max_elems: 512, max_bytes: 1 << 20, filter: Default::default(), skip_functions: false }
+        Plan { target: t, mode: Mode::Restore, max_elems: 512, max_bytes: 1 << 20, filter: Default::default(), skip_functions: false, start_at: 0 }
     }
 
     #[test]

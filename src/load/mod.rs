@@ -9,6 +9,7 @@
 //! - A retry decodes the key again from the dump and sends all its commands: they start
 //!   with `DEL` (or `RESTORE ... REPLACE`), so a key half-written before a failure converges.
 
+pub mod checkpoint;
 pub mod node;
 pub mod url;
 pub mod verify;
@@ -73,6 +74,8 @@ pub struct Target {
     pub window: usize,
     /// Keyless commands (`FUNCTION LOAD`) sent so far, resent to a node that reconnects.
     globals: Vec<Vec<u8>>,
+    /// Plain connections for questions (`--on-conflict`), per node.
+    checkers: Vec<Option<crate::resp::client::Conn>>,
 }
 
 fn info_field<'r>(info: &'r str, name: &str) -> Option<&'r str> {
@@ -100,7 +103,7 @@ impl Target {
         let cinfo = text(&c.cmd(&["INFO", "cluster"]).map_err(|e| e.to_string())?);
         let cluster = info_field(&cinfo, "cluster_enabled") == Some("1");
         drop(c);
-        let mut t = Target { url, cluster, server, nodes: Vec::new(), slots: vec![usize::MAX; 16384], node_db: Vec::new(), report: Report::default(), window: WINDOW, globals: Vec::new() };
+        let mut t = Target { url, cluster, server, nodes: Vec::new(), slots: vec![usize::MAX; 16384], node_db: Vec::new(), report: Report::default(), window: WINDOW, globals: Vec::new(), checkers: Vec::new() };
         if cluster {
             t.refresh_slots()?;
         } else {
@@ -119,6 +122,17 @@ impl Target {
         self.node_db.push(0);
         self.report.per_node.entry(addr.to_string()).or_default();
         Ok(self.nodes.len() - 1)
+    }
+
+    /// A plain connection to node `i`, for questions outside the pipeline.
+    fn checker(&mut self, i: usize) -> Result<&mut crate::resp::client::Conn, String> {
+        if self.checkers.len() <= i {
+            self.checkers.resize_with(i + 1, || None);
+        }
+        if self.checkers[i].is_none() {
+            self.checkers[i] = Some(node::handshake(&self.url, &self.nodes[i].addr, Duration::from_secs(10))?);
+        }
+        Ok(self.checkers[i].as_mut().unwrap())
     }
 
     /// Reads `CLUSTER SLOTS` from the first node that answers.
@@ -250,6 +264,18 @@ pub fn cluster_slots(c: &mut crate::resp::client::Conn, seed: &str) -> Result<Ve
     Ok(map)
 }
 
+/// What to do with a key that already exists on the target.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Conflict {
+    /// Replace it (the commands start with `DEL`, `RESTORE` has `REPLACE`).
+    #[default]
+    Replace,
+    /// Leave it, count it as skipped.
+    Skip,
+    /// Leave it, count it as failed (exit code 1).
+    Fail,
+}
+
 /// A key to send again.
 #[derive(Clone, Debug)]
 struct Retry {
@@ -281,6 +307,16 @@ pub struct FileLoad<'a, 't> {
     /// Attempts made so far per key (by record offset).
     attempts: HashMap<usize, u32>,
     fatal: Option<String>,
+    pub on_conflict: Conflict,
+    /// The key whose commands continue in the next piece.
+    unfinished: Option<usize>,
+    /// Keys sent and not finished (acknowledged, failed for good, or skipped): a
+    /// checkpoint may say everything before the smallest of them is done.
+    outstanding: std::collections::BTreeSet<usize>,
+    /// Offset just past the last key handed to the nodes.
+    pub sent_upto: usize,
+    /// Where progress is recorded (`--checkpoint`), with this dump's name and size.
+    pub checkpoint: Option<(checkpoint::Checkpoint, String, u64)>,
 }
 
 fn err_io(e: String) -> std::io::Error {
@@ -289,7 +325,7 @@ fn err_io(e: String) -> std::io::Error {
 
 impl<'a, 't> FileLoad<'a, 't> {
     pub fn new(t: &'t mut Target, data: &'a [u8], h: Header, plan: &'a Plan, to_db: Option<u64>) -> Self {
-        FileLoad { t, data, h, plan, pool: Default::default(), to_db, db: 0, cur: None, dropped: HashSet::new(), retries: Vec::new(), gathered: Vec::new(), attempts: HashMap::new(), fatal: None }
+        FileLoad { t, data, h, plan, pool: Default::default(), to_db, db: 0, cur: None, dropped: HashSet::new(), retries: Vec::new(), gathered: Vec::new(), attempts: HashMap::new(), fatal: None, on_conflict: Conflict::Replace, unfinished: None, outstanding: Default::default(), sent_upto: 0, checkpoint: None }
     }
 
     /// Handles the keys whose replies have all arrived, and nodes that died.
@@ -332,7 +368,8 @@ impl<'a, 't> FileLoad<'a, 't> {
     fn outcome(&mut self, node: usize, d: Done) {
         let addr = self.t.nodes[node].addr.clone();
         match (d.tag, d.err) {
-            (Tag::Key { .. }, None) => {
+            (Tag::Key { record, .. }, None) => {
+                self.outstanding.remove(&record);
                 self.t.report.loaded += 1;
                 self.t.report.per_node.entry(addr).or_default().loaded += 1;
             }
@@ -366,12 +403,21 @@ impl<'a, 't> FileLoad<'a, 't> {
                 }
                 self.retries.push(r);
             }
-            "BUSYKEY" => self.t.report.skipped += 1,
+            "BUSYKEY" => {
+                self.outstanding.remove(&r.record);
+                self.t.report.skipped += 1
+            }
             _ => {
+                self.outstanding.remove(&r.record);
                 let name = self.key_name(r.record, r.db);
                 self.fail(addr, name, e);
             }
         }
+    }
+
+    /// Everything before this offset of the file is done (for a checkpoint).
+    pub fn done_upto(&self) -> usize {
+        self.outstanding.first().copied().unwrap_or(self.sent_upto)
     }
 
     fn fail(&mut self, addr: &str, name: String, e: String) {
@@ -424,12 +470,17 @@ impl<'a, 't> FileLoad<'a, 't> {
         Ok((bytes, cmds, slot))
     }
 
-    /// Sends the pending retries, in rounds, until none is left.
-    pub fn finish(&mut self) -> std::io::Result<()> {
+    /// Sends the pending retries, in rounds, until none is left; records the dump as done
+    /// in the checkpoint when everything in it was handed on.
+    pub fn finish(&mut self, complete: bool) -> std::io::Result<()> {
         loop {
             self.t.drain();
             self.collect()?;
             if self.retries.is_empty() {
+                let done = if complete && self.outstanding.is_empty() { self.data.len() } else { self.done_upto() };
+                if let Some((c, name, size)) = &mut self.checkpoint {
+                    c.record(name, *size, done as u64, true)?;
+                }
                 return Ok(());
             }
             let round = std::mem::take(&mut self.retries);
@@ -438,6 +489,7 @@ impl<'a, 't> FileLoad<'a, 't> {
             for r in round {
                 self.dropped.remove(&r.record);
                 if r.attempt >= MAX_ATTEMPTS {
+                    self.outstanding.remove(&r.record);
                     let name = self.key_name(r.record, r.db);
                     self.fail("-", name, format!("gave up after {} attempts: {}", r.attempt, r.last_err));
                     continue;
@@ -471,6 +523,53 @@ impl<'a, 't> FileLoad<'a, 't> {
 }
 
 impl FileLoad<'_, '_> {
+    /// `--on-conflict skip|fail`: asks the nodes which of the keys starting in this piece
+    /// exist already (one pipelined `EXISTS` round trip per node) and leaves those out.
+    fn leave_existing(&mut self, marks: &[Mark]) -> Result<(), String> {
+        let mut by_node: BTreeMap<usize, Vec<(usize, Vec<u8>)>> = BTreeMap::new();
+        for m in marks {
+            if m.record == usize::MAX || Some(m.record) == self.unfinished || self.dropped.contains(&m.record) {
+                continue;
+            }
+            let i = self.t.route(m.slot.unwrap_or(0))?;
+            let mut r = Reader::resume(self.data, self.h, m.record, self.db);
+            let Ok(Some(Record::Key(k))) = r.next_record() else { continue };
+            by_node.entry(i).or_default().push((m.record, k.name().unwrap_or_default()));
+        }
+        for (i, keys) in by_node {
+            let addr = self.t.nodes[i].addr.clone();
+            let cluster = self.t.cluster;
+            let c = self.t.checker(i)?;
+            let mut buf = Vec::new();
+            let db = self.db.to_string();
+            if !cluster {
+                crate::resp::command::write(&mut buf, &[b"SELECT", db.as_bytes()]);
+            }
+            for (_, name) in &keys {
+                crate::resp::command::write(&mut buf, &[b"EXISTS", name]);
+            }
+            c.send_raw(&buf).map_err(|e| e.to_string())?;
+            if !cluster {
+                c.read_reply().map_err(|e| e.to_string())?;
+            }
+            let mut found = Vec::new();
+            for (rec, name) in keys {
+                if c.read_reply().map_err(|e| e.to_string())? == Reply::Int(1) {
+                    found.push((rec, name));
+                }
+            }
+            for (rec, name) in found {
+                self.dropped.insert(rec);
+                if self.on_conflict == Conflict::Skip {
+                    self.t.report.skipped += 1;
+                } else {
+                    self.fail(&addr, String::from_utf8_lossy(&name).into_owned(), "the key exists (--on-conflict fail)".into());
+                }
+            }
+        }
+        Ok(())
+    }
+
     fn gather(&mut self, i: usize, piece: &[u8], e: Expect) {
         if self.gathered.len() <= i {
             self.gathered.resize_with(i + 1, Default::default);
@@ -516,6 +615,18 @@ impl Sink for FileLoad<'_, '_> {
     }
 
     fn write_owned(&mut self, b: Vec<u8>, marks: Vec<Mark>) -> std::io::Result<()> {
+        if self.on_conflict != Conflict::Replace {
+            self.leave_existing(&marks).map_err(err_io)?;
+        }
+        for m in &marks {
+            if m.record != usize::MAX && Some(m.record) != self.unfinished && !self.dropped.contains(&m.record) {
+                self.outstanding.insert(m.record);
+            }
+            if m.record != usize::MAX {
+                self.sent_upto = self.sent_upto.max(m.record + 1);
+            }
+        }
+        self.unfinished = marks.last().filter(|m| !m.end).map(|m| m.record);
         // each node's keys gathered into one write per piece
         for (j, m) in marks.iter().enumerate() {
             let piece = &b[m.at..marks.get(j + 1).map_or(b.len(), |n| n.at)];
@@ -529,6 +640,9 @@ impl Sink for FileLoad<'_, '_> {
                 continue;
             }
             if self.dropped.contains(&m.record) {
+                if m.end && !self.retries.iter().any(|r| r.record == m.record) {
+                    self.dropped.remove(&m.record);
+                }
                 self.cur = None;
                 continue;
             }
@@ -544,7 +658,12 @@ impl Sink for FileLoad<'_, '_> {
             self.flush_node(i);
         }
         self.pool.put(b);
-        self.collect()
+        self.collect()?;
+        let done = self.done_upto();
+        if let Some((c, name, size)) = &mut self.checkpoint {
+            c.record(name, *size, done as u64, false)?;
+        }
+        Ok(())
     }
 
     fn pool(&self) -> &std::sync::Arc<BufPool> {
