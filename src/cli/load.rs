@@ -1,5 +1,6 @@
 //! `rdbshift load`: dumps into a live server or cluster, with a report of what arrived.
 
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -103,6 +104,18 @@ pub fn run(a: LoadArgs) -> CliResult {
     let filter = a.filter.filter();
     let to_db = a.to_db.or(url.db);
     let mut code = 0;
+    // a progress bar only for a person watching (stderr a terminal)
+    let total: u64 = a.files.iter().filter_map(|f| std::fs::metadata(f).ok()).map(|m| m.len()).sum();
+    let bar = if std::io::stderr().is_terminal() {
+        let b = indicatif::ProgressBar::new(total);
+        b.set_style(
+            indicatif::ProgressStyle::with_template("{bar:30} {bytes}/{total_bytes} {bytes_per_sec} ETA {eta} {msg}").unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        Some(b)
+    } else {
+        None
+    };
+    let mut base = 0u64;
     let mut ckpt = match &a.checkpoint {
         Some(p) => Some(Checkpoint::open(p)?),
         None => None,
@@ -155,6 +168,8 @@ pub fn run(a: LoadArgs) -> CliResult {
             OnConflict::Fail => Conflict::Fail,
         };
         fl.checkpoint = ckpt.take().map(|c| (c, ck_name.clone(), data.len() as u64));
+        fl.progress = bar.clone().map(|b| (b, base));
+        base += data.len() as u64;
         let (counts, r) = engine::run(data, a.read.options(), &plan, &cfg, &pool, &mut fl, &|x, y| dump.release(x, y));
         let fin = fl.finish(r.is_ok());
         ckpt = fl.checkpoint.take().map(|c| c.0);
@@ -173,6 +188,9 @@ pub fn run(a: LoadArgs) -> CliResult {
             report(f, &e);
             code = 1;
         }
+    }
+    if let Some(b) = &bar {
+        b.finish_and_clear();
     }
     let rep = &t.report;
     print_report(rep, started.elapsed().as_secs_f64());

@@ -317,6 +317,9 @@ pub struct FileLoad<'a, 't> {
     pub sent_upto: usize,
     /// Where progress is recorded (`--checkpoint`), with this dump's name and size.
     pub checkpoint: Option<(checkpoint::Checkpoint, String, u64)>,
+    /// Progress shown to a person at a terminal: the bar, and this dump's first byte's
+    /// position on it (several dumps share one bar).
+    pub progress: Option<(indicatif::ProgressBar, u64)>,
 }
 
 fn err_io(e: String) -> std::io::Error {
@@ -325,7 +328,7 @@ fn err_io(e: String) -> std::io::Error {
 
 impl<'a, 't> FileLoad<'a, 't> {
     pub fn new(t: &'t mut Target, data: &'a [u8], h: Header, plan: &'a Plan, to_db: Option<u64>) -> Self {
-        FileLoad { t, data, h, plan, pool: Default::default(), to_db, db: 0, cur: None, dropped: HashSet::new(), retries: Vec::new(), gathered: Vec::new(), attempts: HashMap::new(), fatal: None, on_conflict: Conflict::Replace, unfinished: None, outstanding: Default::default(), sent_upto: 0, checkpoint: None }
+        FileLoad { t, data, h, plan, pool: Default::default(), to_db, db: 0, cur: None, dropped: HashSet::new(), retries: Vec::new(), gathered: Vec::new(), attempts: HashMap::new(), fatal: None, on_conflict: Conflict::Replace, unfinished: None, outstanding: Default::default(), sent_upto: 0, checkpoint: None, progress: None }
     }
 
     /// Handles the keys whose replies have all arrived, and nodes that died.
@@ -662,6 +665,10 @@ impl Sink for FileLoad<'_, '_> {
         let done = self.done_upto();
         if let Some((c, name, size)) = &mut self.checkpoint {
             c.record(name, *size, done as u64, false)?;
+        }
+        if let Some((bar, base)) = &self.progress {
+            bar.set_position(base + self.sent_upto as u64);
+            bar.set_message(format!("{} keys loaded", self.t.report.loaded));
         }
         Ok(())
     }
