@@ -28,8 +28,10 @@ pub struct Bufs {
 pub fn key(plan: &Plan, h: &Header, data: &[u8], k: &Key, name: &[u8], out: &mut Out, b: &mut Bufs, n: &mut Counts) -> Result<()> {
     let t = &plan.target;
     let restorable = t.loads_type(k.ty, h.dialect) && super::restore::fits(k);
+    // a plain string is as exact with SET, and SET costs the server less than RESTORE
+    let plain_string = k.ty == types::STRING && k.idle.is_none() && k.freq.is_none() && k.meta.is_empty();
     let restore = k.ty == types::MODULE_2
-        || (restorable && (plan.mode == Mode::Restore || (!k.meta.is_empty() && t.key_meta()) || !commands_exact(h, data, k, b)?));
+        || (restorable && ((plan.mode == Mode::Restore && !plain_string) || (!k.meta.is_empty() && t.key_meta()) || !commands_exact(h, data, k, b)?));
     if !k.meta.is_empty() && !(restore && t.key_meta()) {
         n.meta_dropped += 1;
     }

@@ -151,6 +151,10 @@ pub fn compare_servers(a: &mut dyn Peer, b: &mut dyn Peer, t: &Target, o: &CmpOp
     let valkey = t.dialect == Dialect::Valkey;
     let pexpiretime = valkey || t.stream_counters();
     let full_xinfo = valkey || (t.major, t.minor) >= (6, 0);
+    if t.idmp() {
+        // each server expires old IDMP records once a second: let both have done so
+        std::thread::sleep(std::time::Duration::from_millis(1100));
+    }
     for db in 0..if o.all_dbs { 16 } else { 1 } {
         if o.all_dbs {
             let d = db.to_string();
