@@ -14,7 +14,7 @@ use rdbshift::load::url::{redact, Url};
 use rdbshift::load::checkpoint::Checkpoint;
 use rdbshift::load::{Conflict, FileLoad, Report, Target};
 
-use super::{report, CliResult, FilterArgs, ReadArgs};
+use super::{report, CliResult, FilterArgs, ReadArgs, TlsArgs};
 
 #[derive(Copy, Clone, Debug, ValueEnum, PartialEq)]
 pub enum LoadMode {
@@ -64,6 +64,8 @@ pub struct LoadArgs {
     #[arg(long, value_name = "FILE")]
     report: Option<PathBuf>,
     #[command(flatten)]
+    tls: TlsArgs,
+    #[command(flatten)]
     filter: FilterArgs,
     #[command(flatten)]
     read: ReadArgs,
@@ -89,7 +91,7 @@ fn dbs_with_keys(dump: &Dump, opts: rdbshift::format::record::Options) -> rdbshi
 }
 
 pub fn run(a: LoadArgs) -> CliResult {
-    let url = Url::parse(&a.target, std::env::var("REDISCLI_AUTH").ok())?;
+    let url = a.tls.url(&a.target)?;
     let started = Instant::now();
     let mut t = Target::connect(url.clone()).map_err(|e| format!("{}: {e}", redact(&a.target)))?;
     eprintln!("rdbshift: {} is {} ({})", url, t.server, if t.cluster { "cluster" } else { "standalone" });

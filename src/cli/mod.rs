@@ -52,6 +52,27 @@ impl ReadArgs {
     }
 }
 
+/// TLS options for `rediss://` targets (load, verify).
+#[derive(Args, Clone, Debug)]
+pub struct TlsArgs {
+    /// CA certificates (PEM) to check the server's certificate with (default: the public
+    /// web roots).
+    #[arg(long, value_name = "FILE")]
+    pub tls_ca: Option<std::path::PathBuf>,
+    /// Accept any server certificate (self-signed test setups; not for production).
+    #[arg(long)]
+    pub tls_insecure: bool,
+}
+
+impl TlsArgs {
+    /// The target URL with its password from `REDISCLI_AUTH` when it has none, and TLS options.
+    pub fn url(&self, target: &str) -> Result<rdbshift::load::url::Url, String> {
+        let mut u = rdbshift::load::url::Url::parse(target, std::env::var("REDISCLI_AUTH").ok())?;
+        u.tls_opts = rdbshift::load::tls::TlsOpts { ca: self.tls_ca.clone(), insecure: self.tls_insecure };
+        Ok(u)
+    }
+}
+
 /// Key selection shared by inspect, convert, load and verify.
 #[derive(Args, Clone, Debug)]
 pub struct FilterArgs {

@@ -4,10 +4,10 @@ use std::path::PathBuf;
 
 use clap::Args;
 use rdbshift::input::Dump;
-use rdbshift::load::url::{redact, Url};
+use rdbshift::load::url::redact;
 use rdbshift::load::verify::{verify_dump, Peers, VerifyReport};
 
-use super::{report, CliResult, FilterArgs, ReadArgs};
+use super::{report, CliResult, FilterArgs, ReadArgs, TlsArgs};
 
 #[derive(Args)]
 pub struct VerifyArgs {
@@ -20,6 +20,8 @@ pub struct VerifyArgs {
     /// Check about N keys, spread evenly over the dumps, instead of all.
     #[arg(long, value_name = "N")]
     sample: Option<u64>,
+    #[command(flatten)]
+    tls: TlsArgs,
     #[command(flatten)]
     filter: FilterArgs,
     #[command(flatten)]
@@ -37,7 +39,7 @@ fn count_keys(data: &[u8], opts: rdbshift::format::record::Options) -> u64 {
 }
 
 pub fn run(a: VerifyArgs) -> CliResult {
-    let url = Url::parse(&a.target, std::env::var("REDISCLI_AUTH").ok())?;
+    let url = a.tls.url(&a.target)?;
     let mut p = Peers::connect(url).map_err(|e| format!("{}: {e}", redact(&a.target)))?;
     let filter = a.filter.filter();
     let mut rep = VerifyReport::default();

@@ -11,6 +11,7 @@
 
 pub mod checkpoint;
 pub mod node;
+pub mod tls;
 pub mod url;
 pub mod verify;
 
@@ -93,9 +94,6 @@ impl Target {
     /// Connects, asks the server its version, and detects a cluster (`cluster_enabled`),
     /// whose slot map it then reads.
     pub fn connect(url: Url) -> Result<Target, String> {
-        if url.tls {
-            return Err("TLS (rediss://) is not supported yet: connect through a TLS tunnel (stunnel, spiped) to a redis:// address".into());
-        }
         let mut c = node::handshake(&url, &url.addr(), Duration::from_secs(10))?;
         let info = text(&c.cmd(&["INFO", "server"]).map_err(|e| e.to_string())?);
         let server = match info_field(&info, "valkey_version") {

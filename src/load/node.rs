@@ -65,7 +65,13 @@ pub struct Node {
 
 /// Connects, authenticates, and checks the server answers.
 pub fn handshake(url: &Url, addr: &str, timeout: Duration) -> Result<Conn, String> {
-    let mut c = Conn::connect(addr, timeout).map_err(|e| format!("{addr}: {e}"))?;
+    let mut c = if url.tls {
+        let host = addr.rsplit_once(':').map_or(addr, |x| x.0);
+        Conn::from_stream(super::tls::connect(host, addr, &url.tls_opts, timeout)?, timeout)
+    } else {
+        Conn::connect(addr, timeout)
+    }
+    .map_err(|e| format!("{addr}: {e}"))?;
     if let Some(p) = &url.password {
         let r = match &url.user {
             Some(u) => c.cmd(&["AUTH", u, p]),

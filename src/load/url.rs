@@ -11,6 +11,8 @@ pub struct Url {
     pub user: Option<String>,
     pub password: Option<String>,
     pub db: Option<u64>,
+    /// `rediss://`: how to check the server (`--tls-ca`, `--tls-insecure`).
+    pub tls_opts: super::tls::TlsOpts,
 }
 
 impl fmt::Display for Url {
@@ -99,7 +101,7 @@ impl Url {
             Some(p) => p.parse().map_err(|_| bad("the port must be a number"))?,
             None => 6379,
         };
-        Ok(Url { tls, host, port, user, password: password.or(env_password), db })
+        Ok(Url { tls, host, port, user, password: password.or(env_password), db, tls_opts: Default::default() })
     }
 
     pub fn addr(&self) -> String {

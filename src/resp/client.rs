@@ -24,7 +24,11 @@ pub enum ConnError {
 
 impl Conn {
     pub fn connect(addr: &str, timeout: Duration) -> Result<Conn, ConnError> {
-        let stream = TcpStream::connect(addr)?;
+        Self::from_stream(TcpStream::connect(addr)?, timeout)
+    }
+
+    /// A connection over an established stream (a TLS pump's local end, for one).
+    pub fn from_stream(stream: TcpStream, timeout: Duration) -> Result<Conn, ConnError> {
         stream.set_nodelay(true)?;
         stream.set_read_timeout(Some(timeout))?;
         stream.set_write_timeout(Some(timeout))?;
