@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Writes a benchmark workload as RESP commands on stdout (for `redis-cli --pipe`).
 
-  strings N [SIZE]  N string keys, 11-byte names (key:NNNNNNN), ~470-byte random values
-                  (or about SIZE bytes)
+  strings N [SIZE [PREFIX]]  N string keys, 11-byte names (key:NNNNNNN), ~470-byte
+                  random values (or about SIZE bytes; PREFIX instead of "key:")
   bigkeys         a 5M-field hash, a 2M-member zset, a 1M-entry stream with 2 groups
                   and a PEL (scaled by an optional factor: bigkeys 0.1)
 Seeded: the same data every run.
@@ -23,11 +23,12 @@ what = sys.argv[1]
 if what == "strings":
     n = int(sys.argv[2])
     base = int(sys.argv[3]) if len(sys.argv) > 3 else 470
+    prefix = sys.argv[4] if len(sys.argv) > 4 else "key:"
     pool = base64.b64encode(rnd.randbytes(1 << 20))
     for i in range(n):
         size = max(1, base - 30 + rnd.randrange(60))
         off = rnd.randrange(len(pool) - size)
-        cmd("SET", "key:%07d" % i, pool[off:off + size])
+        cmd("SET", "%s%07d" % (prefix, i), pool[off:off + size])
 elif what == "bigkeys":
     f = float(sys.argv[2]) if len(sys.argv) > 2 else 1.0
     step = 1000

@@ -13,16 +13,20 @@ use rdbshift::resp::Reply;
 
 /// A dump of `n` string keys of about `size` bytes, written by Redis 7.0.
 fn workload(dir: &common::tempdir::Dir, n: u64, size: u64) -> PathBuf {
+    workload_named(dir, n, size, "key:")
+}
+
+fn workload_named(dir: &common::tempdir::Dir, n: u64, size: u64, prefix: &str) -> PathBuf {
     let s = Server::start_ok("redis-7.0", None, &[]).unwrap();
     let generator = Command::new("python3")
-        .args([concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/gen-workload.py"), "strings", &n.to_string(), &size.to_string()])
+        .args([concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/gen-workload.py"), "strings", &n.to_string(), &size.to_string(), prefix])
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
     let st = Command::new("redis-cli").args(["-p", &s.port.to_string(), "--pipe"]).stdin(generator.stdout.unwrap()).output().unwrap();
     assert!(st.status.success());
     s.conn().cmd(&["SAVE"]).unwrap();
-    let p = dir.path().join("workload.rdb");
+    let p = dir.path().join(format!("workload-{}.rdb", prefix.trim_end_matches(':')));
     std::fs::copy(s.dir.path().join("dump.rdb"), &p).unwrap();
     p
 }
@@ -170,4 +174,20 @@ fn existing_keys_on_conflict() {
     let (code, _, err) = rdbshift(&["load", file, "--target", &s.url()]);
     assert_eq!(code, 0, "{err}");
     assert_ne!(c.call(&[b"GET", &k]).unwrap(), Reply::Bulk(Some(b"changed".to_vec())));
+}
+
+/// Two source shards loaded in one run, at the same time, into one cluster.
+#[test]
+fn shards_load_together() {
+    let dir = common::tempdir::Dir::new("faults");
+    let (a, b) = (workload_named(&dir, 100_000, 100, "a:"), workload_named(&dir, 100_000, 100, "b:"));
+    let Some(c) = Cluster::start("redis-7.0") else { return };
+    let report = dir.path().join("report.json");
+    let (code, _, err) = rdbshift(&["load", a.to_str().unwrap(), b.to_str().unwrap(), "--target", &c.url(), "--report", report.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    let rep: serde_json::Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
+    assert_eq!((rep["loaded"].as_u64(), rep["failed"].as_u64()), (Some(200_000), Some(0)), "{rep}");
+    let (code, _, err) = rdbshift(&["verify", a.to_str().unwrap(), b.to_str().unwrap(), "--target", &c.url()]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("checked 200000 keys: 0 missing, 0 different"), "{err}");
 }

@@ -1,6 +1,7 @@
 //! `rdbshift load`: dumps into a live server or cluster, with a report of what arrived.
 
 use std::io::IsTerminal;
+use std::sync::{Arc, Mutex};
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -105,7 +106,6 @@ pub fn run(a: LoadArgs) -> CliResult {
     let pool = rayon::ThreadPoolBuilder::new().num_threads(cfg.threads).build()?;
     let filter = a.filter.filter();
     let to_db = a.to_db.or(url.db);
-    let mut code = 0;
     // a progress bar only for a person watching (stderr a terminal)
     let total: u64 = a.files.iter().filter_map(|f| std::fs::metadata(f).ok()).map(|m| m.len()).sum();
     let bar = if std::io::stderr().is_terminal() {
@@ -117,32 +117,37 @@ pub fn run(a: LoadArgs) -> CliResult {
     } else {
         None
     };
-    let mut base = 0u64;
-    let mut ckpt = match &a.checkpoint {
-        Some(p) => Some(Checkpoint::open(p)?),
+    let ckpt = match &a.checkpoint {
+        Some(p) => Some(Arc::new(Mutex::new(Checkpoint::open(p)?))),
         None => None,
     };
-    for f in &a.files {
+    // one thread per dump (one per source shard), all through the same connections
+    let (server, cluster) = (t.server, t.cluster);
+    let shared = Mutex::new(t);
+    let one = |i: usize, f: &PathBuf| -> i32 {
         let dump = match Dump::open(f) {
             Ok(d) => d,
             Err(e) => {
                 report(f, &e);
-                code = 1;
-                continue;
+                return 1;
             }
         };
         let data = dump.data();
-        if t.cluster && to_db.is_none() {
-            let dbs = dbs_with_keys(&dump, a.read.options())?;
-            let other: Vec<u64> = dbs.into_iter().filter(|d| *d != 0 && filter.db(*d)).collect();
+        if cluster && to_db.is_none() {
+            let other: Vec<u64> = match dbs_with_keys(&dump, a.read.options()) {
+                Ok(dbs) => dbs.into_iter().filter(|d| *d != 0 && filter.db(*d)).collect(),
+                Err(e) => {
+                    report(f, &e);
+                    return 1;
+                }
+            };
             if !other.is_empty() {
                 report(f, &format!("keys in db {other:?}, and a cluster has only db 0: load one db with --db N --to-db 0"));
-                code = 1;
-                continue;
+                return 1;
             }
         }
-        let plan = Plan {
-            target: t.server,
+        let mut plan = Plan {
+            target: server,
             mode: if a.mode == Some(LoadMode::Commands) { Mode::Commands } else { Mode::Restore },
             max_elems: MAX_ELEMS,
             max_bytes: MAX_BYTES,
@@ -150,35 +155,40 @@ pub fn run(a: LoadArgs) -> CliResult {
             skip_functions: false,
             start_at: 0,
         };
-        let mut plan = plan;
         let ck_name = Checkpoint::name(f);
         if let Some(c) = &ckpt {
-            plan.start_at = c.resume_at(&ck_name, data.len() as u64) as usize;
+            plan.start_at = c.lock().unwrap().resume_at(&ck_name, data.len() as u64) as usize;
             if plan.start_at >= data.len() {
                 eprintln!("rdbshift: {}: already loaded (checkpoint)", f.display());
-                continue;
+                return 0;
             }
             if plan.start_at > 0 {
                 eprintln!("rdbshift: {}: resuming at byte offset {} (checkpoint)", f.display(), plan.start_at);
             }
         }
-        let h = rdbshift::format::Header::parse(data, a.read.allow_newer)?;
-        let mut fl = FileLoad::new(&mut t, data, h, &plan, to_db);
+        let h = match rdbshift::format::Header::parse(data, a.read.allow_newer) {
+            Ok(h) => h,
+            Err(e) => {
+                report(f, &e);
+                return 1;
+            }
+        };
+        let mut fl = FileLoad::new(&shared, i as u32, data, h, &plan, to_db);
         fl.on_conflict = match a.on_conflict {
             OnConflict::Replace => Conflict::Replace,
             OnConflict::Skip => Conflict::Skip,
             OnConflict::Fail => Conflict::Fail,
         };
-        fl.checkpoint = ckpt.take().map(|c| (c, ck_name.clone(), data.len() as u64));
-        fl.progress = bar.clone().map(|b| (b, base));
-        base += data.len() as u64;
+        fl.checkpoint = ckpt.clone().map(|c| (c, ck_name.clone(), data.len() as u64));
+        fl.progress = bar.clone().map(|b| (b, 0));
         let (counts, r) = engine::run(data, a.read.options(), &plan, &cfg, &pool, &mut fl, &|x, y| dump.release(x, y));
         let fin = fl.finish(r.is_ok());
-        ckpt = fl.checkpoint.take().map(|c| c.0);
-        t.report.counts.add(&counts);
-        for w in counts.warnings(&t.server.to_string()) {
+        drop(fl);
+        shared.lock().unwrap().report.counts.add(&counts);
+        for w in counts.warnings(&server.to_string()) {
             eprintln!("rdbshift: warning: {}: {w}", f.display());
         }
+        let mut code = 0;
         if let Err(e) = r {
             match e.kind {
                 ErrorKind::Sink(io) => report(f, &io),
@@ -190,7 +200,14 @@ pub fn run(a: LoadArgs) -> CliResult {
             report(f, &e);
             code = 1;
         }
-    }
+        code
+    };
+    let codes: Vec<i32> = std::thread::scope(|s| {
+        let hs: Vec<_> = a.files.iter().enumerate().map(|(i, f)| s.spawn(move || one(i, f))).collect();
+        hs.into_iter().map(|h| h.join().unwrap_or(1)).collect()
+    });
+    let code = codes.into_iter().max().unwrap_or(0);
+    let t = shared.into_inner().unwrap();
     if let Some(b) = &bar {
         b.finish_and_clear();
     }
@@ -199,10 +216,7 @@ pub fn run(a: LoadArgs) -> CliResult {
     if let Some(p) = &a.report {
         std::fs::write(p, report_json(rep, &url, started.elapsed().as_secs_f64()))?;
     }
-    if rep.failed > 0 && code == 0 {
-        code = 1;
-    }
-    Ok(code)
+    Ok(if rep.failed > 0 { code.max(1) } else { code })
 }
 
 fn print_report(r: &Report, secs: f64) {

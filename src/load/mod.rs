@@ -16,6 +16,7 @@ pub mod url;
 pub mod verify;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use crate::convert::commands::{self, Bufs};
@@ -77,6 +78,45 @@ pub struct Target {
     globals: Vec<Vec<u8>>,
     /// Plain connections for questions (`--on-conflict`), per node.
     checkers: Vec<Option<crate::resp::client::Conn>>,
+    /// Outcomes of other dumps' keys, seen by a load that was collecting (several dumps
+    /// load at once through the same connections): (node, outcome) per dump.
+    inbox: HashMap<u32, Vec<(usize, Done)>>,
+    /// Other dumps' unacknowledged entries from a connection that died, with the reason.
+    lost: HashMap<u32, Vec<(Expect, String)>>,
+}
+
+/// A [`Target`] shared by the loads of several dumps running at once: a load holds the
+/// lock for one call from its engine at a time (`acquire` .. `release`).
+pub struct Locked<'t> {
+    m: &'t Mutex<Target>,
+    g: Option<MutexGuard<'t, Target>>,
+}
+
+impl<'t> Locked<'t> {
+    pub fn new(m: &'t Mutex<Target>) -> Self {
+        Locked { m, g: None }
+    }
+    fn acquire(&mut self) {
+        if self.g.is_none() {
+            self.g = Some(self.m.lock().unwrap_or_else(|p| p.into_inner()));
+        }
+    }
+    fn release(&mut self) {
+        self.g = None;
+    }
+}
+
+impl std::ops::Deref for Locked<'_> {
+    type Target = Target;
+    fn deref(&self) -> &Target {
+        self.g.as_deref().expect("the target's lock is held")
+    }
+}
+
+impl std::ops::DerefMut for Locked<'_> {
+    fn deref_mut(&mut self) -> &mut Target {
+        self.g.as_deref_mut().expect("the target's lock is held")
+    }
 }
 
 fn info_field<'r>(info: &'r str, name: &str) -> Option<&'r str> {
@@ -104,7 +144,7 @@ impl Target {
         let cinfo = text(&c.cmd(&["INFO", "cluster"]).map_err(|e| e.to_string())?);
         let cluster = info_field(&cinfo, "cluster_enabled") == Some("1");
         drop(c);
-        let mut t = Target { url, cluster, server, nodes: Vec::new(), slots: vec![usize::MAX; 16384], node_db: Vec::new(), report: Report::default(), window: WINDOW, globals: Vec::new(), checkers: Vec::new() };
+        let mut t = Target { url, cluster, server, nodes: Vec::new(), slots: vec![usize::MAX; 16384], node_db: Vec::new(), report: Report::default(), window: WINDOW, globals: Vec::new(), checkers: Vec::new(), inbox: HashMap::new(), lost: HashMap::new() };
         if cluster {
             t.refresh_slots()?;
         } else {
@@ -290,7 +330,9 @@ struct Retry {
 
 /// Loads one dump through the convert engine: the engine's [`Sink`].
 pub struct FileLoad<'a, 't> {
-    pub t: &'t mut Target,
+    pub t: Locked<'t>,
+    /// This dump's number in the run (keys' outcomes are told apart by it).
+    file: u32,
     data: &'a [u8],
     h: Header,
     plan: &'a Plan,
@@ -317,10 +359,12 @@ pub struct FileLoad<'a, 't> {
     /// Offset just past the last key handed to the nodes.
     pub sent_upto: usize,
     /// Where progress is recorded (`--checkpoint`), with this dump's name and size.
-    pub checkpoint: Option<(checkpoint::Checkpoint, String, u64)>,
+    pub checkpoint: Option<(Arc<Mutex<checkpoint::Checkpoint>>, String, u64)>,
     /// Progress shown to a person at a terminal: the bar, and this dump's first byte's
     /// position on it (several dumps share one bar).
     pub progress: Option<(indicatif::ProgressBar, u64)>,
+    /// Bytes of this dump already counted on the progress bar.
+    shown: u64,
 }
 
 fn err_io(e: String) -> std::io::Error {
@@ -328,33 +372,31 @@ fn err_io(e: String) -> std::io::Error {
 }
 
 impl<'a, 't> FileLoad<'a, 't> {
-    pub fn new(t: &'t mut Target, data: &'a [u8], h: Header, plan: &'a Plan, to_db: Option<u64>) -> Self {
-        FileLoad { t, data, h, plan, pool: Default::default(), to_db, db: 0, cur: None, dropped: HashSet::new(), retries: Vec::new(), gathered: Vec::new(), attempts: HashMap::new(), fatal: None, on_conflict: Conflict::Replace, unfinished: None, outstanding: Default::default(), sent_upto: 0, checkpoint: None, progress: None }
+    pub fn new(t: &'t Mutex<Target>, file: u32, data: &'a [u8], h: Header, plan: &'a Plan, to_db: Option<u64>) -> Self {
+        FileLoad { t: Locked::new(t), file, data, h, plan, pool: Default::default(), to_db, db: 0, cur: None, dropped: HashSet::new(), retries: Vec::new(), gathered: Vec::new(), attempts: HashMap::new(), fatal: None, on_conflict: Conflict::Replace, unfinished: None, outstanding: Default::default(), sent_upto: 0, checkpoint: None, progress: None, shown: 0 }
     }
 
     /// Handles the keys whose replies have all arrived, and nodes that died.
     fn collect(&mut self) -> std::io::Result<()> {
+        // what other loads found for this one
+        for (i, d) in self.t.inbox.remove(&self.file).unwrap_or_default() {
+            self.outcome(i, d);
+        }
+        for (e, why) in self.t.lost.remove(&self.file).unwrap_or_default() {
+            self.lose(e, &why);
+        }
         for i in 0..self.t.nodes.len() {
             let done = self.t.nodes[i].take_done();
-            for d in done {
-                self.outcome(i, d);
-            }
+            self.sort_done(i, done);
             if let Some(why) = self.t.nodes[i].dead() {
                 // what was not acknowledged goes again, from each key's first command
                 let lost = self.t.nodes[i].take_unacknowledged();
-                for d in self.t.nodes[i].take_done() {
-                    self.outcome(i, d);
-                }
-                let mut seen = HashSet::new();
+                let done = self.t.nodes[i].take_done();
+                self.sort_done(i, done);
                 for e in lost {
-                    if let Tag::Key { record, db } = e.tag {
-                        if seen.insert(record) {
-                            if !e.end {
-                                self.dropped.insert(record);
-                            }
-                            let attempt = self.attempts.get(&record).copied().unwrap_or(0) + 1;
-                            self.retries.push(Retry { record, db, ask: None, attempt, last_err: format!("connection lost: {why}") });
-                        }
+                    match e.tag {
+                        Tag::Key { file, .. } if file != self.file => self.t.lost.entry(file).or_default().push((e, why.clone())),
+                        _ => self.lose(e, &why),
                     }
                 }
                 if self.cur == Some(i) {
@@ -369,6 +411,30 @@ impl<'a, 't> FileLoad<'a, 't> {
         }
     }
 
+    /// This load's outcomes are handled; other loads' are left in their inbox.
+    fn sort_done(&mut self, i: usize, done: Vec<Done>) {
+        for d in done {
+            match d.tag {
+                Tag::Key { file, .. } if file != self.file => self.t.inbox.entry(file).or_default().push((i, d)),
+                _ => self.outcome(i, d),
+            }
+        }
+    }
+
+    /// A key of this dump whose commands were not all acknowledged before its connection died.
+    fn lose(&mut self, e: Expect, why: &str) {
+        if let Tag::Key { record, db, .. } = e.tag {
+            if self.retries.iter().any(|r| r.record == record) {
+                return;
+            }
+            if !e.end {
+                self.dropped.insert(record);
+            }
+            let attempt = self.attempts.get(&record).copied().unwrap_or(0) + 1;
+            self.retries.push(Retry { record, db, ask: None, attempt, last_err: format!("connection lost: {why}") });
+        }
+    }
+
     fn outcome(&mut self, node: usize, d: Done) {
         let addr = self.t.nodes[node].addr.clone();
         match (d.tag, d.err) {
@@ -377,7 +443,7 @@ impl<'a, 't> FileLoad<'a, 't> {
                 self.t.report.loaded += 1;
                 self.t.report.per_node.entry(addr).or_default().loaded += 1;
             }
-            (Tag::Key { record, db }, Some(e)) => {
+            (Tag::Key { record, db, .. }, Some(e)) => {
                 let attempt = self.attempts.get(&record).copied().unwrap_or(0) + 1;
                 self.key_error(&addr, Retry { record, db, ask: None, attempt, last_err: e })
             }
@@ -477,13 +543,20 @@ impl<'a, 't> FileLoad<'a, 't> {
     /// Sends the pending retries, in rounds, until none is left; records the dump as done
     /// in the checkpoint when everything in it was handed on.
     pub fn finish(&mut self, complete: bool) -> std::io::Result<()> {
+        self.t.acquire();
+        let r = self.finish_locked(complete);
+        self.t.release();
+        r
+    }
+
+    fn finish_locked(&mut self, complete: bool) -> std::io::Result<()> {
         loop {
             self.t.drain();
             self.collect()?;
             if self.retries.is_empty() {
                 let done = if complete && self.outstanding.is_empty() { self.data.len() } else { self.done_upto() };
-                if let Some((c, name, size)) = &mut self.checkpoint {
-                    c.record(name, *size, done as u64, true)?;
+                if let Some((c, name, size)) = &self.checkpoint {
+                    c.lock().unwrap().record(name, *size, done as u64, true)?;
                 }
                 return Ok(());
             }
@@ -519,7 +592,7 @@ impl<'a, 't> FileLoad<'a, 't> {
                     None => self.t.route(slot).map_err(err_io)?,
                 };
                 self.t.select(node, r.db);
-                let tag = Tag::Key { record: r.record, db: r.db };
+                let tag = Tag::Key { file: self.file, record: r.record, db: r.db };
                 self.t.nodes[node].send(&bytes, Some(Expect { tag, cmds, bytes: bytes.len(), end: true }));
             }
         }
@@ -601,6 +674,38 @@ impl FileLoad<'_, '_> {
 
 impl Sink for FileLoad<'_, '_> {
     fn select(&mut self, db: u64) -> std::io::Result<()> {
+        self.t.acquire();
+        let r = self.select_locked(db);
+        self.t.release();
+        r
+    }
+
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        self.t.acquire();
+        let r = self.write_locked(bytes);
+        self.t.release();
+        r
+    }
+
+    fn write_owned(&mut self, b: Vec<u8>, marks: Vec<Mark>) -> std::io::Result<()> {
+        self.t.acquire();
+        let r = self.write_owned_locked(b, marks);
+        self.t.release();
+        r
+    }
+
+    fn pool(&self) -> &std::sync::Arc<BufPool> {
+        &self.pool
+    }
+
+    fn wants_marks(&self) -> bool {
+        true
+    }
+}
+
+/// The engine's calls, with the target's lock held.
+impl FileLoad<'_, '_> {
+    fn select_locked(&mut self, db: u64) -> std::io::Result<()> {
         let db = self.to_db.unwrap_or(db);
         if self.t.cluster && db != 0 {
             return Err(err_io(format!("the dump has keys in db {db}, and a cluster has only db 0: choose one with --db N (and --to-db 0)")));
@@ -609,7 +714,7 @@ impl Sink for FileLoad<'_, '_> {
         Ok(())
     }
 
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+    fn write_locked(&mut self, bytes: &[u8]) -> std::io::Result<()> {
         // a mapped piece of the key being written: after what was gathered for its node
         if let Some(i) = self.cur {
             self.flush_node(i);
@@ -618,7 +723,7 @@ impl Sink for FileLoad<'_, '_> {
         Ok(())
     }
 
-    fn write_owned(&mut self, b: Vec<u8>, marks: Vec<Mark>) -> std::io::Result<()> {
+    fn write_owned_locked(&mut self, b: Vec<u8>, marks: Vec<Mark>) -> std::io::Result<()> {
         if self.on_conflict != Conflict::Replace {
             self.leave_existing(&marks).map_err(err_io)?;
         }
@@ -655,7 +760,7 @@ impl Sink for FileLoad<'_, '_> {
                 self.flush_node(i);
                 self.t.select(i, self.db);
             }
-            self.gather(i, piece, Expect { tag: Tag::Key { record: m.record, db: self.db }, cmds: m.cmds, bytes: piece.len(), end: m.end });
+            self.gather(i, piece, Expect { tag: Tag::Key { file: self.file, record: m.record, db: self.db }, cmds: m.cmds, bytes: piece.len(), end: m.end });
             self.cur = Some(i);
         }
         for i in 0..self.gathered.len() {
@@ -664,21 +769,15 @@ impl Sink for FileLoad<'_, '_> {
         self.pool.put(b);
         self.collect()?;
         let done = self.done_upto();
-        if let Some((c, name, size)) = &mut self.checkpoint {
-            c.record(name, *size, done as u64, false)?;
+        if let Some((c, name, size)) = &self.checkpoint {
+            c.lock().unwrap().record(name, *size, done as u64, false)?;
         }
-        if let Some((bar, base)) = &self.progress {
-            bar.set_position(base + self.sent_upto as u64);
+        if let Some((bar, _)) = &self.progress {
+            bar.inc(self.sent_upto as u64 - self.shown.min(self.sent_upto as u64));
+            self.shown = self.shown.max(self.sent_upto as u64);
             bar.set_message(format!("{} keys loaded", self.t.report.loaded));
         }
         Ok(())
     }
 
-    fn pool(&self) -> &std::sync::Arc<BufPool> {
-        &self.pool
-    }
-
-    fn wants_marks(&self) -> bool {
-        true
-    }
 }

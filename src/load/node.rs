@@ -19,8 +19,8 @@ use crate::resp::reply::{skip, ParseError, Reply};
 /// What a queued piece is for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Tag {
-    /// Commands of the key whose record starts at this offset (of the file being loaded).
-    Key { record: usize, db: u64 },
+    /// Commands of the key whose record starts at `record` in dump number `file` of the run.
+    Key { file: u32, record: usize, db: u64 },
     /// `FUNCTION LOAD` and other keyless commands.
     Global,
     /// `SELECT`, `ASKING`: replies are checked, not reported per key.
