@@ -775,7 +775,8 @@ impl FileLoad<'_, '_> {
         if let Some((bar, _)) = &self.progress {
             bar.inc(self.sent_upto as u64 - self.shown.min(self.sent_upto as u64));
             self.shown = self.shown.max(self.sent_upto as u64);
-            bar.set_message(format!("{} keys loaded", self.t.report.loaded));
+            let loaded = self.t.report.loaded;
+            bar.set_message(format!("{loaded} keys, {:.0} keys/s", loaded as f64 / bar.elapsed().as_secs_f64().max(1e-3)));
         }
         Ok(())
     }

@@ -16,6 +16,10 @@ use super::url::Url;
 use crate::resp::client::Conn;
 use crate::resp::reply::{skip, ParseError, Reply};
 
+/// Most unanswered commands per connection (small commands fill a byte window slowly; a
+/// server holds a reply per command).
+pub const MAX_CMDS: u64 = 100_000;
+
 /// What a queued piece is for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Tag {
@@ -48,6 +52,8 @@ pub struct Done {
 struct State {
     q: VecDeque<Expect>,
     bytes: usize,
+    /// Commands sent and not answered yet.
+    cmds: u64,
     /// The first error of the key being acknowledged (its pieces may span several entries).
     cur_err: Option<String>,
     done: Vec<Done>,
@@ -120,6 +126,7 @@ impl Node {
             }
             if let Some(e) = e {
                 st.bytes += e.bytes;
+                st.cmds += e.cmds as u64;
                 st.q.push_back(e);
             }
         }
@@ -141,6 +148,7 @@ impl Node {
                 }
                 e.bytes += std::mem::take(&mut self.carry);
                 st.bytes += e.bytes;
+                st.cmds += e.cmds as u64;
                 st.q.push_back(e);
             }
             if st.dead.is_some() {
@@ -154,10 +162,11 @@ impl Node {
         }
     }
 
-    /// Waits until at most `limit` bytes are unacknowledged (or the connection died).
+    /// Waits until at most `limit` bytes and [`MAX_CMDS`] commands are unacknowledged (or
+    /// the connection died).
     pub fn wait_below(&self, limit: usize) {
         let mut st = self.sh.0.lock().unwrap();
-        while st.bytes > limit && st.dead.is_none() {
+        while (st.bytes > limit || st.cmds > MAX_CMDS.min(limit as u64)) && st.dead.is_none() {
             st = self.sh.1.wait(st).unwrap();
         }
     }
@@ -174,6 +183,7 @@ impl Node {
     pub fn take_unacknowledged(&self) -> Vec<Expect> {
         let mut st = self.sh.0.lock().unwrap();
         st.bytes = 0;
+        st.cmds = 0;
         st.q.drain(..).collect()
     }
 
@@ -235,6 +245,7 @@ fn read_loop(mut r: TcpStream, sh: &(Mutex<State>, Condvar)) {
                     st.cur_err.get_or_insert(e);
                 }
                 front.cmds -= 1;
+                st.cmds = st.cmds.saturating_sub(1);
             }
             pop_complete(st);
             sh.1.notify_all();
