@@ -130,20 +130,24 @@ fn text(r: &Reply) -> String {
     }
 }
 
+/// Asks the server at `url` its version, and whether it runs in cluster mode.
+pub fn probe(url: &Url) -> Result<(Server, bool), String> {
+    let mut c = node::handshake(url, &url.addr(), Duration::from_secs(10))?;
+    let info = text(&c.cmd(&["INFO", "server"]).map_err(|e| e.to_string())?);
+    let server = match info_field(&info, "valkey_version") {
+        Some(v) => Server::version(Dialect::Valkey, v.as_bytes()),
+        None => info_field(&info, "redis_version").and_then(|v| Server::version(Dialect::Redis, v.as_bytes())),
+    }
+    .ok_or_else(|| format!("{url}: INFO gave no version"))?;
+    let cinfo = text(&c.cmd(&["INFO", "cluster"]).map_err(|e| e.to_string())?);
+    Ok((server, info_field(&cinfo, "cluster_enabled") == Some("1")))
+}
+
 impl Target {
     /// Connects, asks the server its version, and detects a cluster (`cluster_enabled`),
     /// whose slot map it then reads.
     pub fn connect(url: Url) -> Result<Target, String> {
-        let mut c = node::handshake(&url, &url.addr(), Duration::from_secs(10))?;
-        let info = text(&c.cmd(&["INFO", "server"]).map_err(|e| e.to_string())?);
-        let server = match info_field(&info, "valkey_version") {
-            Some(v) => Server::version(Dialect::Valkey, v.as_bytes()),
-            None => info_field(&info, "redis_version").and_then(|v| Server::version(Dialect::Redis, v.as_bytes())),
-        }
-        .ok_or_else(|| format!("{}: INFO gave no version", url))?;
-        let cinfo = text(&c.cmd(&["INFO", "cluster"]).map_err(|e| e.to_string())?);
-        let cluster = info_field(&cinfo, "cluster_enabled") == Some("1");
-        drop(c);
+        let (server, cluster) = probe(&url)?;
         let mut t = Target { url, cluster, server, nodes: Vec::new(), slots: vec![usize::MAX; 16384], node_db: Vec::new(), report: Report::default(), window: WINDOW, globals: Vec::new(), checkers: Vec::new(), inbox: HashMap::new(), lost: HashMap::new() };
         if cluster {
             t.refresh_slots()?;

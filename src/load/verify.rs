@@ -44,9 +44,8 @@ pub struct Peers {
 
 impl Peers {
     pub fn connect(url: Url) -> Result<Peers, String> {
-        let t = super::Target::connect(url.clone())?;
-        let mut p = Peers { url, cluster: t.cluster, server: t.server, conns: Vec::new(), slots: vec![0; 16384] };
-        drop(t);
+        let (server, cluster) = super::probe(&url)?;
+        let mut p = Peers { url, cluster, server, conns: Vec::new(), slots: vec![0; 16384] };
         p.refresh()?;
         Ok(p)
     }
