@@ -48,7 +48,7 @@ pub fn key(plan: &Plan, h: &Header, data: &[u8], k: &Key, name: &[u8], out: &mut
             ttls.clear();
             let mut c = Coll { plan, key: name, out, kind, expire: k.expire_ms, body, args: 0, elems: 0, ttls, wrote: false, n };
             if kind != Kind::String {
-                c.command(&[b"DEL", name])?;
+                c.out.command(&[b"DEL", name])?;
             }
             k.decode(data, h, &mut c, scratch)?;
             c.flush_batch().map_err(|e| k.context(e))?;
@@ -82,11 +82,7 @@ fn commands_exact(h: &Header, data: &[u8], k: &Key, b: &mut Bufs) -> Result<bool
 }
 
 pub fn pexpireat(out: &mut Out, key: &[u8], ms: i64) -> Result<()> {
-    array_header(&mut out.buf, 3);
-    bulk(&mut out.buf, b"PEXPIREAT");
-    bulk(&mut out.buf, key);
-    bulk_int(&mut out.buf, ms);
-    out.end_cmd()
+    out.command(&[b"PEXPIREAT", key, itoa::Buffer::new().format(ms).as_bytes()])
 }
 
 /// A collection (or string) being written.
@@ -118,15 +114,6 @@ impl Coll<'_, '_, '_, '_> {
             Kind::Zset => b"ZADD",
             _ => b"HSET",
         }
-    }
-
-    /// A small complete command.
-    fn command(&mut self, args: &[&[u8]]) -> Result<()> {
-        array_header(&mut self.out.buf, args.len());
-        for a in args {
-            bulk(&mut self.out.buf, a);
-        }
-        self.out.end_cmd()
     }
 
     /// Adds one element (its arguments after the key) to the batch.

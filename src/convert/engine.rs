@@ -22,7 +22,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 use super::commands::{self, Bufs};
-use super::out::{array_header, bulk, stopped, BufPool, Mark, Out, Seg};
+use super::out::{stopped, BufPool, Mark, Out, Seg};
 use super::{Counts, Plan};
 use crate::format::record::{Function, Key, Options, Record, Trailer};
 use crate::format::types::{self, Kind};
@@ -144,9 +144,7 @@ impl Sink for RespSink {
     fn select(&mut self, db: u64) -> std::io::Result<()> {
         if db != self.db {
             let mut b = Vec::new();
-            array_header(&mut b, 2);
-            bulk(&mut b, b"SELECT");
-            bulk(&mut b, db.to_string().as_bytes());
+            crate::resp::command::write(&mut b, &[b"SELECT", db.to_string().as_bytes()]);
             self.write(&b)?;
             self.db = db;
         }
@@ -395,13 +393,8 @@ fn work(data: &[u8], h: &Header, plan: &Plan, piece: usize, pool: &BufPool, mark
                 let body = func.code.get(&mut code)?;
                 let Str::Bytes(body) = body else { return Err(Error::corrupt(chunk.start as u64, "function", "library code is an integer")) };
                 out.begin_key(usize::MAX, None);
-                array_header(&mut out.buf, 4);
-                bulk(&mut out.buf, b"FUNCTION");
-                bulk(&mut out.buf, b"LOAD");
-                bulk(&mut out.buf, b"REPLACE");
-                bulk(&mut out.buf, body);
+                out.command(&[b"FUNCTION", b"LOAD", b"REPLACE", body])?;
                 n.functions += 1;
-                out.end_cmd()?;
                 out.end_key();
                 Ok(())
             })(),

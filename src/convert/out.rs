@@ -108,6 +108,12 @@ impl<'s> Out<'s> {
         }
     }
 
+    /// A whole command of small arguments (written by [`crate::resp::command::write`]).
+    pub fn command(&mut self, args: &[&[u8]]) -> Result<()> {
+        crate::resp::command::write(&mut self.buf, args);
+        self.end_cmd()
+    }
+
     /// Call after each complete command.
     pub fn end_cmd(&mut self) -> Result<()> {
         if let Some(m) = self.marks.as_mut().and_then(|m| m.last_mut()) {

@@ -56,14 +56,14 @@ pub fn key(plan: &Plan, h: &Header, data: &[u8], k: &Key, name: &[u8], out: &mut
     needed.sort_unstable();
     needed.dedup();
 
-    command(out, &[b"DEL", name])?;
+    out.command(&[b"DEL", name])?;
     let mut w = Entries { key: name, out, needed: &needed, next: 0, ghosts: Vec::new(), first_real: None, count: 0 };
     k.decode(data, h, &mut w, &mut b.scratch)?;
     let err = |e| k.context(e);
     w.ghosts_up_to(None).map_err(err)?;
     let Entries { ghosts, first_real, count, .. } = w;
     if count == 0 && ghosts.is_empty() {
-        command(out, &[b"XADD", name, b"MAXLEN", b"0", b"0-1", b"x", b"y"]).map_err(err)?;
+        out.command(&[b"XADD", name, b"MAXLEN", b"0", b"0-1", b"x", b"y"]).map_err(err)?;
     }
     let meta = &tail.meta;
     let last = id_text(meta.last_id);
@@ -71,14 +71,14 @@ pub fn key(plan: &Plan, h: &Header, data: &[u8], k: &Key, name: &[u8], out: &mut
 
     if let Some(i) = idmp {
         let (d, m) = (i.duration_s.to_string(), i.max_size.to_string());
-        command(out, &[b"XCFGSET", name, b"IDMP-DURATION", d.as_bytes(), b"IDMP-MAXSIZE", m.as_bytes()]).map_err(err)?;
+        out.command(&[b"XCFGSET", name, b"IDMP-DURATION", d.as_bytes(), b"IDMP-MAXSIZE", m.as_bytes()]).map_err(err)?;
         for p in &i.producers {
             for (iid, id) in &p.iids {
                 if *id == StreamId::default() || *id > meta.last_id {
                     n.idmp_records_dropped += 1;
                     continue;
                 }
-                command(out, &[b"XIDMPRECORD", name, &p.name, iid, id_text(*id).as_bytes()]).map_err(err)?;
+                out.command(&[b"XIDMPRECORD", name, &p.name, iid, id_text(*id).as_bytes()]).map_err(err)?;
             }
         }
     }
@@ -93,9 +93,9 @@ pub fn key(plan: &Plan, h: &Header, data: &[u8], k: &Key, name: &[u8], out: &mut
             if max_deleted {
                 args.extend([&b"MAXDELETEDID"[..], md.as_bytes()]);
             }
-            command(out, &args)
+            out.command(&args)
         } else {
-            command(out, &[b"XSETID", name, last.as_bytes()])
+            out.command(&[b"XSETID", name, last.as_bytes()])
         }
     };
     setid(out, false).map_err(err)?;
@@ -111,7 +111,7 @@ pub fn key(plan: &Plan, h: &Header, data: &[u8], k: &Key, name: &[u8], out: &mut
                 args.extend([&b"ENTRIESREAD"[..], er.as_bytes()]);
             }
         }
-        command(out, &args).map_err(err)?;
+        out.command(&args).map_err(err)?;
         // the PEL, in runs that share consumer, delivery time and count
         let mut i = 0;
         while i < g.pel.len() {
@@ -122,14 +122,14 @@ pub fn key(plan: &Plan, h: &Header, data: &[u8], k: &Key, name: &[u8], out: &mut
             let mut args: Vec<&[u8]> = vec![b"XCLAIM", name, &g.name, &g.consumers[p.consumer].name, b"0"];
             args.extend(ids.iter().map(|s| s.as_bytes()));
             args.extend([&b"TIME"[..], time.as_bytes(), b"RETRYCOUNT", count.as_bytes(), b"FORCE", b"JUSTID"]);
-            command(out, &args).map_err(err)?;
+            out.command(&args).map_err(err)?;
             i = j;
         }
         for cons in g.consumers.iter().filter(|c| c.pending.is_empty()) {
             if t.create_consumer() {
-                command(out, &[b"XGROUP", b"CREATECONSUMER", name, &g.name, &cons.name]).map_err(err)?;
+                out.command(&[b"XGROUP", b"CREATECONSUMER", name, &g.name, &cons.name]).map_err(err)?;
             } else {
-                command(out, &[b"XREADGROUP", b"GROUP", &g.name, &cons.name, b"COUNT", b"1", b"STREAMS", name, b"0"]).map_err(err)?;
+                out.command(&[b"XREADGROUP", b"GROUP", &g.name, &cons.name, b"COUNT", b"1", b"STREAMS", name, b"0"]).map_err(err)?;
             }
         }
     }
@@ -139,13 +139,13 @@ pub fn key(plan: &Plan, h: &Header, data: &[u8], k: &Key, name: &[u8], out: &mut
         let split = match first_real {
             _ if !t.stream_counters() => 0,
             None => {
-                command(out, &[b"XTRIM", name, b"MAXLEN", b"0"]).map_err(err)?;
+                out.command(&[b"XTRIM", name, b"MAXLEN", b"0"]).map_err(err)?;
                 ghosts.len()
             }
             Some(f) => {
                 let before = ghosts.iter().take_while(|g| **g < f).count();
                 if before > 0 {
-                    command(out, &[b"XTRIM", name, b"MINID", b"=", id_text(f).as_bytes()]).map_err(err)?;
+                    out.command(&[b"XTRIM", name, b"MINID", b"=", id_text(f).as_bytes()]).map_err(err)?;
                 }
                 before
             }
@@ -154,7 +154,7 @@ pub fn key(plan: &Plan, h: &Header, data: &[u8], k: &Key, name: &[u8], out: &mut
             let ids: Vec<String> = run.iter().map(|g| id_text(*g)).collect();
             let mut args: Vec<&[u8]> = vec![b"XDEL", name];
             args.extend(ids.iter().map(|s| s.as_bytes()));
-            command(out, &args).map_err(err)?;
+            out.command(&args).map_err(err)?;
         }
     }
     if t.stream_counters() {
@@ -186,14 +186,6 @@ fn estimate_entries_read(meta: &StreamMeta, first: Option<StreamId>, id: StreamI
     }
 }
 
-fn command(out: &mut Out, args: &[&[u8]]) -> Result<()> {
-    array_header(&mut out.buf, args.len());
-    for a in args {
-        bulk(&mut out.buf, a);
-    }
-    out.end_cmd()
-}
-
 /// Writes `XADD` per entry, with ghosts for needed IDs that have no entry.
 struct Entries<'k, 'o, 's> {
     key: &'k [u8],
@@ -216,7 +208,7 @@ impl Entries<'_, '_, '_> {
                 break;
             }
             self.next += 1;
-            command(self.out, &[b"XADD", self.key, id_text(g).as_bytes(), b"rdbshift-placeholder", b""])?;
+            self.out.command(&[b"XADD", self.key, id_text(g).as_bytes(), b"rdbshift-placeholder", b""])?;
             self.ghosts.push(g);
         }
         Ok(())

@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 
 use crate::convert::commands::{self, Bufs};
 use crate::convert::engine::Sink;
-use crate::convert::out::{array_header, bulk, BufPool, Mark, Out, Seg};
+use crate::convert::out::{BufPool, Mark, Out, Seg};
 use crate::convert::{Counts, Plan, Target as Server};
 use crate::format::record::Record;
 use crate::format::{Dialect, Header, Reader};
@@ -279,9 +279,7 @@ impl Target {
     fn select(&mut self, i: usize, db: u64) {
         if !self.cluster && self.node_db[i] != db {
             let mut b = Vec::new();
-            array_header(&mut b, 2);
-            bulk(&mut b, b"SELECT");
-            bulk(&mut b, db.to_string().as_bytes());
+            crate::resp::command::write(&mut b, &[b"SELECT", db.to_string().as_bytes()]);
             self.nodes[i].send(&b, Some(Expect { tag: Tag::Internal, cmds: 1, bytes: b.len(), end: true }));
             self.node_db[i] = db;
         }
