@@ -4,5 +4,4 @@ pub mod client;
 pub mod command;
 pub mod reply;
 
-pub use command::Command;
 pub use reply::Reply;
