@@ -12,6 +12,28 @@ use memmap2::{Advice, Mmap, UncheckedAdvice};
 /// How much a sequential reader keeps mapped behind it before releasing (see [`Dump::release`]).
 pub const RELEASE_STEP: usize = 16 << 20;
 
+/// Releases what a sequential reader has passed, [`RELEASE_STEP`] bytes at a time:
+/// `release(from, to)` is called for each finished range (for a [`Dump`],
+/// [`Dump::release`]).
+pub struct Behind<F: Fn(usize, usize)> {
+    release: F,
+    done: usize,
+}
+
+impl<F: Fn(usize, usize)> Behind<F> {
+    pub fn new(release: F) -> Self {
+        Behind { release, done: 0 }
+    }
+
+    /// The reader is finished with everything before `pos`.
+    pub fn passed(&mut self, pos: usize) {
+        if pos >= self.done + RELEASE_STEP {
+            (self.release)(self.done, pos);
+            self.done = pos;
+        }
+    }
+}
+
 pub struct Dump {
     pub path: PathBuf,
     map: Option<Mmap>,

@@ -10,7 +10,7 @@ use crate::format::stream::Idmp;
 use crate::format::types::{self, Kind};
 use crate::format::value::Scratch;
 use crate::format::{module, Header, Reader, Result};
-use crate::input::RELEASE_STEP;
+use crate::input::Behind;
 
 #[derive(Debug, Default, Clone)]
 pub struct DbStats {
@@ -84,12 +84,9 @@ pub fn gather(data: &[u8], opts: Options, now_ms: i64, top: usize, release: &dyn
     let mut heap: BinaryHeap<Reverse<BigKey>> = BinaryHeap::new();
     let mut scratch = Scratch::default();
     let mut buf = Vec::new();
-    let mut released = 0;
+    let mut behind = Behind::new(release);
     while let Some(rec) = r.next_record()? {
-        if r.checked_upto() - released > RELEASE_STEP {
-            release(released, r.checked_upto());
-            released = r.checked_upto();
-        }
+        behind.passed(r.checked_upto());
         match rec {
             Record::Aux { key, value } => {
                 let k = key.get(&mut buf)?.to_vec();

@@ -10,7 +10,7 @@ use rdbshift::format::record::Record;
 use rdbshift::format::types::{self, Kind};
 use rdbshift::format::value::Scratch;
 use rdbshift::format::{Reader, Result};
-use rdbshift::input::{Dump, RELEASE_STEP};
+use rdbshift::input::{Behind, Dump};
 
 use super::{open_output, report, CliResult, FilterArgs, ReadArgs};
 
@@ -76,13 +76,10 @@ fn inspect_one(dump: &Dump, a: &InspectArgs, filter: &Filter, out: &mut dyn Writ
     let mut r = Reader::new(data, a.read.options())?;
     let h = r.header;
     let mut scratch = Scratch::default();
-    let mut released = 0usize;
+    let mut behind = Behind::new(|a, b| dump.release(a, b));
     while let Some(rec) = r.next_record()? {
         let Record::Key(k) = rec else { continue };
-        if r.checked_upto() - released > RELEASE_STEP {
-            dump.release(released, r.checked_upto());
-            released = r.checked_upto();
-        }
+        behind.passed(r.checked_upto());
         if !filter.db(k.db) || filter.expired(k.expire_ms) {
             continue;
         }

@@ -76,12 +76,9 @@ pub struct LoadArgs {
 fn dbs_with_keys(dump: &Dump, opts: rdbshift::format::record::Options) -> rdbshift::format::Result<Vec<u64>> {
     let mut r = Reader::new(dump.data(), opts)?;
     let mut dbs = Vec::new();
-    let mut released = 0;
+    let mut behind = rdbshift::input::Behind::new(|a, b| dump.release(a, b));
     while let Some(rec) = r.next_record()? {
-        if r.checked_upto() - released > rdbshift::input::RELEASE_STEP {
-            dump.release(released, r.checked_upto());
-            released = r.checked_upto();
-        }
+        behind.passed(r.checked_upto());
         if let Record::Key(k) = rec {
             if dbs.last() != Some(&k.db) && !dbs.contains(&k.db) {
                 dbs.push(k.db);

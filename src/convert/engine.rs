@@ -254,7 +254,7 @@ fn sink_err(e: std::io::Error) -> Error {
 
 fn write_in_order(orx: Receiver<Slot>, data: &[u8], sink: &mut dyn Sink, release: &(dyn Fn(usize, usize) + Sync)) -> (Counts, Result<Trailer>) {
     let mut counts = Counts::default();
-    let mut released = 0;
+    let mut behind = crate::input::Behind::new(release);
     for slot in orx.iter() {
         match slot {
             Slot::Chunk { db, end, rx } => {
@@ -285,10 +285,7 @@ fn write_in_order(orx: Receiver<Slot>, data: &[u8], sink: &mut dyn Sink, release
                         return (counts, Err(e));
                     }
                 }
-                if end - released >= crate::input::RELEASE_STEP {
-                    release(released, end);
-                    released = end;
-                }
+                behind.passed(end);
             }
             Slot::End(r) => return (counts, r),
         }
