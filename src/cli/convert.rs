@@ -6,9 +6,8 @@ use clap::Args;
 use rdbshift::convert::engine::{self, Config, RespSink};
 use rdbshift::convert::{source_server, Counts, Mode, Plan, Target, MAX_BYTES, MAX_ELEMS};
 use rdbshift::format::ErrorKind;
-use rdbshift::input::Dump;
 
-use super::{open_output, report, CliResult, FilterArgs, ReadArgs};
+use super::{open_dump, open_output, report, CliResult, FilterArgs, ReadArgs};
 
 #[derive(Args)]
 pub struct ConvertArgs {
@@ -74,13 +73,9 @@ pub fn run(a: ConvertArgs) -> CliResult {
     let mut total = Counts::default();
     let started = std::time::Instant::now();
     for f in &a.files {
-        let dump = match Dump::open(f) {
-            Ok(d) => d,
-            Err(e) => {
-                report(f, &e);
-                code = 1;
-                continue;
-            }
+        let Some(dump) = open_dump(f) else {
+            code = 1;
+            continue;
         };
         let data = dump.data();
         let target = match a.target_version {

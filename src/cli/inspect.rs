@@ -12,7 +12,7 @@ use rdbshift::format::value::Scratch;
 use rdbshift::format::{Reader, Result};
 use rdbshift::input::{Behind, Dump};
 
-use super::{open_output, report, CliResult, FilterArgs, ReadArgs};
+use super::{open_dump, open_output, report, CliResult, FilterArgs, ReadArgs};
 
 #[derive(Copy, Clone, Debug, ValueEnum, PartialEq)]
 pub enum Format {
@@ -47,13 +47,9 @@ pub fn run(a: InspectArgs) -> CliResult {
     }
     let mut code = 0;
     for f in &a.files {
-        let dump = match Dump::open(f) {
-            Ok(d) => d,
-            Err(e) => {
-                report(f, &e);
-                code = 1;
-                continue;
-            }
+        let Some(dump) = open_dump(f) else {
+            code = 1;
+            continue;
         };
         if let Err(e) = inspect_one(&dump, &a, &filter, &mut *out, &mut written) {
             if let rdbshift::format::ErrorKind::Sink(io) = e.kind {

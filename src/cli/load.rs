@@ -15,7 +15,7 @@ use rdbshift::load::url::{redact, Url};
 use rdbshift::load::checkpoint::Checkpoint;
 use rdbshift::load::{Conflict, FileLoad, Report, Target};
 
-use super::{report, CliResult, FilterArgs, ReadArgs, TlsArgs};
+use super::{open_dump, report, CliResult, FilterArgs, ReadArgs, TlsArgs};
 
 #[derive(Copy, Clone, Debug, ValueEnum, PartialEq)]
 pub enum LoadMode {
@@ -122,13 +122,7 @@ pub fn run(a: LoadArgs) -> CliResult {
     let (server, cluster) = (t.server, t.cluster);
     let shared = Mutex::new(t);
     let one = |i: usize, f: &PathBuf| -> i32 {
-        let dump = match Dump::open(f) {
-            Ok(d) => d,
-            Err(e) => {
-                report(f, &e);
-                return 1;
-            }
-        };
+        let Some(dump) = open_dump(f) else { return 1 };
         let data = dump.data();
         if cluster && to_db.is_none() {
             let other: Vec<u64> = match dbs_with_keys(&dump, a.read.options()) {

@@ -113,6 +113,11 @@ pub fn open_output(path: Option<&Path>) -> std::io::Result<Box<dyn Write + Send>
     })
 }
 
+/// Opens (maps) a dump; on failure reports it, naming the file, and gives `None`.
+pub fn open_dump(f: &Path) -> Option<rdbshift::input::Dump> {
+    rdbshift::input::Dump::open(f).map_err(|e| report(f, &e)).ok()
+}
+
 /// Prints an error the user sees: the file and the message.
 pub fn report(file: &Path, e: &dyn std::fmt::Display) {
     eprintln!("rdbshift: {}: {e}", file.display());

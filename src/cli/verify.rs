@@ -7,7 +7,7 @@ use rdbshift::input::Dump;
 use rdbshift::load::url::redact;
 use rdbshift::load::verify::{verify_dump, Peers, VerifyReport};
 
-use super::{report, CliResult, FilterArgs, ReadArgs, TlsArgs};
+use super::{open_dump, report, CliResult, FilterArgs, ReadArgs, TlsArgs};
 
 #[derive(Args)]
 pub struct VerifyArgs {
@@ -47,10 +47,9 @@ pub fn run(a: VerifyArgs) -> CliResult {
     let dumps: Vec<(PathBuf, Dump)> = a
         .files
         .iter()
-        .filter_map(|f| match Dump::open(f) {
-            Ok(d) => Some((f.clone(), d)),
-            Err(e) => {
-                report(f, &e);
+        .filter_map(|f| match open_dump(f) {
+            Some(d) => Some((f.clone(), d)),
+            None => {
                 code = 1;
                 None
             }
