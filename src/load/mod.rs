@@ -502,18 +502,24 @@ impl<'a, 't> FileLoad<'a, 't> {
         }
     }
 
+    /// The key whose record starts at `record` (read again from the dump).
+    fn key_at(&self, record: usize, db: u64) -> Option<crate::format::Key<'_>> {
+        match Reader::resume(self.data, self.h, record, db).next_record() {
+            Ok(Some(Record::Key(k))) => Some(k),
+            _ => None,
+        }
+    }
+
     fn key_name(&self, record: usize, db: u64) -> String {
-        let mut r = Reader::resume(self.data, self.h, record, db);
-        match r.next_record() {
-            Ok(Some(Record::Key(k))) => String::from_utf8_lossy(&k.name().unwrap_or_default()).into_owned(),
-            _ => format!("(key at byte offset {record})"),
+        match self.key_at(record, db) {
+            Some(k) => String::from_utf8_lossy(&k.name().unwrap_or_default()).into_owned(),
+            None => format!("(key at byte offset {record})"),
         }
     }
 
     /// The key's commands, decoded again from the dump: (bytes, commands, slot).
     fn regenerate(&self, record: usize, db: u64) -> Result<(Vec<u8>, u32, u16), String> {
-        let mut r = Reader::resume(self.data, self.h, record, db);
-        let Ok(Some(Record::Key(k))) = r.next_record() else { return Err(format!("no key at byte offset {record}")) };
+        let Some(k) = self.key_at(record, db) else { return Err(format!("no key at byte offset {record}")) };
         let name = k.name().map_err(|e| e.to_string())?;
         let slot = crate::slot::of(&name);
         let mut segs = Vec::new();
@@ -611,8 +617,7 @@ impl FileLoad<'_, '_> {
                 continue;
             }
             let i = self.t.route(m.slot.unwrap_or(0))?;
-            let mut r = Reader::resume(self.data, self.h, m.record, self.db);
-            let Ok(Some(Record::Key(k))) = r.next_record() else { continue };
+            let Some(k) = self.key_at(m.record, self.db) else { continue };
             by_node.entry(i).or_default().push((m.record, k.name().unwrap_or_default()));
         }
         for (i, keys) in by_node {
