@@ -30,8 +30,13 @@ use crate::format::{Header, Result};
 /// Most IDs per `XCLAIM` or `XDEL`.
 const IDS_PER_CMD: usize = 512;
 
+/// `ms-seq`, as commands take a stream ID.
 fn id_text(id: StreamId) -> String {
-    format!("{}-{}", id.ms, id.seq)
+    let mut s = String::with_capacity(41);
+    s.push_str(itoa::Buffer::new().format(id.ms));
+    s.push('-');
+    s.push_str(itoa::Buffer::new().format(id.seq));
+    s
 }
 
 pub fn key(plan: &Plan, h: &Header, data: &[u8], k: &Key, name: &[u8], out: &mut Out, b: &mut Bufs, n: &mut Counts) -> Result<()> {
@@ -224,7 +229,7 @@ impl Visitor for Entries<'_, '_, '_> {
         array_header(&mut out.buf, 3 + 2 * e.fields.len());
         bulk(&mut out.buf, b"XADD");
         bulk(&mut out.buf, self.key);
-        bulk_int_id(&mut out.buf, e.id);
+        bulk(&mut out.buf, id_text(e.id).as_bytes());
         for (f, v) in &e.fields {
             out.bulk_str(*f)?;
             out.bulk_str(*v)?;
@@ -233,11 +238,4 @@ impl Visitor for Entries<'_, '_, '_> {
     }
 }
 
-fn bulk_int_id(out: &mut Vec<u8>, id: StreamId) {
-    let mut s = Vec::with_capacity(41);
-    s.extend_from_slice(itoa::Buffer::new().format(id.ms).as_bytes());
-    s.push(b'-');
-    s.extend_from_slice(itoa::Buffer::new().format(id.seq).as_bytes());
-    bulk(out, &s);
-}
 
