@@ -62,7 +62,7 @@ pub fn run(a: ConvertArgs) -> CliResult {
     } else {
         let f = std::fs::File::create(&a.output)?;
         if f.metadata()?.is_file() {
-            RespSink::file(f, 1)
+            RespSink::file(f)
         } else {
             RespSink::stream(Box::new(std::io::BufWriter::with_capacity(1 << 20, f)))
         }

@@ -85,7 +85,7 @@ pub struct RespSink {
 
 enum Output {
     Stream(Box<dyn Write + Send>),
-    File { file: Arc<File>, tx: Option<SyncSender<(u64, Vec<u8>)>>, writers: Vec<JoinHandle<()>>, err: Arc<Mutex<Option<std::io::Error>>> },
+    File { file: Arc<File>, tx: Option<SyncSender<(u64, Vec<u8>)>>, writer: Option<JoinHandle<()>>, err: Arc<Mutex<Option<std::io::Error>>> },
 }
 
 impl RespSink {
@@ -93,27 +93,24 @@ impl RespSink {
         RespSink { out: Output::Stream(w), db: 0, bytes: 0, pool: Arc::default() }
     }
 
-    /// `writers` background threads write the pieces.
-    pub fn file(file: File, writers: usize) -> Self {
+    /// A background thread writes the owned pieces.
+    pub fn file(file: File) -> Self {
         let file = Arc::new(file);
         let pool: Arc<BufPool> = Arc::default();
         let err: Arc<Mutex<Option<std::io::Error>>> = Arc::default();
-        let (tx, rx) = sync_channel::<(u64, Vec<u8>)>(writers * 2);
-        let rx = Arc::new(Mutex::new(rx));
-        let writers = (0..writers.max(1))
-            .map(|_| {
-                let (file, pool, err, rx) = (file.clone(), pool.clone(), err.clone(), rx.clone());
-                std::thread::spawn(move || loop {
-                    let msg = rx.lock().unwrap().recv();
-                    let Ok((at, b)) = msg else { return };
+        let (tx, rx) = sync_channel::<(u64, Vec<u8>)>(2);
+        let writer = {
+            let (file, pool, err) = (file.clone(), pool.clone(), err.clone());
+            std::thread::spawn(move || {
+                for (at, b) in rx {
                     if let Err(e) = file.write_all_at(&b, at) {
                         err.lock().unwrap().get_or_insert(e);
                     }
                     pool.put(b);
-                })
+                }
             })
-            .collect();
-        RespSink { out: Output::File { file, tx: Some(tx), writers, err }, db: 0, bytes: 0, pool }
+        };
+        RespSink { out: Output::File { file, tx: Some(tx), writer: Some(writer), err }, db: 0, bytes: 0, pool }
     }
 
     fn check(&self) -> std::io::Result<()> {
@@ -129,9 +126,9 @@ impl RespSink {
     pub fn finish(&mut self) -> std::io::Result<()> {
         match &mut self.out {
             Output::Stream(w) => w.flush(),
-            Output::File { tx, writers, .. } => {
+            Output::File { tx, writer, .. } => {
                 tx.take();
-                for w in writers.drain(..) {
+                if let Some(w) = writer.take() {
                     let _ = w.join();
                 }
                 self.check()
