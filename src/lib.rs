@@ -3,12 +3,12 @@
 //! Layers, each knowing only those below it: [`format`] (the RDB format over `&[u8]`),
 //! [`encode`] (JSON and RESP writers fed by format visitors), and the binary's CLI.
 
-pub mod format;
-pub mod encode;
 pub mod convert;
+pub mod encode;
 pub mod filter;
+pub mod format;
 pub mod input;
 pub mod load;
+pub mod resp;
 pub mod slot;
 pub mod stats;
-pub mod resp;

@@ -2,14 +2,14 @@
 //! functions, modules, checksum. Gathered by walking records without decoding values
 //! (streams excepted, to see their IDMP state).
 
-use std::collections::{BTreeMap, BinaryHeap};
 use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap};
 
 use crate::format::record::{Options, Record};
 use crate::format::stream::Idmp;
 use crate::format::types::{self, Kind};
 use crate::format::value::Scratch;
-use crate::format::{module, Header, Reader, Result};
+use crate::format::{Header, Reader, Result, module};
 use crate::input::Behind;
 
 #[derive(Debug, Default, Clone)]

@@ -11,8 +11,8 @@ mod common;
 use std::path::Path;
 
 use common::datagen::target_of;
-use common::servercmp::{compare_servers, CmpOpts};
-use common::{corpus, files, pipe, rdbshift, server_for, Server, NEEDS_A_MODULE};
+use common::servercmp::{CmpOpts, compare_servers};
+use common::{NEEDS_A_MODULE, Server, corpus, files, pipe, rdbshift, server_for};
 
 /// Converts `f` and compares; `Ok(false)` when `server` does not load the file.
 fn check(f: &Path, server: &str, extra: &[&str]) -> Result<bool, String> {
@@ -34,7 +34,12 @@ fn check(f: &Path, server: &str, extra: &[&str]) -> Result<bool, String> {
         return Err(format!("redis-cli --pipe: {text}"));
     }
     let t = target_of(server);
-    let (_, diffs) = compare_servers(&mut a.conn(), &mut b.conn(), &t, &CmpOpts { all_dbs: true, restored: extra.contains(&"--restore"), streams: true });
+    let (_, diffs) = compare_servers(
+        &mut a.conn(),
+        &mut b.conn(),
+        &t,
+        &CmpOpts { all_dbs: true, restored: extra.contains(&"--restore"), streams: true },
+    );
     if diffs.is_empty() { Ok(true) } else { Err(diffs.into_iter().take(8).collect::<Vec<_>>().join("\n  ")) }
 }
 
@@ -57,7 +62,13 @@ fn run(list: Vec<(std::path::PathBuf, &str)>, extra: &[&str], min_checked: usize
 }
 
 fn server_files() -> Vec<(std::path::PathBuf, &'static str)> {
-    files(&corpus().join("servers")).into_iter().map(|f| { let s = server_for(&f); (f, s) }).collect()
+    files(&corpus().join("servers"))
+        .into_iter()
+        .map(|f| {
+            let s = server_for(&f);
+            (f, s)
+        })
+        .collect()
 }
 
 #[test]

@@ -7,8 +7,8 @@ mod common;
 use std::path::Path;
 
 use common::datagen::{self, Opts};
-use common::servercmp::{compare_servers, CmpOpts};
-use common::{pipe, rdbshift, Server};
+use common::servercmp::{CmpOpts, compare_servers};
+use common::{Server, pipe, rdbshift};
 
 /// Writes a data set into a fresh `server`, converts its dump with `extra` options, pipes
 /// the result into another fresh server of the same version, and compares them.
@@ -37,7 +37,12 @@ fn roundtrip(server: &str, seed: u64, extra: &[&str]) {
     assert!(replies > 100);
     let restored = extra.contains(&"--restore");
     let (n, diffs) = compare_servers(&mut ca, &mut b.conn(), &t, &CmpOpts { all_dbs: true, restored, streams: true });
-    assert!(diffs.is_empty(), "{server} {extra:?}: {} differences over {n} keys:\n{}", diffs.len(), diffs.iter().take(20).cloned().collect::<Vec<_>>().join("\n"));
+    assert!(
+        diffs.is_empty(),
+        "{server} {extra:?}: {} differences over {n} keys:\n{}",
+        diffs.len(),
+        diffs.iter().take(20).cloned().collect::<Vec<_>>().join("\n")
+    );
     assert!(n >= 150, "{server}: only {n} keys compared");
     eprintln!("{server} {extra:?}: {n} keys identical ({replies} commands)");
 }
@@ -81,16 +86,19 @@ fn redis_8_6_dump_for_redis_8_0() {
     let idmp = info["streams_with_idmp"].as_u64().unwrap();
     assert!(idmp > 0);
     let out = a.dir.path().join("out.resp");
-    let (code, _, err) = rdbshift(&["convert", f.to_str().unwrap(), "-o", out.to_str().unwrap(), "--target-version", "8.0"]);
+    let (code, _, err) =
+        rdbshift(&["convert", f.to_str().unwrap(), "-o", out.to_str().unwrap(), "--target-version", "8.0"]);
     assert_eq!(code, 0, "{err}");
     assert!(err.contains(&format!("{idmp} stream(s) lost their IDMP state")), "{err}");
     let Some(b) = Server::start_ok("redis-8.0", None, &[]) else { return };
     let (errors, _, text) = pipe(&b, &out);
     assert_eq!(errors, 0, "{text}");
     let t = datagen::target_of("redis-8.0");
-    let (n, diffs) = compare_servers(&mut a.conn(), &mut b.conn(), &t, &CmpOpts { all_dbs: true, restored: false, streams: false });
+    let (n, diffs) =
+        compare_servers(&mut a.conn(), &mut b.conn(), &t, &CmpOpts { all_dbs: true, restored: false, streams: false });
     assert!(diffs.is_empty() && n > 50, "{n} keys: {diffs:?}");
     // --strict makes the loss an error
-    let (code, _, _) = rdbshift(&["convert", f.to_str().unwrap(), "-o", out.to_str().unwrap(), "--target-version", "8.0", "--strict"]);
+    let (code, _, _) =
+        rdbshift(&["convert", f.to_str().unwrap(), "-o", out.to_str().unwrap(), "--target-version", "8.0", "--strict"]);
     assert_eq!(code, 2);
 }

@@ -21,14 +21,24 @@ fn same_bytes_for_any_thread_count_and_chunking() {
         for mode in [&[][..], &["--restore"][..]] {
             let base = convert(f, &[&["--threads", "1"][..], mode].concat());
             assert!(base.len() > 1000, "{f}: {} bytes", base.len());
-            for extra in [&["--threads", "2"][..], &["--threads", "4", "--chunk-bytes", "3000"], &["--threads", "1", "--chunk-bytes", "1"]] {
+            for extra in [
+                &["--threads", "2"][..],
+                &["--threads", "4", "--chunk-bytes", "3000"],
+                &["--threads", "1", "--chunk-bytes", "1"],
+            ] {
                 let other = convert(f, &[extra, mode].concat());
-                assert!(other == base, "{f} {mode:?}: output with {extra:?} differs from --threads 1 ({} vs {} bytes)", other.len(), base.len());
+                assert!(
+                    other == base,
+                    "{f} {mode:?}: output with {extra:?} differs from --threads 1 ({} vs {} bytes)",
+                    other.len(),
+                    base.len()
+                );
             }
             // into a regular file (background positional writes) the bytes are the same
             let dir = common::tempdir::Dir::new("threads");
             let out = dir.path().join("out.resp");
-            let (code, _, err) = rdbshift(&[&["convert", f, "-o", out.to_str().unwrap(), "--chunk-bytes", "5000"][..], mode].concat());
+            let (code, _, err) =
+                rdbshift(&[&["convert", f, "-o", out.to_str().unwrap(), "--chunk-bytes", "5000"][..], mode].concat());
             assert_eq!(code, 0, "{err}");
             assert!(std::fs::read(&out).unwrap() == base, "{f} {mode:?}: file output differs");
             checked += 1;

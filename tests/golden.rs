@@ -30,7 +30,8 @@ fn json_format_is_one_document_with_the_same_keys() {
     assert_eq!(code, 0);
     let doc: serde_json::Value = serde_json::from_slice(&out).unwrap();
     let (_, lines, _) = common::rdbshift(&["inspect", p.to_str().unwrap()]);
-    let from_lines: Vec<serde_json::Value> = lines.split(|&b| b == b'\n').filter(|l| !l.is_empty()).map(|l| serde_json::from_slice(l).unwrap()).collect();
+    let from_lines: Vec<serde_json::Value> =
+        lines.split(|&b| b == b'\n').filter(|l| !l.is_empty()).map(|l| serde_json::from_slice(l).unwrap()).collect();
     assert_eq!(doc.as_array().unwrap(), &from_lines);
 }
 
@@ -43,7 +44,11 @@ fn filters_select_keys() {
         a.extend_from_slice(args);
         let (code, out, err) = common::rdbshift(&a);
         assert_eq!(code, 0, "{err}");
-        let mut v: Vec<String> = out.split(|&b| b == b'\n').filter(|l| !l.is_empty()).map(|l| serde_json::from_slice::<serde_json::Value>(l).unwrap()["key"].as_str().unwrap().to_string()).collect();
+        let mut v: Vec<String> = out
+            .split(|&b| b == b'\n')
+            .filter(|l| !l.is_empty())
+            .map(|l| serde_json::from_slice::<serde_json::Value>(l).unwrap()["key"].as_str().unwrap().to_string())
+            .collect();
         v.sort();
         v
     };

@@ -27,7 +27,8 @@ impl Rng {
 }
 
 fn server_dumps() -> Vec<PathBuf> {
-    let mut v: Vec<PathBuf> = std::fs::read_dir(common::corpus().join("servers")).unwrap().map(|e| e.unwrap().path()).collect();
+    let mut v: Vec<PathBuf> =
+        std::fs::read_dir(common::corpus().join("servers")).unwrap().map(|e| e.unwrap().path()).collect();
     v.sort();
     v
 }
@@ -35,7 +36,10 @@ fn server_dumps() -> Vec<PathBuf> {
 /// Runs the binary under `ulimit -v` (KiB) with a time limit; returns (status, stderr).
 fn run_limited(args: &[&str], limit_kib: u64, timeout: Duration) -> (Option<i32>, String) {
     let mut cmd = Command::new("sh");
-    cmd.arg("-c").arg(format!("ulimit -v {limit_kib}; exec \"$0\" \"$@\"")).arg(env!("CARGO_BIN_EXE_rdbshift")).args(args);
+    cmd.arg("-c")
+        .arg(format!("ulimit -v {limit_kib}; exec \"$0\" \"$@\""))
+        .arg(env!("CARGO_BIN_EXE_rdbshift"))
+        .args(args);
     let mut child = cmd.stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
     let start = Instant::now();
     loop {
@@ -103,7 +107,9 @@ fn mutated_dumps_are_refused_with_offsets() {
                 None => problems.push(format!("{name}: killed or timed out: {err}")),
                 Some(0) => problems.push(format!("{name}: accepted")),
                 Some(101) => problems.push(format!("{name}: panicked: {err}")),
-                Some(_) if err.contains("panicked") || err.contains("memory allocation") => problems.push(format!("{name}: {err}")),
+                Some(_) if err.contains("panicked") || err.contains("memory allocation") => {
+                    problems.push(format!("{name}: {err}"))
+                }
                 Some(_) if !err.contains("byte offset") => problems.push(format!("{name}: no offset in: {err}")),
                 _ => {}
             }
@@ -127,7 +133,13 @@ fn read_all(data: &[u8]) -> Result<(), rdbshift::format::Error> {
 
 #[test]
 fn every_truncation_of_small_dumps_is_an_error() {
-    for name in ["librdb/stream_v11.rdb", "librdb/hash_lp_with_hexpire_v12.rdb", "librdb/quicklist2_v11.rdb", "redis-rdb-tools/zipmap_that_compresses_easily.rdb", "librdb/function2.rdb"] {
+    for name in [
+        "librdb/stream_v11.rdb",
+        "librdb/hash_lp_with_hexpire_v12.rdb",
+        "librdb/quicklist2_v11.rdb",
+        "redis-rdb-tools/zipmap_that_compresses_easily.rdb",
+        "librdb/function2.rdb",
+    ] {
         let data = std::fs::read(common::corpus().join(name)).unwrap();
         read_all(&data).unwrap_or_else(|e| panic!("{name}: {e}"));
         for n in 0..data.len() - 8 {

@@ -5,9 +5,8 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-
 use common::compare::{compare, parse_jsonl};
-use common::{corpus, files, rdbshift, server_for, Server, NEEDS_A_MODULE};
+use common::{NEEDS_A_MODULE, Server, corpus, files, rdbshift, server_for};
 
 fn check_dir(dir: &str) {
     check_files(files(&corpus().join(dir)))
@@ -34,7 +33,12 @@ fn check_files(list: Vec<PathBuf>) {
         let problems = compare(&mut c, &ours);
         checked += 1;
         if !problems.is_empty() {
-            failures.push(format!("{} ({}):\n  {}", f.display(), server.name, problems.iter().take(8).cloned().collect::<Vec<_>>().join("\n  ")));
+            failures.push(format!(
+                "{} ({}):\n  {}",
+                f.display(),
+                server.name,
+                problems.iter().take(8).cloned().collect::<Vec<_>>().join("\n  ")
+            ));
         }
     }
     assert!(failures.is_empty(), "{} of {checked} files differ:\n{}", failures.len(), failures.join("\n"));

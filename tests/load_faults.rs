@@ -8,7 +8,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::cluster::Cluster;
-use common::{rdbshift, Server};
+use common::{Server, rdbshift};
 use rdbshift::resp::Reply;
 
 /// A dump of `n` string keys of about `size` bytes, written by Redis 7.0.
@@ -19,11 +19,21 @@ fn workload(dir: &common::tempdir::Dir, n: u64, size: u64) -> PathBuf {
 fn workload_named(dir: &common::tempdir::Dir, n: u64, size: u64, prefix: &str) -> PathBuf {
     let s = Server::start_ok("redis-7.0", None, &[]).unwrap();
     let generator = Command::new("python3")
-        .args([concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/gen-workload.py"), "strings", &n.to_string(), &size.to_string(), prefix])
+        .args([
+            concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/gen-workload.py"),
+            "strings",
+            &n.to_string(),
+            &size.to_string(),
+            prefix,
+        ])
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
-    let st = Command::new("redis-cli").args(["-p", &s.port.to_string(), "--pipe"]).stdin(generator.stdout.unwrap()).output().unwrap();
+    let st = Command::new("redis-cli")
+        .args(["-p", &s.port.to_string(), "--pipe"])
+        .stdin(generator.stdout.unwrap())
+        .output()
+        .unwrap();
     assert!(st.status.success());
     s.conn().cmd(&["SAVE"]).unwrap();
     let p = dir.path().join(format!("workload-{}.rdb", prefix.trim_end_matches(':')));
@@ -39,7 +49,11 @@ fn dbsize(s: &Server) -> i64 {
 }
 
 fn spawn_load(file: &str, url: &str, report: &str) -> std::process::Child {
-    Command::new(env!("CARGO_BIN_EXE_rdbshift")).args(["load", file, "--target", url, "--report", report]).stderr(Stdio::piped()).spawn().unwrap()
+    Command::new(env!("CARGO_BIN_EXE_rdbshift"))
+        .args(["load", file, "--target", url, "--report", report])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
 }
 
 fn finish(child: std::process::Child) -> (i32, String) {
@@ -51,7 +65,9 @@ fn finish(child: std::process::Child) -> (i32, String) {
 fn master_killed_and_restarted_mid_load() {
     let dir = common::tempdir::Dir::new("faults");
     let f = workload(&dir, 300_000, 200);
-    let Some(mut c) = Cluster::start_with("redis-7.0", &["--appendonly", "yes", "--appendfsync", "always"]) else { return };
+    let Some(mut c) = Cluster::start_with("redis-7.0", &["--appendonly", "yes", "--appendfsync", "always"]) else {
+        return;
+    };
     let report = dir.path().join("report.json");
     let child = spawn_load(f.to_str().unwrap(), &c.url(), report.to_str().unwrap());
     // once the victim holds some keys, kill it and bring it back
@@ -89,7 +105,20 @@ fn slots_migrated_mid_load() {
     };
     let (from, to) = (id(&c.nodes[0]), id(&c.nodes[1]));
     let rs = Command::new("redis-cli")
-        .args(["--cluster", "reshard", &c.nodes[0].addr(), "--cluster-from", &from, "--cluster-to", &to, "--cluster-slots", "300", "--cluster-yes", "--cluster-pipeline", "100"])
+        .args([
+            "--cluster",
+            "reshard",
+            &c.nodes[0].addr(),
+            "--cluster-from",
+            &from,
+            "--cluster-to",
+            &to,
+            "--cluster-slots",
+            "300",
+            "--cluster-yes",
+            "--cluster-pipeline",
+            "100",
+        ])
         .output()
         .unwrap();
     assert!(rs.status.success(), "reshard: {}", String::from_utf8_lossy(&rs.stdout));
@@ -107,7 +136,10 @@ fn slots_migrated_mid_load() {
 fn memory_full_is_counted_and_fails() {
     let dir = common::tempdir::Dir::new("faults");
     let f = workload(&dir, 20_000, 500);
-    let Some(s) = Server::start_ok("redis-7.0", None, &["--maxmemory", "3mb", "--maxmemory-policy", "noeviction"]) else { return };
+    let Some(s) = Server::start_ok("redis-7.0", None, &["--maxmemory", "3mb", "--maxmemory-policy", "noeviction"])
+    else {
+        return;
+    };
     let report = dir.path().join("report.json");
     let (code, err) = finish(spawn_load(f.to_str().unwrap(), &s.url(), report.to_str().unwrap()));
     assert_eq!(code, 1, "{err}");
@@ -128,11 +160,18 @@ fn rerun_after_a_crash_resumes_from_the_checkpoint() {
     let Some(s) = Server::start_ok("redis-7.0", None, &[]) else { return };
     let ck = dir.path().join("checkpoint");
     let file = f.to_str().unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_rdbshift")).args(["load", file, "--target", &s.url(), "--checkpoint", ck.to_str().unwrap()]).stderr(Stdio::null()).spawn().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_rdbshift"))
+        .args(["load", file, "--target", &s.url(), "--checkpoint", ck.to_str().unwrap()])
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
     // crash once the checkpoint says some progress was made
     let t = Instant::now();
     loop {
-        let off: u64 = std::fs::read_to_string(&ck).ok().and_then(|t| t.split('\t').nth(1).and_then(|o| o.parse().ok())).unwrap_or(0);
+        let off: u64 = std::fs::read_to_string(&ck)
+            .ok()
+            .and_then(|t| t.split('\t').nth(1).and_then(|o| o.parse().ok()))
+            .unwrap_or(0);
         if off > 0 {
             break;
         }
@@ -162,7 +201,10 @@ fn existing_keys_on_conflict() {
     let (code, _, err) = rdbshift(&["load", file, "--target", &s.url()]);
     assert_eq!(code, 0, "{err}");
     let mut c = s.conn();
-    let k = common::datagen::scan(&mut c, "*").into_iter().find(|k| c.call(&[b"TYPE", k]).unwrap() == Reply::Status(b"string".to_vec())).unwrap();
+    let k = common::datagen::scan(&mut c, "*")
+        .into_iter()
+        .find(|k| c.call(&[b"TYPE", k]).unwrap() == Reply::Status(b"string".to_vec()))
+        .unwrap();
     c.call(&[b"SET", &k, b"changed"]).unwrap();
     let (code, _, err) = rdbshift(&["load", file, "--target", &s.url(), "--on-conflict", "skip"]);
     assert_eq!(code, 0, "{err}");
@@ -183,7 +225,15 @@ fn shards_load_together() {
     let (a, b) = (workload_named(&dir, 100_000, 100, "a:"), workload_named(&dir, 100_000, 100, "b:"));
     let Some(c) = Cluster::start("redis-7.0") else { return };
     let report = dir.path().join("report.json");
-    let (code, _, err) = rdbshift(&["load", a.to_str().unwrap(), b.to_str().unwrap(), "--target", &c.url(), "--report", report.to_str().unwrap()]);
+    let (code, _, err) = rdbshift(&[
+        "load",
+        a.to_str().unwrap(),
+        b.to_str().unwrap(),
+        "--target",
+        &c.url(),
+        "--report",
+        report.to_str().unwrap(),
+    ]);
     assert_eq!(code, 0, "{err}");
     let rep: serde_json::Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
     assert_eq!((rep["loaded"].as_u64(), rep["failed"].as_u64()), (Some(200_000), Some(0)), "{rep}");

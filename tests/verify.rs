@@ -4,7 +4,7 @@
 mod common;
 
 use common::datagen::scan;
-use common::{corpus, rdbshift, Server};
+use common::{Server, corpus, rdbshift};
 use rdbshift::resp::Reply;
 
 fn check(server: &str) {

@@ -4,10 +4,10 @@ use std::path::{Path, PathBuf};
 
 use clap::Args;
 use rdbshift::convert::engine::{self, Config, RespSink};
-use rdbshift::convert::{source_server, Counts, Mode, Plan, Target, MAX_BYTES, MAX_ELEMS};
+use rdbshift::convert::{Counts, MAX_BYTES, MAX_ELEMS, Mode, Plan, Target, source_server};
 use rdbshift::format::ErrorKind;
 
-use super::{open_dump, open_output, report, CliResult, FilterArgs, ReadArgs};
+use super::{CliResult, FilterArgs, ReadArgs, open_dump, open_output, report};
 
 #[derive(Args)]
 pub struct ConvertArgs {
@@ -98,7 +98,8 @@ pub fn run(a: ConvertArgs) -> CliResult {
             skip_functions: a.skip_functions,
             start_at: 0,
         };
-        let (counts, r) = engine::run(data, a.read.options(), &plan, &cfg, &pool, &mut sink, &|x, y| dump.release(x, y));
+        let (counts, r) =
+            engine::run(data, a.read.options(), &plan, &cfg, &pool, &mut sink, &|x, y| dump.release(x, y));
         eprintln!(
             "rdbshift: {}: {} keys for {}{} ({} filtered out, {} expired, {} functions)",
             f.display(),
@@ -126,7 +127,13 @@ pub fn run(a: ConvertArgs) -> CliResult {
     }
     sink.finish()?;
     if a.files.len() > 1 {
-        eprintln!("rdbshift: {} keys from {} files, {} bytes, {:.2}s", total.keys, a.files.len(), sink.bytes, started.elapsed().as_secs_f64());
+        eprintln!(
+            "rdbshift: {} keys from {} files, {} bytes, {:.2}s",
+            total.keys,
+            a.files.len(),
+            sink.bytes,
+            started.elapsed().as_secs_f64()
+        );
     }
     Ok(code)
 }

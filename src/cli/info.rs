@@ -7,9 +7,9 @@ use clap::Args;
 use rdbshift::encode::text::{json_bytes, json_list, json_str};
 use rdbshift::filter::now_ms;
 use rdbshift::input::Dump;
-use rdbshift::stats::{gather, Info};
+use rdbshift::stats::{Info, gather};
 
-use super::{report, CliResult, ReadArgs};
+use super::{CliResult, ReadArgs, report};
 
 #[derive(Args)]
 pub struct InfoArgs {
@@ -31,7 +31,9 @@ pub fn run(a: InfoArgs) -> CliResult {
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     for f in &a.files {
-        let res = Dump::open(f).map_err(|e| e.to_string()).and_then(|d| gather(d.data(), a.read.options(), now_ms(), a.top, &|x, y| d.release(x, y)).map_err(|e| e.to_string()));
+        let res = Dump::open(f).map_err(|e| e.to_string()).and_then(|d| {
+            gather(d.data(), a.read.options(), now_ms(), a.top, &|x, y| d.release(x, y)).map_err(|e| e.to_string())
+        });
         match res {
             Ok(info) => {
                 let text = if a.json { json(f, &info) } else { text(f, &info) };
@@ -55,8 +57,19 @@ fn text(f: &std::path::Path, i: &Info) -> Vec<u8> {
     use std::fmt::Write as _;
     let _ = writeln!(o, "file: {}", f.display());
     let _ = writeln!(o, "bytes: {}", i.file_bytes);
-    let _ = writeln!(o, "format: {} (dialect {}, RDB version {})", i.header.describe(), i.header.dialect.name(), i.header.version);
-    let _ = writeln!(o, "checksum: {}{}", i.checksum, i.stored_checksum.filter(|&c| c != 0).map(|c| format!(" (0x{c:016x})")).unwrap_or_default());
+    let _ = writeln!(
+        o,
+        "format: {} (dialect {}, RDB version {})",
+        i.header.describe(),
+        i.header.dialect.name(),
+        i.header.version
+    );
+    let _ = writeln!(
+        o,
+        "checksum: {}{}",
+        i.checksum,
+        i.stored_checksum.filter(|&c| c != 0).map(|c| format!(" (0x{c:016x})")).unwrap_or_default()
+    );
     if i.trailing_bytes > 0 {
         let _ = writeln!(o, "trailing bytes after the checksum (ignored): {}", i.trailing_bytes);
     }
@@ -65,7 +78,11 @@ fn text(f: &std::path::Path, i: &Info) -> Vec<u8> {
         let _ = writeln!(o, "  {} = {}", show(k), show(v));
     }
     for (db, s) in &i.dbs {
-        let _ = writeln!(o, "db {db}: {} keys, {} with expiry ({} already expired), {} bytes", s.keys, s.expires, s.already_expired, s.bytes);
+        let _ = writeln!(
+            o,
+            "db {db}: {} keys, {} with expiry ({} already expired), {} bytes",
+            s.keys, s.expires, s.already_expired, s.bytes
+        );
         if let Some((k, e)) = s.resize_hint {
             let _ = writeln!(o, "  resize hint: {k} keys, {e} expires");
         }
@@ -75,7 +92,8 @@ fn text(f: &std::path::Path, i: &Info) -> Vec<u8> {
         let _ = writeln!(o, "  encodings: {}", encs.join(" "));
     }
     let _ = writeln!(o, "functions: {}", if i.functions.is_empty() { "none".into() } else { i.functions.join(", ") });
-    let _ = writeln!(o, "module aux: {}", if i.module_aux.is_empty() { "none".into() } else { i.module_aux.join(", ") });
+    let _ =
+        writeln!(o, "module aux: {}", if i.module_aux.is_empty() { "none".into() } else { i.module_aux.join(", ") });
     let mt: Vec<String> = i.module_types.iter().map(|(t, n)| format!("{t}={n}")).collect();
     let _ = writeln!(o, "module values: {}", if mt.is_empty() { "none".into() } else { mt.join(" ") });
     let _ = writeln!(o, "streams with IDMP state: {}", i.streams_with_idmp);
@@ -85,7 +103,15 @@ fn text(f: &std::path::Path, i: &Info) -> Vec<u8> {
     }
     let _ = writeln!(o, "biggest keys (serialized bytes):");
     for b in &i.biggest {
-        let _ = writeln!(o, "  {:>12}  db {}  {} ({}, {})", b.bytes, b.db, rdbshift::format::error::show_bytes(&b.key), b.kind, b.encoding);
+        let _ = writeln!(
+            o,
+            "  {:>12}  db {}  {} ({}, {})",
+            b.bytes,
+            b.db,
+            rdbshift::format::error::show_bytes(&b.key),
+            b.kind,
+            b.encoding
+        );
     }
     o.push('\n');
     o.into_bytes()

@@ -4,7 +4,7 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
-use rdbshift::encode::json::{module_type_name, KeyJson};
+use rdbshift::encode::json::{KeyJson, module_type_name};
 use rdbshift::filter::Filter;
 use rdbshift::format::record::Record;
 use rdbshift::format::types::{self, Kind};
@@ -12,7 +12,7 @@ use rdbshift::format::value::Scratch;
 use rdbshift::format::{Reader, Result};
 use rdbshift::input::{Behind, Dump};
 
-use super::{open_dump, open_output, report, CliResult, FilterArgs, ReadArgs};
+use super::{CliResult, FilterArgs, ReadArgs, open_dump, open_output, report};
 
 #[derive(Copy, Clone, Debug, ValueEnum, PartialEq)]
 pub enum Format {

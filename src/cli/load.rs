@@ -1,21 +1,21 @@
 //! `rdbshift load`: dumps into a live server or cluster, with a report of what arrived.
 
 use std::io::IsTerminal;
-use std::sync::{Arc, Mutex};
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use clap::{Args, ValueEnum};
 use rdbshift::convert::engine::{self, Config};
-use rdbshift::convert::{Mode, Plan, MAX_BYTES, MAX_ELEMS};
+use rdbshift::convert::{MAX_BYTES, MAX_ELEMS, Mode, Plan};
 use rdbshift::format::record::Record;
 use rdbshift::format::{ErrorKind, Reader};
 use rdbshift::input::Dump;
-use rdbshift::load::url::{redact, Url};
 use rdbshift::load::checkpoint::Checkpoint;
+use rdbshift::load::url::{Url, redact};
 use rdbshift::load::{Conflict, FileLoad, Report, Target};
 
-use super::{open_dump, report, CliResult, FilterArgs, ReadArgs, TlsArgs};
+use super::{CliResult, FilterArgs, ReadArgs, TlsArgs, open_dump, report};
 
 #[derive(Copy, Clone, Debug, ValueEnum, PartialEq)]
 pub enum LoadMode {
@@ -108,7 +108,8 @@ pub fn run(a: LoadArgs) -> CliResult {
     let bar = if std::io::stderr().is_terminal() {
         let b = indicatif::ProgressBar::new(total);
         b.set_style(
-            indicatif::ProgressStyle::with_template("{bar:30} {bytes}/{total_bytes} {bytes_per_sec} ETA {eta} {msg}").unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            indicatif::ProgressStyle::with_template("{bar:30} {bytes}/{total_bytes} {bytes_per_sec} ETA {eta} {msg}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
         );
         Some(b)
     } else {
@@ -133,7 +134,10 @@ pub fn run(a: LoadArgs) -> CliResult {
                 }
             };
             if !other.is_empty() {
-                report(f, &format!("keys in db {other:?}, and a cluster has only db 0: load one db with --db N --to-db 0"));
+                report(
+                    f,
+                    &format!("keys in db {other:?}, and a cluster has only db 0: load one db with --db N --to-db 0"),
+                );
                 return 1;
             }
         }

@@ -5,9 +5,9 @@ use std::path::PathBuf;
 use clap::Args;
 use rdbshift::input::Dump;
 use rdbshift::load::url::redact;
-use rdbshift::load::verify::{verify_dump, Peers, VerifyReport};
+use rdbshift::load::verify::{Peers, VerifyReport, verify_dump};
 
-use super::{open_dump, report, CliResult, FilterArgs, ReadArgs, TlsArgs};
+use super::{CliResult, FilterArgs, ReadArgs, TlsArgs, open_dump, report};
 
 #[derive(Args)]
 pub struct VerifyArgs {
@@ -74,7 +74,10 @@ pub fn run(a: VerifyArgs) -> CliResult {
             code = 1;
         }
     }
-    eprintln!("rdbshift: checked {} keys: {} missing, {} different, {} expired (not expected)", rep.checked, rep.missing, rep.different, rep.expired);
+    eprintln!(
+        "rdbshift: checked {} keys: {} missing, {} different, {} expired (not expected)",
+        rep.checked, rep.missing, rep.different, rep.expired
+    );
     for k in &rep.missing_keys {
         eprintln!("rdbshift:   missing: {k:?}");
     }

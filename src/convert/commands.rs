@@ -7,7 +7,7 @@
 //! `plan.max_elems` elements, nor more than `plan.max_bytes` argument bytes unless one
 //! element alone is larger.
 
-use super::out::{array_header, bulk, bulk_int, bulk_str, Out, ZERO_COPY_MIN};
+use super::out::{Out, ZERO_COPY_MIN, array_header, bulk, bulk_int, bulk_str};
 use super::{Counts, Mode, Plan};
 use crate::encode::text;
 use crate::format::record::Key;
@@ -25,13 +25,25 @@ pub struct Bufs {
 }
 
 /// Writes the commands for key `k` (named `name`), already selected by the filter.
-pub fn key(plan: &Plan, h: &Header, data: &[u8], k: &Key, name: &[u8], out: &mut Out, b: &mut Bufs, n: &mut Counts) -> Result<()> {
+pub fn key(
+    plan: &Plan,
+    h: &Header,
+    data: &[u8],
+    k: &Key,
+    name: &[u8],
+    out: &mut Out,
+    b: &mut Bufs,
+    n: &mut Counts,
+) -> Result<()> {
     let t = &plan.target;
     let restorable = t.loads_type(k.ty, h.dialect) && super::restore::fits(k);
     // a plain string is as exact with SET, and SET costs the server less than RESTORE
     let plain_string = k.ty == types::STRING && k.idle.is_none() && k.freq.is_none() && k.meta.is_empty();
     let restore = k.ty == types::MODULE_2
-        || (restorable && ((plan.mode == Mode::Restore && !plain_string) || (!k.meta.is_empty() && t.key_meta()) || !commands_exact(h, data, k, b)?));
+        || (restorable
+            && ((plan.mode == Mode::Restore && !plain_string)
+                || (!k.meta.is_empty() && t.key_meta())
+                || !commands_exact(h, data, k, b)?));
     if !k.meta.is_empty() && !(restore && t.key_meta()) {
         n.meta_dropped += 1;
     }
@@ -46,7 +58,19 @@ pub fn key(plan: &Plan, h: &Header, data: &[u8], k: &Key, name: &[u8], out: &mut
             let Bufs { scratch, body, ttls } = b;
             body.clear();
             ttls.clear();
-            let mut c = Coll { plan, key: name, out, kind, expire: k.expire_ms, body, args: 0, elems: 0, ttls, wrote: false, n };
+            let mut c = Coll {
+                plan,
+                key: name,
+                out,
+                kind,
+                expire: k.expire_ms,
+                body,
+                args: 0,
+                elems: 0,
+                ttls,
+                wrote: false,
+                n,
+            };
             if kind != Kind::String {
                 c.out.command(&[b"DEL", name])?;
             }
@@ -123,7 +147,7 @@ impl Coll<'_, '_, '_, '_> {
             self.flush_batch()?;
             array_header(&mut self.out.buf, 2 + args.len());
             let verb = self.verb();
-        bulk(&mut self.out.buf, verb);
+            bulk(&mut self.out.buf, verb);
             bulk(&mut self.out.buf, self.key);
             for a in args {
                 self.out.bulk_str(*a)?;
@@ -239,4 +263,3 @@ impl Visitor for Coll<'_, '_, '_, '_> {
         unreachable!("module values go through RESTORE")
     }
 }
-

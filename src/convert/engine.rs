@@ -17,16 +17,16 @@
 use std::fs::File;
 use std::io::Write;
 use std::os::unix::fs::FileExt;
-use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 use super::commands::{self, Bufs};
-use super::out::{stopped, BufPool, Mark, Out, Seg};
+use super::out::{BufPool, Mark, Out, Seg, stopped};
 use super::{Counts, Plan};
 use crate::format::record::{Function, Key, Options, Record, Trailer};
 use crate::format::types::{self, Kind};
-use crate::format::{module, Error, ErrorKind, Header, Reader, Result, Str};
+use crate::format::{Error, ErrorKind, Header, Reader, Result, Str, module};
 
 /// Most records per chunk (bounds the per-chunk record list for files of tiny keys).
 pub const CHUNK_ITEMS: usize = 16 << 10;
@@ -44,7 +44,11 @@ pub struct Config {
 
 impl Default for Config {
     fn default() -> Self {
-        Config { threads: std::thread::available_parallelism().map_or(2, |n| n.get()), chunk_bytes: 4 << 20, piece: 1 << 20 }
+        Config {
+            threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            chunk_bytes: 4 << 20,
+            piece: 1 << 20,
+        }
     }
 }
 
@@ -85,7 +89,12 @@ pub struct RespSink {
 
 enum Output {
     Stream(Box<dyn Write + Send>),
-    File { file: Arc<File>, tx: Option<SyncSender<(u64, Vec<u8>)>>, writer: Option<JoinHandle<()>>, err: Arc<Mutex<Option<std::io::Error>>> },
+    File {
+        file: Arc<File>,
+        tx: Option<SyncSender<(u64, Vec<u8>)>>,
+        writer: Option<JoinHandle<()>>,
+        err: Arc<Mutex<Option<std::io::Error>>>,
+    },
 }
 
 impl RespSink {
@@ -166,7 +175,11 @@ impl Sink for RespSink {
                 self.pool.put(b);
                 r
             }
-            Output::File { tx, .. } => tx.as_ref().expect("finished").send((at, b)).map_err(|_| std::io::Error::other("writer threads stopped")),
+            Output::File { tx, .. } => tx
+                .as_ref()
+                .expect("finished")
+                .send((at, b))
+                .map_err(|_| std::io::Error::other("writer threads stopped")),
         }
     }
     fn pool(&self) -> &Arc<BufPool> {
@@ -249,7 +262,12 @@ fn sink_err(e: std::io::Error) -> Error {
     Error::new(0, ErrorKind::Sink(e))
 }
 
-fn write_in_order(orx: Receiver<Slot>, data: &[u8], sink: &mut dyn Sink, release: &(dyn Fn(usize, usize) + Sync)) -> (Counts, Result<Trailer>) {
+fn write_in_order(
+    orx: Receiver<Slot>,
+    data: &[u8],
+    sink: &mut dyn Sink,
+    release: &(dyn Fn(usize, usize) + Sync),
+) -> (Counts, Result<Trailer>) {
     let mut counts = Counts::default();
     let mut behind = crate::input::Behind::new(release);
     for slot in orx.iter() {
@@ -337,7 +355,16 @@ fn skim<'a>(mut r: Reader<'a>, chunk_bytes: usize, dispatch: &mut dyn FnMut(Chun
 /// Decodes one chunk into commands. On an error, the commands of the keys before the
 /// failing one are still handed on.
 #[allow(clippy::too_many_arguments)]
-fn work(data: &[u8], h: &Header, plan: &Plan, piece: usize, pool: &BufPool, marks: bool, chunk: &Chunk, tx: &SyncSender<Msg>) -> Result<Counts> {
+fn work(
+    data: &[u8],
+    h: &Header,
+    plan: &Plan,
+    piece: usize,
+    pool: &BufPool,
+    marks: bool,
+    chunk: &Chunk,
+    tx: &SyncSender<Msg>,
+) -> Result<Counts> {
     let mut send = |s: Seg| tx.send(Msg::Seg(s)).map_err(|_| stopped());
     let mut out = Out::new(data, piece, pool, &mut send);
     if marks {
@@ -385,7 +412,9 @@ fn work(data: &[u8], h: &Header, plan: &Plan, piece: usize, pool: &BufPool, mark
                     return Ok(());
                 }
                 let body = func.code.get(&mut code)?;
-                let Str::Bytes(body) = body else { return Err(Error::corrupt(chunk.start as u64, "function", "library code is an integer")) };
+                let Str::Bytes(body) = body else {
+                    return Err(Error::corrupt(chunk.start as u64, "function", "library code is an integer"));
+                };
                 out.begin_key(usize::MAX, None);
                 out.command(&[b"FUNCTION", b"LOAD", b"REPLACE", body])?;
                 n.functions += 1;
@@ -409,4 +438,3 @@ fn work(data: &[u8], h: &Header, plan: &Plan, piece: usize, pool: &BufPool, mark
     out.flush()?;
     Ok(n)
 }
-

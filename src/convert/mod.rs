@@ -105,12 +105,21 @@ impl Counts {
                 w.push(format!("{n} {what}"));
             }
         };
-        say(self.idmp_dropped, &format!("stream(s) lost their IDMP state ({target} has no XCFGSET/XIDMPRECORD; Redis 8.6+ does)"));
+        say(
+            self.idmp_dropped,
+            &format!("stream(s) lost their IDMP state ({target} has no XCFGSET/XIDMPRECORD; Redis 8.6+ does)"),
+        );
         say(self.field_ttls_dropped, &format!("hash field(s) kept without their TTL ({target} has no HPEXPIREAT)"));
         say(self.meta_dropped, &format!("key(s) lost their key metadata ({target} cannot RESTORE it)"));
-        say(self.functions_skipped, &format!("function librar(y/ies) not converted ({target} has no FUNCTION LOAD, or pre-7.0 format)"));
+        say(
+            self.functions_skipped,
+            &format!("function librar(y/ies) not converted ({target} has no FUNCTION LOAD, or pre-7.0 format)"),
+        );
         say(self.module_aux_skipped, "module aux record(s) not converted (no command carries them)");
-        say(self.stream_counters_dropped, &format!("stream(s) lost entries-added/max-deleted-id/entries-read ({target} predates them)"));
+        say(
+            self.stream_counters_dropped,
+            &format!("stream(s) lost entries-added/max-deleted-id/entries-read ({target} predates them)"),
+        );
         say(self.idmp_records_dropped, "IDMP record(s) pointing at deleted entries not rebuilt");
         w
     }

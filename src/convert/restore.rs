@@ -7,11 +7,11 @@
 //! ([`super::Target::loads_type`]). The version written is the target's own, which its
 //! version check accepts. A big body is sent from the mapped input by reference.
 
-use super::out::{array_header, bulk, bulk_header, bulk_int, Out};
 use super::Plan;
+use super::out::{Out, array_header, bulk, bulk_header, bulk_int};
+use crate::format::Result;
 use crate::format::crc::Crc64;
 use crate::format::record::Key;
-use crate::format::Result;
 
 /// Largest payload sent (servers refuse bulk strings over `proto-max-bulk-len`, 512 MB by
 /// default); bigger values go as commands.
@@ -81,11 +81,19 @@ pub fn key(plan: &Plan, data: &[u8], k: &Key, name: &[u8], out: &mut Out) -> Res
 mod tests {
     use super::*;
     use crate::convert::{Mode, Target};
-    use crate::format::record::{Options, Record};
     use crate::format::Reader;
+    use crate::format::record::{Options, Record};
 
     fn plan(t: Target) -> Plan {
-        Plan { target: t, mode: Mode::Restore, max_elems: 512, max_bytes: 1 << 20, filter: Default::default(), skip_functions: false, start_at: 0 }
+        Plan {
+            target: t,
+            mode: Mode::Restore,
+            max_elems: 512,
+            max_bytes: 1 << 20,
+            filter: Default::default(),
+            skip_functions: false,
+            start_at: 0,
+        }
     }
 
     #[test]

@@ -18,12 +18,12 @@
 //!    trim leaves max-deleted-id alone), `XDEL` for the rest; then `XSETID` again with the
 //!    final max-deleted-id, and `PEXPIREAT`.
 
-use super::commands::{pexpireat, Bufs};
-use super::out::{array_header, bulk, Out};
+use super::commands::{Bufs, pexpireat};
+use super::out::{Out, array_header, bulk};
 use super::{Counts, Plan};
 use crate::format::cursor::Cursor;
 use crate::format::record::Key;
-use crate::format::stream::{read_tail, StreamEntry, StreamId, StreamMeta};
+use crate::format::stream::{StreamEntry, StreamId, StreamMeta, read_tail};
 use crate::format::visit::Visitor;
 use crate::format::{Header, Result};
 
@@ -39,7 +39,16 @@ fn id_text(id: StreamId) -> String {
     s
 }
 
-pub fn key(plan: &Plan, h: &Header, data: &[u8], k: &Key, name: &[u8], out: &mut Out, b: &mut Bufs, n: &mut Counts) -> Result<()> {
+pub fn key(
+    plan: &Plan,
+    h: &Header,
+    data: &[u8],
+    k: &Key,
+    name: &[u8],
+    out: &mut Out,
+    b: &mut Bufs,
+    n: &mut Counts,
+) -> Result<()> {
     let t = &plan.target;
     let mut c = Cursor::file(&data[..k.end]);
     c.set_pos(k.value_at);
@@ -48,7 +57,10 @@ pub fn key(plan: &Plan, h: &Header, data: &[u8], k: &Key, name: &[u8], out: &mut
     if tail.idmp.as_ref().is_some_and(|i| !i.is_default()) && idmp.is_none() {
         n.idmp_dropped += 1;
     }
-    if !t.stream_counters() && (tail.meta.entries_added != Some(tail.meta.length) || tail.groups.iter().any(|g| g.entries_read.is_some_and(|r| r >= 0))) {
+    if !t.stream_counters()
+        && (tail.meta.entries_added != Some(tail.meta.length)
+            || tail.groups.iter().any(|g| g.entries_read.is_some_and(|r| r >= 0)))
+    {
         n.stream_counters_dropped += 1;
     }
 
@@ -121,7 +133,14 @@ pub fn key(plan: &Plan, h: &Header, data: &[u8], k: &Key, name: &[u8], out: &mut
         let mut i = 0;
         while i < g.pel.len() {
             let p = &g.pel[i];
-            let j = i + g.pel[i..].iter().take(IDS_PER_CMD).take_while(|q| (q.consumer, q.delivery_time_ms, q.delivery_count) == (p.consumer, p.delivery_time_ms, p.delivery_count)).count();
+            let j = i + g.pel[i..]
+                .iter()
+                .take(IDS_PER_CMD)
+                .take_while(|q| {
+                    (q.consumer, q.delivery_time_ms, q.delivery_count)
+                        == (p.consumer, p.delivery_time_ms, p.delivery_count)
+                })
+                .count();
             let ids: Vec<String> = g.pel[i..j].iter().map(|q| id_text(q.id)).collect();
             let (time, count) = (p.delivery_time_ms.to_string(), p.delivery_count.to_string());
             let mut args: Vec<&[u8]> = vec![b"XCLAIM", name, &g.name, &g.consumers[p.consumer].name, b"0"];
@@ -134,7 +153,8 @@ pub fn key(plan: &Plan, h: &Header, data: &[u8], k: &Key, name: &[u8], out: &mut
             if t.create_consumer() {
                 out.command(&[b"XGROUP", b"CREATECONSUMER", name, &g.name, &cons.name]).map_err(err)?;
             } else {
-                out.command(&[b"XREADGROUP", b"GROUP", &g.name, &cons.name, b"COUNT", b"1", b"STREAMS", name, b"0"]).map_err(err)?;
+                out.command(&[b"XREADGROUP", b"GROUP", &g.name, &cons.name, b"COUNT", b"1", b"STREAMS", name, b"0"])
+                    .map_err(err)?;
             }
         }
     }
@@ -237,5 +257,3 @@ impl Visitor for Entries<'_, '_, '_> {
         out.end_cmd()
     }
 }
-
-

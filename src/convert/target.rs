@@ -36,12 +36,17 @@ impl Target {
     /// Parses `7.0`, `7.0.15`, `valkey-9.1`, `valkey:9.1`, `redis-8.6`.
     pub fn parse(s: &str) -> Result<Target, String> {
         let lower = s.trim().to_ascii_lowercase();
-        let (dialect, rest) = if let Some(r) = lower.strip_prefix("valkey").map(|r| r.trim_start_matches([':', '-', ' '])) {
-            (Dialect::Valkey, r)
-        } else {
-            (Dialect::Redis, lower.strip_prefix("redis").map(|r| r.trim_start_matches([':', '-', ' '])).unwrap_or(&lower))
-        };
-        Self::version(dialect, rest.as_bytes()).ok_or_else(|| format!("bad target version {s:?} (expected e.g. 7.0, 8.6 or valkey-9.1)"))
+        let (dialect, rest) =
+            if let Some(r) = lower.strip_prefix("valkey").map(|r| r.trim_start_matches([':', '-', ' '])) {
+                (Dialect::Valkey, r)
+            } else {
+                (
+                    Dialect::Redis,
+                    lower.strip_prefix("redis").map(|r| r.trim_start_matches([':', '-', ' '])).unwrap_or(&lower),
+                )
+            };
+        Self::version(dialect, rest.as_bytes())
+            .ok_or_else(|| format!("bad target version {s:?} (expected e.g. 7.0, 8.6 or valkey-9.1)"))
     }
 
     /// Parses a `redis-ver`/`valkey-ver` aux value (`7.0.15`, `255.255.255` for unstable).
@@ -133,7 +138,8 @@ impl Target {
     /// Whether this server's `RESTORE` loads a value of type `t` written in `source`'s dialect.
     pub fn loads_type(&self, t: u8, source: Dialect) -> bool {
         let (v, valkey_only) = match t {
-            STRING | LIST | SET | ZSET | HASH | HASH_ZIPMAP | LIST_ZIPLIST | SET_INTSET | ZSET_ZIPLIST | HASH_ZIPLIST => (0, false),
+            STRING | LIST | SET | ZSET | HASH | HASH_ZIPMAP | LIST_ZIPLIST | SET_INTSET | ZSET_ZIPLIST
+            | HASH_ZIPLIST => (0, false),
             ZSET_2 | MODULE_2 | LIST_QUICKLIST => (8, false),
             STREAM_LISTPACKS => (9, false),
             HASH_LISTPACK | ZSET_LISTPACK | LIST_QUICKLIST_2 | STREAM_LISTPACKS_2 => (10, false),

@@ -13,7 +13,7 @@ use crate::format::record::Key;
 use crate::format::stream::{Group, Idmp, StreamEntry, StreamMeta};
 use crate::format::types::Kind;
 use crate::format::visit::{ModuleValue, Visitor};
-use crate::format::{module, Error, ErrorKind, Header, Result, Str};
+use crate::format::{Error, ErrorKind, Header, Result, Str, module};
 
 pub const FLUSH_AT: usize = 1 << 20;
 

@@ -266,10 +266,15 @@ impl<'a> Cursor<'a> {
                 let ulen = self.plain_len()?;
                 let remaining = self.remaining() as u64;
                 if clen > remaining {
-                    return Err(self.err_at(start, ErrorKind::LengthTooLarge { what: "LZF string", len: clen, remaining }));
+                    return Err(
+                        self.err_at(start, ErrorKind::LengthTooLarge { what: "LZF string", len: clen, remaining })
+                    );
                 }
                 if ulen > clen.saturating_mul(lzf::MAX_RATIO) || ulen > usize::MAX as u64 / 2 {
-                    return Err(self.err_at(start, ErrorKind::Lzf("declared length is larger than the compressed bytes can expand to")));
+                    return Err(self.err_at(
+                        start,
+                        ErrorKind::Lzf("declared length is larger than the compressed bytes can expand to"),
+                    ));
                 }
                 let at = self.offset_of(start);
                 let data = self.take(clen as usize)?;
@@ -298,7 +303,15 @@ impl<'a> Cursor<'a> {
             255 => f64::NEG_INFINITY,
             _ => {
                 let b = self.take(n as usize)?;
-                parse_double(b).ok_or_else(|| self.err_at(start, ErrorKind::Corrupt { container: "double", reason: format!("not a number: {:?}", String::from_utf8_lossy(b)) }))?
+                parse_double(b).ok_or_else(|| {
+                    self.err_at(
+                        start,
+                        ErrorKind::Corrupt {
+                            container: "double",
+                            reason: format!("not a number: {:?}", String::from_utf8_lossy(b)),
+                        },
+                    )
+                })?
             }
         })
     }

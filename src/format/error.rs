@@ -14,7 +14,9 @@ pub enum ErrorKind {
     Truncated { needed: u64, available: u64 },
     #[error("not an RDB file: bad magic {0:?}")]
     BadMagic(String),
-    #[error("unsupported RDB version {found} ({dialect}); the newest supported is {newest} (use --allow-newer to try anyway)")]
+    #[error(
+        "unsupported RDB version {found} ({dialect}); the newest supported is {newest} (use --allow-newer to try anyway)"
+    )]
     TooNew { dialect: &'static str, found: u32, newest: u32 },
     #[error("unknown opcode or value type {0} (0x{0:02x})")]
     UnknownType(u8),

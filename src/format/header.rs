@@ -35,7 +35,9 @@ pub struct Header {
 impl Header {
     /// Parses the magic. With `allow_newer`, versions past the newest known are accepted.
     pub fn parse(data: &[u8], allow_newer: bool) -> Result<Header> {
-        let magic = data.get(..9).ok_or_else(|| Error::new(0, ErrorKind::Truncated { needed: 9, available: data.len() as u64 }))?;
+        let magic = data
+            .get(..9)
+            .ok_or_else(|| Error::new(0, ErrorKind::Truncated { needed: 9, available: data.len() as u64 }))?;
         let digits = |d: &[u8]| -> Option<u32> {
             d.iter().all(u8::is_ascii_digit).then(|| std::str::from_utf8(d).ok()?.parse().ok())?
         };

@@ -18,7 +18,10 @@ impl<'a> Intset<'a> {
         }
         let len = c.u32_le()?;
         if len as u64 * width as u64 != c.remaining() as u64 {
-            return Err(c.corrupt("intset", format!("{len} values of {width} bytes do not fill the {} bytes left", c.remaining())));
+            return Err(c.corrupt(
+                "intset",
+                format!("{len} values of {width} bytes do not fill the {} bytes left", c.remaining()),
+            ));
         }
         Ok(Intset { c, width, left: len })
     }

@@ -47,7 +47,13 @@ pub fn read<'a>(c: &mut Cursor<'a>) -> Result<Vec<MetaClass<'a>>> {
     let at = c.pos();
     let n = c.plain_len()?;
     if n > MAX_CLASSES {
-        return Err(c.err_at(at, ErrorKind::Corrupt { container: "key metadata", reason: format!("{n} classes, at most {MAX_CLASSES} exist") }));
+        return Err(c.err_at(
+            at,
+            ErrorKind::Corrupt {
+                container: "key metadata",
+                reason: format!("{n} classes, at most {MAX_CLASSES} exist"),
+            },
+        ));
     }
     let mut out = Vec::with_capacity(n as usize);
     for _ in 0..n {

@@ -39,7 +39,10 @@ impl<'a> Listpack<'a> {
         }
         let declared = c.u16_le()?;
         if c.data()[total - 1] != 0xff {
-            return Err(c.err_at(total - 1, super::ErrorKind::Corrupt { container: WHAT, reason: "no 0xFF end marker".into() }));
+            return Err(c.err_at(
+                total - 1,
+                super::ErrorKind::Corrupt { container: WHAT, reason: "no 0xFF end marker".into() },
+            ));
         }
         Ok(Listpack { c, declared, seen: 0, done: false })
     }
@@ -58,10 +61,19 @@ impl<'a> Listpack<'a> {
         let enc = c.u8()?;
         if enc == 0xff {
             if c.remaining() != 0 {
-                return Err(c.err_at(start, super::ErrorKind::Corrupt { container: WHAT, reason: "data after the end marker".into() }));
+                return Err(c.err_at(
+                    start,
+                    super::ErrorKind::Corrupt { container: WHAT, reason: "data after the end marker".into() },
+                ));
             }
             if self.declared != u16::MAX && self.seen != self.declared as u32 {
-                return Err(c.err_at(start, super::ErrorKind::Corrupt { container: WHAT, reason: format!("header counts {} elements, found {}", self.declared, self.seen) }));
+                return Err(c.err_at(
+                    start,
+                    super::ErrorKind::Corrupt {
+                        container: WHAT,
+                        reason: format!("header counts {} elements, found {}", self.declared, self.seen),
+                    },
+                ));
             }
             self.done = true;
             return Ok(None);
@@ -89,7 +101,12 @@ impl<'a> Listpack<'a> {
                 }
                 0xf3 => Str::Int(i32::from_le_bytes(c.array()?) as i64),
                 0xf4 => Str::Int(i64::from_le_bytes(c.array()?)),
-                _ => return Err(c.err_at(start, super::ErrorKind::Corrupt { container: WHAT, reason: format!("bad encoding byte 0x{enc:02x}") })),
+                _ => {
+                    return Err(c.err_at(
+                        start,
+                        super::ErrorKind::Corrupt { container: WHAT, reason: format!("bad encoding byte 0x{enc:02x}") },
+                    ));
+                }
             }
         };
         let l = c.pos() - start;
@@ -100,7 +117,13 @@ impl<'a> Listpack<'a> {
             val |= ((b & 0x7f) as usize) << (7 * i);
         }
         if val != l {
-            return Err(c.err_at(bl_at, super::ErrorKind::Corrupt { container: WHAT, reason: format!("backlen {val} but the element is {l} bytes") }));
+            return Err(c.err_at(
+                bl_at,
+                super::ErrorKind::Corrupt {
+                    container: WHAT,
+                    reason: format!("backlen {val} but the element is {l} bytes"),
+                },
+            ));
         }
         if c.remaining() == 0 {
             return Err(c.corrupt(WHAT, "element runs into the end marker"));
@@ -112,7 +135,12 @@ impl<'a> Listpack<'a> {
     /// The next element, which must exist.
     pub fn expect(&mut self, what: &str) -> Result<Str<'a>> {
         let at = self.c.pos();
-        self.next()?.ok_or_else(|| self.c.err_at(at, super::ErrorKind::Corrupt { container: WHAT, reason: format!("ends where {what} was expected") }))
+        self.next()?.ok_or_else(|| {
+            self.c.err_at(
+                at,
+                super::ErrorKind::Corrupt { container: WHAT, reason: format!("ends where {what} was expected") },
+            )
+        })
     }
     /// The next element as an integer.
     pub fn expect_int(&mut self, what: &str) -> Result<i64> {
@@ -120,7 +148,10 @@ impl<'a> Listpack<'a> {
         match self.expect(what)? {
             Str::Int(i) => Ok(i),
             Str::Bytes(b) => std::str::from_utf8(b).ok().and_then(|s| s.parse().ok()).ok_or_else(|| {
-                self.c.err_at(at, super::ErrorKind::Corrupt { container: WHAT, reason: format!("{what} is not an integer") })
+                self.c.err_at(
+                    at,
+                    super::ErrorKind::Corrupt { container: WHAT, reason: format!("{what} is not an integer") },
+                )
             }),
         }
     }
@@ -210,10 +241,22 @@ pub(crate) mod tests {
         let mid = vec![b'm'; 200];
         let big = vec![b'b'; 5000];
         let items = [
-            Str::Int(5), Str::Int(127), Str::Int(-1), Str::Int(4095), Str::Int(-4096), Str::Int(30000),
-            Str::Int(-30000), Str::Int(8_000_000), Str::Int(-8_000_000), Str::Int(2_000_000_000),
-            Str::Int(i64::MIN), Str::Int(i64::MAX), Str::Bytes(b""), Str::Bytes(b"hello"),
-            Str::Bytes(&mid), Str::Bytes(&big),
+            Str::Int(5),
+            Str::Int(127),
+            Str::Int(-1),
+            Str::Int(4095),
+            Str::Int(-4096),
+            Str::Int(30000),
+            Str::Int(-30000),
+            Str::Int(8_000_000),
+            Str::Int(-8_000_000),
+            Str::Int(2_000_000_000),
+            Str::Int(i64::MIN),
+            Str::Int(i64::MAX),
+            Str::Bytes(b""),
+            Str::Bytes(b"hello"),
+            Str::Bytes(&mid),
+            Str::Bytes(&big),
         ];
         let lp = build(&items);
         assert_eq!(all(&lp).unwrap(), items.to_vec());

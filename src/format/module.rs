@@ -33,7 +33,15 @@ pub fn skip_opcodes(c: &mut Cursor) -> Result<()> {
             3 => c.skip(4)?,
             4 => c.skip(8)?,
             5 => c.skip_string()?,
-            op => return Err(c.err_at(at, super::ErrorKind::Corrupt { container: "module value", reason: format!("unknown module opcode {op}") })),
+            op => {
+                return Err(c.err_at(
+                    at,
+                    super::ErrorKind::Corrupt {
+                        container: "module value",
+                        reason: format!("unknown module opcode {op}"),
+                    },
+                ));
+            }
         }
     }
 }

@@ -78,15 +78,32 @@ pub struct Function<'a> {
 
 #[derive(Debug, Clone)]
 pub enum Record<'a> {
-    Aux { key: RStr<'a>, value: RStr<'a> },
+    Aux {
+        key: RStr<'a>,
+        value: RStr<'a>,
+    },
     SelectDb(u64),
-    ResizeDb { keys: u64, expires: u64 },
-    SlotInfo { slot: u64, size: u64, expires: u64 },
+    ResizeDb {
+        keys: u64,
+        expires: u64,
+    },
+    SlotInfo {
+        slot: u64,
+        size: u64,
+        expires: u64,
+    },
     Function(Function<'a>),
     /// Valkey 9 slot import in progress (opcode 243 in `VALKEY` files): job name and slot ranges.
-    SlotImport { job: Vec<u8>, ranges: Vec<(u64, u64)> },
+    SlotImport {
+        job: Vec<u8>,
+        ranges: Vec<(u64, u64)>,
+    },
     /// Module aux data: module type id, when (before/after keys), the opcodes.
-    ModuleAux { id: u64, when: u64, body: &'a [u8] },
+    ModuleAux {
+        id: u64,
+        when: u64,
+        body: &'a [u8],
+    },
     Key(Key<'a>),
     Eof(Trailer),
 }
@@ -228,7 +245,11 @@ impl<'a> Reader<'a> {
                 }
                 op::RESIZEDB => return Ok(Some(Record::ResizeDb { keys: c.plain_len()?, expires: c.plain_len()? })),
                 op::SLOT_INFO => {
-                    return Ok(Some(Record::SlotInfo { slot: c.plain_len()?, size: c.plain_len()?, expires: c.plain_len()? }))
+                    return Ok(Some(Record::SlotInfo {
+                        slot: c.plain_len()?,
+                        size: c.plain_len()?,
+                        expires: c.plain_len()?,
+                    }));
                 }
                 op::AUX => return Ok(Some(Record::Aux { key: c.string()?, value: c.string()? })),
                 op::FUNCTION2 => return Ok(Some(Record::Function(Function { code: c.string()?, pre_ga: None }))),
@@ -244,7 +265,13 @@ impl<'a> Reader<'a> {
                     let wat = c.pos();
                     let when_op = c.plain_len()?;
                     if when_op != 2 {
-                        return Err(c.err_at(wat, ErrorKind::Corrupt { container: "module aux", reason: format!("'when' opcode {when_op}, expected 2") }));
+                        return Err(c.err_at(
+                            wat,
+                            ErrorKind::Corrupt {
+                                container: "module aux",
+                                reason: format!("'when' opcode {when_op}, expected 2"),
+                            },
+                        ));
                     }
                     let when = c.plain_len()?;
                     let body_at = c.pos();
@@ -305,7 +332,21 @@ impl<'a> Reader<'a> {
         let key = c.string()?;
         let value_at = c.pos();
         let module_id = if ty == types::MODULE_2 { c.clone().plain_len().ok() } else { None };
-        let mut k = Key { db: self.db, key, ty, expire_ms, idle, freq, meta, module_id, start, meta_at, type_at, value_at, end: 0 };
+        let mut k = Key {
+            db: self.db,
+            key,
+            ty,
+            expire_ms,
+            idle,
+            freq,
+            meta,
+            module_id,
+            start,
+            meta_at,
+            type_at,
+            value_at,
+            end: 0,
+        };
         value::skip(c, ty, &self.header).map_err(|e| k.context(e))?;
         k.end = c.pos();
         Ok(Record::Key(k))

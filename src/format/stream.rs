@@ -110,7 +110,11 @@ impl Idmp {
     /// Server defaults (`stream-idmp-duration`/`-maxsize` 100), no producers, zero
     /// counters: what any stream has before IDMP is used, so nothing to carry.
     pub fn is_default(&self) -> bool {
-        self.producers.is_empty() && self.duration_s == 100 && self.max_size == 100 && self.iids_added == 0 && self.iids_duplicates == 0
+        self.producers.is_empty()
+            && self.duration_s == 100
+            && self.max_size == 100
+            && self.iids_added == 0
+            && self.iids_duplicates == 0
     }
 }
 
@@ -257,7 +261,12 @@ fn decode_node<V: Visitor>(lc: Cursor, master: StreamId, first: &mut Option<Stre
         }
     }
     if seen_valid != valid || seen_deleted != deleted {
-        return Err(corrupt(&lp, format!("master entry counts {valid} valid and {deleted} deleted entries, found {seen_valid} and {seen_deleted}")));
+        return Err(corrupt(
+            &lp,
+            format!(
+                "master entry counts {valid} valid and {deleted} deleted entries, found {seen_valid} and {seen_deleted}"
+            ),
+        ));
     }
     if seen_valid + seen_deleted == 0 {
         return Err(corrupt(&lp, "empty listpack node".into()));
@@ -292,10 +301,18 @@ fn read_group(c: &mut Cursor, t: u8, scratch: &mut Vec<u8>) -> Result<Group> {
             let at = c.offset();
             let id = StreamId::read_raw(c)?;
             let Some(&pi) = index.get(&id) else {
-                return Err(super::Error::corrupt(at, "stream group", format!("consumer PEL entry {id} is not in the group PEL")));
+                return Err(super::Error::corrupt(
+                    at,
+                    "stream group",
+                    format!("consumer PEL entry {id} is not in the group PEL"),
+                ));
             };
             if pel[pi].consumer != usize::MAX {
-                return Err(super::Error::corrupt(at, "stream group", format!("PEL entry {id} owned by two consumers")));
+                return Err(super::Error::corrupt(
+                    at,
+                    "stream group",
+                    format!("PEL entry {id} owned by two consumers"),
+                ));
             }
             pel[pi].consumer = ci;
             pending.push(id);
@@ -316,7 +333,11 @@ fn read_idmp(c: &mut Cursor) -> Result<Idmp> {
     let duration_s = c.plain_len()?;
     let max_size = c.plain_len()?;
     if !(1..=86400).contains(&duration_s) || !(1..=10000).contains(&max_size) {
-        return Err(super::Error::corrupt(at, "stream IDMP", format!("duration {duration_s} or max size {max_size} out of range")));
+        return Err(super::Error::corrupt(
+            at,
+            "stream IDMP",
+            format!("duration {duration_s} or max size {max_size} out of range"),
+        ));
     }
     let n = c.count("IDMP producers", 2)?;
     let mut producers = Vec::with_capacity(n as usize);

@@ -76,7 +76,9 @@ impl Kind {
         }
     }
     pub fn from_name(s: &str) -> Option<Kind> {
-        [Kind::String, Kind::List, Kind::Set, Kind::Zset, Kind::Hash, Kind::Stream, Kind::Module].into_iter().find(|k| k.name() == s)
+        [Kind::String, Kind::List, Kind::Set, Kind::Zset, Kind::Hash, Kind::Stream, Kind::Module]
+            .into_iter()
+            .find(|k| k.name() == s)
     }
 }
 

@@ -3,7 +3,7 @@
 //! Invariant: nothing here allocates in proportion to a count read from the file before the
 //! file has shown it holds that many items; collections are streamed element by element.
 
-use super::cursor::{parse_double, Cursor, Str};
+use super::cursor::{Cursor, Str, parse_double};
 use super::error::{Error, ErrorKind, Result};
 use super::header::{Dialect, Header};
 use super::intset::Intset;
@@ -239,8 +239,8 @@ impl ZipOrPack<'_> {
 /// used to find where a key ends.
 pub fn skip(c: &mut Cursor, t: u8, h: &Header) -> Result<()> {
     match t {
-        STRING | HASH_ZIPMAP | LIST_ZIPLIST | SET_INTSET | ZSET_ZIPLIST | HASH_ZIPLIST | HASH_LISTPACK | ZSET_LISTPACK
-        | SET_LISTPACK => c.skip_string(),
+        STRING | HASH_ZIPMAP | LIST_ZIPLIST | SET_INTSET | ZSET_ZIPLIST | HASH_ZIPLIST | HASH_LISTPACK
+        | ZSET_LISTPACK | SET_LISTPACK => c.skip_string(),
         LIST | SET | LIST_QUICKLIST => {
             let n = c.count("collection", 1)?;
             (0..n).try_for_each(|_| c.skip_string())
@@ -307,4 +307,3 @@ pub fn skip(c: &mut Cursor, t: u8, h: &Header) -> Result<()> {
         _ => decode(c, t, h, &mut super::visit::Ignore, &mut Scratch::default()),
     }
 }
-

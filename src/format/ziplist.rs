@@ -35,7 +35,10 @@ impl<'a> Ziplist<'a> {
         }
         let declared = c.u16_le()?;
         if c.data()[total - 1] != 0xff {
-            return Err(c.err_at(total - 1, super::ErrorKind::Corrupt { container: WHAT, reason: "no 0xFF end marker".into() }));
+            return Err(c.err_at(
+                total - 1,
+                super::ErrorKind::Corrupt { container: WHAT, reason: "no 0xFF end marker".into() },
+            ));
         }
         Ok(Ziplist { c, declared, seen: 0, prev_size: 0, done: false })
     }
@@ -68,11 +71,21 @@ impl<'a> Ziplist<'a> {
         }
         let prevlen = match c.u8()? {
             0xfe => c.u32_le()? as usize,
-            0xff => return Err(c.err_at(start, super::ErrorKind::Corrupt { container: WHAT, reason: "0xFF as prevlen".into() })),
+            0xff => {
+                return Err(
+                    c.err_at(start, super::ErrorKind::Corrupt { container: WHAT, reason: "0xFF as prevlen".into() })
+                );
+            }
             b => b as usize,
         };
         if prevlen != self.prev_size {
-            return Err(c.err_at(start, super::ErrorKind::Corrupt { container: WHAT, reason: format!("prevlen {prevlen} but the previous entry is {} bytes", self.prev_size) }));
+            return Err(c.err_at(
+                start,
+                super::ErrorKind::Corrupt {
+                    container: WHAT,
+                    reason: format!("prevlen {prevlen} but the previous entry is {} bytes", self.prev_size),
+                },
+            ));
         }
         let enc = c.u8()?;
         let v = match enc >> 6 {

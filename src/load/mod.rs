@@ -25,7 +25,7 @@ use crate::convert::out::{BufPool, Mark, Out, Seg};
 use crate::convert::{Counts, Plan, Target as Server};
 use crate::format::record::Record;
 use crate::format::{Dialect, Header, Reader};
-use crate::resp::reply::{parse, Reply};
+use crate::resp::reply::{Reply, parse};
 use node::{Done, Expect, Node, Tag};
 use url::Url;
 
@@ -148,7 +148,20 @@ impl Target {
     /// whose slot map it then reads.
     pub fn connect(url: Url) -> Result<Target, String> {
         let (server, cluster) = probe(&url)?;
-        let mut t = Target { url, cluster, server, nodes: Vec::new(), slots: vec![usize::MAX; 16384], node_db: Vec::new(), report: Report::default(), window: WINDOW, globals: Vec::new(), checkers: Vec::new(), inbox: HashMap::new(), lost: HashMap::new() };
+        let mut t = Target {
+            url,
+            cluster,
+            server,
+            nodes: Vec::new(),
+            slots: vec![usize::MAX; 16384],
+            node_db: Vec::new(),
+            report: Report::default(),
+            window: WINDOW,
+            globals: Vec::new(),
+            checkers: Vec::new(),
+            inbox: HashMap::new(),
+            lost: HashMap::new(),
+        };
         if cluster {
             t.refresh_slots()?;
         } else {
@@ -263,7 +276,9 @@ impl Target {
                     }
                     return Ok(());
                 }
-                Err(e) if start.elapsed() > RECONNECT_FOR => return Err(format!("{addr} did not come back within {}s: {e}", RECONNECT_FOR.as_secs())),
+                Err(e) if start.elapsed() > RECONNECT_FOR => {
+                    return Err(format!("{addr} did not come back within {}s: {e}", RECONNECT_FOR.as_secs()));
+                }
                 Err(_) => {
                     if self.cluster && self.refresh_slots().is_ok() && !self.slots.contains(&i) {
                         // failed over: its slots have a new owner; nothing more to send here
@@ -296,7 +311,10 @@ pub fn cluster_slots(c: &mut crate::resp::client::Conn, seed: &str) -> Result<Ve
     let mut map = Vec::new();
     for range in r {
         let Reply::Array(Some(f)) = range else { continue };
-        let (Some(Reply::Int(a)), Some(Reply::Int(b)), Some(Reply::Array(Some(m)))) = (f.first(), f.get(1), f.get(2)) else { continue };
+        let (Some(Reply::Int(a)), Some(Reply::Int(b)), Some(Reply::Array(Some(m)))) = (f.first(), f.get(1), f.get(2))
+        else {
+            continue;
+        };
         let ip = match m.first() {
             Some(Reply::Bulk(Some(ip))) if !ip.is_empty() && ip != b"?" => String::from_utf8_lossy(ip).into_owned(),
             _ => host.clone(),
@@ -375,7 +393,29 @@ fn err_io(e: String) -> std::io::Error {
 
 impl<'a, 't> FileLoad<'a, 't> {
     pub fn new(t: &'t Mutex<Target>, file: u32, data: &'a [u8], h: Header, plan: &'a Plan, to_db: Option<u64>) -> Self {
-        FileLoad { t: Locked::new(t), file, data, h, plan, pool: Default::default(), to_db, db: 0, cur: None, dropped: HashSet::new(), retries: Vec::new(), gathered: Vec::new(), attempts: HashMap::new(), fatal: None, on_conflict: Conflict::Replace, unfinished: None, outstanding: Default::default(), sent_upto: 0, checkpoint: None, progress: None, shown: 0 }
+        FileLoad {
+            t: Locked::new(t),
+            file,
+            data,
+            h,
+            plan,
+            pool: Default::default(),
+            to_db,
+            db: 0,
+            cur: None,
+            dropped: HashSet::new(),
+            retries: Vec::new(),
+            gathered: Vec::new(),
+            attempts: HashMap::new(),
+            fatal: None,
+            on_conflict: Conflict::Replace,
+            unfinished: None,
+            outstanding: Default::default(),
+            sent_upto: 0,
+            checkpoint: None,
+            progress: None,
+            shown: 0,
+        }
     }
 
     /// Handles the keys whose replies have all arrived, and nodes that died.
@@ -397,7 +437,9 @@ impl<'a, 't> FileLoad<'a, 't> {
                 self.sort_done(i, done);
                 for e in lost {
                     match e.tag {
-                        Tag::Key { file, .. } if file != self.file => self.t.lost.entry(file).or_default().push((e, why.clone())),
+                        Tag::Key { file, .. } if file != self.file => {
+                            self.t.lost.entry(file).or_default().push((e, why.clone()))
+                        }
                         _ => self.lose(e, &why),
                     }
                 }
@@ -531,7 +573,8 @@ impl<'a, 't> FileLoad<'a, 't> {
         let mut out = Out::new(self.data, 1 << 20, &pool, &mut send).with_marks();
         let mut bufs = Bufs::default();
         out.begin_key(record, Some(slot));
-        commands::key(self.plan, &self.h, self.data, &k, &name, &mut out, &mut bufs, &mut Counts::default()).map_err(|e| e.to_string())?;
+        commands::key(self.plan, &self.h, self.data, &k, &name, &mut out, &mut bufs, &mut Counts::default())
+            .map_err(|e| e.to_string())?;
         out.end_key();
         out.flush().map_err(|e| e.to_string())?;
         drop(out);
@@ -647,7 +690,11 @@ impl FileLoad<'_, '_> {
                 if self.on_conflict == Conflict::Skip {
                     self.t.report.skipped += 1;
                 } else {
-                    self.fail(&addr, String::from_utf8_lossy(&name).into_owned(), "the key exists (--on-conflict fail)".into());
+                    self.fail(
+                        &addr,
+                        String::from_utf8_lossy(&name).into_owned(),
+                        "the key exists (--on-conflict fail)".into(),
+                    );
                 }
             }
         }
@@ -715,7 +762,9 @@ impl FileLoad<'_, '_> {
     fn select_locked(&mut self, db: u64) -> std::io::Result<()> {
         let db = self.to_db.unwrap_or(db);
         if self.t.cluster && db != 0 {
-            return Err(err_io(format!("the dump has keys in db {db}, and a cluster has only db 0: choose one with --db N (and --to-db 0)")));
+            return Err(err_io(format!(
+                "the dump has keys in db {db}, and a cluster has only db 0: choose one with --db N (and --to-db 0)"
+            )));
         }
         self.db = db;
         Ok(())
@@ -767,7 +816,16 @@ impl FileLoad<'_, '_> {
                 self.flush_node(i);
                 self.t.select(i, self.db);
             }
-            self.gather(i, piece, Expect { tag: Tag::Key { file: self.file, record: m.record, db: self.db }, cmds: m.cmds, bytes: piece.len(), end: m.end });
+            self.gather(
+                i,
+                piece,
+                Expect {
+                    tag: Tag::Key { file: self.file, record: m.record, db: self.db },
+                    cmds: m.cmds,
+                    bytes: piece.len(),
+                    end: m.end,
+                },
+            );
             self.cur = Some(i);
         }
         for i in 0..self.gathered.len() {
@@ -783,9 +841,11 @@ impl FileLoad<'_, '_> {
             bar.inc(self.sent_upto as u64 - self.shown.min(self.sent_upto as u64));
             self.shown = self.shown.max(self.sent_upto as u64);
             let loaded = self.t.report.loaded;
-            bar.set_message(format!("{loaded} keys, {:.0} keys/s", loaded as f64 / bar.elapsed().as_secs_f64().max(1e-3)));
+            bar.set_message(format!(
+                "{loaded} keys, {:.0} keys/s",
+                loaded as f64 / bar.elapsed().as_secs_f64().max(1e-3)
+            ));
         }
         Ok(())
     }
-
 }

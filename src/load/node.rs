@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use super::url::Url;
 use crate::resp::client::Conn;
-use crate::resp::reply::{skip, ParseError, Reply};
+use crate::resp::reply::{ParseError, Reply, skip};
 
 /// Most unanswered commands per connection (small commands fill a byte window slowly; a
 /// server holds a reply per command).

@@ -27,13 +27,30 @@ pub struct TlsOpts {
 struct AcceptAny(Arc<rustls::crypto::CryptoProvider>);
 
 impl ServerCertVerifier for AcceptAny {
-    fn verify_server_cert(&self, _: &CertificateDer, _: &[CertificateDer], _: &ServerName, _: &[u8], _: UnixTime) -> Result<ServerCertVerified, rustls::Error> {
+    fn verify_server_cert(
+        &self,
+        _: &CertificateDer,
+        _: &[CertificateDer],
+        _: &ServerName,
+        _: &[u8],
+        _: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
         Ok(ServerCertVerified::assertion())
     }
-    fn verify_tls12_signature(&self, m: &[u8], c: &CertificateDer, d: &DigitallySignedStruct) -> Result<HandshakeSignatureValid, rustls::Error> {
+    fn verify_tls12_signature(
+        &self,
+        m: &[u8],
+        c: &CertificateDer,
+        d: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
         rustls::crypto::verify_tls12_signature(m, c, d, &self.0.signature_verification_algorithms)
     }
-    fn verify_tls13_signature(&self, m: &[u8], c: &CertificateDer, d: &DigitallySignedStruct) -> Result<HandshakeSignatureValid, rustls::Error> {
+    fn verify_tls13_signature(
+        &self,
+        m: &[u8],
+        c: &CertificateDer,
+        d: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
         rustls::crypto::verify_tls13_signature(m, c, d, &self.0.signature_verification_algorithms)
     }
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
@@ -43,7 +60,9 @@ impl ServerCertVerifier for AcceptAny {
 
 fn config(o: &TlsOpts) -> Result<Arc<ClientConfig>, String> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let builder = ClientConfig::builder_with_provider(provider.clone()).with_safe_default_protocol_versions().map_err(|e| e.to_string())?;
+    let builder = ClientConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?;
     let cfg = if o.insecure {
         builder.dangerous().with_custom_certificate_verifier(Arc::new(AcceptAny(provider))).with_no_client_auth()
     } else {
@@ -51,7 +70,9 @@ fn config(o: &TlsOpts) -> Result<Arc<ClientConfig>, String> {
         match &o.ca {
             Some(p) => {
                 for c in CertificateDer::pem_file_iter(p).map_err(|e| format!("{}: {e}", p.display()))? {
-                    roots.add(c.map_err(|e| format!("{}: {e}", p.display()))?).map_err(|e| format!("{}: {e}", p.display()))?;
+                    roots
+                        .add(c.map_err(|e| format!("{}: {e}", p.display()))?)
+                        .map_err(|e| format!("{}: {e}", p.display()))?;
                 }
             }
             None => roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
@@ -64,9 +85,13 @@ fn config(o: &TlsOpts) -> Result<Arc<ClientConfig>, String> {
 /// Connects to `addr` (host:port, the certificate is checked for `host`) with TLS and
 /// returns a plain local socket that carries the decrypted stream.
 pub fn connect(host: &str, addr: &str, o: &TlsOpts, timeout: Duration) -> Result<TcpStream, String> {
-    let name = ServerName::try_from(host.trim_start_matches('[').trim_end_matches(']').to_string()).map_err(|e| format!("{host}: {e}"))?;
+    let name = ServerName::try_from(host.trim_start_matches('[').trim_end_matches(']').to_string())
+        .map_err(|e| format!("{host}: {e}"))?;
     let mut conn = ClientConnection::new(config(o)?, name).map_err(|e| e.to_string())?;
-    let sock = std::net::ToSocketAddrs::to_socket_addrs(addr).map_err(|e| format!("{addr}: {e}"))?.next().ok_or_else(|| format!("{addr}: no address"))?;
+    let sock = std::net::ToSocketAddrs::to_socket_addrs(addr)
+        .map_err(|e| format!("{addr}: {e}"))?
+        .next()
+        .ok_or_else(|| format!("{addr}: no address"))?;
     let mut raw = TcpStream::connect_timeout(&sock, timeout).map_err(|e| format!("{addr}: {e}"))?;
     raw.set_nodelay(true).ok();
     raw.set_read_timeout(Some(timeout)).ok();
@@ -87,7 +112,12 @@ pub fn connect(host: &str, addr: &str, o: &TlsOpts, timeout: Duration) -> Result
     };
     // network -> loader
     {
-        let (conn, mut raw_r, mut raw_w, mut local) = (conn.clone(), raw.try_clone().map_err(|e| e.to_string())?, raw.try_clone().map_err(|e| e.to_string())?, pump.try_clone().map_err(|e| e.to_string())?);
+        let (conn, mut raw_r, mut raw_w, mut local) = (
+            conn.clone(),
+            raw.try_clone().map_err(|e| e.to_string())?,
+            raw.try_clone().map_err(|e| e.to_string())?,
+            pump.try_clone().map_err(|e| e.to_string())?,
+        );
         std::thread::spawn(move || {
             let mut buf = vec![0u8; 1 << 16];
             let mut plain = Vec::with_capacity(1 << 16);

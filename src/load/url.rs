@@ -55,7 +55,8 @@ fn percent_decode(s: &str) -> Result<String, String> {
 impl Url {
     /// Parses a URL; `env_password` is used when the URL has none (`REDISCLI_AUTH`).
     pub fn parse(s: &str, env_password: Option<String>) -> Result<Url, String> {
-        let bad = |why: &str| format!("bad target {:?}: {why} (expected redis://[user:password@]host:port[/db])", redact(s));
+        let bad =
+            |why: &str| format!("bad target {:?}: {why} (expected redis://[user:password@]host:port[/db])", redact(s));
         let (tls, rest) = if let Some(r) = s.strip_prefix("redis://") {
             (false, r)
         } else if let Some(r) = s.strip_prefix("rediss://") {
@@ -105,13 +106,21 @@ impl Url {
     }
 
     pub fn addr(&self) -> String {
-        if self.host.contains(':') { format!("[{}]:{}", self.host, self.port) } else { format!("{}:{}", self.host, self.port) }
+        if self.host.contains(':') {
+            format!("[{}]:{}", self.host, self.port)
+        } else {
+            format!("{}:{}", self.host, self.port)
+        }
     }
 
     /// The same credentials at another node (cluster redirects give host:port).
     pub fn at(&self, addr: &str) -> Url {
         let (h, p) = addr.rsplit_once(':').unwrap_or((addr, "6379"));
-        Url { host: h.trim_start_matches('[').trim_end_matches(']').to_string(), port: p.parse().unwrap_or(6379), ..self.clone() }
+        Url {
+            host: h.trim_start_matches('[').trim_end_matches(']').to_string(),
+            port: p.parse().unwrap_or(6379),
+            ..self.clone()
+        }
     }
 }
 
@@ -139,7 +148,10 @@ mod tests {
         let u = Url::parse("redis://127.0.0.1:7000", None).unwrap();
         assert_eq!((u.host.as_str(), u.port, u.tls, u.db), ("127.0.0.1", 7000, false, None));
         let u = Url::parse("rediss://alice:s%40cret@db.example:6380/3", None).unwrap();
-        assert_eq!((u.user.as_deref(), u.password.as_deref(), u.db, u.tls), (Some("alice"), Some("s@cret"), Some(3), true));
+        assert_eq!(
+            (u.user.as_deref(), u.password.as_deref(), u.db, u.tls),
+            (Some("alice"), Some("s@cret"), Some(3), true)
+        );
         assert_eq!(u.to_string(), "rediss://alice@db.example:6380/3");
         let u = Url::parse("redis://:pw@h", Some("env".into())).unwrap();
         assert_eq!((u.user, u.password.as_deref(), u.port), (None, Some("pw"), 6379));

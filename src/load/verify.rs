@@ -123,7 +123,9 @@ fn owned(x: Str) -> Vec<u8> {
 
 fn show(r: &Reply) -> String {
     match r {
-        Reply::Bulk(Some(b)) | Reply::Status(b) | Reply::Error(b) => String::from_utf8_lossy(&b[..b.len().min(60)]).into_owned(),
+        Reply::Bulk(Some(b)) | Reply::Status(b) | Reply::Error(b) => {
+            String::from_utf8_lossy(&b[..b.len().min(60)]).into_owned()
+        }
         Reply::Bulk(None) | Reply::Array(None) => "nil".into(),
         Reply::Int(i) => i.to_string(),
         Reply::Array(Some(v)) => format!("[{} items]", v.len()),
@@ -158,9 +160,18 @@ impl Check<'_> {
         let k = self.key.clone();
         let n = self.batch.len() as u64;
         let cmd: Vec<Vec<u8>> = match self.kind {
-            Kind::List => vec![s(b"LRANGE"), k.clone(), (self.seen - n).to_string().into_bytes(), (self.seen - 1).to_string().into_bytes()],
-            Kind::Set => [s(b"SMISMEMBER"), k.clone()].into_iter().chain(self.batch.iter().map(|e| e.0.clone())).collect(),
-            Kind::Zset => [s(b"ZMSCORE"), k.clone()].into_iter().chain(self.batch.iter().map(|e| e.0.clone())).collect(),
+            Kind::List => vec![
+                s(b"LRANGE"),
+                k.clone(),
+                (self.seen - n).to_string().into_bytes(),
+                (self.seen - 1).to_string().into_bytes(),
+            ],
+            Kind::Set => {
+                [s(b"SMISMEMBER"), k.clone()].into_iter().chain(self.batch.iter().map(|e| e.0.clone())).collect()
+            }
+            Kind::Zset => {
+                [s(b"ZMSCORE"), k.clone()].into_iter().chain(self.batch.iter().map(|e| e.0.clone())).collect()
+            }
             Kind::Hash => [s(b"HMGET"), k.clone()].into_iter().chain(self.batch.iter().map(|e| e.0.clone())).collect(),
             _ => {
                 let (first, last) = (self.entries.first().unwrap().0.clone(), self.entries.last().unwrap().0.clone());
@@ -215,7 +226,11 @@ impl Check<'_> {
                     let want = crate::format::cursor::parse_double(want);
                     // -0 and 0 compare equal: a compact sorted set stores -0 as it pleases
                     if got.is_none() || got != want {
-                        self.diff = Some(format!("member {:?}: score {:?}, expected {want:?}", String::from_utf8_lossy(m), got));
+                        self.diff = Some(format!(
+                            "member {:?}: score {:?}, expected {want:?}",
+                            String::from_utf8_lossy(m),
+                            got
+                        ));
                         break;
                     }
                 }
@@ -230,7 +245,11 @@ impl Check<'_> {
                 if let (None, Some(Reply::Array(Some(t)))) = (&self.diff, r.get(1)) {
                     for ((f, want), got) in self.ttls.iter().zip(t) {
                         if *got != Reply::Int(*want) {
-                            self.diff = Some(format!("field {:?}: TTL {}, expected {want}", String::from_utf8_lossy(f), show(got)));
+                            self.diff = Some(format!(
+                                "field {:?}: TTL {}, expected {want}",
+                                String::from_utf8_lossy(f),
+                                show(got)
+                            ));
                             break;
                         }
                     }
@@ -243,16 +262,23 @@ impl Check<'_> {
                         Reply::Array(Some(p)) => match (&p[0], p.get(1)) {
                             (Reply::Bulk(Some(id)), Some(Reply::Array(Some(fv)))) => Some((
                                 String::from_utf8_lossy(id).into_owned(),
-                                fv.iter().map(|x| if let Reply::Bulk(Some(b)) = x { b.clone() } else { Vec::new() }).collect(),
+                                fv.iter()
+                                    .map(|x| if let Reply::Bulk(Some(b)) = x { b.clone() } else { Vec::new() })
+                                    .collect(),
                             )),
                             _ => None,
                         },
                         _ => None,
                     })
                     .collect();
-                let want: Vec<(String, Vec<Vec<u8>>)> = self.entries.iter().map(|(id, fv)| (id.clone(), fv.iter().flat_map(|(f, v)| [f.clone(), v.clone()]).collect())).collect();
+                let want: Vec<(String, Vec<Vec<u8>>)> = self
+                    .entries
+                    .iter()
+                    .map(|(id, fv)| (id.clone(), fv.iter().flat_map(|(f, v)| [f.clone(), v.clone()]).collect()))
+                    .collect();
                 if got != want {
-                    self.diff = Some(format!("stream entries between {} and {} differ", want[0].0, want[want.len() - 1].0));
+                    self.diff =
+                        Some(format!("stream entries between {} and {} differ", want[0].0, want[want.len() - 1].0));
                 }
             }
         }
@@ -308,7 +334,14 @@ impl Visitor for Check<'_> {
 }
 
 /// Verifies every key of one dump selected by `filter` (or every `sample_every`-th key).
-pub fn verify_dump(p: &mut Peers, data: &[u8], opts: Options, filter: &Filter, pick: &mut dyn FnMut() -> bool, rep: &mut VerifyReport) -> Result<(), String> {
+pub fn verify_dump(
+    p: &mut Peers,
+    data: &[u8],
+    opts: Options,
+    filter: &Filter,
+    pick: &mut dyn FnMut() -> bool,
+    rep: &mut VerifyReport,
+) -> Result<(), String> {
     let mut r = Reader::new(data, opts).map_err(|e| e.to_string())?;
     let h = r.header;
     let mut scratch = Scratch::default();
@@ -332,7 +365,16 @@ pub fn verify_dump(p: &mut Peers, data: &[u8], opts: Options, filter: &Filter, p
 }
 
 #[allow(clippy::too_many_arguments)]
-fn check_key(p: &mut Peers, h: &Header, data: &[u8], k: &Key, name: &[u8], filter: &Filter, scratch: &mut Scratch, rep: &mut VerifyReport) -> Result<(), String> {
+fn check_key(
+    p: &mut Peers,
+    h: &Header,
+    data: &[u8],
+    k: &Key,
+    name: &[u8],
+    filter: &Filter,
+    scratch: &mut Scratch,
+    rep: &mut VerifyReport,
+) -> Result<(), String> {
     let shown = String::from_utf8_lossy(name).into_owned();
     let kind = types::kind(k.ty);
     let exact_ttl = p.server.stream_counters();
@@ -345,7 +387,11 @@ fn check_key(p: &mut Peers, h: &Header, data: &[u8], k: &Key, name: &[u8], filte
         Kind::Stream => b"XLEN",
         Kind::Module => b"EXISTS",
     };
-    let cmds = vec![vec![s(b"TYPE"), s(name)], vec![s(if exact_ttl { b"PEXPIRETIME" } else { b"PTTL" }), s(name)], vec![s(card), s(name)]];
+    let cmds = vec![
+        vec![s(b"TYPE"), s(name)],
+        vec![s(if exact_ttl { b"PEXPIRETIME" } else { b"PTTL" }), s(name)],
+        vec![s(card), s(name)],
+    ];
     let r = p.run(name, k.db, &cmds)?;
     let differ = |what: String, rep: &mut VerifyReport| {
         rep.different += 1;

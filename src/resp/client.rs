@@ -4,7 +4,7 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
-use super::reply::{parse, ParseError, Reply};
+use super::reply::{ParseError, Reply, parse};
 
 pub struct Conn {
     stream: TcpStream,

@@ -57,7 +57,10 @@ fn line(buf: &[u8], pos: usize) -> Result<(&[u8], usize), ParseError> {
 }
 
 fn num(l: &[u8]) -> Result<i64, ParseError> {
-    std::str::from_utf8(l).ok().and_then(|s| s.parse().ok()).ok_or_else(|| ParseError::Invalid(format!("bad number {:?}", String::from_utf8_lossy(l))))
+    std::str::from_utf8(l)
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| ParseError::Invalid(format!("bad number {:?}", String::from_utf8_lossy(l))))
 }
 
 /// Parses one reply at `pos`; returns it and the position after it.

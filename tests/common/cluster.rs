@@ -5,11 +5,11 @@
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use rdbshift::resp::client::Conn;
 use rdbshift::resp::Reply;
+use rdbshift::resp::client::Conn;
 
-use super::servercmp::Peer;
 use super::Server;
+use super::servercmp::Peer;
 
 pub struct Cluster {
     pub nodes: Vec<Server>,
@@ -26,14 +26,26 @@ impl Cluster {
         for _ in 0..3 {
             let conf = format!("nodes-{}.conf", super::unique());
             // the bus port is P + 100 (free_port keeps it free), which 7.0+ can be told
-            let mut args = vec!["--cluster-enabled", "yes", "--cluster-config-file", &conf, "--cluster-node-timeout", "5000"];
+            let mut args =
+                vec!["--cluster-enabled", "yes", "--cluster-config-file", &conf, "--cluster-node-timeout", "5000"];
             args.extend_from_slice(extra);
             let s = Server::start_ok(name, None, &args)?;
             nodes.push(s);
         }
         let addrs: Vec<String> = nodes.iter().map(|n| n.addr()).collect();
-        let out = Command::new("redis-cli").arg("--cluster").arg("create").args(&addrs).args(["--cluster-replicas", "0", "--cluster-yes"]).output().unwrap();
-        assert!(out.status.success(), "cluster create: {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        let out = Command::new("redis-cli")
+            .arg("--cluster")
+            .arg("create")
+            .args(&addrs)
+            .args(["--cluster-replicas", "0", "--cluster-yes"])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "cluster create: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
         let t = Instant::now();
         'wait: loop {
             assert!(t.elapsed() < Duration::from_secs(30), "cluster did not reach state ok");

@@ -3,8 +3,8 @@
 
 use std::collections::BTreeMap;
 
-use rdbshift::resp::client::Conn;
 use rdbshift::resp::Reply;
+use rdbshift::resp::client::Conn;
 use serde_json::Value;
 
 /// Bytes from our JSON encoding: a string, or {"base64": ...}.
@@ -73,7 +73,12 @@ fn bulk(r: &Reply) -> Vec<u8> {
 
 fn call(c: &mut Conn, args: &[&[u8]]) -> Reply {
     let r = c.call(args).expect("server connection");
-    assert!(!r.is_error(), "{:?} failed: {}", args.iter().map(|a| String::from_utf8_lossy(a)).collect::<Vec<_>>(), r.text());
+    assert!(
+        !r.is_error(),
+        "{:?} failed: {}",
+        args.iter().map(|a| String::from_utf8_lossy(a)).collect::<Vec<_>>(),
+        r.text()
+    );
     r
 }
 
@@ -145,7 +150,11 @@ pub fn check_key(c: &mut Conn, caps: &Caps, j: &Value) -> Result<(), String> {
     }
     let same = |what: &str, a: &dyn std::fmt::Debug, b: &dyn std::fmt::Debug| -> Result<(), String> {
         let (x, y) = (format!("{a:?}"), format!("{b:?}"));
-        if x == y { Ok(()) } else { Err(format!("{what} differs:\n ours   {}\n server {}", &x[..x.len().min(400)], &y[..y.len().min(400)])) }
+        if x == y {
+            Ok(())
+        } else {
+            Err(format!("{what} differs:\n ours   {}\n server {}", &x[..x.len().min(400)], &y[..y.len().min(400)]))
+        }
     };
     match ty {
         "string" => same("value", &jbytes(v), &bulk(&call(c, &[b"GET", k]))),
@@ -163,16 +172,19 @@ pub fn check_key(c: &mut Conn, caps: &Caps, j: &Value) -> Result<(), String> {
         }
         "zset" => {
             // ours is in file order (a skiplist is saved from its tail), so compare sorted
-            let mut ours: Vec<(Vec<u8>, u64)> = v.as_array().unwrap().iter().map(|p| (jbytes(&p[0]), score_bits(jscore(&p[1])))).collect();
+            let mut ours: Vec<(Vec<u8>, u64)> =
+                v.as_array().unwrap().iter().map(|p| (jbytes(&p[0]), score_bits(jscore(&p[1])))).collect();
             let r = call(c, &[b"ZRANGE", k, b"0", b"-1", b"WITHSCORES"]);
             let a = r.array();
-            let mut theirs: Vec<(Vec<u8>, u64)> = a.chunks(2).map(|p| (bulk(&p[0]), score_bits(rscore(&p[1])))).collect();
+            let mut theirs: Vec<(Vec<u8>, u64)> =
+                a.chunks(2).map(|p| (bulk(&p[0]), score_bits(rscore(&p[1])))).collect();
             ours.sort();
             theirs.sort();
             same("zset", &ours, &theirs)
         }
         "hash" => {
-            let mut ours: Vec<(Vec<u8>, Vec<u8>)> = v.as_array().unwrap().iter().map(|p| (jbytes(&p[0]), jbytes(&p[1]))).collect();
+            let mut ours: Vec<(Vec<u8>, Vec<u8>)> =
+                v.as_array().unwrap().iter().map(|p| (jbytes(&p[0]), jbytes(&p[1]))).collect();
             let r = call(c, &[b"HGETALL", k]);
             let mut theirs: Vec<(Vec<u8>, Vec<u8>)> = r.array().chunks(2).map(|p| (bulk(&p[0]), bulk(&p[1]))).collect();
             ours.sort();
@@ -185,7 +197,10 @@ pub fn check_key(c: &mut Conn, caps: &Caps, j: &Value) -> Result<(), String> {
                     let r = call(c, &[b"HPEXPIRETIME", k, b"FIELDS", b"1", &f]);
                     let t = r.array()[0].int().unwrap();
                     if t != ours {
-                        return Err(format!("field {:?} expire {ours} but the server has {t}", String::from_utf8_lossy(&f)));
+                        return Err(format!(
+                            "field {:?} expire {ours} but the server has {t}",
+                            String::from_utf8_lossy(&f)
+                        ));
                     }
                 }
             }
@@ -207,7 +222,12 @@ fn check_stream(c: &mut Conn, k: &[u8], v: &Value) -> Result<(), String> {
         .as_array()
         .unwrap()
         .iter()
-        .map(|e| (e["id"].as_str().unwrap().to_string(), e["fields"].as_array().unwrap().iter().map(|p| (jbytes(&p[0]), jbytes(&p[1]))).collect()))
+        .map(|e| {
+            (
+                e["id"].as_str().unwrap().to_string(),
+                e["fields"].as_array().unwrap().iter().map(|p| (jbytes(&p[0]), jbytes(&p[1]))).collect(),
+            )
+        })
         .collect();
     let r = call(c, &[b"XRANGE", k, b"-", b"+"]);
     let theirs: Vec<(String, Vec<(Vec<u8>, Vec<u8>)>)> = r
@@ -247,7 +267,8 @@ fn check_stream(c: &mut Conn, k: &[u8], v: &Value) -> Result<(), String> {
         // The server expires IIDs whose stream ID is older than the duration, once a
         // second, from the head of each producer's list, and drops emptied producers; it
         // may have done so by now or not yet: either count is right.
-        let cutoff = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as u64 - idmp["duration_s"].as_u64().unwrap() * 1000;
+        let cutoff = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as u64
+            - idmp["duration_s"].as_u64().unwrap() * 1000;
         let left: Vec<usize> = producers
             .iter()
             .map(|p| {
@@ -296,7 +317,12 @@ fn check_stream(c: &mut Conn, k: &[u8], v: &Value) -> Result<(), String> {
                 (bulk(&m["name"]), m["pending"].int().unwrap())
             })
             .collect();
-        let mut ours: Vec<(Vec<u8>, i64)> = g["consumers"].as_array().unwrap().iter().map(|x| (jbytes(&x["name"]), x["pending"].as_i64().unwrap())).collect();
+        let mut ours: Vec<(Vec<u8>, i64)> = g["consumers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| (jbytes(&x["name"]), x["pending"].as_i64().unwrap()))
+            .collect();
         theirs.sort();
         ours.sort();
         if ours != theirs {

@@ -5,8 +5,8 @@
 #![allow(dead_code)]
 
 use rdbshift::convert::Target;
-use rdbshift::resp::client::Conn;
 use rdbshift::resp::Reply;
+use rdbshift::resp::client::Conn;
 
 /// xorshift64*: small, seeded, good enough for test data.
 pub struct Rng(u64);
@@ -83,7 +83,13 @@ impl Batch {
             for cmd in part {
                 let r = c.read_reply().unwrap();
                 if let Reply::Error(e) = &r {
-                    panic!("generator command {:?} failed: {}", cmd.iter().map(|x| String::from_utf8_lossy(&x[..x.len().min(40)]).into_owned()).collect::<Vec<_>>(), String::from_utf8_lossy(e));
+                    panic!(
+                        "generator command {:?} failed: {}",
+                        cmd.iter()
+                            .map(|x| String::from_utf8_lossy(&x[..x.len().min(40)]).into_owned())
+                            .collect::<Vec<_>>(),
+                        String::from_utf8_lossy(e)
+                    );
                 }
             }
         }
@@ -183,7 +189,14 @@ fn stream(b: &mut Batch, r: &mut Rng, t: &Target, k: &str, big: bool) {
         b.push(&a);
     }
     if idmp && r.chance(50) {
-        b.s(&["XCFGSET", k, "IDMP-DURATION", &(1000 + r.below(80000)).to_string(), "IDMP-MAXSIZE", &(100 + r.below(900)).to_string()]);
+        b.s(&[
+            "XCFGSET",
+            k,
+            "IDMP-DURATION",
+            &(1000 + r.below(80000)).to_string(),
+            "IDMP-MAXSIZE",
+            &(100 + r.below(900)).to_string(),
+        ]);
         // records made after the change
         b.s(&["XADD", k, "IDMP", "late", "iid-late", "*", "f", "v"]);
     }

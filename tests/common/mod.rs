@@ -15,8 +15,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use rdbshift::resp::client::Conn;
 use rdbshift::resp::Reply;
+use rdbshift::resp::client::Conn;
 
 pub fn servers_root() -> PathBuf {
     PathBuf::from(std::env::var("RDB_SERVERS").unwrap_or_else(|_| "/opt/rdb-servers".into()))
@@ -64,7 +64,8 @@ pub mod tempdir {
     pub struct Dir(PathBuf);
     impl Dir {
         pub fn new(tag: &str) -> Dir {
-            let base = std::env::temp_dir().join(format!("rdbshift-test-{}-{}-{}", tag, std::process::id(), super::unique()));
+            let base =
+                std::env::temp_dir().join(format!("rdbshift-test-{}-{}-{}", tag, std::process::id(), super::unique()));
             std::fs::create_dir_all(&base).unwrap();
             Dir(base)
         }
@@ -106,10 +107,24 @@ impl Server {
         }
         let port = free_port();
         let mut args: Vec<String> = vec![
-            "--port".into(), port.to_string(), "--bind".into(), "127.0.0.1".into(), "--save".into(), "".into(),
-            "--appendonly".into(), "no".into(), "--dir".into(), dir.path().display().to_string(),
-            "--dbfilename".into(), "dump.rdb".into(), "--logfile".into(), dir.path().join("log").display().to_string(),
-            "--daemonize".into(), "no".into(), "--protected-mode".into(), "no".into(),
+            "--port".into(),
+            port.to_string(),
+            "--bind".into(),
+            "127.0.0.1".into(),
+            "--save".into(),
+            "".into(),
+            "--appendonly".into(),
+            "no".into(),
+            "--dir".into(),
+            dir.path().display().to_string(),
+            "--dbfilename".into(),
+            "dump.rdb".into(),
+            "--logfile".into(),
+            dir.path().join("log").display().to_string(),
+            "--daemonize".into(),
+            "no".into(),
+            "--protected-mode".into(),
+            "no".into(),
         ];
         if has_debug_flag(name) {
             args.extend(["--enable-debug-command".into(), "yes".into()]);
@@ -119,7 +134,13 @@ impl Server {
             // the default bus port (P + 10000) may be taken; free_port kept P + 100 free
             args.extend(["--cluster-port".into(), (port + 100).to_string()]);
         }
-        let child = Command::new(&bin).args(&args).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+        let child = Command::new(&bin)
+            .args(&args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
         let mut s = Server { name: name.into(), port, dir, child, bin, args };
         Some(s.wait_ready().map(|_| s))
     }
@@ -133,7 +154,13 @@ impl Server {
     /// Starts it again with the same configuration and directory.
     pub fn restart(&mut self) {
         self.kill();
-        self.child = Command::new(&self.bin).args(&self.args).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+        self.child = Command::new(&self.bin)
+            .args(&self.args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
         self.wait_ready().unwrap_or_else(|log| panic!("{} did not restart:\n{log}", self.name));
     }
 
@@ -189,7 +216,18 @@ pub fn rdbshift(args: &[&str]) -> (i32, Vec<u8>, String) {
 pub fn server_for(f: &Path) -> &'static str {
     let name = f.file_name().unwrap().to_str().unwrap();
     let name = name.strip_suffix(".rdb").unwrap_or(name);
-    for s in ["redis-5.0", "redis-6.0", "redis-6.2", "redis-7.0", "redis-8.0", "redis-8.6", "redis-stack-7.4", "valkey-8.0", "valkey-8.1", "valkey-9.1"] {
+    for s in [
+        "redis-5.0",
+        "redis-6.0",
+        "redis-6.2",
+        "redis-7.0",
+        "redis-8.0",
+        "redis-8.6",
+        "redis-stack-7.4",
+        "valkey-8.0",
+        "valkey-8.1",
+        "valkey-9.1",
+    ] {
         if name == s || name.starts_with(&format!("{s}-")) {
             return s;
         }
@@ -219,7 +257,6 @@ fn walk(d: &Path) -> Vec<PathBuf> {
     out
 }
 
-
 /// `redis-cli --pipe < file` into `s`; returns (errors, replies) as redis-cli counts them.
 pub fn pipe(s: &Server, file: &Path) -> (u64, u64, String) {
     let out = Command::new("redis-cli")
@@ -234,4 +271,3 @@ pub fn pipe(s: &Server, file: &Path) -> (u64, u64, String) {
     };
     (num("errors:"), num("replies:"), text)
 }
-

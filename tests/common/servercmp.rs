@@ -7,8 +7,8 @@
 
 use rdbshift::convert::Target;
 use rdbshift::format::Dialect;
-use rdbshift::resp::client::Conn;
 use rdbshift::resp::Reply;
+use rdbshift::resp::client::Conn;
 
 use super::datagen::scan;
 
@@ -39,9 +39,13 @@ pub fn first_difference(x: &Reply, y: &Reply) -> String {
     let i = a.bytes().zip(b.bytes()).take_while(|(p, q)| p == q).count();
     let from = a[..i].char_indices().rev().nth(120).map_or(0, |(j, _)| j);
     let cut = |s: &str| s.get(from..).unwrap_or("").chars().take(300).collect::<String>();
-    format!("...{}
+    format!(
+        "...{}
   vs
-  ...{}", cut(&a), cut(&b))
+  ...{}",
+        cut(&a),
+        cut(&b)
+    )
 }
 
 /// A server to compare: one connection, or a cluster routed by key.
@@ -166,8 +170,18 @@ pub fn compare_servers(a: &mut dyn Peer, b: &mut dyn Peer, t: &Target, o: &CmpOp
         ka.sort();
         kb.sort();
         if ka != kb {
-            let missing: Vec<_> = ka.iter().filter(|k| kb.binary_search(k).is_err()).take(10).map(|k| String::from_utf8_lossy(k).into_owned()).collect();
-            let extra: Vec<_> = kb.iter().filter(|k| ka.binary_search(k).is_err()).take(10).map(|k| String::from_utf8_lossy(k).into_owned()).collect();
+            let missing: Vec<_> = ka
+                .iter()
+                .filter(|k| kb.binary_search(k).is_err())
+                .take(10)
+                .map(|k| String::from_utf8_lossy(k).into_owned())
+                .collect();
+            let extra: Vec<_> = kb
+                .iter()
+                .filter(|k| ka.binary_search(k).is_err())
+                .take(10)
+                .map(|k| String::from_utf8_lossy(k).into_owned())
+                .collect();
             diffs.push(format!("db {db}: {} keys vs {}; missing {missing:?}, extra {extra:?}", ka.len(), kb.len()));
         }
         for k in &ka {
@@ -190,7 +204,9 @@ pub fn compare_servers(a: &mut dyn Peer, b: &mut dyn Peer, t: &Target, o: &CmpOp
             } else {
                 let (x, y) = (call(a, &[b"PTTL", k]), call(b, &[b"PTTL", k]));
                 let close = match (&x, &y) {
-                    (Reply::Int(x), Reply::Int(y)) => (*x < 0 && x == y) || (*x >= 0 && *y >= 0 && (x - y).abs() < 30_000),
+                    (Reply::Int(x), Reply::Int(y)) => {
+                        (*x < 0 && x == y) || (*x >= 0 && *y >= 0 && (x - y).abs() < 30_000)
+                    }
                     _ => false,
                 };
                 if !close {
@@ -212,13 +228,19 @@ pub fn compare_servers(a: &mut dyn Peer, b: &mut dyn Peer, t: &Target, o: &CmpOp
                 "stream" if full_xinfo => {
                     let (x, y) = (stream_info(a, k, o.restored), stream_info(b, k, o.restored));
                     if x != y {
-                        diffs.push(format!("db {db} stream {name:?}: XINFO FULL differs:\n  {}", first_difference(&x, &y)));
+                        diffs.push(format!(
+                            "db {db} stream {name:?}: XINFO FULL differs:\n  {}",
+                            first_difference(&x, &y)
+                        ));
                     }
                 }
                 "stream" => {
                     let (x, y) = (stream_info_5(a, k), stream_info_5(b, k));
                     if x != y {
-                        diffs.push(format!("db {db} stream {name:?}: groups differ:\n  {}", first_difference(&Reply::Array(Some(x)), &Reply::Array(Some(y)))));
+                        diffs.push(format!(
+                            "db {db} stream {name:?}: groups differ:\n  {}",
+                            first_difference(&Reply::Array(Some(x)), &Reply::Array(Some(y)))
+                        ));
                     }
                 }
                 "string" | "list" | "set" | "zset" | "hash" | "none" => {}
