@@ -1,11 +1,22 @@
-//! Opening dump files: memory-mapped, read-only.
+//! Opening dump files: memory-mapped, read-only, and guarded.
 //!
-//! The mapping is file-backed: its pages are page cache, not anonymous memory. Sequential
-//! readers call [`Dump::release`] on what they have passed, so the resident set stays
-//! small whatever the file size.
+//! - The mapping is file-backed: its pages are page cache, not anonymous memory. Sequential
+//!   readers call [`Dump::release`] on what they have passed, so the resident set stays small
+//!   whatever the file size.
+//! - Only regular, non-empty files are mapped. Directories, FIFOs, sockets and devices are
+//!   refused with a message that says what they are ([`InputError`]).
+//! - A file truncated by another process while it is mapped would make the next read of a
+//!   missing page raise `SIGBUS` and kill the process without a word. [`Dump::open`] installs
+//!   a handler that maps a page of zeros over the faulting address instead and marks the dump
+//!   as changed. Readers go on over zeros, which the format layer refuses soon enough; every
+//!   place that hands a key on checks [`faulted`] first, and the CLI reports the file as
+//!   changed ([`Dump::changed`]), so a key read after the fault never reaches an output.
 
 use std::fs::File;
+use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
 
 use memmap2::{Advice, Mmap, UncheckedAdvice};
 
@@ -34,42 +45,263 @@ impl<F: Fn(usize, usize)> Behind<F> {
     }
 }
 
+/// Why a path cannot be read as a dump.
+#[derive(Debug, thiserror::Error)]
+pub enum InputError {
+    #[error("is a directory, not a dump file")]
+    Directory,
+    #[error("is a FIFO (named pipe): rdbshift reads dumps from regular files, copy it to a file first")]
+    Fifo,
+    #[error("is a socket, not a dump file")]
+    Socket,
+    #[error("is a device ({0}): rdbshift reads dumps from regular files")]
+    Device(&'static str),
+    #[error("is empty (0 bytes): not an RDB file")]
+    Empty,
+    #[error("cannot be mapped (too many dumps open at once: at most {0})")]
+    TooMany(usize),
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// What identifies a file's contents on disk: device, inode, size and modification time.
+/// Two paths with the same `(dev, ino)` are the same file (symlinks and hard links included).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Identity {
+    pub dev: u64,
+    pub ino: u64,
+    pub size: u64,
+    /// Modification time in nanoseconds since the epoch.
+    pub mtime_ns: i128,
+}
+
+impl Identity {
+    pub fn of(m: &std::fs::Metadata) -> Identity {
+        Identity {
+            dev: m.dev(),
+            ino: m.ino(),
+            size: m.len(),
+            mtime_ns: m.mtime() as i128 * 1_000_000_000 + m.mtime_nsec() as i128,
+        }
+    }
+
+    /// The identity of `path` now (following symlinks).
+    pub fn at(path: &Path) -> std::io::Result<Identity> {
+        Ok(Identity::of(&std::fs::metadata(path)?))
+    }
+
+    pub fn same_file(&self, other: &Identity) -> bool {
+        self.dev == other.dev && self.ino == other.ino
+    }
+}
+
 pub struct Dump {
     pub path: PathBuf,
-    map: Option<Mmap>,
+    map: Mmap,
+    /// The file as it was when opened.
+    pub identity: Identity,
+    guard: usize,
 }
 
 impl Dump {
-    pub fn open(path: &Path) -> std::io::Result<Dump> {
+    /// Maps a regular, non-empty file; anything else is refused with what it is.
+    pub fn open(path: &Path) -> Result<Dump, InputError> {
+        let m = std::fs::metadata(path)?;
+        let ft = m.file_type();
+        if ft.is_dir() {
+            return Err(InputError::Directory);
+        }
+        if ft.is_fifo() {
+            return Err(InputError::Fifo);
+        }
+        if ft.is_socket() {
+            return Err(InputError::Socket);
+        }
+        if ft.is_char_device() {
+            return Err(InputError::Device("character device"));
+        }
+        if ft.is_block_device() {
+            return Err(InputError::Device("block device"));
+        }
         let f = File::open(path)?;
-        let len = f.metadata()?.len();
-        // An empty file cannot be mapped; it is simply no data.
-        let map = if len == 0 {
-            None
-        } else {
-            // SAFETY: the file is opened read-only; rdbshift never writes it. If another
-            // process truncates it while mapped, reads may fault: documented in the README.
-            let m = unsafe { Mmap::map(&f)? };
-            let _ = m.advise(Advice::Sequential);
-            Some(m)
-        };
-        Ok(Dump { path: path.to_path_buf(), map })
+        let m = f.metadata()?;
+        if m.len() == 0 {
+            return Err(InputError::Empty);
+        }
+        // SAFETY: the file is opened read-only and rdbshift never writes it. Another process
+        // may truncate or rewrite it while it is mapped: a read past the new end raises
+        // SIGBUS, which the guard below turns into zeros and a "changed" mark.
+        let map = unsafe { Mmap::map(&f)? };
+        let _ = map.advise(Advice::Sequential);
+        let guard = guard::register(map.as_ptr() as usize, map.len()).ok_or(InputError::TooMany(guard::SLOTS))?;
+        Ok(Dump { path: path.to_path_buf(), map, identity: Identity::of(&m), guard })
     }
 
     pub fn data(&self) -> &[u8] {
-        self.map.as_deref().unwrap_or(&[])
+        &self.map
+    }
+
+    /// Whether the file changed under the mapping while it was read: a page could not be
+    /// read (truncated), or its size or modification time differs from when it was opened.
+    pub fn changed(&self) -> bool {
+        guard::faulted_slot(self.guard)
+            || Identity::at(&self.path).map_or(true, |now| now.size != self.identity.size || now.mtime_ns != self.identity.mtime_ns)
+    }
+
+    /// The message for a dump that changed while it was read.
+    pub fn changed_message(&self) -> String {
+        "the file changed while it was being read (truncated or rewritten in place by another process); \
+         what was read after the change was discarded"
+            .to_string()
     }
 
     /// Tells the kernel the pages in `[from, to)` are no longer needed by this reader.
     pub fn release(&self, from: usize, to: usize) {
-        let Some(m) = &self.map else { return };
         let page = 4096;
         let start = from.div_ceil(page) * page;
         let end = (to / page) * page;
         if end > start {
             // SAFETY: the mapping is a read-only, file-backed private mapping: dropping its
             // pages only means they are read from the file again if touched.
-            let _ = unsafe { m.unchecked_advise_range(UncheckedAdvice::DontNeed, start, end - start) };
+            let _ = unsafe { self.map.unchecked_advise_range(UncheckedAdvice::DontNeed, start, end - start) };
         }
+    }
+}
+
+impl Drop for Dump {
+    fn drop(&mut self) {
+        guard::unregister(self.guard);
+    }
+}
+
+/// Whether any open dump could not be read because its file shrank under the mapping.
+/// Checked before a key is handed on: a key decoded from zero-filled pages never leaves.
+pub fn faulted() -> bool {
+    guard::ANY.load(Ordering::Acquire) > 0
+}
+
+/// The SIGBUS guard: a fixed table of the mapped ranges, read by the signal handler without
+/// locks or allocation.
+mod guard {
+    use super::*;
+
+    pub const SLOTS: usize = 256;
+    static START: [AtomicUsize; SLOTS] = [const { AtomicUsize::new(0) }; SLOTS];
+    static LEN: [AtomicUsize; SLOTS] = [const { AtomicUsize::new(0) }; SLOTS];
+    static FAULTED: [AtomicBool; SLOTS] = [const { AtomicBool::new(false) }; SLOTS];
+    /// Registered dumps that faulted.
+    pub static ANY: AtomicUsize = AtomicUsize::new(0);
+    static INSTALLED: std::sync::Once = std::sync::Once::new();
+    static TABLE: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+    pub fn register(start: usize, len: usize) -> Option<usize> {
+        INSTALLED.call_once(install);
+        let _g = TABLE.lock().unwrap_or_else(|p| p.into_inner());
+        let i = (0..SLOTS).find(|&i| LEN[i].load(Ordering::Acquire) == 0)?;
+        FAULTED[i].store(false, Ordering::Release);
+        START[i].store(start, Ordering::Release);
+        LEN[i].store(len, Ordering::Release);
+        Some(i)
+    }
+
+    pub fn unregister(i: usize) {
+        let _g = TABLE.lock().unwrap_or_else(|p| p.into_inner());
+        LEN[i].store(0, Ordering::Release);
+        START[i].store(0, Ordering::Release);
+        if FAULTED[i].swap(false, Ordering::AcqRel) {
+            ANY.fetch_sub(1, Ordering::AcqRel);
+        }
+    }
+
+    pub fn faulted_slot(i: usize) -> bool {
+        FAULTED[i].load(Ordering::Acquire)
+    }
+
+    fn install() {
+        // SAFETY: installs a handler with SA_SIGINFO; the struct is zeroed then filled.
+        unsafe {
+            let mut sa: libc::sigaction = std::mem::zeroed();
+            sa.sa_sigaction = on_sigbus as *const () as usize;
+            sa.sa_flags = libc::SA_SIGINFO | libc::SA_NODEFER;
+            libc::sigemptyset(&mut sa.sa_mask);
+            libc::sigaction(libc::SIGBUS, &sa, std::ptr::null_mut());
+        }
+    }
+
+    /// Runs in the faulting thread. Only async-signal-safe work: atomics and `mmap`.
+    extern "C" fn on_sigbus(_sig: libc::c_int, info: *mut libc::siginfo_t, _ctx: *mut libc::c_void) {
+        // SAFETY: the kernel passes a valid siginfo for SA_SIGINFO handlers.
+        let addr = unsafe { (*info).si_addr() } as usize;
+        for i in 0..SLOTS {
+            let (s, l) = (START[i].load(Ordering::Acquire), LEN[i].load(Ordering::Acquire));
+            if l != 0 && addr >= s && addr < s + l {
+                let page = addr & !4095;
+                // SAFETY: replaces one page inside our own read-only mapping with zeros; the
+                // mapping stays owned by its `Dump`, which unmaps the whole range on drop.
+                let p = unsafe {
+                    libc::mmap(
+                        page as *mut libc::c_void,
+                        4096,
+                        libc::PROT_READ,
+                        libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_FIXED,
+                        -1,
+                        0,
+                    )
+                };
+                if p != libc::MAP_FAILED {
+                    if !FAULTED[i].swap(true, Ordering::AcqRel) {
+                        ANY.fetch_add(1, Ordering::AcqRel);
+                    }
+                    return;
+                }
+            }
+        }
+        // not ours: the default action (the fault repeats once the handler returns)
+        // SAFETY: resetting a signal's disposition is async-signal-safe.
+        unsafe { libc::signal(libc::SIGBUS, libc::SIG_DFL) };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tmp(name: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("rdbshift-input-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_file(&d);
+        d
+    }
+
+    #[test]
+    fn refuses_what_is_not_a_regular_file() {
+        assert!(matches!(Dump::open(Path::new("/")), Err(InputError::Directory)));
+        assert!(matches!(Dump::open(Path::new("/dev/null")), Err(InputError::Device(_))));
+        let e = tmp("empty");
+        std::fs::write(&e, b"").unwrap();
+        assert!(matches!(Dump::open(&e), Err(InputError::Empty)));
+        std::fs::remove_file(&e).unwrap();
+        let fifo = tmp("fifo");
+        let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+        // SAFETY: a plain mkfifo on a path we own.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        assert!(matches!(Dump::open(&fifo), Err(InputError::Fifo)));
+        std::fs::remove_file(&fifo).unwrap();
+    }
+
+    #[test]
+    fn truncation_under_the_mapping_reads_zeros_and_is_reported() {
+        let p = tmp("trunc");
+        std::fs::write(&p, vec![7u8; 64 << 10]).unwrap();
+        let d = Dump::open(&p).unwrap();
+        assert_eq!(d.data()[100], 7);
+        assert!(!d.changed());
+        std::fs::OpenOptions::new().write(true).open(&p).unwrap().set_len(4096).unwrap();
+        d.release(0, d.data().len());
+        // past the new end: without the guard this read kills the process with SIGBUS
+        let tail: u64 = d.data()[8192..].iter().map(|&b| b as u64).sum();
+        assert_eq!(tail, 0);
+        assert!(d.changed() && faulted());
+        assert!(d.changed_message().contains("changed while it was being read"));
+        std::fs::remove_file(&p).unwrap();
     }
 }

@@ -9,6 +9,8 @@ pub mod filter;
 pub mod format;
 pub mod input;
 pub mod load;
+pub mod output;
 pub mod resp;
 pub mod slot;
 pub mod stats;
+pub mod stop;

@@ -7,7 +7,9 @@ use rdbshift::convert::engine::{self, Config, RespSink};
 use rdbshift::convert::{Counts, MAX_BYTES, MAX_ELEMS, Mode, Plan, Target, source_server};
 use rdbshift::format::ErrorKind;
 
-use super::{CliResult, FilterArgs, ReadArgs, open_dump, open_output, report};
+use rdbshift::output::OutFile;
+
+use super::{CliResult, FilterArgs, ReadArgs, input_ids, named, open_dump, report_dump};
 
 #[derive(Args)]
 pub struct ConvertArgs {
@@ -57,21 +59,21 @@ pub fn run(a: ConvertArgs) -> CliResult {
     if let Some(c) = a.chunk_bytes {
         cfg.chunk_bytes = c.max(1);
     }
-    let mut sink = if a.output == Path::new("-") {
-        RespSink::stream(open_output(None)?)
-    } else {
-        let f = std::fs::File::create(&a.output)?;
-        if f.metadata()?.is_file() {
-            RespSink::file(f)
-        } else {
-            RespSink::stream(Box::new(std::io::BufWriter::with_capacity(1 << 20, f)))
-        }
+    // checked before anything is created: `-o` must not be one of the inputs
+    let outfile = if a.output == Path::new("-") { None } else { Some(OutFile::create(&a.output, &input_ids(&a.files))?) };
+    let dest = outfile.as_ref().map_or_else(|| PathBuf::from("-"), |o| o.dest.clone());
+    let mut sink = match &outfile {
+        None => RespSink::stream(Box::new(std::io::BufWriter::with_capacity(1 << 20, std::io::stdout()))),
+        Some(o) if o.is_regular() => RespSink::file(o.try_clone()?),
+        Some(o) => RespSink::stream(Box::new(std::io::BufWriter::with_capacity(1 << 20, o.try_clone()?))),
     };
     let pool = rayon::ThreadPoolBuilder::new().num_threads(cfg.threads).build()?;
     let filter = a.filter.filter();
     let mut code = 0;
     let mut total = Counts::default();
     let started = std::time::Instant::now();
+    // printed once the output is complete: a summary never precedes a failing final write
+    let mut said: Vec<String> = Vec::new();
     for f in &a.files {
         let Some(dump) = open_dump(f) else {
             code = 1;
@@ -83,7 +85,7 @@ pub fn run(a: ConvertArgs) -> CliResult {
             None => match source_server(data, a.read.options()) {
                 Ok(t) => t,
                 Err(e) => {
-                    report(f, &e);
+                    report_dump(&dump, &e);
                     code = 1;
                     continue;
                 }
@@ -100,7 +102,7 @@ pub fn run(a: ConvertArgs) -> CliResult {
         };
         let (counts, r) =
             engine::run(data, a.read.options(), &plan, &cfg, &pool, &mut sink, &|x, y| dump.release(x, y));
-        eprintln!(
+        said.push(format!(
             "rdbshift: {}: {} keys for {}{} ({} filtered out, {} expired, {} functions)",
             f.display(),
             counts.keys,
@@ -109,29 +111,43 @@ pub fn run(a: ConvertArgs) -> CliResult {
             counts.filtered,
             counts.expired,
             counts.functions
-        );
+        ));
         for w in counts.warnings(&target.to_string()) {
-            eprintln!("rdbshift: warning: {}: {w}", f.display());
+            said.push(format!("rdbshift: warning: {}: {w}", f.display()));
             if a.strict && code == 0 {
                 code = 2;
             }
         }
         total.add(&counts);
+        if let Some(sig) = rdbshift::stop::requested() {
+            // the unfinished output is removed when `outfile` drops
+            eprintln!("rdbshift: {}; the unfinished output {} was removed", rdbshift::stop::error(sig), dest.display());
+            return Ok(rdbshift::stop::exit_code(sig));
+        }
         if let Err(e) = r {
             if let ErrorKind::Sink(io) = e.kind {
-                return Err(io.into());
+                return Err(named(&dest, io).into());
             }
-            report(f, &e);
+            report_dump(&dump, &e);
+            code = 1;
+        } else if dump.changed() {
+            report_dump(&dump, &"");
             code = 1;
         }
     }
-    sink.finish()?;
+    sink.finish().map_err(|e| named(&dest, e))?;
+    drop(sink);
+    if let Some(o) = outfile {
+        o.commit()?;
+    }
+    for line in said {
+        eprintln!("{line}");
+    }
     if a.files.len() > 1 {
         eprintln!(
-            "rdbshift: {} keys from {} files, {} bytes, {:.2}s",
+            "rdbshift: {} keys from {} files, {:.2}s",
             total.keys,
             a.files.len(),
-            sink.bytes,
             started.elapsed().as_secs_f64()
         );
     }

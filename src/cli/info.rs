@@ -32,7 +32,11 @@ pub fn run(a: InfoArgs) -> CliResult {
     let mut out = stdout.lock();
     for f in &a.files {
         let res = Dump::open(f).map_err(|e| e.to_string()).and_then(|d| {
-            gather(d.data(), a.read.options(), now_ms(), a.top, &|x, y| d.release(x, y)).map_err(|e| e.to_string())
+            let r = gather(d.data(), a.read.options(), now_ms(), a.top, &|x, y| d.release(x, y));
+            if d.changed() {
+                return Err(d.changed_message());
+            }
+            r.map_err(|e| e.to_string())
         });
         match res {
             Ok(info) => {

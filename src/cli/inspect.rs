@@ -12,7 +12,7 @@ use rdbshift::format::value::Scratch;
 use rdbshift::format::{Reader, Result};
 use rdbshift::input::{Behind, Dump};
 
-use super::{CliResult, FilterArgs, ReadArgs, open_dump, open_output, report};
+use super::{CliResult, FilterArgs, ReadArgs, open_dump, open_output, report_dump};
 
 #[derive(Copy, Clone, Debug, ValueEnum, PartialEq)]
 pub enum Format {
@@ -39,7 +39,8 @@ pub struct InspectArgs {
 }
 
 pub fn run(a: InspectArgs) -> CliResult {
-    let mut out = open_output(a.output.as_deref())?;
+    let mut output = open_output(a.output.as_deref(), &a.files)?;
+    let out = &mut output.w;
     let filter = a.filter.filter();
     let mut written = 0u64;
     if a.format == Format::Json {
@@ -51,19 +52,21 @@ pub fn run(a: InspectArgs) -> CliResult {
             code = 1;
             continue;
         };
-        if let Err(e) = inspect_one(&dump, &a, &filter, &mut *out, &mut written) {
+        if let Err(e) = inspect_one(&dump, &a, &filter, &mut **out, &mut written) {
             if let rdbshift::format::ErrorKind::Sink(io) = e.kind {
                 return Err(io.into());
             }
-            out.flush().ok();
-            report(f, &e);
+            report_dump(&dump, &e);
+            code = 1;
+        } else if dump.changed() {
+            report_dump(&dump, &"");
             code = 1;
         }
     }
     if a.format == Format::Json {
         out.write_all(if written > 0 { b"\n]\n" } else { b"]\n" })?;
     }
-    out.flush()?;
+    output.commit()?;
     Ok(code)
 }
 
@@ -75,6 +78,12 @@ fn inspect_one(dump: &Dump, a: &InspectArgs, filter: &Filter, out: &mut dyn Writ
     let mut behind = Behind::new(|a, b| dump.release(a, b));
     while let Some(rec) = r.next_record()? {
         let Record::Key(k) = rec else { continue };
+        if let Some(sig) = rdbshift::stop::requested() {
+            return Err(rdbshift::format::Error::new(k.start as u64, rdbshift::stop::error(sig).into()));
+        }
+        if rdbshift::input::faulted() {
+            return Err(rdbshift::convert::engine::changed(k.start));
+        }
         behind.passed(r.checked_upto());
         if !filter.db(k.db) || filter.expired(k.expire_ms) {
             continue;

@@ -7,11 +7,13 @@ mod load;
 mod verify;
 
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use clap::{Args, Parser, Subcommand};
 use rdbshift::filter::Filter;
 use rdbshift::format::record::Options;
+use rdbshift::input::Identity;
+use rdbshift::output::{OutFile, OutputError};
 
 #[derive(Parser)]
 #[command(name = "rdbshift", version, about = "Read Redis/Valkey RDB snapshots offline and move their data.")]
@@ -104,18 +106,87 @@ impl FilterArgs {
     }
 }
 
-/// Opens `-o` (a path, or `-` for stdout) as a buffered writer.
-pub fn open_output(path: Option<&Path>) -> std::io::Result<Box<dyn Write + Send>> {
+/// Where `-o` goes: stdout, or an [`OutFile`] renamed into place on success.
+pub struct Output {
+    pub w: Box<dyn Write + Send>,
+    pub file: Option<OutFile>,
+}
+
+impl Output {
+    /// Flushes and, for a file, renames it into place. Errors name the path.
+    pub fn commit(mut self) -> Result<(), Box<dyn std::error::Error>> {
+        let dest = self.file.as_ref().map(|f| f.dest.clone());
+        if let Err(e) = self.w.flush() {
+            return Err(match dest {
+                Some(d) => OutputError::io(&d, e).into(),
+                None => e.into(),
+            });
+        }
+        if let Some(f) = self.file.take() {
+            f.commit()?;
+        }
+        Ok(())
+    }
+}
+
+/// What identifies each input that exists (an output must not be one of them).
+pub fn input_ids(files: &[PathBuf]) -> Vec<(PathBuf, Identity)> {
+    files.iter().filter_map(|f| Identity::at(f).ok().map(|i| (f.clone(), i))).collect()
+}
+
+/// Opens `-o` (a path, or `-`/none for stdout) as a buffered writer; a path is refused
+/// when it is one of `inputs`.
+pub fn open_output(path: Option<&Path>, inputs: &[PathBuf]) -> Result<Output, OutputError> {
     Ok(match path {
-        None => Box::new(std::io::BufWriter::with_capacity(1 << 20, std::io::stdout())),
-        Some(p) if p == Path::new("-") => Box::new(std::io::BufWriter::with_capacity(1 << 20, std::io::stdout())),
-        Some(p) => Box::new(std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(p)?)),
+        None => Output { w: Box::new(std::io::BufWriter::with_capacity(1 << 20, std::io::stdout())), file: None },
+        Some(p) if p == Path::new("-") => {
+            Output { w: Box::new(std::io::BufWriter::with_capacity(1 << 20, std::io::stdout())), file: None }
+        }
+        Some(p) => {
+            let o = OutFile::create(p, &input_ids(inputs))?;
+            let f = o.try_clone()?;
+            Output { w: Box::new(PathWriter { w: std::io::BufWriter::with_capacity(1 << 20, f), path: o.dest.clone() }), file: Some(o) }
+        }
     })
 }
 
-/// Opens (maps) a dump; on failure reports it, naming the file, and gives `None`.
+/// A writer whose errors name its path.
+struct PathWriter<W: Write> {
+    w: W,
+    path: PathBuf,
+}
+
+impl<W: Write> Write for PathWriter<W> {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.w.write(b).map_err(|e| named(&self.path, e))
+    }
+    fn write_all(&mut self, b: &[u8]) -> std::io::Result<()> {
+        self.w.write_all(b).map_err(|e| named(&self.path, e))
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.w.flush().map_err(|e| named(&self.path, e))
+    }
+}
+
+/// An I/O error whose message starts with the path it happened on.
+pub fn named(path: &Path, e: std::io::Error) -> std::io::Error {
+    std::io::Error::new(e.kind(), format!("{}: {e}", path.display()))
+}
+
+/// Opens (maps) a dump; on failure reports it, naming the file and what it is, and gives
+/// `None`.
 pub fn open_dump(f: &Path) -> Option<rdbshift::input::Dump> {
     rdbshift::input::Dump::open(f).map_err(|e| report(f, &e)).ok()
+}
+
+/// Reports a dump's error; when the file changed under the mapping, that is the error
+/// (what followed from reading zeros is not).
+pub fn report_dump(dump: &rdbshift::input::Dump, e: &dyn std::fmt::Display) {
+    if dump.changed() {
+        report(&dump.path, &dump.changed_message());
+    } else {
+        report(&dump.path, e);
+    }
 }
 
 /// Prints an error the user sees: the file and the message.
@@ -128,6 +199,7 @@ pub type CliResult = Result<i32, Box<dyn std::error::Error>>;
 
 pub fn run() -> i32 {
     let cli = Cli::parse();
+    rdbshift::stop::install();
     // A closed pipe (e.g. `| head`) is not an error worth a panic.
     let r = match cli.cmd {
         Cmd::Inspect(a) => inspect::run(a),
@@ -141,6 +213,10 @@ pub fn run() -> i32 {
             if io.kind() == std::io::ErrorKind::BrokenPipe {
                 return 141;
             }
+        }
+        if let Some(sig) = rdbshift::stop::requested() {
+            eprintln!("rdbshift: {}", rdbshift::stop::error(sig));
+            return rdbshift::stop::exit_code(sig);
         }
         eprintln!("rdbshift: {e}");
         1

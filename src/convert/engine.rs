@@ -258,6 +258,15 @@ pub fn run<'a>(
     })
 }
 
+/// The error for a dump whose file shrank under the mapping (see [`crate::input`]).
+pub fn changed(at: usize) -> Error {
+    Error::corrupt(
+        at as u64,
+        "file",
+        "the file changed while it was being read (truncated or rewritten in place by another process)",
+    )
+}
+
 fn sink_err(e: std::io::Error) -> Error {
     Error::new(0, ErrorKind::Sink(e))
 }
@@ -321,7 +330,19 @@ fn skim<'a>(mut r: Reader<'a>, chunk_bytes: usize, dispatch: &mut dyn FnMut(Chun
     };
     loop {
         let at = r.pos();
-        let Some(rec) = r.next_record()? else { return Err(stopped()) };
+        if let Some(sig) = crate::stop::requested() {
+            return Err(sink_err(crate::stop::error(sig)));
+        }
+        let rec = match r.next_record() {
+            Ok(Some(rec)) if !crate::input::faulted() => rec,
+            Ok(Some(_)) => return Err(changed(at)),
+            Ok(None) => return Err(stopped()),
+            Err(e) => {
+                // the complete keys before the damage still go out
+                let _ = flush(&mut cur, at);
+                return Err(if crate::input::faulted() { changed(at) } else { e });
+            }
+        };
         match rec {
             Record::Key(k) => {
                 if cur.db.is_some_and(|d| d != k.db) {
@@ -425,6 +446,11 @@ fn work(
                 n.module_aux_skipped += 1;
                 Ok(())
             }
+        };
+        let r = match r {
+            // a key read over pages that vanished never leaves
+            Ok(()) if crate::input::faulted() => Err(changed(chunk.start)),
+            r => r,
         };
         if let Err(e) = r {
             // keep the complete keys before this one (a sink error needs no more output)
