@@ -17,7 +17,6 @@ use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
-
 use memmap2::{Advice, Mmap, UncheckedAdvice};
 
 /// How much a sequential reader keeps mapped behind it before releasing (see [`Dump::release`]).
@@ -145,7 +144,8 @@ impl Dump {
     /// read (truncated), or its size or modification time differs from when it was opened.
     pub fn changed(&self) -> bool {
         guard::faulted_slot(self.guard)
-            || Identity::at(&self.path).map_or(true, |now| now.size != self.identity.size || now.mtime_ns != self.identity.mtime_ns)
+            || Identity::at(&self.path)
+                .map_or(true, |now| now.size != self.identity.size || now.mtime_ns != self.identity.mtime_ns)
     }
 
     /// The message for a dump that changed while it was read.

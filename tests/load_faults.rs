@@ -170,7 +170,7 @@ fn rerun_after_a_crash_resumes_from_the_checkpoint() {
     loop {
         let off: u64 = std::fs::read_to_string(&ck)
             .ok()
-            .and_then(|t| t.split('\t').nth(1).and_then(|o| o.parse().ok()))
+            .and_then(|t| checkpoint_offset(&t))
             .unwrap_or(0);
         if off > 0 {
             break;
@@ -240,4 +240,9 @@ fn shards_load_together() {
     let (code, _, err) = rdbshift(&["verify", a.to_str().unwrap(), b.to_str().unwrap(), "--target", &c.url()]);
     assert_eq!(code, 0, "{err}");
     assert!(err.contains("checked 200000 keys: 0 missing, 0 different"), "{err}");
+}
+
+/// The offset the checkpoint records for its (first) dump.
+fn checkpoint_offset(text: &str) -> Option<u64> {
+    text.lines().find_map(|l| l.strip_prefix("dump\t")).and_then(|l| l.split('\t').nth(1)).and_then(|o| o.parse().ok())
 }

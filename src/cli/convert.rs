@@ -60,7 +60,8 @@ pub fn run(a: ConvertArgs) -> CliResult {
         cfg.chunk_bytes = c.max(1);
     }
     // checked before anything is created: `-o` must not be one of the inputs
-    let outfile = if a.output == Path::new("-") { None } else { Some(OutFile::create(&a.output, &input_ids(&a.files))?) };
+    let outfile =
+        if a.output == Path::new("-") { None } else { Some(OutFile::create(&a.output, &input_ids(&a.files))?) };
     let dest = outfile.as_ref().map_or_else(|| PathBuf::from("-"), |o| o.dest.clone());
     let mut sink = match &outfile {
         None => RespSink::stream(Box::new(std::io::BufWriter::with_capacity(1 << 20, std::io::stdout()))),
@@ -99,6 +100,7 @@ pub fn run(a: ConvertArgs) -> CliResult {
             filter: filter.clone(),
             skip_functions: a.skip_functions,
             start_at: 0,
+            redo: Default::default(),
         };
         let (counts, r) =
             engine::run(data, a.read.options(), &plan, &cfg, &pool, &mut sink, &|x, y| dump.release(x, y));

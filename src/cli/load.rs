@@ -1,21 +1,24 @@
 //! `rdbshift load`: dumps into a live server or cluster, with a report of what arrived.
 
+use std::collections::BTreeSet;
 use std::io::IsTerminal;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use clap::{Args, ValueEnum};
 use rdbshift::convert::engine::{self, Config};
 use rdbshift::convert::{MAX_BYTES, MAX_ELEMS, Mode, Plan};
-use rdbshift::format::record::Record;
-use rdbshift::format::{ErrorKind, Reader};
+use rdbshift::filter::Filter;
+use rdbshift::format::ErrorKind;
+use rdbshift::format::crc::crc64;
 use rdbshift::input::Dump;
-use rdbshift::load::checkpoint::Checkpoint;
+use rdbshift::load::checkpoint::{self, Checkpoint};
+use rdbshift::load::survey::{Survey, survey};
 use rdbshift::load::url::{Url, redact};
 use rdbshift::load::{Conflict, FileLoad, Report, Target};
 
-use super::{CliResult, FilterArgs, ReadArgs, TlsArgs, open_dump, report};
+use super::{CliResult, FilterArgs, ReadArgs, TlsArgs, report};
 
 #[derive(Copy, Clone, Debug, ValueEnum, PartialEq)]
 pub enum LoadMode {
@@ -57,10 +60,26 @@ pub struct LoadArgs {
     /// count them as failures.
     #[arg(long, value_enum, default_value_t = OnConflict::Replace)]
     on_conflict: OnConflict,
-    /// Record progress here; a rerun with the same file continues where the last run
-    /// stopped (per dump: matched by path and size).
+    /// Record progress here; a rerun continues where the last run stopped and sends the
+    /// keys that failed again (a dump is matched by its size and CRC-64, not its path).
+    /// Several runs may share one file.
     #[arg(long, value_name = "FILE")]
     checkpoint: Option<PathBuf>,
+    /// With --checkpoint: do not send again the keys an earlier run failed.
+    #[arg(long)]
+    skip_failed: bool,
+    /// Allow --to-db (or a URL /db) to put the keys of several dbs into one; names that
+    /// occur in more than one db are reported, and the last one wins.
+    #[arg(long)]
+    merge_dbs: bool,
+    /// Load a damaged dump's complete keys before the damage (default: a dump that fails
+    /// the pre-pass is refused and nothing is sent).
+    #[arg(long)]
+    salvage: bool,
+    /// After SIGINT/SIGTERM: how long to wait for the acknowledgements still due before
+    /// writing the checkpoint and the report.
+    #[arg(long, value_name = "SECS", default_value_t = 30)]
+    stop_grace: u64,
     /// Write the report as JSON to this file.
     #[arg(long, value_name = "FILE")]
     report: Option<PathBuf>,
@@ -72,39 +91,147 @@ pub struct LoadArgs {
     read: ReadArgs,
 }
 
-/// The dbs that hold keys (a quick skim), to refuse a cluster load early.
-fn dbs_with_keys(dump: &Dump, opts: rdbshift::format::record::Options) -> rdbshift::format::Result<Vec<u64>> {
-    let mut r = Reader::new(dump.data(), opts)?;
-    let mut dbs = Vec::new();
-    let mut behind = rdbshift::input::Behind::new(|a, b| dump.release(a, b));
-    while let Some(rec) = r.next_record()? {
-        behind.passed(r.checked_upto());
-        if let Record::Key(k) = rec {
-            if dbs.last() != Some(&k.db) && !dbs.contains(&k.db) {
-                dbs.push(k.db);
+/// One dump, surveyed and ready to load.
+struct Prepared {
+    path: PathBuf,
+    dump: Dump,
+    fingerprint: String,
+    survey: Survey,
+    /// Where to start, and the keys an earlier run failed (to send again).
+    start_at: usize,
+    redo: BTreeSet<usize>,
+    /// The pre-pass found damage here (`--salvage` loads what comes before it).
+    damage: Option<String>,
+}
+
+/// The pre-pass of one dump (see [`rdbshift::load::survey`]): refuses it when damaged
+/// (unless `--salvage`), and finds where a checkpoint says to resume.
+fn prepare(
+    a: &LoadArgs,
+    f: &Path,
+    filter: &Filter,
+    ckpt: Option<&Mutex<Checkpoint>>,
+    merge: bool,
+) -> Result<Prepared, String> {
+    let dump = Dump::open(f).map_err(|e| e.to_string())?;
+    let data = dump.data();
+    let fingerprint = checkpoint::fingerprint(data.len() as u64, crc64(data));
+    dump.release(0, data.len());
+    let progress = ckpt.and_then(|c| c.lock().unwrap().progress(&fingerprint).cloned());
+    let mut offsets: Vec<u64> = Vec::new();
+    if let Some(p) = &progress {
+        offsets.push(p.offset);
+        offsets.extend(p.failed.iter().map(|x| x.0));
+    }
+    let (survey, damage) = match survey(data, a.read.options(), filter, &offsets, merge, &|x, y| dump.release(x, y)) {
+        Ok(s) => (s, None),
+        Err(e) if a.salvage => (Survey::default(), Some(e.to_string())),
+        Err(e) => {
+            if dump.changed() {
+                return Err(dump.changed_message());
             }
+            return Err(format!("{e}; nothing was sent (--salvage loads the complete keys before the damage)"));
+        }
+    };
+    if dump.changed() {
+        return Err(dump.changed_message());
+    }
+    let (mut start_at, mut redo) = (0, BTreeSet::new());
+    if let Some(p) = progress {
+        if !survey.bad_offsets.is_empty() {
+            return Err(format!(
+                "the checkpoint's offsets {:?} are not key boundaries of this dump: refusing to resume (remove the entry or the checkpoint)",
+                survey.bad_offsets
+            ));
+        }
+        start_at = p.offset as usize;
+        if !a.skip_failed {
+            redo = p.failed.iter().map(|x| x.0 as usize).collect();
         }
     }
-    Ok(dbs)
+    Ok(Prepared { path: f.to_path_buf(), dump, fingerprint, survey, start_at, redo, damage })
 }
 
 pub fn run(a: LoadArgs) -> CliResult {
     let url = a.tls.url(&a.target)?;
     let started = Instant::now();
+    let filter = a.filter.filter();
+    let to_db = a.to_db.or(url.db);
+    // the checkpoint's place is checked before anything else
+    let ckpt = match &a.checkpoint {
+        Some(p) => Some(Arc::new(Mutex::new(Checkpoint::open(p)?))),
+        None => None,
+    };
+    // every dump is proven intact before a byte of any of them is sent
+    let mut dumps = Vec::new();
+    let mut code = 0;
+    for f in &a.files {
+        match prepare(&a, f, &filter, ckpt.as_deref(), to_db.is_some()) {
+            Ok(p) => dumps.push(p),
+            Err(e) => {
+                report(f, &e);
+                code = 1;
+            }
+        }
+    }
+    if code != 0 {
+        eprintln!("rdbshift: nothing was loaded");
+        return Ok(code);
+    }
+    for d in &dumps {
+        if to_db.is_some() && d.survey.selected_dbs.len() > 1 && !a.merge_dbs {
+            report(
+                &d.path,
+                &format!(
+                    "keys in dbs {:?} would all go into db {}: say --merge-dbs to do that (names in several dbs: the last wins, and they are reported), or choose one with --db N",
+                    d.survey.selected_dbs,
+                    to_db.unwrap_or(0)
+                ),
+            );
+            code = 1;
+        }
+        if d.survey.collision_count > 0 {
+            let names: Vec<String> =
+                d.survey.collisions.iter().map(|n| format!("{:?}", String::from_utf8_lossy(n))).collect();
+            eprintln!(
+                "rdbshift: warning: {}: {} key name(s) occur in more than one of the merged dbs; the last one wins: {}",
+                d.path.display(),
+                d.survey.collision_count,
+                names.join(", ")
+            );
+        }
+    }
+    if code != 0 {
+        eprintln!("rdbshift: nothing was loaded");
+        return Ok(code);
+    }
     let mut t = Target::connect(url.clone()).map_err(|e| format!("{}: {e}", redact(&a.target)))?;
     eprintln!("rdbshift: {} is {} ({})", url, t.server, if t.cluster { "cluster" } else { "standalone" });
     if let Some(w) = a.window {
         t.window = w.max(1);
+    }
+    // every db keys go to exists, before anything is sent
+    let mut target_dbs: BTreeSet<u64> = BTreeSet::new();
+    for d in &dumps {
+        match to_db {
+            Some(db) => {
+                target_dbs.insert(db);
+            }
+            None => target_dbs.extend(d.survey.selected_dbs.iter().copied()),
+        }
+    }
+    if let Err(e) = t.check_dbs(&target_dbs.iter().copied().collect::<Vec<_>>()) {
+        let hint = if t.cluster { " (load one db with --db N --to-db 0)" } else { "" };
+        eprintln!("rdbshift: {e}{hint}; nothing was loaded");
+        return Ok(1);
     }
     let mut cfg = Config::default();
     if let Some(n) = a.threads {
         cfg.threads = n.max(1);
     }
     let pool = rayon::ThreadPoolBuilder::new().num_threads(cfg.threads).build()?;
-    let filter = a.filter.filter();
-    let to_db = a.to_db.or(url.db);
     // a progress bar only for a person watching (stderr a terminal)
-    let total: u64 = a.files.iter().filter_map(|f| std::fs::metadata(f).ok()).map(|m| m.len()).sum();
+    let total: u64 = dumps.iter().map(|d| d.dump.data().len() as u64).sum();
     let bar = if std::io::stderr().is_terminal() {
         let b = indicatif::ProgressBar::new(total);
         b.set_style(
@@ -115,57 +242,44 @@ pub fn run(a: LoadArgs) -> CliResult {
     } else {
         None
     };
-    let ckpt = match &a.checkpoint {
-        Some(p) => Some(Arc::new(Mutex::new(Checkpoint::open(p)?))),
-        None => None,
-    };
     // one thread per dump (one per source shard), all through the same connections
-    let (server, cluster) = (t.server, t.cluster);
+    let server = t.server;
     let shared = Mutex::new(t);
-    let one = |i: usize, f: &PathBuf| -> i32 {
-        let Some(dump) = open_dump(f) else { return 1 };
-        let data = dump.data();
-        if cluster && to_db.is_none() {
-            let other: Vec<u64> = match dbs_with_keys(&dump, a.read.options()) {
-                Ok(dbs) => dbs.into_iter().filter(|d| *d != 0 && filter.db(*d)).collect(),
-                Err(e) => {
-                    report(f, &e);
-                    return 1;
-                }
-            };
-            if !other.is_empty() {
-                report(
-                    f,
-                    &format!("keys in db {other:?}, and a cluster has only db 0: load one db with --db N --to-db 0"),
-                );
-                return 1;
-            }
-        }
-        let mut plan = Plan {
+    let grace = Duration::from_secs(a.stop_grace);
+    let one = |i: usize, d: &Prepared| -> (i32, u64) {
+        let data = d.dump.data();
+        let f = &d.path;
+        let plan = Plan {
             target: server,
             mode: if a.mode == Some(LoadMode::Commands) { Mode::Commands } else { Mode::Restore },
             max_elems: MAX_ELEMS,
             max_bytes: MAX_BYTES,
             filter: filter.clone(),
             skip_functions: false,
-            start_at: 0,
+            start_at: d.start_at,
+            redo: d.redo.clone(),
         };
-        let ck_name = Checkpoint::name(f);
-        if let Some(c) = &ckpt {
-            plan.start_at = c.lock().unwrap().resume_at(&ck_name, data.len() as u64) as usize;
-            if plan.start_at >= data.len() {
-                eprintln!("rdbshift: {}: already loaded (checkpoint)", f.display());
-                return 0;
-            }
-            if plan.start_at > 0 {
-                eprintln!("rdbshift: {}: resuming at byte offset {} (checkpoint)", f.display(), plan.start_at);
-            }
+        if plan.start_at >= data.len() && plan.redo.is_empty() {
+            eprintln!("rdbshift: {}: already loaded (checkpoint)", f.display());
+            return (0, d.survey.total_keys());
+        }
+        if plan.start_at > 0 {
+            eprintln!(
+                "rdbshift: {}: resuming at byte offset {} (checkpoint){}",
+                f.display(),
+                plan.start_at,
+                if plan.redo.is_empty() {
+                    String::new()
+                } else {
+                    format!(", sending again {} key(s) that failed", plan.redo.len())
+                }
+            );
         }
         let h = match rdbshift::format::Header::parse(data, a.read.allow_newer) {
             Ok(h) => h,
             Err(e) => {
                 report(f, &e);
-                return 1;
+                return (1, 0);
             }
         };
         let mut fl = FileLoad::new(&shared, i as u32, data, h, &plan, to_db);
@@ -174,47 +288,97 @@ pub fn run(a: LoadArgs) -> CliResult {
             OnConflict::Skip => Conflict::Skip,
             OnConflict::Fail => Conflict::Fail,
         };
-        fl.checkpoint = ckpt.clone().map(|c| (c, ck_name.clone(), data.len() as u64));
+        fl.checkpoint = ckpt.clone().map(|c| (c, d.fingerprint.clone(), Checkpoint::path_name(f)));
         fl.progress = bar.clone().map(|b| (b, 0));
-        let (counts, r) = engine::run(data, a.read.options(), &plan, &cfg, &pool, &mut fl, &|x, y| dump.release(x, y));
-        let fin = fl.finish(r.is_ok());
+        let (counts, r) =
+            engine::run(data, a.read.options(), &plan, &cfg, &pool, &mut fl, &|x, y| d.dump.release(x, y));
+        let stopped = rdbshift::stop::requested().is_some();
+        let fin = fl.finish(r.is_ok() && !stopped, (stopped || r.is_err()).then_some(grace));
         drop(fl);
-        shared.lock().unwrap().report.counts.add(&counts);
+        shared.lock().unwrap_or_else(|p| p.into_inner()).report.counts.add(&counts);
         for w in counts.warnings(&server.to_string()) {
             eprintln!("rdbshift: warning: {}: {w}", f.display());
         }
         let mut code = 0;
         if let Err(e) = r {
-            match e.kind {
-                ErrorKind::Sink(io) => report(f, &io),
-                _ => report(f, &e),
+            if d.dump.changed() {
+                report(f, &d.dump.changed_message());
+            } else if !stopped {
+                match e.kind {
+                    ErrorKind::Sink(io) => report(f, &io),
+                    _ => report(f, &e),
+                }
             }
+            code = 1;
+        } else if let Some(dmg) = &d.damage {
+            report(f, &format!("{dmg} (--salvage: the complete keys before it were loaded)"));
             code = 1;
         }
         if let Err(e) = fin {
             report(f, &e);
             code = 1;
         }
-        code
+        (code, d.survey.total_keys())
     };
-    let codes: Vec<i32> = std::thread::scope(|s| {
-        let hs: Vec<_> = a.files.iter().enumerate().map(|(i, f)| s.spawn(move || one(i, f))).collect();
-        hs.into_iter().map(|h| h.join().unwrap_or(1)).collect()
+    let results: Vec<(i32, u64)> = std::thread::scope(|s| {
+        let hs: Vec<_> = dumps.iter().enumerate().map(|(i, d)| s.spawn(move || one(i, d))).collect();
+        hs.into_iter().map(|h| h.join().unwrap_or((1, 0))).collect()
     });
-    let code = codes.into_iter().max().unwrap_or(0);
-    let t = shared.into_inner().unwrap();
+    let mut code = results.iter().map(|r| r.0).max().unwrap_or(0);
+    let keys: u64 = results.iter().map(|r| r.1).sum();
+    let t = shared.into_inner().unwrap_or_else(|p| p.into_inner());
     if let Some(b) = &bar {
         b.finish_and_clear();
     }
     let rep = &t.report;
-    print_report(rep, started.elapsed().as_secs_f64());
+    let acct = Accounting::of(rep, keys);
+    let secs = started.elapsed().as_secs_f64();
+    print_report(rep, &acct, secs);
     if let Some(p) = &a.report {
-        std::fs::write(p, report_json(rep, &url, started.elapsed().as_secs_f64()))?;
+        std::fs::write(p, report_json(rep, &acct, &url, secs)).map_err(|e| format!("report {}: {e}", p.display()))?;
     }
-    Ok(if rep.failed > 0 { code.max(1) } else { code })
+    if let Some(sig) = rdbshift::stop::requested() {
+        eprintln!(
+            "rdbshift: {}: the checkpoint and report record what was acknowledged; rerun to continue",
+            rdbshift::stop::error(sig)
+        );
+        return Ok(rdbshift::stop::exit_code(sig));
+    }
+    if rep.failed > 0 || acct.not_sent > 0 {
+        code = code.max(1);
+    }
+    Ok(code)
 }
 
-fn print_report(r: &Report, secs: f64) {
+/// Where every key of the dumps ended up: the counts add up to the dumps' keys.
+struct Accounting {
+    keys: u64,
+    /// Keys neither loaded, failed, skipped, filtered, expired nor resumed: the load
+    /// stopped before them (an error, damage, or a signal).
+    not_sent: u64,
+}
+
+impl Accounting {
+    fn of(r: &Report, keys: u64) -> Accounting {
+        let c = &r.counts;
+        let accounted = r.loaded + r.failed_keys() + r.skipped + c.filtered + c.expired + c.resumed;
+        Accounting { keys, not_sent: keys.saturating_sub(accounted) }
+    }
+}
+
+fn print_report(r: &Report, acct: &Accounting, secs: f64) {
+    let c = &r.counts;
+    eprintln!(
+        "rdbshift: {} keys in the dumps: {} loaded, {} failed, {} skipped, {} filtered out, {} expired, {} done by an earlier run, {} not sent",
+        acct.keys,
+        r.loaded,
+        r.failed_keys(),
+        r.skipped,
+        c.filtered,
+        c.expired,
+        c.resumed,
+        acct.not_sent
+    );
     eprintln!(
         "rdbshift: loaded {} keys, {} failed, {} skipped (existing), {} functions in {:.2}s ({:.0} keys/s); {} retries, {} redirects, {} reconnects",
         r.loaded,
@@ -238,14 +402,18 @@ fn print_report(r: &Report, secs: f64) {
     }
 }
 
-fn report_json(r: &Report, url: &Url, secs: f64) -> String {
+fn report_json(r: &Report, acct: &Accounting, url: &Url, secs: f64) -> String {
     use rdbshift::encode::text::json_str;
     let mut o = Vec::new();
     o.extend_from_slice(b"{\"target\":");
     json_str(&mut o, &url.to_string());
     o.extend_from_slice(
         format!(
-            ",\"loaded\":{},\"failed\":{},\"skipped\":{},\"functions\":{},\"retries\":{},\"redirects\":{},\"reconnects\":{},\"seconds\":{:.3},\"filtered\":{},\"expired\":{}",
+            ",\"keys\":{},\"not_sent\":{},\"resumed\":{},\"stopped_by_signal\":{},\"loaded\":{},\"failed\":{},\"skipped\":{},\"functions\":{},\"retries\":{},\"redirects\":{},\"reconnects\":{},\"seconds\":{:.3},\"filtered\":{},\"expired\":{}",
+            acct.keys,
+            acct.not_sent,
+            r.counts.resumed,
+            rdbshift::stop::requested().is_some(),
             r.loaded, r.failed, r.skipped, r.functions, r.retries, r.redirects, r.reconnects, secs, r.counts.filtered, r.counts.expired
         )
         .as_bytes(),

@@ -145,7 +145,10 @@ pub fn open_output(path: Option<&Path>, inputs: &[PathBuf]) -> Result<Output, Ou
         Some(p) => {
             let o = OutFile::create(p, &input_ids(inputs))?;
             let f = o.try_clone()?;
-            Output { w: Box::new(PathWriter { w: std::io::BufWriter::with_capacity(1 << 20, f), path: o.dest.clone() }), file: Some(o) }
+            Output {
+                w: Box::new(PathWriter { w: std::io::BufWriter::with_capacity(1 << 20, f), path: o.dest.clone() }),
+                file: Some(o),
+            }
         }
     })
 }

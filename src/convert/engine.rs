@@ -400,7 +400,7 @@ fn work(
         let (key_start, sent) = (out.buf.len(), out.sent);
         let r = match item {
             Item::Key(k) => (|| {
-                if k.start < plan.start_at {
+                if k.start < plan.start_at && !plan.redo.contains(&k.start) {
                     n.resumed += 1;
                     return Ok(());
                 }

@@ -38,8 +38,10 @@ pub struct Plan {
     pub filter: Filter,
     /// Leave out `FUNCTION LOAD`.
     pub skip_functions: bool,
-    /// Leave out the records before this offset (a load resumed from a checkpoint).
+    /// Leave out the records before this offset (a load resumed from a checkpoint)...
     pub start_at: usize,
+    /// ...except the keys at these record offsets (an earlier run's failures, sent again).
+    pub redo: std::collections::BTreeSet<usize>,
 }
 
 /// Defaults well under every server's limits (`proto-max-bulk-len` 512 MB, 1M arguments

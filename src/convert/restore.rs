@@ -93,6 +93,7 @@ mod tests {
             filter: Default::default(),
             skip_functions: false,
             start_at: 0,
+            redo: Default::default(),
         }
     }
 

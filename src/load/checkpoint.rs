@@ -1,70 +1,181 @@
-//! `--checkpoint FILE`: how far each dump has been loaded, so that a rerun after a crash
-//! continues where the last one stopped. One line per dump: size, offset, path. "Offset"
-//! means every key whose record starts before it was acknowledged, or failed for good and
-//! was reported; a dump is matched by its path and size.
+//! `--checkpoint FILE`: how far each dump has been loaded, and which of its keys failed, so
+//! that a rerun continues where the last run stopped and retries the failures.
 //!
-//! The file is rewritten at most once a second, by writing a temporary file and renaming
-//! it over the old one, so a crash leaves the old or the new version, never half of one.
+//! - A dump is identified by its contents, not its path: its size and the CRC-64 of all its
+//!   bytes (the load's pre-pass computes it). A different dump at the same path starts from
+//!   the beginning; the same dump moved elsewhere resumes.
+//! - "Offset" means: every key whose record starts before it was acknowledged, or failed and
+//!   is listed as failed. The pre-pass checks that the offset is a key boundary of this dump.
+//! - The file is rewritten at most once a second (and at the end), under an exclusive lock
+//!   (`FILE.lock`), by reading what is there, replacing this run's dumps' entries, writing
+//!   a temporary file and renaming it over the old one. Concurrent runs sharing one file
+//!   keep each other's entries, and a crash leaves the old or the new version, never half.
+//!
+//! Format, one record per line, tab-separated:
+//! `rdbshift-checkpoint\t2`, then per dump `dump\tFINGERPRINT\tOFFSET\tPATH` and per failed
+//! key `failed\tFINGERPRINT\tRECORD\tDB`.
 
 use std::collections::BTreeMap;
+use std::io::Write;
+use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+const MAGIC: &str = "rdbshift-checkpoint\t2";
+
+/// One dump's progress.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Progress {
+    /// The dump's path when it was recorded (for people reading the file).
+    pub path: String,
+    pub offset: u64,
+    /// Keys that failed: (record offset, db).
+    pub failed: Vec<(u64, u64)>,
+}
+
 pub struct Checkpoint {
     path: PathBuf,
-    entries: BTreeMap<String, (u64, u64)>,
+    /// What this run knows: its own dumps' entries (others' are re-read at each write).
+    mine: BTreeMap<String, Progress>,
+    /// What the file held when opened.
+    read: BTreeMap<String, Progress>,
     written: Option<Instant>,
 }
 
-impl Checkpoint {
-    /// Reads `path` if it exists.
-    pub fn open(path: &Path) -> std::io::Result<Checkpoint> {
-        let mut entries = BTreeMap::new();
-        match std::fs::read_to_string(path) {
-            Ok(text) => {
-                for line in text.lines() {
-                    let mut f = line.splitn(3, '\t');
-                    if let (Some(size), Some(off), Some(name)) = (f.next(), f.next(), f.next()) {
-                        if let (Ok(size), Ok(off)) = (size.parse(), off.parse()) {
-                            entries.insert(name.to_string(), (size, off));
-                        }
-                    }
-                }
+/// A dump's identity for the checkpoint: its size and the CRC-64 of its bytes.
+pub fn fingerprint(size: u64, crc: u64) -> String {
+    format!("{size}:{crc:016x}")
+}
+
+fn parse(text: &str, path: &Path) -> std::io::Result<BTreeMap<String, Progress>> {
+    let bad = |n: usize, why: &str| {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("{}: line {n}: {why} (not an rdbshift checkpoint of this version?)", path.display()),
+        )
+    };
+    let mut out: BTreeMap<String, Progress> = BTreeMap::new();
+    let mut lines = text.lines().enumerate();
+    match lines.next() {
+        None => return Ok(out),
+        Some((_, l)) if l == MAGIC => {}
+        Some(_) => return Err(bad(1, "unknown header")),
+    }
+    for (i, line) in lines {
+        let f: Vec<&str> = line.splitn(4, '\t').collect();
+        match f.as_slice() {
+            ["dump", fp, off, p] => {
+                let e = out.entry(fp.to_string()).or_default();
+                e.offset = off.parse().map_err(|_| bad(i + 1, "bad offset"))?;
+                e.path = p.to_string();
             }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(e),
+            ["failed", fp, rec, db] => {
+                let rec = rec.parse().map_err(|_| bad(i + 1, "bad record offset"))?;
+                let db = db.parse().map_err(|_| bad(i + 1, "bad db"))?;
+                out.entry(fp.to_string()).or_default().failed.push((rec, db));
+            }
+            [""] => {}
+            _ => return Err(bad(i + 1, "unknown line")),
         }
-        Ok(Checkpoint { path: path.to_path_buf(), entries, written: None })
+    }
+    Ok(out)
+}
+
+fn render(entries: &BTreeMap<String, Progress>) -> String {
+    let mut t = format!("{MAGIC}\n");
+    for (fp, p) in entries {
+        t.push_str(&format!("dump\t{fp}\t{}\t{}\n", p.offset, p.path));
+        for (r, d) in &p.failed {
+            t.push_str(&format!("failed\t{fp}\t{r}\t{d}\n"));
+        }
+    }
+    t
+}
+
+/// An exclusive `flock` on `FILE.lock`, released on drop.
+struct Lock(std::fs::File);
+
+impl Lock {
+    fn take(path: &Path) -> std::io::Result<Lock> {
+        let mut name = path.as_os_str().to_owned();
+        name.push(".lock");
+        let f = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(PathBuf::from(name))?;
+        // SAFETY: flock on a descriptor we own.
+        if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX) } != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok(Lock(f))
+    }
+}
+
+impl Drop for Lock {
+    fn drop(&mut self) {
+        // SAFETY: as above.
+        unsafe { libc::flock(self.0.as_raw_fd(), libc::LOCK_UN) };
+    }
+}
+
+impl Checkpoint {
+    /// Reads `path` if it exists, and proves it can be written (before anything is sent):
+    /// the file is created (or rewritten unchanged) right away. Errors name the path.
+    pub fn open(path: &Path) -> std::io::Result<Checkpoint> {
+        let named = |e: std::io::Error| std::io::Error::new(e.kind(), format!("checkpoint {}: {e}", path.display()));
+        let _lock = Lock::take(path).map_err(named)?;
+        let read = match std::fs::read_to_string(path) {
+            Ok(text) => parse(&text, path)?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => BTreeMap::new(),
+            Err(e) => return Err(named(e)),
+        };
+        let c = Checkpoint { path: path.to_path_buf(), mine: BTreeMap::new(), read, written: None };
+        c.write_locked().map_err(named)?;
+        Ok(c)
     }
 
-    /// The name a dump is recorded under (its canonical path).
-    pub fn name(dump: &Path) -> String {
+    /// The name a dump is shown under in the file (its canonical path).
+    pub fn path_name(dump: &Path) -> String {
         std::fs::canonicalize(dump).unwrap_or_else(|_| dump.to_path_buf()).display().to_string()
     }
 
-    /// Where to start in `name` (0 unless a previous run recorded progress on the same file).
-    pub fn resume_at(&self, name: &str, size: u64) -> u64 {
-        match self.entries.get(name) {
-            Some(&(s, off)) if s == size => off,
-            _ => 0,
-        }
+    /// Where a previous run left the dump with this fingerprint (None: start afresh).
+    pub fn progress(&self, fingerprint: &str) -> Option<&Progress> {
+        self.read.get(fingerprint)
     }
 
     /// Records progress; written now if `force`, else at most once a second.
-    pub fn record(&mut self, name: &str, size: u64, offset: u64, force: bool) -> std::io::Result<()> {
-        self.entries.insert(name.to_string(), (size, offset));
+    pub fn record(&mut self, fingerprint: &str, p: Progress, force: bool) -> std::io::Result<()> {
+        self.mine.insert(fingerprint.to_string(), p);
         if !force && self.written.is_some_and(|t| t.elapsed() < Duration::from_secs(1)) {
             return Ok(());
         }
-        let mut text = String::new();
-        for (n, (s, o)) in &self.entries {
-            text.push_str(&format!("{s}\t{o}\t{n}\n"));
-        }
-        let tmp = self.path.with_extension("tmp");
-        std::fs::write(&tmp, text)?;
-        std::fs::rename(&tmp, &self.path)?;
+        let _lock = Lock::take(&self.path)?;
+        self.write_locked()?;
         self.written = Some(Instant::now());
         Ok(())
+    }
+
+    /// Merges this run's entries into what the file holds now and replaces it (lock held).
+    fn write_locked(&self) -> std::io::Result<()> {
+        let mut all = match std::fs::read_to_string(&self.path) {
+            Ok(text) => parse(&text, &self.path).unwrap_or_default(),
+            Err(_) => BTreeMap::new(),
+        };
+        all.extend(
+            self.read
+                .iter()
+                .filter(|(k, _)| !all.contains_key(*k))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect::<Vec<_>>(),
+        );
+        for (k, v) in &self.mine {
+            all.insert(k.clone(), v.clone());
+        }
+        let mut tmp = self.path.as_os_str().to_owned();
+        tmp.push(format!(".{}.tmp", std::process::id()));
+        let tmp = PathBuf::from(tmp);
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(render(&all).as_bytes())?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, &self.path)
     }
 }
 
@@ -72,18 +183,53 @@ impl Checkpoint {
 mod tests {
     use super::*;
 
+    fn dir(tag: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("rdbshift-ckpt-{}-{tag}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+
     #[test]
-    fn round_trip() {
-        let dir = std::env::temp_dir().join(format!("rdbshift-ckpt-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let p = dir.join("ck");
+    fn round_trip_with_failures() {
+        let d = dir("rt");
+        let p = d.join("ck");
         let mut c = Checkpoint::open(&p).unwrap();
-        assert_eq!(c.resume_at("/a.rdb", 10), 0);
-        c.record("/a.rdb", 10, 7, true).unwrap();
-        c.record("/b c.rdb", 20, 3, true).unwrap();
+        assert!(p.exists(), "created before anything is loaded");
+        assert!(c.progress("10:00").is_none());
+        let a = Progress { path: "/a.rdb".into(), offset: 7, failed: vec![(3, 0), (5, 2)] };
+        c.record("10:00", a.clone(), true).unwrap();
+        c.record("20:ff", Progress { path: "/b c.rdb".into(), offset: 3, failed: vec![] }, true).unwrap();
         let c = Checkpoint::open(&p).unwrap();
-        assert_eq!((c.resume_at("/a.rdb", 10), c.resume_at("/b c.rdb", 20)), (7, 3));
-        assert_eq!(c.resume_at("/a.rdb", 11), 0, "a different file under the same name");
-        std::fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(c.progress("10:00"), Some(&a));
+        assert_eq!(c.progress("20:ff").map(|p| p.offset), Some(3));
+        assert!(c.progress("10:01").is_none(), "another dump (same size, other content)");
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn concurrent_runs_keep_each_others_entries() {
+        let d = dir("conc");
+        let p = d.join("ck");
+        let mut one = Checkpoint::open(&p).unwrap();
+        let mut two = Checkpoint::open(&p).unwrap();
+        one.record("1:aa", Progress { path: "/1".into(), offset: 11, failed: vec![] }, true).unwrap();
+        two.record("2:bb", Progress { path: "/2".into(), offset: 22, failed: vec![] }, true).unwrap();
+        one.record("1:aa", Progress { path: "/1".into(), offset: 12, failed: vec![] }, true).unwrap();
+        let c = Checkpoint::open(&p).unwrap();
+        assert_eq!(c.progress("1:aa").map(|p| p.offset), Some(12));
+        assert_eq!(c.progress("2:bb").map(|p| p.offset), Some(22));
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn refuses_garbage_and_unwritable_places() {
+        let d = dir("bad");
+        let p = d.join("ck");
+        std::fs::write(&p, "not a checkpoint\n").unwrap();
+        assert!(Checkpoint::open(&p).err().unwrap().to_string().contains("line 1"));
+        let e = Checkpoint::open(&d.join("missing/ck")).err().unwrap();
+        assert!(e.to_string().contains("missing/ck"), "{e}");
+        std::fs::remove_dir_all(&d).unwrap();
     }
 }

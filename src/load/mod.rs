@@ -10,7 +10,9 @@
 //!   with `DEL` (or `RESTORE ... REPLACE`), so a key half-written before a failure converges.
 
 pub mod checkpoint;
+pub mod ledger;
 pub mod node;
+pub mod survey;
 pub mod tls;
 pub mod url;
 pub mod verify;
@@ -31,8 +33,7 @@ use url::Url;
 
 /// Unacknowledged bytes allowed per node before the loader waits.
 pub const WINDOW: usize = 16 << 20;
-/// Attempts per key for retryable errors (`TRYAGAIN`, `LOADING`, redirects, reconnects).
-pub const MAX_ATTEMPTS: u32 = 12;
+pub use ledger::MAX_ATTEMPTS;
 /// How long a lost node may take to come back.
 pub const RECONNECT_FOR: Duration = Duration::from_secs(60);
 
@@ -47,6 +48,8 @@ pub struct NodeReport {
 pub struct Report {
     pub loaded: u64,
     pub failed: u64,
+    /// Of `failed`, function libraries.
+    pub failed_functions: u64,
     /// Keys that already existed (`--on-conflict skip`).
     pub skipped: u64,
     pub retries: u64,
@@ -59,6 +62,13 @@ pub struct Report {
     pub per_node: BTreeMap<String, NodeReport>,
     pub functions: u64,
     pub counts: Counts,
+}
+
+impl Report {
+    /// Keys that failed (the function libraries that failed are not keys).
+    pub fn failed_keys(&self) -> u64 {
+        self.failed - self.failed_functions
+    }
 }
 
 /// A server or cluster to load into.
@@ -260,6 +270,43 @@ impl Target {
         }
     }
 
+    /// Waits at most `within` for every node to acknowledge everything it was sent.
+    fn drain_within(&self, within: Duration) {
+        let until = Instant::now() + within;
+        while Instant::now() < until && self.nodes.iter().any(|n| n.in_flight() > 0 && n.dead().is_none()) {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// Checks, before anything is sent, that every db in `dbs` exists on the target
+    /// (standalone: `SELECT` on a side connection; a cluster has only db 0).
+    pub fn check_dbs(&mut self, dbs: &[u64]) -> Result<(), String> {
+        if self.cluster {
+            return match dbs.iter().find(|&&d| d != 0) {
+                Some(d) => Err(format!("keys would go to db {d}, and a cluster has only db 0")),
+                None => Ok(()),
+            };
+        }
+        let addr = self.nodes[0].addr.clone();
+        let c = self.checker(0)?;
+        for d in dbs {
+            match c.cmd(&["SELECT", &d.to_string()]).map_err(|e| format!("{addr}: {e}"))? {
+                Reply::Error(e) => {
+                    let have = match c.cmd(&["CONFIG", "GET", "databases"]) {
+                        Ok(Reply::Array(Some(v))) if v.len() == 2 => format!(" (it has {} databases)", text(&v[1])),
+                        _ => String::new(),
+                    };
+                    return Err(format!(
+                        "db {d} cannot be selected on {addr}{have}: {}; nothing was sent",
+                        String::from_utf8_lossy(&e)
+                    ));
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
     /// Reconnects a node whose connection died, for up to [`RECONNECT_FOR`].
     fn reconnect(&mut self, i: usize) -> Result<(), String> {
         let addr = self.nodes[i].addr.clone();
@@ -337,17 +384,6 @@ pub enum Conflict {
     Fail,
 }
 
-/// A key to send again.
-#[derive(Clone, Debug)]
-struct Retry {
-    record: usize,
-    db: u64,
-    /// `ASK` target: send there, each command after `ASKING`.
-    ask: Option<String>,
-    attempt: u32,
-    last_err: String,
-}
-
 /// Loads one dump through the convert engine: the engine's [`Sink`].
 pub struct FileLoad<'a, 't> {
     pub t: Locked<'t>,
@@ -364,22 +400,17 @@ pub struct FileLoad<'a, 't> {
     cur: Option<usize>,
     /// Keys that will be sent again whole: their remaining pieces are dropped.
     dropped: HashSet<usize>,
-    retries: Vec<Retry>,
     /// Per node: bytes and entries gathered from the current piece, not yet sent.
     gathered: Vec<(Vec<u8>, Vec<Expect>)>,
-    /// Attempts made so far per key (by record offset).
-    attempts: HashMap<usize, u32>,
     fatal: Option<String>,
     pub on_conflict: Conflict,
     /// The key whose commands continue in the next piece.
     unfinished: Option<usize>,
-    /// Keys sent and not finished (acknowledged, failed for good, or skipped): a
-    /// checkpoint may say everything before the smallest of them is done.
-    outstanding: std::collections::BTreeSet<usize>,
-    /// Offset just past the last key handed to the nodes.
-    pub sent_upto: usize,
-    /// Where progress is recorded (`--checkpoint`), with this dump's name and size.
-    pub checkpoint: Option<(Arc<Mutex<checkpoint::Checkpoint>>, String, u64)>,
+    /// Every key's state (see [`ledger`]).
+    pub ledger: ledger::Ledger,
+    /// Where progress is recorded (`--checkpoint`), with this dump's fingerprint and path,
+    /// and the keys an earlier run failed (offset, db) that this run sends again.
+    pub checkpoint: Option<(Arc<Mutex<checkpoint::Checkpoint>>, String, String)>,
     /// Progress shown to a person at a terminal: the bar, and this dump's first byte's
     /// position on it (several dumps share one bar).
     pub progress: Option<(indicatif::ProgressBar, u64)>,
@@ -404,14 +435,11 @@ impl<'a, 't> FileLoad<'a, 't> {
             db: 0,
             cur: None,
             dropped: HashSet::new(),
-            retries: Vec::new(),
             gathered: Vec::new(),
-            attempts: HashMap::new(),
             fatal: None,
             on_conflict: Conflict::Replace,
             unfinished: None,
-            outstanding: Default::default(),
-            sent_upto: 0,
+            ledger: Default::default(),
             checkpoint: None,
             progress: None,
             shown: 0,
@@ -467,15 +495,11 @@ impl<'a, 't> FileLoad<'a, 't> {
 
     /// A key of this dump whose commands were not all acknowledged before its connection died.
     fn lose(&mut self, e: Expect, why: &str) {
-        if let Tag::Key { record, db, .. } = e.tag {
-            if self.retries.iter().any(|r| r.record == record) {
-                return;
-            }
-            if !e.end {
+        if let Tag::Key { record, .. } = e.tag {
+            if !e.end && self.ledger.is_open(record) && !self.ledger.is_retrying(record) {
                 self.dropped.insert(record);
             }
-            let attempt = self.attempts.get(&record).copied().unwrap_or(0) + 1;
-            self.retries.push(Retry { record, db, ask: None, attempt, last_err: format!("connection lost: {why}") });
+            self.ledger.retry(record, None, format!("connection lost: {why}"));
         }
     }
 
@@ -483,55 +507,72 @@ impl<'a, 't> FileLoad<'a, 't> {
         let addr = self.t.nodes[node].addr.clone();
         match (d.tag, d.err) {
             (Tag::Key { record, .. }, None) => {
-                self.outstanding.remove(&record);
-                self.t.report.loaded += 1;
-                self.t.report.per_node.entry(addr).or_default().loaded += 1;
+                if self.ledger.acked(record) == ledger::Outcome::Finished {
+                    self.t.report.loaded += 1;
+                    self.t.report.per_node.entry(addr).or_default().loaded += 1;
+                }
             }
-            (Tag::Key { record, db, .. }, Some(e)) => {
-                let attempt = self.attempts.get(&record).copied().unwrap_or(0) + 1;
-                self.key_error(&addr, Retry { record, db, ask: None, attempt, last_err: e })
-            }
+            (Tag::Key { record, db, .. }, Some(e)) => self.key_error(&addr, record, db, e),
             (Tag::Global, None) => self.t.report.functions += 1,
-            (Tag::Global, Some(e)) => self.fail(&addr, "(function library)".into(), e),
-            (Tag::Internal, Some(e)) => self.fatal = Some(format!("{addr}: {e}")),
+            (Tag::Global, Some(e)) => {
+                self.t.report.failed_functions += 1;
+                self.fail(&addr, "(function library)".into(), e)
+            }
+            // SELECT (and ASKING): nothing more may run on this connection
+            (Tag::Internal, Some(e)) => {
+                self.fatal.get_or_insert(format!("{addr}: {e}; nothing more was sent after it"));
+            }
             (Tag::Internal, None) => {}
         }
     }
 
-    fn key_error(&mut self, addr: &str, mut r: Retry) {
-        let e = r.last_err.clone();
+    fn key_error(&mut self, addr: &str, record: usize, db: u64, e: String) {
         let word = e.split_whitespace().next().unwrap_or("").to_string();
         match word.as_str() {
             "MOVED" | "ASK" => {
                 self.t.report.redirects += 1;
+                let mut ask = None;
+                let mut why = e.clone();
                 if word == "ASK" {
-                    r.ask = e.split_whitespace().nth(2).map(str::to_string);
+                    ask = e.split_whitespace().nth(2).map(str::to_string);
                 } else if let Err(x) = self.t.refresh_slots() {
-                    r.last_err = x;
+                    why = x;
                 }
-                self.retries.push(r);
+                self.ledger.retry(record, ask, why);
             }
             "TRYAGAIN" | "CLUSTERDOWN" | "LOADING" | "BUSY" | "MASTERDOWN" | "READONLY" => {
                 if word == "READONLY" || word == "CLUSTERDOWN" {
                     let _ = self.t.refresh_slots();
                 }
-                self.retries.push(r);
+                self.ledger.retry(record, None, e);
             }
             "BUSYKEY" => {
-                self.outstanding.remove(&r.record);
-                self.t.report.skipped += 1
+                if self.ledger.skipped(record) == ledger::Outcome::Finished {
+                    self.t.report.skipped += 1
+                }
             }
             _ => {
-                self.outstanding.remove(&r.record);
-                let name = self.key_name(r.record, r.db);
-                self.fail(addr, name, e);
+                if self.ledger.failed(record, db) == ledger::Outcome::Finished {
+                    let name = self.key_name(record, db);
+                    self.fail(addr, name, e);
+                }
             }
         }
     }
 
     /// Everything before this offset of the file is done (for a checkpoint).
     pub fn done_upto(&self) -> usize {
-        self.outstanding.first().copied().unwrap_or(self.sent_upto)
+        self.ledger.done_upto()
+    }
+
+    /// Records progress in the checkpoint (at most once a second unless `force`).
+    fn record_progress(&mut self, offset: usize, force: bool) -> std::io::Result<()> {
+        if let Some((c, fp, path)) = &self.checkpoint {
+            let failed = self.ledger.failed_keys().map(|(r, d)| (r as u64, d)).collect();
+            let p = checkpoint::Progress { path: path.clone(), offset: offset as u64, failed };
+            c.lock().unwrap_or_else(|p| p.into_inner()).record(fp, p, force)?;
+        }
+        Ok(())
     }
 
     fn fail(&mut self, addr: &str, name: String, e: String) {
@@ -591,39 +632,43 @@ impl<'a, 't> FileLoad<'a, 't> {
         Ok((bytes, cmds, slot))
     }
 
-    /// Sends the pending retries, in rounds, until none is left; records the dump as done
-    /// in the checkpoint when everything in it was handed on.
-    pub fn finish(&mut self, complete: bool) -> std::io::Result<()> {
+    /// Sends the pending retries, in rounds, until none is left; records progress in the
+    /// checkpoint. After a stop (a signal, or `complete` false after an error) it sends
+    /// nothing more: it waits at most `grace` for the acknowledgements still due.
+    pub fn finish(&mut self, complete: bool, grace: Option<Duration>) -> std::io::Result<()> {
         self.t.acquire();
-        let r = self.finish_locked(complete);
+        let r = self.finish_locked(complete, grace);
         self.t.release();
         r
     }
 
-    fn finish_locked(&mut self, complete: bool) -> std::io::Result<()> {
+    fn finish_locked(&mut self, complete: bool, grace: Option<Duration>) -> std::io::Result<()> {
+        if let Some(grace) = grace {
+            self.t.drain_within(grace);
+            let r = self.collect();
+            let done = self.done_upto();
+            self.record_progress(done, true)?;
+            return r;
+        }
         loop {
             self.t.drain();
             self.collect()?;
-            if self.retries.is_empty() {
-                let done = if complete && self.outstanding.is_empty() { self.data.len() } else { self.done_upto() };
-                if let Some((c, name, size)) = &self.checkpoint {
-                    c.lock().unwrap().record(name, *size, done as u64, true)?;
-                }
-                return Ok(());
+            if !self.ledger.has_retries() {
+                let done = if complete && self.ledger.open_count() == 0 { self.data.len() } else { self.done_upto() };
+                return self.record_progress(done, true);
             }
-            let round = std::mem::take(&mut self.retries);
+            let (round, gave_up) = self.ledger.take_retries();
+            for r in gave_up {
+                if self.ledger.failed(r.record, r.db) == ledger::Outcome::Finished {
+                    let name = self.key_name(r.record, r.db);
+                    self.fail("-", name, ledger::gave_up(&r));
+                }
+            }
             let backoff = round.iter().map(|r| r.attempt).max().unwrap_or(1);
             std::thread::sleep(Duration::from_millis((25u64 << backoff.min(6)).min(1000)));
             for r in round {
                 self.dropped.remove(&r.record);
-                if r.attempt >= MAX_ATTEMPTS {
-                    self.outstanding.remove(&r.record);
-                    let name = self.key_name(r.record, r.db);
-                    self.fail("-", name, format!("gave up after {} attempts: {}", r.attempt, r.last_err));
-                    continue;
-                }
                 self.t.report.retries += 1;
-                self.attempts.insert(r.record, r.attempt);
                 let (mut bytes, mut cmds, slot) = self.regenerate(r.record, r.db).map_err(err_io)?;
                 let node = match &r.ask {
                     Some(addr) => {
@@ -642,11 +687,29 @@ impl<'a, 't> FileLoad<'a, 't> {
                     }
                     None => self.t.route(slot).map_err(err_io)?,
                 };
-                self.t.select(node, r.db);
+                self.select_checked(node, r.db)?;
                 let tag = Tag::Key { file: self.file, record: r.record, db: r.db };
                 self.t.nodes[node].send(&bytes, Some(Expect { tag, cmds, bytes: bytes.len(), end: true }));
             }
         }
+    }
+
+    /// Makes `db` the selected db of node `i` (standalone) and waits for the answer: a
+    /// failed `SELECT` stops the load before anything else is sent on that connection, so
+    /// nothing ever runs in the wrong db.
+    fn select_checked(&mut self, i: usize, db: u64) -> std::io::Result<()> {
+        if self.t.cluster || self.t.node_db[i] == db {
+            return Ok(());
+        }
+        self.flush_node(i);
+        self.t.select(i, db);
+        self.t.nodes[i].wait_below(0);
+        self.collect()?;
+        if self.t.nodes[i].dead().is_some() {
+            // the connection went before the answer: select again on the new one
+            self.t.node_db[i] = u64::MAX;
+        }
+        Ok(())
     }
 }
 
@@ -687,6 +750,7 @@ impl FileLoad<'_, '_> {
             }
             for (rec, name) in found {
                 self.dropped.insert(rec);
+                self.ledger.passed(rec);
                 if self.on_conflict == Conflict::Skip {
                     self.t.report.skipped += 1;
                 } else {
@@ -780,15 +844,23 @@ impl FileLoad<'_, '_> {
     }
 
     fn write_owned_locked(&mut self, b: Vec<u8>, marks: Vec<Mark>) -> std::io::Result<()> {
+        if let Some(sig) = crate::stop::requested() {
+            return Err(crate::stop::error(sig));
+        }
+        if crate::input::faulted() {
+            return Err(err_io("the dump changed while it was being read; nothing more is sent".into()));
+        }
         if self.on_conflict != Conflict::Replace {
             self.leave_existing(&marks).map_err(err_io)?;
         }
         for m in &marks {
-            if m.record != usize::MAX && Some(m.record) != self.unfinished && !self.dropped.contains(&m.record) {
-                self.outstanding.insert(m.record);
+            if m.record == usize::MAX {
+                continue;
             }
-            if m.record != usize::MAX {
-                self.sent_upto = self.sent_upto.max(m.record + 1);
+            if Some(m.record) != self.unfinished && !self.dropped.contains(&m.record) {
+                self.ledger.sent(m.record, self.db);
+            } else {
+                self.ledger.passed(m.record);
             }
         }
         self.unfinished = marks.last().filter(|m| !m.end).map(|m| m.record);
@@ -805,17 +877,14 @@ impl FileLoad<'_, '_> {
                 continue;
             }
             if self.dropped.contains(&m.record) {
-                if m.end && !self.retries.iter().any(|r| r.record == m.record) {
+                if m.end && !self.ledger.is_retrying(m.record) {
                     self.dropped.remove(&m.record);
                 }
                 self.cur = None;
                 continue;
             }
             let i = self.t.route(m.slot.unwrap_or(0)).map_err(err_io)?;
-            if !self.t.cluster && self.t.node_db[i] != self.db {
-                self.flush_node(i);
-                self.t.select(i, self.db);
-            }
+            self.select_checked(i, self.db)?;
             self.gather(
                 i,
                 piece,
@@ -834,12 +903,11 @@ impl FileLoad<'_, '_> {
         self.pool.put(b);
         self.collect()?;
         let done = self.done_upto();
-        if let Some((c, name, size)) = &self.checkpoint {
-            c.lock().unwrap().record(name, *size, done as u64, false)?;
-        }
+        self.record_progress(done, false)?;
         if let Some((bar, _)) = &self.progress {
-            bar.inc(self.sent_upto as u64 - self.shown.min(self.sent_upto as u64));
-            self.shown = self.shown.max(self.sent_upto as u64);
+            let upto = marks.iter().filter(|m| m.record != usize::MAX).map(|m| m.record as u64).max().unwrap_or(0);
+            bar.inc(upto.saturating_sub(self.shown));
+            self.shown = self.shown.max(upto);
             let loaded = self.t.report.loaded;
             bar.set_message(format!(
                 "{loaded} keys, {:.0} keys/s",

@@ -1,0 +1,268 @@
+//! The per-key ledger of one dump's load: every key handed to a node is open until it is
+//! acknowledged (loaded), failed for good with a reason, or skipped; a key whose commands
+//! were not all acknowledged (a redirect, a retryable error, a lost connection) waits in
+//! the retry list with its attempt count.
+//!
+//! Invariants:
+//! - A key is in at most one state: open (sent or waiting for a retry), loaded, failed or
+//!   skipped. Late outcomes of a key that is no longer open are ignored.
+//! - `loaded + failed + skipped` counts each finished key once.
+//! - [`Ledger::done_upto`]: every key whose record starts before it is finished; a
+//!   checkpoint may record it, together with [`Ledger::failed_keys`] to retry later.
+
+use std::collections::BTreeMap;
+
+/// Attempts per key for retryable errors (`TRYAGAIN`, `LOADING`, redirects, reconnects).
+pub const MAX_ATTEMPTS: u32 = 12;
+
+/// A key to send again.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Retry {
+    pub record: usize,
+    pub db: u64,
+    /// `ASK` target: send there, each command after `ASKING`.
+    pub ask: Option<String>,
+    /// The attempt this retry will be (the first send was attempt 1).
+    pub attempt: u32,
+    pub last_err: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Open {
+    db: u64,
+    /// Attempts made so far.
+    attempts: u32,
+    /// Waiting in the retry list.
+    retrying: bool,
+}
+
+/// What happened to the key an outcome was for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// Counted (loaded, failed or skipped).
+    Finished,
+    /// Queued for another attempt.
+    Retrying,
+    /// The key was not open: a late or duplicate outcome, ignored.
+    Stale,
+}
+
+#[derive(Default, Debug)]
+pub struct Ledger {
+    open: BTreeMap<usize, Open>,
+    retries: Vec<Retry>,
+    /// Keys failed for good: record offset -> db.
+    failed: BTreeMap<usize, u64>,
+    /// Offset just past the record start of the last key handed on.
+    sent_upto: usize,
+    pub loaded: u64,
+    pub skipped: u64,
+    /// Retries sent.
+    pub retried: u64,
+}
+
+impl Ledger {
+    /// A key's commands were handed to a node (first attempt).
+    pub fn sent(&mut self, record: usize, db: u64) {
+        self.open.entry(record).or_insert(Open { db, attempts: 1, retrying: false });
+        self.sent_upto = self.sent_upto.max(record + 1);
+    }
+
+    /// A key passed over without sending (filtered, resumed): only moves the low-water mark.
+    pub fn passed(&mut self, record: usize) {
+        self.sent_upto = self.sent_upto.max(record + 1);
+    }
+
+    pub fn is_open(&self, record: usize) -> bool {
+        self.open.contains_key(&record)
+    }
+
+    pub fn is_retrying(&self, record: usize) -> bool {
+        self.open.get(&record).is_some_and(|o| o.retrying)
+    }
+
+    /// Every command of the key was acknowledged without error.
+    pub fn acked(&mut self, record: usize) -> Outcome {
+        match self.open.get(&record) {
+            Some(o) if !o.retrying => {
+                self.open.remove(&record);
+                self.loaded += 1;
+                Outcome::Finished
+            }
+            _ => Outcome::Stale,
+        }
+    }
+
+    /// The key failed for good (it is recorded for a later run to retry).
+    pub fn failed(&mut self, record: usize, db: u64) -> Outcome {
+        match self.open.remove(&record) {
+            Some(_) => {
+                self.retries.retain(|r| r.record != record);
+                self.failed.insert(record, db);
+                Outcome::Finished
+            }
+            None => Outcome::Stale,
+        }
+    }
+
+    /// The key exists on the target and is left alone (`--on-conflict skip`).
+    pub fn skipped(&mut self, record: usize) -> Outcome {
+        match self.open.remove(&record) {
+            Some(_) => {
+                self.skipped += 1;
+                Outcome::Finished
+            }
+            None => Outcome::Stale,
+        }
+    }
+
+    /// The key must go again from its first command (`ask`: to that node, after `ASKING`).
+    /// After [`MAX_ATTEMPTS`] it is not queued: the caller fails it with
+    /// [`Ledger::gave_up`]'s message.
+    pub fn retry(&mut self, record: usize, ask: Option<String>, why: String) -> Outcome {
+        let Some(o) = self.open.get_mut(&record) else { return Outcome::Stale };
+        if o.retrying {
+            return Outcome::Retrying;
+        }
+        o.retrying = true;
+        self.retries.push(Retry { record, db: o.db, ask, attempt: o.attempts + 1, last_err: why });
+        Outcome::Retrying
+    }
+
+    /// The retries due now. Those past [`MAX_ATTEMPTS`] come back in the second list, to be
+    /// failed with their last error.
+    pub fn take_retries(&mut self) -> (Vec<Retry>, Vec<Retry>) {
+        let mut go = Vec::new();
+        let mut gave_up = Vec::new();
+        for r in std::mem::take(&mut self.retries) {
+            if r.attempt > MAX_ATTEMPTS {
+                gave_up.push(r);
+                continue;
+            }
+            if let Some(o) = self.open.get_mut(&r.record) {
+                o.retrying = false;
+                o.attempts = r.attempt;
+                self.retried += 1;
+                go.push(r);
+            }
+        }
+        (go, gave_up)
+    }
+
+    pub fn has_retries(&self) -> bool {
+        !self.retries.is_empty()
+    }
+
+    /// Keys still open (sent and not finished, or waiting for a retry).
+    pub fn open_count(&self) -> usize {
+        self.open.len()
+    }
+
+    pub fn failed_count(&self) -> u64 {
+        self.failed.len() as u64
+    }
+
+    /// Keys failed for good: (record offset, db).
+    pub fn failed_keys(&self) -> impl Iterator<Item = (usize, u64)> + '_ {
+        self.failed.iter().map(|(&r, &d)| (r, d))
+    }
+
+    /// Everything whose record starts before this offset is finished.
+    pub fn done_upto(&self) -> usize {
+        self.open.keys().next().copied().unwrap_or(self.sent_upto)
+    }
+}
+
+/// The message for a key that ran out of attempts.
+pub fn gave_up(r: &Retry) -> String {
+    format!("gave up after {} attempts: {}", r.attempt - 1, r.last_err)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sent_then_acked_is_loaded_once() {
+        let mut l = Ledger::default();
+        l.sent(10, 0);
+        l.sent(20, 0);
+        assert_eq!(l.done_upto(), 10);
+        assert_eq!(l.acked(10), Outcome::Finished);
+        assert_eq!(l.acked(10), Outcome::Stale, "a second ack counts nothing");
+        assert_eq!(l.done_upto(), 20);
+        assert_eq!(l.acked(20), Outcome::Finished);
+        assert_eq!((l.loaded, l.open_count(), l.done_upto()), (2, 0, 21));
+    }
+
+    #[test]
+    fn retry_then_ack() {
+        let mut l = Ledger::default();
+        l.sent(5, 3);
+        assert_eq!(l.retry(5, Some("h:1".into()), "ASK 1 h:1".into()), Outcome::Retrying);
+        assert_eq!(l.retry(5, None, "again".into()), Outcome::Retrying, "queued once");
+        assert_eq!(l.acked(5), Outcome::Stale, "an ack of the old attempt does not finish a queued retry");
+        assert_eq!(l.done_upto(), 5, "a retrying key holds the checkpoint back");
+        let (go, gave_up) = l.take_retries();
+        assert!(gave_up.is_empty());
+        assert_eq!(
+            go,
+            vec![Retry { record: 5, db: 3, ask: Some("h:1".into()), attempt: 2, last_err: "ASK 1 h:1".into() }]
+        );
+        assert_eq!(l.retried, 1);
+        assert_eq!(l.acked(5), Outcome::Finished);
+        assert_eq!(l.loaded, 1);
+    }
+
+    #[test]
+    fn attempts_run_out() {
+        let mut l = Ledger::default();
+        l.sent(1, 0);
+        for n in 2..=MAX_ATTEMPTS {
+            l.retry(1, None, "TRYAGAIN".into());
+            let (go, _) = l.take_retries();
+            assert_eq!(go[0].attempt, n);
+        }
+        l.retry(1, None, "TRYAGAIN".into());
+        let (go, gave_up) = l.take_retries();
+        assert!(go.is_empty());
+        assert_eq!(gave_up.len(), 1);
+        assert!(super::gave_up(&gave_up[0]).contains(&format!("after {MAX_ATTEMPTS} attempts")));
+        assert_eq!(l.failed(1, 0), Outcome::Finished);
+        assert_eq!(l.failed_keys().collect::<Vec<_>>(), vec![(1, 0)]);
+    }
+
+    #[test]
+    fn failed_and_skipped_are_final_and_recorded() {
+        let mut l = Ledger::default();
+        l.sent(1, 0);
+        l.sent(2, 4);
+        l.sent(3, 0);
+        assert_eq!(l.failed(2, 4), Outcome::Finished);
+        assert_eq!(l.acked(2), Outcome::Stale, "a failed key is not loaded later");
+        assert_eq!(l.skipped(3), Outcome::Finished);
+        assert_eq!(l.retry(3, None, "x".into()), Outcome::Stale);
+        assert_eq!((l.loaded, l.skipped, l.failed_count()), (0, 1, 1));
+        assert_eq!(l.failed_keys().collect::<Vec<_>>(), vec![(2, 4)]);
+        assert_eq!(l.done_upto(), 1);
+    }
+
+    #[test]
+    fn a_failure_while_retrying_drops_the_retry() {
+        let mut l = Ledger::default();
+        l.sent(7, 0);
+        l.retry(7, None, "connection lost".into());
+        assert_eq!(l.failed(7, 0), Outcome::Finished);
+        let (go, gave_up) = l.take_retries();
+        assert!(go.is_empty() && gave_up.is_empty(), "nothing is resent for a failed key");
+    }
+
+    #[test]
+    fn passed_keys_move_the_mark() {
+        let mut l = Ledger::default();
+        l.passed(100);
+        assert_eq!(l.done_upto(), 101);
+        l.sent(200, 0);
+        assert_eq!(l.done_upto(), 200);
+    }
+}

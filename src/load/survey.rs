@@ -1,0 +1,94 @@
+//! The pass over a dump before any byte of it is sent: the dump is proven intact (every
+//! record's structure, and the CRC-64 trailer unless the user turned the check off), its
+//! keys are counted per database, a checkpoint's offsets are checked to be key boundaries
+//! of this very dump, and when several databases are merged into one, keys that would
+//! overwrite each other are found.
+//!
+//! It reads the file once, sequentially, without decoding values (the same skim the
+//! convert engine uses), releasing pages behind it.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::hash::{BuildHasher, Hasher};
+
+use crate::filter::Filter;
+use crate::format::record::{Options, Record};
+use crate::format::{Reader, Result};
+
+/// What the pre-pass found.
+#[derive(Debug, Default)]
+pub struct Survey {
+    /// Key records in the dump, per db (before any filter).
+    pub keys: BTreeMap<u64, u64>,
+    /// The dbs holding keys the db filter selects.
+    pub selected_dbs: BTreeSet<u64>,
+    /// The asked offsets that are not key boundaries of this dump.
+    pub bad_offsets: Vec<u64>,
+    /// Names that occur in more than one of the merged dbs (up to 20), and how many.
+    pub collisions: Vec<Vec<u8>>,
+    pub collision_count: u64,
+}
+
+impl Survey {
+    pub fn total_keys(&self) -> u64 {
+        self.keys.values().sum()
+    }
+}
+
+/// Surveys `data`. `offsets`: checkpoint offsets that must each be a key record's start
+/// (or one past it: a checkpoint records "after this key"), or the file's length.
+/// `merge`: find names that occur in more than one selected db.
+pub fn survey(
+    data: &[u8],
+    opts: Options,
+    filter: &Filter,
+    offsets: &[u64],
+    merge: bool,
+    release: &dyn Fn(usize, usize),
+) -> Result<Survey> {
+    let mut s = Survey::default();
+    let mut r = Reader::new(data, opts)?;
+    let mut want: BTreeSet<u64> = offsets.iter().copied().filter(|&o| o != data.len() as u64).collect();
+    let mut behind = crate::input::Behind::new(release);
+    // name hash -> (db, record) of its first occurrence, for merges
+    let mut seen: HashMap<u64, (u64, usize)> = HashMap::new();
+    let hasher = std::collections::hash_map::RandomState::new();
+    let mut name = Vec::new();
+    while let Some(rec) = r.next_record()? {
+        behind.passed(r.checked_upto());
+        let Record::Key(k) = rec else { continue };
+        *s.keys.entry(k.db).or_default() += 1;
+        want.remove(&(k.start as u64));
+        want.remove(&(k.start as u64 + 1));
+        if !filter.db(k.db) {
+            continue;
+        }
+        s.selected_dbs.insert(k.db);
+        if merge {
+            let n = k.key.bytes(&mut name).map_err(|e| k.context(e))?;
+            let mut h = hasher.build_hasher();
+            h.write(n);
+            let hv = h.finish();
+            match seen.get(&hv) {
+                Some(&(db, _)) if db == k.db => {}
+                Some(&(_, first)) => {
+                    // confirm: the first key's name, read again
+                    let same = match Reader::resume(data, r.header, first, 0).next_record() {
+                        Ok(Some(Record::Key(f))) => f.name().map(|f| f == n).unwrap_or(false),
+                        _ => false,
+                    };
+                    if same {
+                        s.collision_count += 1;
+                        if s.collisions.len() < 20 {
+                            s.collisions.push(n.to_vec());
+                        }
+                    }
+                }
+                None => {
+                    seen.insert(hv, (k.db, k.start));
+                }
+            }
+        }
+    }
+    s.bad_offsets = want.into_iter().collect();
+    Ok(s)
+}
