@@ -3,7 +3,6 @@
 
 mod common;
 
-use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -11,42 +10,7 @@ use common::cluster::Cluster;
 use common::{Server, rdbshift};
 use rdbshift::resp::Reply;
 
-/// A dump of `n` string keys of about `size` bytes, written by Redis 7.0.
-fn workload(dir: &common::tempdir::Dir, n: u64, size: u64) -> PathBuf {
-    workload_named(dir, n, size, "key:")
-}
-
-fn workload_named(dir: &common::tempdir::Dir, n: u64, size: u64, prefix: &str) -> PathBuf {
-    let s = Server::start_ok("redis-7.0", None, &[]).unwrap();
-    let generator = Command::new("python3")
-        .args([
-            concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/gen-workload.py"),
-            "strings",
-            &n.to_string(),
-            &size.to_string(),
-            prefix,
-        ])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let st = Command::new("redis-cli")
-        .args(["-p", &s.port.to_string(), "--pipe"])
-        .stdin(generator.stdout.unwrap())
-        .output()
-        .unwrap();
-    assert!(st.status.success());
-    s.conn().cmd(&["SAVE"]).unwrap();
-    let p = dir.path().join(format!("workload-{}.rdb", prefix.trim_end_matches(':')));
-    std::fs::copy(s.dir.path().join("dump.rdb"), &p).unwrap();
-    p
-}
-
-fn dbsize(s: &Server) -> i64 {
-    match s.conn().cmd(&["DBSIZE"]) {
-        Ok(Reply::Int(n)) => n,
-        _ => -1,
-    }
-}
+use common::workload::{dbsize, workload, workload_named};
 
 fn spawn_load(file: &str, url: &str, report: &str) -> std::process::Child {
     Command::new(env!("CARGO_BIN_EXE_rdbshift"))
@@ -168,10 +132,7 @@ fn rerun_after_a_crash_resumes_from_the_checkpoint() {
     // crash once the checkpoint says some progress was made
     let t = Instant::now();
     loop {
-        let off: u64 = std::fs::read_to_string(&ck)
-            .ok()
-            .and_then(|t| checkpoint_offset(&t))
-            .unwrap_or(0);
+        let off: u64 = std::fs::read_to_string(&ck).ok().and_then(|t| checkpoint_offset(&t)).unwrap_or(0);
         if off > 0 {
             break;
         }

@@ -11,10 +11,10 @@ use rdbshift::convert::engine::{self, Config};
 use rdbshift::convert::{MAX_BYTES, MAX_ELEMS, Mode, Plan};
 use rdbshift::filter::Filter;
 use rdbshift::format::ErrorKind;
-use rdbshift::format::crc::crc64;
 use rdbshift::input::Dump;
 use rdbshift::load::checkpoint::{self, Checkpoint};
 use rdbshift::load::survey::{Survey, survey};
+
 use rdbshift::load::url::{Url, redact};
 use rdbshift::load::{Conflict, FileLoad, Report, Target};
 
@@ -80,6 +80,9 @@ pub struct LoadArgs {
     /// writing the checkpoint and the report.
     #[arg(long, value_name = "SECS", default_value_t = 30)]
     stop_grace: u64,
+    /// Least time between two checkpoint writes, in ms (tuning and tests).
+    #[arg(long, value_name = "MS", hide = true, default_value_t = 1000)]
+    checkpoint_interval_ms: u64,
     /// Write the report as JSON to this file.
     #[arg(long, value_name = "FILE")]
     report: Option<PathBuf>,
@@ -115,7 +118,7 @@ fn prepare(
 ) -> Result<Prepared, String> {
     let dump = Dump::open(f).map_err(|e| e.to_string())?;
     let data = dump.data();
-    let fingerprint = checkpoint::fingerprint(data.len() as u64, crc64(data));
+    let fingerprint = checkpoint::fingerprint(data);
     dump.release(0, data.len());
     let progress = ckpt.and_then(|c| c.lock().unwrap().progress(&fingerprint).cloned());
     let mut offsets: Vec<u64> = Vec::new();
@@ -124,9 +127,9 @@ fn prepare(
         offsets.extend(p.failed.iter().map(|x| x.0));
     }
     let (survey, damage) = match survey(data, a.read.options(), filter, &offsets, merge, &|x, y| dump.release(x, y)) {
-        Ok(s) => (s, None),
-        Err(e) if a.salvage => (Survey::default(), Some(e.to_string())),
-        Err(e) => {
+        (s, None) => (s, None),
+        (s, Some(e)) if a.salvage && !dump.changed() => (s, Some(e.to_string())),
+        (_, Some(e)) => {
             if dump.changed() {
                 return Err(dump.changed_message());
             }
@@ -159,7 +162,11 @@ pub fn run(a: LoadArgs) -> CliResult {
     let to_db = a.to_db.or(url.db);
     // the checkpoint's place is checked before anything else
     let ckpt = match &a.checkpoint {
-        Some(p) => Some(Arc::new(Mutex::new(Checkpoint::open(p)?))),
+        Some(p) => {
+            let mut c = Checkpoint::open(p)?;
+            c.interval = Duration::from_millis(a.checkpoint_interval_ms);
+            Some(Arc::new(Mutex::new(c)))
+        }
         None => None,
     };
     // every dump is proven intact before a byte of any of them is sent
@@ -261,6 +268,7 @@ pub fn run(a: LoadArgs) -> CliResult {
         };
         if plan.start_at >= data.len() && plan.redo.is_empty() {
             eprintln!("rdbshift: {}: already loaded (checkpoint)", f.display());
+            shared.lock().unwrap_or_else(|p| p.into_inner()).report.counts.resumed += d.survey.total_keys();
             return (0, d.survey.total_keys());
         }
         if plan.start_at > 0 {
@@ -300,7 +308,10 @@ pub fn run(a: LoadArgs) -> CliResult {
             eprintln!("rdbshift: warning: {}: {w}", f.display());
         }
         let mut code = 0;
-        if let Err(e) = r {
+        if let Some(dmg) = &d.damage {
+            report(f, &format!("{dmg} (--salvage: the complete keys before it were loaded)"));
+            code = 1;
+        } else if let Err(e) = r {
             if d.dump.changed() {
                 report(f, &d.dump.changed_message());
             } else if !stopped {
@@ -309,9 +320,6 @@ pub fn run(a: LoadArgs) -> CliResult {
                     _ => report(f, &e),
                 }
             }
-            code = 1;
-        } else if let Some(dmg) = &d.damage {
-            report(f, &format!("{dmg} (--salvage: the complete keys before it were loaded)"));
             code = 1;
         }
         if let Err(e) = fin {

@@ -40,11 +40,18 @@ pub struct Checkpoint {
     /// What the file held when opened.
     read: BTreeMap<String, Progress>,
     written: Option<Instant>,
+    /// Least time between two writes (but the last).
+    pub interval: Duration,
 }
 
-/// A dump's identity for the checkpoint: its size and the CRC-64 of its bytes.
-pub fn fingerprint(size: u64, crc: u64) -> String {
-    format!("{size}:{crc:016x}")
+/// A dump's identity for the checkpoint: its size, the CRC-64 of its bytes before the
+/// trailer, and the trailer. (Not the CRC of the whole file: a CRC over data followed by its
+/// own CRC is the same constant for every valid file.)
+pub fn fingerprint(data: &[u8]) -> String {
+    let body = data.len().saturating_sub(8);
+    let mut tail = [0u8; 8];
+    tail[..data.len() - body].copy_from_slice(&data[body..]);
+    format!("{}:{:016x}:{:016x}", data.len(), crate::format::crc::crc64(&data[..body]), u64::from_le_bytes(tail))
 }
 
 fn parse(text: &str, path: &Path) -> std::io::Result<BTreeMap<String, Progress>> {
@@ -126,7 +133,13 @@ impl Checkpoint {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => BTreeMap::new(),
             Err(e) => return Err(named(e)),
         };
-        let c = Checkpoint { path: path.to_path_buf(), mine: BTreeMap::new(), read, written: None };
+        let c = Checkpoint {
+            path: path.to_path_buf(),
+            mine: BTreeMap::new(),
+            read,
+            written: None,
+            interval: Duration::from_secs(1),
+        };
         c.write_locked().map_err(named)?;
         Ok(c)
     }
@@ -144,7 +157,7 @@ impl Checkpoint {
     /// Records progress; written now if `force`, else at most once a second.
     pub fn record(&mut self, fingerprint: &str, p: Progress, force: bool) -> std::io::Result<()> {
         self.mine.insert(fingerprint.to_string(), p);
-        if !force && self.written.is_some_and(|t| t.elapsed() < Duration::from_secs(1)) {
+        if !force && self.written.is_some_and(|t| t.elapsed() < self.interval) {
             return Ok(());
         }
         let _lock = Lock::take(&self.path)?;

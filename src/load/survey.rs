@@ -12,7 +12,7 @@ use std::hash::{BuildHasher, Hasher};
 
 use crate::filter::Filter;
 use crate::format::record::{Options, Record};
-use crate::format::{Reader, Result};
+use crate::format::{Error, Reader, Result};
 
 /// What the pre-pass found.
 #[derive(Debug, Default)]
@@ -34,7 +34,7 @@ impl Survey {
     }
 }
 
-/// Surveys `data`. `offsets`: checkpoint offsets that must each be a key record's start
+/// Surveys `data`; on damage, what was found before it comes with the error. `offsets`: checkpoint offsets that must each be a key record's start
 /// (or one past it: a checkpoint records "after this key"), or the file's length.
 /// `merge`: find names that occur in more than one selected db.
 pub fn survey(
@@ -44,8 +44,23 @@ pub fn survey(
     offsets: &[u64],
     merge: bool,
     release: &dyn Fn(usize, usize),
-) -> Result<Survey> {
+) -> (Survey, Option<Error>) {
     let mut s = Survey::default();
+    match walk(&mut s, data, opts, filter, offsets, merge, release) {
+        Ok(()) => (s, None),
+        Err(e) => (s, Some(e)),
+    }
+}
+
+fn walk(
+    s: &mut Survey,
+    data: &[u8],
+    opts: Options,
+    filter: &Filter,
+    offsets: &[u64],
+    merge: bool,
+    release: &dyn Fn(usize, usize),
+) -> Result<()> {
     let mut r = Reader::new(data, opts)?;
     let mut want: BTreeSet<u64> = offsets.iter().copied().filter(|&o| o != data.len() as u64).collect();
     let mut behind = crate::input::Behind::new(release);
@@ -90,5 +105,5 @@ pub fn survey(
         }
     }
     s.bad_offsets = want.into_iter().collect();
-    Ok(s)
+    Ok(())
 }

@@ -9,6 +9,7 @@ pub mod cluster;
 pub mod compare;
 pub mod datagen;
 pub mod servercmp;
+pub mod workload;
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -167,6 +168,11 @@ impl Server {
     pub fn addr(&self) -> String {
         format!("127.0.0.1:{}", self.port)
     }
+    /// The server's process id (for signals).
+    pub fn pid(&self) -> i32 {
+        self.child.id() as i32
+    }
+
     pub fn url(&self) -> String {
         format!("redis://127.0.0.1:{}", self.port)
     }
