@@ -24,7 +24,7 @@ pub fn servers_root() -> PathBuf {
 }
 
 pub fn corpus() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/corpus")
 }
 
 pub fn server_bin(name: &str) -> Option<PathBuf> {
