@@ -118,8 +118,15 @@ fn prepare(
 ) -> Result<Prepared, String> {
     let dump = Dump::open(f).map_err(|e| e.to_string())?;
     let data = dump.data();
-    let fingerprint = checkpoint::fingerprint(data);
-    dump.release(0, data.len());
+    // the content's identity is needed only for a checkpoint (one more pass at memory speed)
+    let fingerprint = match ckpt {
+        Some(_) => {
+            let fp = checkpoint::fingerprint(data);
+            dump.release(0, data.len());
+            fp
+        }
+        None => String::new(),
+    };
     let progress = ckpt.and_then(|c| c.lock().unwrap().progress(&fingerprint).cloned());
     let mut offsets: Vec<u64> = Vec::new();
     if let Some(p) = &progress {
