@@ -9,7 +9,7 @@ mod verify;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, Parser, Subcommand};
 use rdbshift::filter::Filter;
 use rdbshift::format::record::Options;
 use rdbshift::input::Identity;
@@ -34,6 +34,13 @@ enum Cmd {
     Load(load::LoadArgs),
     /// Check that a server or cluster holds every key of RDB files (or a sample).
     Verify(verify::VerifyArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff), generated from these definitions: `rdbshift man > rdbshift.1`.
+    Man,
 }
 
 /// Options shared by commands that read dumps.
@@ -197,6 +204,19 @@ pub fn report(file: &Path, e: &dyn std::fmt::Display) {
     eprintln!("rdbshift: {}: {e}", file.display());
 }
 
+/// The man page: the main page, then one section per subcommand.
+fn man() -> CliResult {
+    let cmd = Cli::command();
+    let mut out = std::io::stdout().lock();
+    clap_mangen::Man::new(cmd.clone()).render(&mut out)?;
+    for sub in cmd.get_subcommands().filter(|s| !matches!(s.get_name(), "completions" | "man" | "help")) {
+        // a one-shot command: the page names live until exit
+        let name: &'static str = Box::leak(format!("rdbshift-{}", sub.get_name()).into_boxed_str());
+        clap_mangen::Man::new(sub.clone().name(name).bin_name(name)).render(&mut out)?;
+    }
+    Ok(0)
+}
+
 /// What a subcommand returns: its exit code, or an error that ends the run.
 pub type CliResult = Result<i32, Box<dyn std::error::Error>>;
 
@@ -210,6 +230,11 @@ pub fn run() -> i32 {
         Cmd::Convert(a) => convert::run(a),
         Cmd::Load(a) => load::run(a),
         Cmd::Verify(a) => verify::run(a),
+        Cmd::Completions { shell } => {
+            clap_complete::generate(shell, &mut Cli::command(), "rdbshift", &mut std::io::stdout());
+            Ok(0)
+        }
+        Cmd::Man => man(),
     };
     r.unwrap_or_else(|e| {
         if let Some(io) = e.downcast_ref::<std::io::Error>() {
