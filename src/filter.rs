@@ -1,6 +1,11 @@
-//! Which keys a command works on: `--db`, `--key GLOB`, `--type`, and expired keys.
+//! The selection stage: which keys a command works on (`--db`, `--key GLOB`, `--type`,
+//! their `--exclude-*` counterparts, and expired keys).
 
-use crate::format::types::Kind;
+use std::borrow::Cow;
+
+use crate::format::record::Key;
+use crate::format::types::{self, Kind};
+use crate::format::module;
 
 /// Redis-style glob (`stringmatchlen` in `src/util.c`): `*`, `?`, `[abc]`, `[^a-z]`, `\x`.
 pub fn glob_match(pat: &[u8], s: &[u8]) -> bool {
@@ -89,33 +94,100 @@ fn class(pat: &[u8], p: usize, c: u8) -> Option<(bool, usize)> {
     }
 }
 
-/// A selection of keys.
+/// The selection stage: which keys a command works on. inspect, info, convert, load and
+/// verify all ask [`Filter::judge`], so they select exactly the same keys.
+///
+/// A key is kept when its db, name and type match an inclusion of each kind (an empty list
+/// matches everything), none of the exclusions matches, and its expiry has not passed
+/// (unless `include_expired`). [`Verdict::Keep`] carries the name the key goes out under:
+/// today always its own; a renaming rule will return another one there, without the
+/// commands changing.
 #[derive(Clone, Debug, Default)]
 pub struct Filter {
     pub dbs: Vec<u64>,
+    pub exclude_dbs: Vec<u64>,
     pub globs: Vec<Vec<u8>>,
-    /// Type names: logical types, or a module type name.
+    pub exclude_globs: Vec<Vec<u8>>,
+    /// Type names: logical types, `module`, or a module type name (see [`check_type`]).
     pub types: Vec<String>,
+    pub exclude_types: Vec<String>,
     /// Keep keys (and hash fields) whose expiry has passed.
     pub include_expired: bool,
     /// "Now" in Unix ms for expiry decisions.
     pub now_ms: i64,
 }
 
+/// What the selection stage decided for one key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Verdict<'n> {
+    /// Selected, under this name.
+    Keep(Cow<'n, [u8]>),
+    /// Left out by a db, name or type rule.
+    Filtered,
+    /// Left out because its expiry has passed.
+    Expired,
+}
+
+/// Checks a `--type`/`--exclude-type` name: a logical type (`string`, `list`, `set`, `zset`,
+/// `hash`, `stream`), `module` (any module value), or a module type name (9 characters of
+/// `A-Z a-z 0-9 - _`, as `TYPE` shows it, e.g. `ReJSON-RL`).
+pub fn check_type(s: &str) -> Result<String, String> {
+    let module_name = s.len() == 9 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if Kind::from_name(s).is_some() || module_name {
+        Ok(s.to_string())
+    } else {
+        Err(format!(
+            "unknown type {s:?}: expected string, list, set, zset, hash, stream, module, or a 9-character module type name such as ReJSON-RL"
+        ))
+    }
+}
+
+fn type_matches(t: &str, k: Kind, module_name: Option<&str>) -> bool {
+    t == k.name() || Some(t) == module_name
+}
+
 impl Filter {
+    /// Whether keys of `db` may be selected (a cheap test before a key is read).
     pub fn db(&self, db: u64) -> bool {
-        self.dbs.is_empty() || self.dbs.contains(&db)
+        (self.dbs.is_empty() || self.dbs.contains(&db)) && !self.exclude_dbs.contains(&db)
     }
     pub fn key(&self, key: &[u8]) -> bool {
-        self.globs.is_empty() || self.globs.iter().any(|g| glob_match(g, key))
+        (self.globs.is_empty() || self.globs.iter().any(|g| glob_match(g, key)))
+            && !self.exclude_globs.iter().any(|g| glob_match(g, key))
     }
     /// `module_name` is the module type name for module values.
     pub fn kind(&self, k: Kind, module_name: Option<&str>) -> bool {
-        self.types.is_empty() || self.types.iter().any(|t| t == k.name() || Some(t.as_str()) == module_name)
+        (self.types.is_empty() || self.types.iter().any(|t| type_matches(t, k, module_name)))
+            && !self.exclude_types.iter().any(|t| type_matches(t, k, module_name))
+    }
+    /// Whether type rules are set (a key's type must then be looked at).
+    pub fn by_type(&self) -> bool {
+        !self.types.is_empty() || !self.exclude_types.is_empty()
     }
     /// Whether an expiry has passed (and expired things are being dropped).
     pub fn expired(&self, expire_ms: Option<i64>) -> bool {
         !self.include_expired && matches!(expire_ms, Some(e) if e < self.now_ms)
+    }
+
+    /// The selection stage for the key `k`, whose name is `name`.
+    pub fn judge<'n>(&self, k: &Key<'_>, name: &'n [u8]) -> Verdict<'n> {
+        if !self.db(k.db) {
+            return Verdict::Filtered;
+        }
+        if self.expired(k.expire_ms) {
+            return Verdict::Expired;
+        }
+        if !self.key(name) {
+            return Verdict::Filtered;
+        }
+        if self.by_type() {
+            let kind = types::kind(k.ty);
+            let mname = (kind == Kind::Module).then(|| k.module_id.map(module::type_name).unwrap_or_default());
+            if !self.kind(kind, mname.as_deref()) {
+                return Verdict::Filtered;
+            }
+        }
+        Verdict::Keep(Cow::Borrowed(name))
     }
 }
 
@@ -126,6 +198,38 @@ pub fn now_ms() -> i64 {
 #[cfg(test)]
 mod tests {
     use super::glob_match as m;
+    use super::*;
+
+    #[test]
+    fn inclusions_and_exclusions() {
+        let f = Filter {
+            dbs: vec![0, 1],
+            exclude_dbs: vec![1],
+            globs: vec![b"user:*".to_vec()],
+            exclude_globs: vec![b"user:tmp:*".to_vec()],
+            types: vec!["hash".into(), "ReJSON-RL".into()],
+            exclude_types: vec![],
+            include_expired: false,
+            now_ms: 1000,
+        };
+        assert!(f.db(0) && !f.db(1) && !f.db(2));
+        assert!(f.key(b"user:1") && !f.key(b"user:tmp:1") && !f.key(b"other"));
+        assert!(f.kind(Kind::Hash, None) && f.kind(Kind::Module, Some("ReJSON-RL")) && !f.kind(Kind::Module, Some("MBbloom--")));
+        assert!(!f.kind(Kind::String, None));
+        let g = Filter { exclude_types: vec!["module".into()], ..Default::default() };
+        assert!(!g.kind(Kind::Module, Some("ReJSON-RL")) && g.kind(Kind::Set, None));
+        assert!(f.expired(Some(999)) && !f.expired(Some(1000)) && !f.expired(None));
+    }
+
+    #[test]
+    fn type_names_are_checked() {
+        for ok in ["string", "list", "set", "zset", "hash", "stream", "module", "ReJSON-RL", "MBbloom--", "TSDB-TYPE"] {
+            assert_eq!(check_type(ok).as_deref(), Ok(ok));
+        }
+        for bad in ["strings", "HASH", "json", "ReJSON", "ReJSON-RL2", ""] {
+            assert!(check_type(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn globs() {

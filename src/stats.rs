@@ -10,6 +10,7 @@ use crate::format::stream::Idmp;
 use crate::format::types::{self, Kind};
 use crate::format::value::Scratch;
 use crate::format::{Header, Reader, Result, module};
+use crate::filter::{Filter, Verdict};
 use crate::input::Behind;
 
 #[derive(Debug, Default, Clone)]
@@ -51,6 +52,8 @@ pub struct Info {
     pub checksum: &'static str,
     pub stored_checksum: Option<u64>,
     pub trailing_bytes: u64,
+    /// Keys left out by the selection (`--db`, `--key`, `--type` ...).
+    pub filtered: u64,
 }
 
 /// The library name from a function library's source (`#!lua name=NAME ...`).
@@ -60,9 +63,13 @@ pub fn library_name(code: &[u8]) -> String {
     first.split_whitespace().find_map(|w| w.strip_prefix("name=")).unwrap_or("?").to_string()
 }
 
-/// Gathers [`Info`] for a whole file. `now_ms` decides which keys count as already expired.
-/// `release(from, to)` is told about byte ranges the walk has finished with.
-pub fn gather(data: &[u8], opts: Options, now_ms: i64, top: usize, release: &dyn Fn(usize, usize)) -> Result<Info> {
+/// Gathers [`Info`] for the keys of a whole file that `filter` selects (expired keys are
+/// counted as such, never left out). `filter.now_ms` decides which keys count as already
+/// expired. `release(from, to)` is told about byte ranges the walk has finished with.
+pub fn gather(data: &[u8], opts: Options, filter: &Filter, top: usize, release: &dyn Fn(usize, usize)) -> Result<Info> {
+    let now_ms = filter.now_ms;
+    let filter = Filter { include_expired: true, ..filter.clone() };
+    let by_name = !filter.globs.is_empty() || !filter.exclude_globs.is_empty();
     let mut r = Reader::new(data, opts)?;
     let mut info = Info {
         header: r.header,
@@ -80,6 +87,7 @@ pub fn gather(data: &[u8], opts: Options, now_ms: i64, top: usize, release: &dyn
         checksum: "not checked",
         stored_checksum: None,
         trailing_bytes: 0,
+        filtered: 0,
     };
     let mut heap: BinaryHeap<Reverse<BigKey>> = BinaryHeap::new();
     let mut scratch = Scratch::default();
@@ -108,6 +116,11 @@ pub fn gather(data: &[u8], opts: Options, now_ms: i64, top: usize, release: &dyn
             Record::ModuleAux { id, .. } => info.module_aux.push(module::type_name(id)),
             Record::Key(k) => {
                 let h = r.header;
+                let name = if by_name { k.name()? } else { Vec::new() };
+                if !filter.db(k.db) || filter.judge(&k, &name) == Verdict::Filtered {
+                    info.filtered += 1;
+                    continue;
+                }
                 let db = info.dbs.entry(k.db).or_default();
                 let kind = types::kind(k.ty);
                 let tname = match (kind, k.module_id) {

@@ -5,11 +5,10 @@ use std::path::PathBuf;
 
 use clap::Args;
 use rdbshift::encode::text::{json_bytes, json_list, json_str};
-use rdbshift::filter::now_ms;
 use rdbshift::input::Dump;
 use rdbshift::stats::{Info, gather};
 
-use super::{CliResult, ReadArgs, report};
+use super::{CliResult, FilterArgs, ReadArgs, report};
 
 #[derive(Args)]
 pub struct InfoArgs {
@@ -23,16 +22,19 @@ pub struct InfoArgs {
     #[arg(long, default_value_t = 10)]
     top: usize,
     #[command(flatten)]
+    filter: FilterArgs,
+    #[command(flatten)]
     read: ReadArgs,
 }
 
 pub fn run(a: InfoArgs) -> CliResult {
     let mut code = 0;
+    let filter = a.filter.filter();
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     for f in &a.files {
         let res = Dump::open(f).map_err(|e| e.to_string()).and_then(|d| {
-            let r = gather(d.data(), a.read.options(), now_ms(), a.top, &|x, y| d.release(x, y));
+            let r = gather(d.data(), a.read.options(), &filter, a.top, &|x, y| d.release(x, y));
             if d.changed() {
                 return Err(d.changed_message());
             }
@@ -74,6 +76,9 @@ fn text(f: &std::path::Path, i: &Info) -> Vec<u8> {
         i.checksum,
         i.stored_checksum.filter(|&c| c != 0).map(|c| format!(" (0x{c:016x})")).unwrap_or_default()
     );
+    if i.filtered > 0 {
+        let _ = writeln!(o, "keys left out by the selection: {}", i.filtered);
+    }
     if i.trailing_bytes > 0 {
         let _ = writeln!(o, "trailing bytes after the checksum (ignored): {}", i.trailing_bytes);
     }
@@ -138,6 +143,8 @@ fn json(f: &std::path::Path, i: &Info) -> Vec<u8> {
     json_str(&mut o, i.checksum);
     o.extend_from_slice(b",\"trailing_bytes\":");
     n(&mut o, i.trailing_bytes);
+    o.extend_from_slice(b",\"filtered\":");
+    n(&mut o, i.filtered);
     o.extend_from_slice(b",\"aux\":");
     json_list(&mut o, &i.aux, |o, (k, v)| {
         o.push(b'[');

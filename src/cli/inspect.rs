@@ -4,10 +4,9 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
-use rdbshift::encode::json::{KeyJson, module_type_name};
-use rdbshift::filter::Filter;
+use rdbshift::encode::json::KeyJson;
+use rdbshift::filter::{Filter, Verdict};
 use rdbshift::format::record::Record;
-use rdbshift::format::types::{self, Kind};
 use rdbshift::format::value::Scratch;
 use rdbshift::format::{Reader, Result};
 use rdbshift::input::{Behind, Dump};
@@ -85,20 +84,11 @@ fn inspect_one(dump: &Dump, a: &InspectArgs, filter: &Filter, out: &mut dyn Writ
             return Err(rdbshift::convert::engine::changed(k.start));
         }
         behind.passed(r.checked_upto());
-        if !filter.db(k.db) || filter.expired(k.expire_ms) {
+        if !filter.db(k.db) {
             continue;
         }
         let name = k.name()?;
-        if !filter.key(&name) {
-            continue;
-        }
-        let kind = types::kind(k.ty);
-        if !filter.types.is_empty() {
-            let mname = (kind == Kind::Module).then(|| module_type_name(&k, &h));
-            if !filter.kind(kind, mname.as_deref()) {
-                continue;
-            }
-        }
+        let Verdict::Keep(name) = filter.judge(&k, &name) else { continue };
         let prefix: &[u8] = match (a.format, *written) {
             (Format::Json, 0) => b"\n",
             (Format::Json, _) => b",\n",

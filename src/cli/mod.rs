@@ -82,19 +82,29 @@ impl TlsArgs {
     }
 }
 
-/// Key selection shared by inspect, convert, load and verify.
+/// Key selection shared by inspect, info, convert, load and verify (one stage:
+/// [`rdbshift::filter::Filter::judge`]).
 #[derive(Args, Clone, Debug)]
 pub struct FilterArgs {
     /// Only keys of this database (repeatable).
     #[arg(long = "db", value_name = "N")]
     pub dbs: Vec<u64>,
+    /// Leave out the keys of this database (repeatable).
+    #[arg(long = "exclude-db", value_name = "N")]
+    pub exclude_dbs: Vec<u64>,
     /// Only keys matching this Redis-style glob (repeatable; any may match).
     #[arg(long = "key", value_name = "GLOB")]
     pub keys: Vec<String>,
+    /// Leave out keys matching this Redis-style glob (repeatable).
+    #[arg(long = "exclude-key", value_name = "GLOB")]
+    pub exclude_keys: Vec<String>,
     /// Only keys of this type: string, list, set, zset, hash, stream, module, or a module
     /// type name such as ReJSON-RL (repeatable).
-    #[arg(long = "type", value_name = "T")]
+    #[arg(long = "type", value_name = "T", value_parser = rdbshift::filter::check_type)]
     pub types: Vec<String>,
+    /// Leave out keys of this type (same names as --type; repeatable).
+    #[arg(long = "exclude-type", value_name = "T", value_parser = rdbshift::filter::check_type)]
+    pub exclude_types: Vec<String>,
     /// Also include keys and hash fields whose expiry has already passed (a server drops
     /// them when it loads the file).
     #[arg(long)]
@@ -103,10 +113,14 @@ pub struct FilterArgs {
 
 impl FilterArgs {
     pub fn filter(&self) -> Filter {
+        let globs = |g: &[String]| g.iter().map(|g| g.as_bytes().to_vec()).collect();
         Filter {
             dbs: self.dbs.clone(),
-            globs: self.keys.iter().map(|g| g.as_bytes().to_vec()).collect(),
+            exclude_dbs: self.exclude_dbs.clone(),
+            globs: globs(&self.keys),
+            exclude_globs: globs(&self.exclude_keys),
             types: self.types.clone(),
+            exclude_types: self.exclude_types.clone(),
             include_expired: self.include_expired,
             now_ms: rdbshift::filter::now_ms(),
         }

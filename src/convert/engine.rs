@@ -25,8 +25,8 @@ use super::commands::{self, Bufs};
 use super::out::{BufPool, Mark, Out, Seg, stopped};
 use super::{Counts, Plan};
 use crate::format::record::{Function, Key, Options, Record, Trailer};
-use crate::format::types::{self, Kind};
-use crate::format::{Error, ErrorKind, Header, Reader, Result, Str, module};
+use crate::filter::Verdict;
+use crate::format::{Error, ErrorKind, Header, Reader, Result, Str};
 
 /// Most records per chunk (bounds the per-chunk record list for files of tiny keys).
 pub const CHUNK_ITEMS: usize = 16 << 10;
@@ -408,17 +408,19 @@ fn work(
                     n.filtered += 1;
                     return Ok(());
                 }
-                if f.expired(k.expire_ms) {
-                    n.expired += 1;
-                    return Ok(());
-                }
                 let name = k.key.bytes(&mut namebuf).map_err(|e| k.context(e))?;
-                let kind = types::kind(k.ty);
-                let mname = (kind == Kind::Module).then(|| k.module_id.map(module::type_name).unwrap_or_default());
-                if !f.key(name) || (!f.types.is_empty() && !f.kind(kind, mname.as_deref())) {
-                    n.filtered += 1;
-                    return Ok(());
-                }
+                let name = match f.judge(k, name) {
+                    Verdict::Keep(name) => name,
+                    Verdict::Filtered => {
+                        n.filtered += 1;
+                        return Ok(());
+                    }
+                    Verdict::Expired => {
+                        n.expired += 1;
+                        return Ok(());
+                    }
+                };
+                let name = &*name;
                 out.begin_key(k.start, Some(crate::slot::of(name)));
                 commands::key(plan, h, data, k, name, &mut out, &mut bufs, &mut n)?;
                 out.end_key();
