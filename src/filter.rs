@@ -3,9 +3,9 @@
 
 use std::borrow::Cow;
 
+use crate::format::module;
 use crate::format::record::Key;
 use crate::format::types::{self, Kind};
-use crate::format::module;
 
 /// Redis-style glob (`stringmatchlen` in `src/util.c`): `*`, `?`, `[abc]`, `[^a-z]`, `\x`.
 pub fn glob_match(pat: &[u8], s: &[u8]) -> bool {
@@ -214,7 +214,11 @@ mod tests {
         };
         assert!(f.db(0) && !f.db(1) && !f.db(2));
         assert!(f.key(b"user:1") && !f.key(b"user:tmp:1") && !f.key(b"other"));
-        assert!(f.kind(Kind::Hash, None) && f.kind(Kind::Module, Some("ReJSON-RL")) && !f.kind(Kind::Module, Some("MBbloom--")));
+        assert!(
+            f.kind(Kind::Hash, None)
+                && f.kind(Kind::Module, Some("ReJSON-RL"))
+                && !f.kind(Kind::Module, Some("MBbloom--"))
+        );
         assert!(!f.kind(Kind::String, None));
         let g = Filter { exclude_types: vec!["module".into()], ..Default::default() };
         assert!(!g.kind(Kind::Module, Some("ReJSON-RL")) && g.kind(Kind::Set, None));

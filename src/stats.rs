@@ -5,12 +5,12 @@
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap};
 
+use crate::filter::{Filter, Verdict};
 use crate::format::record::{Options, Record};
 use crate::format::stream::Idmp;
 use crate::format::types::{self, Kind};
 use crate::format::value::Scratch;
 use crate::format::{Header, Reader, Result, module};
-use crate::filter::{Filter, Verdict};
 use crate::input::Behind;
 
 #[derive(Debug, Default, Clone)]

@@ -60,7 +60,9 @@ fn slots_migrated_mid_load() {
     let Some(c) = Cluster::start("redis-7.0") else { return };
     let report = dir.path().join("report.json");
     let child = spawn_load(f.to_str().unwrap(), &c.url(), report.to_str().unwrap());
+    let t = Instant::now();
     while dbsize(&c.nodes[0]) < 2000 {
+        assert!(t.elapsed() < Duration::from_secs(60), "the load did not start");
         std::thread::sleep(Duration::from_millis(5));
     }
     let id = |s: &Server| match s.conn().cmd(&["CLUSTER", "MYID"]).unwrap() {
@@ -90,10 +92,59 @@ fn slots_migrated_mid_load() {
     assert_eq!(code, 0, "{err}");
     let rep: serde_json::Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
     assert_eq!(rep["failed"], 0, "{rep}");
+    assert!(rep["redirects"].as_u64().unwrap() > 0, "the migration overlapped the load: {rep}");
     let (code, _, err) = rdbshift(&["verify", f.to_str().unwrap(), "--target", &c.url()]);
     assert_eq!(code, 0, "{err}");
     assert!(err.contains("checked 300000 keys: 0 missing, 0 different"), "{err}");
     eprintln!("slot migration: {rep}");
+}
+
+/// A slot in the middle of a migration for the whole load: every one of its keys is answered
+/// with ASK by its owner and must land on the importing node, after ASKING.
+#[test]
+fn a_slot_migrating_during_the_whole_load_follows_ask() {
+    let dir = common::tempdir::Dir::new("faults");
+    let f = workload(&dir, 50_000, 50);
+    let Some(c) = Cluster::start("redis-7.0") else { return };
+    let id = |s: &Server| match s.conn().cmd(&["CLUSTER", "MYID"]).unwrap() {
+        Reply::Bulk(Some(b)) => String::from_utf8(b).unwrap(),
+        r => panic!("{r:?}"),
+    };
+    // the slot of key:0000001, wherever it lives, starts moving to another master
+    let slot = rdbshift::slot::of(b"key:0000001");
+    let owner = c.nodes.iter().position(|n| owns(n, slot)).expect("an owner");
+    let dest = (owner + 1) % 3;
+    let (src_id, dest_id) = (id(&c.nodes[owner]), id(&c.nodes[dest]));
+    let ok = |r: Reply| assert_eq!(r, Reply::Status(b"OK".to_vec()));
+    ok(c.nodes[dest].conn().cmd(&["CLUSTER", "SETSLOT", &slot.to_string(), "IMPORTING", &src_id]).unwrap());
+    ok(c.nodes[owner].conn().cmd(&["CLUSTER", "SETSLOT", &slot.to_string(), "MIGRATING", &dest_id]).unwrap());
+    let in_slot = (0..50_000).filter(|i| rdbshift::slot::of(format!("key:{i:07}").as_bytes()) == slot).count() as u64;
+    assert!(in_slot > 0);
+    let report = dir.path().join("report.json");
+    let (code, err) = finish(spawn_load(f.to_str().unwrap(), &c.url(), report.to_str().unwrap()));
+    assert_eq!(code, 0, "{err}");
+    let rep: serde_json::Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
+    assert_eq!((rep["loaded"].as_u64(), rep["failed"].as_u64()), (Some(50_000), Some(0)), "{rep}");
+    assert!(rep["redirects"].as_u64().unwrap() >= in_slot, "every key of slot {slot} was redirected: {rep}");
+    let keys = |n: &Server| match n.conn().cmd(&["CLUSTER", "COUNTKEYSINSLOT", &slot.to_string()]).unwrap() {
+        Reply::Int(k) => k as u64,
+        r => panic!("{r:?}"),
+    };
+    assert_eq!((keys(&c.nodes[owner]), keys(&c.nodes[dest])), (0, in_slot), "the keys are on the importing node");
+}
+
+/// Whether `n` serves `slot` according to its own view.
+fn owns(n: &Server, slot: u16) -> bool {
+    let Reply::Array(Some(ranges)) = n.conn().cmd(&["CLUSTER", "SLOTS"]).unwrap() else { return false };
+    ranges.iter().any(|r| match r {
+        Reply::Array(Some(f)) => match (&f[0], &f[1], &f[2]) {
+            (Reply::Int(a), Reply::Int(b), Reply::Array(Some(m))) => {
+                (*a as u16..=*b as u16).contains(&slot) && m.get(1) == Some(&Reply::Int(n.port as i64))
+            }
+            _ => false,
+        },
+        _ => false,
+    })
 }
 
 #[test]

@@ -24,8 +24,8 @@ use std::thread::JoinHandle;
 use super::commands::{self, Bufs};
 use super::out::{BufPool, Mark, Out, Seg, stopped};
 use super::{Counts, Plan};
-use crate::format::record::{Function, Key, Options, Record, Trailer};
 use crate::filter::Verdict;
+use crate::format::record::{Function, Key, Options, Record, Trailer};
 use crate::format::{Error, ErrorKind, Header, Reader, Result, Str};
 
 /// Most records per chunk (bounds the per-chunk record list for files of tiny keys).
