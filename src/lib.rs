@@ -1,6 +1,6 @@
 //! rdbshift: read Redis/Valkey RDB snapshots offline and move their data.
 //!
-//! Layers, each knowing only those below it: [`format`] (the RDB format over `&[u8]`),
+//! Layers, each knowing only those below it: [`mod@format`] (the RDB format over `&[u8]`),
 //! [`encode`] (JSON and RESP writers fed by format visitors), and the binary's CLI.
 
 pub mod convert;

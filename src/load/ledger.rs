@@ -118,7 +118,7 @@ impl Ledger {
 
     /// The key must go again from its first command (`ask`: to that node, after `ASKING`).
     /// After [`MAX_ATTEMPTS`] it is not queued: the caller fails it with
-    /// [`Ledger::gave_up`]'s message.
+    /// [`gave_up`]'s message.
     pub fn retry(&mut self, record: usize, ask: Option<String>, why: String) -> Outcome {
         let Some(o) = self.open.get_mut(&record) else { return Outcome::Stale };
         if o.retrying {
