@@ -590,7 +590,7 @@ impl Verifier {
             return Ok(());
         }
         let diff = match &it.want {
-            Want::String(v) => (r[2] != Reply::Bulk(Some(v.clone()))).then(|| "value differs".to_string()),
+            Want::String(v) => (!matches!(&r[2], Reply::Bulk(Some(b)) if b == v)).then(|| "value differs".to_string()),
             Want::LongString(len) => {
                 if r[2] != Reply::Int(*len as i64) {
                     Some(format!("length {}, expected {len}", show(&r[2])))
