@@ -608,3 +608,27 @@ fn binary_key_names_quoted() {
     assert!(o.err.contains("rdbshift:   missing: \"bin\\n\\xffkey\"\n"), "{}", o.err);
     assert!(o.err.contains("rdbshift:   different: \"sp ace\": field \"f\\t1\" differs\n"), "{}", o.err);
 }
+
+/// Redis 8.6 streams' IDMP settings (the dump's `XCFGSET`) are compared too.
+#[test]
+fn idmp_settings_redis_8_6() {
+    let f = compact("redis-8.6");
+    let all = listed(&f, &[]);
+    let n = all.len();
+    let j = all
+        .iter()
+        .find(|j| j["type"] == "stream" && !j["value"]["idmp"]["producers"].as_array().unwrap().is_empty())
+        .expect("a stream with IDMP producers");
+    let (db, key) = (j["db"].as_u64().unwrap(), bytes(&j["key"]));
+    let d = j["value"]["idmp"]["duration_s"].as_u64().unwrap();
+    let m = j["value"]["idmp"]["max_size"].as_u64().unwrap();
+    let Some(s) = Server::start_ok("redis-8.6", None, &[]) else { return };
+    let url = s.url();
+    load(&f, &url, &[]);
+    passes(&verify(&f, &url, &[]), n);
+    let mut c = s.conn();
+    select(&mut c, db);
+    let (d2, m2) = ((d % 1000 + 1).to_string(), m.to_string());
+    call(&mut c, &[b"XCFGSET", &key, b"IDMP-DURATION", d2.as_bytes(), b"IDMP-MAXSIZE", m2.as_bytes()]);
+    one_different(&verify(&f, &url, &[]), n, &key, &format!("stream idmp-duration {d2}, expected {d}"));
+}
