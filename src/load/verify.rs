@@ -9,7 +9,7 @@
 //!   (`LRANGE`, `SMISMEMBER`/`SISMEMBER`, `ZMSCORE`/`ZSCORE`, `HMGET` with `HPEXPIRETIME`),
 //!   and the cardinality, so that missing, changed and extra elements all show;
 //! - streams: the entries with `XRANGE` per batch and the length, then everything after
-//!   them: counters, consumer groups, consumers, pending entries ([`stream`]);
+//!   them: counters, consumer groups, consumers, pending entries (the `stream` submodule);
 //! - module values: the `DUMP` payload without its 10-byte footer (version, CRC) must be the
 //!   dump's serialized value (type byte, module id, opcodes) byte for byte.
 //!
