@@ -632,3 +632,45 @@ fn idmp_settings_redis_8_6() {
     call(&mut c, &[b"XCFGSET", &key, b"IDMP-DURATION", d2.as_bytes(), b"IDMP-MAXSIZE", m2.as_bytes()]);
     one_different(&verify(&f, &url, &[]), n, &key, &format!("stream idmp-duration {d2}, expected {d}"));
 }
+
+/// Older dumps in newer servers (both modes): a type-15 stream's group gets the
+/// entries-read a 7.0+ server derives, and verify expects exactly that.
+#[test]
+fn older_dumps_into_newer_servers() {
+    for (src, dst) in [("redis-5.0", "redis-8.6"), ("redis-5.0", "valkey-9.1"), ("redis-6.2", "redis-7.0")] {
+        let f = compact(src);
+        let all = listed(&f, &[]);
+        let n = all.len();
+        let Some(s) = Server::start_ok(dst, None, &[]) else { return };
+        let url = s.url();
+        let mut c = s.conn();
+        for mode in ["restore", "commands"] {
+            call(&mut c, &[b"FLUSHALL"]);
+            load(&f, &url, &["--mode", mode]);
+            passes(&verify(&f, &url, &[]), n);
+        }
+        // a group whose derived entries-read is known: moved, it is found
+        // (the longest stream: a server clamps entries-read to entries-added)
+        let (db, key, group, last) = all
+            .iter()
+            .filter(|j| j["type"] == "stream")
+            .max_by_key(|j| j["value"]["length"].as_u64())
+            .and_then(|j| {
+                let g = j["value"]["groups"].as_array().unwrap().first()?;
+                let last = g["last_delivered_id"].as_str().unwrap().to_string();
+                Some((j["db"].as_u64().unwrap(), bytes(&j["key"]), bytes(&g["name"]), last))
+            })
+            .expect("a stream with a group");
+        select(&mut c, db);
+        let Reply::Array(Some(groups)) = call(&mut c, &[b"XINFO", b"GROUPS", &key]) else { panic!() };
+        let derived = groups[0].array().chunks(2).find(|p| p[0].bytes() == Some(b"entries-read")).unwrap()[1].clone();
+        let moved = if derived == Reply::Int(0) { "1" } else { "0" };
+        call(&mut c, &[b"XGROUP", b"SETID", &key, &group, last.as_bytes(), b"ENTRIESREAD", moved.as_bytes()]);
+        one_different(
+            &verify(&f, &url, &[]),
+            n,
+            &key,
+            &format!("group {}: entries-read {moved}, expected ", quote(&group)),
+        );
+    }
+}
