@@ -194,7 +194,7 @@ pub fn key(
 /// What a 7.0+ server sets a group's entries-read to when it loads a v1 stream
 /// (`streamEstimateDistanceFromFirstEverEntry`, with entries-added = length and no
 /// deletions, as it derives them for v1); `None` for "unknown".
-fn estimate_entries_read(meta: &StreamMeta, first: Option<StreamId>, id: StreamId) -> Option<i64> {
+pub(crate) fn estimate_entries_read(meta: &StreamMeta, first: Option<StreamId>, id: StreamId) -> Option<i64> {
     let (added, len) = (meta.length as i64, meta.length as i64);
     if added == 0 {
         return Some(0);

@@ -1,75 +1,205 @@
-//! `verify`: every key of a dump (or a sample) checked on a live server or cluster:
-//! presence, type, expiry (`PEXPIRETIME`, or `PTTL` within a margin before 7.0), and value,
-//! compared element by element in batches (`GET`, `LRANGE`, `SMISMEMBER`, `ZMSCORE`,
-//! `HMGET`, `XRANGE`, with cardinalities so that extra elements show too). Memory stays
-//! bounded: a collection is decoded and checked 1000 elements at a time.
+//! `verify`: proves that a server or cluster holds what dumps hold, key by key.
+//!
+//! For every key the filters select (or an even sample of them), in the db the loader puts
+//! it in (`--to-db`, the URL's `/db`, else its own; a cluster has only db 0):
+//! - presence, type (a module value's type name, as `TYPE` shows it), expiry
+//!   (`PEXPIRETIME`; `PTTL` within 10 s before 7.0);
+//! - strings: `GET` (`STRLEN` and `GETRANGE` pieces of 1 MiB for longer ones);
+//! - lists, sets, sorted sets, hashes: element by element in batches of [`BATCH`]
+//!   (`LRANGE`, `SMISMEMBER`/`SISMEMBER`, `ZMSCORE`/`ZSCORE`, `HMGET` with `HPEXPIRETIME`),
+//!   and the cardinality, so that missing, changed and extra elements all show;
+//! - streams: the entries with `XRANGE` per batch and the length, then everything after
+//!   them: counters, consumer groups, consumers, pending entries (the `stream` submodule);
+//! - module values: the `DUMP` payload without its 10-byte footer (version, CRC) must be the
+//!   dump's serialized value (type byte, module id, opcodes) byte for byte.
+//!
+//! Optionally (`--extra`) the target's keys are scanned for keys the dump does not hold.
+//!
+//! Invariants:
+//! - Every selected key is counted once: as checked (then same, missing or different) or as
+//!   expired (its expiry has passed, or it is a collection with no element left, which a
+//!   server does not keep).
+//! - Memory is bounded by the batch, not by the key: a collection is decoded and checked
+//!   [`BATCH`] elements at a time, a long string in 1 MiB pieces, a long PEL in pages.
+//! - Round trips: keys are checked in windows of up to [`WINDOW_KEYS`] keys (and about
+//!   [`WINDOW_BYTES`] of expected values): one pipelined write per node per window carries
+//!   each key's presence, type, expiry and, for a key that fits one batch, its whole value.
+//!   A bigger key (or a stream) is finished alone after its window, batch by batch.
 
+mod stream;
+
+use std::collections::BTreeSet;
+use std::hash::Hasher;
 use std::time::Duration;
 
 use super::url::Url;
 use crate::convert::Target as Server;
 use crate::filter::Filter;
 use crate::format::record::{Key, Options, Record};
-use crate::format::stream::StreamEntry;
+use crate::format::stream::{Group, Idmp, StreamEntry, StreamId, StreamMeta};
 use crate::format::types::{self, Kind};
 use crate::format::value::Scratch;
 use crate::format::visit::Visitor;
-use crate::format::{Header, Reader, Str};
+use crate::format::{Cursor, Error, ErrorKind, Header, Reader, Str, module};
 use crate::resp::client::Conn;
 use crate::resp::reply::Reply;
 
 /// Elements checked per round trip.
-const BATCH: usize = 1000;
+pub const BATCH: usize = 1000;
+/// Keys whose commands go out in one pipelined write per node.
+pub const WINDOW_KEYS: usize = 256;
+/// Expected values gathered for one window, in bytes (a single bigger key still goes).
+pub const WINDOW_BYTES: usize = 1 << 20;
+/// Strings longer than this are compared in pieces of this size (`GETRANGE`).
+pub const STRING_PIECE: usize = 1 << 20;
+/// Default for [`Settings::pel_exact`].
+pub const PEL_EXACT: usize = 1000;
+/// Names of missing, different and extra keys kept for the report, per kind.
+pub const NAMES_KEPT: usize = 20;
 
+/// How a verification runs.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The db every dump key is looked for in (`--to-db`, or the URL's `/db`), as `load`
+    /// puts it there; `None`: the key's own db.
+    pub to_db: Option<u64>,
+    /// A consumer group's PEL of up to this many entries is compared from `XINFO STREAM
+    /// FULL` (exact delivery times); a longer one is paged with `XPENDING`.
+    pub pel_exact: usize,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings { to_db: None, pel_exact: PEL_EXACT }
+    }
+}
+
+/// What a verification found. Key names are quoted as redis-cli shows them ([`quote`]).
 #[derive(Debug, Default, Clone)]
 pub struct VerifyReport {
     pub checked: u64,
     pub missing: u64,
     pub different: u64,
-    /// Keys whose expiry has passed (in the dump, or since): not expected on the target.
+    /// Keys not expected on the target: their expiry has passed (in the dump, or since), or
+    /// they are collections with no element left (every field's TTL passed).
     pub expired: u64,
     pub missing_keys: Vec<String>,
-    /// Key and what differs.
+    /// Key and what differs (the first difference found in it).
     pub different_keys: Vec<(String, String)>,
+    /// `--extra`: keys on the target that the filters select and the dumps do not hold.
+    pub extra: u64,
+    pub extra_keys: Vec<String>,
+    /// `--extra`: keys the scan looked at.
+    pub scanned: u64,
 }
 
-/// Connections to the target: one per node, routed by slot.
+impl VerifyReport {
+    fn missing(&mut self, name: &[u8]) {
+        self.missing += 1;
+        if self.missing_keys.len() < NAMES_KEPT {
+            self.missing_keys.push(quote(name));
+        }
+    }
+    fn differ(&mut self, name: &[u8], what: String) {
+        self.different += 1;
+        if self.different_keys.len() < NAMES_KEPT {
+            self.different_keys.push((quote(name), what));
+        }
+    }
+}
+
+/// A byte string as redis-cli shows it, so that it can be pasted back as one argument:
+/// printable ASCII without spaces, quotes or backslashes as is; anything else in double
+/// quotes with `\n`, `\r`, `\t`, `\a`, `\b`, `\"`, `\\` and `\xHH` escapes (`sdscatrepr` in
+/// `src/sds.c`).
+pub fn quote(b: &[u8]) -> String {
+    let bare = !b.is_empty() && b.iter().all(|&c| c.is_ascii_graphic() && !matches!(c, b'"' | b'\'' | b'\\'));
+    if bare {
+        return String::from_utf8_lossy(b).into_owned();
+    }
+    let mut s = String::with_capacity(b.len() + 2);
+    s.push('"');
+    for &c in b {
+        match c {
+            b'\\' => s.push_str("\\\\"),
+            b'"' => s.push_str("\\\""),
+            b'\n' => s.push_str("\\n"),
+            b'\r' => s.push_str("\\r"),
+            b'\t' => s.push_str("\\t"),
+            7 => s.push_str("\\a"),
+            8 => s.push_str("\\b"),
+            0x20..=0x7e => s.push(c as char),
+            _ => s.push_str(&format!("\\x{c:02x}")),
+        }
+    }
+    s.push('"');
+    s
+}
+
+/// Commands written into one buffer, counted.
+#[derive(Default, Clone)]
+pub(crate) struct Cmds {
+    buf: Vec<u8>,
+    n: usize,
+}
+
+impl Cmds {
+    pub(crate) fn push(&mut self, args: &[&[u8]]) {
+        crate::resp::command::write(&mut self.buf, args);
+        self.n += 1;
+    }
+}
+
+/// One connection to a node, with the db it has selected.
+struct Link {
+    addr: String,
+    conn: Conn,
+    db: u64,
+}
+
+/// Connections to the target: one per node, keys routed by slot on a cluster.
 pub struct Peers {
     url: Url,
     cluster: bool,
     pub server: Server,
-    conns: Vec<(String, Conn, u64)>,
+    links: Vec<Link>,
+    /// Slot -> index into `links` (cluster).
     slots: Vec<usize>,
 }
+
+/// How long a reply may take.
+const TIMEOUT: Duration = Duration::from_secs(60);
 
 impl Peers {
     pub fn connect(url: Url) -> Result<Peers, String> {
         let (server, cluster) = super::probe(&url)?;
-        let mut p = Peers { url, cluster, server, conns: Vec::new(), slots: vec![0; 16384] };
+        let mut p = Peers { url, cluster, server, links: Vec::new(), slots: vec![0; 16384] };
         p.refresh()?;
         Ok(p)
     }
 
-    fn conn(&mut self, addr: &str) -> Result<usize, String> {
-        if let Some(i) = self.conns.iter().position(|c| c.0 == addr) {
+    pub fn is_cluster(&self) -> bool {
+        self.cluster
+    }
+
+    fn link(&mut self, addr: &str) -> Result<usize, String> {
+        if let Some(i) = self.links.iter().position(|c| c.addr == addr) {
             return Ok(i);
         }
-        let c = super::node::handshake(&self.url, addr, Duration::from_secs(10))?;
-        self.conns.push((addr.to_string(), c, 0));
-        Ok(self.conns.len() - 1)
+        let conn = super::node::handshake(&self.url, addr, TIMEOUT)?;
+        self.links.push(Link { addr: addr.to_string(), conn, db: 0 });
+        Ok(self.links.len() - 1)
     }
 
     fn refresh(&mut self) -> Result<(), String> {
+        let a = self.url.addr();
+        let i = self.link(&a)?;
         if !self.cluster {
-            let a = self.url.addr();
-            self.conn(&a)?;
             return Ok(());
         }
-        let a = self.url.addr();
-        let i = self.conn(&a)?;
-        let ranges = super::cluster_slots(&mut self.conns[i].1, &a)?;
+        let ranges = super::cluster_slots(&mut self.links[i].conn, &a)?;
         for (lo, hi, addr) in ranges {
-            let n = self.conn(&addr)?;
+            let n = self.link(&addr)?;
             for s in lo..=hi.min(16383) {
                 self.slots[s] = n;
             }
@@ -77,399 +207,906 @@ impl Peers {
         Ok(())
     }
 
-    /// Sends `cmds` for `key` (of `db`) pipelined and returns the replies; follows `MOVED`.
-    fn run(&mut self, key: &[u8], db: u64, cmds: &[Vec<Vec<u8>>]) -> Result<Vec<Reply>, String> {
-        for _ in 0..3 {
-            let i = if self.cluster { self.slots[crate::slot::of(key) as usize] } else { 0 };
-            let (addr, c, cur) = &mut self.conns[i];
-            let mut buf = Vec::new();
-            let select = !self.cluster && *cur != db;
-            if select {
-                let d = db.to_string();
-                crate::resp::command::write(&mut buf, &[b"SELECT", d.as_bytes()]);
-            }
-            for cmd in cmds {
-                let a: Vec<&[u8]> = cmd.iter().map(|x| &x[..]).collect();
-                crate::resp::command::write(&mut buf, &a);
-            }
-            c.send_raw(&buf).map_err(|e| format!("{addr}: {e}"))?;
-            if select {
-                if let Reply::Error(e) = c.read_reply().map_err(|e| format!("{addr}: {e}"))? {
-                    return Err(format!("{addr}: SELECT {db}: {}", String::from_utf8_lossy(&e)));
-                }
-                *cur = db;
-            }
-            let mut out = Vec::with_capacity(cmds.len());
-            for _ in cmds {
-                out.push(c.read_reply().map_err(|e| format!("{addr}: {e}"))?);
-            }
-            if out.iter().any(|r| matches!(r, Reply::Error(e) if e.starts_with(b"MOVED"))) {
-                self.refresh()?;
-                continue;
-            }
-            return Ok(out);
+    fn node_of(&self, key: &[u8]) -> usize {
+        if self.cluster { self.slots[crate::slot::of(key) as usize] } else { 0 }
+    }
+
+    /// The nodes that serve slots (standalone: the one node).
+    fn masters(&self) -> Vec<usize> {
+        let mut v = if self.cluster { self.slots.clone() } else { vec![0] };
+        v.sort_unstable();
+        v.dedup();
+        v
+    }
+
+    /// Writes a `SELECT` into `buf` when node `i` is not on `db` (standalone only); true if
+    /// it did (its reply comes first).
+    fn select_into(&mut self, i: usize, db: u64, buf: &mut Vec<u8>) -> bool {
+        if self.cluster || self.links[i].db == db {
+            return false;
         }
-        Err("keeps being redirected".into())
+        crate::resp::command::write(buf, &[b"SELECT", db.to_string().as_bytes()]);
+        self.links[i].db = db;
+        true
+    }
+
+    fn send(&mut self, i: usize, bytes: &[u8]) -> Result<(), String> {
+        let l = &mut self.links[i];
+        l.conn.send_raw(bytes).map_err(|e| format!("{}: {e}", l.addr))
+    }
+
+    fn read(&mut self, i: usize) -> Result<Reply, String> {
+        let l = &mut self.links[i];
+        l.conn.read_reply().map_err(|e| format!("{}: {e}", l.addr))
+    }
+
+    /// Reads the reply of a `SELECT` written by [`Peers::select_into`].
+    fn read_select(&mut self, i: usize) -> Result<(), String> {
+        match self.read(i)? {
+            Reply::Error(e) => {
+                Err(format!("{}: SELECT {}: {}", self.links[i].addr, self.links[i].db, String::from_utf8_lossy(&e)))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Runs `cmds` on node `i` in `db`, pipelined; no redirects followed.
+    fn exec(&mut self, i: usize, db: u64, cmds: &Cmds) -> Result<Vec<Reply>, String> {
+        let mut buf = Vec::new();
+        let select = self.select_into(i, db, &mut buf);
+        buf.extend_from_slice(&cmds.buf);
+        self.send(i, &buf)?;
+        if select {
+            self.read_select(i)?;
+        }
+        (0..cmds.n).map(|_| self.read(i)).collect()
+    }
+
+    /// Runs the commands of `key` (in `db`) pipelined and returns their replies; follows
+    /// `MOVED` (slot map read again) and `ASK` (each command after `ASKING`).
+    fn run(&mut self, key: &[u8], db: u64, cmds: &Cmds) -> Result<Vec<Reply>, String> {
+        let mut ask: Option<usize> = None;
+        for _ in 0..5 {
+            let out = match ask {
+                None => {
+                    let i = self.node_of(key);
+                    self.exec(i, db, cmds)?
+                }
+                Some(i) => {
+                    let mut asked = Cmds::default();
+                    let mut pos = 0;
+                    while pos < cmds.buf.len() {
+                        let (_, next) = crate::resp::reply::parse(&cmds.buf, pos)
+                            .map_err(|e| format!("cannot split commands: {e:?}"))?;
+                        asked.push(&[b"ASKING"]);
+                        asked.buf.extend_from_slice(&cmds.buf[pos..next]);
+                        asked.n += 1;
+                        pos = next;
+                    }
+                    self.exec(i, db, &asked)?.into_iter().skip(1).step_by(2).collect()
+                }
+            };
+            let redirect = out.iter().find_map(|r| match r {
+                Reply::Error(e) if e.starts_with(b"MOVED ") || e.starts_with(b"ASK ") => Some(e.clone()),
+                _ => None,
+            });
+            match redirect {
+                None => return Ok(out),
+                Some(e) if e.starts_with(b"MOVED ") => {
+                    self.refresh()?;
+                    ask = None;
+                }
+                Some(e) => {
+                    let text = String::from_utf8_lossy(&e).into_owned();
+                    let addr = text.split_whitespace().nth(2).unwrap_or_default().to_string();
+                    ask = Some(self.link(&addr)?);
+                }
+            }
+        }
+        Err(format!("{}: keeps being redirected", quote(key)))
     }
 }
 
-fn s(b: &[u8]) -> Vec<u8> {
-    b.to_vec()
+/// 64-bit hashes of the selected dump keys (with the db each is looked for in), for
+/// `--extra`: a target key whose hash is not here is not in the dump.
+///
+/// Choice: hashes, not names. 8 bytes per key in a sorted vector (80 MB for 10M keys),
+/// whatever the names' lengths. A key on the target that is not in the dump is missed
+/// only if its 64-bit hash (std's `DefaultHasher`, the same in one process)
+/// equals one of the dump's n hashes: a chance of
+/// n / 2^64 per such key (5e-13 for 10M keys).
+#[derive(Default)]
+pub struct KeySet {
+    hashes: Vec<u64>,
+    sorted: bool,
 }
 
-fn owned(x: Str) -> Vec<u8> {
-    x.to_vec()
+impl KeySet {
+    fn hash(db: u64, name: &[u8]) -> u64 {
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        h.write_u64(db);
+        h.write(name);
+        h.finish()
+    }
+    fn insert(&mut self, db: u64, name: &[u8]) {
+        self.hashes.push(Self::hash(db, name));
+        self.sorted = false;
+    }
+    fn contains(&mut self, db: u64, name: &[u8]) -> bool {
+        if !self.sorted {
+            self.hashes.sort_unstable();
+            self.hashes.dedup();
+            self.sorted = true;
+        }
+        self.hashes.binary_search(&Self::hash(db, name)).is_ok()
+    }
+}
+
+/// Whether the filters select key `k` named `name`: db, glob and type (a module value
+/// also matches its module type name). Expiry is decided apart.
+pub fn selected(filter: &Filter, k: &Key, name: &[u8]) -> bool {
+    if !filter.db(k.db) || !filter.key(name) {
+        return false;
+    }
+    let kind = types::kind(k.ty);
+    let mname = (kind == Kind::Module).then(|| k.module_id.map(module::type_name).unwrap_or_default());
+    filter.types.is_empty() || filter.kind(kind, mname.as_deref())
+}
+
+/// A quick skim of a dump: the dbs that hold keys the filters select, and how many keys
+/// they select (for `--sample`, and for a cluster, which has only db 0).
+pub fn survey(data: &[u8], opts: Options, filter: &Filter) -> Result<(BTreeSet<u64>, u64), String> {
+    let mut r = Reader::new(data, opts).map_err(|e| e.to_string())?;
+    let (mut dbs, mut n) = (BTreeSet::new(), 0);
+    while let Some(rec) = r.next_record().map_err(|e| e.to_string())? {
+        let Record::Key(k) = rec else { continue };
+        if selected(filter, &k, &k.name().map_err(|e| e.to_string())?) {
+            dbs.insert(k.db);
+            n += 1;
+        }
+    }
+    Ok((dbs, n))
+}
+
+/// A verification: the target, the selection, and what was found.
+pub struct Verifier {
+    pub p: Peers,
+    pub filter: Filter,
+    pub settings: Settings,
+    pub report: VerifyReport,
+    /// The selected dump keys, when `--extra` will look for others.
+    keys: Option<KeySet>,
+    /// The dbs of the target that the dumps' keys of the selected dbs go to (what
+    /// `--extra` scans on a standalone server).
+    pub dbs: BTreeSet<u64>,
+}
+
+impl Verifier {
+    /// `extra`: remember the selected keys, to look for others afterwards ([`Verifier::extra`]).
+    pub fn new(p: Peers, filter: Filter, settings: Settings, extra: bool) -> Verifier {
+        let keys = extra.then(KeySet::default);
+        Verifier { p, filter, settings, report: VerifyReport::default(), keys, dbs: BTreeSet::new() }
+    }
+
+    /// Verifies every selected key of one dump (those for which `pick` says yes).
+    pub fn dump(&mut self, data: &[u8], opts: Options, pick: &mut dyn FnMut() -> bool) -> Result<(), String> {
+        let mut r = Reader::new(data, opts).map_err(|e| e.to_string())?;
+        let h = r.header;
+        let mut scratch = Scratch::default();
+        let mut w = Window::default();
+        while let Some(rec) = r.next_record().map_err(|e| e.to_string())? {
+            let Record::Key(k) = rec else { continue };
+            if !self.filter.db(k.db) {
+                continue;
+            }
+            let db = self.settings.to_db.unwrap_or(k.db);
+            self.dbs.insert(db);
+            let name = k.name().map_err(|e| e.to_string())?;
+            if !selected(&self.filter, &k, &name) {
+                continue;
+            }
+            if self.p.cluster && db != 0 {
+                return Err(format!(
+                    "key {} is in db {db}, and a cluster has only db 0: choose a db with --db N and map it with --to-db 0",
+                    quote(&name)
+                ));
+            }
+            if let Some(s) = &mut self.keys {
+                s.insert(db, &name);
+            }
+            if !pick() {
+                continue;
+            }
+            if self.filter.expired(k.expire_ms) {
+                self.report.expired += 1;
+                continue;
+            }
+            self.report.checked += 1;
+            let item = self.prepare(&h, data, k, name, db, &mut scratch)?;
+            w.bytes += item.bytes;
+            w.items.push(item);
+            if w.items.len() >= WINDOW_KEYS || w.bytes >= WINDOW_BYTES {
+                self.run_window(&h, data, &mut w, &mut scratch)?;
+            }
+        }
+        self.run_window(&h, data, &mut w, &mut scratch)
+    }
+
+    /// The commands that check key `k`, and what they must answer.
+    fn prepare<'a>(
+        &self,
+        h: &Header,
+        data: &'a [u8],
+        k: Key<'a>,
+        name: Vec<u8>,
+        db: u64,
+        scratch: &mut Scratch,
+    ) -> Result<Item<'a>, String> {
+        let server = &self.p.server;
+        let kind = types::kind(k.ty);
+        let mut cmds = Cmds::default();
+        cmds.push(&[b"TYPE", &name]);
+        cmds.push(&[if server.stream_counters() { b"PEXPIRETIME" } else { b"PTTL" }, &name]);
+        let mut bytes = 64 + name.len();
+        let want = match kind {
+            Kind::String => {
+                let mut v = StringValue(None);
+                k.decode(data, h, &mut v, scratch).map_err(|e| e.to_string())?;
+                let v = v.0.unwrap_or_default();
+                if v.len() > STRING_PIECE {
+                    cmds.push(&[b"STRLEN", &name]);
+                    Want::LongString(v.len())
+                } else {
+                    cmds.push(&[b"GET", &name]);
+                    bytes += 2 * v.len();
+                    Want::String(v)
+                }
+            }
+            Kind::Module => {
+                cmds.push(&[b"DUMP", &name]);
+                bytes += 2 * (k.end - k.meta_at);
+                Want::Module
+            }
+            Kind::Stream => {
+                cmds.push(&[b"XLEN", &name]);
+                Want::Big
+            }
+            _ => {
+                let card: &[u8] = match kind {
+                    Kind::List => b"LLEN",
+                    Kind::Set => b"SCARD",
+                    Kind::Zset => b"ZCARD",
+                    _ => b"HLEN",
+                };
+                cmds.push(&[card, &name]);
+                let mut c = Collect::new(kind, &self.filter, server, None);
+                match k.decode(data, h, &mut c, scratch) {
+                    Err(_) if c.overflow => Want::Big,
+                    Err(e) => return Err(e.to_string()),
+                    Ok(()) => {
+                        bytes += 2 * c.batch.bytes;
+                        batch_cmds(&mut cmds, kind, &name, &c.batch, 0, c.single);
+                        Want::Elements {
+                            batch: c.batch,
+                            seen: c.seen,
+                            single: c.single,
+                            expired_fields: c.expired_fields,
+                        }
+                    }
+                }
+            }
+        };
+        Ok(Item { k, name, db, cmds, want, bytes })
+    }
+
+    /// Sends the window's commands (one write per node), judges the replies, then finishes
+    /// the keys too big for one batch one by one.
+    fn run_window(&mut self, h: &Header, data: &[u8], w: &mut Window, scratch: &mut Scratch) -> Result<(), String> {
+        let items = std::mem::take(&mut w.items);
+        w.bytes = 0;
+        if items.is_empty() {
+            return Ok(());
+        }
+        // per node: bytes to send, and per reply to read, the item it belongs to (None: SELECT)
+        let mut plan: Vec<(Vec<u8>, Vec<Option<usize>>)> = Vec::new();
+        for (j, it) in items.iter().enumerate() {
+            let i = self.p.node_of(&it.name);
+            if plan.len() <= i {
+                plan.resize_with(i + 1, Default::default);
+            }
+            let (buf, order) = &mut plan[i];
+            if self.p.select_into(i, it.db, buf) {
+                order.push(None);
+            }
+            buf.extend_from_slice(&it.cmds.buf);
+            order.extend(std::iter::repeat_n(Some(j), it.cmds.n));
+        }
+        for (i, (buf, _)) in plan.iter().enumerate() {
+            if !buf.is_empty() {
+                self.p.send(i, buf)?;
+            }
+        }
+        let mut replies: Vec<Vec<Reply>> = items.iter().map(|it| Vec::with_capacity(it.cmds.n)).collect();
+        for (i, (_, order)) in plan.iter().enumerate() {
+            for who in order {
+                match who {
+                    None => self.p.read_select(i)?,
+                    Some(j) => replies[*j].push(self.p.read(i)?),
+                }
+            }
+        }
+        for (it, mut r) in items.into_iter().zip(replies) {
+            let redirected =
+                r.iter().any(|x| matches!(x, Reply::Error(e) if e.starts_with(b"MOVED ") || e.starts_with(b"ASK ")));
+            if redirected {
+                r = self.p.run(&it.name, it.db, &it.cmds)?;
+            }
+            self.judge(h, data, &it, &r, scratch)?;
+        }
+        Ok(())
+    }
+
+    /// Judges one key from its replies (and finishes it, if it is bigger than one batch).
+    fn judge(&mut self, h: &Header, data: &[u8], it: &Item, r: &[Reply], scratch: &mut Scratch) -> Result<(), String> {
+        let (k, name) = (&it.k, &it.name[..]);
+        for (x, what) in r.iter().zip(["TYPE", "the expiry", "the value"]) {
+            if let Reply::Error(e) = x {
+                return Err(format!("{}: {what}: {}", quote(name), String::from_utf8_lossy(e)));
+            }
+        }
+        let rep = &mut self.report;
+        if r[0] == Reply::Status(b"none".to_vec()) {
+            let gone = k.expire_ms.is_some_and(|e| e <= crate::filter::now_ms());
+            let empty = matches!(it.want, Want::Elements { seen: 0, .. });
+            if gone || empty {
+                // its expiry passed since, or nothing in it is left to hold
+                rep.expired += 1;
+                rep.checked -= 1;
+            } else {
+                rep.missing(name);
+            }
+            return Ok(());
+        }
+        let kind = types::kind(k.ty);
+        let want_type = match kind {
+            Kind::Module => k.module_id.map(module::type_name).unwrap_or_default(),
+            k => k.name().to_string(),
+        };
+        if r[0] != Reply::Status(want_type.as_bytes().to_vec()) {
+            rep.differ(name, format!("type {}, expected {want_type}", show(&r[0])));
+            return Ok(());
+        }
+        let exact_ttl = self.p.server.stream_counters();
+        let ttl_ok = match (&r[1], k.expire_ms) {
+            (Reply::Int(-1), None) => true,
+            (Reply::Int(t), Some(e)) if exact_ttl => *t == e,
+            (Reply::Int(t), Some(e)) => *t >= 0 && (e - crate::filter::now_ms() - t).abs() < 10_000,
+            _ => false,
+        };
+        if !ttl_ok {
+            let want = k.expire_ms.map_or("none".to_string(), |e| e.to_string());
+            let what = if exact_ttl { "expiry" } else { "TTL" };
+            rep.differ(name, format!("{what} {}, expected {want}", show(&r[1])));
+            return Ok(());
+        }
+        let diff = match &it.want {
+            Want::String(v) => (!matches!(&r[2], Reply::Bulk(Some(b)) if b == v)).then(|| "value differs".to_string()),
+            Want::LongString(len) => {
+                if r[2] != Reply::Int(*len as i64) {
+                    Some(format!("length {}, expected {len}", show(&r[2])))
+                } else {
+                    self.long_string(h, data, it, scratch)?
+                }
+            }
+            Want::Module => module_diff(&self.p.server, data, k, &r[2]),
+            Want::Elements { batch, seen, single, expired_fields } => {
+                match judge_batch(kind, batch, 0, *single, &r[3..]) {
+                    Some(d) => Some(d),
+                    None => self.cardinality(it, &r[2], *seen, *expired_fields)?,
+                }
+            }
+            Want::Big => self.big(h, data, it, &r[2], scratch)?,
+        };
+        if let Some(d) = diff {
+            self.report.differ(name, d);
+        }
+        Ok(())
+    }
+
+    /// Compares the target's cardinality `card` with the `seen` elements of the dump.
+    ///
+    /// A hash's `HLEN` also counts fields whose TTL has passed and that the server has not
+    /// reclaimed yet, so when the dump has `expired_fields`, a count up to that many higher
+    /// is checked again with `HKEYS` (which leaves them out), up to 10 batches of fields;
+    /// beyond that it is accepted as such.
+    fn cardinality(
+        &mut self,
+        it: &Item,
+        card: &Reply,
+        seen: u64,
+        expired_fields: u64,
+    ) -> Result<Option<String>, String> {
+        let Reply::Int(n) = *card else { return Ok(Some(count_diff(card, seen))) };
+        let n = n.max(0) as u64;
+        if n == seen {
+            return Ok(None);
+        }
+        if !(seen < n && n <= seen + expired_fields) {
+            return Ok(Some(count_diff(card, seen)));
+        }
+        if n > 10 * BATCH as u64 {
+            return Ok(None);
+        }
+        let mut c = Cmds::default();
+        c.push(&[b"HKEYS", &it.name]);
+        let r = self.p.run(&it.name, it.db, &c)?;
+        let live = r[0].array().len() as u64;
+        Ok((live != seen).then(|| format!("{live} fields, expected {seen}")))
+    }
+
+    /// A string longer than one piece, compared piece by piece with `GETRANGE`.
+    fn long_string(
+        &mut self,
+        h: &Header,
+        data: &[u8],
+        it: &Item,
+        scratch: &mut Scratch,
+    ) -> Result<Option<String>, String> {
+        let mut v = StringValue(None);
+        it.k.decode(data, h, &mut v, scratch).map_err(|e| e.to_string())?;
+        let v = v.0.unwrap_or_default();
+        for (n, piece) in v.chunks(STRING_PIECE).enumerate() {
+            let from = n * STRING_PIECE;
+            let mut c = Cmds::default();
+            let (a, b) = (from.to_string(), (from + piece.len() - 1).to_string());
+            c.push(&[b"GETRANGE", &it.name, a.as_bytes(), b.as_bytes()]);
+            let r = self.p.run(&it.name, it.db, &c)?;
+            if r[0].bytes() != Some(piece) {
+                return Ok(Some(format!("value differs in bytes {a} to {b}")));
+            }
+        }
+        Ok(None)
+    }
+
+    /// A collection bigger than one batch, or a stream: decoded again and checked batch by
+    /// batch, then the cardinality (`card`, from the window), then a stream's groups.
+    fn big(
+        &mut self,
+        h: &Header,
+        data: &[u8],
+        it: &Item,
+        card: &Reply,
+        scratch: &mut Scratch,
+    ) -> Result<Option<String>, String> {
+        let kind = types::kind(it.k.ty);
+        let server = self.p.server;
+        let live = Live { p: &mut self.p, key: &it.name, db: it.db, diff: None, err: None };
+        let mut c = Collect::new(kind, &self.filter, &server, Some(live));
+        it.k.decode(data, h, &mut c, scratch).map_err(|e| e.to_string())?;
+        c.flush();
+        let (seen, expired_fields, tail) = (c.seen, c.expired_fields, std::mem::take(&mut c.tail));
+        let Some(Live { diff, err, .. }) = c.live.take() else { return Ok(None) };
+        if let Some(e) = err {
+            return Err(e);
+        }
+        if diff.is_some() {
+            return Ok(diff);
+        }
+        if let Some(d) = self.cardinality(it, card, seen, expired_fields)? {
+            return Ok(Some(d));
+        }
+        if kind == Kind::Stream {
+            return stream::compare(&mut self.p, &it.name, it.db, &tail, self.settings.pel_exact, self.filter.now_ms);
+        }
+        Ok(None)
+    }
+
+    /// `--extra`: scans every master's selected dbs (a cluster: db 0) for keys the filters
+    /// select and the dumps do not hold. Counts them, and keeps the first names.
+    pub fn extra(&mut self) -> Result<(), String> {
+        let Some(mut set) = self.keys.take() else { return Ok(()) };
+        let dbs: Vec<u64> = if self.p.cluster {
+            vec![0]
+        } else if let Some(d) = self.settings.to_db {
+            vec![d]
+        } else if !self.filter.dbs.is_empty() {
+            self.filter.dbs.clone()
+        } else {
+            self.dbs.iter().copied().collect()
+        };
+        for i in self.p.masters() {
+            for &db in &dbs {
+                let mut cursor = b"0".to_vec();
+                loop {
+                    let mut c = Cmds::default();
+                    c.push(&[b"SCAN", &cursor, b"COUNT", b"1000"]);
+                    let r = self.p.exec(i, db, &c)?;
+                    let a = r[0].array();
+                    let (Some(next), Some(keys)) = (a.first().and_then(Reply::bytes), a.get(1)) else {
+                        return Err(format!("{}: SCAN gave {}", self.p.links[i].addr, show(&r[0])));
+                    };
+                    cursor = next.to_vec();
+                    let keys = keys.array();
+                    self.report.scanned += keys.len() as u64;
+                    let mut found: Vec<&[u8]> = keys
+                        .iter()
+                        .filter_map(Reply::bytes)
+                        .filter(|k| self.filter.key(k) && !set.contains(db, k))
+                        .collect();
+                    if !self.filter.types.is_empty() && !found.is_empty() {
+                        let mut c = Cmds::default();
+                        for k in &found {
+                            c.push(&[b"TYPE", k]);
+                        }
+                        let types = self.p.exec(i, db, &c)?;
+                        let mut t = types.iter();
+                        found.retain(|_| {
+                            let name = t.next().map(Reply::text).unwrap_or_default();
+                            match Kind::from_name(&name) {
+                                Some(kind) => self.filter.kind(kind, None),
+                                None => self.filter.kind(Kind::Module, Some(&name)),
+                            }
+                        });
+                    }
+                    for k in found {
+                        self.report.extra += 1;
+                        if self.report.extra_keys.len() < NAMES_KEPT {
+                            self.report.extra_keys.push(quote(k));
+                        }
+                    }
+                    if cursor == b"0" {
+                        break;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// "N elements, expected M".
+fn count_diff(got: &Reply, want: u64) -> String {
+    format!("{} elements, expected {want}", show(got))
+}
+
+/// Keys gathered for one pipelined round trip.
+#[derive(Default)]
+struct Window<'a> {
+    items: Vec<Item<'a>>,
+    bytes: usize,
+}
+
+/// One key of a window: its commands and what they must answer.
+struct Item<'a> {
+    k: Key<'a>,
+    name: Vec<u8>,
+    /// The db it is looked for in.
+    db: u64,
+    /// `TYPE`, the expiry, the value or cardinality, then a small collection's elements.
+    cmds: Cmds,
+    want: Want,
+    /// Memory the item holds (expected values and commands), roughly.
+    bytes: usize,
+}
+
+/// What the third and later replies of an item must be.
+enum Want {
+    /// `GET`.
+    String(Vec<u8>),
+    /// `STRLEN`, then pieces compared after the window.
+    LongString(usize),
+    /// `DUMP`: compared with the dump's bytes.
+    Module,
+    /// The cardinality, then the elements of a collection that fits one batch.
+    Elements { batch: Batch, seen: u64, single: bool, expired_fields: u64 },
+    /// The cardinality; the elements (and a stream's groups) are checked after the window.
+    Big,
 }
 
 fn show(r: &Reply) -> String {
     match r {
-        Reply::Bulk(Some(b)) | Reply::Status(b) | Reply::Error(b) => {
-            String::from_utf8_lossy(&b[..b.len().min(60)]).into_owned()
-        }
+        Reply::Bulk(Some(b)) | Reply::Status(b) | Reply::Error(b) => quote(&b[..b.len().min(60)]),
         Reply::Bulk(None) | Reply::Array(None) => "nil".into(),
         Reply::Int(i) => i.to_string(),
         Reply::Array(Some(v)) => format!("[{} items]", v.len()),
     }
 }
 
-/// Checks one collection batch by batch while it is decoded.
-struct Check<'p> {
-    p: &'p mut Peers,
-    key: Vec<u8>,
-    db: u64,
-    kind: Kind,
-    /// Elements of the batch being gathered: (member/field/item, score or value).
-    batch: Vec<(Vec<u8>, Vec<u8>)>,
-    entries: Vec<(String, Vec<(Vec<u8>, Vec<u8>)>)>,
-    /// Elements seen so far (list index, cardinality).
-    seen: u64,
-    diff: Option<String>,
-    err: Option<String>,
-    now_ms: i64,
-    field_ttl: bool,
-    ttls: Vec<(Vec<u8>, i64)>,
+/// Compares a `DUMP` payload with the dump's serialized module value.
+fn module_diff(server: &Server, data: &[u8], k: &Key, r: &Reply) -> Option<String> {
+    // the payload: key metadata (8.6, as `RESTORE` gave it), the type byte, the value
+    let meta: &[u8] = if server.key_meta() { &data[k.meta_at..k.type_at] } else { &[] };
+    let (ty, value) = k.raw_value(data);
+    let Some(payload) = r.bytes().filter(|p| p.len() >= 10) else {
+        return Some(format!("DUMP gave {}", show(r)));
+    };
+    let body = &payload[..payload.len() - 10];
+    let n = meta.len() + ty.len();
+    if body.len() == n + value.len() && body[..meta.len()] == *meta && body[meta.len()..n] == *ty && body[n..] == *value
+    {
+        return None;
+    }
+    // name a different module encoding version: the bytes then cannot match
+    let theirs = (body.get(meta.len()) == Some(&types::MODULE_2))
+        .then(|| Cursor::file(&body[meta.len() + 1..]).plain_len().ok())
+        .flatten();
+    match (theirs, k.module_id) {
+        (Some(t), Some(o)) if t != o && module::type_name(t) == module::type_name(o) => Some(format!(
+            "module encoding version {} on the target, {} in the dump: the bytes cannot be compared",
+            module::encver(t),
+            module::encver(o)
+        )),
+        _ => Some("module value differs (DUMP payload)".into()),
+    }
 }
 
-impl Check<'_> {
+/// Elements of one batch of a collection, as the dump has them.
+#[derive(Default)]
+struct Batch {
+    /// (item / member / field, score text / value).
+    elems: Vec<(Vec<u8>, Vec<u8>)>,
+    /// Hash fields' expiries (-1: none), when the target has field TTLs.
+    ttls: Vec<(Vec<u8>, i64)>,
+    /// Stream entries: ID and flat field/value list.
+    entries: Vec<(StreamId, Vec<Vec<u8>>)>,
+    /// Bytes held.
+    bytes: usize,
+}
+
+impl Batch {
+    fn len(&self) -> usize {
+        self.elems.len() + self.entries.len()
+    }
+    fn clear(&mut self) {
+        self.elems.clear();
+        self.ttls.clear();
+        self.entries.clear();
+        self.bytes = 0;
+    }
+}
+
+/// Writes the commands that check batch `b` of `key` (whose first element is number `first`).
+fn batch_cmds(c: &mut Cmds, kind: Kind, key: &[u8], b: &Batch, first: u64, single: bool) {
+    match kind {
+        _ if b.len() == 0 => {}
+        Kind::List => {
+            let (from, to) = (first.to_string(), (first + b.elems.len() as u64 - 1).to_string());
+            c.push(&[b"LRANGE", key, from.as_bytes(), to.as_bytes()]);
+        }
+        Kind::Set | Kind::Zset if single => {
+            let verb: &[u8] = if kind == Kind::Set { b"SISMEMBER" } else { b"ZSCORE" };
+            for (m, _) in &b.elems {
+                c.push(&[verb, key, m]);
+            }
+        }
+        Kind::Set | Kind::Zset | Kind::Hash => {
+            let verb: &[u8] = match kind {
+                Kind::Set => b"SMISMEMBER",
+                Kind::Zset => b"ZMSCORE",
+                _ => b"HMGET",
+            };
+            let mut args: Vec<&[u8]> = vec![verb, key];
+            args.extend(b.elems.iter().map(|e| &e.0[..]));
+            c.push(&args);
+            if kind == Kind::Hash && !b.ttls.is_empty() {
+                let n = b.ttls.len().to_string();
+                let mut args: Vec<&[u8]> = vec![b"HPEXPIRETIME", key, b"FIELDS", n.as_bytes()];
+                args.extend(b.ttls.iter().map(|t| &t.0[..]));
+                c.push(&args);
+            }
+        }
+        _ => {
+            let (a, z) = (b.entries[0].0.to_string(), b.entries[b.entries.len() - 1].0.to_string());
+            c.push(&[b"XRANGE", key, a.as_bytes(), z.as_bytes()]);
+        }
+    }
+}
+
+/// The first difference between batch `b` and the replies to its [`batch_cmds`].
+fn judge_batch(kind: Kind, b: &Batch, first: u64, single: bool, r: &[Reply]) -> Option<String> {
+    if b.len() == 0 {
+        return None;
+    }
+    if let Some(Reply::Error(e)) = r.iter().find(|x| x.is_error()) {
+        return Some(format!("checking elements gave {}", String::from_utf8_lossy(e)));
+    }
+    let single = single && matches!(kind, Kind::Set | Kind::Zset);
+    let gathered;
+    let items: &[Reply] = if single {
+        gathered = r.to_vec();
+        &gathered
+    } else {
+        match r.first() {
+            Some(Reply::Array(Some(a))) => a,
+            other => return Some(format!("element check gave {}", other.map_or("nothing".into(), show))),
+        }
+    };
+    match kind {
+        Kind::List => {
+            for (i, (want, _)) in b.elems.iter().enumerate() {
+                if items.get(i).and_then(Reply::bytes) != Some(&want[..]) {
+                    return Some(format!("list item {} differs", first + i as u64));
+                }
+            }
+        }
+        Kind::Set => {
+            if let Some(i) = (0..b.elems.len()).find(|&i| items.get(i) != Some(&Reply::Int(1))) {
+                return Some(format!("member {} missing", quote(&b.elems[i].0)));
+            }
+        }
+        Kind::Zset => {
+            for (i, (m, want)) in b.elems.iter().enumerate() {
+                let got = items.get(i).and_then(Reply::bytes).and_then(crate::format::cursor::parse_double);
+                let want = crate::format::cursor::parse_double(want);
+                // -0 and 0 compare equal: a compact sorted set stores -0 as it pleases
+                if got.is_none() || got != want {
+                    let shown = got.map_or("none".to_string(), |g| g.to_string());
+                    let want = want.map_or("?".to_string(), |w| w.to_string());
+                    return Some(format!("member {}: score {shown}, expected {want}", quote(m)));
+                }
+            }
+        }
+        Kind::Hash => {
+            for (i, (f, want)) in b.elems.iter().enumerate() {
+                if items.get(i).and_then(Reply::bytes) != Some(&want[..]) {
+                    return Some(format!("field {} differs", quote(f)));
+                }
+            }
+            if !b.ttls.is_empty() {
+                let t = r.get(1).map(Reply::array).unwrap_or_default();
+                for (i, (f, want)) in b.ttls.iter().enumerate() {
+                    if t.get(i) != Some(&Reply::Int(*want)) {
+                        let got = t.get(i).map_or("nothing".into(), show);
+                        return Some(format!("field {}: TTL {got}, expected {want}", quote(f)));
+                    }
+                }
+            }
+        }
+        _ => {
+            let same = items.len() == b.entries.len()
+                && items.iter().zip(&b.entries).all(|(e, (id, fv))| {
+                    let e = e.array();
+                    let got_id = e.first().and_then(Reply::bytes);
+                    let got_fv = e.get(1).map(Reply::array).unwrap_or_default();
+                    got_id == Some(id.to_string().as_bytes())
+                        && got_fv.len() == fv.len()
+                        && got_fv.iter().zip(fv).all(|(x, y)| x.bytes() == Some(&y[..]))
+                });
+            if !same {
+                let (a, z) = (b.entries[0].0, b.entries[b.entries.len() - 1].0);
+                return Some(format!("stream entries between {a} and {z} differ"));
+            }
+        }
+    }
+    None
+}
+
+/// Checks batches on the target as they fill up.
+struct Live<'p> {
+    p: &'p mut Peers,
+    key: &'p [u8],
+    db: u64,
+    diff: Option<String>,
+    err: Option<String>,
+}
+
+/// Gathers a value's elements into batches while it is decoded. Without a [`Live`] check
+/// it stops at the first full batch (`overflow`: the key is finished after its window).
+struct Collect<'p> {
+    kind: Kind,
+    now_ms: i64,
+    /// The target has field TTLs: every field's expiry is compared (-1 for none).
+    field_ttl: bool,
+    /// The target has no `SMISMEMBER`/`ZMSCORE` (before 6.2): one command per member.
+    single: bool,
+    batch: Batch,
+    /// Elements decoded so far (the number of the batch's first is `seen - batch.len()`).
+    seen: u64,
+    /// Hash fields left out because their TTL has passed.
+    expired_fields: u64,
+    live: Option<Live<'p>>,
+    overflow: bool,
+    tail: stream::Tail,
+}
+
+impl<'p> Collect<'p> {
+    fn new(kind: Kind, filter: &Filter, server: &Server, live: Option<Live<'p>>) -> Self {
+        Collect {
+            kind,
+            now_ms: filter.now_ms,
+            field_ttl: server.field_ttl(),
+            single: !server.set_pxat(),
+            batch: Batch::default(),
+            seen: 0,
+            expired_fields: 0,
+            live,
+            overflow: false,
+            tail: stream::Tail::default(),
+        }
+    }
+
+    /// Checks the gathered batch (live), and empties it.
     fn flush(&mut self) {
-        if self.diff.is_some() || self.err.is_some() || (self.batch.is_empty() && self.entries.is_empty()) {
-            self.batch.clear();
-            self.entries.clear();
-            return;
-        }
-        let k = self.key.clone();
-        let n = self.batch.len() as u64;
-        let cmd: Vec<Vec<u8>> = match self.kind {
-            Kind::List => vec![
-                s(b"LRANGE"),
-                k.clone(),
-                (self.seen - n).to_string().into_bytes(),
-                (self.seen - 1).to_string().into_bytes(),
-            ],
-            Kind::Set => {
-                [s(b"SMISMEMBER"), k.clone()].into_iter().chain(self.batch.iter().map(|e| e.0.clone())).collect()
-            }
-            Kind::Zset => {
-                [s(b"ZMSCORE"), k.clone()].into_iter().chain(self.batch.iter().map(|e| e.0.clone())).collect()
-            }
-            Kind::Hash => [s(b"HMGET"), k.clone()].into_iter().chain(self.batch.iter().map(|e| e.0.clone())).collect(),
-            _ => {
-                let (first, last) = (self.entries.first().unwrap().0.clone(), self.entries.last().unwrap().0.clone());
-                vec![s(b"XRANGE"), k.clone(), first.into_bytes(), last.into_bytes()]
-            }
-        };
-        // SMISMEMBER and ZMSCORE are 6.2+: one SISMEMBER/ZSCORE each before
-        let single = matches!(self.kind, Kind::Set | Kind::Zset) && !self.p.server.set_pxat();
-        let mut cmds = if single {
-            let verb: &[u8] = if self.kind == Kind::Set { b"SISMEMBER" } else { b"ZSCORE" };
-            self.batch.iter().map(|e| vec![s(verb), k.clone(), e.0.clone()]).collect()
-        } else {
-            vec![cmd]
-        };
-        if self.kind == Kind::Hash && self.field_ttl && !self.ttls.is_empty() {
-            let mut c = vec![s(b"HPEXPIRETIME"), k.clone(), s(b"FIELDS"), self.ttls.len().to_string().into_bytes()];
-            c.extend(self.ttls.iter().map(|t| t.0.clone()));
-            cmds.push(c);
-        }
-        let r = match self.p.run(&k, self.db, &cmds) {
-            Ok(r) => r,
-            Err(e) => {
-                self.err = Some(e);
-                return;
-            }
-        };
-        let r = if single { vec![Reply::Array(Some(r))] } else { r };
-        let Reply::Array(Some(items)) = &r[0] else {
-            self.diff = Some(format!("{} gave {}", String::from_utf8_lossy(&cmds[0][0]), show(&r[0])));
-            return;
-        };
-        match self.kind {
-            Kind::List => {
-                for (i, (want, _)) in self.batch.iter().enumerate() {
-                    if items.get(i) != Some(&Reply::Bulk(Some(want.clone()))) {
-                        self.diff = Some(format!("list item {} differs", self.seen - n + i as u64));
-                        break;
-                    }
-                }
-            }
-            Kind::Set => {
-                if let Some(i) = items.iter().position(|x| *x != Reply::Int(1)) {
-                    self.diff = Some(format!("member {:?} missing", String::from_utf8_lossy(&self.batch[i].0)));
-                }
-            }
-            Kind::Zset => {
-                for (i, (m, want)) in self.batch.iter().enumerate() {
-                    let got = match items.get(i) {
-                        Some(Reply::Bulk(Some(b))) => crate::format::cursor::parse_double(b),
-                        _ => None,
-                    };
-                    let want = crate::format::cursor::parse_double(want);
-                    // -0 and 0 compare equal: a compact sorted set stores -0 as it pleases
-                    if got.is_none() || got != want {
-                        self.diff = Some(format!(
-                            "member {:?}: score {:?}, expected {want:?}",
-                            String::from_utf8_lossy(m),
-                            got
-                        ));
-                        break;
-                    }
-                }
-            }
-            Kind::Hash => {
-                for (i, (f, want)) in self.batch.iter().enumerate() {
-                    if items.get(i) != Some(&Reply::Bulk(Some(want.clone()))) {
-                        self.diff = Some(format!("field {:?} differs", String::from_utf8_lossy(f)));
-                        break;
-                    }
-                }
-                if let (None, Some(Reply::Array(Some(t)))) = (&self.diff, r.get(1)) {
-                    for ((f, want), got) in self.ttls.iter().zip(t) {
-                        if *got != Reply::Int(*want) {
-                            self.diff = Some(format!(
-                                "field {:?}: TTL {}, expected {want}",
-                                String::from_utf8_lossy(f),
-                                show(got)
-                            ));
-                            break;
-                        }
-                    }
-                }
-            }
-            _ => {
-                let got: Vec<(String, Vec<Vec<u8>>)> = items
-                    .iter()
-                    .filter_map(|e| match e {
-                        Reply::Array(Some(p)) => match (&p[0], p.get(1)) {
-                            (Reply::Bulk(Some(id)), Some(Reply::Array(Some(fv)))) => Some((
-                                String::from_utf8_lossy(id).into_owned(),
-                                fv.iter()
-                                    .map(|x| if let Reply::Bulk(Some(b)) = x { b.clone() } else { Vec::new() })
-                                    .collect(),
-                            )),
-                            _ => None,
-                        },
-                        _ => None,
-                    })
-                    .collect();
-                let want: Vec<(String, Vec<Vec<u8>>)> = self
-                    .entries
-                    .iter()
-                    .map(|(id, fv)| (id.clone(), fv.iter().flat_map(|(f, v)| [f.clone(), v.clone()]).collect()))
-                    .collect();
-                if got != want {
-                    self.diff =
-                        Some(format!("stream entries between {} and {} differ", want[0].0, want[want.len() - 1].0));
-                }
+        let Some(l) = &mut self.live else { return };
+        if l.diff.is_none() && l.err.is_none() && self.batch.len() > 0 {
+            let first = self.seen - self.batch.len() as u64;
+            let mut c = Cmds::default();
+            batch_cmds(&mut c, self.kind, l.key, &self.batch, first, self.single);
+            match l.p.run(l.key, l.db, &c) {
+                Ok(r) => l.diff = judge_batch(self.kind, &self.batch, first, self.single, &r),
+                Err(e) => l.err = Some(e),
             }
         }
         self.batch.clear();
-        self.entries.clear();
-        self.ttls.clear();
     }
 
-    fn push(&mut self, a: Vec<u8>, b: Vec<u8>) {
-        self.batch.push((a, b));
-        self.seen += 1;
-        if self.batch.len() >= BATCH {
-            self.flush();
+    /// Makes room for one more element: a full batch is checked, or (not live) ends the decode.
+    fn room(&mut self) -> crate::format::Result<()> {
+        if self.batch.len() < BATCH {
+            return Ok(());
         }
+        if self.live.is_none() {
+            self.overflow = true;
+            return Err(Error::new(0, ErrorKind::Sink(std::io::Error::other("more than one batch"))));
+        }
+        self.flush();
+        Ok(())
+    }
+
+    fn push(&mut self, a: Vec<u8>, b: Vec<u8>) -> crate::format::Result<()> {
+        self.room()?;
+        self.batch.bytes += a.len() + b.len() + 16;
+        self.batch.elems.push((a, b));
+        self.seen += 1;
+        Ok(())
     }
 }
 
-impl Visitor for Check<'_> {
+impl Visitor for Collect<'_> {
     fn list_item(&mut self, v: Str<'_>) -> crate::format::Result<()> {
-        self.push(owned(v), Vec::new());
-        Ok(())
+        self.push(v.to_vec(), Vec::new())
     }
     fn set_member(&mut self, v: Str<'_>) -> crate::format::Result<()> {
-        self.push(owned(v), Vec::new());
-        Ok(())
+        self.push(v.to_vec(), Vec::new())
     }
     fn zset_member(&mut self, m: Str<'_>, score: f64) -> crate::format::Result<()> {
         let mut t = Vec::new();
         crate::encode::text::double(&mut t, score);
-        self.push(owned(m), t);
-        Ok(())
+        self.push(m.to_vec(), t)
     }
     fn hash_field(&mut self, f: Str<'_>, v: Str<'_>, expire_ms: Option<i64>) -> crate::format::Result<()> {
+        // a field whose TTL has passed is not on the target (whatever --include-expired says)
         if expire_ms.is_some_and(|e| e <= self.now_ms) {
+            self.expired_fields += 1;
             return Ok(());
         }
-        if let Some(e) = expire_ms {
-            self.ttls.push((owned(f), e));
-        } else if self.field_ttl {
-            self.ttls.push((owned(f), -1));
+        self.room()?;
+        if self.field_ttl {
+            self.batch.ttls.push((f.to_vec(), expire_ms.unwrap_or(-1)));
         }
-        self.push(owned(f), owned(v));
-        Ok(())
+        self.push(f.to_vec(), v.to_vec())
     }
     fn stream_entry(&mut self, e: &StreamEntry<'_>) -> crate::format::Result<()> {
-        self.entries.push((e.id.to_string(), e.fields.iter().map(|(f, v)| (owned(*f), owned(*v))).collect()));
+        self.room()?;
+        self.tail.first_entry.get_or_insert(e.id);
+        let fv: Vec<Vec<u8>> = e.fields.iter().flat_map(|(f, v)| [f.to_vec(), v.to_vec()]).collect();
+        self.batch.bytes += fv.iter().map(|x| x.len() + 16).sum::<usize>();
+        self.batch.entries.push((e.id, fv));
         self.seen += 1;
-        if self.entries.len() >= BATCH {
-            self.flush();
-        }
         Ok(())
     }
-}
-
-/// Verifies every key of one dump selected by `filter` (or every `sample_every`-th key).
-pub fn verify_dump(
-    p: &mut Peers,
-    data: &[u8],
-    opts: Options,
-    filter: &Filter,
-    pick: &mut dyn FnMut() -> bool,
-    rep: &mut VerifyReport,
-) -> Result<(), String> {
-    let mut r = Reader::new(data, opts).map_err(|e| e.to_string())?;
-    let h = r.header;
-    let mut scratch = Scratch::default();
-    while let Some(rec) = r.next_record().map_err(|e| e.to_string())? {
-        let Record::Key(k) = rec else { continue };
-        if !filter.db(k.db) {
-            continue;
-        }
-        let name = k.name().map_err(|e| e.to_string())?;
-        if !filter.key(&name) || !pick() {
-            continue;
-        }
-        if filter.expired(k.expire_ms) {
-            rep.expired += 1;
-            continue;
-        }
-        rep.checked += 1;
-        check_key(p, &h, data, &k, &name, filter, &mut scratch, rep)?;
+    fn stream_meta(&mut self, m: &StreamMeta) -> crate::format::Result<()> {
+        self.tail.meta = Some(m.clone());
+        Ok(())
     }
-    Ok(())
-}
-
-#[allow(clippy::too_many_arguments)]
-fn check_key(
-    p: &mut Peers,
-    h: &Header,
-    data: &[u8],
-    k: &Key,
-    name: &[u8],
-    filter: &Filter,
-    scratch: &mut Scratch,
-    rep: &mut VerifyReport,
-) -> Result<(), String> {
-    let shown = String::from_utf8_lossy(name).into_owned();
-    let kind = types::kind(k.ty);
-    let exact_ttl = p.server.stream_counters();
-    let card: &[u8] = match kind {
-        Kind::String => b"GET",
-        Kind::List => b"LLEN",
-        Kind::Set => b"SCARD",
-        Kind::Zset => b"ZCARD",
-        Kind::Hash => b"HLEN",
-        Kind::Stream => b"XLEN",
-        Kind::Module => b"EXISTS",
-    };
-    let cmds = vec![
-        vec![s(b"TYPE"), s(name)],
-        vec![s(if exact_ttl { b"PEXPIRETIME" } else { b"PTTL" }), s(name)],
-        vec![s(card), s(name)],
-    ];
-    let r = p.run(name, k.db, &cmds)?;
-    let differ = |what: String, rep: &mut VerifyReport| {
-        rep.different += 1;
-        if rep.different_keys.len() < 20 {
-            rep.different_keys.push((shown.clone(), what));
-        }
-    };
-    if r[0] == Reply::Status(b"none".to_vec()) {
-        // gone since: its expiry passed in the meantime
-        if k.expire_ms.is_some_and(|e| e <= crate::filter::now_ms()) {
-            rep.expired += 1;
-            rep.checked -= 1;
-        } else {
-            rep.missing += 1;
-            if rep.missing_keys.len() < 20 {
-                rep.missing_keys.push(shown);
-            }
-        }
-        return Ok(());
+    fn stream_group(&mut self, g: &Group) -> crate::format::Result<()> {
+        self.tail.groups.push(g.clone());
+        Ok(())
     }
-    let want_type = match kind {
-        Kind::Module => None,
-        k => Some(k.name().as_bytes()),
-    };
-    if let Some(t) = want_type {
-        if r[0] != Reply::Status(t.to_vec()) {
-            differ(format!("type {}, expected {}", show(&r[0]), String::from_utf8_lossy(t)), rep);
-            return Ok(());
-        }
+    fn stream_idmp(&mut self, i: &Idmp) -> crate::format::Result<()> {
+        self.tail.idmp = Some(i.clone());
+        Ok(())
     }
-    let ttl_ok = match (&r[1], k.expire_ms) {
-        (Reply::Int(-1), None) => true,
-        (Reply::Int(t), Some(e)) if exact_ttl => *t == e,
-        (Reply::Int(t), Some(e)) => *t >= 0 && (e - crate::filter::now_ms() - t).abs() < 10_000,
-        _ => false,
-    };
-    if !ttl_ok {
-        differ(format!("expiry {}, expected {:?}", show(&r[1]), k.expire_ms), rep);
-        return Ok(());
-    }
-    if kind == Kind::String {
-        let mut v = StringValue(None);
-        k.decode(data, h, &mut v, scratch).map_err(|e| e.to_string())?;
-        if r[2] != Reply::Bulk(v.0) {
-            differ("value differs".into(), rep);
-        }
-        return Ok(());
-    }
-    if kind == Kind::Module {
-        return Ok(());
-    }
-    let mut c = Check {
-        p,
-        key: name.to_vec(),
-        db: k.db,
-        kind,
-        batch: Vec::new(),
-        entries: Vec::new(),
-        seen: 0,
-        diff: None,
-        err: None,
-        now_ms: filter.now_ms,
-        field_ttl: false,
-        ttls: Vec::new(),
-    };
-    c.field_ttl = c.p.server.field_ttl();
-    k.decode(data, h, &mut c, scratch).map_err(|e| e.to_string())?;
-    c.flush();
-    if let Some(e) = c.err {
-        return Err(e);
-    }
-    let count_ok = r[2] == Reply::Int(c.seen as i64);
-    match c.diff {
-        Some(d) => differ(d, rep),
-        None if !count_ok => differ(format!("{} elements, expected {}", show(&r[2]), c.seen), rep),
-        None => {}
-    }
-    Ok(())
 }
 
 struct StringValue(Option<Vec<u8>>);
@@ -478,5 +1115,30 @@ impl Visitor for StringValue {
     fn string(&mut self, v: Str<'_>) -> crate::format::Result<()> {
         self.0 = Some(v.to_vec());
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quoting_as_redis_cli() {
+        assert_eq!(quote(b"user:1"), "user:1");
+        assert_eq!(quote(b"a b"), "\"a b\"");
+        assert_eq!(quote(b"k\n\xff"), "\"k\\n\\xff\"");
+        assert_eq!(quote(b"q\"\\"), "\"q\\\"\\\\\"");
+        assert_eq!(quote(b"\r\t\x07\x08\x00"), "\"\\r\\t\\a\\b\\x00\"");
+        assert_eq!(quote(b""), "\"\"");
+        assert_eq!(quote("é".as_bytes()), "\"\\xc3\\xa9\"");
+    }
+
+    #[test]
+    fn key_set() {
+        let mut s = KeySet::default();
+        s.insert(0, b"a");
+        s.insert(3, b"b");
+        assert!(s.contains(0, b"a") && s.contains(3, b"b"));
+        assert!(!s.contains(3, b"a") && !s.contains(0, b"b") && !s.contains(0, b"c"));
     }
 }
