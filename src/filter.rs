@@ -169,6 +169,19 @@ impl Filter {
         !self.include_expired && matches!(expire_ms, Some(e) if e < self.now_ms)
     }
 
+    /// Whether the db, name and type rules select the key `k` named `name` (expiry apart).
+    pub fn selects(&self, k: &Key<'_>, name: &[u8]) -> bool {
+        if !self.db(k.db) || !self.key(name) {
+            return false;
+        }
+        if self.by_type() {
+            let kind = types::kind(k.ty);
+            let mname = (kind == Kind::Module).then(|| k.module_id.map(module::type_name).unwrap_or_default());
+            return self.kind(kind, mname.as_deref());
+        }
+        true
+    }
+
     /// The selection stage for the key `k`, whose name is `name`.
     pub fn judge<'n>(&self, k: &Key<'_>, name: &'n [u8]) -> Verdict<'n> {
         if !self.db(k.db) {
@@ -177,15 +190,8 @@ impl Filter {
         if self.expired(k.expire_ms) {
             return Verdict::Expired;
         }
-        if !self.key(name) {
+        if !self.selects(k, name) {
             return Verdict::Filtered;
-        }
-        if self.by_type() {
-            let kind = types::kind(k.ty);
-            let mname = (kind == Kind::Module).then(|| k.module_id.map(module::type_name).unwrap_or_default());
-            if !self.kind(kind, mname.as_deref()) {
-                return Verdict::Filtered;
-            }
         }
         Verdict::Keep(Cow::Borrowed(name))
     }

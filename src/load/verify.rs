@@ -342,15 +342,9 @@ impl KeySet {
     }
 }
 
-/// Whether the filters select key `k` named `name`: db, glob and type (a module value
-/// also matches its module type name). Expiry is decided apart.
+/// Whether the selection stage selects key `k` named `name` (expiry is decided apart).
 pub fn selected(filter: &Filter, k: &Key, name: &[u8]) -> bool {
-    if !filter.db(k.db) || !filter.key(name) {
-        return false;
-    }
-    let kind = types::kind(k.ty);
-    let mname = (kind == Kind::Module).then(|| k.module_id.map(module::type_name).unwrap_or_default());
-    filter.types.is_empty() || filter.kind(kind, mname.as_deref())
+    filter.selects(k, name)
 }
 
 /// A quick skim of a dump: the dbs that hold keys the filters select, and how many keys
@@ -733,7 +727,7 @@ impl Verifier {
                         .filter_map(Reply::bytes)
                         .filter(|k| self.filter.key(k) && !set.contains(db, k))
                         .collect();
-                    if !self.filter.types.is_empty() && !found.is_empty() {
+                    if self.filter.by_type() && !found.is_empty() {
                         let mut c = Cmds::default();
                         for k in &found {
                             c.push(&[b"TYPE", k]);
