@@ -15,7 +15,7 @@ use rdbshift::load::checkpoint::Checkpoint;
 use rdbshift::load::url::{Url, redact};
 use rdbshift::load::{Conflict, FileLoad, Report, Target};
 
-use super::{CliResult, FilterArgs, ReadArgs, TlsArgs, open_dump, report};
+use super::{CliResult, ConnArgs, FilterArgs, ReadArgs, open_dump, report};
 
 #[derive(Copy, Clone, Debug, ValueEnum, PartialEq)]
 pub enum LoadMode {
@@ -65,7 +65,7 @@ pub struct LoadArgs {
     #[arg(long, value_name = "FILE")]
     report: Option<PathBuf>,
     #[command(flatten)]
-    tls: TlsArgs,
+    conn: ConnArgs,
     #[command(flatten)]
     filter: FilterArgs,
     #[command(flatten)]
@@ -89,7 +89,7 @@ fn dbs_with_keys(dump: &Dump, opts: rdbshift::format::record::Options) -> rdbshi
 }
 
 pub fn run(a: LoadArgs) -> CliResult {
-    let url = a.tls.url(&a.target)?;
+    let url = a.conn.url(&a.target)?;
     let started = Instant::now();
     let mut t = Target::connect(url.clone()).map_err(|e| format!("{}: {e}", redact(&a.target)))?;
     eprintln!("rdbshift: {} is {} ({})", url, t.server, if t.cluster { "cluster" } else { "standalone" });

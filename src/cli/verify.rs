@@ -7,7 +7,7 @@ use rdbshift::input::Dump;
 use rdbshift::load::url::redact;
 use rdbshift::load::verify::{Peers, VerifyReport, verify_dump};
 
-use super::{CliResult, FilterArgs, ReadArgs, TlsArgs, open_dump, report};
+use super::{CliResult, ConnArgs, FilterArgs, ReadArgs, open_dump, report};
 
 #[derive(Args)]
 pub struct VerifyArgs {
@@ -21,7 +21,7 @@ pub struct VerifyArgs {
     #[arg(long, value_name = "N")]
     sample: Option<u64>,
     #[command(flatten)]
-    tls: TlsArgs,
+    conn: ConnArgs,
     #[command(flatten)]
     filter: FilterArgs,
     #[command(flatten)]
@@ -39,7 +39,7 @@ fn count_keys(data: &[u8], opts: rdbshift::format::record::Options) -> u64 {
 }
 
 pub fn run(a: VerifyArgs) -> CliResult {
-    let url = a.tls.url(&a.target)?;
+    let url = a.conn.url(&a.target)?;
     let mut p = Peers::connect(url).map_err(|e| format!("{}: {e}", redact(&a.target)))?;
     let filter = a.filter.filter();
     let mut rep = VerifyReport::default();
