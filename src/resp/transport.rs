@@ -58,14 +58,14 @@ pub fn tls_error(e: rustls::Error) -> io::Error {
     use rustls::AlertDescription as A;
     let msg = match &e {
         rustls::Error::AlertReceived(A::CertificateRequired) => {
-            "TLS: the server requires a client certificate (give --cert FILE and --key FILE)".to_string()
+            "TLS: the server requires a client certificate (give --cert FILE and --tls-key FILE)".to_string()
         }
         rustls::Error::AlertReceived(a @ (A::BadCertificate | A::UnknownCA | A::CertificateUnknown)) => {
             format!("TLS: the server refused our client certificate ({a:?})")
         }
-        rustls::Error::InvalidCertificate(c) => format!(
-            "TLS: the server's certificate is not accepted: {c:?} (--cacert FILE names the CA that signed it, \
-             --sni NAME the name it is for)"
+        rustls::Error::InvalidCertificate(_) => format!(
+            "TLS: the server's certificate is not accepted: {e} (--cacert FILE names the CA that signed it, \
+             --sni NAME the name it is for, --insecure skips the check)"
         ),
         other => format!("TLS: {other}"),
     };
