@@ -9,50 +9,52 @@ use clap::Args;
 use rdbshift::load::tls::TlsOpts;
 use rdbshift::load::url::{Secret, Timeouts, Url};
 
+/// The help section of these options.
+const H: &str = "Connection";
+
 /// Connection options shared by load and verify.
 ///
 /// The password is the first of: `--askpass`, the URL's, `REDISCLI_AUTH`. The user is
 /// `--user`, else the URL's, else none (the default user).
 #[derive(Args, Clone, Debug)]
-#[command(next_help_heading = "Connection")]
 pub struct ConnArgs {
     /// Authenticate as this ACL user (instead of the URL's user). Its password is the first
     /// of: --askpass, the URL's, the REDISCLI_AUTH environment variable.
-    #[arg(long, value_name = "NAME")]
+    #[arg(long, help_heading = H, value_name = "NAME")]
     pub user: Option<String>,
     /// Ask for the password (on the terminal, echo off; else one line of stdin). Comes before
     /// the URL's password and REDISCLI_AUTH.
-    #[arg(long)]
+    #[arg(long, help_heading = H)]
     pub askpass: bool,
     /// Seconds to wait for a server that owes replies, or for room to write to it; then the
     /// connection counts as dead (reconnected, its keys retried). Connecting waits at most
     /// 10 s (or SECS if less). An idle connection never times out.
-    #[arg(long, value_name = "SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, help_heading = H, value_name = "SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
     pub timeout: u64,
     /// Use TLS (as a rediss:// URL does).
-    #[arg(long)]
+    #[arg(long, help_heading = H)]
     pub tls: bool,
     /// TLS: CA certificates (PEM) to check the server's certificate with (default: the
     /// public web roots).
-    #[arg(long, value_name = "FILE", alias = "tls-ca")]
+    #[arg(long, help_heading = H, value_name = "FILE", alias = "tls-ca")]
     pub cacert: Option<PathBuf>,
     /// TLS: a directory of CA certificates (PEM), with or besides --cacert.
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, help_heading = H, value_name = "DIR")]
     pub cacertdir: Option<PathBuf>,
     /// TLS: client certificate (PEM) for servers that check clients (tls-auth-clients); the
     /// file may hold its private key too.
-    #[arg(long, value_name = "FILE", alias = "tls-cert")]
+    #[arg(long, help_heading = H, value_name = "FILE", alias = "tls-cert")]
     pub cert: Option<PathBuf>,
     /// TLS: the client certificate's private key (PEM: PKCS#8, RSA or EC). (redis-cli calls
     /// it --key, which here selects keys.)
-    #[arg(long, value_name = "FILE", requires = "cert")]
+    #[arg(long, help_heading = H, value_name = "FILE", requires = "cert")]
     pub tls_key: Option<PathBuf>,
     /// TLS: the server name to send (SNI) and to check the certificate for, instead of the
     /// URL's host.
-    #[arg(long, value_name = "NAME")]
+    #[arg(long, help_heading = H, value_name = "NAME")]
     pub sni: Option<String>,
     /// TLS: accept any server certificate (self-signed test setups; not for production).
-    #[arg(long, alias = "tls-insecure")]
+    #[arg(long, help_heading = H, alias = "tls-insecure")]
     pub insecure: bool,
 }
 

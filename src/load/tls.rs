@@ -1,6 +1,6 @@
 //! `rediss://`: TLS with rustls, with redis-cli's options. This module builds the client
 //! configuration and does the handshake; the session then lives in a
-//! [`Stream`](crate::resp::transport::Stream), the same transport as plain TCP.
+//! [`Stream`], the same transport as plain TCP.
 //!
 //! - The server's certificate is checked against `--cacert FILE` and the certificates in
 //!   `--cacertdir DIR`, or without either, the public web roots; `--insecure` accepts any

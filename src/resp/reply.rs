@@ -3,7 +3,7 @@
 //!
 //! Replies are untrusted input: a server, or whatever answers on its port, decides every
 //! length and count. So:
-//! - every declared length and count is checked against [`Limits`] before it is used: a bulk
+//! - every declared length and count is checked against a limit before it is used: a bulk
 //!   longer than a server's own maximum (`proto-max-bulk-len`, 512 MB by default), an
 //!   aggregate with more elements than a server accepts in a request (`INT_MAX`), nesting
 //!   deeper than [`MAX_DEPTH`], or a line longer than [`MAX_LINE`] is a protocol error;

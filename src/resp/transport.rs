@@ -11,7 +11,7 @@
 //! - TLS records go to the socket under a second mutex (`out`), taken before the records are
 //!   produced and held until they are written, so records leave in the order rustls made
 //!   them. The reader only ever *tries* that lock (it must not wait behind a blocked
-//!   writer); what it cannot send, the holder sends: see [`TlsShared::flush`].
+//!   writer); what it cannot send, the holder sends (`TlsShared::flush` says why none is left behind).
 //!
 //! No extra threads, sockets or copies through the loopback interface.
 //!
