@@ -18,7 +18,7 @@ use rdbshift::load::survey::{Survey, survey};
 use rdbshift::load::url::{Url, redact};
 use rdbshift::load::{Conflict, FileLoad, Report, Target};
 
-use super::{CliResult, FilterArgs, ReadArgs, TlsArgs, report};
+use super::{CliResult, ConnArgs, FilterArgs, ReadArgs, report};
 
 #[derive(Copy, Clone, Debug, ValueEnum, PartialEq)]
 pub enum LoadMode {
@@ -87,7 +87,7 @@ pub struct LoadArgs {
     #[arg(long, value_name = "FILE")]
     report: Option<PathBuf>,
     #[command(flatten)]
-    tls: TlsArgs,
+    conn: ConnArgs,
     #[command(flatten)]
     filter: FilterArgs,
     #[command(flatten)]
@@ -163,7 +163,7 @@ fn prepare(
 }
 
 pub fn run(a: LoadArgs) -> CliResult {
-    let url = a.tls.url(&a.target)?;
+    let url = a.conn.url(&a.target)?;
     let started = Instant::now();
     let filter = a.filter.filter();
     let to_db = a.to_db.or(url.db);

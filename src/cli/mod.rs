@@ -1,5 +1,6 @@
 //! Argument parsing and dispatch. Each subcommand lives in its own file.
 
+mod conn;
 mod convert;
 mod info;
 mod inspect;
@@ -14,6 +15,8 @@ use rdbshift::filter::Filter;
 use rdbshift::format::record::Options;
 use rdbshift::input::Identity;
 use rdbshift::output::{OutFile, OutputError};
+
+pub use conn::ConnArgs;
 
 #[derive(Parser)]
 #[command(name = "rdbshift", version, about = "Read Redis/Valkey RDB snapshots offline and move their data.")]
@@ -58,27 +61,6 @@ pub struct ReadArgs {
 impl ReadArgs {
     pub fn options(&self) -> Options {
         Options { allow_newer: self.allow_newer, no_checksum: self.no_checksum }
-    }
-}
-
-/// TLS options for `rediss://` targets (load, verify).
-#[derive(Args, Clone, Debug)]
-pub struct TlsArgs {
-    /// CA certificates (PEM) to check the server's certificate with (default: the public
-    /// web roots).
-    #[arg(long, value_name = "FILE")]
-    pub tls_ca: Option<std::path::PathBuf>,
-    /// Accept any server certificate (self-signed test setups; not for production).
-    #[arg(long)]
-    pub tls_insecure: bool,
-}
-
-impl TlsArgs {
-    /// The target URL with its password from `REDISCLI_AUTH` when it has none, and TLS options.
-    pub fn url(&self, target: &str) -> Result<rdbshift::load::url::Url, String> {
-        let mut u = rdbshift::load::url::Url::parse(target, std::env::var("REDISCLI_AUTH").ok())?;
-        u.tls_opts = rdbshift::load::tls::TlsOpts { ca: self.tls_ca.clone(), insecure: self.tls_insecure };
-        Ok(u)
     }
 }
 
@@ -213,9 +195,10 @@ pub fn report_dump(dump: &rdbshift::input::Dump, e: &dyn std::fmt::Display) {
     }
 }
 
-/// Prints an error the user sees: the file and the message.
+/// Prints an error the user sees: the file and the message. The file's name goes through
+/// `redact`: a target URL given where a file was expected must not show its password.
 pub fn report(file: &Path, e: &dyn std::fmt::Display) {
-    eprintln!("rdbshift: {}: {e}", file.display());
+    eprintln!("rdbshift: {}: {e}", rdbshift::load::url::redact(&file.display().to_string()));
 }
 
 /// The man page: the main page, then one section per subcommand.

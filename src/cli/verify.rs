@@ -7,7 +7,7 @@ use rdbshift::input::Dump;
 use rdbshift::load::url::redact;
 use rdbshift::load::verify::{PEL_EXACT, Peers, Settings, Verifier, survey};
 
-use super::{CliResult, FilterArgs, ReadArgs, TlsArgs, open_dump, report};
+use super::{CliResult, ConnArgs, FilterArgs, ReadArgs, open_dump, report};
 
 #[derive(Args)]
 pub struct VerifyArgs {
@@ -34,7 +34,7 @@ pub struct VerifyArgs {
     #[arg(long, value_name = "N", hide = true, default_value_t = PEL_EXACT)]
     pel_exact: usize,
     #[command(flatten)]
-    tls: TlsArgs,
+    conn: ConnArgs,
     #[command(flatten)]
     filter: FilterArgs,
     #[command(flatten)]
@@ -42,7 +42,7 @@ pub struct VerifyArgs {
 }
 
 pub fn run(a: VerifyArgs) -> CliResult {
-    let url = a.tls.url(&a.target)?;
+    let url = a.conn.url(&a.target)?;
     let to_db = a.to_db.or(url.db);
     let p = Peers::connect(url).map_err(|e| format!("{}: {e}", redact(&a.target)))?;
     if p.is_cluster() && to_db.is_some_and(|d| d != 0) {

@@ -79,8 +79,6 @@ pub struct Target {
     nodes: Vec<Node>,
     /// slot -> node index (cluster).
     slots: Vec<usize>,
-    /// Each node's selected db (standalone).
-    node_db: Vec<u64>,
     pub report: Report,
     /// Unacknowledged bytes allowed per node.
     pub window: usize,
@@ -164,7 +162,6 @@ impl Target {
             server,
             nodes: Vec::new(),
             slots: vec![usize::MAX; 16384],
-            node_db: Vec::new(),
             report: Report::default(),
             window: WINDOW,
             globals: Vec::new(),
@@ -176,18 +173,19 @@ impl Target {
             t.refresh_slots()?;
         } else {
             let addr = t.url.addr();
-            t.node(&addr)?;
+            t.node(&addr, 0)?;
         }
         Ok(t)
     }
 
-    /// The index of the node at `addr`, connecting if needed.
-    fn node(&mut self, addr: &str) -> Result<usize, String> {
-        if let Some(i) = self.nodes.iter().position(|n| n.addr == addr) {
+    /// The index of the connection to `addr` working in `db`, connecting if needed. A
+    /// standalone load has one connection per target db, each selected in its handshake: no
+    /// `SELECT` ever travels in a pipeline, so nothing can run in the wrong db.
+    fn node(&mut self, addr: &str, db: u64) -> Result<usize, String> {
+        if let Some(i) = self.nodes.iter().position(|n| n.addr == addr && n.db == db) {
             return Ok(i);
         }
-        self.nodes.push(Node::connect(&self.url, addr)?);
-        self.node_db.push(0);
+        self.nodes.push(Node::connect(&self.url, addr, db)?);
         self.report.per_node.entry(addr.to_string()).or_default();
         Ok(self.nodes.len() - 1)
     }
@@ -229,7 +227,7 @@ impl Target {
             }
             self.slots.iter_mut().for_each(|s| *s = usize::MAX);
             for (a, b, addr) in map {
-                let i = self.node(&addr)?;
+                let i = self.node(&addr, 0)?;
                 for s in a..=b.min(16383) {
                     self.slots[s] = i;
                 }
@@ -239,10 +237,12 @@ impl Target {
         Err(format!("cannot read the cluster's slot map: {last}"))
     }
 
-    /// The node for `slot` (standalone: the only node).
-    fn route(&mut self, slot: u16) -> Result<usize, String> {
+    /// The connection for a key of `slot` going to `db` (standalone: the server's
+    /// connection for that db; a cluster has only db 0).
+    fn route(&mut self, slot: u16, db: u64) -> Result<usize, String> {
         if !self.cluster {
-            return Ok(0);
+            let addr = self.url.addr();
+            return self.node(&addr, db);
         }
         if self.slots[slot as usize] == usize::MAX {
             self.refresh_slots()?;
@@ -313,10 +313,9 @@ impl Target {
         let start = Instant::now();
         let mut wait = Duration::from_millis(100);
         loop {
-            match Node::connect(&self.url, &addr) {
+            match Node::connect(&self.url, &addr, self.nodes[i].db) {
                 Ok(n) => {
                     self.nodes[i] = n;
-                    self.node_db[i] = 0;
                     self.report.reconnects += 1;
                     for g in self.globals.clone() {
                         self.nodes[i].send(&g, Some(Expect { tag: Tag::Internal, cmds: 1, bytes: g.len(), end: true }));
@@ -335,15 +334,6 @@ impl Target {
                     wait = (wait * 2).min(Duration::from_secs(2));
                 }
             }
-        }
-    }
-
-    fn select(&mut self, i: usize, db: u64) {
-        if !self.cluster && self.node_db[i] != db {
-            let mut b = Vec::new();
-            crate::resp::command::write(&mut b, &[b"SELECT", db.to_string().as_bytes()]);
-            self.nodes[i].send(&b, Some(Expect { tag: Tag::Internal, cmds: 1, bytes: b.len(), end: true }));
-            self.node_db[i] = db;
         }
     }
 }
@@ -683,33 +673,14 @@ impl<'a, 't> FileLoad<'a, 't> {
                         }
                         bytes = b;
                         cmds *= 2;
-                        self.t.node(addr).map_err(err_io)?
+                        self.t.node(addr, 0).map_err(err_io)?
                     }
-                    None => self.t.route(slot).map_err(err_io)?,
+                    None => self.t.route(slot, r.db).map_err(err_io)?,
                 };
-                self.select_checked(node, r.db)?;
                 let tag = Tag::Key { file: self.file, record: r.record, db: r.db };
                 self.t.nodes[node].send(&bytes, Some(Expect { tag, cmds, bytes: bytes.len(), end: true }));
             }
         }
-    }
-
-    /// Makes `db` the selected db of node `i` (standalone) and waits for the answer: a
-    /// failed `SELECT` stops the load before anything else is sent on that connection, so
-    /// nothing ever runs in the wrong db.
-    fn select_checked(&mut self, i: usize, db: u64) -> std::io::Result<()> {
-        if self.t.cluster || self.t.node_db[i] == db {
-            return Ok(());
-        }
-        self.flush_node(i);
-        self.t.select(i, db);
-        self.t.nodes[i].wait_below(0);
-        self.collect()?;
-        if self.t.nodes[i].dead().is_some() {
-            // the connection went before the answer: select again on the new one
-            self.t.node_db[i] = u64::MAX;
-        }
-        Ok(())
     }
 }
 
@@ -722,7 +693,7 @@ impl FileLoad<'_, '_> {
             if m.record == usize::MAX || Some(m.record) == self.unfinished || self.dropped.contains(&m.record) {
                 continue;
             }
-            let i = self.t.route(m.slot.unwrap_or(0))?;
+            let i = self.t.route(m.slot.unwrap_or(0), self.db)?;
             let Some(k) = self.key_at(m.record, self.db) else { continue };
             by_node.entry(i).or_default().push((m.record, k.name().unwrap_or_default()));
         }
@@ -883,8 +854,7 @@ impl FileLoad<'_, '_> {
                 self.cur = None;
                 continue;
             }
-            let i = self.t.route(m.slot.unwrap_or(0)).map_err(err_io)?;
-            self.select_checked(i, self.db)?;
+            let i = self.t.route(m.slot.unwrap_or(0), self.db).map_err(err_io)?;
             self.gather(
                 i,
                 piece,

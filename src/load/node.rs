@@ -7,14 +7,14 @@
 
 use std::collections::VecDeque;
 use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::url::Url;
-use crate::resp::client::Conn;
-use crate::resp::reply::{ParseError, Reply, skip};
+use crate::resp::client::{Conn, ConnError, secs};
+use crate::resp::reply::{MAX_PENDING, ParseError, Reply, Skipper};
+use crate::resp::transport::{ReadHalf, Stream, WriteHalf, connect_tcp, is_timeout};
 
 /// Most unanswered commands per connection (small commands fill a byte window slowly; a
 /// server holds a reply per command).
@@ -54,57 +54,98 @@ struct State {
     bytes: usize,
     /// Commands sent and not answered yet.
     cmds: u64,
+    /// Since when the connection owes replies (set when `cmds` leaves 0, cleared when it
+    /// comes back to 0): with the last bytes received, what the reply timeout counts from.
+    owing_since: Option<Instant>,
     /// The first error of the key being acknowledged (its pieces may span several entries).
     cur_err: Option<String>,
     done: Vec<Done>,
     dead: Option<String>,
 }
 
+impl State {
+    fn owe(&mut self, cmds: u32) {
+        if self.cmds == 0 && cmds > 0 {
+            self.owing_since = Some(Instant::now());
+        }
+        self.cmds += cmds as u64;
+    }
+}
+
+/// The connection's state, shared by the loader and the reader thread.
+type Shared = Arc<(Mutex<State>, Condvar)>;
+
 pub struct Node {
     pub addr: String,
-    w: TcpStream,
-    sh: Arc<(Mutex<State>, Condvar)>,
+    /// The db every command on this connection runs in (see [`Node::connect`]).
+    pub db: u64,
+    w: WriteHalf,
+    sh: Shared,
     reader: Option<JoinHandle<()>>,
     /// Bytes of pieces that completed no command, counted with the next queued entry.
     carry: usize,
+    timeout: Duration,
 }
 
-/// Connects, authenticates, and checks the server answers.
-pub fn handshake(url: &Url, addr: &str, timeout: Duration) -> Result<Conn, String> {
-    let mut c = if url.tls {
+/// Connects to `addr`, authenticates, and checks that the server answers: TCP (waiting at
+/// most the smaller of `connect` and the URL's connect timeout), TLS for `rediss://`, `AUTH`
+/// with the URL's credentials, `PING` (each waiting at most the URL's I/O timeout). Every
+/// error names `addr` and the step: `timed out after 2 s waiting for 127.0.0.1:7000 (PING)`.
+pub fn handshake(url: &Url, addr: &str, connect: Duration) -> Result<Conn, String> {
+    let t = url.timeouts;
+    let connect = connect.min(t.connect);
+    let sock = connect_tcp(addr, connect).map_err(|e| ConnError::io(addr, "connect", connect, e).to_string())?;
+    let stream = if url.tls {
         let host = addr.rsplit_once(':').map_or(addr, |x| x.0);
-        Conn::from_stream(super::tls::connect(host, addr, &url.tls_opts, timeout)?, timeout)
+        super::tls::handshake(sock, host, addr, &url.tls_opts, connect)?
     } else {
-        Conn::connect(addr, timeout)
-    }
-    .map_err(|e| format!("{addr}: {e}"))?;
+        Stream::tcp(sock).map_err(|e| ConnError::io(addr, "connect", connect, e).to_string())?
+    };
+    let mut c = Conn::new(stream, addr, t.io).map_err(|e| e.to_string())?;
     if let Some(p) = &url.password {
         let r = match &url.user {
-            Some(u) => c.cmd(&["AUTH", u, p]),
-            None => c.cmd(&["AUTH", p]),
+            Some(u) => c.cmd(&["AUTH", u, p.expose()]),
+            None => c.cmd(&["AUTH", p.expose()]),
         }
-        .map_err(|e| format!("{addr}: {e}"))?;
+        .map_err(|e| e.to_string())?;
         if let Reply::Error(e) = r {
             return Err(format!("{addr}: authentication failed: {}", String::from_utf8_lossy(&e)));
         }
     }
-    match c.cmd(&["PING"]).map_err(|e| format!("{addr}: {e}"))? {
+    match c.cmd(&["PING"]).map_err(|e| e.to_string())? {
         Reply::Error(e) => Err(format!("{addr}: {}", String::from_utf8_lossy(&e))),
         _ => Ok(c),
     }
 }
 
 impl Node {
-    pub fn connect(url: &Url, addr: &str) -> Result<Node, String> {
-        let c = handshake(url, addr, Duration::from_secs(10))?;
-        let w = c.into_stream();
-        w.set_read_timeout(None).ok();
-        w.set_write_timeout(Some(Duration::from_secs(120))).ok();
-        let r = w.try_clone().map_err(|e| format!("{addr}: {e}"))?;
-        let sh: Arc<(Mutex<State>, Condvar)> = Arc::default();
+    /// A pipelined connection to `addr`: [`handshake`], then a reader thread matching
+    /// replies. A server that owes replies and sends nothing for the URL's I/O timeout, or a
+    /// write that waits that long, makes the connection dead (see [`Node::dead`]).
+    ///
+    /// `db`: the database this connection works in, selected in the handshake (and its
+    /// answer checked) before anything else is sent, so no command on it ever runs in
+    /// another db. A standalone load opens one connection per target db; a cluster's is 0.
+    pub fn connect(url: &Url, addr: &str, db: u64) -> Result<Node, String> {
+        let mut c = handshake(url, addr, url.timeouts.connect)?;
+        if db != 0 {
+            match c.cmd(&["SELECT", &db.to_string()]).map_err(|e| e.to_string())? {
+                Reply::Error(e) => {
+                    return Err(format!("{addr}: SELECT {db} failed: {}", String::from_utf8_lossy(&e)));
+                }
+                _ => {}
+            }
+        }
+        let timeout = c.timeout();
+        let (r, w) = c.into_stream().split();
+        let sh: Shared = Arc::default();
         let sh2 = sh.clone();
-        let reader = std::thread::spawn(move || read_loop(r, &sh2));
-        Ok(Node { addr: addr.to_string(), w, sh, reader: Some(reader), carry: 0 })
+        let a = addr.to_string();
+        let reader = std::thread::Builder::new()
+            .name(format!("reader {addr}"))
+            .spawn(move || read_loop(r, &sh2, &a, timeout))
+            .map_err(|e| format!("{addr}: cannot start a reader thread: {e}"))?;
+        Ok(Node { addr: addr.to_string(), db, w, sh, reader: Some(reader), carry: 0, timeout })
     }
 
     /// Queues `e` and writes `bytes` (the connection may turn out dead: see [`Node::dead`]).
@@ -126,15 +167,11 @@ impl Node {
             }
             if let Some(e) = e {
                 st.bytes += e.bytes;
-                st.cmds += e.cmds as u64;
+                st.owe(e.cmds);
                 st.q.push_back(e);
             }
         }
-        if let Err(err) = self.w.write_all(bytes) {
-            let mut st = self.sh.0.lock().unwrap();
-            st.dead.get_or_insert(format!("write: {err}"));
-            self.sh.1.notify_all();
-        }
+        self.write(bytes);
     }
 
     /// Queues several entries and writes their bytes in one go.
@@ -148,22 +185,41 @@ impl Node {
                 }
                 e.bytes += std::mem::take(&mut self.carry);
                 st.bytes += e.bytes;
-                st.cmds += e.cmds as u64;
+                st.owe(e.cmds);
                 st.q.push_back(e);
             }
             if st.dead.is_some() {
                 return;
             }
         }
+        self.write(bytes);
+    }
+
+    /// Writes to the server; a failure (or a write that waited the whole timeout for room)
+    /// makes the connection dead, and closes it so that the reader stops too.
+    fn write(&mut self, bytes: &[u8]) {
         if let Err(err) = self.w.write_all(bytes) {
             let mut st = self.sh.0.lock().unwrap();
-            st.dead.get_or_insert(format!("write: {err}"));
+            let why = if is_timeout(&err) {
+                format!(
+                    "timed out after {} writing to {} ({} replies outstanding)",
+                    secs(self.timeout),
+                    self.addr,
+                    st.cmds
+                )
+            } else {
+                format!("writing to {}: {err}", self.addr)
+            };
+            st.dead.get_or_insert(why);
             self.sh.1.notify_all();
+            drop(st);
+            self.w.shutdown();
         }
     }
 
     /// Waits until at most `limit` bytes and [`MAX_CMDS`] commands are unacknowledged (or
-    /// the connection died).
+    /// the connection died: the reader thread declares it dead after the timeout at the
+    /// latest, so this never waits forever).
     pub fn wait_below(&self, limit: usize) {
         let mut st = self.sh.0.lock().unwrap();
         while (st.bytes > limit || st.cmds > MAX_CMDS.min(limit as u64)) && st.dead.is_none() {
@@ -184,6 +240,7 @@ impl Node {
         let mut st = self.sh.0.lock().unwrap();
         st.bytes = 0;
         st.cmds = 0;
+        st.owing_since = None;
         st.q.drain(..).collect()
     }
 
@@ -194,7 +251,7 @@ impl Node {
 
 impl Drop for Node {
     fn drop(&mut self) {
-        let _ = self.w.shutdown(std::net::Shutdown::Both);
+        self.w.shutdown();
         if let Some(r) = self.reader.take() {
             let _ = r.join();
         }
@@ -213,31 +270,49 @@ fn pop_complete(st: &mut State) {
     }
 }
 
-fn read_loop(mut r: TcpStream, sh: &(Mutex<State>, Condvar)) {
-    let mut buf = Vec::with_capacity(1 << 17);
-    let mut tmp = vec![0u8; 1 << 17];
+/// Marks the connection dead (the first reason stays) and wakes the loader.
+fn die(sh: &(Mutex<State>, Condvar), why: String) {
+    let mut st = sh.0.lock().unwrap();
+    st.dead.get_or_insert(why);
+    sh.1.notify_all();
+}
+
+/// The reader thread: matches replies to the queue, in order.
+///
+/// Timing: while the connection owes replies, the socket's read timeout is set to what is
+/// left of `timeout`, counted from the later of the last bytes received and the moment it
+/// began to owe; when that runs out, the connection is dead. A connection owing nothing
+/// waits in `timeout`-long reads and is never declared dead for it (no busy wake-ups).
+fn read_loop(mut r: ReadHalf, sh: &(Mutex<State>, Condvar), addr: &str, timeout: Duration) {
+    let mut buf: Vec<u8> = Vec::with_capacity(1 << 17);
+    let mut skipper = Skipper::default();
     // replies parsed since the last update: None for success, Some(error)
     let mut got: Vec<Option<String>> = Vec::new();
+    let mut last_rx = Instant::now();
+    let mut read_timeout = None;
     loop {
         let mut pos = 0;
         let bad = loop {
-            match skip(&buf, pos) {
+            match skipper.skip(&buf, pos) {
                 Ok((err, next)) => {
                     got.push(err.map(|e| String::from_utf8_lossy(e).into_owned()));
                     pos = next;
                 }
+                Err(ParseError::Incomplete) if buf.len() - pos > MAX_PENDING => {
+                    break Some(format!("a reply longer than {MAX_PENDING} bytes"));
+                }
                 Err(ParseError::Incomplete) => break None,
-                Err(ParseError::Invalid(m)) => break Some(format!("protocol error: {m}")),
+                Err(ParseError::Invalid(m)) => break Some(m),
             }
         };
         buf.drain(..pos);
-        if !got.is_empty() {
-            let mut st = sh.0.lock().unwrap();
-            let st = &mut *st;
+        let wait = {
+            let mut g = sh.0.lock().unwrap();
+            let st = &mut *g;
             for err in got.drain(..) {
                 pop_complete(st);
                 let Some(front) = st.q.front_mut() else {
-                    st.dead = Some("a reply nobody asked for".into());
+                    st.dead.get_or_insert(format!("protocol error from {addr}: a reply nobody asked for"));
                     sh.1.notify_all();
                     return;
                 };
@@ -248,22 +323,49 @@ fn read_loop(mut r: TcpStream, sh: &(Mutex<State>, Condvar)) {
                 st.cmds = st.cmds.saturating_sub(1);
             }
             pop_complete(st);
+            if st.cmds == 0 {
+                st.owing_since = None;
+            }
             sh.1.notify_all();
-        }
+            match st.owing_since {
+                Some(since) => {
+                    let waited = since.max(last_rx).elapsed();
+                    if waited >= timeout && bad.is_none() {
+                        st.dead.get_or_insert(format!(
+                            "timed out after {} waiting for {addr} ({} replies outstanding)",
+                            secs(timeout),
+                            st.cmds
+                        ));
+                        sh.1.notify_all();
+                        drop(g);
+                        // a writer blocked on this socket stops too
+                        r.shutdown();
+                        return;
+                    }
+                    timeout.saturating_sub(waited).max(Duration::from_millis(1))
+                }
+                None => timeout,
+            }
+        };
         if let Some(b) = bad {
-            let mut st = sh.0.lock().unwrap();
-            st.dead.get_or_insert(b);
-            sh.1.notify_all();
+            die(sh, format!("protocol error from {addr}: {b}"));
+            r.shutdown();
             return;
         }
-        match r.read(&mut tmp) {
-            Ok(0) | Err(_) => {
-                let mut st = sh.0.lock().unwrap();
-                st.dead.get_or_insert("connection closed".into());
-                sh.1.notify_all();
-                return;
-            }
-            Ok(n) => buf.extend_from_slice(&tmp[..n]),
+        // a setsockopt only when the wait changes noticeably
+        if read_timeout.is_none_or(|t: Duration| t.abs_diff(wait) > Duration::from_millis(20)) {
+            let _ = r.set_timeout(Some(wait));
+            read_timeout = Some(wait);
+        }
+        let start = buf.len();
+        buf.resize(start + (1 << 17), 0);
+        let res = r.read(&mut buf[start..]);
+        buf.truncate(start + *res.as_ref().unwrap_or(&0));
+        match res {
+            Ok(0) => return die(sh, format!("connection closed by {addr}")),
+            Ok(_) => last_rx = Instant::now(),
+            Err(e) if is_timeout(&e) || e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return die(sh, format!("reading from {addr}: {e}")),
         }
     }
 }

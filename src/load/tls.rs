@@ -1,26 +1,50 @@
-//! `rediss://`: TLS with rustls. The TLS session lives in a small pump (two threads) that
-//! hands the loader a plain loopback socket carrying the decrypted stream, so the
-//! pipelined connection code (a writer and a reader thread on one socket) is the same for
-//! TLS and plain TCP.
+//! `rediss://`: TLS with rustls, with redis-cli's options. This module builds the client
+//! configuration and does the handshake; the session then lives in a
+//! [`Stream`], the same transport as plain TCP.
 //!
-//! Server certificates are checked against `--tls-ca FILE` or, without it, the public web
-//! roots; `--tls-insecure` accepts any certificate (for tests and self-signed setups).
+//! - The server's certificate is checked against `--cacert FILE` and the certificates in
+//!   `--cacertdir DIR`, or without either, the public web roots; `--insecure` accepts any
+//!   certificate (self-signed test setups).
+//! - The name checked, and sent as SNI, is the URL's host or `--sni NAME`. (rustls sends no
+//!   SNI for an IP address.)
+//! - `--cert FILE` and `--key FILE` give a client certificate (a server with
+//!   `tls-auth-clients yes`, the default, asks for one). The key may be PKCS#8, PKCS#1 (RSA)
+//!   or SEC1 (EC), in PEM.
 
-use std::io::{Read, Write};
-use std::net::{Shutdown, TcpListener, TcpStream};
-use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use rustls::{ClientConfig, ClientConnection, DigitallySignedStruct, RootCertStore, SignatureScheme};
 
+use crate::resp::client::ConnError;
+use crate::resp::transport::{Stream, tls_io_error};
+
+/// How to check the server and what to show it.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct TlsOpts {
+    /// `--cacert`: CA certificates (PEM).
     pub ca: Option<PathBuf>,
+    /// `--cacertdir`: a directory of CA certificates (PEM files; others are passed over).
+    pub ca_dir: Option<PathBuf>,
+    /// `--cert`, `--key`: the client certificate (chain) and its private key (PEM).
+    pub cert: Option<PathBuf>,
+    pub key: Option<PathBuf>,
+    /// `--sni`: the server name to send and check, instead of the URL's host.
+    pub sni: Option<String>,
+    /// `--insecure`: accept any server certificate.
     pub insecure: bool,
+}
+
+impl TlsOpts {
+    /// Whether any option beyond the defaults was given.
+    pub fn any(&self) -> bool {
+        *self != TlsOpts::default()
+    }
 }
 
 #[derive(Debug)]
@@ -58,137 +82,96 @@ impl ServerCertVerifier for AcceptAny {
     }
 }
 
-fn config(o: &TlsOpts) -> Result<Arc<ClientConfig>, String> {
+fn pem_certs(p: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
+    let certs = CertificateDer::pem_file_iter(p)
+        .map_err(|e| format!("{}: {e}", p.display()))?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| format!("{}: {e}", p.display()))?;
+    if certs.is_empty() {
+        return Err(format!("{}: no certificate in it (PEM expected)", p.display()));
+    }
+    Ok(certs)
+}
+
+fn roots(o: &TlsOpts) -> Result<RootCertStore, String> {
+    let mut roots = RootCertStore::empty();
+    if o.ca.is_none() && o.ca_dir.is_none() {
+        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+        return Ok(roots);
+    }
+    let mut add = |p: &Path, c: CertificateDer<'static>| roots.add(c).map_err(|e| format!("{}: {e}", p.display()));
+    if let Some(p) = &o.ca {
+        for c in pem_certs(p)? {
+            add(p, c)?;
+        }
+    }
+    if let Some(d) = &o.ca_dir {
+        let mut n = 0;
+        let mut files: Vec<PathBuf> = std::fs::read_dir(d)
+            .map_err(|e| format!("{}: {e}", d.display()))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.is_file())
+            .collect();
+        files.sort();
+        for p in files {
+            // OpenSSL's hashed links and plain .pem/.crt files alike; others hold no PEM
+            for c in pem_certs(&p).unwrap_or_default() {
+                add(&p, c)?;
+                n += 1;
+            }
+        }
+        if n == 0 {
+            return Err(format!("{}: no PEM certificate in this directory", d.display()));
+        }
+    }
+    Ok(roots)
+}
+
+/// The client configuration for `o` (reads the files it names).
+pub fn config(o: &TlsOpts) -> Result<Arc<ClientConfig>, String> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let builder = ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
         .map_err(|e| e.to_string())?;
-    let cfg = if o.insecure {
-        builder.dangerous().with_custom_certificate_verifier(Arc::new(AcceptAny(provider))).with_no_client_auth()
+    let builder = if o.insecure {
+        builder.dangerous().with_custom_certificate_verifier(Arc::new(AcceptAny(provider)))
     } else {
-        let mut roots = RootCertStore::empty();
-        match &o.ca {
-            Some(p) => {
-                for c in CertificateDer::pem_file_iter(p).map_err(|e| format!("{}: {e}", p.display()))? {
-                    roots
-                        .add(c.map_err(|e| format!("{}: {e}", p.display()))?)
-                        .map_err(|e| format!("{}: {e}", p.display()))?;
-                }
-            }
-            None => roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
+        builder.with_root_certificates(roots(o)?)
+    };
+    let cfg = match (&o.cert, &o.key) {
+        (None, None) => builder.with_no_client_auth(),
+        (Some(c), Some(k)) => {
+            let chain = pem_certs(c)?;
+            let key = PrivateKeyDer::from_pem_file(k).map_err(|e| {
+                format!("{}: no private key read (PKCS#8, RSA or EC in PEM expected): {e}", k.display())
+            })?;
+            builder
+                .with_client_auth_cert(chain, key)
+                .map_err(|e| format!("{} and {}: {e}", c.display(), k.display()))?
         }
-        builder.with_root_certificates(roots).with_no_client_auth()
+        _ => return Err("a client certificate needs both --cert FILE and --key FILE".into()),
     };
     Ok(Arc::new(cfg))
 }
 
-/// Connects to `addr` (host:port, the certificate is checked for `host`) with TLS and
-/// returns a plain local socket that carries the decrypted stream.
-pub fn connect(host: &str, addr: &str, o: &TlsOpts, timeout: Duration) -> Result<TcpStream, String> {
-    let name = ServerName::try_from(host.trim_start_matches('[').trim_end_matches(']').to_string())
-        .map_err(|e| format!("{host}: {e}"))?;
-    let mut conn = ClientConnection::new(config(o)?, name).map_err(|e| e.to_string())?;
-    let sock = std::net::ToSocketAddrs::to_socket_addrs(addr)
-        .map_err(|e| format!("{addr}: {e}"))?
-        .next()
-        .ok_or_else(|| format!("{addr}: no address"))?;
-    let mut raw = TcpStream::connect_timeout(&sock, timeout).map_err(|e| format!("{addr}: {e}"))?;
-    raw.set_nodelay(true).ok();
-    raw.set_read_timeout(Some(timeout)).ok();
+/// The TLS handshake with `addr` over the connected `sock`, waiting at most `timeout` for
+/// each read and write. The server is checked for `--sni` or else `host`.
+pub fn handshake(
+    mut sock: TcpStream,
+    host: &str,
+    addr: &str,
+    o: &TlsOpts,
+    timeout: Duration,
+) -> Result<Stream, String> {
+    let what = "TLS handshake";
+    let name = o.sni.as_deref().unwrap_or(host).trim_start_matches('[').trim_end_matches(']');
+    let name = ServerName::try_from(name.to_string()).map_err(|e| format!("{addr}: server name {name:?}: {e}"))?;
+    let mut conn = ClientConnection::new(config(o)?, name).map_err(|e| format!("{addr}: {e}"))?;
+    let io = |e| ConnError::io(addr, what, timeout, tls_io_error(e)).to_string();
+    sock.set_read_timeout(Some(timeout)).map_err(io)?;
+    sock.set_write_timeout(Some(timeout)).map_err(io)?;
     while conn.is_handshaking() {
-        conn.complete_io(&mut raw).map_err(|e| format!("{addr}: TLS handshake: {e}"))?;
+        conn.complete_io(&mut sock).map_err(io)?;
     }
-    raw.set_read_timeout(None).ok();
-    // the loader's end and the pump's end of a loopback connection
-    let l = TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
-    let ours = TcpStream::connect(l.local_addr().map_err(|e| e.to_string())?).map_err(|e| e.to_string())?;
-    let (pump, _) = l.accept().map_err(|e| e.to_string())?;
-    ours.set_nodelay(true).ok();
-    pump.set_nodelay(true).ok();
-    let conn = Arc::new(Mutex::new(conn));
-    let stop = |a: &TcpStream, b: &TcpStream| {
-        let _ = a.shutdown(Shutdown::Both);
-        let _ = b.shutdown(Shutdown::Both);
-    };
-    // network -> loader
-    {
-        let (conn, mut raw_r, mut raw_w, mut local) = (
-            conn.clone(),
-            raw.try_clone().map_err(|e| e.to_string())?,
-            raw.try_clone().map_err(|e| e.to_string())?,
-            pump.try_clone().map_err(|e| e.to_string())?,
-        );
-        std::thread::spawn(move || {
-            let mut buf = vec![0u8; 1 << 16];
-            let mut plain = Vec::with_capacity(1 << 16);
-            loop {
-                let n = match raw_r.read(&mut buf) {
-                    Ok(0) | Err(_) => break,
-                    Ok(n) => n,
-                };
-                {
-                    let mut c = conn.lock().unwrap();
-                    let mut rd = &buf[..n];
-                    let mut failed = false;
-                    while !rd.is_empty() && !failed {
-                        failed = c.read_tls(&mut rd).is_err() || c.process_new_packets().is_err();
-                        loop {
-                            let start = plain.len();
-                            plain.resize(start + (1 << 16), 0);
-                            match c.reader().read(&mut plain[start..]) {
-                                Ok(k) if k > 0 => plain.truncate(start + k),
-                                _ => {
-                                    plain.truncate(start);
-                                    break;
-                                }
-                            }
-                        }
-                    }
-                    while c.wants_write() {
-                        if c.write_tls(&mut raw_w).is_err() {
-                            failed = true;
-                            break;
-                        }
-                    }
-                    if failed {
-                        break;
-                    }
-                }
-                if local.write_all(&plain).is_err() {
-                    break;
-                }
-                plain.clear();
-            }
-            stop(&raw_r, &local);
-        });
-    }
-    // loader -> network
-    {
-        let (mut raw_w, mut local) = (raw, pump);
-        std::thread::spawn(move || {
-            let mut buf = vec![0u8; 1 << 16];
-            loop {
-                let n = match local.read(&mut buf) {
-                    Ok(0) | Err(_) => break,
-                    Ok(n) => n,
-                };
-                let mut c = conn.lock().unwrap();
-                if c.writer().write_all(&buf[..n]).is_err() {
-                    break;
-                }
-                let mut ok = true;
-                while c.wants_write() {
-                    if c.write_tls(&mut raw_w).is_err() {
-                        ok = false;
-                        break;
-                    }
-                }
-                if !ok {
-                    break;
-                }
-            }
-            stop(&raw_w, &local);
-        });
-    }
-    Ok(ours)
+    Stream::tls(sock, conn).map_err(io)
 }
