@@ -421,7 +421,7 @@ fn work(
                     }
                 };
                 let name = &*name;
-                out.begin_key(k.start, Some(crate::slot::of(name)));
+                out.begin_key(k.start, Some(crate::slot::of(name)), name);
                 commands::key(plan, h, data, k, name, &mut out, &mut bufs, &mut n)?;
                 out.end_key();
                 Ok(())
@@ -438,7 +438,7 @@ fn work(
                 let Str::Bytes(body) = body else {
                     return Err(Error::corrupt(chunk.start as u64, "function", "library code is an integer"));
                 };
-                out.begin_key(usize::MAX, None);
+                out.begin_key(usize::MAX, None, b"");
                 out.command(&[b"FUNCTION", b"LOAD", b"REPLACE", body])?;
                 n.functions += 1;
                 out.end_key();

@@ -18,7 +18,7 @@ pub enum Seg {
 
 /// Where one key's commands sit in a [`Seg::Bytes`] (for a loader, which routes keys to
 /// cluster nodes and retries a key from its first command).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Mark {
     /// Offset in the piece where this key's commands (or their continuation) start; they
     /// run to the next mark or the end of the piece (mapped segments in between belong to
@@ -33,7 +33,12 @@ pub struct Mark {
     pub cmds: u32,
     /// The key's last command ends in this piece.
     pub end: bool,
+    /// The key's name, on the mark where its commands begin (a loader names a failed key
+    /// with it, without reading the dump or its own commands again).
+    pub name: Option<Box<[u8]>>,
 }
+
+const ASKING: &[u8] = b"*1\r\n$6\r\nASKING\r\n";
 
 /// Strings at least this long that lie in the input are sent by reference.
 pub const ZERO_COPY_MIN: usize = 64 << 10;
@@ -66,6 +71,8 @@ pub struct Out<'s> {
     pool: &'s BufPool,
     /// Key marks, when the consumer wants them.
     pub marks: Option<Vec<Mark>>,
+    /// `ASKING` before every command (see [`Out::with_asking`]).
+    asking: bool,
     send: &'s mut dyn FnMut(Seg) -> Result<()>,
 }
 
@@ -77,7 +84,7 @@ pub fn stopped() -> Error {
 impl<'s> Out<'s> {
     /// `piece`: the buffer is sent on once it holds this many bytes (at a command boundary).
     pub fn new(input: &'s [u8], piece: usize, pool: &'s BufPool, send: &'s mut dyn FnMut(Seg) -> Result<()>) -> Self {
-        Out { buf: pool.get(piece + (64 << 10)), sent: 0, piece, input, pool, marks: None, send }
+        Out { buf: pool.get(piece + (64 << 10)), sent: 0, piece, input, pool, marks: None, asking: false, send }
     }
 
     /// Records key marks from now on.
@@ -86,15 +93,40 @@ impl<'s> Out<'s> {
         self
     }
 
-    /// The commands that follow belong to the key at `record` (see [`Mark`]).
-    pub fn begin_key(&mut self, record: usize, slot: Option<u16>) {
+    /// Writes `ASKING` before every command from now on (a key resent to the node that
+    /// answered `ASK`: each of its commands must follow an `ASKING`).
+    pub fn with_asking(mut self) -> Self {
+        self.asking = true;
+        self
+    }
+
+    /// The commands that follow belong to the key at `record`, named `name` (see [`Mark`]).
+    pub fn begin_key(&mut self, record: usize, slot: Option<u16>, name: &[u8]) {
         if let Some(m) = &mut self.marks {
-            m.push(Mark { at: self.buf.len(), record, slot, cmds: 0, end: false });
+            let name = (record != usize::MAX).then(|| name.into());
+            m.push(Mark { at: self.buf.len(), record, slot, cmds: 0, end: false, name });
+        }
+        if self.asking {
+            self.asking_before_next();
+        }
+    }
+
+    fn asking_before_next(&mut self) {
+        self.buf.extend_from_slice(ASKING);
+        if let Some(m) = self.marks.as_mut().and_then(|m| m.last_mut()) {
+            m.cmds += 1;
         }
     }
 
     /// The key's commands are complete.
     pub fn end_key(&mut self) {
+        if self.asking && self.buf.ends_with(ASKING) {
+            // the ASKING written for a command that does not come
+            self.buf.truncate(self.buf.len() - ASKING.len());
+            if let Some(m) = self.marks.as_mut().and_then(|m| m.last_mut()) {
+                m.cmds -= 1;
+            }
+        }
         if let Some(m) = self.marks.as_mut().and_then(|m| m.last_mut()) {
             m.end = true;
         }
@@ -119,6 +151,9 @@ impl<'s> Out<'s> {
         if let Some(m) = self.marks.as_mut().and_then(|m| m.last_mut()) {
             m.cmds += 1;
         }
+        if self.asking {
+            self.asking_before_next();
+        }
         if self.buf.len() >= self.piece {
             self.flush()?;
         }
@@ -132,7 +167,7 @@ impl<'s> Out<'s> {
                 None => Vec::new(),
                 Some(m) => {
                     // a key still being written continues at the start of the next piece
-                    let cont = m.last().filter(|l| !l.end).map(|l| Mark { at: 0, cmds: 0, ..*l });
+                    let cont = m.last().filter(|l| !l.end).map(|l| Mark { at: 0, cmds: 0, name: None, ..*l });
                     let done = std::mem::take(m);
                     m.extend(cont);
                     done
@@ -207,4 +242,49 @@ pub fn array_header(out: &mut Vec<u8>, argc: usize) {
     out.push(b'*');
     out.extend_from_slice(itoa::Buffer::new().format(argc).as_bytes());
     out.extend_from_slice(b"\r\n");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn one_key(asking: bool) -> (Vec<u8>, Vec<Mark>) {
+        let pool = BufPool::default();
+        let mut segs = Vec::new();
+        let mut send = |s: Seg| {
+            segs.push(s);
+            Ok(())
+        };
+        let mut out = Out::new(b"", 1 << 20, &pool, &mut send).with_marks();
+        if asking {
+            out = out.with_asking();
+        }
+        out.begin_key(7, Some(1), b"k");
+        out.command(&[b"DEL", b"k"]).unwrap();
+        out.command(&[b"SET", b"k", b"v"]).unwrap();
+        out.end_key();
+        out.flush().unwrap();
+        drop(out);
+        match segs.pop() {
+            Some(Seg::Bytes(b, m)) => (b, m),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn marks_carry_the_name_and_count_commands() {
+        let (b, m) = one_key(false);
+        assert_eq!(b, b"*2\r\n$3\r\nDEL\r\n$1\r\nk\r\n*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n");
+        assert_eq!(m.len(), 1);
+        assert_eq!((m[0].record, m[0].cmds, m[0].end, m[0].name.as_deref()), (7, 2, true, Some(&b"k"[..])));
+    }
+
+    #[test]
+    fn asking_precedes_every_command_and_none_dangles() {
+        let (b, m) = one_key(true);
+        let want =
+            [ASKING, b"*2\r\n$3\r\nDEL\r\n$1\r\nk\r\n", ASKING, b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n"].concat();
+        assert_eq!(b, want);
+        assert_eq!(m[0].cmds, 4, "two commands, each after an ASKING");
+    }
 }

@@ -27,9 +27,11 @@ pub struct Retry {
     pub last_err: String,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 struct Open {
     db: u64,
+    /// The key's name (it travels with the key's commands).
+    name: Option<Box<[u8]>>,
     /// Attempts made so far.
     attempts: u32,
     /// Waiting in the retry list.
@@ -63,14 +65,19 @@ pub struct Ledger {
 
 impl Ledger {
     /// A key's commands were handed to a node (first attempt).
-    pub fn sent(&mut self, record: usize, db: u64) {
-        self.open.entry(record).or_insert(Open { db, attempts: 1, retrying: false });
+    pub fn sent(&mut self, record: usize, db: u64, name: Option<Box<[u8]>>) {
+        self.open.entry(record).or_insert(Open { db, name, attempts: 1, retrying: false });
         self.sent_upto = self.sent_upto.max(record + 1);
     }
 
     /// A key passed over without sending (filtered, resumed): only moves the low-water mark.
     pub fn passed(&mut self, record: usize) {
         self.sent_upto = self.sent_upto.max(record + 1);
+    }
+
+    /// The name of an open key.
+    pub fn name(&self, record: usize) -> Option<&[u8]> {
+        self.open.get(&record).and_then(|o| o.name.as_deref())
     }
 
     pub fn is_open(&self, record: usize) -> bool {
@@ -185,8 +192,9 @@ mod tests {
     #[test]
     fn sent_then_acked_is_loaded_once() {
         let mut l = Ledger::default();
-        l.sent(10, 0);
-        l.sent(20, 0);
+        l.sent(10, 0, Some(b"k10"[..].into()));
+        assert_eq!(l.name(10), Some(&b"k10"[..]), "the name travels with the key");
+        l.sent(20, 0, None);
         assert_eq!(l.done_upto(), 10);
         assert_eq!(l.acked(10), Outcome::Finished);
         assert_eq!(l.acked(10), Outcome::Stale, "a second ack counts nothing");
@@ -198,7 +206,7 @@ mod tests {
     #[test]
     fn retry_then_ack() {
         let mut l = Ledger::default();
-        l.sent(5, 3);
+        l.sent(5, 3, None);
         assert_eq!(l.retry(5, Some("h:1".into()), "ASK 1 h:1".into()), Outcome::Retrying);
         assert_eq!(l.retry(5, None, "again".into()), Outcome::Retrying, "queued once");
         assert_eq!(l.acked(5), Outcome::Stale, "an ack of the old attempt does not finish a queued retry");
@@ -217,7 +225,7 @@ mod tests {
     #[test]
     fn attempts_run_out() {
         let mut l = Ledger::default();
-        l.sent(1, 0);
+        l.sent(1, 0, None);
         for n in 2..=MAX_ATTEMPTS {
             l.retry(1, None, "TRYAGAIN".into());
             let (go, _) = l.take_retries();
@@ -235,9 +243,9 @@ mod tests {
     #[test]
     fn failed_and_skipped_are_final_and_recorded() {
         let mut l = Ledger::default();
-        l.sent(1, 0);
-        l.sent(2, 4);
-        l.sent(3, 0);
+        l.sent(1, 0, None);
+        l.sent(2, 4, None);
+        l.sent(3, 0, None);
         assert_eq!(l.failed(2, 4), Outcome::Finished);
         assert_eq!(l.acked(2), Outcome::Stale, "a failed key is not loaded later");
         assert_eq!(l.skipped(3), Outcome::Finished);
@@ -250,7 +258,7 @@ mod tests {
     #[test]
     fn a_failure_while_retrying_drops_the_retry() {
         let mut l = Ledger::default();
-        l.sent(7, 0);
+        l.sent(7, 0, None);
         l.retry(7, None, "connection lost".into());
         assert_eq!(l.failed(7, 0), Outcome::Finished);
         let (go, gave_up) = l.take_retries();
@@ -262,7 +270,7 @@ mod tests {
         let mut l = Ledger::default();
         l.passed(100);
         assert_eq!(l.done_upto(), 101);
-        l.sent(200, 0);
+        l.sent(200, 0, None);
         assert_eq!(l.done_upto(), 200);
     }
 }

@@ -27,7 +27,7 @@ use crate::convert::out::{BufPool, Mark, Out, Seg};
 use crate::convert::{Counts, Plan, Target as Server};
 use crate::format::record::Record;
 use crate::format::{Dialect, Header, Reader};
-use crate::resp::reply::{Reply, parse};
+use crate::resp::reply::Reply;
 use node::{Done, Expect, Node, Tag};
 use url::Url;
 
@@ -583,15 +583,21 @@ impl<'a, 't> FileLoad<'a, 't> {
         }
     }
 
+    /// The name of the key at `record`: from the ledger while the key is open (its name
+    /// travelled with its commands), else read again from the dump.
     fn key_name(&self, record: usize, db: u64) -> String {
+        if let Some(n) = self.ledger.name(record) {
+            return String::from_utf8_lossy(n).into_owned();
+        }
         match self.key_at(record, db) {
             Some(k) => String::from_utf8_lossy(&k.name().unwrap_or_default()).into_owned(),
             None => format!("(key at byte offset {record})"),
         }
     }
 
-    /// The key's commands, decoded again from the dump: (bytes, commands, slot).
-    fn regenerate(&self, record: usize, db: u64) -> Result<(Vec<u8>, u32, u16), String> {
+    /// The key's commands, decoded again from the dump (each after an `ASKING` when `ask`):
+    /// (bytes, commands, slot).
+    fn regenerate(&self, record: usize, db: u64, ask: bool) -> Result<(Vec<u8>, u32, u16), String> {
         let Some(k) = self.key_at(record, db) else { return Err(format!("no key at byte offset {record}")) };
         let name = k.name().map_err(|e| e.to_string())?;
         let slot = crate::slot::of(&name);
@@ -602,8 +608,11 @@ impl<'a, 't> FileLoad<'a, 't> {
         };
         let pool = BufPool::default();
         let mut out = Out::new(self.data, 1 << 20, &pool, &mut send).with_marks();
+        if ask {
+            out = out.with_asking();
+        }
         let mut bufs = Bufs::default();
-        out.begin_key(record, Some(slot));
+        out.begin_key(record, Some(slot), &name);
         commands::key(self.plan, &self.h, self.data, &k, &name, &mut out, &mut bufs, &mut Counts::default())
             .map_err(|e| e.to_string())?;
         out.end_key();
@@ -659,22 +668,9 @@ impl<'a, 't> FileLoad<'a, 't> {
             for r in round {
                 self.dropped.remove(&r.record);
                 self.t.report.retries += 1;
-                let (mut bytes, mut cmds, slot) = self.regenerate(r.record, r.db).map_err(err_io)?;
+                let (bytes, cmds, slot) = self.regenerate(r.record, r.db, r.ask.is_some()).map_err(err_io)?;
                 let node = match &r.ask {
-                    Some(addr) => {
-                        // each command of the key after ASKING
-                        let mut b = Vec::with_capacity(bytes.len() + 20 * cmds as usize);
-                        let mut pos = 0;
-                        while pos < bytes.len() {
-                            let (_, next) = parse(&bytes, pos).map_err(|e| err_io(format!("{e:?}")))?;
-                            b.extend_from_slice(b"*1\r\n$6\r\nASKING\r\n");
-                            b.extend_from_slice(&bytes[pos..next]);
-                            pos = next;
-                        }
-                        bytes = b;
-                        cmds *= 2;
-                        self.t.node(addr, 0).map_err(err_io)?
-                    }
+                    Some(addr) => self.t.node(addr, 0).map_err(err_io)?,
                     None => self.t.route(slot, r.db).map_err(err_io)?,
                 };
                 let tag = Tag::Key { file: self.file, record: r.record, db: r.db };
@@ -693,9 +689,9 @@ impl FileLoad<'_, '_> {
             if m.record == usize::MAX || Some(m.record) == self.unfinished || self.dropped.contains(&m.record) {
                 continue;
             }
+            let Some(name) = &m.name else { continue };
             let i = self.t.route(m.slot.unwrap_or(0), self.db)?;
-            let Some(k) = self.key_at(m.record, self.db) else { continue };
-            by_node.entry(i).or_default().push((m.record, k.name().unwrap_or_default()));
+            by_node.entry(i).or_default().push((m.record, name.to_vec()));
         }
         for (i, keys) in by_node {
             let addr = self.t.nodes[i].addr.clone();
@@ -814,7 +810,7 @@ impl FileLoad<'_, '_> {
         Ok(())
     }
 
-    fn write_owned_locked(&mut self, b: Vec<u8>, marks: Vec<Mark>) -> std::io::Result<()> {
+    fn write_owned_locked(&mut self, b: Vec<u8>, mut marks: Vec<Mark>) -> std::io::Result<()> {
         if let Some(sig) = crate::stop::requested() {
             return Err(crate::stop::error(sig));
         }
@@ -824,12 +820,12 @@ impl FileLoad<'_, '_> {
         if self.on_conflict != Conflict::Replace {
             self.leave_existing(&marks).map_err(err_io)?;
         }
-        for m in &marks {
+        for m in &mut marks {
             if m.record == usize::MAX {
                 continue;
             }
             if Some(m.record) != self.unfinished && !self.dropped.contains(&m.record) {
-                self.ledger.sent(m.record, self.db);
+                self.ledger.sent(m.record, self.db, m.name.take());
             } else {
                 self.ledger.passed(m.record);
             }
