@@ -11,13 +11,28 @@
 //!   as changed. Readers go on over zeros, which the format layer refuses soon enough; every
 //!   place that hands a key on checks [`faulted`] first, and the CLI reports the file as
 //!   changed ([`Dump::changed`]), so a key read after the fault never reaches an output.
+//! - A file that starts with `VKCS` is Valkey 9.2's compression envelope ([`envelope`]): it is
+//!   decompressed, reading the file front to back with buffers of [`SPILL_BUFFER`] bytes, into
+//!   an unlinked temporary file in `$TMPDIR` ([`tmpfile`]), and that file is mapped instead.
+//!   Everything downstream sees an ordinary dump; [`Dump::envelope`] says what it came from.
+//!   A plain file pays nothing for this but a look at its first four bytes.
 
 use std::fs::File;
+use std::io::{BufReader, BufWriter};
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use memmap2::{Advice, Mmap, UncheckedAdvice};
+
+pub mod envelope;
+pub mod tmpfile;
+
+use envelope::{Envelope, EnvelopeError};
+
+/// The read and the write buffer used while decompressing an enveloped dump: with the codec's
+/// own buffers (see [`envelope`]), all the memory decompression takes.
+pub const SPILL_BUFFER: usize = 1 << 20;
 
 /// How much a sequential reader keeps mapped behind it before releasing (see [`Dump::release`]).
 pub const RELEASE_STEP: usize = 16 << 20;
@@ -59,6 +74,16 @@ pub enum InputError {
     Empty,
     #[error("cannot be mapped (too many dumps open at once: at most {0})")]
     TooMany(usize),
+    /// A `VKCS` file whose envelope or compressed stream is wrong (the message names the offset).
+    #[error(transparent)]
+    Envelope(#[from] EnvelopeError),
+    /// The decompressed copy of an enveloped dump could not be made in the temporary directory.
+    #[error("{detail} (decompressed copy in {}: set TMPDIR to a directory with room for the whole RDB)", dir.display())]
+    Spill { dir: PathBuf, detail: String },
+    #[error("is a VKCS envelope around nothing: its frame decompresses to 0 bytes")]
+    EmptyEnvelope,
+    #[error("the file changed while it was being decompressed (truncated or rewritten in place by another process)")]
+    ChangedWhileDecompressing,
     #[error("{0}")]
     Io(#[from] std::io::Error),
 }
@@ -96,14 +121,19 @@ impl Identity {
 
 pub struct Dump {
     pub path: PathBuf,
+    /// The RDB's bytes: the file itself, or for an enveloped file its decompressed copy.
     map: Mmap,
-    /// The file as it was when opened.
+    /// The file at `path` as it was when opened (for an enveloped file: the compressed file,
+    /// which is what [`Dump::changed`] watches).
     pub identity: Identity,
+    /// Set when the file is a `VKCS` envelope: what it held and how big each side is.
+    pub envelope: Option<Envelope>,
     guard: usize,
 }
 
 impl Dump {
-    /// Maps a regular, non-empty file; anything else is refused with what it is.
+    /// Maps a regular, non-empty file; anything else is refused with what it is. A `VKCS`
+    /// envelope is decompressed first (see the module documentation).
     pub fn open(path: &Path) -> Result<Dump, InputError> {
         let m = std::fs::metadata(path)?;
         let ft = m.file_type();
@@ -133,7 +163,50 @@ impl Dump {
         let map = unsafe { Mmap::map(&f)? };
         let _ = map.advise(Advice::Sequential);
         let guard = guard::register(map.as_ptr() as usize, map.len()).ok_or(InputError::TooMany(guard::SLOTS))?;
-        Ok(Dump { path: path.to_path_buf(), map, identity: Identity::of(&m), guard })
+        let dump = Dump { path: path.to_path_buf(), map, identity: Identity::of(&m), envelope: None, guard };
+        if !envelope::is_envelope(dump.data()) {
+            return Ok(dump);
+        }
+        Dump::decompressed(dump, f)
+    }
+
+    /// Replaces `source`, an enveloped file mapped as it is, by a mapping of its decompressed
+    /// copy; `f` is the file, still at offset 0.
+    fn decompressed(source: Dump, f: File) -> Result<Dump, InputError> {
+        envelope::parse_header(source.data())?;
+        let (path, identity) = (source.path.clone(), source.identity);
+        drop(source);
+        let dir = std::env::temp_dir();
+        let spill = |detail: String| InputError::Spill { dir: dir.clone(), detail };
+        let tmp = tmpfile::unlinked_in(&dir).map_err(|e| spill(format!("cannot create the decompressed copy: {e}")))?;
+        let limit = envelope::limit_for(identity.size);
+        let res = envelope::decompress(
+            BufReader::with_capacity(SPILL_BUFFER, &f),
+            BufWriter::with_capacity(SPILL_BUFFER, &tmp),
+            identity.size,
+            limit,
+        );
+        let env = match res {
+            Ok(env) => env,
+            Err(_)
+                if Identity::at(&path)
+                    .map_or(true, |now| now.size != identity.size || now.mtime_ns != identity.mtime_ns) =>
+            {
+                return Err(InputError::ChangedWhileDecompressing);
+            }
+            Err(e @ EnvelopeError::Write { .. }) => return Err(spill(e.to_string())),
+            Err(e) => return Err(e.into()),
+        };
+        if env.decompressed_bytes == 0 {
+            return Err(InputError::EmptyEnvelope);
+        }
+        // SAFETY: the copy is ours alone: unlinked, mode 0600, and never written again. Only a
+        // process of the same user going through /proc could truncate it; the guard covers
+        // that as for any dump.
+        let map = unsafe { Mmap::map(&tmp)? };
+        let _ = map.advise(Advice::Sequential);
+        let guard = guard::register(map.as_ptr() as usize, map.len()).ok_or(InputError::TooMany(guard::SLOTS))?;
+        Ok(Dump { path, map, identity, envelope: Some(env), guard })
     }
 
     pub fn data(&self) -> &[u8] {
