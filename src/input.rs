@@ -78,12 +78,15 @@ pub enum InputError {
     #[error(transparent)]
     Envelope(#[from] EnvelopeError),
     /// The decompressed copy of an enveloped dump could not be made in the temporary directory.
-    #[error("{detail} (decompressed copy in {}: set TMPDIR to a directory with room for the whole RDB)", dir.display())]
+    #[error("{detail} (in {}, the temporary directory: set TMPDIR to one with room for the whole RDB)", dir.display())]
     Spill { dir: PathBuf, detail: String },
     #[error("is a VKCS envelope around nothing: its frame decompresses to 0 bytes")]
     EmptyEnvelope,
     #[error("the file changed while it was being decompressed (truncated or rewritten in place by another process)")]
     ChangedWhileDecompressing,
+    /// A stop (SIGINT, SIGTERM) came while an envelope was being decompressed.
+    #[error("decompression {}", crate::stop::error(*.0))]
+    Stopped(i32),
     #[error("{0}")]
     Io(#[from] std::io::Error),
 }
@@ -181,13 +184,16 @@ impl Dump {
         let tmp = tmpfile::unlinked_in(&dir).map_err(|e| spill(format!("cannot create the decompressed copy: {e}")))?;
         let limit = envelope::limit_for(identity.size);
         let res = envelope::decompress(
-            BufReader::with_capacity(SPILL_BUFFER, &f),
-            BufWriter::with_capacity(SPILL_BUFFER, &tmp),
+            BufReader::with_capacity(SPILL_BUFFER, StopAware(&f)),
+            BufWriter::with_capacity(SPILL_BUFFER, StopAware(&tmp)),
             identity.size,
             limit,
         );
         let env = match res {
             Ok(env) => env,
+            Err(_) if crate::stop::requested().is_some() => {
+                return Err(InputError::Stopped(crate::stop::requested().unwrap_or(0)));
+            }
             Err(_)
                 if Identity::at(&path)
                     .map_or(true, |now| now.size != identity.size || now.mtime_ns != identity.mtime_ns) =>
@@ -238,6 +244,37 @@ impl Dump {
             // pages only means they are read from the file again if touched.
             let _ = unsafe { self.map.unchecked_advise_range(UncheckedAdvice::DontNeed, start, end - start) };
         }
+    }
+}
+
+/// A file whose reads and writes fail once a stop (SIGINT, SIGTERM) was asked for: a big
+/// envelope takes a while to decompress, and the first Ctrl-C must end that. Checked once per
+/// [`SPILL_BUFFER`] on either side. (Not an `Interrupted` error: readers retry those.)
+struct StopAware<'a>(&'a File);
+
+impl StopAware<'_> {
+    fn go_on(&self) -> std::io::Result<()> {
+        match crate::stop::requested() {
+            Some(sig) => Err(std::io::Error::other(crate::stop::error(sig).to_string())),
+            None => Ok(()),
+        }
+    }
+}
+
+impl std::io::Read for StopAware<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.go_on()?;
+        std::io::Read::read(&mut self.0, buf)
+    }
+}
+
+impl std::io::Write for StopAware<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.go_on()?;
+        std::io::Write::write(&mut self.0, buf)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        std::io::Write::flush(&mut self.0)
     }
 }
 
@@ -359,6 +396,39 @@ mod tests {
         assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
         assert!(matches!(Dump::open(&fifo), Err(InputError::Fifo)));
         std::fs::remove_file(&fifo).unwrap();
+    }
+
+    #[test]
+    fn an_enveloped_file_reads_as_its_content_and_is_watched_as_itself() {
+        use std::io::Write;
+        let content: Vec<u8> = (0..200_000u32).flat_map(|i| (i % 251).to_le_bytes()).collect();
+        let mut e = lz4_flex::frame::FrameEncoder::new(b"VKCS\x01\x01\x00\x00".to_vec());
+        e.write_all(&content).unwrap();
+        let file = e.finish().unwrap();
+        let p = tmp("enveloped");
+        std::fs::write(&p, &file).unwrap();
+        let d = Dump::open(&p).unwrap();
+        assert!(d.data() == &content[..]);
+        let env = d.envelope.as_ref().unwrap();
+        assert_eq!((env.compressed_bytes, env.decompressed_bytes), (file.len() as u64, content.len() as u64));
+        assert_eq!(d.identity.size, file.len() as u64, "the identity is the compressed file's");
+        assert!(!d.changed());
+        d.release(0, d.data().len());
+        assert!(d.data()[..1000] == content[..1000], "released pages read back from the copy");
+        // the copy does not change with the file, but the dump says the file changed
+        std::fs::OpenOptions::new().append(true).open(&p).unwrap().write_all(b"more").unwrap();
+        assert!(d.changed());
+        assert!(d.data() == &content[..]);
+        // a plain file has no envelope
+        std::fs::write(&p, b"REDIS0011").unwrap();
+        assert!(Dump::open(&p).unwrap().envelope.is_none());
+        // a damaged one names the offset
+        let mut bad = file.clone();
+        bad.truncate(file.len() - 10);
+        std::fs::write(&p, &bad).unwrap();
+        let e = Dump::open(&p).err().unwrap().to_string();
+        assert!(e.ends_with(&format!("at compressed byte offset {}", bad.len())), "{e}");
+        std::fs::remove_file(&p).unwrap();
     }
 
     #[test]

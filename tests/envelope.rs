@@ -365,3 +365,59 @@ fn an_enveloped_dump_loads_into_valkey_and_verifies() {
     assert_eq!(n, keys);
     eprintln!("{keys} keys loaded from an LZ4 envelope, verified, and equal to the plain file's server");
 }
+
+#[test]
+fn a_stop_ends_decompression_and_a_missing_tmpdir_is_named() {
+    let work = Dir::new("envelope-stop");
+    let tmp = Dir::new("envelope-stop-tmp");
+    // 4 MiB of RLE blocks: 128 GiB of zeros, and a limit of 4 GiB: seconds of work
+    let f = work.path().join("long.rdb");
+    std::fs::write(&f, zstd_bomb(1 << 20, 17)).unwrap();
+    let out = work.path().join("out.resp");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_rdbshift"))
+        .args(["convert", f.to_str().unwrap(), "-o", out.to_str().unwrap()])
+        .env("TMPDIR", tmp.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // wait until the decompressed copy is growing, then ask for a stop
+    let start = Instant::now();
+    let pid = child.id() as i32;
+    let fd_dir = format!("/proc/{pid}/fd");
+    while !std::fs::read_dir(&fd_dir)
+        .is_ok_and(|d| d.filter_map(|e| std::fs::read_link(e.ok()?.path()).ok()).any(|l| l.starts_with(tmp.path())))
+    {
+        assert!(start.elapsed() < Duration::from_secs(10), "no temporary file appeared");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    // SAFETY: signals the child this test started.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGINT) }, 0);
+    let signalled = Instant::now();
+    let status = loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            break st;
+        }
+        assert!(signalled.elapsed() < Duration::from_secs(10), "still running after SIGINT");
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    let mut err = String::new();
+    child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+    assert_eq!(status.code(), Some(130), "{err}");
+    assert!(err.contains("long.rdb: decompression stopped by SIGINT"), "{err}");
+    assert!(signalled.elapsed() < Duration::from_secs(2), "took {:?} after SIGINT", signalled.elapsed());
+    assert!(!out.exists());
+    assert_empty(tmp.path());
+
+    // a temporary directory that does not exist: named, nothing read
+    let plain = &dumps()[0];
+    std::fs::write(&f, lz4_envelope(&std::fs::read(plain).unwrap(), true)).unwrap();
+    let nowhere = work.path().join("no-such-dir");
+    let (code, _, err) = run(&["info", f.to_str().unwrap()], &nowhere);
+    assert_eq!(code, 1);
+    let want = format!(
+        "cannot create the decompressed copy: No such file or directory (os error 2) (in {}, the temporary directory",
+        nowhere.display()
+    );
+    assert!(err.contains(&want), "{err}");
+}

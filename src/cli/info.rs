@@ -49,6 +49,9 @@ pub fn run(a: InfoArgs) -> CliResult {
             }
             Err(e) => {
                 report(f, &e);
+                if let Some(sig) = rdbshift::stop::requested() {
+                    return Ok(rdbshift::stop::exit_code(sig));
+                }
                 code = 1;
             }
         }
