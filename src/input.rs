@@ -15,7 +15,8 @@
 //!   decompressed, reading the file front to back with buffers of [`SPILL_BUFFER`] bytes, into
 //!   an unlinked temporary file in `$TMPDIR` ([`tmpfile`]), and that file is mapped instead.
 //!   Everything downstream sees an ordinary dump; [`Dump::envelope`] says what it came from.
-//!   A plain file pays nothing for this but a look at its first four bytes.
+//!   A plain file pays nothing for this but a look at its first four bytes. The copy takes
+//!   disk space in `$TMPDIR` (memory, if that is a tmpfs) until the [`Dump`] is dropped.
 
 use std::fs::File;
 use std::io::{BufReader, BufWriter};

@@ -29,8 +29,9 @@
 //! cut between blocks as a clean end), and stops at the end of the one frame instead of
 //! reading trailing bytes as a next frame. zstd frames are decoded by `ruzstd`, a maintained
 //! pure-Rust decoder: no C toolchain or FFI, and it decodes one block at a time with a window
-//! bounded up front, which is what a reader of untrusted files needs. Its cost is speed
-//! (slower than the C libzstd); see the numbers in the README.
+//! bounded up front, which is what a reader of untrusted files needs. Its cost is speed: on
+//! a 105 MB dump written by Redis 7.0 and compressed by `zstd -3`, about 170 MB/s of output
+//! (temporary file included) against about 400 MB/s for the `zstd` tool (2026-11).
 
 use std::io::{self, Read, Write};
 
@@ -96,7 +97,9 @@ impl std::fmt::Display for Codec {
 pub struct Header {
     pub version: u8,
     pub codec: Codec,
-    /// The raw flag byte: only bit 0 (codec checksums on) may be set.
+    /// The raw flag byte: only bit 0 (codec checksums on) may be set. Valkey sets it together
+    /// with the frame's own checksum flags; what was verified is what the frame itself says
+    /// ([`Envelope::block_checksums`], [`Envelope::content_checksum`]), whatever this bit is.
     pub flags: u8,
 }
 
