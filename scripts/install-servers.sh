@@ -50,6 +50,14 @@ if ! command -v openssl >/dev/null; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssl >/dev/null
 fi
 
+# lz4, zstd: the reference command-line tools (the C libraries Valkey links); the envelope
+# test wraps real dumps with them as Valkey 9.2 does with `rdbcompression lz4|zstd`.
+if ! command -v lz4 >/dev/null || ! command -v zstd >/dev/null; then
+  say "apt: lz4 zstd"
+  apt-get update -qq >/dev/null 2>&1 || true
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq lz4 zstd >/dev/null
+fi
+
 MIRROR=$(debian_mirror)
 
 if ! have valkey-8.0; then

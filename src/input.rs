@@ -11,13 +11,29 @@
 //!   as changed. Readers go on over zeros, which the format layer refuses soon enough; every
 //!   place that hands a key on checks [`faulted`] first, and the CLI reports the file as
 //!   changed ([`Dump::changed`]), so a key read after the fault never reaches an output.
+//! - A file that starts with `VKCS` is Valkey 9.2's compression envelope ([`envelope`]): it is
+//!   decompressed, reading the file front to back with buffers of [`SPILL_BUFFER`] bytes, into
+//!   an unlinked temporary file in `$TMPDIR` ([`tmpfile`]), and that file is mapped instead.
+//!   Everything downstream sees an ordinary dump; [`Dump::envelope`] says what it came from.
+//!   A plain file pays nothing for this but a look at its first four bytes. The copy takes
+//!   disk space in `$TMPDIR` (memory, if that is a tmpfs) until the [`Dump`] is dropped.
 
 use std::fs::File;
+use std::io::{BufReader, BufWriter};
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use memmap2::{Advice, Mmap, UncheckedAdvice};
+
+pub mod envelope;
+pub mod tmpfile;
+
+use envelope::{Envelope, EnvelopeError};
+
+/// The read and the write buffer used while decompressing an enveloped dump: with the codec's
+/// own buffers (see [`envelope`]), all the memory decompression takes.
+pub const SPILL_BUFFER: usize = 1 << 20;
 
 /// How much a sequential reader keeps mapped behind it before releasing (see [`Dump::release`]).
 pub const RELEASE_STEP: usize = 16 << 20;
@@ -59,6 +75,19 @@ pub enum InputError {
     Empty,
     #[error("cannot be mapped (too many dumps open at once: at most {0})")]
     TooMany(usize),
+    /// A `VKCS` file whose envelope or compressed stream is wrong (the message names the offset).
+    #[error(transparent)]
+    Envelope(#[from] EnvelopeError),
+    /// The decompressed copy of an enveloped dump could not be made in the temporary directory.
+    #[error("{detail} (in {}, the temporary directory: set TMPDIR to one with room for the whole RDB)", dir.display())]
+    Spill { dir: PathBuf, detail: String },
+    #[error("is a VKCS envelope around nothing: its frame decompresses to 0 bytes")]
+    EmptyEnvelope,
+    #[error("the file changed while it was being decompressed (truncated or rewritten in place by another process)")]
+    ChangedWhileDecompressing,
+    /// A stop (SIGINT, SIGTERM) came while an envelope was being decompressed.
+    #[error("decompression {}", crate::stop::error(*.0))]
+    Stopped(i32),
     #[error("{0}")]
     Io(#[from] std::io::Error),
 }
@@ -96,14 +125,19 @@ impl Identity {
 
 pub struct Dump {
     pub path: PathBuf,
+    /// The RDB's bytes: the file itself, or for an enveloped file its decompressed copy.
     map: Mmap,
-    /// The file as it was when opened.
+    /// The file at `path` as it was when opened (for an enveloped file: the compressed file,
+    /// which is what [`Dump::changed`] watches).
     pub identity: Identity,
+    /// Set when the file is a `VKCS` envelope: what it held and how big each side is.
+    pub envelope: Option<Envelope>,
     guard: usize,
 }
 
 impl Dump {
-    /// Maps a regular, non-empty file; anything else is refused with what it is.
+    /// Maps a regular, non-empty file; anything else is refused with what it is. A `VKCS`
+    /// envelope is decompressed first (see the module documentation).
     pub fn open(path: &Path) -> Result<Dump, InputError> {
         let m = std::fs::metadata(path)?;
         let ft = m.file_type();
@@ -133,7 +167,53 @@ impl Dump {
         let map = unsafe { Mmap::map(&f)? };
         let _ = map.advise(Advice::Sequential);
         let guard = guard::register(map.as_ptr() as usize, map.len()).ok_or(InputError::TooMany(guard::SLOTS))?;
-        Ok(Dump { path: path.to_path_buf(), map, identity: Identity::of(&m), guard })
+        let dump = Dump { path: path.to_path_buf(), map, identity: Identity::of(&m), envelope: None, guard };
+        if !envelope::is_envelope(dump.data()) {
+            return Ok(dump);
+        }
+        Dump::decompressed(dump, f)
+    }
+
+    /// Replaces `source`, an enveloped file mapped as it is, by a mapping of its decompressed
+    /// copy; `f` is the file, still at offset 0.
+    fn decompressed(source: Dump, f: File) -> Result<Dump, InputError> {
+        envelope::parse_header(source.data())?;
+        let (path, identity) = (source.path.clone(), source.identity);
+        drop(source);
+        let dir = std::env::temp_dir();
+        let spill = |detail: String| InputError::Spill { dir: dir.clone(), detail };
+        let tmp = tmpfile::unlinked_in(&dir).map_err(|e| spill(format!("cannot create the decompressed copy: {e}")))?;
+        let limit = envelope::limit_for(identity.size);
+        let res = envelope::decompress(
+            BufReader::with_capacity(SPILL_BUFFER, StopAware(&f)),
+            BufWriter::with_capacity(SPILL_BUFFER, StopAware(&tmp)),
+            identity.size,
+            limit,
+        );
+        let env = match res {
+            Ok(env) => env,
+            Err(_) if crate::stop::requested().is_some() => {
+                return Err(InputError::Stopped(crate::stop::requested().unwrap_or(0)));
+            }
+            Err(_)
+                if Identity::at(&path)
+                    .map_or(true, |now| now.size != identity.size || now.mtime_ns != identity.mtime_ns) =>
+            {
+                return Err(InputError::ChangedWhileDecompressing);
+            }
+            Err(e @ EnvelopeError::Write { .. }) => return Err(spill(e.to_string())),
+            Err(e) => return Err(e.into()),
+        };
+        if env.decompressed_bytes == 0 {
+            return Err(InputError::EmptyEnvelope);
+        }
+        // SAFETY: the copy is ours alone: unlinked, mode 0600, and never written again. Only a
+        // process of the same user going through /proc could truncate it; the guard covers
+        // that as for any dump.
+        let map = unsafe { Mmap::map(&tmp)? };
+        let _ = map.advise(Advice::Sequential);
+        let guard = guard::register(map.as_ptr() as usize, map.len()).ok_or(InputError::TooMany(guard::SLOTS))?;
+        Ok(Dump { path, map, identity, envelope: Some(env), guard })
     }
 
     pub fn data(&self) -> &[u8] {
@@ -165,6 +245,37 @@ impl Dump {
             // pages only means they are read from the file again if touched.
             let _ = unsafe { self.map.unchecked_advise_range(UncheckedAdvice::DontNeed, start, end - start) };
         }
+    }
+}
+
+/// A file whose reads and writes fail once a stop (SIGINT, SIGTERM) was asked for: a big
+/// envelope takes a while to decompress, and the first Ctrl-C must end that. Checked once per
+/// [`SPILL_BUFFER`] on either side. (Not an `Interrupted` error: readers retry those.)
+struct StopAware<'a>(&'a File);
+
+impl StopAware<'_> {
+    fn go_on(&self) -> std::io::Result<()> {
+        match crate::stop::requested() {
+            Some(sig) => Err(std::io::Error::other(crate::stop::error(sig).to_string())),
+            None => Ok(()),
+        }
+    }
+}
+
+impl std::io::Read for StopAware<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.go_on()?;
+        std::io::Read::read(&mut self.0, buf)
+    }
+}
+
+impl std::io::Write for StopAware<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.go_on()?;
+        std::io::Write::write(&mut self.0, buf)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        std::io::Write::flush(&mut self.0)
     }
 }
 
@@ -286,6 +397,39 @@ mod tests {
         assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
         assert!(matches!(Dump::open(&fifo), Err(InputError::Fifo)));
         std::fs::remove_file(&fifo).unwrap();
+    }
+
+    #[test]
+    fn an_enveloped_file_reads_as_its_content_and_is_watched_as_itself() {
+        use std::io::Write;
+        let content: Vec<u8> = (0..200_000u32).flat_map(|i| (i % 251).to_le_bytes()).collect();
+        let mut e = lz4_flex::frame::FrameEncoder::new(b"VKCS\x01\x01\x00\x00".to_vec());
+        e.write_all(&content).unwrap();
+        let file = e.finish().unwrap();
+        let p = tmp("enveloped");
+        std::fs::write(&p, &file).unwrap();
+        let d = Dump::open(&p).unwrap();
+        assert!(d.data() == &content[..]);
+        let env = d.envelope.as_ref().unwrap();
+        assert_eq!((env.compressed_bytes, env.decompressed_bytes), (file.len() as u64, content.len() as u64));
+        assert_eq!(d.identity.size, file.len() as u64, "the identity is the compressed file's");
+        assert!(!d.changed());
+        d.release(0, d.data().len());
+        assert!(d.data()[..1000] == content[..1000], "released pages read back from the copy");
+        // the copy does not change with the file, but the dump says the file changed
+        std::fs::OpenOptions::new().append(true).open(&p).unwrap().write_all(b"more").unwrap();
+        assert!(d.changed());
+        assert!(d.data() == &content[..]);
+        // a plain file has no envelope
+        std::fs::write(&p, b"REDIS0011").unwrap();
+        assert!(Dump::open(&p).unwrap().envelope.is_none());
+        // a damaged one names the offset
+        let mut bad = file.clone();
+        bad.truncate(file.len() - 10);
+        std::fs::write(&p, &bad).unwrap();
+        let e = Dump::open(&p).err().unwrap().to_string();
+        assert!(e.ends_with(&format!("at compressed byte offset {}", bad.len())), "{e}");
+        std::fs::remove_file(&p).unwrap();
     }
 
     #[test]

@@ -77,6 +77,11 @@ pub fn run(a: ConvertArgs) -> CliResult {
     let mut said: Vec<String> = Vec::new();
     for f in &a.files {
         let Some(dump) = open_dump(f) else {
+            if let Some(sig) = rdbshift::stop::requested() {
+                // stopped while decompressing an enveloped dump; the output goes as below
+                eprintln!("rdbshift: the unfinished output {} was removed", dest.display());
+                return Ok(rdbshift::stop::exit_code(sig));
+            }
             code = 1;
             continue;
         };

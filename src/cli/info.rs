@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use clap::Args;
 use rdbshift::encode::text::{json_bytes, json_list, json_str};
 use rdbshift::input::Dump;
+use rdbshift::input::envelope::Envelope;
 use rdbshift::stats::{Info, gather};
 
 use super::{CliResult, FilterArgs, ReadArgs, report};
@@ -38,15 +39,19 @@ pub fn run(a: InfoArgs) -> CliResult {
             if d.changed() {
                 return Err(d.changed_message());
             }
-            r.map_err(|e| e.to_string())
+            r.map(|info| (info, d.envelope.clone())).map_err(|e| e.to_string())
         });
         match res {
-            Ok(info) => {
-                let text = if a.json { json(f, &info) } else { text(f, &info) };
+            Ok((info, env)) => {
+                let env = env.as_ref();
+                let text = if a.json { json(f, &info, env) } else { text(f, &info, env) };
                 out.write_all(&text)?;
             }
             Err(e) => {
                 report(f, &e);
+                if let Some(sig) = rdbshift::stop::requested() {
+                    return Ok(rdbshift::stop::exit_code(sig));
+                }
                 code = 1;
             }
         }
@@ -58,11 +63,17 @@ fn show(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
-fn text(f: &std::path::Path, i: &Info) -> Vec<u8> {
+fn text(f: &std::path::Path, i: &Info, env: Option<&Envelope>) -> Vec<u8> {
     let mut o = String::new();
     use std::fmt::Write as _;
     let _ = writeln!(o, "file: {}", f.display());
     let _ = writeln!(o, "bytes: {}", i.file_bytes);
+    if let Some(e) = env {
+        let _ = writeln!(o, "envelope: {}", e.describe());
+        if e.trailing_bytes > 0 {
+            let _ = writeln!(o, "  bytes after the compressed frame (ignored): {}", e.trailing_bytes);
+        }
+    }
     let _ = writeln!(
         o,
         "format: {} (dialect {}, RDB version {})",
@@ -126,13 +137,34 @@ fn text(f: &std::path::Path, i: &Info) -> Vec<u8> {
     o.into_bytes()
 }
 
-fn json(f: &std::path::Path, i: &Info) -> Vec<u8> {
+fn json(f: &std::path::Path, i: &Info, env: Option<&Envelope>) -> Vec<u8> {
     let mut o = Vec::new();
     let n = |o: &mut Vec<u8>, x: u64| o.extend_from_slice(x.to_string().as_bytes());
     o.extend_from_slice(b"{\"file\":");
     json_str(&mut o, &f.display().to_string());
     o.extend_from_slice(b",\"bytes\":");
     n(&mut o, i.file_bytes);
+    o.extend_from_slice(b",\"envelope\":");
+    match env {
+        None => o.extend_from_slice(b"null"),
+        Some(e) => {
+            o.extend_from_slice(b"{\"magic\":\"VKCS\",\"version\":");
+            n(&mut o, e.header.version as u64);
+            o.extend_from_slice(b",\"codec\":");
+            json_str(&mut o, e.header.codec.name());
+            o.extend_from_slice(b",\"flags\":");
+            n(&mut o, e.header.flags as u64);
+            o.extend_from_slice(format!(",\"block_checksums\":{}", e.block_checksums).as_bytes());
+            o.extend_from_slice(format!(",\"content_checksum\":{}", e.content_checksum).as_bytes());
+            o.extend_from_slice(b",\"compressed_bytes\":");
+            n(&mut o, e.compressed_bytes);
+            o.extend_from_slice(b",\"decompressed_bytes\":");
+            n(&mut o, e.decompressed_bytes);
+            o.extend_from_slice(b",\"trailing_bytes\":");
+            n(&mut o, e.trailing_bytes);
+            o.push(b'}');
+        }
+    }
     o.extend_from_slice(b",\"magic\":");
     json_str(&mut o, &i.header.describe());
     o.extend_from_slice(b",\"dialect\":");

@@ -48,6 +48,10 @@ pub fn run(a: InspectArgs) -> CliResult {
     let mut code = 0;
     for f in &a.files {
         let Some(dump) = open_dump(f) else {
+            if let Some(sig) = rdbshift::stop::requested() {
+                // stopped while decompressing an enveloped dump
+                return Err(rdbshift::stop::error(sig).into());
+            }
             code = 1;
             continue;
         };
