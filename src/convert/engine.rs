@@ -123,10 +123,10 @@ impl RespSink {
     }
 
     fn check(&self) -> std::io::Result<()> {
-        if let Output::File { err, .. } = &self.out {
-            if let Some(e) = err.lock().unwrap().take() {
-                return Err(e);
-            }
+        if let Output::File { err, .. } = &self.out
+            && let Some(e) = err.lock().unwrap().take()
+        {
+            return Err(e);
         }
         Ok(())
     }

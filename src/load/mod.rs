@@ -290,18 +290,15 @@ impl Target {
         let addr = self.nodes[0].addr.clone();
         let c = self.checker(0)?;
         for d in dbs {
-            match c.cmd(&["SELECT", &d.to_string()]).map_err(|e| format!("{addr}: {e}"))? {
-                Reply::Error(e) => {
-                    let have = match c.cmd(&["CONFIG", "GET", "databases"]) {
-                        Ok(Reply::Array(Some(v))) if v.len() == 2 => format!(" (it has {} databases)", text(&v[1])),
-                        _ => String::new(),
-                    };
-                    return Err(format!(
-                        "db {d} cannot be selected on {addr}{have}: {}; nothing was sent",
-                        String::from_utf8_lossy(&e)
-                    ));
-                }
-                _ => {}
+            if let Reply::Error(e) = c.cmd(&["SELECT", &d.to_string()]).map_err(|e| format!("{addr}: {e}"))? {
+                let have = match c.cmd(&["CONFIG", "GET", "databases"]) {
+                    Ok(Reply::Array(Some(v))) if v.len() == 2 => format!(" (it has {} databases)", text(&v[1])),
+                    _ => String::new(),
+                };
+                return Err(format!(
+                    "db {d} cannot be selected on {addr}{have}: {}; nothing was sent",
+                    String::from_utf8_lossy(&e)
+                ));
             }
         }
         Ok(())

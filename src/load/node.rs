@@ -128,13 +128,10 @@ impl Node {
     /// another db. A standalone load opens one connection per target db; a cluster's is 0.
     pub fn connect(url: &Url, addr: &str, db: u64) -> Result<Node, String> {
         let mut c = handshake(url, addr, url.timeouts.connect)?;
-        if db != 0 {
-            match c.cmd(&["SELECT", &db.to_string()]).map_err(|e| e.to_string())? {
-                Reply::Error(e) => {
-                    return Err(format!("{addr}: SELECT {db} failed: {}", String::from_utf8_lossy(&e)));
-                }
-                _ => {}
-            }
+        if db != 0
+            && let Reply::Error(e) = c.cmd(&["SELECT", &db.to_string()]).map_err(|e| e.to_string())?
+        {
+            return Err(format!("{addr}: SELECT {db} failed: {}", String::from_utf8_lossy(&e)));
         }
         let timeout = c.timeout();
         let (r, w) = c.into_stream().split();

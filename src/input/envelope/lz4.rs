@@ -156,13 +156,13 @@ pub(super) fn decode<R: Read, W: Write>(src: &mut Source<R>, out: &mut Output<W>
             ));
         }
     }
-    if let Some(n) = content_size {
-        if n != total {
-            return Err(Fail::at(
-                start + 6,
-                format!("the frame header announces {n} bytes of content, its blocks hold {total}"),
-            ));
-        }
+    if let Some(n) = content_size
+        && n != total
+    {
+        return Err(Fail::at(
+            start + 6,
+            format!("the frame header announces {n} bytes of content, its blocks hold {total}"),
+        ));
     }
     Ok((block_checksums, content_checksum))
 }

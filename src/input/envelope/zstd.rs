@@ -117,13 +117,13 @@ pub(super) fn decode<R: Read, W: Write>(src: &mut Source<R>, out: &mut Output<W>
             ));
         }
     }
-    if let Some(n) = content_size {
-        if n != out.written {
-            return Err(Fail::at(
-                start + 4,
-                format!("the frame header announces {n} bytes of content, its blocks hold {}", out.written),
-            ));
-        }
+    if let Some(n) = content_size
+        && n != out.written
+    {
+        return Err(Fail::at(
+            start + 4,
+            format!("the frame header announces {n} bytes of content, its blocks hold {}", out.written),
+        ));
     }
     Ok((false, checksum))
 }
