@@ -10,7 +10,7 @@ use rdbshift::format::{Reader, Record};
 
 fuzz_target!(|data: &[u8]| {
     // Checksums would reject nearly every mutation before the interesting code runs.
-    let Ok(mut r) = Reader::new(data, Options { allow_newer: true, no_checksum: true }) else { return };
+    let Ok(mut r) = Reader::new(data, Options { allow_newer: true, no_checksum: true, allow_duplicate_keys: false }) else { return };
     let h = r.header;
     let mut s = Scratch::default();
     let filter = Filter { include_expired: true, ..Default::default() };

@@ -324,7 +324,8 @@ impl Visitor for Check<'_> {
         Ok(())
     }
     fn stream_entry(&mut self, e: &StreamEntry<'_>) -> crate::format::Result<()> {
-        self.entries.push((e.id.to_string(), e.fields.iter().map(|(f, v)| (owned(*f), owned(*v))).collect()));
+        let fields = e.fields().map(|r| r.map(|(f, v)| (owned(f), owned(v)))).collect::<crate::format::Result<_>>()?;
+        self.entries.push((e.id.to_string(), fields));
         self.seen += 1;
         if self.entries.len() >= BATCH {
             self.flush();
