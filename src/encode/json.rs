@@ -261,8 +261,11 @@ impl Visitor for KeyJson<'_, '_> {
         o.extend_from_slice(b",\"entries_read\":");
         opt(o, g.entries_read);
         o.extend_from_slice(b",\"pel\":[");
+        // PEL and consumers are read on demand: flushed as they go, so any size streams
         for (i, p) in g.pel().enumerate() {
             let p = p?;
+            self.maybe_flush()?;
+            let o = &mut self.buf;
             if i > 0 {
                 o.push(b',');
             }
@@ -276,9 +279,11 @@ impl Visitor for KeyJson<'_, '_> {
             json_bytes(o, &g.consumer(p.consumer)?.name);
             o.push(b'}');
         }
-        o.extend_from_slice(b"],\"consumers\":[");
+        self.buf.extend_from_slice(b"],\"consumers\":[");
         for (i, c) in g.consumers().enumerate() {
             let c = c?;
+            self.maybe_flush()?;
+            let o = &mut self.buf;
             if i > 0 {
                 o.push(b',');
             }
@@ -292,7 +297,7 @@ impl Visitor for KeyJson<'_, '_> {
             num(o, c.pending_len());
             o.push(b'}');
         }
-        o.extend_from_slice(b"]}");
+        self.buf.extend_from_slice(b"]}");
         Ok(())
     }
     fn stream_idmp(&mut self, i: &Idmp<'_>) -> Result<()> {
@@ -305,6 +310,8 @@ impl Visitor for KeyJson<'_, '_> {
         o.extend_from_slice(b",\"producers\":[");
         for (k, p) in i.producers().enumerate() {
             let p = p?;
+            self.maybe_flush()?;
+            let o = &mut self.buf;
             if k > 0 {
                 o.push(b',');
             }
@@ -313,6 +320,8 @@ impl Visitor for KeyJson<'_, '_> {
             o.extend_from_slice(b",\"iids\":[");
             for (j, x) in p.iids().enumerate() {
                 let (iid, sid) = x?;
+                self.maybe_flush()?;
+                let o = &mut self.buf;
                 if j > 0 {
                     o.push(b',');
                 }
@@ -322,8 +331,9 @@ impl Visitor for KeyJson<'_, '_> {
                 id(o, sid);
                 o.push(b']');
             }
-            o.extend_from_slice(b"]}");
+            self.buf.extend_from_slice(b"]}");
         }
+        let o = &mut self.buf;
         o.extend_from_slice(b"],\"iids_added\":");
         num(o, i.iids_added);
         o.extend_from_slice(b",\"iids_duplicates\":");
