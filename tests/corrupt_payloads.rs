@@ -90,10 +90,11 @@ fn payloads(tcl: &[u8]) -> Vec<(usize, Vec<u8>)> {
         at = start;
         let name: String = text[start..].chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
         let rest = start + name.len();
-        if !name.is_empty() && tcl.get(rest..rest + 2) == Some(b" \"") {
-            if let Some((b, _)) = tcl_string(tcl, rest + 2) {
-                vars.insert(name, b);
-            }
+        if !name.is_empty()
+            && tcl.get(rest..rest + 2) == Some(b" \"")
+            && let Some((b, _)) = tcl_string(tcl, rest + 2)
+        {
+            vars.insert(name, b);
         }
     }
     let mut out = Vec::new();

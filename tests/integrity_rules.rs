@@ -297,6 +297,11 @@ fn each_rule_is_the_servers() {
     assert!(cases.len() >= 18, "{} cases", cases.len());
     let dir = tempdir::Dir::new("rules");
     let mut problems = Vec::new();
+    // a load target that does not check payloads itself (the default, sanitize-dump-payload
+    // no): what reaches it is what rdbshift let through
+    let target = Server::start_ok("redis-8.6", None, &[]).unwrap();
+    let mut tc = target.conn();
+    let exists = |c: &mut Conn| c.cmd(&["EXISTS", "k"]).unwrap().int();
     for (i, case) in cases.iter().enumerate() {
         let good = dir.path().join(format!("good{i}.rdb"));
         let bad = dir.path().join(format!("bad{i}.rdb"));
@@ -337,6 +342,38 @@ fn each_rule_is_the_servers() {
         let p = rdbfile::refused_everywhere(bad.to_str().unwrap());
         if !p.is_empty() {
             problems.push(format!("{}: {}", case.rule, p.join("; ")));
+        }
+        // the checksum plays no part: a file without one (CRC 0), or --no-checksum
+        let mut no_crc = rdbfile::file(13, &rdbfile::key(case.ty, b"k", &case.bad));
+        let n = no_crc.len();
+        no_crc[n - 8..].fill(0);
+        let nc = dir.path().join(format!("nocrc{i}.rdb"));
+        std::fs::write(&nc, &no_crc).unwrap();
+        for args in [
+            &["convert", nc.to_str().unwrap(), "-o", "-", "--restore"][..],
+            &["convert", bad.to_str().unwrap(), "-o", "-", "--restore", "--no-checksum"],
+        ] {
+            let (code, out, err) = rdbfile::run_timed(args, None, Duration::from_secs(30));
+            if code == Some(0) || out.windows(7).any(|w| w == b"RESTORE") || !err.contains("byte offset") {
+                problems.push(format!("{}: {args:?} exit {code:?}, {} bytes out: {err}", case.rule, out.len()));
+            }
+        }
+        // load (RESTORE mode): the good value arrives, the bad one never does
+        for (file, want) in [(&good, 1), (&bad, 0)] {
+            let (code, _, err) = rdbfile::run_timed(
+                &["load", file.to_str().unwrap(), "--target", &target.url()],
+                None,
+                Duration::from_secs(60),
+            );
+            let got = exists(&mut tc);
+            if (code == Some(0)) != (want == 1) || got != Some(want) || (want == 0 && !err.contains("byte offset")) {
+                problems.push(format!(
+                    "{}: load of the {} file: exit {code:?}, key there: {got:?}: {err}",
+                    case.rule,
+                    if want == 1 { "good" } else { "bad" }
+                ));
+            }
+            tc.cmd(&["FLUSHALL"]).unwrap();
         }
         let (_, _, err) = rdbfile::run_timed(&["inspect", bad.to_str().unwrap()], None, Duration::from_secs(30));
         if !err.contains(case.we_say) || !err.contains("in key \"k\"") {

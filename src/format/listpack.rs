@@ -402,4 +402,47 @@ pub(crate) mod tests {
         bad[0] += 1;
         assert!(all(&bad).is_err());
     }
+
+    #[test]
+    fn server_rules() {
+        // the backlen is read backwards from its last byte: a 2-byte backlen whose last byte
+        // lacks the continuation bit reads as 1 byte, as lpDecodeBacklen reads it
+        let mut e = elem(&Str::Bytes(&[b'x'; 200]));
+        let n = e.len();
+        assert_eq!(e[n - 2..], [1, 0x80 | 74]);
+        e[n - 1] &= 0x7f;
+        let mut lp = (6 + e.len() as u32 + 1).to_le_bytes().to_vec();
+        lp.extend([1, 0]);
+        lp.extend(&e);
+        lp.push(0xff);
+        let err = all(&lp).unwrap_err();
+        assert!(err.to_string().contains("backlen 74 but the element is 202 bytes"), "{err}");
+        // unknown encodings 0xf5..0xfe
+        let bad = [8, 0, 0, 0, 1, 0, 0xf5, 0xff];
+        assert!(all(&bad).unwrap_err().to_string().contains("bad encoding byte 0xf5"));
+        // 65535 in the header: any count
+        let mut lp = build(&[Str::Int(1), Str::Int(2)]);
+        lp[4..6].copy_from_slice(&[0xff, 0xff]);
+        assert_eq!(all(&lp).unwrap().len(), 2);
+        lp[4] = 3;
+        lp[5] = 0;
+        assert!(all(&lp).unwrap_err().to_string().contains("header counts 3 elements, found 2"));
+    }
+
+    #[test]
+    fn integers_as_the_server_reads_them() {
+        for (t, v) in [("0", Some(0)), ("-1", Some(-1)), ("9223372036854775807", Some(i64::MAX))] {
+            assert_eq!(parse_i64_strict(t.as_bytes()), v, "{t}");
+        }
+        assert_eq!(parse_i64_strict(b"-9223372036854775808"), Some(i64::MIN));
+        for t in ["", "-", "+1", "01", "-0", " 1", "1 ", "9223372036854775808", "1.0", "0x1"] {
+            assert_eq!(parse_i64_strict(t.as_bytes()), None, "{t:?}");
+        }
+        // the size lpAppend gives a string: integers stored as such
+        assert_eq!(entry_size(b"7"), 2);
+        assert_eq!(entry_size(b"1000"), 3);
+        assert_eq!(entry_size(b"abc"), 5);
+        assert_eq!(entry_size(&[b'a'; 100]), 2 + 100 + 1);
+        assert_eq!(entry_size(b"-0"), 4, "not an integer: a 2-byte string");
+    }
 }

@@ -591,4 +591,52 @@ mod tests {
         let Some(Record::Key(k)) = r.next_record().unwrap() else { panic!() };
         assert!(k.meta.is_empty() && k.meta_at == k.type_at);
     }
+
+    #[test]
+    fn duplicate_keys_per_database() {
+        let rec = |k: &[u8], v: &[u8]| {
+            let mut r = vec![0, k.len() as u8];
+            r.extend_from_slice(k);
+            r.push(v.len() as u8);
+            r.extend_from_slice(v);
+            r
+        };
+        // db 0: k, x, k; db 1: k
+        let mut b = rec(b"k", b"1");
+        b.extend(rec(b"x", b"2"));
+        b.extend(rec(b"k", b"3"));
+        b.extend([op::SELECTDB, 1]);
+        b.extend(rec(b"k", b"4"));
+        let data = file(b"REDIS0013", &b);
+        let e = keys(&data).unwrap_err();
+        assert!(matches!(e.kind, ErrorKind::DuplicateKey { db: 0, first: 10 }), "{e}");
+        assert_eq!(e.offset, 20, "the second name's offset");
+        assert_eq!(e.key.as_deref(), Some(&b"k"[..]));
+        let text = e.to_string();
+        assert!(text.contains("database 0 (first at byte offset 10)") && text.contains("Duplicated key"), "{text}");
+        // allowed: every record, in order
+        let mut r = Reader::new(&data, Options { allow_duplicate_keys: true, ..Options::default() }).unwrap();
+        let mut n = 0;
+        while let Some(rec) = r.next_record().unwrap() {
+            n += matches!(rec, Record::Key(_)) as usize;
+        }
+        assert_eq!(n, 4);
+        // one name per database is fine; so is reading one record again
+        let mut b = rec(b"k", b"1");
+        b.extend([op::SELECTDB, 1]);
+        b.extend(rec(b"k", b"4"));
+        assert_eq!(keys(&file(b"REDIS0013", &b)).unwrap().len(), 2);
+        let h = Header::parse(&data, false).unwrap();
+        let again = Reader::resume(&data, h, 9, 0).take(3).filter(|r| matches!(r, Ok(Record::Key(_)))).count();
+        assert_eq!(again, 3, "resume reads the records without the check");
+        // many keys (the table path), one duplicate far apart
+        let mut b = Vec::new();
+        for i in 0..5000u32 {
+            b.extend(rec(format!("key{i}").as_bytes(), b"v"));
+        }
+        b.extend(rec(b"key17", b"v"));
+        b.extend(rec(b"after", b"v"));
+        let e = keys(&file(b"REDIS0013", &b)).unwrap_err();
+        assert_eq!(e.key.as_deref(), Some(&b"key17"[..]), "{e}");
+    }
 }

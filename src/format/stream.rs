@@ -648,3 +648,161 @@ fn read_idmp<'a>(c: &mut Cursor<'a>) -> Result<Idmp<'a>> {
         iids_duplicates: c.plain_len()?,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    //! Hand-made type 21 streams (layout from `rdbSaveObject`/`rdbLoadObject` in 8.6).
+    use super::*;
+    use crate::format::listpack::tests::build as lp;
+
+    fn s(b: &[u8]) -> Vec<u8> {
+        let mut v = if b.len() < 64 { vec![b.len() as u8] } else { vec![0x40 | (b.len() >> 8) as u8, b.len() as u8] };
+        v.extend_from_slice(b);
+        v
+    }
+
+    /// A node: master fields ["f"], entries (flags, ms delta, seq delta, value of "f").
+    fn node(master: StreamId, entries: &[(i64, i64, i64)]) -> Vec<u8> {
+        let valid = entries.iter().filter(|e| e.0 & FLAG_DELETED == 0).count() as i64;
+        let mut items =
+            vec![Str::Int(valid), Str::Int(entries.len() as i64 - valid), Str::Int(1), Str::Bytes(b"f"), Str::Int(0)];
+        for &(flags, ms, seq) in entries {
+            items.extend([
+                Str::Int(flags | FLAG_SAMEFIELDS),
+                Str::Int(ms),
+                Str::Int(seq),
+                Str::Bytes(b"v"),
+                Str::Int(4),
+            ]);
+        }
+        [s(&master.to_be()), s(&lp(&items))].concat()
+    }
+
+    fn id(ms: u64, seq: u64) -> StreamId {
+        StreamId { ms, seq }
+    }
+
+    /// A type 21 stream: nodes, then length, last ID, first ID, max deleted, entries added,
+    /// then the groups (count first).
+    fn stream(nodes: &[Vec<u8>], length: u8, last: (u8, u8), groups: &[u8]) -> Vec<u8> {
+        let mut b = vec![nodes.len() as u8];
+        for n in nodes {
+            b.extend_from_slice(n);
+        }
+        b.extend([length, last.0, last.1, 0, 0, 0, 0, length]);
+        b.extend_from_slice(groups);
+        b
+    }
+
+    /// A group "g" with PEL entries (ID, count) and consumers (name, owned IDs).
+    fn group(name: &[u8], pel: &[StreamId], consumers: &[(&[u8], &[StreamId])]) -> Vec<u8> {
+        let mut g = s(name);
+        g.extend([0, 0, 0, pel.len() as u8]);
+        for p in pel {
+            g.extend(p.to_be());
+            g.extend(7i64.to_le_bytes());
+            g.push(1);
+        }
+        g.push(consumers.len() as u8);
+        for (c, owned) in consumers {
+            g.extend(s(c));
+            g.extend(1i64.to_le_bytes());
+            g.extend(2i64.to_le_bytes());
+            g.push(owned.len() as u8);
+            for o in *owned {
+                g.extend(o.to_be());
+            }
+        }
+        g
+    }
+
+    #[derive(Default)]
+    struct Got {
+        entries: Vec<(StreamId, Vec<(Vec<u8>, Vec<u8>)>)>,
+        groups: Vec<(Vec<u8>, Vec<(StreamId, Vec<u8>)>, Vec<(Vec<u8>, usize)>)>,
+    }
+    impl Visitor for Got {
+        fn stream_entry(&mut self, e: &StreamEntry<'_>) -> Result<()> {
+            let f = e.fields().map(|r| r.map(|(f, v)| (f.to_vec(), v.to_vec()))).collect::<Result<_>>()?;
+            self.entries.push((e.id, f));
+            Ok(())
+        }
+        fn stream_group(&mut self, g: &Group<'_>) -> Result<()> {
+            let mut pel = Vec::new();
+            for p in g.pel() {
+                let p = p?;
+                pel.push((p.id, g.consumer(p.consumer)?.name));
+            }
+            let cons = g.consumers().map(|c| c.map(|c| (c.name.clone(), c.pending_len()))).collect::<Result<_>>()?;
+            self.groups.push((g.name.clone(), pel, cons));
+            Ok(())
+        }
+    }
+
+    fn read(b: &[u8]) -> Result<Got> {
+        let mut got = Got::default();
+        let mut c = Cursor::file(b);
+        decode(&mut c, types::STREAM_LISTPACKS_3, &mut got, &mut Vec::new())?;
+        assert_eq!(c.remaining(), 0);
+        Ok(got)
+    }
+
+    fn refused(b: &[u8], says: &str) {
+        let e = read(b).err().unwrap_or_else(|| panic!("accepted; expected {says:?}"));
+        assert!(e.to_string().contains(says), "{e} (expected {says:?})");
+    }
+
+    #[test]
+    fn views_read_what_the_file_holds() {
+        let nodes = [node(id(5, 0), &[(0, 0, 0), (FLAG_DELETED, 0, 1), (0, 1, 0)]), node(id(9, 0), &[(0, 0, 0)])];
+        let groups = [
+            vec![2],
+            group(b"g1", &[id(9, 0), id(5, 0)], &[(b"alice", &[id(5, 0)]), (b"bob", &[]), (b"carol", &[id(9, 0)])]),
+            group(b"g2", &[], &[]),
+        ]
+        .concat();
+        let got = read(&stream(&nodes, 3, (9, 0), &groups)).unwrap();
+        let ids: Vec<StreamId> = got.entries.iter().map(|e| e.0).collect();
+        assert_eq!(ids, vec![id(5, 0), id(6, 0), id(9, 0)]);
+        assert_eq!(got.entries[0].1, vec![(b"f".to_vec(), b"v".to_vec())]);
+        assert_eq!(got.groups.len(), 2);
+        let (name, pel, cons) = &got.groups[0];
+        assert_eq!(name, b"g1");
+        assert_eq!(pel, &vec![(id(9, 0), b"carol".to_vec()), (id(5, 0), b"alice".to_vec())], "file order, owners");
+        assert_eq!(cons, &vec![(b"alice".to_vec(), 1), (b"bob".to_vec(), 0), (b"carol".to_vec(), 1)]);
+        assert_eq!(got.groups[1].0, b"g2");
+    }
+
+    #[test]
+    fn entry_ids_increase_and_fit_the_stream() {
+        // within a node
+        refused(&stream(&[node(id(5, 0), &[(0, 0, 1), (0, 0, 0)])], 2, (9, 0), &[0]), "entry ID 5-0 after 5-1");
+        refused(&stream(&[node(id(5, 0), &[(0, 0, 1), (0, 0, 1)])], 2, (9, 0), &[0]), "entry ID 5-1 appears twice");
+        // across nodes, and the nodes' own order
+        let two = |a, b| [node(a, &[(0, 0, 0)]), node(b, &[(0, 0, 0)])];
+        refused(&stream(&two(id(5, 0), id(5, 0)), 2, (9, 0), &[0]), "two listpack nodes with master ID 5-0");
+        refused(&stream(&two(id(6, 0), id(5, 0)), 2, (9, 0), &[0]), "nodes out of order");
+        // the counts and the last ID
+        refused(&stream(&two(id(5, 0), id(6, 0)), 3, (9, 0), &[0]), "length 3 but the nodes hold 2 live entries");
+        refused(&stream(&two(id(5, 0), id(6, 0)), 2, (5, 9), &[0]), "entry 6-0 is after the stream's last ID 5-9");
+        assert!(read(&stream(&two(id(5, 0), id(6, 0)), 2, (6, 0), &[0])).is_ok());
+    }
+
+    #[test]
+    fn groups_consumers_and_pel() {
+        let one = [node(id(5, 0), &[(0, 0, 0)])];
+        let st = |groups: Vec<u8>| stream(&one, 1, (5, 0), &groups);
+        let p = id(5, 0);
+        refused(&st([vec![2], group(b"g", &[], &[]), group(b"g", &[], &[])].concat()), "two groups named \"g\"");
+        refused(&st([vec![1], group(b"g", &[p, p], &[(b"c", &[p])])].concat()), "duplicate PEL entry 5-0");
+        refused(&st([vec![1], group(b"g", &[p], &[(b"c", &[p]), (b"c", &[])])].concat()), "duplicate consumer \"c\"");
+        refused(&st([vec![1], group(b"g", &[p], &[(b"c", &[p, p])])].concat()), "PEL entry 5-0 twice in one consumer");
+        refused(&st([vec![1], group(b"g", &[p], &[(b"c", &[p]), (b"d", &[p])])].concat()), "owned by two consumers");
+        refused(&st([vec![1], group(b"g", &[p], &[(b"c", &[])])].concat()), "PEL entry 5-0 has no consumer");
+        refused(&st([vec![1], group(b"g", &[], &[(b"c", &[p])])].concat()), "is not in the group PEL");
+        // the same consumer name in two groups is fine
+        assert!(
+            read(&st([vec![2], group(b"g", &[], &[(b"c", &[])]), group(b"h", &[], &[(b"c", &[])])].concat())).is_ok()
+        );
+    }
+}

@@ -599,3 +599,153 @@ pub fn skip(c: &mut Cursor, t: u8, h: &Header) -> Result<()> {
         _ => decode(c, t, h, &mut super::visit::Ignore, &mut Scratch::default()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! Hand-made values for each rule `rdbLoadObject` adds to the container checks.
+    use super::*;
+    use crate::format::listpack::tests::build as lp;
+    use crate::format::ziplist::tests::build as zl;
+
+    fn h() -> Header {
+        Header::parse(b"REDIS0013", false).unwrap()
+    }
+
+    /// An RDB string with a 6- or 14-bit length.
+    fn s(b: &[u8]) -> Vec<u8> {
+        let mut v = if b.len() < 64 { vec![b.len() as u8] } else { vec![0x40 | (b.len() >> 8) as u8, b.len() as u8] };
+        v.extend_from_slice(b);
+        v
+    }
+
+    /// Checks a value of type `t` placed at file offset 100.
+    fn check(t: u8, body: &[u8]) -> Result<u64> {
+        let mut data = vec![0u8; 100];
+        data.extend_from_slice(body);
+        let mut c = Cursor::file(&data);
+        c.set_pos(100);
+        let n = validate(&mut c, t, &h(), &mut Scratch::default())?;
+        assert_eq!(c.remaining(), 0, "the whole value is read");
+        Ok(n)
+    }
+
+    fn refused(t: u8, body: &[u8], says: &str) -> Error {
+        let e = check(t, body).expect_err(says);
+        assert!(e.to_string().contains(says), "{e} (expected {says:?})");
+        e
+    }
+
+    #[test]
+    fn duplicates_in_hashtable_encodings() {
+        let mut set = vec![3];
+        set.extend([s(b"a"), s(b"b"), s(b"a")].concat());
+        let e = refused(SET, &set, "duplicate member \"a\" (first at byte offset 101)");
+        assert_eq!(e.offset, 105);
+        // an integer-encoded member is its decimal text
+        let mut set = vec![2];
+        set.extend(s(b"12"));
+        set.extend([0xc0, 12]);
+        refused(SET, &set, "duplicate member \"12\"");
+        let mut hash = vec![2];
+        hash.extend([s(b"f"), s(b"1"), s(b"f"), s(b"2")].concat());
+        refused(HASH, &hash, "duplicate field \"f\"");
+        let mut zset = vec![2];
+        zset.extend([s(b"m"), 1.0f64.to_le_bytes().to_vec(), s(b"m"), 2.0f64.to_le_bytes().to_vec()].concat());
+        refused(ZSET_2, &zset, "duplicate member \"m\"");
+        // the same members in different keys (or a list) are fine
+        let mut list = vec![2];
+        list.extend([s(b"a"), s(b"a")].concat());
+        assert_eq!(check(LIST, &list).unwrap(), 2);
+        // many members: the table path, one duplicate at the end
+        let mut big = vec![0x40 | (301u16 >> 8) as u8, 301u16 as u8];
+        for i in 0..300 {
+            big.extend(s(format!("member{i}").as_bytes()));
+        }
+        big.extend(s(b"member7"));
+        refused(SET, &big, "duplicate member \"member7\"");
+    }
+
+    #[test]
+    fn duplicates_in_compact_encodings() {
+        // a listpack set holding "5" as a string and 5 as an integer: the same member
+        let pack = lp(&[Str::Bytes(b"5"), Str::Int(5)]);
+        refused(SET_LISTPACK, &s(&pack), "duplicate member \"5\"");
+        let pack = lp(&[Str::Bytes(b"f"), Str::Int(1), Str::Bytes(b"f"), Str::Int(2)]);
+        refused(HASH_LISTPACK, &s(&pack), "duplicate field \"f\"");
+        // values may repeat, fields not
+        let pack = lp(&[Str::Bytes(b"f"), Str::Int(1), Str::Bytes(b"g"), Str::Int(1)]);
+        assert_eq!(check(HASH_LISTPACK, &s(&pack)).unwrap(), 2);
+        let zip = zl(&[b"\x01m", b"\xf2", b"\x01m", b"\xf3"]);
+        refused(ZSET_ZIPLIST, &s(&zip), "duplicate member \"m\"");
+        let zip = zl(&[b"\x01a", b"\x01x", b"\x01b"]);
+        refused(HASH_ZIPLIST, &s(&zip), "ends where a hash value was expected");
+        let mut zm = vec![2, 1, b'a', 1, 0, b'x', 1, b'a', 1, 0, b'y', 255];
+        refused(HASH_ZIPMAP, &s(&zm), "duplicate field \"a\"");
+        zm[7] = b'b';
+        assert_eq!(check(HASH_ZIPMAP, &s(&zm)).unwrap(), 2);
+    }
+
+    #[test]
+    fn nan_scores() {
+        let mut z = vec![1];
+        z.extend(s(b"m"));
+        z.push(253); // the text-double form of NaN
+        refused(ZSET, &z, "NaN score");
+        let pack = lp(&[Str::Bytes(b"m"), Str::Bytes(b"nan")]);
+        refused(ZSET_LISTPACK, &s(&pack), "NaN score");
+        let pack = lp(&[Str::Bytes(b"m"), Str::Bytes(b"inf")]);
+        assert_eq!(check(ZSET_LISTPACK, &s(&pack)).unwrap(), 1);
+    }
+
+    #[test]
+    fn quicklist_nodes() {
+        let node = lp(&[Str::Bytes(b"x")]);
+        let good = [vec![1, 2], s(&node)].concat();
+        assert_eq!(check(LIST_QUICKLIST_2, &good).unwrap(), 1);
+        refused(LIST_QUICKLIST_2, &[1, 3, 1, b'x'], "unknown node container 3");
+        refused(LIST_QUICKLIST_2, &[1, 2, 0], "empty node");
+        refused(LIST_QUICKLIST_2, &[1, 1, 0], "empty node");
+        refused(LIST_QUICKLIST, &[1, 0], "empty node");
+        // an empty listpack or ziplist node is skipped, as the server does; all empty: an
+        // empty list (which the caller leaves out)
+        let empty = [vec![2, 2], s(&lp(&[])), vec![1], s(b"y")].concat();
+        assert_eq!(check(LIST_QUICKLIST_2, &empty).unwrap(), 1);
+        assert_eq!(check(LIST_QUICKLIST, &[vec![1], s(&zl(&[]))].concat()).unwrap(), 0);
+    }
+
+    #[test]
+    fn field_ttls() {
+        let ex = |items: &[Str]| [vec![0; 8], s(&lp(items))].concat();
+        let (f, g, v) = (Str::Bytes(b"f"), Str::Bytes(b"g"), Str::Bytes(b"v"));
+        let t = 1_700_000_000_000i64;
+        assert_eq!(check(HASH_LISTPACK_EX, &ex(&[f, v, Str::Int(t), g, v, Str::Int(0)])).unwrap(), 2);
+        refused(HASH_LISTPACK_EX, &ex(&[f, v, Str::Int(0), g, v, Str::Int(t)]), "those without one last");
+        refused(HASH_LISTPACK_EX, &ex(&[f, v, Str::Int(t), g, v, Str::Int(t - 1)]), "ordered by expiry");
+        refused(HASH_LISTPACK_EX, &ex(&[f, v, Str::Bytes(b"1700000000000")]), "is a string, not an integer");
+        refused(HASH_LISTPACK_EX, &ex(&[f, v, Str::Int(1 << 48)]), "out of range");
+        refused(HASH_LISTPACK_EX, &ex(&[f, v, Str::Int(-5)]), "out of range");
+        refused(HASH_LISTPACK_EX, &ex(&[f, v, Str::Int(t), f, v, Str::Int(t)]), "duplicate hash field");
+        // type 24: the minimum expiry must be a time or "none" (2^48)
+        let mut b = ((1u64 << 48) + 1).to_le_bytes().to_vec();
+        b.push(0);
+        refused(HASH_METADATA, &b, "minimum field expiry");
+        let mut b = (1u64 << 48).to_le_bytes().to_vec();
+        b.push(0);
+        assert_eq!(check(HASH_METADATA, &b).unwrap(), 0);
+    }
+
+    #[test]
+    fn errors_inside_a_container_name_the_file_offset() {
+        // raw: the offset is the element's own, past the string's length prefix
+        let pack = lp(&[Str::Bytes(b"a"), Str::Bytes(b"a")]);
+        let e = refused(SET_LISTPACK, &s(&pack), "duplicate member");
+        assert_eq!(e.offset, 101 + 6 + 3, "data at 101, header 6, first element 3 bytes");
+        assert_eq!(e.inner, None);
+        // LZF-compressed: the blob's offset and the offset inside it
+        let mut blob = vec![0xc3, 14, 13]; // compressed 14 bytes (one literal run), 13 decompressed
+        blob.extend([12, 13, 0, 0, 0, 2, 0, 0x81, b'a', 2, 0x81, b'a', 2, 0xff]);
+        let e = refused(SET_LISTPACK, &blob, "duplicate member");
+        assert_eq!((e.offset, e.inner), (100, Some(9)));
+        assert!(e.to_string().contains("first at offset 6 inside the LZF-compressed blob"), "{e}");
+    }
+}

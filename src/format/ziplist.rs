@@ -251,4 +251,29 @@ pub(crate) mod tests {
         z[n - 2] = b'c';
         assert!(all(&z).is_err()); // string runs into the end marker
     }
+
+    #[test]
+    fn server_rules() {
+        let z = build(&[b"\x01a", b"\x01b", b"\x01c"]);
+        assert_eq!(all(&z).unwrap().len(), 3);
+        // zltail must point at the last entry
+        let mut bad = z.clone();
+        bad[4] = 13;
+        let e = all(&bad).unwrap_err();
+        assert!(e.to_string().contains("tail offset 13 but the last entry is at 16"), "{e}");
+        assert_eq!(e.offset, 4);
+        bad[4] = 20; // past the end marker's position: refused at open
+        assert!(all(&bad).is_err());
+        // an empty ziplist may have its tail anywhere inside the blob
+        let mut empty = build(&[]);
+        assert!(all(&empty).unwrap().is_empty());
+        empty[4] = 10;
+        assert!(all(&empty).unwrap().is_empty());
+        // a 32-bit string length is told by the top two bits only (ZIP_ENTRY_ENCODING)
+        let z = build(&[b"\x85\x00\x00\x00\x02hi"]);
+        assert_eq!(all(&z).unwrap(), vec![Str::Bytes(b"hi")]);
+        // unknown integer encodings
+        let z = build(&[b"\xc1\x00\x00"]);
+        assert!(all(&z).unwrap_err().to_string().contains("bad integer encoding 0xc1"));
+    }
 }
