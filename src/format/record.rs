@@ -43,6 +43,9 @@ pub struct Key<'a> {
     pub value_at: usize,
     /// Offset just past the value.
     pub end: usize,
+    /// The walk that found the key has already checked the whole value (a stream: finding
+    /// its end means decoding it, see [`value::skip`]), so [`Key::validate`] need not.
+    pub checked: bool,
 }
 
 impl<'a> Key<'a> {
@@ -60,6 +63,10 @@ impl<'a> Key<'a> {
     /// Checks the whole value as the server would on loading it with deep sanitization
     /// (see [`value::validate`]); returns how many elements it holds. Errors carry the key.
     pub fn validate(&self, data: &'a [u8], h: &Header, s: &mut Scratch) -> Result<u64> {
+        if self.checked {
+            // a stream: never an empty collection, checked whole by the skim
+            return Ok(1);
+        }
         let mut c = Cursor::file(&data[..self.end]);
         c.set_pos(self.value_at);
         let n = value::validate(&mut c, self.ty, h, s).map_err(|e| self.context(e))?;
@@ -424,7 +431,18 @@ impl<'a> Reader<'a> {
                 }
                 op::KEY_META_OR_SLOT_IMPORT if self.header.dialect == Dialect::Valkey => {
                     let job = c.owned_string()?;
+                    let n_at = c.pos();
                     let n = c.count("slot ranges", 2)?;
+                    // kept in memory (16 bytes each): no more ranges than there are slots
+                    if n > 16384 {
+                        return Err(c.err_at(
+                            n_at,
+                            ErrorKind::Corrupt {
+                                container: "slot import",
+                                reason: format!("{n} slot ranges for 16384 slots"),
+                            },
+                        ));
+                    }
                     let ranges = (0..n).map(|_| Ok((c.plain_len()?, c.plain_len()?))).collect::<Result<Vec<_>>>()?;
                     return Ok(Some(Record::SlotImport { job, ranges }));
                 }
@@ -468,6 +486,7 @@ impl<'a> Reader<'a> {
             type_at,
             value_at,
             end: 0,
+            checked: value::skip_checks(ty, &self.header),
         };
         value::skip(c, ty, &self.header).map_err(|e| k.context(e))?;
         k.end = c.pos();

@@ -527,6 +527,16 @@ pub fn validate(c: &mut Cursor, t: u8, h: &Header, s: &mut Scratch) -> Result<u6
     Ok(n.0)
 }
 
+/// Whether [`skip`] checks the whole value of type `t` (it decodes streams, whose end
+/// cannot be found otherwise).
+pub fn skip_checks(t: u8, h: &Header) -> bool {
+    match t {
+        STREAM_LISTPACKS | STREAM_LISTPACKS_2 | STREAM_LISTPACKS_3 => true,
+        STREAM_LISTPACKS_4 => h.dialect == Dialect::Redis,
+        _ => false,
+    }
+}
+
 /// Skips a value without decoding its elements (no LZF decompression, no container walk);
 /// used to find where a key ends.
 pub fn skip(c: &mut Cursor, t: u8, h: &Header) -> Result<()> {
