@@ -175,6 +175,16 @@ impl Slots {
         }
         Slots::Heap(vec![Slot::default(); n])
     }
+    /// `n` empty slots, reusing a heap table's allocation when it is small.
+    fn reset(&mut self, n: usize) {
+        match self {
+            Slots::Heap(v) if n * std::mem::size_of::<Slot>() < MAPPED_BYTES => {
+                v.clear();
+                v.resize(n, Slot::default());
+            }
+            s => *s = Slots::zeroed(n),
+        }
+    }
     fn get(&self) -> &[Slot] {
         match self {
             Slots::Heap(v) => v,
@@ -269,7 +279,7 @@ impl Seen {
             return;
         }
         let want = ((n as usize).saturating_mul(4) / 3 + 1).next_power_of_two();
-        self.slots = Slots::zeroed(want);
+        self.slots.reset(want);
     }
 
     /// Records `bytes`, found at `pos`; `src` reads earlier elements again. Returns a
@@ -287,7 +297,7 @@ impl Seen {
                 self.len += 1;
                 return Ok(None);
             }
-            self.slots = Slots::zeroed(4 * SMALL);
+            self.slots.reset(4 * SMALL);
             for &(eh, ep) in &self.small {
                 Self::place(self.slots.get_mut(), eh, ep);
             }
