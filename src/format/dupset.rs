@@ -10,8 +10,9 @@
 //! compared byte for byte, so a hash collision is never reported as a duplicate. Nothing
 //! else reads elements again (a reader that releases the pages behind it keeps doing so).
 //!
-//! The hash is a folded 128-bit multiply keyed with per-process random keys, so input
-//! cannot be crafted to collide (collisions only cost time, never correctness).
+//! The hash is a folded 128-bit multiply keyed with per-process random keys (input written
+//! without knowing the keys does not aim its collisions; and a collision only costs a
+//! comparison, never correctness).
 
 use std::sync::OnceLock;
 
