@@ -172,3 +172,132 @@ fn newer_versions_are_refused_by_name() {
         assert!(err.contains(want) && err.contains("newest supported"), "{magic}: {err}");
     }
 }
+
+/// A type 26 (Redis 8.6) stream value with no entries: `groups` is the group section
+/// (count first), `idmp` the producer section (count first) after the IDMP settings.
+fn stream26(groups: &[u8], idmp: &[u8]) -> Vec<u8> {
+    let mut b = vec![0]; // listpack nodes
+    b.extend([0, 0, 0]); // length 0, last ID 0-0
+    b.extend([0, 0, 0, 0, 0]); // first ID, max deleted ID, entries added
+    b.extend_from_slice(groups);
+    b.extend([0x40, 100, 0x40, 100]); // IDMP duration and max size (100, 14-bit lengths)
+    b.extend_from_slice(idmp);
+    b.extend([0, 0]); // IIDs added, duplicates
+    b
+}
+
+/// Runs inspect, convert and convert --restore on `f` under a 1 GiB address-space limit:
+/// each must fail within `secs` seconds with an offset, and without a panic or abort.
+fn fails_fast(f: &std::path::Path, what: &str, says: &str, secs: u64) -> Vec<String> {
+    let p = f.to_str().unwrap();
+    let mut problems = Vec::new();
+    for args in [
+        &["inspect", p, "-o", "/dev/null"][..],
+        &["convert", p, "-o", "/dev/null"],
+        &["convert", p, "-o", "/dev/null", "--restore"],
+    ] {
+        let t = Instant::now();
+        let (code, err) = run_limited(args, 1 << 20, Duration::from_secs(60));
+        let name = format!("{what} ({})", args[..args.len().min(5)].join(" "));
+        match code {
+            None => problems.push(format!("{name}: killed or timed out: {err}")),
+            Some(0) => problems.push(format!("{name}: accepted")),
+            Some(_)
+                if err.contains("panicked")
+                    || err.contains("memory allocation")
+                    || !err.contains("byte offset")
+                    || !err.contains(says) =>
+            {
+                problems.push(format!("{name}: {err} (expected {says:?})"))
+            }
+            _ if t.elapsed() > Duration::from_secs(secs) => problems.push(format!("{name}: took {:?}", t.elapsed())),
+            _ => {}
+        }
+    }
+    problems
+}
+
+fn len(n: u64) -> Vec<u8> {
+    common::rdbfile::len(n)
+}
+
+#[test]
+fn declared_counts_never_drive_allocation() {
+    let dir = common::tempdir::Dir::new("counts");
+    let n = 50_000_000;
+    // a group: name "g", last ID 0-0, entries read 0, then the PEL and the consumers
+    let group = |pel: &[u8], consumers: &[u8]| {
+        let mut g = vec![1, 1, b'g', 0, 0, 0];
+        g.extend_from_slice(pel);
+        g.extend_from_slice(consumers);
+        g
+    };
+    let cases: Vec<(&str, Vec<u8>)> = vec![
+        ("50M listpack nodes", [len(n), stream26(&[0], &[0])[1..].to_vec()].concat()),
+        ("50M groups", stream26(&len(n), &[0])),
+        ("50M group PEL entries", stream26(&[&[1u8][..], &group(&len(n), &[0])].concat(), &[0])),
+        ("50M consumers", stream26(&[&[1u8][..], &group(&[0], &len(n))].concat(), &[0])),
+        ("50M consumer PEL entries", {
+            let cons = [&[1u8, 1, b'c'][..], &[0; 16], &len(n)].concat();
+            stream26(&[&[1u8][..], &group(&[0], &cons)].concat(), &[0])
+        }),
+        ("50M IDMP producers", stream26(&[0], &len(n))),
+        ("50M IIDs of one producer", stream26(&[0], &[&[1u8, 1, b'p'][..], &len(n)].concat())),
+    ];
+    let mut problems = Vec::new();
+    for (what, body) in &cases {
+        let f = dir.path().join("s.rdb");
+        let rec = common::rdbfile::key(26, b"s", body);
+        std::fs::write(&f, common::rdbfile::file(13, &rec)).unwrap();
+        problems.extend(fails_fast(&f, what, "exceeds the", 5));
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+#[test]
+fn millions_of_tiny_stream_records_in_a_big_file() {
+    // ~100 MB of real records, each a few bytes: what drives memory is what the file holds
+    let dir = common::tempdir::Dir::new("tiny");
+    let f = dir.path().join("s.rdb");
+    let mut problems = Vec::new();
+    // 50M producers of 2 bytes (empty name, no IIDs): the server refuses the second (a
+    // producer ID twice), and so must we, at once
+    let n = 50_000_000u64;
+    let mut idmp = len(n);
+    idmp.resize(idmp.len() + 2 * n as usize, 0);
+    std::fs::write(&f, common::rdbfile::file(13, &common::rdbfile::key(26, b"s", &stream26(&[0], &idmp)))).unwrap();
+    problems.extend(fails_fast(&f, "50M empty producers", "producer \"\" twice", 10));
+    // 5M consumers of 18 bytes with one name: refused at the second
+    let n = 5_000_000u64;
+    let mut cons = len(n);
+    for _ in 0..n {
+        cons.extend([0u8; 18]);
+    }
+    let groups = [&[1u8, 1, b'g', 0, 0, 0, 0][..], &cons].concat();
+    std::fs::write(&f, common::rdbfile::file(13, &common::rdbfile::key(26, b"s", &stream26(&groups, &[0])))).unwrap();
+    problems.extend(fails_fast(&f, "5M consumers named alike", "duplicate consumer", 10));
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+
+    // 2M distinct producers with an IID each (~26 MB): read to the end under the same
+    // limit, output flushed as it goes
+    let n = 2_000_000u32;
+    let mut idmp = len(n as u64);
+    for i in 0..n {
+        idmp.push(4);
+        idmp.extend_from_slice(&i.to_be_bytes());
+        idmp.extend([1, 4]);
+        idmp.extend_from_slice(&i.to_le_bytes());
+        idmp.extend([0, 0]);
+    }
+    std::fs::write(&f, common::rdbfile::file(13, &common::rdbfile::key(26, b"s", &stream26(&[0], &idmp)))).unwrap();
+    let out = dir.path().join("out");
+    let p = f.to_str().unwrap();
+    for args in
+        [&["inspect", p, "-o", out.to_str().unwrap()][..], &["convert", p, "-o", out.to_str().unwrap(), "--restore"]]
+    {
+        let (code, err) = run_limited(args, 1 << 20, Duration::from_secs(120));
+        assert_eq!(code, Some(0), "{args:?}: {err}");
+        let size = std::fs::metadata(&out).unwrap().len();
+        assert!(size > n as u64 * 4, "{args:?}: {size} bytes of output");
+    }
+}

@@ -10,13 +10,16 @@ use rdbshift::format::{Reader, Record};
 
 fuzz_target!(|data: &[u8]| {
     // Checksums would reject nearly every mutation before the interesting code runs.
-    let Ok(mut r) = Reader::new(data, Options { allow_newer: true, no_checksum: true }) else { return };
+    let opts = Options { allow_newer: true, no_checksum: true, allow_duplicate_keys: false };
+    let Ok(mut r) = Reader::new(data, opts) else { return };
     let h = r.header;
     let mut s = Scratch::default();
     let filter = Filter { include_expired: true, ..Default::default() };
     let mut sink = std::io::sink();
     while let Ok(Some(rec)) = r.next_record() {
         if let Record::Key(k) = rec {
+            // the check that runs before a RESTORE payload goes out
+            let _ = k.validate(data, &h, &mut s);
             let Ok(name) = k.name() else { break };
             let mut j = rdbshift::encode::json::KeyJson::new(&k, &name, &h, &filter, b"", &mut sink);
             if k.decode(data, &h, &mut j, &mut s).is_err() {

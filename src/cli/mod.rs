@@ -56,11 +56,19 @@ pub struct ReadArgs {
     /// Do not verify the CRC-64 checksum at the end of the file.
     #[arg(long)]
     pub no_checksum: bool,
+    /// Accept a key that appears twice in one database (the last one wins, as when
+    /// replaying commands)
+    #[arg(long)]
+    pub allow_duplicate_keys: bool,
 }
 
 impl ReadArgs {
     pub fn options(&self) -> Options {
-        Options { allow_newer: self.allow_newer, no_checksum: self.no_checksum }
+        Options {
+            allow_newer: self.allow_newer,
+            no_checksum: self.no_checksum,
+            allow_duplicate_keys: self.allow_duplicate_keys,
+        }
     }
 }
 

@@ -44,6 +44,14 @@ pub fn key(
             && ((plan.mode == Mode::Restore && !plain_string)
                 || (!k.meta.is_empty() && t.key_meta())
                 || !commands_exact(h, data, k, b)?));
+    // A RESTORE payload carries the value's stored bytes unchanged: check them first, as
+    // the server does before it accepts a payload, so that a corrupt value never goes out.
+    // An empty collection (which a server skips when it loads the file, and refuses in a
+    // RESTORE) goes the commands way: a DEL, nothing else.
+    let restore = restore && {
+        let elements = k.validate(data, h, &mut b.scratch)?;
+        elements > 0 || !matches!(types::kind(k.ty), Kind::List | Kind::Set | Kind::Zset | Kind::Hash)
+    };
     if !k.meta.is_empty() && !(restore && t.key_meta()) {
         n.meta_dropped += 1;
     }

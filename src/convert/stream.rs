@@ -23,7 +23,7 @@ use super::out::{Out, array_header, bulk};
 use super::{Counts, Plan};
 use crate::format::cursor::Cursor;
 use crate::format::record::Key;
-use crate::format::stream::{StreamEntry, StreamId, StreamMeta, read_tail};
+use crate::format::stream::{Pending, StreamEntry, StreamId, StreamMeta, read_tail};
 use crate::format::visit::Visitor;
 use crate::format::{Header, Result};
 
@@ -57,17 +57,26 @@ pub fn key(
     if tail.idmp.as_ref().is_some_and(|i| !i.is_default()) && idmp.is_none() {
         n.idmp_dropped += 1;
     }
-    if !t.stream_counters()
-        && (tail.meta.entries_added != Some(tail.meta.length)
-            || tail.groups.iter().any(|g| g.entries_read.is_some_and(|r| r >= 0)))
-    {
+    let err = |e| k.context(e);
+    let mut entries_read_known = false;
+    // IDs that must exist while the groups and IDMP records are rebuilt
+    let mut needed: Vec<StreamId> = Vec::new();
+    for g in tail.groups.iter() {
+        let g = g.map_err(err)?;
+        entries_read_known |= g.entries_read.is_some_and(|r| r >= 0);
+        for p in g.pel() {
+            needed.push(p.map_err(err)?.id);
+        }
+    }
+    if !t.stream_counters() && (tail.meta.entries_added != Some(tail.meta.length) || entries_read_known) {
         n.stream_counters_dropped += 1;
     }
-
-    // IDs that must exist while the groups and IDMP records are rebuilt
-    let mut needed: Vec<StreamId> = tail.groups.iter().flat_map(|g| g.pel.iter().map(|p| p.id)).collect();
     if let Some(i) = idmp {
-        needed.extend(i.producers.iter().flat_map(|p| p.iids.iter().map(|x| x.1)));
+        for p in i.producers() {
+            for x in p.map_err(err)?.iids() {
+                needed.push(x.map_err(err)?.1);
+            }
+        }
     }
     needed.retain(|id| *id != StreamId::default() && *id <= tail.meta.last_id);
     needed.sort_unstable();
@@ -76,7 +85,6 @@ pub fn key(
     out.command(&[b"DEL", name])?;
     let mut w = Entries { key: name, out, needed: &needed, next: 0, ghosts: Vec::new(), first_real: None, count: 0 };
     k.decode(data, h, &mut w, &mut b.scratch)?;
-    let err = |e| k.context(e);
     w.ghosts_up_to(None).map_err(err)?;
     let Entries { ghosts, first_real, count, .. } = w;
     if count == 0 && ghosts.is_empty() {
@@ -89,13 +97,15 @@ pub fn key(
     if let Some(i) = idmp {
         let (d, m) = (i.duration_s.to_string(), i.max_size.to_string());
         out.command(&[b"XCFGSET", name, b"IDMP-DURATION", d.as_bytes(), b"IDMP-MAXSIZE", m.as_bytes()]).map_err(err)?;
-        for p in &i.producers {
-            for (iid, id) in &p.iids {
-                if *id == StreamId::default() || *id > meta.last_id {
+        for p in i.producers() {
+            let p = p.map_err(err)?;
+            for x in p.iids() {
+                let (iid, id) = x.map_err(err)?;
+                if id == StreamId::default() || id > meta.last_id {
                     n.idmp_records_dropped += 1;
                     continue;
                 }
-                out.command(&[b"XIDMPRECORD", name, &p.name, iid, id_text(*id).as_bytes()]).map_err(err)?;
+                out.command(&[b"XIDMPRECORD", name, &p.name, &iid, id_text(id).as_bytes()]).map_err(err)?;
             }
         }
     }
@@ -117,7 +127,8 @@ pub fn key(
     };
     setid(out, false).map_err(err)?;
 
-    for g in &tail.groups {
+    for g in tail.groups.iter() {
+        let g = g.map_err(err)?;
         let gid = id_text(g.last_id);
         let mut args: Vec<&[u8]> = vec![b"XGROUP", b"CREATE", name, &g.name, gid.as_bytes()];
         let er;
@@ -130,26 +141,32 @@ pub fn key(
         }
         out.command(&args).map_err(err)?;
         // the PEL, in runs that share consumer, delivery time and count
-        let mut i = 0;
-        while i < g.pel.len() {
-            let p = &g.pel[i];
-            let j = i + g.pel[i..]
-                .iter()
-                .take(IDS_PER_CMD)
-                .take_while(|q| {
-                    (q.consumer, q.delivery_time_ms, q.delivery_count)
-                        == (p.consumer, p.delivery_time_ms, p.delivery_count)
-                })
-                .count();
-            let ids: Vec<String> = g.pel[i..j].iter().map(|q| id_text(q.id)).collect();
+        let mut run: Vec<Pending> = Vec::new();
+        let mut pel = g.pel().peekable();
+        while let Some(p) = pel.next() {
+            run.push(p.map_err(err)?);
+            let same = |q: &Pending| {
+                (q.consumer, q.delivery_time_ms, q.delivery_count)
+                    == (run[0].consumer, run[0].delivery_time_ms, run[0].delivery_count)
+            };
+            if run.len() < IDS_PER_CMD && matches!(pel.peek(), Some(Ok(q)) if same(q)) {
+                continue;
+            }
+            let p = &run[0];
+            let ids: Vec<String> = run.iter().map(|q| id_text(q.id)).collect();
             let (time, count) = (p.delivery_time_ms.to_string(), p.delivery_count.to_string());
-            let mut args: Vec<&[u8]> = vec![b"XCLAIM", name, &g.name, &g.consumers[p.consumer].name, b"0"];
+            let cons = g.consumer(p.consumer).map_err(err)?;
+            let mut args: Vec<&[u8]> = vec![b"XCLAIM", name, &g.name, &cons.name, b"0"];
             args.extend(ids.iter().map(|s| s.as_bytes()));
             args.extend([&b"TIME"[..], time.as_bytes(), b"RETRYCOUNT", count.as_bytes(), b"FORCE", b"JUSTID"]);
             out.command(&args).map_err(err)?;
-            i = j;
+            run.clear();
         }
-        for cons in g.consumers.iter().filter(|c| c.pending.is_empty()) {
+        for cons in g.consumers() {
+            let cons = cons.map_err(err)?;
+            if cons.pending_len() != 0 {
+                continue;
+            }
             if t.create_consumer() {
                 out.command(&[b"XGROUP", b"CREATECONSUMER", name, &g.name, &cons.name]).map_err(err)?;
             } else {
@@ -246,13 +263,14 @@ impl Visitor for Entries<'_, '_, '_> {
         self.first_real.get_or_insert(e.id);
         self.count += 1;
         let out = &mut *self.out;
-        array_header(&mut out.buf, 3 + 2 * e.fields.len());
+        array_header(&mut out.buf, 3 + 2 * e.len());
         bulk(&mut out.buf, b"XADD");
         bulk(&mut out.buf, self.key);
         bulk(&mut out.buf, id_text(e.id).as_bytes());
-        for (f, v) in &e.fields {
-            out.bulk_str(*f)?;
-            out.bulk_str(*v)?;
+        for fv in e.fields() {
+            let (f, v) = fv?;
+            out.bulk_str(f)?;
+            out.bulk_str(v)?;
         }
         out.end_cmd()
     }

@@ -218,14 +218,15 @@ impl Visitor for KeyJson<'_, '_> {
         o.extend_from_slice(b"{\"id\":");
         id(o, e.id);
         o.extend_from_slice(b",\"fields\":[");
-        for (i, (f, v)) in e.fields.iter().enumerate() {
+        for (i, fv) in e.fields().enumerate() {
+            let (f, v) = fv?;
             if i > 0 {
                 o.push(b',');
             }
             o.push(b'[');
-            jstr(o, *f);
+            jstr(o, f);
             o.push(b',');
-            jstr(o, *v);
+            jstr(o, v);
             o.push(b']');
         }
         o.extend_from_slice(b"]}");
@@ -249,7 +250,7 @@ impl Visitor for KeyJson<'_, '_> {
         self.first = true;
         Ok(())
     }
-    fn stream_group(&mut self, g: &Group) -> Result<()> {
+    fn stream_group(&mut self, g: &Group<'_>) -> Result<()> {
         self.maybe_flush()?;
         self.sep();
         let o = &mut self.buf;
@@ -259,8 +260,15 @@ impl Visitor for KeyJson<'_, '_> {
         id(o, g.last_id);
         o.extend_from_slice(b",\"entries_read\":");
         opt(o, g.entries_read);
-        o.extend_from_slice(b",\"pel\":");
-        json_list(o, &g.pel, |o, p| {
+        o.extend_from_slice(b",\"pel\":[");
+        // PEL and consumers are read on demand: flushed as they go, so any size streams
+        for (i, p) in g.pel().enumerate() {
+            let p = p?;
+            self.maybe_flush()?;
+            let o = &mut self.buf;
+            if i > 0 {
+                o.push(b',');
+            }
             o.extend_from_slice(b"{\"id\":");
             id(o, p.id);
             o.extend_from_slice(b",\"delivery_time_ms\":");
@@ -268,11 +276,17 @@ impl Visitor for KeyJson<'_, '_> {
             o.extend_from_slice(b",\"delivery_count\":");
             num(o, p.delivery_count);
             o.extend_from_slice(b",\"consumer\":");
-            json_bytes(o, &g.consumers[p.consumer].name);
+            json_bytes(o, &g.consumer(p.consumer)?.name);
             o.push(b'}');
-        });
-        o.extend_from_slice(b",\"consumers\":");
-        json_list(o, &g.consumers, |o, c| {
+        }
+        self.buf.extend_from_slice(b"],\"consumers\":[");
+        for (i, c) in g.consumers().enumerate() {
+            let c = c?;
+            self.maybe_flush()?;
+            let o = &mut self.buf;
+            if i > 0 {
+                o.push(b',');
+            }
             o.extend_from_slice(b"{\"name\":");
             json_bytes(o, &c.name);
             o.extend_from_slice(b",\"seen_time_ms\":");
@@ -280,34 +294,47 @@ impl Visitor for KeyJson<'_, '_> {
             o.extend_from_slice(b",\"active_time_ms\":");
             opt(o, c.active_time_ms);
             o.extend_from_slice(b",\"pending\":");
-            num(o, c.pending.len());
+            num(o, c.pending_len());
             o.push(b'}');
-        });
-        o.push(b'}');
+        }
+        self.buf.extend_from_slice(b"]}");
         Ok(())
     }
-    fn stream_idmp(&mut self, i: &Idmp) -> Result<()> {
+    fn stream_idmp(&mut self, i: &Idmp<'_>) -> Result<()> {
         let o = &mut self.buf;
         o.extend_from_slice(b"],\"idmp\":{\"duration_s\":");
         self.groups_open = false;
         num(o, i.duration_s);
         o.extend_from_slice(b",\"max_size\":");
         num(o, i.max_size);
-        o.extend_from_slice(b",\"producers\":");
-        json_list(o, &i.producers, |o, p| {
+        o.extend_from_slice(b",\"producers\":[");
+        for (k, p) in i.producers().enumerate() {
+            let p = p?;
+            self.maybe_flush()?;
+            let o = &mut self.buf;
+            if k > 0 {
+                o.push(b',');
+            }
             o.extend_from_slice(b"{\"pid\":");
             json_bytes(o, &p.name);
-            o.extend_from_slice(b",\"iids\":");
-            json_list(o, &p.iids, |o, (iid, sid)| {
+            o.extend_from_slice(b",\"iids\":[");
+            for (j, x) in p.iids().enumerate() {
+                let (iid, sid) = x?;
+                self.maybe_flush()?;
+                let o = &mut self.buf;
+                if j > 0 {
+                    o.push(b',');
+                }
                 o.push(b'[');
-                json_bytes(o, iid);
+                json_bytes(o, &iid);
                 o.push(b',');
-                id(o, *sid);
+                id(o, sid);
                 o.push(b']');
-            });
-            o.push(b'}');
-        });
-        o.extend_from_slice(b",\"iids_added\":");
+            }
+            self.buf.extend_from_slice(b"]}");
+        }
+        let o = &mut self.buf;
+        o.extend_from_slice(b"],\"iids_added\":");
         num(o, i.iids_added);
         o.extend_from_slice(b",\"iids_duplicates\":");
         num(o, i.iids_duplicates);

@@ -142,6 +142,9 @@ impl<'a> Cursor<'a> {
     pub fn data(&self) -> &'a [u8] {
         self.buf
     }
+    pub fn origin(&self) -> Origin {
+        self.origin
+    }
     /// The absolute file offset of the current position (for LZF content: the blob's offset).
     pub fn offset(&self) -> u64 {
         self.offset_of(self.pos)

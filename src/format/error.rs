@@ -32,6 +32,10 @@ pub enum ErrorKind {
     Checksum { stored: u64, computed: u64 },
     #[error("module value of type 6 (pre-GA module format, Redis 4.0 RC) cannot be read without its module")]
     ModulePreGa,
+    #[error(
+        "key appears twice in database {db} (first at byte offset {first}): a server refuses such a file (\"Duplicated key found in RDB file\"); --allow-duplicate-keys accepts it, the last one wins"
+    )]
+    DuplicateKey { db: u64, first: u64 },
     #[error("missing EOF opcode: file ends at {0} bytes")]
     NoEof(u64),
     #[error("output error: {0}")]

@@ -6,6 +6,7 @@
 
 pub mod crc;
 pub mod cursor;
+pub mod dupset;
 pub mod error;
 pub mod header;
 pub mod intset;

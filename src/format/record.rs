@@ -8,6 +8,7 @@
 
 use super::crc;
 use super::cursor::{Cursor, RStr};
+use super::dupset::{ElementAt, RdbStrings, Seen};
 use super::error::{Error, ErrorKind, Result};
 use super::header::{Dialect, Header};
 use super::keymeta::{self, MetaClass};
@@ -42,6 +43,9 @@ pub struct Key<'a> {
     pub value_at: usize,
     /// Offset just past the value.
     pub end: usize,
+    /// The walk that found the key has already checked the whole value (a stream: finding
+    /// its end means decoding it, see [`value::skip`]), so [`Key::validate`] need not.
+    pub checked: bool,
 }
 
 impl<'a> Key<'a> {
@@ -55,6 +59,21 @@ impl<'a> Key<'a> {
         let mut c = Cursor::file(&data[..self.end]);
         c.set_pos(self.value_at);
         value::decode(&mut c, self.ty, h, v, s).map_err(|e| self.context(e))
+    }
+    /// Checks the whole value as the server would on loading it with deep sanitization
+    /// (see [`value::validate`]); returns how many elements it holds. Errors carry the key.
+    pub fn validate(&self, data: &'a [u8], h: &Header, s: &mut Scratch) -> Result<u64> {
+        if self.checked {
+            // a stream: never an empty collection, checked whole by the skim
+            return Ok(1);
+        }
+        let mut c = Cursor::file(&data[..self.end]);
+        c.set_pos(self.value_at);
+        let n = value::validate(&mut c, self.ty, h, s).map_err(|e| self.context(e))?;
+        if c.pos() != self.end {
+            return Err(self.context(c.corrupt("value", "the value ends before its record does")));
+        }
+        Ok(n)
     }
     /// The serialized value: type byte and body (what a DUMP payload starts with).
     pub fn raw_value(&self, data: &'a [u8]) -> (&'a [u8], &'a [u8]) {
@@ -126,6 +145,75 @@ pub struct Options {
     pub allow_newer: bool,
     /// Skip checksum verification.
     pub no_checksum: bool,
+    /// Accept a key name twice in one database (by default an error, as the server's
+    /// "Duplicated key found in RDB file").
+    pub allow_duplicate_keys: bool,
+}
+
+/// The key names seen so far, per database, for the duplicate-key check: per key its hash
+/// and the offset of its name (see [`Seen`]); a name is compared byte for byte with the
+/// earlier one, read again at its offset, before a duplicate is reported.
+///
+/// The check of a name is completed up to 16 keys later (the table is big and read at
+/// random: the memory reads of 16 keys overlap, which makes the check 2x cheaper,
+/// measured), or at the next `SELECTDB` or at EOF: a duplicate is reported at most 16
+/// keys after its second occurrence, always naming it and both offsets.
+#[derive(Default)]
+struct KeyNames {
+    dbs: Vec<(u64, Seen)>,
+    buf: Vec<u8>,
+}
+
+/// The key-name table is sized from the file's resize hint for at most one key per this
+/// many bytes that remain.
+const KEY_RESERVE_BYTES: u64 = 32;
+
+impl KeyNames {
+    fn set(&mut self, db: u64) -> &mut Seen {
+        let i = match self.dbs.iter().position(|d| d.0 == db) {
+            Some(i) => i,
+            None => {
+                self.dbs.push((db, Seen::default()));
+                self.dbs.len() - 1
+            }
+        };
+        &mut self.dbs[i].1
+    }
+
+    fn reserve(&mut self, db: u64, n: u64) {
+        self.set(db).reserve(n);
+    }
+
+    /// Checks the names still pending in `db`'s set (or in every set).
+    fn finish(&mut self, data: &[u8], db: Option<u64>) -> Result<()> {
+        for (d, seen) in &mut self.dbs {
+            if db.is_none_or(|x| x == *d) {
+                if let Some(dup) = seen.finish(&RdbStrings(data))? {
+                    let mut buf = Vec::new();
+                    let name = RdbStrings(data).bytes_at(dup.second, &mut buf)?.to_vec();
+                    return Err(
+                        Error::new(dup.second, ErrorKind::DuplicateKey { db: *d, first: dup.first }).with_key(&name)
+                    );
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Records the key string at `at` in database `db`; fails if the name is there already.
+    fn check(&mut self, data: &[u8], db: u64, key: &RStr, at: usize) -> Result<()> {
+        let mut buf = std::mem::take(&mut self.buf);
+        let name = key.bytes(&mut buf)?;
+        let r = self.set(db).check(name, at as u64, &RdbStrings(data));
+        self.buf = buf;
+        if let Some(d) = r? {
+            // the duplicate may be an earlier key than this one (see `Seen::check`)
+            let mut buf = Vec::new();
+            let name = RdbStrings(data).bytes_at(d.second, &mut buf)?.to_vec();
+            return Err(Error::new(d.second, ErrorKind::DuplicateKey { db, first: d.first }).with_key(&name));
+        }
+        Ok(())
+    }
 }
 
 pub struct Reader<'a> {
@@ -140,6 +228,8 @@ pub struct Reader<'a> {
     crc_upto: usize,
     /// Memory up to here has been asked for ahead of parsing (see [`PREFETCH_AHEAD`]).
     prefetched: usize,
+    /// Key names per database (`None`: not checked).
+    names: Option<KeyNames>,
 }
 
 /// How far ahead of the parsing position memory is prefetched. Skimming jumps over values,
@@ -167,16 +257,37 @@ impl<'a> Reader<'a> {
         let header = Header::parse(data, opts.allow_newer)?;
         let mut c = Cursor::file(data);
         c.set_pos(header.len);
-        Ok(Reader { c, header, db: 0, done: false, opts, crc: crc::Crc64::default(), crc_upto: 0, prefetched: 0 })
+        let names = (!opts.allow_duplicate_keys).then(KeyNames::default);
+        Ok(Reader {
+            c,
+            header,
+            db: 0,
+            done: false,
+            opts,
+            crc: crc::Crc64::default(),
+            crc_upto: 0,
+            prefetched: 0,
+            names,
+        })
     }
 
     /// A reader at `pos`, a record boundary found by an earlier pass, in database `db`;
-    /// it does not check the checksum (for decoding one record again).
+    /// it checks neither the checksum nor duplicate keys (for decoding one record again).
     pub fn resume(data: &'a [u8], header: Header, pos: usize, db: u64) -> Self {
         let mut c = Cursor::file(data);
         c.set_pos(pos);
-        let opts = Options { no_checksum: true, allow_newer: true };
-        Reader { c, header, db, done: false, opts, crc: crc::Crc64::default(), crc_upto: pos, prefetched: pos }
+        let opts = Options { no_checksum: true, allow_newer: true, allow_duplicate_keys: true };
+        Reader {
+            c,
+            header,
+            db,
+            done: false,
+            opts,
+            crc: crc::Crc64::default(),
+            crc_upto: pos,
+            prefetched: pos,
+            names: None,
+        }
     }
 
     /// Bytes before this offset have been read and checksummed: a caller may release them.
@@ -240,10 +351,20 @@ impl<'a> Reader<'a> {
                 op::IDLE => idle = Some(c.plain_len()?),
                 op::FREQ => freq = Some(c.u8()?),
                 op::SELECTDB => {
+                    if let Some(names) = &mut self.names {
+                        names.finish(c.data(), Some(self.db))?;
+                    }
                     self.db = c.plain_len()?;
                     return Ok(Some(Record::SelectDb(self.db)));
                 }
-                op::RESIZEDB => return Ok(Some(Record::ResizeDb { keys: c.plain_len()?, expires: c.plain_len()? })),
+                op::RESIZEDB => {
+                    let (keys, expires) = (c.plain_len()?, c.plain_len()?);
+                    if let Some(names) = &mut self.names {
+                        // a hint: the table for the db's names is sized once, not grown
+                        names.reserve(self.db, keys.min(c.remaining() as u64 / KEY_RESERVE_BYTES));
+                    }
+                    return Ok(Some(Record::ResizeDb { keys, expires }));
+                }
                 op::SLOT_INFO => {
                     return Ok(Some(Record::SlotInfo {
                         slot: c.plain_len()?,
@@ -279,6 +400,9 @@ impl<'a> Reader<'a> {
                     return Ok(Some(Record::ModuleAux { id, when, body: &c.data()[body_at..c.pos()] }));
                 }
                 op::EOF => {
+                    if let Some(names) = &mut self.names {
+                        names.finish(c.data(), None)?;
+                    }
                     self.done = true;
                     let mut tr = Trailer { eof_at: at, stored: None, computed: None, trailing: 0 };
                     if self.header.has_checksum() {
@@ -307,7 +431,18 @@ impl<'a> Reader<'a> {
                 }
                 op::KEY_META_OR_SLOT_IMPORT if self.header.dialect == Dialect::Valkey => {
                     let job = c.owned_string()?;
+                    let n_at = c.pos();
                     let n = c.count("slot ranges", 2)?;
+                    // kept in memory (16 bytes each): no more ranges than there are slots
+                    if n > 16384 {
+                        return Err(c.err_at(
+                            n_at,
+                            ErrorKind::Corrupt {
+                                container: "slot import",
+                                reason: format!("{n} slot ranges for 16384 slots"),
+                            },
+                        ));
+                    }
                     let ranges = (0..n).map(|_| Ok((c.plain_len()?, c.plain_len()?))).collect::<Result<Vec<_>>>()?;
                     return Ok(Some(Record::SlotImport { job, ranges }));
                 }
@@ -329,7 +464,12 @@ impl<'a> Reader<'a> {
         meta: Vec<MetaClass<'a>>,
     ) -> Result<Record<'a>> {
         let c = &mut self.c;
+        let key_at = c.pos();
         let key = c.string()?;
+        if let Some(names) = &mut self.names {
+            names.check(c.data(), self.db, &key, key_at)?;
+        }
+        let c = &mut self.c;
         let value_at = c.pos();
         let module_id = if ty == types::MODULE_2 { c.clone().plain_len().ok() } else { None };
         let mut k = Key {
@@ -346,6 +486,7 @@ impl<'a> Reader<'a> {
             type_at,
             value_at,
             end: 0,
+            checked: value::skip_checks(ty, &self.header),
         };
         value::skip(c, ty, &self.header).map_err(|e| k.context(e))?;
         k.end = c.pos();
@@ -371,7 +512,7 @@ mod tests {
     //! Hand-made files for what no server here writes in every form (layouts from Redis 8.6
     //! `rdb.c`/`t_stream.c`/`keymeta.c` and Valkey 9 `rdb.c`).
     use super::*;
-    use crate::format::stream::Idmp;
+    use crate::format::stream::{Idmp, StreamId};
 
     /// magic + records + EOF + a zero (disabled) checksum.
     fn file(magic: &[u8], body: &[u8]) -> Vec<u8> {
@@ -393,10 +534,17 @@ mod tests {
         Ok(out)
     }
 
-    struct GetIdmp(Option<Idmp>);
+    /// (duration, max size, added, duplicates, producers with their IIDs)
+    type IdmpSeen = (u64, u64, u64, u64, Vec<(Vec<u8>, Vec<(Vec<u8>, StreamId)>)>);
+    struct GetIdmp(Option<IdmpSeen>);
     impl Visitor for GetIdmp {
         fn stream_idmp(&mut self, i: &Idmp) -> Result<()> {
-            self.0 = Some(i.clone());
+            let mut producers = Vec::new();
+            for p in i.producers() {
+                let p = p?;
+                producers.push((p.name.clone(), p.iids().collect::<Result<Vec<_>>>()?));
+            }
+            self.0 = Some((i.duration_s, i.max_size, i.iids_added, i.iids_duplicates, producers));
             Ok(())
         }
     }
@@ -421,10 +569,9 @@ mod tests {
         assert_eq!(ks.len(), 1);
         let mut v = GetIdmp(None);
         ks[0].decode(&data, &Header::parse(&data, false).unwrap(), &mut v, &mut Scratch::default()).unwrap();
-        let i = v.0.unwrap();
-        assert_eq!((i.duration_s, i.max_size, i.iids_added, i.iids_duplicates), (60, 10, 7, 2));
-        assert_eq!(i.producers[0].name, b"p1");
-        assert_eq!(i.producers[0].iids, vec![(b"iid".to_vec(), crate::format::stream::StreamId { ms: 4, seq: 0 })]);
+        let (d, m, added, dups, producers) = v.0.unwrap();
+        assert_eq!((d, m, added, dups), (60, 10, 7, 2));
+        assert_eq!(producers, vec![(b"p1".to_vec(), vec![(b"iid".to_vec(), StreamId { ms: 4, seq: 0 })])]);
         // type 26 does not exist in Valkey files, and is refused inside bounds in Redis ones
         let e = keys(&file(b"VALKEY080", &stream26())).unwrap_err();
         assert!(matches!(e.kind, ErrorKind::UnknownType(26)), "{e}");
@@ -462,5 +609,53 @@ mod tests {
         }
         let Some(Record::Key(k)) = r.next_record().unwrap() else { panic!() };
         assert!(k.meta.is_empty() && k.meta_at == k.type_at);
+    }
+
+    #[test]
+    fn duplicate_keys_per_database() {
+        let rec = |k: &[u8], v: &[u8]| {
+            let mut r = vec![0, k.len() as u8];
+            r.extend_from_slice(k);
+            r.push(v.len() as u8);
+            r.extend_from_slice(v);
+            r
+        };
+        // db 0: k, x, k; db 1: k
+        let mut b = rec(b"k", b"1");
+        b.extend(rec(b"x", b"2"));
+        b.extend(rec(b"k", b"3"));
+        b.extend([op::SELECTDB, 1]);
+        b.extend(rec(b"k", b"4"));
+        let data = file(b"REDIS0013", &b);
+        let e = keys(&data).unwrap_err();
+        assert!(matches!(e.kind, ErrorKind::DuplicateKey { db: 0, first: 10 }), "{e}");
+        assert_eq!(e.offset, 20, "the second name's offset");
+        assert_eq!(e.key.as_deref(), Some(&b"k"[..]));
+        let text = e.to_string();
+        assert!(text.contains("database 0 (first at byte offset 10)") && text.contains("Duplicated key"), "{text}");
+        // allowed: every record, in order
+        let mut r = Reader::new(&data, Options { allow_duplicate_keys: true, ..Options::default() }).unwrap();
+        let mut n = 0;
+        while let Some(rec) = r.next_record().unwrap() {
+            n += matches!(rec, Record::Key(_)) as usize;
+        }
+        assert_eq!(n, 4);
+        // one name per database is fine; so is reading one record again
+        let mut b = rec(b"k", b"1");
+        b.extend([op::SELECTDB, 1]);
+        b.extend(rec(b"k", b"4"));
+        assert_eq!(keys(&file(b"REDIS0013", &b)).unwrap().len(), 2);
+        let h = Header::parse(&data, false).unwrap();
+        let again = Reader::resume(&data, h, 9, 0).take(3).filter(|r| matches!(r, Ok(Record::Key(_)))).count();
+        assert_eq!(again, 3, "resume reads the records without the check");
+        // many keys (the table path), one duplicate far apart
+        let mut b = Vec::new();
+        for i in 0..5000u32 {
+            b.extend(rec(format!("key{i}").as_bytes(), b"v"));
+        }
+        b.extend(rec(b"key17", b"v"));
+        b.extend(rec(b"after", b"v"));
+        let e = keys(&file(b"REDIS0013", &b)).unwrap_err();
+        assert_eq!(e.key.as_deref(), Some(&b"key17"[..]), "{e}");
     }
 }

@@ -10,12 +10,29 @@
 //! Inside a node's listpack: the master entry (valid count, deleted count, master field
 //! count, the field names, a 0), then per entry: flags, ms delta, seq delta, the values
 //! (flag SAMEFIELDS) or a field count and field/value pairs, and the entry's element count.
-
-use std::collections::HashMap;
+//!
+//! Integrity, as the server checks it on loading (`streamValidateListpackIntegrity` in
+//! `t_stream.c` with deep validation, and the stream part of `rdbLoadObject`): every node
+//! key is a 16-byte ID, node master IDs are strictly increasing (no node twice), every node
+//! holds a well-formed master entry and entries whose element counts match; groups have
+//! unique names, their PEL unique IDs, their consumers unique names, every consumer PEL
+//! entry is in the group PEL (once), and every group PEL entry has a consumer; IDMP
+//! producers are unique and its settings in range. Beyond what the server checks, but
+//! true of every stream a server writes: entry IDs are strictly increasing across the
+//! whole stream and not after the last ID, the stream length is the number of live
+//! entries, and the master entry's counts match the entries.
+//!
+//! Memory: nothing is reserved from a count read from the file. Entries are handed on as
+//! views over the node's listpack ([`StreamEntry::fields`]); groups, their PEL and
+//! consumers, and the IDMP producers are views over the value's bytes, read again on
+//! demand ([`Groups`], [`Group`], [`Idmp`]). A group in use holds 24 bytes per PEL entry
+//! and 8 per consumer (each at least 25 and 10 bytes in the file).
 
 use super::cursor::{Cursor, Str};
-use super::error::Result;
-use super::listpack::Listpack;
+use super::dupset::{Dup, RdbStrings, Seen};
+use super::error::{ErrorKind, Result, show_bytes};
+use super::listpack::{self, Listpack};
+use super::types;
 use super::visit::Visitor;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
@@ -51,9 +68,52 @@ impl StreamId {
     }
 }
 
+/// One entry, as a view over its node's listpack (already checked).
 pub struct StreamEntry<'a> {
     pub id: StreamId,
-    pub fields: Vec<(Str<'a>, Str<'a>)>,
+    n: usize,
+    /// The master entry's field names, for an entry flagged SAMEFIELDS.
+    names: Option<Cursor<'a>>,
+    /// The values (SAMEFIELDS), or the field/value pairs.
+    values: Cursor<'a>,
+}
+
+impl<'a> StreamEntry<'a> {
+    /// Number of field/value pairs.
+    pub fn len(&self) -> usize {
+        self.n
+    }
+    pub fn is_empty(&self) -> bool {
+        self.n == 0
+    }
+    /// The field/value pairs, in order.
+    pub fn fields(&self) -> EntryFields<'a> {
+        EntryFields { names: self.names, values: self.values, left: self.n }
+    }
+}
+
+pub struct EntryFields<'a> {
+    names: Option<Cursor<'a>>,
+    values: Cursor<'a>,
+    left: usize,
+}
+
+impl<'a> Iterator for EntryFields<'a> {
+    type Item = Result<(Str<'a>, Str<'a>)>;
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.left == 0 {
+            return None;
+        }
+        self.left -= 1;
+        let mut pair = || -> Result<(Str<'a>, Str<'a>)> {
+            let f = match &mut self.names {
+                Some(n) => listpack::read_element(n)?,
+                None => listpack::read_element(&mut self.values)?,
+            };
+            Ok((f, listpack::read_element(&mut self.values)?))
+        };
+        Some(pair())
+    }
 }
 
 /// The stream's own fields, after its entries.
@@ -78,77 +138,222 @@ pub struct Pending {
 }
 
 #[derive(Debug, Clone)]
-pub struct Consumer {
+pub struct Consumer<'a> {
     pub name: Vec<u8>,
     pub seen_time_ms: i64,
     /// v3+ only.
     pub active_time_ms: Option<i64>,
-    pub pending: Vec<StreamId>,
+    /// The consumer's PEL: raw 16-byte big-endian IDs.
+    pending: &'a [u8],
 }
 
+impl Consumer<'_> {
+    pub fn pending_len(&self) -> usize {
+        self.pending.len() / 16
+    }
+    pub fn pending(&self) -> impl Iterator<Item = StreamId> + '_ {
+        self.pending.chunks_exact(16).map(|r| StreamId::from_be(r.try_into().expect("16 bytes")))
+    }
+}
+
+/// A consumer group, checked, as a view over the value's bytes.
 #[derive(Debug, Clone)]
-pub struct Group {
+pub struct Group<'a> {
     pub name: Vec<u8>,
     pub last_id: StreamId,
     /// v2+ only; -1 when the server did not know it.
     pub entries_read: Option<i64>,
-    pub pel: Vec<Pending>,
-    pub consumers: Vec<Consumer>,
+    t: u8,
+    /// At the first group PEL entry.
+    pel: Cursor<'a>,
+    pel_len: u64,
+    /// Where each consumer's record starts.
+    consumers: Vec<usize>,
+    /// (PEL entry, index of the consumer that owns it), sorted by ID.
+    owners: Vec<(StreamId, u32)>,
+    cur: Cursor<'a>,
 }
 
-/// The idempotent-producer state of a Redis 8.6 stream (type 26).
-#[derive(Debug, Clone, Default)]
-pub struct Idmp {
+impl<'a> Group<'a> {
+    pub fn pel_len(&self) -> u64 {
+        self.pel_len
+    }
+    /// The group PEL, in file order.
+    pub fn pel(&self) -> impl Iterator<Item = Result<Pending>> + '_ {
+        let mut c = self.pel;
+        (0..self.pel_len).map(move |_| {
+            let id = StreamId::read_raw(&mut c)?;
+            let delivery_time_ms = c.i64_le()?;
+            let delivery_count = c.plain_len()?;
+            let consumer = match self.owners.binary_search_by_key(&id, |o| o.0) {
+                Ok(i) => self.owners[i].1 as usize,
+                Err(_) => return Err(c.corrupt("stream group", format!("PEL entry {id} lost"))),
+            };
+            Ok(Pending { id, delivery_time_ms, delivery_count, consumer })
+        })
+    }
+    pub fn consumers_len(&self) -> usize {
+        self.consumers.len()
+    }
+    /// The consumer at index `i` (as [`Pending::consumer`] gives it).
+    pub fn consumer(&self, i: usize) -> Result<Consumer<'a>> {
+        let mut c = self.cur;
+        c.set_pos(self.consumers[i]);
+        let mut buf = Vec::new();
+        let name = c.string()?.bytes(&mut buf)?.to_vec();
+        let seen_time_ms = c.i64_le()?;
+        let active_time_ms = if self.t >= types::STREAM_LISTPACKS_3 { Some(c.i64_le()?) } else { None };
+        let n = c.plain_len()? as usize;
+        let pending = c.take(n * 16)?;
+        Ok(Consumer { name, seen_time_ms, active_time_ms, pending })
+    }
+    pub fn consumers(&self) -> impl Iterator<Item = Result<Consumer<'a>>> + '_ {
+        (0..self.consumers.len()).map(|i| self.consumer(i))
+    }
+}
+
+/// The consumer groups of a stream (already checked), read one at a time.
+#[derive(Debug, Clone, Copy)]
+pub struct Groups<'a> {
+    c: Cursor<'a>,
+    len: u64,
+    t: u8,
+}
+
+impl<'a> Groups<'a> {
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+    pub fn iter(&self) -> impl Iterator<Item = Result<Group<'a>>> + use<'a> {
+        let (mut c, t) = (self.c, self.t);
+        let mut names = Seen::eager();
+        (0..self.len).map(move |_| read_group(&mut c, t, &mut names))
+    }
+}
+
+/// The idempotent-producer state of a Redis 8.6 stream (type 26), already checked; the
+/// producers are read on demand.
+#[derive(Debug, Clone, Copy)]
+pub struct Idmp<'a> {
     pub duration_s: u64,
     pub max_size: u64,
-    pub producers: Vec<Producer>,
     pub iids_added: u64,
     pub iids_duplicates: u64,
+    producers: Cursor<'a>,
+    producers_len: u64,
 }
 
-impl Idmp {
+impl<'a> Idmp<'a> {
     /// Server defaults (`stream-idmp-duration`/`-maxsize` 100), no producers, zero
     /// counters: what any stream has before IDMP is used, so nothing to carry.
     pub fn is_default(&self) -> bool {
-        self.producers.is_empty()
+        self.producers_len == 0
             && self.duration_s == 100
             && self.max_size == 100
             && self.iids_added == 0
             && self.iids_duplicates == 0
     }
+    pub fn producers_len(&self) -> u64 {
+        self.producers_len
+    }
+    pub fn producers(&self) -> impl Iterator<Item = Result<Producer<'a>>> + use<'a> {
+        let mut c = self.producers;
+        (0..self.producers_len).map(move |_| {
+            let name = c.string()?.bytes(&mut Vec::new())?.to_vec();
+            let n = c.plain_len()?;
+            let iids = c;
+            for _ in 0..n {
+                c.skip_string()?;
+                StreamId::read(&mut c)?;
+            }
+            Ok(Producer { name, iids, len: n })
+        })
+    }
 }
 
-#[derive(Debug, Clone)]
-pub struct Producer {
+pub struct Producer<'a> {
     pub name: Vec<u8>,
+    iids: Cursor<'a>,
+    len: u64,
+}
+
+impl<'a> Producer<'a> {
+    pub fn iids_len(&self) -> u64 {
+        self.len
+    }
     /// (idempotent ID, stream ID it was recorded for), in file order.
-    pub iids: Vec<(Vec<u8>, StreamId)>,
+    pub fn iids(&self) -> impl Iterator<Item = Result<(Vec<u8>, StreamId)>> + use<'a> {
+        let mut c = self.iids;
+        (0..self.len).map(move |_| {
+            let iid = c.string()?.bytes(&mut Vec::new())?.to_vec();
+            Ok((iid, StreamId::read(&mut c)?))
+        })
+    }
 }
 
 const FLAG_DELETED: i64 = 1;
 const FLAG_SAMEFIELDS: i64 = 2;
 
+/// What the walk over the nodes found.
+#[derive(Default)]
+struct Walk {
+    /// The last entry ID seen (deleted entries included).
+    last: Option<StreamId>,
+    /// The first live entry.
+    first: Option<StreamId>,
+    live: u64,
+}
+
 /// Decodes a stream value of type `t` (15, 19, 21 or 26) into `v`.
 pub fn decode<V: Visitor>(c: &mut Cursor, t: u8, v: &mut V, scratch: &mut Vec<u8>) -> Result<()> {
     let nodes = c.count("stream listpack nodes", 2)?;
     let mut buf = Vec::new();
-    let mut first = None;
+    let mut walk = Walk::default();
+    let mut prev_master: Option<StreamId> = None;
     for _ in 0..nodes {
-        let key_at = c.offset();
+        let key_at = c.pos();
         let nodekey = c.string()?;
         let master = match nodekey.get(scratch)? {
             Str::Bytes(b) if b.len() == 16 => StreamId::from_be(b.try_into().unwrap()),
-            _ => return Err(super::Error::corrupt(key_at, "stream", "node key is not a 16-byte ID")),
+            _ => return Err(c.err_at(key_at, corrupt("stream", "node key is not a 16-byte ID".into()))),
         };
+        if let Some(p) = prev_master.filter(|p| master <= *p) {
+            let why = if master == p {
+                format!("two listpack nodes with master ID {master}")
+            } else {
+                format!("node master ID {master} after {p}: nodes out of order")
+            };
+            return Err(c.err_at(key_at, corrupt("stream", why)));
+        }
+        prev_master = Some(master);
         let lp_at = c.offset();
         let blob = c.string()?;
-        let lc = blob.open(&mut buf, "stream listpack", lp_at)?;
-        decode_node(lc, master, &mut first, v)?;
+        let data_at = match blob {
+            super::cursor::RStr::Raw(b) => c.offset() - b.len() as u64,
+            _ => lp_at,
+        };
+        let lc = blob.open(&mut buf, "stream listpack", data_at)?;
+        decode_node(lc, master, &mut walk, v)?;
     }
-    let tail = read_after_nodes(c, t, first)?;
+    let tail = read_after_nodes(c, t, walk.first)?;
+    if tail.meta.length != walk.live {
+        return Err(c.err_at(
+            tail.length_at,
+            corrupt("stream", format!("length {} but the nodes hold {} live entries", tail.meta.length, walk.live)),
+        ));
+    }
+    if let Some(last) = walk.last.filter(|l| *l > tail.meta.last_id) {
+        return Err(c.err_at(
+            tail.length_at,
+            corrupt("stream", format!("entry {last} is after the stream's last ID {}", tail.meta.last_id)),
+        ));
+    }
     v.stream_meta(&tail.meta)?;
-    for g in &tail.groups {
-        v.stream_group(g)?;
+    for g in tail.groups.iter() {
+        v.stream_group(&g?)?;
     }
     if let Some(i) = &tail.idmp {
         v.stream_idmp(i)?;
@@ -156,34 +361,43 @@ pub fn decode<V: Visitor>(c: &mut Cursor, t: u8, v: &mut V, scratch: &mut Vec<u8
     Ok(())
 }
 
-/// What a stream value holds after its entries.
-#[derive(Debug, Clone, Default)]
-pub struct Tail {
+fn corrupt(container: &'static str, reason: String) -> ErrorKind {
+    ErrorKind::Corrupt { container, reason }
+}
+
+/// What a stream value holds after its entries (checked).
+#[derive(Debug, Clone)]
+pub struct Tail<'a> {
     pub meta: StreamMeta,
-    pub groups: Vec<Group>,
+    pub groups: Groups<'a>,
     /// Type 26 only.
-    pub idmp: Option<Idmp>,
+    pub idmp: Option<Idmp<'a>>,
+    /// Where the stream length is stored.
+    length_at: usize,
 }
 
 /// Reads a stream value's metadata, groups and IDMP state without decoding its entries
 /// (the node listpacks are skipped by their length prefixes). For type 15, whose first ID
 /// the server derives from the entries, `meta.first_id` is `None`.
-pub fn read_tail(c: &mut Cursor, t: u8) -> Result<Tail> {
+pub fn read_tail<'a>(c: &mut Cursor<'a>, t: u8) -> Result<Tail<'a>> {
     let nodes = c.count("stream listpack nodes", 2)?;
     for _ in 0..nodes {
         c.skip_string()?;
         c.skip_string()?;
     }
     let mut tail = read_after_nodes(c, t, None)?;
-    if t < super::types::STREAM_LISTPACKS_2 {
+    if t < types::STREAM_LISTPACKS_2 {
         tail.meta.first_id = None;
     }
     Ok(tail)
 }
 
-fn read_after_nodes(c: &mut Cursor, t: u8, first: Option<StreamId>) -> Result<Tail> {
+/// Reads and checks everything after the nodes; groups and IDMP producers are walked once
+/// here to check them, and handed on as views.
+fn read_after_nodes<'a>(c: &mut Cursor<'a>, t: u8, first: Option<StreamId>) -> Result<Tail<'a>> {
+    let length_at = c.pos();
     let mut meta = StreamMeta { length: c.plain_len()?, last_id: StreamId::read(c)?, ..Default::default() };
-    if t >= super::types::STREAM_LISTPACKS_2 {
+    if t >= types::STREAM_LISTPACKS_2 {
         meta.first_id = Some(StreamId::read(c)?);
         meta.max_deleted_id = Some(StreamId::read(c)?);
         meta.entries_added = Some(c.plain_len()?);
@@ -193,164 +407,402 @@ fn read_after_nodes(c: &mut Cursor, t: u8, first: Option<StreamId>) -> Result<Ta
         meta.max_deleted_id = Some(StreamId::default());
         meta.entries_added = Some(meta.length);
     }
-    let ngroups = c.count("stream consumer groups", 3)?;
-    let mut scratch = Vec::new();
-    let mut groups = Vec::new();
+    let ngroups = c.count("stream consumer groups", if t >= types::STREAM_LISTPACKS_2 { 6 } else { 5 })?;
+    let groups = Groups { c: *c, len: ngroups, t };
+    let mut names = Seen::eager();
     for _ in 0..ngroups {
-        groups.push(read_group(c, t, &mut scratch)?);
+        read_group(c, t, &mut names)?;
     }
-    let idmp = if t == super::types::STREAM_LISTPACKS_4 { Some(read_idmp(c)?) } else { None };
-    Ok(Tail { meta, groups, idmp })
+    let idmp = if t == types::STREAM_LISTPACKS_4 { Some(read_idmp(c)?) } else { None };
+    Ok(Tail { meta, groups, idmp, length_at })
 }
 
-fn decode_node<V: Visitor>(lc: Cursor, master: StreamId, first: &mut Option<StreamId>, v: &mut V) -> Result<()> {
+fn decode_node<'a, V: Visitor>(lc: Cursor<'a>, master: StreamId, walk: &mut Walk, v: &mut V) -> Result<()> {
     let mut lp = Listpack::open(lc)?;
-    let corrupt = |lp: &Listpack, why: String| lp.cursor().corrupt("stream listpack", why);
+    let bad = |lp: &Listpack, at: usize, why: String| lp.cursor().err_at(at, corrupt("stream listpack", why));
+    if lp.cursor().peek() == Some(0xff) {
+        return Err(bad(&lp, lp.pos(), "empty listpack node".into()));
+    }
     let valid = lp.expect_int("the valid entry count")?;
     let deleted = lp.expect_int("the deleted entry count")?;
+    let nfields_at = lp.pos();
     let nfields = lp.expect_int("the master field count")?;
     if nfields < 0 || nfields as u64 > lp.cursor().remaining() as u64 {
-        return Err(corrupt(&lp, format!("master field count {nfields}")));
+        return Err(bad(&lp, nfields_at, format!("master field count {nfields}")));
     }
-    let mut master_fields = Vec::with_capacity(nfields as usize);
+    let mut names = *lp.cursor();
+    names.set_pos(lp.pos());
     for _ in 0..nfields {
-        master_fields.push(lp.expect("a master field")?);
+        lp.expect("a master field")?;
     }
+    let zero_at = lp.pos();
     if lp.expect_int("the master entry terminator")? != 0 {
-        return Err(corrupt(&lp, "master entry not terminated by 0".into()));
+        return Err(bad(&lp, zero_at, "master entry not terminated by 0".into()));
     }
     let (mut seen_valid, mut seen_deleted) = (0i64, 0i64);
-    let mut fields = Vec::new();
     loop {
+        let entry_at = lp.pos();
         let Some(flags) = lp.next()? else { break };
         let flags = match flags {
             Str::Int(f) => f,
-            Str::Bytes(_) => return Err(corrupt(&lp, "entry flags are not an integer".into())),
+            Str::Bytes(b) => match listpack::parse_i64_strict(b) {
+                Some(f) => f,
+                None => return Err(bad(&lp, entry_at, "entry flags are not an integer".into())),
+            },
         };
         let ms = lp.expect_int("an ID delta")?;
         let seq = lp.expect_int("an ID delta")?;
         let id = StreamId { ms: master.ms.wrapping_add(ms as u64), seq: master.seq.wrapping_add(seq as u64) };
-        fields.clear();
-        let n = if flags & FLAG_SAMEFIELDS != 0 {
-            for f in &master_fields {
-                fields.push((*f, lp.expect("a value")?));
+        if let Some(prev) = walk.last.filter(|p| id <= *p) {
+            let why = if id == prev {
+                format!("entry ID {id} appears twice")
+            } else {
+                format!("entry ID {id} after {prev}: IDs must increase")
+            };
+            return Err(bad(&lp, entry_at, why));
+        }
+        walk.last = Some(id);
+        let same = flags & FLAG_SAMEFIELDS != 0;
+        let (n, values_at) = if same {
+            let at = lp.pos();
+            for _ in 0..nfields {
+                lp.expect("a value")?;
             }
-            master_fields.len() as i64
+            (nfields, at)
         } else {
+            let n_at = lp.pos();
             let n = lp.expect_int("a field count")?;
             if n < 0 || n as u64 > lp.cursor().remaining() as u64 {
-                return Err(corrupt(&lp, format!("field count {n}")));
+                return Err(bad(&lp, n_at, format!("field count {n}")));
             }
+            let at = lp.pos();
             for _ in 0..n {
-                let f = lp.expect("a field")?;
-                fields.push((f, lp.expect("a value")?));
+                lp.expect("a field")?;
+                lp.expect("a value")?;
             }
-            n
+            (n, at)
         };
+        let count_at = lp.pos();
         let lp_count = lp.expect_int("the entry's element count")?;
-        let expect = if flags & FLAG_SAMEFIELDS != 0 { n + 3 } else { 2 * n + 4 };
+        let expect = if same { n + 3 } else { 2 * n + 4 };
         if lp_count != expect {
-            return Err(corrupt(&lp, format!("entry element count {lp_count}, expected {expect}")));
+            return Err(bad(&lp, count_at, format!("entry element count {lp_count}, expected {expect}")));
         }
         if flags & FLAG_DELETED != 0 {
             seen_deleted += 1;
         } else {
             seen_valid += 1;
-            first.get_or_insert(id);
-            v.stream_entry(&StreamEntry { id, fields: std::mem::take(&mut fields) })?;
+            walk.live += 1;
+            walk.first.get_or_insert(id);
+            let mut values = *lp.cursor();
+            values.set_pos(values_at);
+            v.stream_entry(&StreamEntry { id, n: n as usize, names: same.then_some(names), values })?;
         }
     }
     if seen_valid != valid || seen_deleted != deleted {
-        return Err(corrupt(
+        return Err(bad(
             &lp,
+            lp.pos(),
             format!(
                 "master entry counts {valid} valid and {deleted} deleted entries, found {seen_valid} and {seen_deleted}"
             ),
         ));
     }
     if seen_valid + seen_deleted == 0 {
-        return Err(corrupt(&lp, "empty listpack node".into()));
+        return Err(bad(&lp, lp.pos(), "listpack node without entries".into()));
     }
     Ok(())
 }
 
-fn read_group(c: &mut Cursor, t: u8, scratch: &mut Vec<u8>) -> Result<Group> {
-    let name = c.string()?.get(scratch)?.to_vec();
+/// Reads and checks one group (`rdbLoadObject`: unique group names, unique PEL entries,
+/// unique consumer names, consumer PEL entries in the group PEL and owned once, every PEL
+/// entry owned); the cursor ends after it.
+fn read_group<'a>(c: &mut Cursor<'a>, t: u8, group_names: &mut Seen) -> Result<Group<'a>> {
+    let data = c.data();
+    let name_at = c.pos();
+    let name = c.string()?.bytes(&mut Vec::new())?.to_vec();
+    if let Some(Dup { first: prev, .. }) = group_names.check(&name, name_at as u64, &RdbStrings(data))? {
+        return Err(c.err_at(
+            name_at,
+            corrupt("stream", format!("two groups named \"{}\" (first at byte offset {prev})", show_bytes(&name))),
+        ));
+    }
     let last_id = StreamId::read(c)?;
-    let entries_read = if t >= super::types::STREAM_LISTPACKS_2 { Some(c.plain_len()? as i64) } else { None };
+    let entries_read = if t >= types::STREAM_LISTPACKS_2 { Some(c.plain_len()? as i64) } else { None };
     let npel = c.count("group PEL entries", 25)?;
-    let mut pel = Vec::with_capacity(npel as usize);
-    let mut index = HashMap::with_capacity(npel as usize);
-    for i in 0..npel {
-        let at = c.offset();
+    let pel = *c;
+    let mut owners: Vec<(StreamId, u32)> = Vec::new();
+    let mut pel_at: Vec<usize> = Vec::new();
+    for _ in 0..npel {
+        pel_at.push(c.pos());
         let id = StreamId::read_raw(c)?;
-        if index.insert(id, i as usize).is_some() {
-            return Err(super::Error::corrupt(at, "stream group", format!("duplicate PEL entry {id}")));
-        }
-        pel.push(Pending { id, delivery_time_ms: c.i64_le()?, delivery_count: c.plain_len()?, consumer: usize::MAX });
+        c.i64_le()?;
+        c.plain_len()?;
+        owners.push((id, u32::MAX));
     }
-    let ncons = c.count("consumers", 9)?;
-    let mut consumers = Vec::with_capacity(ncons as usize);
-    for ci in 0..ncons as usize {
-        let name = c.string()?.get(scratch)?.to_vec();
-        let seen_time_ms = c.i64_le()?;
-        let active_time_ms = if t >= super::types::STREAM_LISTPACKS_3 { Some(c.i64_le()?) } else { None };
+    // the PEL in ID order, to find duplicates and owners; positions kept only for the message
+    let mut order: Vec<u32> = (0..owners.len() as u32).collect();
+    order.sort_unstable_by_key(|&i| owners[i as usize].0);
+    for w in order.windows(2) {
+        if owners[w[0] as usize].0 == owners[w[1] as usize].0 {
+            let later = pel_at[w[0] as usize].max(pel_at[w[1] as usize]);
+            return Err(
+                c.err_at(later, corrupt("stream group", format!("duplicate PEL entry {}", owners[w[0] as usize].0)))
+            );
+        }
+    }
+    drop(pel_at);
+    owners.sort_unstable_by_key(|o| o.0);
+    drop(order);
+    let ncons = c.count("consumers", if t >= types::STREAM_LISTPACKS_3 { 18 } else { 10 })?;
+    let mut consumers = Vec::new();
+    let mut cnames = Seen::eager();
+    let src = RdbStrings(data);
+    for ci in 0..ncons as u32 {
+        let at = c.pos();
+        consumers.push(at);
+        let cname = c.string()?;
+        let mut buf = Vec::new();
+        let cname = cname.bytes(&mut buf)?;
+        if let Some(Dup { first: prev, .. }) = cnames.check(cname, at as u64, &src)? {
+            return Err(c.err_at(
+                at,
+                corrupt(
+                    "stream group",
+                    format!("duplicate consumer \"{}\" (first at byte offset {prev})", show_bytes(cname)),
+                ),
+            ));
+        }
+        c.i64_le()?;
+        if t >= types::STREAM_LISTPACKS_3 {
+            c.i64_le()?;
+        }
         let n = c.count("consumer PEL entries", 16)?;
-        let mut pending = Vec::with_capacity(n as usize);
         for _ in 0..n {
-            let at = c.offset();
+            let at = c.pos();
             let id = StreamId::read_raw(c)?;
-            let Some(&pi) = index.get(&id) else {
-                return Err(super::Error::corrupt(
-                    at,
-                    "stream group",
-                    format!("consumer PEL entry {id} is not in the group PEL"),
-                ));
+            let Ok(pi) = owners.binary_search_by_key(&id, |o| o.0) else {
+                return Err(
+                    c.err_at(at, corrupt("stream group", format!("consumer PEL entry {id} is not in the group PEL")))
+                );
             };
-            if pel[pi].consumer != usize::MAX {
-                return Err(super::Error::corrupt(
-                    at,
-                    "stream group",
-                    format!("PEL entry {id} owned by two consumers"),
-                ));
+            match owners[pi].1 {
+                u32::MAX => owners[pi].1 = ci,
+                o if o == ci => {
+                    return Err(c.err_at(at, corrupt("stream group", format!("PEL entry {id} twice in one consumer"))));
+                }
+                _ => {
+                    return Err(c.err_at(at, corrupt("stream group", format!("PEL entry {id} owned by two consumers"))));
+                }
             }
-            pel[pi].consumer = ci;
-            pending.push(id);
         }
-        consumers.push(Consumer { name, seen_time_ms, active_time_ms, pending });
     }
-    if let Some(p) = pel.iter().find(|p| p.consumer == usize::MAX) {
-        return Err(c.corrupt("stream group", format!("PEL entry {} has no consumer", p.id)));
+    if let Some(o) = owners.iter().find(|o| o.1 == u32::MAX) {
+        return Err(c.corrupt("stream group", format!("PEL entry {} has no consumer", o.0)));
     }
-    Ok(Group { name, last_id, entries_read, pel, consumers })
+    Ok(Group { name, last_id, entries_read, t, pel, pel_len: npel, consumers, owners, cur: *c })
 }
 
 /// The IDMP section of type 26 (`rdbLoadStreamIdmpEntries`): duration (s, 1..86400), max
 /// entries (1..10000), producers (pid, count, then per IID the IID and its stream ID), then
-/// the all-time counters IIDs added and duplicates.
-fn read_idmp(c: &mut Cursor) -> Result<Idmp> {
-    let at = c.offset();
+/// the all-time counters IIDs added and duplicates. Producer IDs are unique (the server
+/// fails on inserting one twice).
+fn read_idmp<'a>(c: &mut Cursor<'a>) -> Result<Idmp<'a>> {
+    let at = c.pos();
     let duration_s = c.plain_len()?;
     let max_size = c.plain_len()?;
     if !(1..=86400).contains(&duration_s) || !(1..=10000).contains(&max_size) {
-        return Err(super::Error::corrupt(
-            at,
-            "stream IDMP",
-            format!("duration {duration_s} or max size {max_size} out of range"),
-        ));
+        return Err(
+            c.err_at(at, corrupt("stream IDMP", format!("duration {duration_s} or max size {max_size} out of range")))
+        );
     }
     let n = c.count("IDMP producers", 2)?;
-    let mut producers = Vec::with_capacity(n as usize);
-    let mut scratch = Vec::new();
+    let producers = *c;
+    let mut seen = Seen::eager();
+    let src = RdbStrings(c.data());
+    let mut buf = Vec::new();
     for _ in 0..n {
-        let name = c.string()?.get(&mut scratch)?.to_vec();
-        let count = c.count("IDMP entries", 3)?;
-        let mut iids = Vec::with_capacity(count as usize);
-        for _ in 0..count {
-            let iid = c.string()?.get(&mut scratch)?.to_vec();
-            iids.push((iid, StreamId::read(c)?));
+        let at = c.pos();
+        let name = c.string()?.bytes(&mut buf)?;
+        if let Some(Dup { first: prev, .. }) = seen.check(name, at as u64, &src)? {
+            return Err(c.err_at(
+                at,
+                corrupt(
+                    "stream IDMP",
+                    format!("producer \"{}\" twice (first at byte offset {prev})", show_bytes(name)),
+                ),
+            ));
         }
-        producers.push(Producer { name, iids });
+        let count = c.count("IDMP entries", 3)?;
+        for _ in 0..count {
+            c.skip_string()?;
+            StreamId::read(c)?;
+        }
     }
-    Ok(Idmp { duration_s, max_size, producers, iids_added: c.plain_len()?, iids_duplicates: c.plain_len()? })
+    Ok(Idmp {
+        duration_s,
+        max_size,
+        producers,
+        producers_len: n,
+        iids_added: c.plain_len()?,
+        iids_duplicates: c.plain_len()?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    //! Hand-made type 21 streams (layout from `rdbSaveObject`/`rdbLoadObject` in 8.6).
+    use super::*;
+    use crate::format::listpack::tests::build as lp;
+
+    fn s(b: &[u8]) -> Vec<u8> {
+        let mut v = if b.len() < 64 { vec![b.len() as u8] } else { vec![0x40 | (b.len() >> 8) as u8, b.len() as u8] };
+        v.extend_from_slice(b);
+        v
+    }
+
+    /// A node: master fields ["f"], entries (flags, ms delta, seq delta, value of "f").
+    fn node(master: StreamId, entries: &[(i64, i64, i64)]) -> Vec<u8> {
+        let valid = entries.iter().filter(|e| e.0 & FLAG_DELETED == 0).count() as i64;
+        let mut items =
+            vec![Str::Int(valid), Str::Int(entries.len() as i64 - valid), Str::Int(1), Str::Bytes(b"f"), Str::Int(0)];
+        for &(flags, ms, seq) in entries {
+            items.extend([
+                Str::Int(flags | FLAG_SAMEFIELDS),
+                Str::Int(ms),
+                Str::Int(seq),
+                Str::Bytes(b"v"),
+                Str::Int(4),
+            ]);
+        }
+        [s(&master.to_be()), s(&lp(&items))].concat()
+    }
+
+    fn id(ms: u64, seq: u64) -> StreamId {
+        StreamId { ms, seq }
+    }
+
+    /// A type 21 stream: nodes, then length, last ID, first ID, max deleted, entries added,
+    /// then the groups (count first).
+    fn stream(nodes: &[Vec<u8>], length: u8, last: (u8, u8), groups: &[u8]) -> Vec<u8> {
+        let mut b = vec![nodes.len() as u8];
+        for n in nodes {
+            b.extend_from_slice(n);
+        }
+        b.extend([length, last.0, last.1, 0, 0, 0, 0, length]);
+        b.extend_from_slice(groups);
+        b
+    }
+
+    /// A group "g" with PEL entries (ID, count) and consumers (name, owned IDs).
+    fn group(name: &[u8], pel: &[StreamId], consumers: &[(&[u8], &[StreamId])]) -> Vec<u8> {
+        let mut g = s(name);
+        g.extend([0, 0, 0, pel.len() as u8]);
+        for p in pel {
+            g.extend(p.to_be());
+            g.extend(7i64.to_le_bytes());
+            g.push(1);
+        }
+        g.push(consumers.len() as u8);
+        for (c, owned) in consumers {
+            g.extend(s(c));
+            g.extend(1i64.to_le_bytes());
+            g.extend(2i64.to_le_bytes());
+            g.push(owned.len() as u8);
+            for o in *owned {
+                g.extend(o.to_be());
+            }
+        }
+        g
+    }
+
+    #[derive(Default)]
+    struct Got {
+        entries: Vec<(StreamId, Vec<(Vec<u8>, Vec<u8>)>)>,
+        groups: Vec<(Vec<u8>, Vec<(StreamId, Vec<u8>)>, Vec<(Vec<u8>, usize)>)>,
+    }
+    impl Visitor for Got {
+        fn stream_entry(&mut self, e: &StreamEntry<'_>) -> Result<()> {
+            let f = e.fields().map(|r| r.map(|(f, v)| (f.to_vec(), v.to_vec()))).collect::<Result<_>>()?;
+            self.entries.push((e.id, f));
+            Ok(())
+        }
+        fn stream_group(&mut self, g: &Group<'_>) -> Result<()> {
+            let mut pel = Vec::new();
+            for p in g.pel() {
+                let p = p?;
+                pel.push((p.id, g.consumer(p.consumer)?.name));
+            }
+            let cons = g.consumers().map(|c| c.map(|c| (c.name.clone(), c.pending_len()))).collect::<Result<_>>()?;
+            self.groups.push((g.name.clone(), pel, cons));
+            Ok(())
+        }
+    }
+
+    fn read(b: &[u8]) -> Result<Got> {
+        let mut got = Got::default();
+        let mut c = Cursor::file(b);
+        decode(&mut c, types::STREAM_LISTPACKS_3, &mut got, &mut Vec::new())?;
+        assert_eq!(c.remaining(), 0);
+        Ok(got)
+    }
+
+    fn refused(b: &[u8], says: &str) {
+        let e = read(b).err().unwrap_or_else(|| panic!("accepted; expected {says:?}"));
+        assert!(e.to_string().contains(says), "{e} (expected {says:?})");
+    }
+
+    #[test]
+    fn views_read_what_the_file_holds() {
+        let nodes = [node(id(5, 0), &[(0, 0, 0), (FLAG_DELETED, 0, 1), (0, 1, 0)]), node(id(9, 0), &[(0, 0, 0)])];
+        let groups = [
+            vec![2],
+            group(b"g1", &[id(9, 0), id(5, 0)], &[(b"alice", &[id(5, 0)]), (b"bob", &[]), (b"carol", &[id(9, 0)])]),
+            group(b"g2", &[], &[]),
+        ]
+        .concat();
+        let got = read(&stream(&nodes, 3, (9, 0), &groups)).unwrap();
+        let ids: Vec<StreamId> = got.entries.iter().map(|e| e.0).collect();
+        assert_eq!(ids, vec![id(5, 0), id(6, 0), id(9, 0)]);
+        assert_eq!(got.entries[0].1, vec![(b"f".to_vec(), b"v".to_vec())]);
+        assert_eq!(got.groups.len(), 2);
+        let (name, pel, cons) = &got.groups[0];
+        assert_eq!(name, b"g1");
+        assert_eq!(pel, &vec![(id(9, 0), b"carol".to_vec()), (id(5, 0), b"alice".to_vec())], "file order, owners");
+        assert_eq!(cons, &vec![(b"alice".to_vec(), 1), (b"bob".to_vec(), 0), (b"carol".to_vec(), 1)]);
+        assert_eq!(got.groups[1].0, b"g2");
+    }
+
+    #[test]
+    fn entry_ids_increase_and_fit_the_stream() {
+        // within a node
+        refused(&stream(&[node(id(5, 0), &[(0, 0, 1), (0, 0, 0)])], 2, (9, 0), &[0]), "entry ID 5-0 after 5-1");
+        refused(&stream(&[node(id(5, 0), &[(0, 0, 1), (0, 0, 1)])], 2, (9, 0), &[0]), "entry ID 5-1 appears twice");
+        // across nodes, and the nodes' own order
+        let two = |a, b| [node(a, &[(0, 0, 0)]), node(b, &[(0, 0, 0)])];
+        refused(&stream(&two(id(5, 0), id(5, 0)), 2, (9, 0), &[0]), "two listpack nodes with master ID 5-0");
+        refused(&stream(&two(id(6, 0), id(5, 0)), 2, (9, 0), &[0]), "nodes out of order");
+        // the counts and the last ID
+        refused(&stream(&two(id(5, 0), id(6, 0)), 3, (9, 0), &[0]), "length 3 but the nodes hold 2 live entries");
+        refused(&stream(&two(id(5, 0), id(6, 0)), 2, (5, 9), &[0]), "entry 6-0 is after the stream's last ID 5-9");
+        assert!(read(&stream(&two(id(5, 0), id(6, 0)), 2, (6, 0), &[0])).is_ok());
+    }
+
+    #[test]
+    fn groups_consumers_and_pel() {
+        let one = [node(id(5, 0), &[(0, 0, 0)])];
+        let st = |groups: Vec<u8>| stream(&one, 1, (5, 0), &groups);
+        let p = id(5, 0);
+        refused(&st([vec![2], group(b"g", &[], &[]), group(b"g", &[], &[])].concat()), "two groups named \"g\"");
+        refused(&st([vec![1], group(b"g", &[p, p], &[(b"c", &[p])])].concat()), "duplicate PEL entry 5-0");
+        refused(&st([vec![1], group(b"g", &[p], &[(b"c", &[p]), (b"c", &[])])].concat()), "duplicate consumer \"c\"");
+        refused(&st([vec![1], group(b"g", &[p], &[(b"c", &[p, p])])].concat()), "PEL entry 5-0 twice in one consumer");
+        refused(&st([vec![1], group(b"g", &[p], &[(b"c", &[p]), (b"d", &[p])])].concat()), "owned by two consumers");
+        refused(&st([vec![1], group(b"g", &[p], &[(b"c", &[])])].concat()), "PEL entry 5-0 has no consumer");
+        refused(&st([vec![1], group(b"g", &[], &[(b"c", &[p])])].concat()), "is not in the group PEL");
+        // the same consumer name in two groups is fine
+        assert!(
+            read(&st([vec![2], group(b"g", &[], &[(b"c", &[])]), group(b"h", &[], &[(b"c", &[])])].concat())).is_ok()
+        );
+    }
 }

@@ -2,59 +2,195 @@
 //!
 //! Invariant: nothing here allocates in proportion to a count read from the file before the
 //! file has shown it holds that many items; collections are streamed element by element.
+//!
+//! Integrity: a value the server refuses to load (with `sanitize-dump-payload yes`) is
+//! refused here, with the offset of the offending element, and never repaired: the
+//! container rules live in the container modules ([`super::ziplist`], [`super::listpack`],
+//! [`super::intset`], [`super::zipmap`], [`super::stream`]); this module adds the rules of
+//! `rdbLoadObject` itself: no duplicate set/zset members or hash fields in any encoding
+//! (found in bounded memory with [`Seen`]), no NaN score, quicklist nodes that are neither
+//! empty strings nor of an unknown container, even element counts for pairs, and the
+//! field-TTL rules of hashes.
 
-use super::cursor::{Cursor, Str, parse_double};
-use super::error::{Error, ErrorKind, Result};
+use super::cursor::{Cursor, Origin, RStr, Str, parse_double};
+use super::dupset::{Dup, ElementAt, RdbStrings, Seen};
+use super::error::{Error, ErrorKind, Result, show_bytes};
 use super::header::{Dialect, Header};
 use super::intset::Intset;
-use super::listpack::Listpack;
+use super::listpack::{self, Listpack};
 use super::types::*;
 use super::visit::{ModuleValue, Visitor};
-use super::ziplist::Ziplist;
-use super::zipmap::Zipmap;
+use super::ziplist::{self, Ziplist};
+use super::zipmap::{self, Zipmap};
 use super::{module, stream};
 
-/// Scratch buffers for LZF content, reused across values.
+/// Scratch buffers for LZF content and the duplicate set, reused across values.
 #[derive(Default)]
 pub struct Scratch {
     a: Vec<u8>,
     b: Vec<u8>,
     blob: Vec<u8>,
+    pub(crate) seen: Seen,
+}
+
+/// The duplicate set is sized up front for the declared count, but for no more elements
+/// than one per this many bytes that remain (its table then takes at most about the size
+/// of the input it covers).
+const RESERVE_BYTES: u64 = 32;
+
+/// Largest listpack the server builds (`LISTPACK_MAX_SAFETY_SIZE`, `lpSafeToAdd`).
+const LISTPACK_MAX_SAFETY_SIZE: u64 = 1 << 30;
+
+/// The file offset of a string's bytes just read from `c` (for raw strings: after the
+/// length prefix that starts at `at`), so that errors inside a container name real offsets.
+fn data_offset(c: &Cursor, s: &RStr, at: u64) -> u64 {
+    match s {
+        RStr::Raw(b) => c.offset() - b.len() as u64,
+        _ => at,
+    }
+}
+
+/// Reads a string holding a container and opens a cursor over its bytes.
+fn open_container<'b, 'a: 'b>(
+    c: &mut Cursor<'a>,
+    blob: &'b mut Vec<u8>,
+    container: &'static str,
+) -> Result<Cursor<'b>> {
+    let at = c.offset();
+    let s = c.string()?;
+    s.open(blob, container, data_offset(c, &s, at))
+}
+
+/// The error for a duplicate found in the elements of `c` (read again through `src`).
+fn dup_error(d: Dup, src: &dyn ElementAt, c: &Cursor, container: &'static str, what: &str) -> Error {
+    let mut buf = Vec::new();
+    let shown = src.bytes_at(d.second, &mut buf).map(show_bytes).unwrap_or_default();
+    let first = match c.origin() {
+        Origin::File(base) => format!("first at byte offset {}", base + d.first),
+        Origin::Lzf(_) => format!("first at offset {} inside the LZF-compressed blob", d.first),
+    };
+    c.err_at(
+        d.second as usize,
+        ErrorKind::Corrupt { container, reason: format!("duplicate {what} \"{shown}\" ({first})") },
+    )
+}
+
+/// Refuses a duplicate: records `x` (found at `pos` of `c`'s bytes) in `seen`.
+fn no_dup(
+    seen: &mut Seen,
+    x: Str,
+    pos: usize,
+    src: &dyn ElementAt,
+    c: &Cursor,
+    container: &'static str,
+    what: &str,
+) -> Result<()> {
+    let mut t = itoa::Buffer::new();
+    match seen.check(x.bytes(&mut t), pos as u64, src)? {
+        None => Ok(()),
+        Some(d) => Err(dup_error(d, src, c, container, what)),
+    }
+}
+
+/// Refuses a duplicate among the elements [`no_dup`] left pending (at the end of a
+/// collection).
+fn no_dup_left(seen: &mut Seen, src: &dyn ElementAt, c: &Cursor, container: &'static str, what: &str) -> Result<()> {
+    match seen.finish(src)? {
+        None => Ok(()),
+        Some(d) => Err(dup_error(d, src, c, container, what)),
+    }
+}
+
+/// A NaN score is refused (`Zset with NAN score detected`).
+fn no_nan(score: f64, c: &Cursor, pos: usize, container: &'static str) -> Result<f64> {
+    if score.is_nan() {
+        return Err(c.err_at(pos, ErrorKind::Corrupt { container, reason: "NaN score".into() }));
+    }
+    Ok(score)
+}
+
+/// The elements of a ziplist or listpack read again by position.
+enum Elems<'a> {
+    Zip(&'a [u8]),
+    Pack(&'a [u8]),
+    ZipmapKeys(&'a [u8]),
+}
+
+impl ElementAt for Elems<'_> {
+    fn bytes_at<'s>(&'s self, pos: u64, buf: &'s mut Vec<u8>) -> Result<&'s [u8]> {
+        let v = match *self {
+            Elems::Zip(d) => ziplist::element_at(d, pos as usize)?,
+            Elems::Pack(d) => listpack::element_at(d, pos as usize)?,
+            Elems::ZipmapKeys(d) => return zipmap::key_at(d, pos as usize),
+        };
+        Ok(match v {
+            Str::Bytes(b) => b,
+            Str::Int(i) => {
+                buf.clear();
+                buf.extend_from_slice(itoa::Buffer::new().format(i).as_bytes());
+                &buf[..]
+            }
+        })
+    }
 }
 
 /// Decodes the value of type `t` at the cursor into `v`; the cursor ends after the value.
 pub fn decode<V: Visitor>(c: &mut Cursor, t: u8, h: &Header, v: &mut V, s: &mut Scratch) -> Result<()> {
-    let Scratch { a, b, blob } = s;
+    let Scratch { a, b, blob, seen } = s;
+    let src = RdbStrings(c.data());
     match t {
         STRING => {
             let x = c.string()?;
             v.string(x.get(a)?)
         }
-        LIST | SET => {
+        LIST => {
             let n = c.count("collection", 1)?;
             for _ in 0..n {
-                let x = c.string()?.get(a)?;
-                if t == LIST { v.list_item(x)? } else { v.set_member(x)? }
+                v.list_item(c.string()?.get(a)?)?;
             }
             Ok(())
+        }
+        SET => {
+            let n = c.count("collection", 1)?;
+            seen.clear();
+            seen.reserve(n.min(c.remaining() as u64 / RESERVE_BYTES));
+            for _ in 0..n {
+                let at = c.pos();
+                let x = c.string()?.get(a)?;
+                no_dup(seen, x, at, &src, c, "set", "member")?;
+                v.set_member(x)?;
+            }
+            no_dup_left(seen, &src, c, "set", "member")
         }
         ZSET | ZSET_2 => {
             let n = c.count("sorted set", if t == ZSET { 2 } else { 9 })?;
+            seen.clear();
+            seen.reserve(n.min(c.remaining() as u64 / RESERVE_BYTES));
             for _ in 0..n {
+                let at = c.pos();
                 let m = c.string()?;
+                let score_at = c.pos();
                 let score = if t == ZSET { c.text_double()? } else { c.f64_le()? };
-                v.zset_member(m.get(a)?, score)?;
+                let score = no_nan(score, c, score_at, "sorted set")?;
+                let m = m.get(a)?;
+                no_dup(seen, m, at, &src, c, "sorted set", "member")?;
+                v.zset_member(m, score)?;
             }
-            Ok(())
+            no_dup_left(seen, &src, c, "sorted set", "member")
         }
         HASH => {
             let n = c.count("hash", 2)?;
+            seen.clear();
+            seen.reserve(n.min(c.remaining() as u64 / RESERVE_BYTES));
             for _ in 0..n {
+                let at = c.pos();
                 let f = c.string()?;
                 let x = c.string()?;
-                v.hash_field(f.get(a)?, x.get(b)?, None)?;
+                let f = f.get(a)?;
+                no_dup(seen, f, at, &src, c, "hash", "field")?;
+                v.hash_field(f, x.get(b)?, None)?;
             }
-            Ok(())
+            no_dup_left(seen, &src, c, "hash", "field")
         }
         MODULE_PRE_GA => Err(c.err(ErrorKind::ModulePreGa)),
         MODULE_2 => {
@@ -64,21 +200,32 @@ pub fn decode<V: Visitor>(c: &mut Cursor, t: u8, h: &Header, v: &mut V, s: &mut 
             v.module(&ModuleValue { id, body: &c.data()[body_start..c.pos()] })
         }
         HASH_ZIPMAP => {
-            let at = c.offset();
-            let mut z = Zipmap::open(c.string()?.open(blob, "zipmap", at)?)?;
-            while let Some((f, x)) = z.next()? {
+            let mut z = Zipmap::open(open_container(c, blob, "zipmap")?)?;
+            seen.clear();
+            let keys = Elems::ZipmapKeys(z.cursor().data());
+            // the server rebuilds the zipmap as a listpack, refusing one that outgrows it
+            let mut lp_bytes = 7u64;
+            loop {
+                let pos = z.pos();
+                let Some((f, x)) = z.next()? else { break };
+                no_dup(seen, Str::Bytes(f), pos, &keys, z.cursor(), "zipmap", "field")?;
+                if lp_bytes + (f.len() + x.len()) as u64 > LISTPACK_MAX_SAFETY_SIZE {
+                    return Err(z.cursor().err_at(
+                        pos,
+                        ErrorKind::Corrupt { container: "zipmap", reason: "entries outgrow a listpack (1 GiB)".into() },
+                    ));
+                }
+                lp_bytes += listpack::entry_size(f) + listpack::entry_size(x);
                 v.hash_field(Str::Bytes(f), Str::Bytes(x), None)?;
             }
-            Ok(())
+            no_dup_left(seen, &keys, z.cursor(), "zipmap", "field")
         }
         LIST_ZIPLIST | ZSET_ZIPLIST | HASH_ZIPLIST => {
-            let at = c.offset();
-            let z = Ziplist::open(c.string()?.open(blob, "ziplist", at)?)?;
-            compact(ZipOrPack::Zip(z), kind(t), v)
+            let z = Ziplist::open(open_container(c, blob, "ziplist")?)?;
+            compact(ZipOrPack::Zip(z), kind(t), v, seen)
         }
         SET_INTSET => {
-            let at = c.offset();
-            let mut i = Intset::open(c.string()?.open(blob, "intset", at)?)?;
+            let mut i = Intset::open(open_container(c, blob, "intset")?)?;
             while let Some(x) = i.next()? {
                 v.set_member(Str::Int(x))?;
             }
@@ -88,8 +235,12 @@ pub fn decode<V: Visitor>(c: &mut Cursor, t: u8, h: &Header, v: &mut V, s: &mut 
             let n = c.count("quicklist nodes", 1)?;
             for _ in 0..n {
                 let at = c.offset();
-                let z = Ziplist::open(c.string()?.open(blob, "ziplist", at)?)?;
-                compact(ZipOrPack::Zip(z), Kind::List, v)?;
+                let node = c.string()?;
+                if node.decoded_len() == 0 {
+                    return Err(Error::corrupt(at, "quicklist", "empty node"));
+                }
+                let z = Ziplist::open(node.open(blob, "ziplist", data_offset(c, &node, at))?)?;
+                compact(ZipOrPack::Zip(z), Kind::List, v, seen)?;
             }
             Ok(())
         }
@@ -97,29 +248,51 @@ pub fn decode<V: Visitor>(c: &mut Cursor, t: u8, h: &Header, v: &mut V, s: &mut 
             let n = c.count("quicklist nodes", 2)?;
             for _ in 0..n {
                 let at = c.offset();
-                match c.plain_len()? {
-                    1 => v.list_item(c.string()?.get(a)?)?,
-                    2 => {
-                        let at = c.offset();
-                        let lp = Listpack::open(c.string()?.open(blob, "listpack", at)?)?;
-                        compact(ZipOrPack::Pack(lp), Kind::List, v)?;
-                    }
-                    other => return Err(Error::corrupt(at, "quicklist", format!("unknown node container {other}"))),
+                let container = c.plain_len()?;
+                if container != 1 && container != 2 {
+                    return Err(Error::corrupt(at, "quicklist", format!("unknown node container {container}")));
+                }
+                let node_at = c.offset();
+                let node = c.string()?;
+                if node.decoded_len() == 0 {
+                    return Err(Error::corrupt(node_at, "quicklist", "empty node"));
+                }
+                if container == 1 {
+                    v.list_item(node.get(a)?)?;
+                } else {
+                    let lp = Listpack::open(node.open(blob, "listpack", data_offset(c, &node, node_at))?)?;
+                    compact(ZipOrPack::Pack(lp), Kind::List, v, seen)?;
                 }
             }
             Ok(())
         }
         HASH_LISTPACK | ZSET_LISTPACK | SET_LISTPACK => {
-            let at = c.offset();
-            let lp = Listpack::open(c.string()?.open(blob, "listpack", at)?)?;
-            compact(ZipOrPack::Pack(lp), kind(t), v)
+            let lp = Listpack::open(open_container(c, blob, "listpack")?)?;
+            compact(ZipOrPack::Pack(lp), kind(t), v, seen)
         }
         STREAM_LISTPACKS | STREAM_LISTPACKS_2 | STREAM_LISTPACKS_3 => stream::decode(c, t, v, a),
         STREAM_LISTPACKS_4 if h.dialect == Dialect::Redis => stream::decode(c, t, v, a),
-        VALKEY_HASH_2 if h.dialect == Dialect::Valkey => valkey_hash2(c, v, a, b),
+        VALKEY_HASH_2 if h.dialect == Dialect::Valkey => valkey_hash2(c, v, a, b, seen),
         HASH_METADATA_PRE_GA | HASH_METADATA if h.dialect == Dialect::Redis => {
-            let min_expire = if t == HASH_METADATA { Some(c.u64_le()?) } else { None };
+            let min_expire = if t == HASH_METADATA {
+                let at = c.pos();
+                let m = c.u64_le()?;
+                if m > EXPIRE_TIME_MAX + 1 {
+                    return Err(c.err_at(
+                        at,
+                        ErrorKind::Corrupt {
+                            container: "hash",
+                            reason: format!("minimum field expiry {m} out of range"),
+                        },
+                    ));
+                }
+                Some(m)
+            } else {
+                None
+            };
             let n = c.count("hash", 3)?;
+            seen.clear();
+            seen.reserve(n.min(c.remaining() as u64 / RESERVE_BYTES));
             for _ in 0..n {
                 let ttl_at = c.offset();
                 let ttl = c.plain_len()?;
@@ -129,26 +302,46 @@ pub fn decode<V: Visitor>(c: &mut Cursor, t: u8, h: &Header, v: &mut V, s: &mut 
                     (t, None) => Some(t),
                 };
                 let expire = checked_expire(expire, ttl_at)?;
+                let at = c.pos();
                 let f = c.string()?;
                 let x = c.string()?;
-                v.hash_field(f.get(a)?, x.get(b)?, expire)?;
+                let f = f.get(a)?;
+                no_dup(seen, f, at, &src, c, "hash", "field")?;
+                v.hash_field(f, x.get(b)?, expire)?;
             }
-            Ok(())
+            no_dup_left(seen, &src, c, "hash", "field")
         }
         HASH_LISTPACK_EX_PRE_GA | HASH_LISTPACK_EX if h.dialect == Dialect::Redis => {
             if t == HASH_LISTPACK_EX {
                 c.u64_le()?; // min expire: a hint, the fields carry their own times
             }
-            let at = c.offset();
-            let mut lp = Listpack::open(c.string()?.open(blob, "listpack", at)?)?;
-            while let Some(f) = lp.next()? {
+            let mut lp = Listpack::open(open_container(c, blob, "listpack")?)?;
+            seen.clear();
+            let elems = Elems::Pack(lp.cursor().data());
+            // the TTLs: integer-encoded, in range, ascending, those without TTL last
+            // (`_lpEntryValidation` in rdb.c)
+            let mut last: i64 = -1;
+            loop {
+                let pos = lp.pos();
+                let Some(f) = lp.next()? else { break };
+                no_dup(seen, f, pos, &elems, lp.cursor(), "listpack", "hash field")?;
                 let x = lp.expect("a hash value")?;
-                let ttl_at = lp.cursor().offset();
-                let ttl = lp.expect_int("a field TTL")?;
-                let expire = checked_expire((ttl != 0).then_some(ttl as u64), ttl_at)?;
-                v.hash_field(f, x, expire)?;
+                let ttl_at = lp.pos();
+                let ttl = lp.expect_encoded_int("a field TTL")?;
+                let bad =
+                    |why: String| lp.cursor().err_at(ttl_at, ErrorKind::Corrupt { container: "listpack", reason: why });
+                if ttl < 0 || ttl as u64 > EXPIRE_TIME_MAX {
+                    return Err(bad(format!("field expiry {ttl} out of range")));
+                }
+                if ttl != 0 && (last == 0 || ttl < last) {
+                    return Err(bad(format!(
+                        "field expiry {ttl} after {last}: fields must be ordered by expiry, those without one last"
+                    )));
+                }
+                last = ttl;
+                v.hash_field(f, x, (ttl != 0).then_some(ttl))?;
             }
-            Ok(())
+            no_dup_left(seen, &elems, lp.cursor(), "listpack", "hash field")
         }
         _ => Err(c.err(ErrorKind::UnknownType(t))),
     }
@@ -166,9 +359,19 @@ fn checked_expire(e: Option<u64>, at: u64) -> Result<Option<i64>> {
 
 /// Valkey 9 `HASH_2` (type 22 in `VALKEY` files): a count, then per field the field, the
 /// value and an 8-byte LE absolute expiry in ms, -1 for none.
-fn valkey_hash2<V: Visitor>(c: &mut Cursor, v: &mut V, a: &mut Vec<u8>, b: &mut Vec<u8>) -> Result<()> {
+fn valkey_hash2<V: Visitor>(
+    c: &mut Cursor,
+    v: &mut V,
+    a: &mut Vec<u8>,
+    b: &mut Vec<u8>,
+    seen: &mut Seen,
+) -> Result<()> {
     let n = c.count("hash", 10)?;
+    let src = RdbStrings(c.data());
+    seen.clear();
+    seen.reserve(n.min(c.remaining() as u64 / RESERVE_BYTES));
     for _ in 0..n {
+        let f_at = c.pos();
         let f = c.string()?;
         let x = c.string()?;
         let at = c.offset();
@@ -178,9 +381,11 @@ fn valkey_hash2<V: Visitor>(c: &mut Cursor, v: &mut V, a: &mut Vec<u8>, b: &mut 
             e if e < -1 => return Err(Error::corrupt(at, "hash", format!("field expiry {e}"))),
             e => Some(e),
         };
-        v.hash_field(f.get(a)?, x.get(b)?, expire)?;
+        let f = f.get(a)?;
+        no_dup(seen, f, f_at, &src, c, "hash", "field")?;
+        v.hash_field(f, x.get(b)?, expire)?;
     }
-    Ok(())
+    no_dup_left(seen, &src, c, "hash", "field")
 }
 
 enum ZipOrPack<'a> {
@@ -201,20 +406,61 @@ impl<'a> ZipOrPack<'a> {
             ZipOrPack::Pack(p) => p.expect(what),
         }
     }
+    fn pos(&self) -> usize {
+        match self {
+            ZipOrPack::Zip(z) => z.pos(),
+            ZipOrPack::Pack(p) => p.pos(),
+        }
+    }
+    fn cursor(&self) -> &Cursor<'a> {
+        match self {
+            ZipOrPack::Zip(z) => z.cursor(),
+            ZipOrPack::Pack(p) => p.cursor(),
+        }
+    }
+    fn name(&self) -> &'static str {
+        match self {
+            ZipOrPack::Zip(_) => "ziplist",
+            ZipOrPack::Pack(_) => "listpack",
+        }
+    }
+    fn elems(&self) -> Elems<'a> {
+        match self {
+            ZipOrPack::Zip(z) => Elems::Zip(z.cursor().data()),
+            ZipOrPack::Pack(p) => Elems::Pack(p.cursor().data()),
+        }
+    }
 }
 
-/// Walks a ziplist or listpack holding a list, set, zset (member, score) or hash (field, value).
-fn compact<V: Visitor>(mut z: ZipOrPack, k: Kind, v: &mut V) -> Result<()> {
-    while let Some(x) = z.next()? {
+/// Walks a ziplist or listpack holding a list, set, zset (member, score) or hash (field,
+/// value). Members and fields must be unique (`lpValidateIntegrityAndDups`,
+/// `ziplistPairsConvertAndValidateIntegrity`), pairs complete.
+fn compact<V: Visitor>(mut z: ZipOrPack, k: Kind, v: &mut V, seen: &mut Seen) -> Result<()> {
+    let elems = z.elems();
+    let what = match k {
+        Kind::Set | Kind::Zset => "member",
+        _ => "field",
+    };
+    if k != Kind::List {
+        seen.clear();
+    }
+    loop {
+        let pos = z.pos();
+        let Some(x) = z.next()? else { break };
+        if k != Kind::List {
+            no_dup(seen, x, pos, &elems, z.cursor(), z.name(), what)?;
+        }
         match k {
             Kind::List => v.list_item(x)?,
             Kind::Set => v.set_member(x)?,
             Kind::Zset => {
+                let score_at = z.pos();
                 let s = z.expect("a score")?;
                 let score = match s {
                     Str::Int(i) => i as f64,
-                    Str::Bytes(b) => parse_double(b).ok_or_else(|| z.bad_score())?,
+                    Str::Bytes(b) => parse_double(b).ok_or_else(|| z.bad_score(score_at))?,
                 };
+                let score = no_nan(score, z.cursor(), score_at, z.name())?;
                 v.zset_member(x, score)?
             }
             _ => {
@@ -223,15 +469,71 @@ fn compact<V: Visitor>(mut z: ZipOrPack, k: Kind, v: &mut V) -> Result<()> {
             }
         }
     }
+    if k != Kind::List {
+        no_dup_left(seen, &elems, z.cursor(), z.name(), what)?;
+    }
     Ok(())
 }
 
 impl ZipOrPack<'_> {
-    fn bad_score(&self) -> Error {
-        match self {
-            ZipOrPack::Zip(z) => z.end_error("a numeric score"),
-            ZipOrPack::Pack(p) => p.cursor().corrupt("listpack", "score is not a number"),
-        }
+    fn bad_score(&self, at: usize) -> Error {
+        self.cursor().err_at(at, ErrorKind::Corrupt { container: self.name(), reason: "score is not a number".into() })
+    }
+}
+
+/// Counts the elements a value holds (string and module values count 1, streams their
+/// live entries).
+struct Count(u64);
+
+impl Visitor for Count {
+    fn string(&mut self, _v: Str<'_>) -> Result<()> {
+        self.0 += 1;
+        Ok(())
+    }
+    fn list_item(&mut self, _v: Str<'_>) -> Result<()> {
+        self.0 += 1;
+        Ok(())
+    }
+    fn set_member(&mut self, _v: Str<'_>) -> Result<()> {
+        self.0 += 1;
+        Ok(())
+    }
+    fn zset_member(&mut self, _m: Str<'_>, _score: f64) -> Result<()> {
+        self.0 += 1;
+        Ok(())
+    }
+    fn hash_field(&mut self, _f: Str<'_>, _v: Str<'_>, _e: Option<i64>) -> Result<()> {
+        self.0 += 1;
+        Ok(())
+    }
+    fn stream_entry(&mut self, _e: &super::stream::StreamEntry<'_>) -> Result<()> {
+        self.0 += 1;
+        Ok(())
+    }
+    fn module(&mut self, _m: &ModuleValue<'_>) -> Result<()> {
+        self.0 += 1;
+        Ok(())
+    }
+}
+
+/// Checks a whole value as the server does before it accepts it (`rdbLoadObject` with
+/// `sanitize-dump-payload yes`: every container walked, every rule of [`decode`]), without
+/// producing anything; returns how many elements it holds. This is what must pass before
+/// a value's stored bytes are sent on unchanged (a `RESTORE` payload). The cost is one
+/// walk of the value; no element is copied, the only memory is the duplicate set.
+pub fn validate(c: &mut Cursor, t: u8, h: &Header, s: &mut Scratch) -> Result<u64> {
+    let mut n = Count(0);
+    decode(c, t, h, &mut n, s)?;
+    Ok(n.0)
+}
+
+/// Whether [`skip`] checks the whole value of type `t` (it decodes streams, whose end
+/// cannot be found otherwise).
+pub fn skip_checks(t: u8, h: &Header) -> bool {
+    match t {
+        STREAM_LISTPACKS | STREAM_LISTPACKS_2 | STREAM_LISTPACKS_3 => true,
+        STREAM_LISTPACKS_4 => h.dialect == Dialect::Redis,
+        _ => false,
     }
 }
 
@@ -305,5 +607,155 @@ pub fn skip(c: &mut Cursor, t: u8, h: &Header) -> Result<()> {
         }
         // Streams and the rest: a full decode with nothing listening.
         _ => decode(c, t, h, &mut super::visit::Ignore, &mut Scratch::default()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! Hand-made values for each rule `rdbLoadObject` adds to the container checks.
+    use super::*;
+    use crate::format::listpack::tests::build as lp;
+    use crate::format::ziplist::tests::build as zl;
+
+    fn h() -> Header {
+        Header::parse(b"REDIS0013", false).unwrap()
+    }
+
+    /// An RDB string with a 6- or 14-bit length.
+    fn s(b: &[u8]) -> Vec<u8> {
+        let mut v = if b.len() < 64 { vec![b.len() as u8] } else { vec![0x40 | (b.len() >> 8) as u8, b.len() as u8] };
+        v.extend_from_slice(b);
+        v
+    }
+
+    /// Checks a value of type `t` placed at file offset 100.
+    fn check(t: u8, body: &[u8]) -> Result<u64> {
+        let mut data = vec![0u8; 100];
+        data.extend_from_slice(body);
+        let mut c = Cursor::file(&data);
+        c.set_pos(100);
+        let n = validate(&mut c, t, &h(), &mut Scratch::default())?;
+        assert_eq!(c.remaining(), 0, "the whole value is read");
+        Ok(n)
+    }
+
+    fn refused(t: u8, body: &[u8], says: &str) -> Error {
+        let e = check(t, body).expect_err(says);
+        assert!(e.to_string().contains(says), "{e} (expected {says:?})");
+        e
+    }
+
+    #[test]
+    fn duplicates_in_hashtable_encodings() {
+        let mut set = vec![3];
+        set.extend([s(b"a"), s(b"b"), s(b"a")].concat());
+        let e = refused(SET, &set, "duplicate member \"a\" (first at byte offset 101)");
+        assert_eq!(e.offset, 105);
+        // an integer-encoded member is its decimal text
+        let mut set = vec![2];
+        set.extend(s(b"12"));
+        set.extend([0xc0, 12]);
+        refused(SET, &set, "duplicate member \"12\"");
+        let mut hash = vec![2];
+        hash.extend([s(b"f"), s(b"1"), s(b"f"), s(b"2")].concat());
+        refused(HASH, &hash, "duplicate field \"f\"");
+        let mut zset = vec![2];
+        zset.extend([s(b"m"), 1.0f64.to_le_bytes().to_vec(), s(b"m"), 2.0f64.to_le_bytes().to_vec()].concat());
+        refused(ZSET_2, &zset, "duplicate member \"m\"");
+        // the same members in different keys (or a list) are fine
+        let mut list = vec![2];
+        list.extend([s(b"a"), s(b"a")].concat());
+        assert_eq!(check(LIST, &list).unwrap(), 2);
+        // many members: the table path, one duplicate at the end
+        let mut big = vec![0x40 | (301u16 >> 8) as u8, 301u16 as u8];
+        for i in 0..300 {
+            big.extend(s(format!("member{i}").as_bytes()));
+        }
+        big.extend(s(b"member7"));
+        refused(SET, &big, "duplicate member \"member7\"");
+    }
+
+    #[test]
+    fn duplicates_in_compact_encodings() {
+        // a listpack set holding "5" as a string and 5 as an integer: the same member
+        let pack = lp(&[Str::Bytes(b"5"), Str::Int(5)]);
+        refused(SET_LISTPACK, &s(&pack), "duplicate member \"5\"");
+        let pack = lp(&[Str::Bytes(b"f"), Str::Int(1), Str::Bytes(b"f"), Str::Int(2)]);
+        refused(HASH_LISTPACK, &s(&pack), "duplicate field \"f\"");
+        // values may repeat, fields not
+        let pack = lp(&[Str::Bytes(b"f"), Str::Int(1), Str::Bytes(b"g"), Str::Int(1)]);
+        assert_eq!(check(HASH_LISTPACK, &s(&pack)).unwrap(), 2);
+        let zip = zl(&[b"\x01m", b"\xf2", b"\x01m", b"\xf3"]);
+        refused(ZSET_ZIPLIST, &s(&zip), "duplicate member \"m\"");
+        let zip = zl(&[b"\x01a", b"\x01x", b"\x01b"]);
+        refused(HASH_ZIPLIST, &s(&zip), "ends where a hash value was expected");
+        let mut zm = vec![2, 1, b'a', 1, 0, b'x', 1, b'a', 1, 0, b'y', 255];
+        refused(HASH_ZIPMAP, &s(&zm), "duplicate field \"a\"");
+        zm[7] = b'b';
+        assert_eq!(check(HASH_ZIPMAP, &s(&zm)).unwrap(), 2);
+    }
+
+    #[test]
+    fn nan_scores() {
+        let mut z = vec![1];
+        z.extend(s(b"m"));
+        z.push(253); // the text-double form of NaN
+        refused(ZSET, &z, "NaN score");
+        let pack = lp(&[Str::Bytes(b"m"), Str::Bytes(b"nan")]);
+        refused(ZSET_LISTPACK, &s(&pack), "NaN score");
+        let pack = lp(&[Str::Bytes(b"m"), Str::Bytes(b"inf")]);
+        assert_eq!(check(ZSET_LISTPACK, &s(&pack)).unwrap(), 1);
+    }
+
+    #[test]
+    fn quicklist_nodes() {
+        let node = lp(&[Str::Bytes(b"x")]);
+        let good = [vec![1, 2], s(&node)].concat();
+        assert_eq!(check(LIST_QUICKLIST_2, &good).unwrap(), 1);
+        refused(LIST_QUICKLIST_2, &[1, 3, 1, b'x'], "unknown node container 3");
+        refused(LIST_QUICKLIST_2, &[1, 2, 0], "empty node");
+        refused(LIST_QUICKLIST_2, &[1, 1, 0], "empty node");
+        refused(LIST_QUICKLIST, &[1, 0], "empty node");
+        // an empty listpack or ziplist node is skipped, as the server does; all empty: an
+        // empty list (which the caller leaves out)
+        let empty = [vec![2, 2], s(&lp(&[])), vec![1], s(b"y")].concat();
+        assert_eq!(check(LIST_QUICKLIST_2, &empty).unwrap(), 1);
+        assert_eq!(check(LIST_QUICKLIST, &[vec![1], s(&zl(&[]))].concat()).unwrap(), 0);
+    }
+
+    #[test]
+    fn field_ttls() {
+        let ex = |items: &[Str]| [vec![0; 8], s(&lp(items))].concat();
+        let (f, g, v) = (Str::Bytes(b"f"), Str::Bytes(b"g"), Str::Bytes(b"v"));
+        let t = 1_700_000_000_000i64;
+        assert_eq!(check(HASH_LISTPACK_EX, &ex(&[f, v, Str::Int(t), g, v, Str::Int(0)])).unwrap(), 2);
+        refused(HASH_LISTPACK_EX, &ex(&[f, v, Str::Int(0), g, v, Str::Int(t)]), "those without one last");
+        refused(HASH_LISTPACK_EX, &ex(&[f, v, Str::Int(t), g, v, Str::Int(t - 1)]), "ordered by expiry");
+        refused(HASH_LISTPACK_EX, &ex(&[f, v, Str::Bytes(b"1700000000000")]), "is a string, not an integer");
+        refused(HASH_LISTPACK_EX, &ex(&[f, v, Str::Int(1 << 48)]), "out of range");
+        refused(HASH_LISTPACK_EX, &ex(&[f, v, Str::Int(-5)]), "out of range");
+        refused(HASH_LISTPACK_EX, &ex(&[f, v, Str::Int(t), f, v, Str::Int(t)]), "duplicate hash field");
+        // type 24: the minimum expiry must be a time or "none" (2^48)
+        let mut b = ((1u64 << 48) + 1).to_le_bytes().to_vec();
+        b.push(0);
+        refused(HASH_METADATA, &b, "minimum field expiry");
+        let mut b = (1u64 << 48).to_le_bytes().to_vec();
+        b.push(0);
+        assert_eq!(check(HASH_METADATA, &b).unwrap(), 0);
+    }
+
+    #[test]
+    fn errors_inside_a_container_name_the_file_offset() {
+        // raw: the offset is the element's own, past the string's length prefix
+        let pack = lp(&[Str::Bytes(b"a"), Str::Bytes(b"a")]);
+        let e = refused(SET_LISTPACK, &s(&pack), "duplicate member");
+        assert_eq!(e.offset, 101 + 6 + 3, "data at 101, header 6, first element 3 bytes");
+        assert_eq!(e.inner, None);
+        // LZF-compressed: the blob's offset and the offset inside it
+        let mut blob = vec![0xc3, 14, 13]; // compressed 14 bytes (one literal run), 13 decompressed
+        blob.extend([12, 13, 0, 0, 0, 2, 0, 0x81, b'a', 2, 0x81, b'a', 2, 0xff]);
+        let e = refused(SET_LISTPACK, &blob, "duplicate member");
+        assert_eq!((e.offset, e.inner), (100, Some(9)));
+        assert!(e.to_string().contains("first at offset 6 inside the LZF-compressed blob"), "{e}");
     }
 }

@@ -34,6 +34,7 @@ pub trait Visitor {
     fn hash_field(&mut self, _field: Str<'_>, _value: Str<'_>, _expire_ms: Option<i64>) -> Result<()> {
         Ok(())
     }
+    /// An entry is a view over its node: its fields are read on demand.
     fn stream_entry(&mut self, _e: &StreamEntry<'_>) -> Result<()> {
         Ok(())
     }
@@ -41,12 +42,13 @@ pub trait Visitor {
     fn stream_meta(&mut self, _m: &StreamMeta) -> Result<()> {
         Ok(())
     }
-    /// Called per group, after `stream_meta`.
-    fn stream_group(&mut self, _g: &Group) -> Result<()> {
+    /// Called per group, after `stream_meta`. The group is a view: its PEL and consumers
+    /// are read on demand.
+    fn stream_group(&mut self, _g: &Group<'_>) -> Result<()> {
         Ok(())
     }
     /// Called once after the groups for streams that carry IDMP state (type 26).
-    fn stream_idmp(&mut self, _i: &Idmp) -> Result<()> {
+    fn stream_idmp(&mut self, _i: &Idmp<'_>) -> Result<()> {
         Ok(())
     }
     fn module(&mut self, _m: &ModuleValue<'_>) -> Result<()> {

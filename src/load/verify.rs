@@ -1083,7 +1083,12 @@ impl Visitor for Collect<'_> {
     fn stream_entry(&mut self, e: &StreamEntry<'_>) -> crate::format::Result<()> {
         self.room()?;
         self.tail.first_entry.get_or_insert(e.id);
-        let fv: Vec<Vec<u8>> = e.fields.iter().flat_map(|(f, v)| [f.to_vec(), v.to_vec()]).collect();
+        let mut fv: Vec<Vec<u8>> = Vec::new();
+        for r in e.fields() {
+            let (f, v) = r?;
+            fv.push(f.to_vec());
+            fv.push(v.to_vec());
+        }
         self.batch.bytes += fv.iter().map(|x| x.len() + 16).sum::<usize>();
         self.batch.entries.push((e.id, fv));
         self.seen += 1;
@@ -1094,11 +1099,11 @@ impl Visitor for Collect<'_> {
         Ok(())
     }
     fn stream_group(&mut self, g: &Group) -> crate::format::Result<()> {
-        self.tail.groups.push(g.clone());
+        self.tail.groups.push(stream::DGroup::of(g)?);
         Ok(())
     }
     fn stream_idmp(&mut self, i: &Idmp) -> crate::format::Result<()> {
-        self.tail.idmp = Some(i.clone());
+        self.tail.idmp = Some(stream::DIdmp::of(i)?);
         Ok(())
     }
 }

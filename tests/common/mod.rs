@@ -8,6 +8,7 @@
 pub mod cluster;
 pub mod compare;
 pub mod datagen;
+pub mod rdbfile;
 pub mod servercmp;
 pub mod workload;
 

@@ -29,6 +29,7 @@
 
 use super::{Cmds, Peers, quote};
 use crate::format::Dialect;
+use crate::format::Result as FResult;
 use crate::format::stream::{Group, Idmp, Pending, StreamId, StreamMeta};
 use crate::resp::reply::Reply;
 
@@ -39,10 +40,57 @@ const PAGE: usize = 1000;
 #[derive(Default)]
 pub(super) struct Tail {
     pub meta: Option<StreamMeta>,
-    pub groups: Vec<Group>,
-    pub idmp: Option<Idmp>,
+    pub groups: Vec<DGroup>,
+    pub idmp: Option<DIdmp>,
     /// The first entry's ID (a type-15 stream stores no first ID: the server derives it).
     pub first_entry: Option<StreamId>,
+}
+
+/// A consumer group of the dump, held for the comparison (the format layer reads groups
+/// as views over the value's bytes; verify keeps what it compares).
+pub(super) struct DGroup {
+    pub name: Vec<u8>,
+    pub last_id: StreamId,
+    pub entries_read: Option<i64>,
+    pub pel: Vec<Pending>,
+    pub consumers: Vec<DConsumer>,
+}
+
+pub(super) struct DConsumer {
+    pub name: Vec<u8>,
+    pub pending_len: usize,
+}
+
+impl DGroup {
+    pub fn of(g: &Group<'_>) -> FResult<DGroup> {
+        Ok(DGroup {
+            name: g.name.clone(),
+            last_id: g.last_id,
+            entries_read: g.entries_read,
+            pel: g.pel().collect::<FResult<_>>()?,
+            consumers: g
+                .consumers()
+                .map(|c| c.map(|c| DConsumer { pending_len: c.pending_len(), name: c.name }))
+                .collect::<FResult<_>>()?,
+        })
+    }
+}
+
+/// A stream's IDMP state from the dump: settings, and each producer's IIDs.
+pub(super) struct DIdmp {
+    pub duration_s: u64,
+    pub max_size: u64,
+    pub producers: Vec<Vec<(Vec<u8>, StreamId)>>,
+}
+
+impl DIdmp {
+    pub fn of(i: &Idmp<'_>) -> FResult<DIdmp> {
+        let mut producers = Vec::new();
+        for p in i.producers() {
+            producers.push(p?.iids().collect::<FResult<_>>()?);
+        }
+        Ok(DIdmp { duration_s: i.duration_s, max_size: i.max_size, producers })
+    }
 }
 
 /// A pending entry as the target reports it: ID, owner, delivery time, delivery count.
@@ -250,8 +298,8 @@ fn stream_fields(m: &[Reply], meta: &StreamMeta, t: &Tail, now_ms: i64) -> Optio
     // list, once a second): any count between what must remain and the dump's is right
     let cutoff = now_ms.saturating_sub(i.duration_s as i64 * 1000).max(0) as u64;
     let left: Vec<usize> =
-        i.producers.iter().map(|p| p.iids.len() - p.iids.iter().take_while(|x| x.1.ms <= cutoff).count()).collect();
-    let total_iids: usize = i.producers.iter().map(|p| p.iids.len()).sum();
+        i.producers.iter().map(|p| p.len() - p.iter().take_while(|x| x.1.ms <= cutoff).count()).collect();
+    let total_iids: usize = i.producers.iter().map(Vec::len).sum();
     let bounds = [
         ("pids-tracked", left.iter().filter(|&&n| n > 0).count(), i.producers.len()),
         ("iids-tracked", left.iter().sum(), total_iids),
@@ -271,7 +319,7 @@ fn group(
     db: u64,
     meta: &StreamMeta,
     first_entry: Option<StreamId>,
-    g: &Group,
+    g: &DGroup,
     sg: &SrvGroup,
 ) -> Result<Option<String>, String> {
     if sg.last_id != Some(g.last_id) {
@@ -312,12 +360,12 @@ fn group(
     }
     for c in &g.consumers {
         let got = sg.consumers.iter().find(|s| s.0 == c.name).and_then(|s| s.1);
-        if got != Some(c.pending.len() as i64) {
+        if got != Some(c.pending_len as i64) {
             let got = got.map_or("?".into(), |n| n.to_string());
             return Ok(Some(format!(
                 "consumer {} has {got} pending entries, expected {}",
                 quote(&c.name),
-                c.pending.len()
+                c.pending_len
             )));
         }
     }
@@ -327,7 +375,7 @@ fn group(
 /// The first difference between the dump's pending entry `d` and the target's (`id`, owner,
 /// delivery count); the delivery time is judged by the caller's `time_ok`.
 fn entry(
-    g: &Group,
+    g: &DGroup,
     d: &Pending,
     (id, owner, count): (StreamId, &[u8], i64),
     time_ok: bool,
@@ -354,7 +402,7 @@ fn entry(
 }
 
 /// The whole PEL from one `XINFO STREAM FULL` reply, in ID order as the dump's.
-fn exact_pel(g: &Group, list: &[SrvPending]) -> Option<String> {
+fn exact_pel(g: &DGroup, list: &[SrvPending]) -> Option<String> {
     for (d, (id, owner, time, count)) in g.pel.iter().zip(list) {
         let t = *time;
         if let Some(x) = entry(g, d, (*id, owner, *count), t == d.delivery_time_ms, &|| t.to_string()) {
@@ -374,7 +422,7 @@ fn time_ms(r: &Reply) -> Option<i64> {
 }
 
 /// The PEL page by page with `XPENDING`, each page between two `TIME`s.
-fn paged_pel(p: &mut Peers, key: &[u8], db: u64, g: &Group) -> Result<Option<String>, String> {
+fn paged_pel(p: &mut Peers, key: &[u8], db: u64, g: &DGroup) -> Result<Option<String>, String> {
     let mut start = "-".to_string();
     let mut i = 0;
     let page = PAGE.to_string();
