@@ -133,4 +133,12 @@ if ! have redis-8.6; then
   ln -sf "$tree/src/redis-cli" "$BIN/redis-8.6-cli"
 fi
 
+# Tools the JSON schema tests query inspect's output with: DuckDB (PyPI) and jq (Debian).
+"$VENV/bin/python" -c 'import duckdb' 2>/dev/null || { say "pip: duckdb"; "$VENV/bin/pip" install -q duckdb >/dev/null; }
+if ! command -v jq >/dev/null; then
+  say "apt: jq"
+  apt-get update -qq >/dev/null 2>&1 || true
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq jq >/dev/null
+fi
+
 ls "$BIN"

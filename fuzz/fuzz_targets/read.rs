@@ -21,11 +21,9 @@ fuzz_target!(|data: &[u8]| {
             // the check that runs before a RESTORE payload goes out
             let _ = k.validate(data, &h, &mut s);
             let Ok(name) = k.name() else { break };
-            let mut j = rdbshift::encode::json::KeyJson::new(&k, &name, &h, &filter, b"", &mut sink);
-            if k.decode(data, &h, &mut j, &mut s).is_err() {
+            if rdbshift::encode::json::write_key(&k, &name, data, &h, &filter, b"", None, &mut sink, &mut s).is_err() {
                 break;
             }
-            let _ = j.finish();
         }
     }
 });

@@ -4,7 +4,7 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use clap::Args;
-use rdbshift::encode::text::{json_bytes, json_list, json_str};
+use rdbshift::encode::text::{json_bytes_field, json_list, json_str};
 use rdbshift::input::Dump;
 use rdbshift::input::envelope::Envelope;
 use rdbshift::stats::{Info, gather};
@@ -179,11 +179,11 @@ fn json(f: &std::path::Path, i: &Info, env: Option<&Envelope>) -> Vec<u8> {
     n(&mut o, i.filtered);
     o.extend_from_slice(b",\"aux\":");
     json_list(&mut o, &i.aux, |o, (k, v)| {
-        o.push(b'[');
-        json_bytes(o, k);
+        o.push(b'{');
+        json_bytes_field(o, "name", k);
         o.push(b',');
-        json_bytes(o, v);
-        o.push(b']');
+        json_bytes_field(o, "value", v);
+        o.push(b'}');
     });
     o.extend_from_slice(b",\"dbs\":{");
     for (j, (db, s)) in i.dbs.iter().enumerate() {
@@ -234,8 +234,8 @@ fn json(f: &std::path::Path, i: &Info, env: Option<&Envelope>) -> Vec<u8> {
     json_list(&mut o, &i.biggest, |o, b| {
         o.extend_from_slice(b"{\"db\":");
         n(o, b.db);
-        o.extend_from_slice(b",\"key\":");
-        json_bytes(o, &b.key);
+        o.push(b',');
+        json_bytes_field(o, "key", &b.key);
         o.extend_from_slice(b",\"type\":");
         json_str(o, &b.kind);
         o.extend_from_slice(b",\"encoding\":");

@@ -4,7 +4,7 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
-use rdbshift::encode::json::KeyJson;
+use rdbshift::encode::json::write_key;
 use rdbshift::filter::{Filter, Verdict};
 use rdbshift::format::record::Record;
 use rdbshift::format::value::Scratch;
@@ -79,6 +79,9 @@ fn inspect_one(dump: &Dump, a: &InspectArgs, filter: &Filter, out: &mut dyn Writ
     let h = r.header;
     let mut scratch = Scratch::default();
     let mut behind = Behind::new(|a, b| dump.release(a, b));
+    // several dumps: every record says which one it came from
+    let path = dump.path.display().to_string();
+    let file = (a.files.len() > 1).then_some(path.as_str());
     while let Some(rec) = r.next_record()? {
         let Record::Key(k) = rec else { continue };
         if let Some(sig) = rdbshift::stop::requested() {
@@ -98,9 +101,7 @@ fn inspect_one(dump: &Dump, a: &InspectArgs, filter: &Filter, out: &mut dyn Writ
             (Format::Json, _) => b",\n",
             _ => b"",
         };
-        let mut j = KeyJson::new(&k, &name, &h, filter, prefix, out);
-        k.decode(data, &h, &mut j, &mut scratch)?;
-        if j.finish().map_err(|e| k.context(e))? {
+        if write_key(&k, &name, data, &h, filter, prefix, file, out, &mut scratch)? {
             *written += 1;
             if a.format == Format::Jsonl {
                 out.write_all(b"\n").map_err(|e| rdbshift::format::Error::new(0, e.into()))?;

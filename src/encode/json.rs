@@ -4,10 +4,17 @@
 //! uses bounded memory. A collection key is only written once its first live element is
 //! seen: keys the server would not hold (empty collections, hashes whose fields all expired)
 //! produce nothing. The schema is documented in the README.
+//!
+//! Byte strings: every one is a JSON string, whatever the bytes, so a column keeps one type
+//! (`key` is always text to jq and DuckDB). Valid UTF-8 is written as is; otherwise the
+//! string is written lossily (U+FFFD for each invalid sequence) and the record also gets the
+//! exact bytes in base64: `key_base64` for the key, and `value_base64` (the whole value
+//! again, same shape, every byte string in base64) for a value with any such string. The
+//! value is decoded a second time for that, so memory stays bounded.
 
 use std::io::Write;
 
-use super::text::{json_bytes, json_double, json_list, json_str};
+use super::text::{base64, json_double, json_list, json_str, json_text};
 use crate::filter::Filter;
 use crate::format::record::Key;
 use crate::format::stream::{Group, Idmp, StreamEntry, StreamMeta};
@@ -21,9 +28,45 @@ fn sink_err(e: std::io::Error) -> Error {
     Error::new(0, ErrorKind::Sink(e))
 }
 
-fn jstr(out: &mut Vec<u8>, s: Str) {
+/// The output buffer of one key's value, and how byte strings go into it.
+struct Buf {
+    out: Vec<u8>,
+    /// Byte strings in base64 (the `value_base64` pass).
+    b64: bool,
+    /// A byte string was not valid UTF-8 (written lossily: the record needs `value_base64`).
+    lossy: bool,
+}
+
+impl std::ops::Deref for Buf {
+    type Target = Vec<u8>;
+    fn deref(&self) -> &Vec<u8> {
+        &self.out
+    }
+}
+
+impl std::ops::DerefMut for Buf {
+    fn deref_mut(&mut self) -> &mut Vec<u8> {
+        &mut self.out
+    }
+}
+
+impl Buf {
+    /// A byte string as a JSON string (see the module doc).
+    fn bytes(&mut self, b: &[u8]) {
+        if self.b64 {
+            self.out.push(b'"');
+            base64(&mut self.out, b);
+            self.out.push(b'"');
+        } else if !json_text(&mut self.out, b) {
+            self.lossy = true;
+        }
+    }
+}
+
+fn jstr(out: &mut Buf, s: Str) {
     match s {
-        Str::Bytes(b) => json_bytes(out, b),
+        Str::Bytes(b) => out.bytes(b),
+        Str::Int(i) if out.b64 => out.bytes(itoa::Buffer::new().format(i).as_bytes()),
         Str::Int(i) => {
             out.push(b'"');
             out.extend_from_slice(itoa::Buffer::new().format(i).as_bytes());
@@ -61,7 +104,7 @@ fn id(out: &mut Vec<u8>, id: crate::format::stream::StreamId) {
 
 /// Writes one key as a JSON object.
 pub struct KeyJson<'f, 'w> {
-    buf: Vec<u8>,
+    buf: Buf,
     header: Vec<u8>,
     sink: &'w mut dyn Write,
     filter: &'f Filter,
@@ -72,14 +115,33 @@ pub struct KeyJson<'f, 'w> {
 }
 
 impl<'f, 'w> KeyJson<'f, 'w> {
-    /// Prepares the object's header for `key`; `prefix` is written before it (a separator).
-    pub fn new(k: &Key, name: &[u8], h: &Header, filter: &'f Filter, prefix: &[u8], sink: &'w mut dyn Write) -> Self {
+    /// Prepares the object's header for `key`; `prefix` is written before it (a separator),
+    /// and `file` (the dump's path) as its first field when given.
+    fn new(
+        k: &Key,
+        name: &[u8],
+        h: &Header,
+        filter: &'f Filter,
+        prefix: &[u8],
+        file: Option<&str>,
+        sink: &'w mut dyn Write,
+    ) -> Self {
         let mut o = Vec::with_capacity(256);
         o.extend_from_slice(prefix);
-        o.extend_from_slice(b"{\"db\":");
+        o.push(b'{');
+        if let Some(f) = file {
+            o.extend_from_slice(b"\"file\":");
+            json_str(&mut o, f);
+            o.push(b',');
+        }
+        o.extend_from_slice(b"\"db\":");
         num(&mut o, k.db);
         o.extend_from_slice(b",\"key\":");
-        json_bytes(&mut o, name);
+        if !json_text(&mut o, name) {
+            o.extend_from_slice(b",\"key_base64\":\"");
+            base64(&mut o, name);
+            o.push(b'"');
+        }
         let kind = crate::format::types::kind(k.ty);
         o.extend_from_slice(b",\"type\":");
         if kind == Kind::Module {
@@ -111,13 +173,22 @@ impl<'f, 'w> KeyJson<'f, 'w> {
                 num(o, m.version);
                 o.extend_from_slice(b",\"flags\":");
                 num(o, m.flags);
-                o.extend_from_slice(b",\"raw\":{\"base64\":\"");
-                super::text::base64(o, m.body);
-                o.extend_from_slice(b"\"}}");
+                o.extend_from_slice(b",\"raw_base64\":\"");
+                base64(o, m.body);
+                o.extend_from_slice(b"\"}");
             });
         }
         o.extend_from_slice(b",\"value\":");
-        KeyJson { buf: Vec::new(), header: o, sink, filter, kind, started: false, first: true, groups_open: false }
+        let buf = Buf { out: Vec::new(), b64: false, lossy: false };
+        KeyJson { buf, header: o, sink, filter, kind, started: false, first: true, groups_open: false }
+    }
+
+    /// The second pass over a value with a non-UTF-8 string: `,"value_base64":` and the
+    /// value again, every byte string in base64.
+    fn base64_pass(kind: Kind, filter: &'f Filter, sink: &'w mut dyn Write) -> Self {
+        let buf = Buf { out: Vec::new(), b64: true, lossy: false };
+        let header = b",\"value_base64\":".to_vec();
+        KeyJson { buf, header, sink, filter, kind, started: false, first: true, groups_open: false }
     }
 
     fn start(&mut self, open: &[u8]) {
@@ -148,24 +219,58 @@ impl<'f, 'w> KeyJson<'f, 'w> {
         Ok(())
     }
 
-    /// Closes the object. Returns whether anything was written (false: the key was dropped).
-    pub fn finish(mut self) -> Result<bool> {
+    /// Closes the value (not the record). Returns whether anything was written (false: the
+    /// key was dropped) and whether a byte string was written lossily.
+    fn finish(mut self) -> Result<(bool, bool)> {
         match self.kind {
             Kind::Stream => {
                 if self.groups_open {
                     self.buf.push(b']');
                 }
-                self.buf.extend_from_slice(b"}}");
+                self.buf.push(b'}');
             }
-            Kind::String | Kind::Module => self.buf.push(b'}'),
-            _ if self.started => self.buf.extend_from_slice(b"]}"),
+            Kind::String | Kind::Module => {}
+            _ if self.started => self.buf.push(b']'),
             _ => {}
         }
         if self.started {
             self.sink.write_all(&self.buf).map_err(sink_err)?;
         }
-        Ok(self.started)
+        Ok((self.started, self.buf.lossy))
     }
+}
+
+/// Writes the key `k` (named `name`) as one JSON object: `prefix` first (a separator), the
+/// dump's path as `file` when given, the value decoded from `data` (twice when it holds a
+/// string that is not UTF-8, for `value_base64`). Returns whether anything was written: a
+/// key the server would not hold (an empty collection, a hash whose fields all expired)
+/// gives nothing.
+#[allow(clippy::too_many_arguments)]
+pub fn write_key(
+    k: &Key,
+    name: &[u8],
+    data: &[u8],
+    h: &Header,
+    filter: &Filter,
+    prefix: &[u8],
+    file: Option<&str>,
+    sink: &mut dyn Write,
+    s: &mut crate::format::value::Scratch,
+) -> Result<bool> {
+    let kind = crate::format::types::kind(k.ty);
+    let mut j = KeyJson::new(k, name, h, filter, prefix, file, sink);
+    k.decode(data, h, &mut j, s)?;
+    let (written, lossy) = j.finish().map_err(|e| k.context(e))?;
+    if !written {
+        return Ok(false);
+    }
+    if lossy {
+        let mut j = KeyJson::base64_pass(kind, filter, sink);
+        k.decode(data, h, &mut j, s)?;
+        j.finish().map_err(|e| k.context(e))?;
+    }
+    sink.write_all(b"}").map_err(sink_err)?;
+    Ok(true)
 }
 
 /// The module type name of a module value (`TYPE` shows it), read from the module id.
@@ -255,7 +360,7 @@ impl Visitor for KeyJson<'_, '_> {
         self.sep();
         let o = &mut self.buf;
         o.extend_from_slice(b"{\"name\":");
-        json_bytes(o, &g.name);
+        o.bytes(&g.name);
         o.extend_from_slice(b",\"last_delivered_id\":");
         id(o, g.last_id);
         o.extend_from_slice(b",\"entries_read\":");
@@ -276,7 +381,7 @@ impl Visitor for KeyJson<'_, '_> {
             o.extend_from_slice(b",\"delivery_count\":");
             num(o, p.delivery_count);
             o.extend_from_slice(b",\"consumer\":");
-            json_bytes(o, &g.consumer(p.consumer)?.name);
+            o.bytes(&g.consumer(p.consumer)?.name);
             o.push(b'}');
         }
         self.buf.extend_from_slice(b"],\"consumers\":[");
@@ -288,7 +393,7 @@ impl Visitor for KeyJson<'_, '_> {
                 o.push(b',');
             }
             o.extend_from_slice(b"{\"name\":");
-            json_bytes(o, &c.name);
+            o.bytes(&c.name);
             o.extend_from_slice(b",\"seen_time_ms\":");
             num(o, c.seen_time_ms);
             o.extend_from_slice(b",\"active_time_ms\":");
@@ -316,7 +421,7 @@ impl Visitor for KeyJson<'_, '_> {
                 o.push(b',');
             }
             o.extend_from_slice(b"{\"pid\":");
-            json_bytes(o, &p.name);
+            o.bytes(&p.name);
             o.extend_from_slice(b",\"iids\":[");
             for (j, x) in p.iids().enumerate() {
                 let (iid, sid) = x?;
@@ -326,7 +431,7 @@ impl Visitor for KeyJson<'_, '_> {
                     o.push(b',');
                 }
                 o.push(b'[');
-                json_bytes(o, &iid);
+                o.bytes(&iid);
                 o.push(b',');
                 id(o, sid);
                 o.push(b']');
@@ -348,9 +453,9 @@ impl Visitor for KeyJson<'_, '_> {
         json_str(o, &module::type_name(m.id));
         o.extend_from_slice(b",\"encver\":");
         num(o, module::encver(m.id));
-        o.extend_from_slice(b",\"raw\":{\"base64\":\"");
-        super::text::base64(o, m.body);
-        o.extend_from_slice(b"\"}}");
+        o.extend_from_slice(b",\"raw_base64\":\"");
+        base64(o, m.body);
+        o.extend_from_slice(b"\"}");
         Ok(())
     }
 }

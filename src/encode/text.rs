@@ -54,15 +54,33 @@ pub fn json_str(out: &mut Vec<u8>, s: &str) {
     out.push(b'"');
 }
 
-/// Writes bytes losslessly: a JSON string when valid UTF-8, else `{"base64":"..."}`.
-pub fn json_bytes(out: &mut Vec<u8>, data: &[u8]) {
+/// Writes bytes as a JSON string: exactly when they are valid UTF-8 (returns true), else
+/// lossily, each invalid sequence as U+FFFD (returns false: the caller adds the exact bytes
+/// in a `*_base64` field).
+pub fn json_text(out: &mut Vec<u8>, data: &[u8]) -> bool {
     match std::str::from_utf8(data) {
-        Ok(s) => json_str(out, s),
-        Err(_) => {
-            out.extend_from_slice(b"{\"base64\":\"");
-            base64(out, data);
-            out.extend_from_slice(b"\"}");
+        Ok(s) => {
+            json_str(out, s);
+            true
         }
+        Err(_) => {
+            json_str(out, &String::from_utf8_lossy(data));
+            false
+        }
+    }
+}
+
+/// A JSON field `"name":"text"` for bytes, plus `"name_base64":"..."` when they are not
+/// UTF-8 (see [`json_text`]). `out` already holds what precedes the field.
+pub fn json_bytes_field(out: &mut Vec<u8>, name: &str, data: &[u8]) {
+    json_str(out, name);
+    out.push(b':');
+    if !json_text(out, data) {
+        out.push(b',');
+        json_str(out, &format!("{name}_base64"));
+        out.extend_from_slice(b":\"");
+        base64(out, data);
+        out.push(b'"');
     }
 }
 
@@ -119,10 +137,13 @@ mod tests {
     #[test]
     fn json_escapes() {
         let mut o = Vec::new();
-        json_bytes(&mut o, b"a\"b\\\n\x01");
+        assert!(json_text(&mut o, b"a\"b\\\n\x01"));
         assert_eq!(o, b"\"a\\\"b\\\\\\n\\u0001\"");
         let mut o = Vec::new();
-        json_bytes(&mut o, b"\xc3\x28");
-        assert_eq!(o, b"{\"base64\":\"wyg=\"}");
+        assert!(!json_text(&mut o, b"\xc3\x28"), "not UTF-8");
+        assert_eq!(o, "\"\u{fffd}(\"".as_bytes());
+        let mut o = Vec::new();
+        json_bytes_field(&mut o, "key", b"\xffk");
+        assert_eq!(o, "\"key\":\"\u{fffd}k\",\"key_base64\":\"/2s=\"".as_bytes());
     }
 }

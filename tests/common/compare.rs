@@ -209,7 +209,7 @@ pub fn check_key(c: &mut Conn, caps: &Caps, j: &Value) -> Result<(), String> {
         "stream" => check_stream(c, k, v),
         _ => {
             // a module value: the DUMP payload's body is the module id and our raw bytes
-            let raw = b64decode(v["raw"]["base64"].as_str().unwrap());
+            let raw = b64decode(v["raw_base64"].as_str().unwrap());
             let d = bulk(&call(c, &[b"DUMP", k]));
             let body = &d[..d.len() - 10];
             if body.ends_with(&raw) { Ok(()) } else { Err("module value differs from DUMP".into()) }
@@ -332,11 +332,62 @@ fn check_stream(c: &mut Conn, k: &[u8], v: &Value) -> Result<(), String> {
     Ok(())
 }
 
+/// A record with its exact bytes where `key` or `value` were written lossily: `key_base64`
+/// and `value_base64` (same shape, byte strings in base64) put in as `{"base64": ...}`
+/// objects at the byte-string places, which [`jbytes`] reads.
+pub fn exact(mut r: Value) -> Value {
+    let b = |s: &Value| serde_json::json!({ "base64": s.as_str().expect("a base64 string") });
+    if let Some(k) = r.get("key_base64").cloned() {
+        r["key"] = b(&k);
+    }
+    let Some(mut v) = r.get("value_base64").cloned() else { return r };
+    let pairs = |v: &mut Value, n: usize| {
+        for p in v.as_array_mut().unwrap() {
+            for i in 0..n {
+                p[i] = b(&p[i]);
+            }
+        }
+    };
+    match r["type"].as_str().unwrap() {
+        "string" => v = b(&v),
+        "list" | "set" => {
+            for x in v.as_array_mut().unwrap() {
+                *x = b(x);
+            }
+        }
+        "zset" => pairs(&mut v, 1),
+        "hash" => pairs(&mut v, 2),
+        "stream" => {
+            for e in v["entries"].as_array_mut().unwrap() {
+                pairs(&mut e["fields"], 2);
+            }
+            for g in v["groups"].as_array_mut().unwrap() {
+                g["name"] = b(&g["name"]);
+                for p in g["pel"].as_array_mut().unwrap() {
+                    p["consumer"] = b(&p["consumer"]);
+                }
+                for c in g["consumers"].as_array_mut().unwrap() {
+                    c["name"] = b(&c["name"]);
+                }
+            }
+            if let Some(producers) = v.get_mut("idmp").and_then(|i| i.get_mut("producers")) {
+                for p in producers.as_array_mut().unwrap() {
+                    p["pid"] = b(&p["pid"]);
+                    pairs(&mut p["iids"], 1);
+                }
+            }
+        }
+        _ => {}
+    }
+    r["value"] = v;
+    r
+}
+
 /// Parses `inspect --format jsonl` output into db -> key -> object.
 pub fn parse_jsonl(out: &[u8]) -> BTreeMap<u64, BTreeMap<Vec<u8>, Value>> {
     let mut m: BTreeMap<u64, BTreeMap<Vec<u8>, Value>> = BTreeMap::new();
     for line in out.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
-        let v: Value = serde_json::from_slice(line).expect("a JSON line");
+        let v = exact(serde_json::from_slice(line).expect("a JSON line"));
         let db = v["db"].as_u64().unwrap();
         let k = jbytes(&v["key"]);
         assert!(m.entry(db).or_default().insert(k, v).is_none(), "duplicate key in output");
