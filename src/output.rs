@@ -90,11 +90,13 @@ impl OutFile {
         self.tmp.is_some()
     }
 
-    /// Flushes the file to disk and renames it into place.
+    /// Renames the file into place. It is not fsynced first (measured: that doubles the
+    /// time of a 1 GB conversion): the guarantee is against a failed or interrupted run, not
+    /// against a power loss.
     pub fn commit(mut self) -> Result<(), OutputError> {
-        let f = self.file.take().expect("an open output");
+        drop(self.file.take());
         if let Some(tmp) = self.tmp.take() {
-            let r = f.sync_all().and_then(|_| std::fs::rename(&tmp, &self.dest));
+            let r = std::fs::rename(&tmp, &self.dest);
             if let Err(e) = r {
                 let _ = std::fs::remove_file(&tmp);
                 return Err(OutputError::io(&self.dest, e));

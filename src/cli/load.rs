@@ -11,6 +11,7 @@ use rdbshift::convert::engine::{self, Config};
 use rdbshift::convert::{MAX_BYTES, MAX_ELEMS, Mode, Plan};
 use rdbshift::filter::Filter;
 use rdbshift::format::ErrorKind;
+use rdbshift::format::record::Options;
 use rdbshift::input::Dump;
 use rdbshift::load::checkpoint::{self, Checkpoint};
 use rdbshift::load::survey::{Survey, survey};
@@ -305,8 +306,11 @@ pub fn run(a: LoadArgs) -> CliResult {
         };
         fl.checkpoint = ckpt.clone().map(|c| (c, d.fingerprint.clone(), Checkpoint::path_name(f)));
         fl.progress = bar.clone().map(|b| (b, 0));
+        // the pre-pass has checked the structure, the checksum and duplicate keys: the
+        // engine's skim need not keep a second table of key names
+        let opts = Options { allow_duplicate_keys: true, ..a.read.options() };
         let (counts, r) =
-            engine::run(data, a.read.options(), &plan, &cfg, &pool, &mut fl, &|x, y| d.dump.release(x, y));
+            engine::run(data, opts, &plan, &cfg, &pool, &mut fl, &|x, y| d.dump.release(x, y));
         let stopped = rdbshift::stop::requested().is_some();
         let fin = fl.finish(r.is_ok() && !stopped, (stopped || r.is_err()).then_some(grace));
         drop(fl);
