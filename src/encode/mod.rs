@@ -1,4 +1,6 @@
-//! Writers fed by format visitors: JSON (inspect) and RESP commands (convert, load).
+//! Writers fed by format visitors: JSON for `inspect` ([`json`]), and the small text
+//! encoders they share ([`text`]: JSON strings, base64, doubles). RESP commands are written
+//! by [`crate::resp::command`] and [`crate::convert`].
 
 pub mod json;
 pub mod text;
