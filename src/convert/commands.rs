@@ -1,5 +1,7 @@
-//! One key as commands: `SET`, or `DEL` then `RPUSH`/`SADD`/`ZADD`/`HSET` in batches of
-//! bounded elements and bytes, field TTLs as `HPEXPIREAT ... FIELDS`, then `PEXPIREAT`.
+//! One key as commands: `SET`, or `DEL` then `RPUSH`/`SADD`/`ZADD`/`HSET`/`ARMSET` in
+//! batches of bounded elements and bytes, field TTLs as `HPEXPIREAT ... FIELDS`, an array's
+//! insert cursor as `ARSEEK` (Redis 8.8+; older targets cannot hold arrays: counted, not
+//! written), then `PEXPIREAT`. Template hashes (8.10) are ordinary `HSET`s.
 //! Streams are in [`super::stream`], `RESTORE` payloads in [`super::restore`].
 //!
 //! Invariants: a key's commands start with `DEL` (or a `SET`/`RESTORE ... REPLACE`, which
@@ -13,7 +15,7 @@ use crate::encode::text;
 use crate::format::record::Key;
 use crate::format::types::{self, Kind};
 use crate::format::value::Scratch;
-use crate::format::visit::{ModuleValue, Visitor};
+use crate::format::visit::{ArrayValue, ModuleValue, Visitor};
 use crate::format::{Header, Result, Str};
 
 /// Buffers reused from key to key by one worker.
@@ -36,7 +38,18 @@ pub fn key(
     n: &mut Counts,
 ) -> Result<()> {
     let t = &plan.target;
-    let restorable = t.loads_type(k.ty, h.dialect) && super::restore::fits(k);
+    if k.ty == types::ARRAY && !t.arrays() {
+        // no older server holds an array: counted and named, never written
+        n.arrays_dropped += 1;
+        if n.arrays_dropped_names.len() < super::NAMES_KEPT {
+            n.arrays_dropped_names.push(name.to_vec());
+        }
+        return Ok(());
+    }
+    // a reference template hash (30, 32) goes in a payload only as the self-contained form
+    let restorable = t.loads_type(k.ty, h.dialect)
+        && super::restore::fits(k)
+        && !matches!(k.ty, types::HASH_TMPL_LP_REF | types::HASH_TMPL_ARRAY_REF);
     // a plain string is as exact with SET, and SET costs the server less than RESTORE
     let plain_string = k.ty == types::STRING && k.idle.is_none() && k.freq.is_none() && k.meta.is_empty();
     let restore = k.ty == types::MODULE_2
@@ -50,7 +63,7 @@ pub fn key(
     // RESTORE) goes the commands way: a DEL, nothing else.
     let restore = restore && {
         let elements = k.validate(data, h, &mut b.scratch)?;
-        elements > 0 || !matches!(types::kind(k.ty), Kind::List | Kind::Set | Kind::Zset | Kind::Hash)
+        elements > 0 || !matches!(types::kind(k.ty), Kind::List | Kind::Set | Kind::Zset | Kind::Hash | Kind::Array)
     };
     if !k.meta.is_empty() && !(restore && t.key_meta()) {
         n.meta_dropped += 1;
@@ -78,12 +91,17 @@ pub fn key(
                 ttls,
                 wrote: false,
                 n,
+                insert: None,
             };
             if kind != Kind::String {
                 c.out.command(&[b"DEL", name])?;
             }
             k.decode(data, h, &mut c, scratch)?;
             c.flush_batch().map_err(|e| k.context(e))?;
+            if let (Kind::Array, Some(i)) = (kind, c.insert) {
+                // ARSEEK sets the cursor so that the next insert goes to its index: stored + 1
+                c.out.command(&[b"ARSEEK", name, itoa::Buffer::new().format(i + 1).as_bytes()])?;
+            }
             if c.wrote && kind != Kind::String {
                 if let Some(ms) = k.expire_ms {
                     pexpireat(c.out, name, ms)?;
@@ -132,6 +150,8 @@ struct Coll<'p, 'o, 's, 'b> {
     ttls: &'b mut Vec<(i64, Vec<u8>)>,
     wrote: bool,
     n: &'b mut Counts,
+    /// An array's insert cursor (sent after its elements).
+    insert: Option<u64>,
 }
 
 fn is_big(s: &Str) -> bool {
@@ -144,6 +164,7 @@ impl Coll<'_, '_, '_, '_> {
             Kind::List => b"RPUSH",
             Kind::Set => b"SADD",
             Kind::Zset => b"ZADD",
+            Kind::Array => b"ARMSET",
             _ => b"HSET",
         }
     }
@@ -269,5 +290,21 @@ impl Visitor for Coll<'_, '_, '_, '_> {
     }
     fn module(&mut self, _m: &ModuleValue<'_>) -> Result<()> {
         unreachable!("module values go through RESTORE")
+    }
+    fn array_meta(&mut self, insert_index: Option<u64>) -> Result<()> {
+        self.insert = insert_index;
+        Ok(())
+    }
+    fn array_element(&mut self, index: u64, v: ArrayValue<'_>) -> Result<()> {
+        let mut i = itoa::Buffer::new();
+        let idx = i.format(index).as_bytes();
+        match v {
+            ArrayValue::Str(s) => self.element(&[Str::Bytes(idx), s]),
+            other => {
+                let mut t = Vec::new();
+                let text = other.text(&mut t);
+                self.element(&[Str::Bytes(idx), Str::Bytes(text)])
+            }
+        }
     }
 }

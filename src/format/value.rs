@@ -18,8 +18,9 @@ use super::error::{Error, ErrorKind, Result, show_bytes};
 use super::header::{Dialect, Header};
 use super::intset::Intset;
 use super::listpack::{self, Listpack};
+use super::template::{self, Template};
 use super::types::*;
-use super::visit::{ModuleValue, Visitor};
+use super::visit::{ArrayValue, ModuleValue, Visitor};
 use super::ziplist::{self, Ziplist};
 use super::zipmap::{self, Zipmap};
 use super::{module, stream};
@@ -31,6 +32,7 @@ pub struct Scratch {
     b: Vec<u8>,
     blob: Vec<u8>,
     pub(crate) seen: Seen,
+    tmpl: template::Bufs,
 }
 
 /// The duplicate set is sized up front for the declared count, but for no more elements
@@ -135,8 +137,21 @@ impl ElementAt for Elems<'_> {
 }
 
 /// Decodes the value of type `t` at the cursor into `v`; the cursor ends after the value.
+/// A template hash that refers to the registry (types 30, 32) needs [`decode_with`].
 pub fn decode<V: Visitor>(c: &mut Cursor, t: u8, h: &Header, v: &mut V, s: &mut Scratch) -> Result<()> {
-    let Scratch { a, b, blob, seen } = s;
+    decode_with(c, t, h, None, v, s)
+}
+
+/// [`decode`], given the template the key refers to (see [`super::record::Key::tmpl`]).
+pub fn decode_with<'a, V: Visitor>(
+    c: &mut Cursor<'a>,
+    t: u8,
+    h: &Header,
+    tmpl: Option<&Template<'a>>,
+    v: &mut V,
+    s: &mut Scratch,
+) -> Result<()> {
+    let Scratch { a, b, blob, seen, tmpl: tbufs } = s;
     let src = RdbStrings(c.data());
     match t {
         STRING => {
@@ -272,6 +287,11 @@ pub fn decode<V: Visitor>(c: &mut Cursor, t: u8, h: &Header, v: &mut V, s: &mut 
         }
         STREAM_LISTPACKS | STREAM_LISTPACKS_2 | STREAM_LISTPACKS_3 => stream::decode(c, t, v, a),
         STREAM_LISTPACKS_4 if h.dialect == Dialect::Redis => stream::decode(c, t, v, a),
+        STREAM_LISTPACKS_5 if types_ok(t, h) => stream::decode(c, t, v, a),
+        ARRAY if types_ok(t, h) => array(c, v, a),
+        HASH_TMPL_LP | HASH_TMPL_LP_REF | HASH_TMPL_ARRAY | HASH_TMPL_ARRAY_REF if types_ok(t, h) => {
+            template::decode(c, t, tmpl, v, tbufs)
+        }
         VALKEY_HASH_2 if h.dialect == Dialect::Valkey => valkey_hash2(c, v, a, b, seen),
         HASH_METADATA_PRE_GA | HASH_METADATA if h.dialect == Dialect::Redis => {
             let min_expire = if t == HASH_METADATA {
@@ -345,6 +365,78 @@ pub fn decode<V: Visitor>(c: &mut Cursor, t: u8, h: &Header, v: &mut V, s: &mut 
         }
         _ => Err(c.err(ErrorKind::UnknownType(t))),
     }
+}
+
+/// Whether the type, one of 27-32, exists in this file's dialect and version.
+fn types_ok(t: u8, h: &Header) -> bool {
+    is_value_type(t, h)
+}
+
+/// A Redis 8.8 array (type 28; docs/rdb-newest-formats.md section 3, from `rdbSaveObject`
+/// and `rdbLoadObject` in `src/rdb.c`, tags from `src/sparsearray.h`): `len count` (> 0),
+/// `len has_insert` (0 or 1), `[len insert_idx]`, then per element `len idx`, `len tag`,
+/// and the payload (0 SDS: a string; 1 INT: 8-byte LE i64; 2 FLOAT: 8-byte LE f64; 3
+/// SMALLSTR: a string of at most 7 bytes).
+///
+/// Indices must be plain lengths below 2^64-1 and strictly ascending: the server's writer
+/// walks its slices in index order and never writes one twice. Its loader does not check
+/// the order (a duplicate would silently replace an element and leave the count short);
+/// we refuse both, as no server-written file has them. Nothing is allocated per index.
+fn array<V: Visitor>(c: &mut Cursor, v: &mut V, buf: &mut Vec<u8>) -> Result<()> {
+    let bad = |c: &Cursor, at: usize, why: String| c.err_at(at, ErrorKind::Corrupt { container: "array", reason: why });
+    let n_at = c.pos();
+    let n = c.count("array elements", 3)?;
+    if n == 0 {
+        return Err(bad(c, n_at, "empty array (count 0)".into()));
+    }
+    let flag_at = c.pos();
+    let insert = match c.plain_len()? {
+        0 => None,
+        1 => {
+            let at = c.pos();
+            let i = c.plain_len()?;
+            if i == u64::MAX {
+                return Err(bad(c, at, "insert index 2^64-1".into()));
+            }
+            Some(i)
+        }
+        f => return Err(bad(c, flag_at, format!("insert flag {f} (0 or 1)"))),
+    };
+    v.array_meta(insert)?;
+    let mut prev: Option<u64> = None;
+    for _ in 0..n {
+        let at = c.pos();
+        let idx = c.plain_len()?;
+        if idx == u64::MAX {
+            return Err(bad(c, at, "index 2^64-1".into()));
+        }
+        if let Some(p) = prev.filter(|p| *p >= idx) {
+            let why = if p == idx {
+                format!("index {idx} twice")
+            } else {
+                format!("index {idx} after {p}: indices must ascend")
+            };
+            return Err(bad(c, at, why));
+        }
+        prev = Some(idx);
+        let tag_at = c.pos();
+        let x = match c.plain_len()? {
+            0 => ArrayValue::Str(c.string()?.get(buf)?),
+            1 => ArrayValue::Int(c.i64_le()?),
+            2 => ArrayValue::Float(c.f64_le()?),
+            3 => {
+                let s_at = c.pos();
+                let s = c.string()?;
+                if s.decoded_len() > 7 {
+                    return Err(bad(c, s_at, format!("small string of {} bytes (at most 7)", s.decoded_len())));
+                }
+                ArrayValue::Str(s.get(buf)?)
+            }
+            tag => return Err(bad(c, tag_at, format!("element tag {tag} (0 to 3)"))),
+        };
+        v.array_element(idx, x)?;
+    }
+    Ok(())
 }
 
 /// Largest field expiry Redis accepts (`EB_EXPIRE_TIME_MAX`, 2^48 - 1 ms).
@@ -514,6 +606,10 @@ impl Visitor for Count {
         self.0 += 1;
         Ok(())
     }
+    fn array_element(&mut self, _i: u64, _v: ArrayValue<'_>) -> Result<()> {
+        self.0 += 1;
+        Ok(())
+    }
 }
 
 /// Checks a whole value as the server does before it accepts it (`rdbLoadObject` with
@@ -522,8 +618,19 @@ impl Visitor for Count {
 /// a value's stored bytes are sent on unchanged (a `RESTORE` payload). The cost is one
 /// walk of the value; no element is copied, the only memory is the duplicate set.
 pub fn validate(c: &mut Cursor, t: u8, h: &Header, s: &mut Scratch) -> Result<u64> {
+    validate_with(c, t, h, None, s)
+}
+
+/// [`validate`] given the key's template (types 30, 32).
+pub fn validate_with<'a>(
+    c: &mut Cursor<'a>,
+    t: u8,
+    h: &Header,
+    tmpl: Option<&Template<'a>>,
+    s: &mut Scratch,
+) -> Result<u64> {
     let mut n = Count(0);
-    decode(c, t, h, &mut n, s)?;
+    decode_with(c, t, h, tmpl, &mut n, s)?;
     Ok(n.0)
 }
 
@@ -533,6 +640,7 @@ pub fn skip_checks(t: u8, h: &Header) -> bool {
     match t {
         STREAM_LISTPACKS | STREAM_LISTPACKS_2 | STREAM_LISTPACKS_3 => true,
         STREAM_LISTPACKS_4 => h.dialect == Dialect::Redis,
+        STREAM_LISTPACKS_5 => is_value_type(t, h),
         _ => false,
     }
 }
