@@ -27,6 +27,7 @@ pub struct Bufs {
 }
 
 /// Writes the commands for key `k` (named `name`), already selected by the filter.
+#[allow(clippy::too_many_arguments, reason = "the worker's state, passed as it is by every key writer")]
 pub fn key(
     plan: &Plan,
     h: &Header,
@@ -65,7 +66,7 @@ pub fn key(
         let elements = k.validate(data, h, &mut b.scratch)?;
         elements > 0 || !matches!(types::kind(k.ty), Kind::List | Kind::Set | Kind::Zset | Kind::Hash | Kind::Array)
     };
-    if !k.meta.is_empty() && !(restore && t.key_meta()) {
+    if !k.meta.is_empty() && (!restore || !t.key_meta()) {
         n.meta_dropped += 1;
     }
     n.keys += 1;

@@ -43,6 +43,7 @@ fn id_text(id: StreamId) -> String {
     s
 }
 
+#[allow(clippy::too_many_arguments, reason = "the same arguments as commands::key, which calls it")]
 pub fn key(
     plan: &Plan,
     h: &Header,

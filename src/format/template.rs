@@ -109,8 +109,10 @@ impl Order {
         r
     }
     fn check(&mut self, b: &[u8], c: &Cursor, at: usize) -> Result<()> {
-        if let Some(p) = &self.prev {
-            if (p.len(), &p[..]) >= (b.len(), b) {
+        if let Some(p) = &self.prev
+            && (p.len(), &p[..]) >= (b.len(), b)
+        {
+            {
                 return Err(c.err_at(
                     at,
                     corrupt(format!(
