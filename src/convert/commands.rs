@@ -47,10 +47,9 @@ pub fn key(
         }
         return Ok(());
     }
-    // a reference template hash (30, 32) goes in a payload only as the self-contained form
-    let restorable = t.loads_type(k.ty, h.dialect)
-        && super::restore::fits(k)
-        && !matches!(k.ty, types::HASH_TMPL_LP_REF | types::HASH_TMPL_ARRAY_REF);
+    // a reference template hash (30, 32) goes in a payload as the self-contained form
+    let template_ref = matches!(k.ty, types::HASH_TMPL_LP_REF | types::HASH_TMPL_ARRAY_REF);
+    let restorable = t.loads_type(k.ty, h.dialect) && super::restore::fits(k);
     // a plain string is as exact with SET, and SET costs the server less than RESTORE
     let plain_string = k.ty == types::STRING && k.idle.is_none() && k.freq.is_none() && k.meta.is_empty();
     let restore = k.ty == types::MODULE_2
@@ -72,6 +71,9 @@ pub fn key(
     n.keys += 1;
     if restore {
         n.restored += 1;
+        if template_ref {
+            return super::restore::template_key(plan, data, k, name, out);
+        }
         return super::restore::key(plan, data, k, name, out);
     }
     match types::kind(k.ty) {

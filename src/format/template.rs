@@ -42,6 +42,16 @@ impl<'a> Template<'a> {
         let mut c = self.names;
         (0..self.len).map(move |_| c.string())
     }
+    /// The names as stored (`len` RDB strings back to back): what a self-contained
+    /// template hash with fields format 1 carries after its count.
+    pub fn names_bytes(&self) -> Result<&'a [u8]> {
+        let mut c = self.names;
+        let start = c.pos();
+        for _ in 0..self.len {
+            c.skip_string()?;
+        }
+        Ok(&c.data()[start..c.pos()])
+    }
 }
 
 /// The templates of a file by id, shared by the keys that use them (a key carries an
