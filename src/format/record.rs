@@ -746,4 +746,103 @@ mod tests {
         let e = keys(&file(b"REDIS0013", &b)).unwrap_err();
         assert_eq!(e.key.as_deref(), Some(&b"key17"[..]), "{e}");
     }
+
+    /// A v15 registry (docs/rdb-newest-formats.md 4.1, ids sparse) and keys that use it:
+    /// resolved while skimming, decodable on their own, and by a resumed reader given the
+    /// registry.
+    #[test]
+    fn hash_templates_resolve_and_resume() {
+        let mut b = vec![op::HASH_TEMPLATE, 7, 2, 3, b'a', b'g', b'e', 4, b'n', b'a', b'm', b'e'];
+        b.extend([op::HASH_TEMPLATE, 40, 1, 1, b'x']);
+        b.extend([op::SELECTDB, 0]);
+        let key_at = 9 + b.len();
+        b.extend([types::HASH_TMPL_ARRAY_REF, 2, b'k', b'1', 7, 0xc0, 42, 2, b'a', b'l']);
+        b.extend([types::HASH_TMPL_ARRAY_REF, 2, b'k', b'2', 40, 1, b'z']);
+        let data = file(b"REDIS0015", &b);
+        let ks = keys(&data).unwrap();
+        assert_eq!(ks.iter().map(|k| k.tmpl.as_ref().unwrap().id).collect::<Vec<_>>(), vec![7, 40]);
+        struct Fields(Vec<(Vec<u8>, Vec<u8>)>);
+        impl Visitor for Fields {
+            fn hash_field(
+                &mut self,
+                f: crate::format::Str<'_>,
+                v: crate::format::Str<'_>,
+                e: Option<i64>,
+            ) -> Result<()> {
+                assert!(e.is_none());
+                self.0.push((f.to_vec(), v.to_vec()));
+                Ok(())
+            }
+        }
+        let h = Header::parse(&data, false).unwrap();
+        let mut f = Fields(Vec::new());
+        ks[0].decode(&data, &h, &mut f, &mut Scratch::default()).unwrap();
+        assert_eq!(f.0, vec![(b"age".to_vec(), b"42".to_vec()), (b"name".to_vec(), b"al".to_vec())]);
+        // resumed at the key: without the registry the id is unknown; with it, the same key
+        let e = Reader::resume(&data, h, key_at, 0).next_record().unwrap_err();
+        assert!(e.to_string().contains("unknown template id 7"), "{e}");
+        let reg = super::templates(&data).unwrap();
+        assert_eq!(reg.len(), 2);
+        let Some(Record::Key(k)) = Reader::resume(&data, h, key_at, 0).with_templates(reg).next_record().unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(k.tmpl.unwrap().id, 7);
+        // registry rules: zero fields, names out of order, an id twice
+        for (reg, says) in [
+            (vec![op::HASH_TEMPLATE, 1, 0], "has zero fields"),
+            (vec![op::HASH_TEMPLATE, 1, 2, 2, b'b', b'b', 1, b'a'], "names must ascend"),
+            (vec![op::HASH_TEMPLATE, 1, 2, 1, b'b', 1, b'a'], "names must ascend"),
+            (vec![op::HASH_TEMPLATE, 1, 2, 1, b'a', 1, b'a'], "names must ascend"),
+            (vec![op::HASH_TEMPLATE, 1, 1, 1, b'a', op::HASH_TEMPLATE, 1, 1, 1, b'b'], "template id 1 twice"),
+            (vec![op::HASH_TEMPLATE, 1, 0x80, 0x10, 0, 0, 0, 1, b'a'], "template fields length"),
+        ] {
+            let e = keys(&file(b"REDIS0015", &reg)).unwrap_err();
+            assert!(e.to_string().contains(says), "{e} (expected {says:?})");
+        }
+        // opcode 242 means nothing before RDB 15
+        let e = keys(&file(b"REDIS0014", &b)).unwrap_err();
+        assert!(matches!(e.kind, ErrorKind::UnknownType(242)), "{e}");
+    }
+
+    /// Redis Enterprise opcodes 107 and 121 (one length each) are skipped; 101/102 refused.
+    #[test]
+    fn enterprise_opcodes() {
+        let b = [
+            op::ENT_RAM_LRU,
+            0x40,
+            67,
+            op::ENT_SLOT_NUM,
+            5,
+            0,
+            1,
+            b'k',
+            1,
+            b'v',
+            op::ENT_RAM_LRU,
+            3,
+            0,
+            1,
+            b'j',
+            1,
+            b'w',
+        ];
+        let data = file(b"REDIS0012", &b);
+        let mut r = Reader::new(&data, Options::default()).unwrap();
+        let mut n = 0;
+        while let Some(rec) = r.next_record().unwrap() {
+            if let Record::Key(k) = rec {
+                assert_eq!(k.start, if n == 0 { 9 } else { 19 }, "a key's record starts at the opcode before it");
+                n += 1;
+            }
+        }
+        assert_eq!(n, 2);
+        assert_eq!(r.enterprise_opcodes(), vec![(107, "RAM LRU", 2), (121, "slot number", 1)]);
+        let e = keys(&file(b"REDIS0015", &[op::ENT_GCAS])).unwrap_err();
+        assert_eq!(e.offset, 9);
+        assert!(e.to_string().contains("Redis Enterprise opcode 101 (GCAS) has no published layout"), "{e}");
+        // not an opcode in Valkey files
+        let e = keys(&file(b"VALKEY080", &b)).unwrap_err();
+        assert!(matches!(e.kind, ErrorKind::UnknownType(107)), "{e}");
+    }
 }

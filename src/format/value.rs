@@ -866,4 +866,75 @@ mod tests {
         assert_eq!((e.offset, e.inner), (100, Some(9)));
         assert!(e.to_string().contains("first at offset 6 inside the LZF-compressed blob"), "{e}");
     }
+
+    /// Decodes a type 28 body at offset 100 of a v14 value (docs/rdb-newest-formats.md 3.1).
+    fn array_of(body: &[u8]) -> Result<(Option<u64>, Vec<(u64, String)>)> {
+        #[derive(Default)]
+        struct Got(Option<u64>, Vec<(u64, String)>);
+        impl Visitor for Got {
+            fn array_meta(&mut self, i: Option<u64>) -> Result<()> {
+                self.0 = i;
+                Ok(())
+            }
+            fn array_element(&mut self, i: u64, v: ArrayValue<'_>) -> Result<()> {
+                self.1.push((i, String::from_utf8_lossy(v.text(&mut Vec::new())).into_owned()));
+                Ok(())
+            }
+        }
+        let mut data = vec![0u8; 100];
+        data.extend_from_slice(body);
+        let mut c = Cursor::file(&data);
+        c.set_pos(100);
+        let mut g = Got::default();
+        decode(&mut c, ARRAY, &Header::parse(b"REDIS0014", false).unwrap(), &mut g, &mut Scratch::default())?;
+        assert_eq!(c.remaining(), 0);
+        Ok((g.0, g.1))
+    }
+
+    #[test]
+    fn arrays_every_tag_and_rule() {
+        let mut b = vec![5, 1, 7];
+        b.extend([0, 0]);
+        b.extend(s(b"a long string"));
+        b.extend([1, 1]);
+        b.extend((-42i64).to_le_bytes());
+        b.extend([2, 2]);
+        b.extend(100f64.to_le_bytes());
+        b.extend([3, 2]);
+        b.extend(0.25f64.to_le_bytes());
+        b.extend([7, 3]);
+        b.extend(s(b"abc"));
+        let (ins, els) = array_of(&b).unwrap();
+        assert_eq!(ins, Some(7));
+        let want = [(0, "a long string"), (1, "-42"), (2, "100.0"), (3, "0.25"), (7, "abc")];
+        assert_eq!(els, want.map(|(i, v)| (i, v.to_string())));
+        // the largest index (a 0x81 length: 2^64-2)
+        let mut b = vec![1, 0, 0x81];
+        b.extend((u64::MAX - 1).to_be_bytes());
+        b.extend([3, 0xc0, 5]);
+        assert_eq!(array_of(&b).unwrap().1, vec![(u64::MAX - 1, "5".into())]);
+        let bad = |b: &[u8], says: &str| {
+            let e = array_of(b).expect_err(says);
+            assert!(e.to_string().contains(says), "{e} (expected {says:?})");
+            e
+        };
+        let e = bad(&[0, 0], "empty array");
+        assert_eq!(e.offset, 100);
+        bad(&[1, 2, 0, 0, 1, b'x'], "insert flag 2");
+        bad(&[1, 0, 0, 4, 1, b'x'], "element tag 4");
+        let e = bad(&[2, 0, 5, 3, 1, b'x', 5, 3, 1, b'y'], "index 5 twice");
+        assert_eq!(e.offset, 106);
+        bad(&[2, 0, 5, 3, 1, b'x', 4, 3, 1, b'y'], "index 4 after 5");
+        bad(&[1, 0, 0, 3, 8, b'a', b'b', b'c', b'd', b'e', b'f', b'g', b'h'], "small string of 8 bytes");
+        bad(&[1, 0, 0xc0, 1, 3, 1, b'x'], "invalid length encoding");
+        let mut b = vec![1, 0, 0x81];
+        b.extend(u64::MAX.to_be_bytes());
+        b.extend([3, 1, b'x']);
+        bad(&b, "index 2^64-1");
+        bad(&[0x80, 0x10, 0, 0, 0, 0], "array elements length 268435456 exceeds");
+        // not a type before RDB 14
+        let mut c = Cursor::file(&[1, 0, 0, 3, 1, b'x']);
+        let e = decode(&mut c, ARRAY, &h(), &mut super::super::visit::Ignore, &mut Scratch::default()).unwrap_err();
+        assert!(matches!(e.kind, ErrorKind::UnknownType(28)), "{e}");
+    }
 }
