@@ -105,10 +105,11 @@ pub fn key(
                 // ARSEEK sets the cursor so that the next insert goes to its index: stored + 1
                 c.out.command(&[b"ARSEEK", name, itoa::Buffer::new().format(i + 1).as_bytes()])?;
             }
-            if c.wrote && kind != Kind::String {
-                if let Some(ms) = k.expire_ms {
-                    pexpireat(c.out, name, ms)?;
-                }
+            if c.wrote
+                && kind != Kind::String
+                && let Some(ms) = k.expire_ms
+            {
+                pexpireat(c.out, name, ms)?;
             }
             Ok(())
         }

@@ -190,7 +190,7 @@ impl<'a> Listpack<'a> {
     }
 
     /// The next element, or `None` at the end marker.
-    pub fn next(&mut self) -> Result<Option<Str<'a>>> {
+    pub fn next_elem(&mut self) -> Result<Option<Str<'a>>> {
         if self.done {
             return Ok(None);
         }
@@ -250,7 +250,7 @@ impl<'a> Listpack<'a> {
     /// The next element, which must exist.
     pub fn expect(&mut self, what: &str) -> Result<Str<'a>> {
         let at = self.c.pos();
-        self.next()?.ok_or_else(|| self.err_at(at, format!("ends where {what} was expected")))
+        self.next_elem()?.ok_or_else(|| self.err_at(at, format!("ends where {what} was expected")))
     }
 
     /// The next element as an integer: integer-encoded, or a string that reads as one
@@ -347,7 +347,7 @@ pub(crate) mod tests {
     fn all(lp: &[u8]) -> Result<Vec<Str<'_>>> {
         let mut l = Listpack::open(Cursor::new(lp, Origin::File(0)))?;
         let mut v = Vec::new();
-        while let Some(s) = l.next()? {
+        while let Some(s) = l.next_elem()? {
             v.push(s);
         }
         Ok(v)

@@ -97,8 +97,11 @@ impl<'a> Key<'a> {
 pub struct Function<'a> {
     pub code: RStr<'a>,
     /// Pre-GA (opcode 246) only: the function name, engine and description.
-    pub pre_ga: Option<(Vec<u8>, Vec<u8>, Option<Vec<u8>>)>,
+    pub pre_ga: Option<PreGaFunction>,
 }
+
+/// A pre-GA function's (name, engine, description).
+pub type PreGaFunction = (Vec<u8>, Vec<u8>, Option<Vec<u8>>);
 
 #[derive(Debug, Clone)]
 pub enum Record<'a> {
@@ -194,8 +197,10 @@ impl KeyNames {
     /// Checks the names still pending in `db`'s set (or in every set).
     fn finish(&mut self, data: &[u8], db: Option<u64>) -> Result<()> {
         for (d, seen) in &mut self.dbs {
-            if db.is_none_or(|x| x == *d) {
-                if let Some(dup) = seen.finish(&RdbStrings(data))? {
+            if db.is_none_or(|x| x == *d)
+                && let Some(dup) = seen.finish(&RdbStrings(data))?
+            {
+                {
                     let mut buf = Vec::new();
                     let name = RdbStrings(data).bytes_at(dup.second, &mut buf)?.to_vec();
                     return Err(

@@ -463,7 +463,7 @@ fn decode_node<'a, V: Visitor>(lc: Cursor<'a>, master: StreamId, walk: &mut Walk
     let (mut seen_valid, mut seen_deleted) = (0i64, 0i64);
     loop {
         let entry_at = lp.pos();
-        let Some(flags) = lp.next()? else { break };
+        let Some(flags) = lp.next_elem()? else { break };
         let flags = match flags {
             Str::Int(f) => f,
             Str::Bytes(b) => match listpack::parse_i64_strict(b) {
@@ -761,10 +761,13 @@ mod tests {
         g
     }
 
+    type Fields = Vec<(Vec<u8>, Vec<u8>)>;
+    /// (name, PEL as (ID, owner), consumers as (name, pending count))
+    type GroupSeen = (Vec<u8>, Vec<(StreamId, Vec<u8>)>, Vec<(Vec<u8>, usize)>);
     #[derive(Default)]
     struct Got {
-        entries: Vec<(StreamId, Vec<(Vec<u8>, Vec<u8>)>)>,
-        groups: Vec<(Vec<u8>, Vec<(StreamId, Vec<u8>)>, Vec<(Vec<u8>, usize)>)>,
+        entries: Vec<(StreamId, Fields)>,
+        groups: Vec<GroupSeen>,
     }
     impl Visitor for Got {
         fn stream_entry(&mut self, e: &StreamEntry<'_>) -> Result<()> {

@@ -281,7 +281,7 @@ pub fn decode<'a, V: Visitor>(
             }
             Names::Pack(lp) => {
                 let at = lp.pos();
-                match lp.next()? {
+                match lp.next_elem()? {
                     Some(s) => (s, at, *lp.cursor()),
                     None => break,
                 }
@@ -304,7 +304,7 @@ pub fn decode<'a, V: Visitor>(
     }
     if let Values::Pack(lp) = &mut values {
         let at = lp.pos();
-        if lp.next()?.is_some() {
+        if lp.next_elem()?.is_some() {
             return Err(lp.cursor().err_at(at, corrupt(format!("the values listpack holds more than {n} values"))));
         }
     }

@@ -222,7 +222,7 @@ pub fn decode_with<'a, V: Visitor>(
             let mut lp_bytes = 7u64;
             loop {
                 let pos = z.pos();
-                let Some((f, x)) = z.next()? else { break };
+                let Some((f, x)) = z.next_pair()? else { break };
                 no_dup(seen, Str::Bytes(f), pos, &keys, z.cursor(), "zipmap", "field")?;
                 if lp_bytes + (f.len() + x.len()) as u64 > LISTPACK_MAX_SAFETY_SIZE {
                     return Err(z.cursor().err_at(
@@ -241,7 +241,7 @@ pub fn decode_with<'a, V: Visitor>(
         }
         SET_INTSET => {
             let mut i = Intset::open(open_container(c, blob, "intset")?)?;
-            while let Some(x) = i.next()? {
+            while let Some(x) = i.next_int()? {
                 v.set_member(Str::Int(x))?;
             }
             Ok(())
@@ -343,7 +343,7 @@ pub fn decode_with<'a, V: Visitor>(
             let mut last: i64 = -1;
             loop {
                 let pos = lp.pos();
-                let Some(f) = lp.next()? else { break };
+                let Some(f) = lp.next_elem()? else { break };
                 no_dup(seen, f, pos, &elems, lp.cursor(), "listpack", "hash field")?;
                 let x = lp.expect("a hash value")?;
                 let ttl_at = lp.pos();
@@ -488,13 +488,13 @@ enum ZipOrPack<'a> {
 impl<'a> ZipOrPack<'a> {
     fn next(&mut self) -> Result<Option<Str<'a>>> {
         match self {
-            ZipOrPack::Zip(z) => z.next(),
-            ZipOrPack::Pack(p) => p.next(),
+            ZipOrPack::Zip(z) => z.next_elem(),
+            ZipOrPack::Pack(p) => p.next_elem(),
         }
     }
     fn expect(&mut self, what: &str) -> Result<Str<'a>> {
         match self {
-            ZipOrPack::Zip(z) => z.next()?.ok_or_else(|| z.end_error(what)),
+            ZipOrPack::Zip(z) => z.next_elem()?.ok_or_else(|| z.end_error(what)),
             ZipOrPack::Pack(p) => p.expect(what),
         }
     }
@@ -868,7 +868,8 @@ mod tests {
     }
 
     /// Decodes a type 28 body at offset 100 of a v14 value (docs/rdb-newest-formats.md 3.1).
-    fn array_of(body: &[u8]) -> Result<(Option<u64>, Vec<(u64, String)>)> {
+    type ArraySeen = (Option<u64>, Vec<(u64, String)>);
+    fn array_of(body: &[u8]) -> Result<ArraySeen> {
         #[derive(Default)]
         struct Got(Option<u64>, Vec<(u64, String)>);
         impl Visitor for Got {

@@ -127,7 +127,7 @@ impl<'a> Ziplist<'a> {
         self.c.err_at(at, ErrorKind::Corrupt { container: WHAT, reason })
     }
 
-    pub fn next(&mut self) -> Result<Option<Str<'a>>> {
+    pub fn next_elem(&mut self) -> Result<Option<Str<'a>>> {
         if self.done {
             return Ok(None);
         }
@@ -136,10 +136,10 @@ impl<'a> Ziplist<'a> {
             if self.c.remaining() != 1 {
                 return Err(self.err_at(start, "data after the end marker".into()));
             }
-            if let Some(last) = self.prev_start {
-                if last != self.tail {
-                    return Err(self.err_at(4, format!("tail offset {} but the last entry is at {last}", self.tail)));
-                }
+            if let Some(last) = self.prev_start
+                && last != self.tail
+            {
+                return Err(self.err_at(4, format!("tail offset {} but the last entry is at {last}", self.tail)));
             }
             if self.declared != u16::MAX && self.seen != self.declared as u32 {
                 return Err(self.err_at(8, format!("header counts {} entries, found {}", self.declared, self.seen)));
@@ -199,7 +199,7 @@ pub(crate) mod tests {
     fn all(z: &[u8]) -> Result<Vec<Str<'_>>> {
         let mut zl = Ziplist::open(Cursor::new(z, Origin::File(0)))?;
         let mut v = Vec::new();
-        while let Some(s) = zl.next()? {
+        while let Some(s) = zl.next_elem()? {
             v.push(s);
         }
         Ok(v)
