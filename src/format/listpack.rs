@@ -126,7 +126,7 @@ fn read_value<'a>(c: &mut Cursor<'a>, start: usize) -> Result<Str<'a>> {
 }
 
 /// Reads the element at the cursor (value and backlen) without checking it: for walking
-/// again elements that [`Listpack::next`] has already checked.
+/// again elements that [`Listpack::next_elem`] has already checked.
 pub fn read_element<'a>(c: &mut Cursor<'a>) -> Result<Str<'a>> {
     let start = c.pos();
     let v = read_value(c, start)?;
@@ -135,7 +135,7 @@ pub fn read_element<'a>(c: &mut Cursor<'a>) -> Result<Str<'a>> {
     Ok(v)
 }
 
-/// The element that starts at `pos` of a listpack already walked by [`Listpack::next`].
+/// The element that starts at `pos` of a listpack already walked by [`Listpack::next_elem`].
 pub fn element_at(data: &[u8], pos: usize) -> Result<Str<'_>> {
     let mut c = Cursor::new(data, super::cursor::Origin::File(0));
     c.set_pos(pos);

@@ -68,7 +68,7 @@ fn read_prevlen(c: &mut Cursor) -> Result<usize> {
 }
 
 /// The value of the entry that starts at `pos` of a ziplist already walked by
-/// [`Ziplist::next`].
+/// [`Ziplist::next_elem`].
 pub fn element_at(data: &[u8], pos: usize) -> Result<Str<'_>> {
     let mut c = Cursor::new(data, super::cursor::Origin::File(0));
     c.set_pos(pos);

@@ -30,7 +30,7 @@ fn read_len(c: &mut Cursor) -> Result<(usize, usize)> {
 }
 
 /// The key of the entry that starts at `pos` of a zipmap already walked by
-/// [`Zipmap::next`].
+/// [`Zipmap::next_pair`].
 pub fn key_at(data: &[u8], pos: usize) -> Result<&[u8]> {
     let mut c = Cursor::new(data, super::cursor::Origin::File(0));
     c.set_pos(pos);
