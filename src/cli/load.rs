@@ -436,8 +436,8 @@ fn report_json(r: &Report, acct: &Accounting, url: &Url, secs: f64) -> String {
     let c = &r.counts;
     o.extend_from_slice(
         format!(
-            ",\"not_carried\":{{\"streams_idmp\":{},\"field_ttls\":{},\"key_metadata\":{},\"functions\":{},\"module_aux\":{},\"stream_counters\":{},\"idmp_records\":{}}}",
-            c.idmp_dropped, c.field_ttls_dropped, c.meta_dropped, c.functions_skipped, c.module_aux_skipped, c.stream_counters_dropped, c.idmp_records_dropped
+            ",\"not_carried\":{{\"streams_idmp\":{},\"field_ttls\":{},\"key_metadata\":{},\"functions\":{},\"module_aux\":{},\"stream_counters\":{},\"idmp_records\":{},\"arrays\":{},\"streams_nack\":{}}}",
+            c.idmp_dropped, c.field_ttls_dropped, c.meta_dropped, c.functions_skipped, c.module_aux_skipped, c.stream_counters_dropped, c.idmp_records_dropped, c.arrays_dropped, c.streams_nack
         )
         .as_bytes(),
     );

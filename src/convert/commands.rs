@@ -39,12 +39,7 @@ pub fn key(
     n: &mut Counts,
 ) -> Result<()> {
     let t = &plan.target;
-    if k.ty == types::ARRAY && !t.arrays() {
-        // no older server holds an array: counted and named, never written
-        n.arrays_dropped += 1;
-        if n.arrays_dropped_names.len() < super::NAMES_KEPT {
-            n.arrays_dropped_names.push(name.to_vec());
-        }
+    if dropped_array(plan, k, name, n) {
         return Ok(());
     }
     // a reference template hash (30, 32) goes in a payload as the self-contained form
@@ -114,6 +109,20 @@ pub fn key(
             Ok(())
         }
     }
+}
+
+/// An array (Redis 8.8) for a target that cannot hold one: counted and named, never
+/// written. The engine asks before it opens the key, so that a loader never counts the
+/// key as delivered.
+pub fn dropped_array(plan: &Plan, k: &Key, name: &[u8], n: &mut Counts) -> bool {
+    if k.ty != types::ARRAY || plan.target.arrays() {
+        return false;
+    }
+    n.arrays_dropped += 1;
+    if n.arrays_dropped_names.len() < super::NAMES_KEPT {
+        n.arrays_dropped_names.push(name.to_vec());
+    }
+    true
 }
 
 /// Whether commands rebuild the value exactly. They cannot write a -0 score into a compact
