@@ -48,6 +48,12 @@ pub struct Info {
     pub keys_with_metadata: u64,
     pub slot_info_records: u64,
     pub slot_imports: u64,
+    /// Redis 8.10 hash templates in the registry (opcode 242 records).
+    pub templates: u64,
+    /// NACKed stream IDs (type 27 streams, all groups).
+    pub nacked_ids: u64,
+    /// Redis Enterprise opcodes skipped: (opcode, name, how often).
+    pub enterprise_opcodes: Vec<(u8, &'static str, u64)>,
     /// "ok", "disabled" (zero stored), "absent" (RDB < 5), "not checked".
     pub checksum: &'static str,
     pub stored_checksum: Option<u64>,
@@ -84,6 +90,9 @@ pub fn gather(data: &[u8], opts: Options, filter: &Filter, top: usize, release: 
         keys_with_metadata: 0,
         slot_info_records: 0,
         slot_imports: 0,
+        templates: 0,
+        nacked_ids: 0,
+        enterprise_opcodes: Vec::new(),
         checksum: "not checked",
         stored_checksum: None,
         trailing_bytes: 0,
@@ -146,12 +155,13 @@ pub fn gather(data: &[u8], opts: Options, filter: &Filter, top: usize, release: 
                 if !k.meta.is_empty() {
                     info.keys_with_metadata += 1;
                 }
-                if k.ty == types::STREAM_LISTPACKS_4 {
-                    let mut v = IdmpProbe(false);
+                if k.ty == types::STREAM_LISTPACKS_4 || k.ty == types::STREAM_LISTPACKS_5 {
+                    let mut v = IdmpProbe(false, 0);
                     k.decode(data, &h, &mut v, &mut scratch)?;
                     if v.0 {
                         info.streams_with_idmp += 1;
                     }
+                    info.nacked_ids += v.1;
                 }
                 let entry = BigKey { bytes, db: k.db, key: Vec::new(), kind: tname, encoding: enc };
                 if heap.len() < top || heap.peek().is_some_and(|Reverse(m)| m.bytes < bytes) {
@@ -173,21 +183,27 @@ pub fn gather(data: &[u8], opts: Options, filter: &Filter, top: usize, release: 
                 };
                 info.trailing_bytes = tr.trailing as u64;
             }
+            Record::Template(_) => info.templates += 1,
             Record::SelectDb(_) => {}
         }
     }
+    info.enterprise_opcodes = r.enterprise_opcodes();
     let mut big: Vec<BigKey> = heap.into_iter().map(|Reverse(b)| b).collect();
     big.sort_by(|a, b| b.bytes.cmp(&a.bytes).then(a.key.cmp(&b.key)));
     info.biggest = big;
     Ok(info)
 }
 
-/// Records whether a stream has IDMP producers.
-struct IdmpProbe(bool);
+/// Records whether a stream has IDMP producers, and how many NACKed IDs its groups hold.
+struct IdmpProbe(bool, u64);
 
 impl crate::format::visit::Visitor for IdmpProbe {
     fn stream_idmp(&mut self, i: &Idmp) -> Result<()> {
         self.0 = !i.is_default();
+        Ok(())
+    }
+    fn stream_group(&mut self, g: &crate::format::stream::Group<'_>) -> Result<()> {
+        self.1 += g.nacked_len() as u64;
         Ok(())
     }
 }

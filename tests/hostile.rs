@@ -162,7 +162,7 @@ fn wrong_checksum_is_refused() {
 #[test]
 fn newer_versions_are_refused_by_name() {
     let dir = common::tempdir::Dir::new("newer");
-    for (magic, want) in [("REDIS0014", "version 14"), ("VALKEY081", "version 81"), ("REDIS0099", "version 99")] {
+    for (magic, want) in [("REDIS0016", "version 16"), ("VALKEY082", "version 82"), ("REDIS0099", "version 99")] {
         let mut data = std::fs::read(common::corpus().join("librdb/empty.rdb")).unwrap();
         data[..9].copy_from_slice(magic.as_bytes());
         let p = dir.path().join("f.rdb");

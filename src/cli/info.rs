@@ -121,6 +121,16 @@ fn text(f: &std::path::Path, i: &Info, env: Option<&Envelope>) -> Vec<u8> {
     if i.slot_info_records > 0 || i.slot_imports > 0 {
         let _ = writeln!(o, "slot info records: {}, slot imports: {}", i.slot_info_records, i.slot_imports);
     }
+    if i.templates > 0 {
+        let _ = writeln!(o, "hash templates: {}", i.templates);
+    }
+    if i.nacked_ids > 0 {
+        let _ = writeln!(o, "NACKed stream IDs: {}", i.nacked_ids);
+    }
+    if !i.enterprise_opcodes.is_empty() {
+        let e: Vec<String> = i.enterprise_opcodes.iter().map(|(op, name, c)| format!("{op} ({name}) x{c}")).collect();
+        let _ = writeln!(o, "Redis Enterprise opcodes skipped: {}", e.join(", "));
+    }
     let _ = writeln!(o, "biggest keys (serialized bytes):");
     for b in &i.biggest {
         let _ = writeln!(
@@ -230,6 +240,20 @@ fn json(f: &std::path::Path, i: &Info, env: Option<&Envelope>) -> Vec<u8> {
     n(&mut o, i.streams_with_idmp);
     o.extend_from_slice(b",\"keys_with_metadata\":");
     n(&mut o, i.keys_with_metadata);
+    o.extend_from_slice(b",\"hash_templates\":");
+    n(&mut o, i.templates);
+    o.extend_from_slice(b",\"nacked_ids\":");
+    n(&mut o, i.nacked_ids);
+    o.extend_from_slice(b",\"enterprise_opcodes\":");
+    json_list(&mut o, &i.enterprise_opcodes, |o, (op, name, c)| {
+        o.extend_from_slice(b"{\"opcode\":");
+        n(o, *op as u64);
+        o.extend_from_slice(b",\"name\":");
+        json_str(o, name);
+        o.extend_from_slice(b",\"count\":");
+        n(o, *c);
+        o.push(b'}');
+    });
     o.extend_from_slice(b",\"biggest\":");
     json_list(&mut o, &i.biggest, |o, b| {
         o.extend_from_slice(b"{\"db\":");

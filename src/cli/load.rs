@@ -309,8 +309,7 @@ pub fn run(a: LoadArgs) -> CliResult {
         // the pre-pass has checked the structure, the checksum and duplicate keys: the
         // engine's skim need not keep a second table of key names
         let opts = Options { allow_duplicate_keys: true, ..a.read.options() };
-        let (counts, r) =
-            engine::run(data, opts, &plan, &cfg, &pool, &mut fl, &|x, y| d.dump.release(x, y));
+        let (counts, r) = engine::run(data, opts, &plan, &cfg, &pool, &mut fl, &|x, y| d.dump.release(x, y));
         let stopped = rdbshift::stop::requested().is_some();
         let fin = fl.finish(r.is_ok() && !stopped, (stopped || r.is_err()).then_some(grace));
         drop(fl);
@@ -440,8 +439,8 @@ fn report_json(r: &Report, acct: &Accounting, url: &Url, secs: f64) -> String {
     let c = &r.counts;
     o.extend_from_slice(
         format!(
-            ",\"not_carried\":{{\"streams_idmp\":{},\"field_ttls\":{},\"key_metadata\":{},\"functions\":{},\"module_aux\":{},\"stream_counters\":{},\"idmp_records\":{}}}",
-            c.idmp_dropped, c.field_ttls_dropped, c.meta_dropped, c.functions_skipped, c.module_aux_skipped, c.stream_counters_dropped, c.idmp_records_dropped
+            ",\"not_carried\":{{\"streams_idmp\":{},\"field_ttls\":{},\"key_metadata\":{},\"functions\":{},\"module_aux\":{},\"stream_counters\":{},\"idmp_records\":{},\"arrays\":{},\"streams_nack\":{}}}",
+            c.idmp_dropped, c.field_ttls_dropped, c.meta_dropped, c.functions_skipped, c.module_aux_skipped, c.stream_counters_dropped, c.idmp_records_dropped, c.arrays_dropped, c.streams_nack
         )
         .as_bytes(),
     );

@@ -1,5 +1,7 @@
-//! One key as commands: `SET`, or `DEL` then `RPUSH`/`SADD`/`ZADD`/`HSET` in batches of
-//! bounded elements and bytes, field TTLs as `HPEXPIREAT ... FIELDS`, then `PEXPIREAT`.
+//! One key as commands: `SET`, or `DEL` then `RPUSH`/`SADD`/`ZADD`/`HSET`/`ARMSET` in
+//! batches of bounded elements and bytes, field TTLs as `HPEXPIREAT ... FIELDS`, an array's
+//! insert cursor as `ARSEEK` (Redis 8.8+; older targets cannot hold arrays: counted, not
+//! written), then `PEXPIREAT`. Template hashes (8.10) are ordinary `HSET`s.
 //! Streams are in [`super::stream`], `RESTORE` payloads in [`super::restore`].
 //!
 //! Invariants: a key's commands start with `DEL` (or a `SET`/`RESTORE ... REPLACE`, which
@@ -13,7 +15,7 @@ use crate::encode::text;
 use crate::format::record::Key;
 use crate::format::types::{self, Kind};
 use crate::format::value::Scratch;
-use crate::format::visit::{ModuleValue, Visitor};
+use crate::format::visit::{ArrayValue, ModuleValue, Visitor};
 use crate::format::{Header, Result, Str};
 
 /// Buffers reused from key to key by one worker.
@@ -25,6 +27,7 @@ pub struct Bufs {
 }
 
 /// Writes the commands for key `k` (named `name`), already selected by the filter.
+#[allow(clippy::too_many_arguments, reason = "the worker's state, passed as it is by every key writer")]
 pub fn key(
     plan: &Plan,
     h: &Header,
@@ -36,6 +39,11 @@ pub fn key(
     n: &mut Counts,
 ) -> Result<()> {
     let t = &plan.target;
+    if dropped_array(plan, k, name, n) {
+        return Ok(());
+    }
+    // a reference template hash (30, 32) goes in a payload as the self-contained form
+    let template_ref = matches!(k.ty, types::HASH_TMPL_LP_REF | types::HASH_TMPL_ARRAY_REF);
     let restorable = t.loads_type(k.ty, h.dialect) && super::restore::fits(k);
     // a plain string is as exact with SET, and SET costs the server less than RESTORE
     let plain_string = k.ty == types::STRING && k.idle.is_none() && k.freq.is_none() && k.meta.is_empty();
@@ -50,14 +58,17 @@ pub fn key(
     // RESTORE) goes the commands way: a DEL, nothing else.
     let restore = restore && {
         let elements = k.validate(data, h, &mut b.scratch)?;
-        elements > 0 || !matches!(types::kind(k.ty), Kind::List | Kind::Set | Kind::Zset | Kind::Hash)
+        elements > 0 || !matches!(types::kind(k.ty), Kind::List | Kind::Set | Kind::Zset | Kind::Hash | Kind::Array)
     };
-    if !k.meta.is_empty() && !(restore && t.key_meta()) {
+    if !k.meta.is_empty() && (!restore || !t.key_meta()) {
         n.meta_dropped += 1;
     }
     n.keys += 1;
     if restore {
         n.restored += 1;
+        if template_ref {
+            return super::restore::template_key(plan, data, k, name, out);
+        }
         return super::restore::key(plan, data, k, name, out);
     }
     match types::kind(k.ty) {
@@ -78,20 +89,40 @@ pub fn key(
                 ttls,
                 wrote: false,
                 n,
+                insert: None,
             };
             if kind != Kind::String {
                 c.out.command(&[b"DEL", name])?;
             }
             k.decode(data, h, &mut c, scratch)?;
             c.flush_batch().map_err(|e| k.context(e))?;
-            if c.wrote && kind != Kind::String {
-                if let Some(ms) = k.expire_ms {
-                    pexpireat(c.out, name, ms)?;
-                }
+            if let (Kind::Array, Some(i)) = (kind, c.insert) {
+                // ARSEEK sets the cursor so that the next insert goes to its index: stored + 1
+                c.out.command(&[b"ARSEEK", name, itoa::Buffer::new().format(i + 1).as_bytes()])?;
+            }
+            if c.wrote
+                && kind != Kind::String
+                && let Some(ms) = k.expire_ms
+            {
+                pexpireat(c.out, name, ms)?;
             }
             Ok(())
         }
     }
+}
+
+/// An array (Redis 8.8) for a target that cannot hold one: counted and named, never
+/// written. The engine asks before it opens the key, so that a loader never counts the
+/// key as delivered.
+pub fn dropped_array(plan: &Plan, k: &Key, name: &[u8], n: &mut Counts) -> bool {
+    if k.ty != types::ARRAY || plan.target.arrays() {
+        return false;
+    }
+    n.arrays_dropped += 1;
+    if n.arrays_dropped_names.len() < super::NAMES_KEPT {
+        n.arrays_dropped_names.push(name.to_vec());
+    }
+    true
 }
 
 /// Whether commands rebuild the value exactly. They cannot write a -0 score into a compact
@@ -132,6 +163,8 @@ struct Coll<'p, 'o, 's, 'b> {
     ttls: &'b mut Vec<(i64, Vec<u8>)>,
     wrote: bool,
     n: &'b mut Counts,
+    /// An array's insert cursor (sent after its elements).
+    insert: Option<u64>,
 }
 
 fn is_big(s: &Str) -> bool {
@@ -144,6 +177,7 @@ impl Coll<'_, '_, '_, '_> {
             Kind::List => b"RPUSH",
             Kind::Set => b"SADD",
             Kind::Zset => b"ZADD",
+            Kind::Array => b"ARMSET",
             _ => b"HSET",
         }
     }
@@ -269,5 +303,21 @@ impl Visitor for Coll<'_, '_, '_, '_> {
     }
     fn module(&mut self, _m: &ModuleValue<'_>) -> Result<()> {
         unreachable!("module values go through RESTORE")
+    }
+    fn array_meta(&mut self, insert_index: Option<u64>) -> Result<()> {
+        self.insert = insert_index;
+        Ok(())
+    }
+    fn array_element(&mut self, index: u64, v: ArrayValue<'_>) -> Result<()> {
+        let mut i = itoa::Buffer::new();
+        let idx = i.format(index).as_bytes();
+        match v {
+            ArrayValue::Str(s) => self.element(&[Str::Bytes(idx), s]),
+            other => {
+                let mut t = Vec::new();
+                let text = other.text(&mut t);
+                self.element(&[Str::Bytes(idx), Str::Bytes(text)])
+            }
+        }
     }
 }

@@ -421,6 +421,9 @@ fn work(
                     }
                 };
                 let name = &*name;
+                if commands::dropped_array(plan, k, name, &mut n) {
+                    return Ok(());
+                }
                 out.begin_key(k.start, Some(crate::slot::of(name)), name);
                 commands::key(plan, h, data, k, name, &mut out, &mut bufs, &mut n)?;
                 out.end_key();

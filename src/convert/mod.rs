@@ -79,7 +79,18 @@ pub struct Counts {
     pub idmp_records_dropped: u64,
     /// Keys before the resume point (`--checkpoint`).
     pub resumed: u64,
+    /// Arrays (Redis 8.8 type 28) the target cannot hold: not written.
+    pub arrays_dropped: u64,
+    /// The first [`NAMES_KEPT`] of those arrays' names, for the warning.
+    pub arrays_dropped_names: Vec<Vec<u8>>,
+    /// Streams whose NACKed entries (type 27) the target cannot hold (before 8.8).
+    pub streams_nack: u64,
+    /// The NACKed PEL entries of those streams (not rebuilt).
+    pub nacked_dropped: u64,
 }
+
+/// How many names of dropped keys a warning shows.
+pub const NAMES_KEPT: usize = 20;
 
 impl Counts {
     pub fn add(&mut self, o: &Counts) {
@@ -97,6 +108,14 @@ impl Counts {
         self.stream_counters_dropped += o.stream_counters_dropped;
         self.idmp_records_dropped += o.idmp_records_dropped;
         self.resumed += o.resumed;
+        self.arrays_dropped += o.arrays_dropped;
+        for name in &o.arrays_dropped_names {
+            if self.arrays_dropped_names.len() < NAMES_KEPT {
+                self.arrays_dropped_names.push(name.clone());
+            }
+        }
+        self.streams_nack += o.streams_nack;
+        self.nacked_dropped += o.nacked_dropped;
     }
 
     /// One line per thing the target lost, for the user.
@@ -123,6 +142,22 @@ impl Counts {
             &format!("stream(s) lost entries-added/max-deleted-id/entries-read ({target} predates them)"),
         );
         say(self.idmp_records_dropped, "IDMP record(s) pointing at deleted entries not rebuilt");
+        say(
+            self.streams_nack,
+            &format!(
+                "stream(s) lost their NACKed pending entries ({} in all; {target} has no XNACK; Redis 8.8+ does)",
+                self.nacked_dropped
+            ),
+        );
+        if self.arrays_dropped > 0 {
+            let names: Vec<String> = self.arrays_dropped_names.iter().map(|n| crate::load::verify::quote(n)).collect();
+            let more = if self.arrays_dropped > names.len() as u64 { ", ..." } else { "" };
+            w.push(format!(
+                "{} array(s) not converted ({target} has no arrays; Redis 8.8+ does): {}{more}",
+                self.arrays_dropped,
+                names.join(", ")
+            ));
+        }
         w
     }
 }

@@ -38,8 +38,68 @@ pub fn payload<'d>(plan: &Plan, data: &'d [u8], k: &Key<'d>) -> (&'d [u8], &'d [
     (meta, ty, body, footer)
 }
 
+/// An RDB length prefix.
+fn rdb_len(out: &mut Vec<u8>, n: u64) {
+    match n {
+        0..=63 => out.push(n as u8),
+        64..=16383 => out.extend_from_slice(&[0x40 | (n >> 8) as u8, n as u8]),
+        _ if n <= u32::MAX as u64 => {
+            out.push(0x80);
+            out.extend_from_slice(&(n as u32).to_be_bytes());
+        }
+        _ => {
+            out.push(0x81);
+            out.extend_from_slice(&n.to_be_bytes());
+        }
+    }
+}
+
+/// A template hash that refers to the file's registry (types 30, 32, what a save writes)
+/// as the self-contained type a DUMP payload must carry (29, 31; a server refuses 30/32 in
+/// a payload): fields format 1 (`len N` and the names as the registry stores them), then
+/// the values unchanged (30: the listpack [id, values]; 32: the value strings).
+/// docs/rdb-newest-formats.md sections 4.2-4.5.
+pub fn self_contained(data: &[u8], k: &Key) -> Result<(u8, Vec<u8>)> {
+    use crate::format::types::{HASH_TMPL_ARRAY, HASH_TMPL_LP, HASH_TMPL_LP_REF};
+    let t = k.tmpl.as_ref().expect("a reference template hash carries its template");
+    let mut body = vec![1];
+    rdb_len(&mut body, t.len);
+    body.extend_from_slice(t.names_bytes()?);
+    let mut c = crate::format::Cursor::file(&data[..k.end]);
+    c.set_pos(k.value_at);
+    let ty = if k.ty == HASH_TMPL_LP_REF {
+        HASH_TMPL_LP
+    } else {
+        c.plain_len()?; // the id: the names stand in for it
+        HASH_TMPL_ARRAY
+    };
+    body.extend_from_slice(&data[c.pos()..k.end]);
+    Ok((ty, body))
+}
+
+/// `RESTORE` of a reference template hash, converted by [`self_contained`] (8.10+ targets).
+pub fn template_key(plan: &Plan, data: &[u8], k: &Key, name: &[u8], out: &mut Out) -> Result<()> {
+    let (ty, body) = self_contained(data, k).map_err(|e| k.context(e))?;
+    let meta: &[u8] = if plan.target.key_meta() { &data[k.meta_at..k.type_at] } else { &[] };
+    let ver = plan.target.dump_version().to_le_bytes();
+    let mut crc = Crc64::default();
+    crc.update(meta);
+    crc.update(&[ty]);
+    crc.update(&body);
+    crc.update(&ver);
+    let mut footer = [0u8; 10];
+    footer[..2].copy_from_slice(&ver);
+    footer[2..].copy_from_slice(&crc.finish().to_le_bytes());
+    write(k, name, out, meta, &[ty], &body, &footer)
+}
+
 pub fn key(plan: &Plan, data: &[u8], k: &Key, name: &[u8], out: &mut Out) -> Result<()> {
     let (meta, ty, body, footer) = payload(plan, data, k);
+    write(k, name, out, meta, ty, body, &footer)
+}
+
+/// The `RESTORE` command for a payload in parts.
+fn write(k: &Key, name: &[u8], out: &mut Out, meta: &[u8], ty: &[u8], body: &[u8], footer: &[u8]) -> Result<()> {
     let mut argc = 5;
     if k.expire_ms.is_some() {
         argc += 1;
@@ -61,7 +121,7 @@ pub fn key(plan: &Plan, data: &[u8], k: &Key, name: &[u8], out: &mut Out) -> Res
         _ => out.buf.extend_from_slice(body),
     }
     let b = &mut out.buf;
-    b.extend_from_slice(&footer);
+    b.extend_from_slice(footer);
     b.extend_from_slice(b"\r\n");
     bulk(b, b"REPLACE");
     if k.expire_ms.is_some() {

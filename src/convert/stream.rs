@@ -13,7 +13,9 @@
 //! 4. `XGROUP CREATE ... ENTRIESREAD`, the PEL with `XCLAIM ... TIME RETRYCOUNT FORCE
 //!    JUSTID` (runs of the same consumer, time and count share a command), and consumers
 //!    without pending entries (`XGROUP CREATECONSUMER`, or before 6.2 an `XREADGROUP` of
-//!    the consumer's empty history, which creates it and changes nothing else).
+//!    the consumer's empty history, which creates it and changes nothing else). NACKed
+//!    entries (type 27, Redis 8.8) are not claimed: `XNACK key group FAIL IDS n id...
+//!    RETRYCOUNT c FORCE` after the claims, in runs of equal delivery count (at most 64).
 //! 5. Ghosts removed: `XTRIM MINID`/`MAXLEN 0` for those before the first real entry (a
 //!    trim leaves max-deleted-id alone), `XDEL` for the rest; then `XSETID` again with the
 //!    final max-deleted-id, and `PEXPIREAT`.
@@ -29,6 +31,8 @@ use crate::format::{Header, Result};
 
 /// Most IDs per `XCLAIM` or `XDEL`.
 const IDS_PER_CMD: usize = 512;
+/// Most IDs per `XNACK` (as librdb sends them).
+const XNACK_IDS: usize = 64;
 
 /// `ms-seq`, as commands take a stream ID.
 fn id_text(id: StreamId) -> String {
@@ -39,6 +43,7 @@ fn id_text(id: StreamId) -> String {
     s
 }
 
+#[allow(clippy::too_many_arguments, reason = "the same arguments as commands::key, which calls it")]
 pub fn key(
     plan: &Plan,
     h: &Header,
@@ -127,6 +132,7 @@ pub fn key(
     };
     setid(out, false).map_err(err)?;
 
+    let mut nack_streams = false;
     for g in tail.groups.iter() {
         let g = g.map_err(err)?;
         let gid = id_text(g.last_id);
@@ -140,9 +146,20 @@ pub fn key(
             }
         }
         out.command(&args).map_err(err)?;
-        // the PEL, in runs that share consumer, delivery time and count
+        // the PEL, in runs that share consumer, delivery time and count; NACKed entries
+        // (type 27) have no consumer to claim them: XNACK below
+        let mut nacked: Vec<(StreamId, u64)> = Vec::new();
         let mut run: Vec<Pending> = Vec::new();
-        let mut pel = g.pel().peekable();
+        let mut pel = g
+            .pel()
+            .filter(|p| match p {
+                Ok(q) if q.consumer.is_none() => {
+                    nacked.push((q.id, q.delivery_count));
+                    false
+                }
+                _ => true,
+            })
+            .peekable();
         while let Some(p) = pel.next() {
             run.push(p.map_err(err)?);
             let same = |q: &Pending| {
@@ -155,12 +172,41 @@ pub fn key(
             let p = &run[0];
             let ids: Vec<String> = run.iter().map(|q| id_text(q.id)).collect();
             let (time, count) = (p.delivery_time_ms.to_string(), p.delivery_count.to_string());
-            let cons = g.consumer(p.consumer).map_err(err)?;
+            let cons = g.consumer(p.consumer.expect("NACKed entries are filtered out")).map_err(err)?;
             let mut args: Vec<&[u8]> = vec![b"XCLAIM", name, &g.name, &cons.name, b"0"];
             args.extend(ids.iter().map(|s| s.as_bytes()));
             args.extend([&b"TIME"[..], time.as_bytes(), b"RETRYCOUNT", count.as_bytes(), b"FORCE", b"JUSTID"]);
             out.command(&args).map_err(err)?;
             run.clear();
+        }
+        drop(pel);
+        if g.nacked_len() > 0 {
+            if t.xnack() {
+                // in NACK-zone order, runs of equal delivery count (librdb does the same)
+                nacked.sort_unstable();
+                let mut zone: Vec<(StreamId, u64)> = Vec::with_capacity(nacked.len());
+                for id in g.nacked() {
+                    let i = nacked.binary_search_by_key(&id, |x| x.0).map_err(|_| {
+                        k.context(crate::format::Error::corrupt(k.value_at as u64, "stream group", "NACKed ID lost"))
+                    })?;
+                    zone.push(nacked[i]);
+                }
+                let mut i = 0;
+                while i < zone.len() {
+                    let count = zone[i].1;
+                    let j = i + zone[i..].iter().take(XNACK_IDS).take_while(|x| x.1 == count).count();
+                    let ids: Vec<String> = zone[i..j].iter().map(|x| id_text(x.0)).collect();
+                    let (nids, c) = ((j - i).to_string(), count.to_string());
+                    let mut args: Vec<&[u8]> = vec![b"XNACK", name, &g.name, b"FAIL", b"IDS", nids.as_bytes()];
+                    args.extend(ids.iter().map(|s| s.as_bytes()));
+                    args.extend([&b"RETRYCOUNT"[..], c.as_bytes(), b"FORCE"]);
+                    out.command(&args).map_err(err)?;
+                    i = j;
+                }
+            } else {
+                n.nacked_dropped += g.nacked_len() as u64;
+                nack_streams = true;
+            }
         }
         for cons in g.consumers() {
             let cons = cons.map_err(err)?;
@@ -204,6 +250,9 @@ pub fn key(
     }
     if let Some(ms) = k.expire_ms {
         pexpireat(out, name, ms).map_err(err)?;
+    }
+    if nack_streams {
+        n.streams_nack += 1;
     }
     Ok(())
 }

@@ -78,7 +78,9 @@ impl Target {
             10 => Target::redis(7, 0),
             11 => Target::redis(7, 2),
             12 => Target::redis(7, 4),
-            _ => Target::redis(8, 6),
+            13 => Target::redis(8, 6),
+            14 => Target::redis(8, 8),
+            _ => Target::redis(8, 10),
         }
     }
 
@@ -113,6 +115,18 @@ impl Target {
     pub fn idmp(&self) -> bool {
         self.redis_at_least(8, 6)
     }
+    /// `XNACK` (Redis 8.8).
+    pub fn xnack(&self) -> bool {
+        self.redis_at_least(8, 8)
+    }
+    /// Arrays: `ARMSET`, `ARSEEK` (Redis 8.8).
+    pub fn arrays(&self) -> bool {
+        self.redis_at_least(8, 8)
+    }
+    /// Self-contained hash templates (types 29, 31) in `RESTORE` (Redis 8.10).
+    pub fn templates(&self) -> bool {
+        self.redis_at_least(8, 10)
+    }
     /// Key metadata in DUMP payloads (Redis 8.6).
     pub fn key_meta(&self) -> bool {
         self.redis_at_least(8, 6)
@@ -130,7 +144,9 @@ impl Target {
                 (7, 0..=1) => 10,
                 (7, 2..=3) => 11,
                 (7, _) | (8, 0..=5) => 12,
-                _ => 13,
+                (8, 6..=7) => 13,
+                (8, 8..=9) => 14,
+                _ => 15,
             },
         }
     }
@@ -148,6 +164,12 @@ impl Target {
             // pre-GA field-TTL hashes (7.4 RCs) are rebuilt with commands
             HASH_METADATA | HASH_LISTPACK_EX if source == Dialect::Redis => (12, false),
             STREAM_LISTPACKS_4 if source == Dialect::Redis => (13, false),
+            STREAM_LISTPACKS_5 | ARRAY if source == Dialect::Redis => (14, false),
+            // a save's reference types (30, 32) are never valid in a payload; they go as
+            // the self-contained 29/31 (see `restore`)
+            HASH_TMPL_LP | HASH_TMPL_ARRAY | HASH_TMPL_LP_REF | HASH_TMPL_ARRAY_REF if source == Dialect::Redis => {
+                (15, false)
+            }
             _ => return false,
         };
         let mine = self.dump_version();
@@ -189,6 +211,13 @@ mod tests {
         assert!(!Target::redis(8, 6).loads_type(VALKEY_HASH_2, v));
         assert!(Target::redis(8, 6).loads_type(STREAM_LISTPACKS_4, r));
         assert!(!Target::redis(8, 0).loads_type(STREAM_LISTPACKS_4, r));
+        assert!(Target::redis(8, 8).loads_type(STREAM_LISTPACKS_5, r) && Target::redis(8, 8).loads_type(ARRAY, r));
+        assert!(!Target::redis(8, 6).loads_type(STREAM_LISTPACKS_5, r) && !Target::redis(8, 6).loads_type(ARRAY, r));
+        assert!(
+            Target::redis(8, 10).loads_type(HASH_TMPL_LP_REF, r) && !Target::redis(8, 8).loads_type(HASH_TMPL_LP, r)
+        );
+        assert_eq!((Target::redis(8, 8).dump_version(), Target::redis(8, 10).dump_version()), (14, 15));
+        assert_eq!(Target::of_dump(15, r, None, None), Target::redis(8, 10));
         assert_eq!(Target::of_dump(11, r, Some(b"7.2.4"), Some(b"8.1.1")), Target::valkey(8, 1));
         assert_eq!(Target::of_dump(9, r, None, None), Target::redis(5, 0));
     }

@@ -19,7 +19,7 @@ use crate::filter::Filter;
 use crate::format::record::Key;
 use crate::format::stream::{Group, Idmp, StreamEntry, StreamMeta};
 use crate::format::types::Kind;
-use crate::format::visit::{ModuleValue, Visitor};
+use crate::format::visit::{ArrayValue, ModuleValue, Visitor};
 use crate::format::{Error, ErrorKind, Header, Result, Str, module};
 
 pub const FLUSH_AT: usize = 1 << 20;
@@ -229,6 +229,7 @@ impl<'f, 'w> KeyJson<'f, 'w> {
                 }
                 self.buf.push(b'}');
             }
+            Kind::Array if self.started => self.buf.extend_from_slice(b"]}"),
             Kind::String | Kind::Module => {}
             _ if self.started => self.buf.push(b']'),
             _ => {}
@@ -317,6 +318,36 @@ impl Visitor for KeyJson<'_, '_> {
         self.buf.push(b']');
         Ok(())
     }
+    fn array_meta(&mut self, insert_index: Option<u64>) -> Result<()> {
+        let mut open = b"{\"insert_index\":".to_vec();
+        match insert_index {
+            Some(i) => {
+                open.push(b'"');
+                num(&mut open, i);
+                open.push(b'"');
+            }
+            None => open.extend_from_slice(b"null"),
+        }
+        open.extend_from_slice(b",\"elements\":[");
+        self.start(&open);
+        Ok(())
+    }
+    fn array_element(&mut self, index: u64, v: ArrayValue<'_>) -> Result<()> {
+        self.element(b"")?;
+        let o = &mut self.buf;
+        o.extend_from_slice(b"[\"");
+        num(o, index);
+        o.extend_from_slice(b"\",");
+        match v {
+            ArrayValue::Str(s) => jstr(o, s),
+            other => {
+                let mut t = Vec::new();
+                o.bytes(other.text(&mut t));
+            }
+        }
+        o.push(b']');
+        Ok(())
+    }
     fn stream_entry(&mut self, e: &StreamEntry<'_>) -> Result<()> {
         self.element(b"{\"entries\":[")?;
         let o = &mut self.buf;
@@ -381,7 +412,10 @@ impl Visitor for KeyJson<'_, '_> {
             o.extend_from_slice(b",\"delivery_count\":");
             num(o, p.delivery_count);
             o.extend_from_slice(b",\"consumer\":");
-            o.bytes(&g.consumer(p.consumer)?.name);
+            match p.consumer {
+                Some(c) => o.bytes(&g.consumer(c)?.name),
+                None => o.extend_from_slice(b"null"),
+            }
             o.push(b'}');
         }
         self.buf.extend_from_slice(b"],\"consumers\":[");
@@ -402,7 +436,19 @@ impl Visitor for KeyJson<'_, '_> {
             num(o, c.pending_len());
             o.push(b'}');
         }
-        self.buf.extend_from_slice(b"]}");
+        self.buf.push(b']');
+        if g.has_nack_zone() {
+            self.buf.extend_from_slice(b",\"nacked\":[");
+            for (i, n) in g.nacked().enumerate() {
+                self.maybe_flush()?;
+                if i > 0 {
+                    self.buf.push(b',');
+                }
+                id(&mut self.buf, n);
+            }
+            self.buf.push(b']');
+        }
+        self.buf.push(b'}');
         Ok(())
     }
     fn stream_idmp(&mut self, i: &Idmp<'_>) -> Result<()> {

@@ -213,7 +213,7 @@ impl Slots {
 ///
 /// Use: [`Seen::clear`], then [`Seen::check`] per element, then [`Seen::finish`]. A
 /// duplicate may be reported by a later `check` than the one of its second element (up to
-/// `AHEAD` elements later, unless the set is [`Seen::eager`]), or by `finish`, always
+/// 16 elements later (`AHEAD`), unless the set is [`Seen::eager`]), or by `finish`, always
 /// with both positions.
 #[derive(Default)]
 pub struct Seen {

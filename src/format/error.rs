@@ -20,6 +20,10 @@ pub enum ErrorKind {
     TooNew { dialect: &'static str, found: u32, newest: u32 },
     #[error("unknown opcode or value type {0} (0x{0:02x})")]
     UnknownType(u8),
+    /// A type or opcode known by name whose layout is not published (see
+    /// [`super::types::refused_by_name`]).
+    #[error("{0}")]
+    Refused(&'static str),
     #[error("{what} length {len} exceeds the {remaining} bytes that remain")]
     LengthTooLarge { what: &'static str, len: u64, remaining: u64 },
     #[error("invalid length encoding 0x{0:02x}")]

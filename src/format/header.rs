@@ -19,10 +19,11 @@ impl Dialect {
     }
 }
 
-/// Newest `REDISnnnn` version read (Redis 8.6).
-pub const NEWEST_REDIS: u32 = 13;
-/// Newest `VALKEYnnn` version read (Valkey 9.0/9.1).
-pub const NEWEST_VALKEY: u32 = 80;
+/// Newest `REDISnnnn` version read (Redis 8.10: 14 is Redis 8.8, 13 Redis 8.6;
+/// docs/rdb-newest-formats.md section 1.1).
+pub const NEWEST_REDIS: u32 = 15;
+/// Newest `VALKEYnnn` version read (81: Valkey 9.2; 80: Valkey 9.0/9.1).
+pub const NEWEST_VALKEY: u32 = 81;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Header {
@@ -87,10 +88,13 @@ mod tests {
         assert_eq!(Header::parse(b"REDIS0011", false).unwrap().version, 11);
         let v = Header::parse(b"VALKEY080", false).unwrap();
         assert_eq!((v.dialect, v.version), (Dialect::Valkey, 80));
-        let e = Header::parse(b"REDIS0014", false).unwrap_err();
-        assert!(e.to_string().contains("14"), "{e}");
-        assert!(Header::parse(b"REDIS0014", true).is_ok());
-        assert!(Header::parse(b"VALKEY081", false).is_err());
+        assert_eq!(Header::parse(b"REDIS0014", false).unwrap().version, 14);
+        assert_eq!(Header::parse(b"REDIS0015", false).unwrap().version, 15);
+        let e = Header::parse(b"REDIS0016", false).unwrap_err();
+        assert!(e.to_string().contains("16") && e.to_string().contains("newest supported is 15"), "{e}");
+        assert!(Header::parse(b"REDIS0016", true).is_ok());
+        assert_eq!(Header::parse(b"VALKEY081", false).unwrap().version, 81);
+        assert!(Header::parse(b"VALKEY082", false).is_err());
         assert!(Header::parse(b"REDIX0011", false).is_err());
         assert!(Header::parse(b"REDIS", false).is_err());
     }

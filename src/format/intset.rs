@@ -39,7 +39,7 @@ impl<'a> Intset<'a> {
     pub fn is_empty(&self) -> bool {
         self.left == 0
     }
-    pub fn next(&mut self) -> Result<Option<i64>> {
+    pub fn next_int(&mut self) -> Result<Option<i64>> {
         if self.left == 0 {
             return Ok(None);
         }
@@ -70,9 +70,9 @@ mod tests {
     fn widths() {
         let blob = [4, 0, 0, 0, 2, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0, 0, 1, 0];
         let mut s = Intset::open(Cursor::new(&blob, Origin::File(0))).unwrap();
-        assert_eq!(s.next().unwrap(), Some(-1));
-        assert_eq!(s.next().unwrap(), Some(65536));
-        assert_eq!(s.next().unwrap(), None);
+        assert_eq!(s.next_int().unwrap(), Some(-1));
+        assert_eq!(s.next_int().unwrap(), Some(65536));
+        assert_eq!(s.next_int().unwrap(), None);
         let bad = [4, 0, 0, 0, 3, 0, 0, 0, 0xff, 0xff, 0xff, 0xff];
         assert!(Intset::open(Cursor::new(&bad, Origin::File(0))).is_err());
         let bad = [3, 0, 0, 0, 0, 0, 0, 0];
@@ -82,7 +82,7 @@ mod tests {
     fn all(blob: &[u8]) -> Result<Vec<i64>> {
         let mut s = Intset::open(Cursor::new(blob, Origin::File(100)))?;
         let mut v = Vec::new();
-        while let Some(x) = s.next()? {
+        while let Some(x) = s.next_int()? {
             v.push(x);
         }
         Ok(v)

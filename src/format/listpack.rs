@@ -126,7 +126,7 @@ fn read_value<'a>(c: &mut Cursor<'a>, start: usize) -> Result<Str<'a>> {
 }
 
 /// Reads the element at the cursor (value and backlen) without checking it: for walking
-/// again elements that [`Listpack::next`] has already checked.
+/// again elements that [`Listpack::next_elem`] has already checked.
 pub fn read_element<'a>(c: &mut Cursor<'a>) -> Result<Str<'a>> {
     let start = c.pos();
     let v = read_value(c, start)?;
@@ -135,7 +135,7 @@ pub fn read_element<'a>(c: &mut Cursor<'a>) -> Result<Str<'a>> {
     Ok(v)
 }
 
-/// The element that starts at `pos` of a listpack already walked by [`Listpack::next`].
+/// The element that starts at `pos` of a listpack already walked by [`Listpack::next_elem`].
 pub fn element_at(data: &[u8], pos: usize) -> Result<Str<'_>> {
     let mut c = Cursor::new(data, super::cursor::Origin::File(0));
     c.set_pos(pos);
@@ -190,7 +190,7 @@ impl<'a> Listpack<'a> {
     }
 
     /// The next element, or `None` at the end marker.
-    pub fn next(&mut self) -> Result<Option<Str<'a>>> {
+    pub fn next_elem(&mut self) -> Result<Option<Str<'a>>> {
         if self.done {
             return Ok(None);
         }
@@ -250,7 +250,7 @@ impl<'a> Listpack<'a> {
     /// The next element, which must exist.
     pub fn expect(&mut self, what: &str) -> Result<Str<'a>> {
         let at = self.c.pos();
-        self.next()?.ok_or_else(|| self.err_at(at, format!("ends where {what} was expected")))
+        self.next_elem()?.ok_or_else(|| self.err_at(at, format!("ends where {what} was expected")))
     }
 
     /// The next element as an integer: integer-encoded, or a string that reads as one
@@ -347,7 +347,7 @@ pub(crate) mod tests {
     fn all(lp: &[u8]) -> Result<Vec<Str<'_>>> {
         let mut l = Listpack::open(Cursor::new(lp, Origin::File(0)))?;
         let mut v = Vec::new();
-        while let Some(s) = l.next()? {
+        while let Some(s) = l.next_elem()? {
             v.push(s);
         }
         Ok(v)

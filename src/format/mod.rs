@@ -16,6 +16,7 @@ pub mod lzf;
 pub mod module;
 pub mod record;
 pub mod stream;
+pub mod template;
 pub mod types;
 pub mod value;
 pub mod visit;

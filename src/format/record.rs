@@ -12,9 +12,11 @@ use super::dupset::{ElementAt, RdbStrings, Seen};
 use super::error::{Error, ErrorKind, Result};
 use super::header::{Dialect, Header};
 use super::keymeta::{self, MetaClass};
+use super::template::{self, Registry, Template};
 use super::types::{self, op};
 use super::value::{self, Scratch};
 use super::visit::Visitor;
+use std::sync::Arc;
 
 /// One key with everything that came before it (expiry, LRU/LFU, metadata).
 #[derive(Debug, Clone)]
@@ -46,6 +48,9 @@ pub struct Key<'a> {
     /// The walk that found the key has already checked the whole value (a stream: finding
     /// its end means decoding it, see [`value::skip`]), so [`Key::validate`] need not.
     pub checked: bool,
+    /// The hash template the value refers to (types 30 and 32), resolved from the file's
+    /// registry when the key was read: the key decodes on its own, on any thread.
+    pub tmpl: Option<Arc<Template<'a>>>,
 }
 
 impl<'a> Key<'a> {
@@ -58,7 +63,7 @@ impl<'a> Key<'a> {
     pub fn decode<V: Visitor>(&self, data: &'a [u8], h: &Header, v: &mut V, s: &mut Scratch) -> Result<()> {
         let mut c = Cursor::file(&data[..self.end]);
         c.set_pos(self.value_at);
-        value::decode(&mut c, self.ty, h, v, s).map_err(|e| self.context(e))
+        value::decode_with(&mut c, self.ty, h, self.tmpl.as_deref(), v, s).map_err(|e| self.context(e))
     }
     /// Checks the whole value as the server would on loading it with deep sanitization
     /// (see [`value::validate`]); returns how many elements it holds. Errors carry the key.
@@ -69,7 +74,7 @@ impl<'a> Key<'a> {
         }
         let mut c = Cursor::file(&data[..self.end]);
         c.set_pos(self.value_at);
-        let n = value::validate(&mut c, self.ty, h, s).map_err(|e| self.context(e))?;
+        let n = value::validate_with(&mut c, self.ty, h, self.tmpl.as_deref(), s).map_err(|e| self.context(e))?;
         if c.pos() != self.end {
             return Err(self.context(c.corrupt("value", "the value ends before its record does")));
         }
@@ -92,8 +97,11 @@ impl<'a> Key<'a> {
 pub struct Function<'a> {
     pub code: RStr<'a>,
     /// Pre-GA (opcode 246) only: the function name, engine and description.
-    pub pre_ga: Option<(Vec<u8>, Vec<u8>, Option<Vec<u8>>)>,
+    pub pre_ga: Option<PreGaFunction>,
 }
+
+/// A pre-GA function's (name, engine, description).
+pub type PreGaFunction = (Vec<u8>, Vec<u8>, Option<Vec<u8>>);
 
 #[derive(Debug, Clone)]
 pub enum Record<'a> {
@@ -124,6 +132,8 @@ pub enum Record<'a> {
         body: &'a [u8],
     },
     Key(Key<'a>),
+    /// Redis 8.10: one hash template of the file's registry (opcode 242).
+    Template(Arc<Template<'a>>),
     Eof(Trailer),
 }
 
@@ -187,8 +197,10 @@ impl KeyNames {
     /// Checks the names still pending in `db`'s set (or in every set).
     fn finish(&mut self, data: &[u8], db: Option<u64>) -> Result<()> {
         for (d, seen) in &mut self.dbs {
-            if db.is_none_or(|x| x == *d) {
-                if let Some(dup) = seen.finish(&RdbStrings(data))? {
+            if db.is_none_or(|x| x == *d)
+                && let Some(dup) = seen.finish(&RdbStrings(data))?
+            {
+                {
                     let mut buf = Vec::new();
                     let name = RdbStrings(data).bytes_at(dup.second, &mut buf)?.to_vec();
                     return Err(
@@ -230,7 +242,15 @@ pub struct Reader<'a> {
     prefetched: usize,
     /// Key names per database (`None`: not checked).
     names: Option<KeyNames>,
+    /// The hash templates read so far (Redis 8.10 opcode 242).
+    templates: Registry<'a>,
+    /// How often each Redis Enterprise opcode was skipped: 107 (RAM LRU), 121 (slot).
+    enterprise: [u64; 2],
 }
+
+/// The Redis Enterprise opcodes the reader skips (each followed by one length; librdb
+/// `__elementRamLru`, `__elementSlotNum`; docs/rdb-newest-formats.md section 5).
+pub const ENTERPRISE_OPCODES: [(u8, &str); 2] = [(op::ENT_RAM_LRU, "RAM LRU"), (op::ENT_SLOT_NUM, "slot number")];
 
 /// How far ahead of the parsing position memory is prefetched. Skimming jumps over values,
 /// so every record starts in a cache line the hardware prefetcher did not fetch (it stops at
@@ -268,11 +288,15 @@ impl<'a> Reader<'a> {
             crc_upto: 0,
             prefetched: 0,
             names,
+            templates: Registry::default(),
+            enterprise: [0; 2],
         })
     }
 
     /// A reader at `pos`, a record boundary found by an earlier pass, in database `db`;
     /// it checks neither the checksum nor duplicate keys (for decoding one record again).
+    /// A key that refers to a hash template needs the registry: [`Reader::with_templates`]
+    /// (from [`templates`], read once).
     pub fn resume(data: &'a [u8], header: Header, pos: usize, db: u64) -> Self {
         let mut c = Cursor::file(data);
         c.set_pos(pos);
@@ -287,7 +311,26 @@ impl<'a> Reader<'a> {
             crc_upto: pos,
             prefetched: pos,
             names: None,
+            templates: Registry::default(),
+            enterprise: [0; 2],
         }
+    }
+
+    /// Gives the reader the file's hash templates (for [`Reader::resume`]).
+    pub fn with_templates(mut self, t: Registry<'a>) -> Self {
+        self.templates = t;
+        self
+    }
+
+    /// The hash templates read so far.
+    pub fn templates(&self) -> &Registry<'a> {
+        &self.templates
+    }
+
+    /// How often each Redis Enterprise opcode was skipped so far:
+    /// (opcode, name, count), for those seen.
+    pub fn enterprise_opcodes(&self) -> Vec<(u8, &'static str, u64)> {
+        ENTERPRISE_OPCODES.iter().zip(self.enterprise).filter(|x| x.1 > 0).map(|((o, n), k)| (*o, *n, k)).collect()
     }
 
     /// Bytes before this offset have been read and checksummed: a caller may release them.
@@ -425,7 +468,11 @@ impl<'a> Reader<'a> {
                     let type_at = c.pos();
                     let ty = c.u8()?;
                     if !types::is_value_type(ty, &self.header) {
-                        return Err(c.err_at(type_at, ErrorKind::UnknownType(ty)));
+                        let kind = match types::refused_by_name(ty, &self.header) {
+                            Some(why) => ErrorKind::Refused(why),
+                            None => ErrorKind::UnknownType(ty),
+                        };
+                        return Err(c.err_at(type_at, kind));
                     }
                     return self.key_record(start, at, type_at, ty, (expire_ms, idle, freq), meta).map(Some);
                 }
@@ -449,7 +496,20 @@ impl<'a> Reader<'a> {
                 t if types::is_value_type(t, &self.header) => {
                     return self.key_record(start, at, at, t, (expire_ms, idle, freq), Vec::new()).map(Some);
                 }
-                _ => return Err(Error::new(at as u64, ErrorKind::UnknownType(t))),
+                op::HASH_TEMPLATE if self.header.dialect == Dialect::Redis && self.header.version >= 15 => {
+                    return Ok(Some(Record::Template(self.templates.read_record(c, at)?)));
+                }
+                op::ENT_RAM_LRU | op::ENT_SLOT_NUM if self.header.dialect == Dialect::Redis => {
+                    c.plain_len()?;
+                    self.enterprise[(t == op::ENT_SLOT_NUM) as usize] += 1;
+                }
+                _ => {
+                    let kind = match types::refused_by_name(t, &self.header) {
+                        Some(why) => ErrorKind::Refused(why),
+                        None => ErrorKind::UnknownType(t),
+                    };
+                    return Err(Error::new(at as u64, kind));
+                }
             }
         }
     }
@@ -487,10 +547,43 @@ impl<'a> Reader<'a> {
             value_at,
             end: 0,
             checked: value::skip_checks(ty, &self.header),
+            tmpl: None,
         };
+        if ty == types::HASH_TMPL_LP_REF || ty == types::HASH_TMPL_ARRAY_REF {
+            let mut blob = Vec::new();
+            let (id, at) = template::ref_id(c, ty, &mut blob).map_err(|e| k.context(e))?;
+            let Some(t) = self.templates.get(id) else {
+                return Err(k.context(Error::corrupt(
+                    at,
+                    "hash template",
+                    format!("unknown template id {id} (no opcode 242 record defines it)"),
+                )));
+            };
+            template::skip_ref(c, ty, t).map_err(|e| k.context(e))?;
+            k.tmpl = Some(t.clone());
+            k.end = c.pos();
+            return Ok(Record::Key(k));
+        }
         value::skip(c, ty, &self.header).map_err(|e| k.context(e))?;
         k.end = c.pos();
         Ok(Record::Key(k))
+    }
+}
+
+/// The hash templates of a file (its opcode 242 records, which come before the first
+/// database), read once: what [`Reader::with_templates`] needs to decode a key again.
+/// Reads no further than the first key or database; an empty registry before RDB 15.
+pub fn templates(data: &[u8]) -> Result<Registry<'_>> {
+    let opts = Options { no_checksum: true, allow_newer: true, allow_duplicate_keys: true };
+    let mut r = Reader::new(data, opts)?;
+    if r.header.dialect != Dialect::Redis || r.header.version < 15 {
+        return Ok(Registry::default());
+    }
+    loop {
+        match r.next_record()? {
+            None | Some(Record::Key(_) | Record::SelectDb(_) | Record::Eof(_)) => return Ok(r.templates),
+            Some(_) => {}
+        }
     }
 }
 
@@ -657,5 +750,104 @@ mod tests {
         b.extend(rec(b"after", b"v"));
         let e = keys(&file(b"REDIS0013", &b)).unwrap_err();
         assert_eq!(e.key.as_deref(), Some(&b"key17"[..]), "{e}");
+    }
+
+    /// A v15 registry (docs/rdb-newest-formats.md 4.1, ids sparse) and keys that use it:
+    /// resolved while skimming, decodable on their own, and by a resumed reader given the
+    /// registry.
+    #[test]
+    fn hash_templates_resolve_and_resume() {
+        let mut b = vec![op::HASH_TEMPLATE, 7, 2, 3, b'a', b'g', b'e', 4, b'n', b'a', b'm', b'e'];
+        b.extend([op::HASH_TEMPLATE, 40, 1, 1, b'x']);
+        b.extend([op::SELECTDB, 0]);
+        let key_at = 9 + b.len();
+        b.extend([types::HASH_TMPL_ARRAY_REF, 2, b'k', b'1', 7, 0xc0, 42, 2, b'a', b'l']);
+        b.extend([types::HASH_TMPL_ARRAY_REF, 2, b'k', b'2', 40, 1, b'z']);
+        let data = file(b"REDIS0015", &b);
+        let ks = keys(&data).unwrap();
+        assert_eq!(ks.iter().map(|k| k.tmpl.as_ref().unwrap().id).collect::<Vec<_>>(), vec![7, 40]);
+        struct Fields(Vec<(Vec<u8>, Vec<u8>)>);
+        impl Visitor for Fields {
+            fn hash_field(
+                &mut self,
+                f: crate::format::Str<'_>,
+                v: crate::format::Str<'_>,
+                e: Option<i64>,
+            ) -> Result<()> {
+                assert!(e.is_none());
+                self.0.push((f.to_vec(), v.to_vec()));
+                Ok(())
+            }
+        }
+        let h = Header::parse(&data, false).unwrap();
+        let mut f = Fields(Vec::new());
+        ks[0].decode(&data, &h, &mut f, &mut Scratch::default()).unwrap();
+        assert_eq!(f.0, vec![(b"age".to_vec(), b"42".to_vec()), (b"name".to_vec(), b"al".to_vec())]);
+        // resumed at the key: without the registry the id is unknown; with it, the same key
+        let e = Reader::resume(&data, h, key_at, 0).next_record().unwrap_err();
+        assert!(e.to_string().contains("unknown template id 7"), "{e}");
+        let reg = super::templates(&data).unwrap();
+        assert_eq!(reg.len(), 2);
+        let Some(Record::Key(k)) = Reader::resume(&data, h, key_at, 0).with_templates(reg).next_record().unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(k.tmpl.unwrap().id, 7);
+        // registry rules: zero fields, names out of order, an id twice
+        for (reg, says) in [
+            (vec![op::HASH_TEMPLATE, 1, 0], "has zero fields"),
+            (vec![op::HASH_TEMPLATE, 1, 2, 2, b'b', b'b', 1, b'a'], "names must ascend"),
+            (vec![op::HASH_TEMPLATE, 1, 2, 1, b'b', 1, b'a'], "names must ascend"),
+            (vec![op::HASH_TEMPLATE, 1, 2, 1, b'a', 1, b'a'], "names must ascend"),
+            (vec![op::HASH_TEMPLATE, 1, 1, 1, b'a', op::HASH_TEMPLATE, 1, 1, 1, b'b'], "template id 1 twice"),
+            (vec![op::HASH_TEMPLATE, 1, 0x80, 0x10, 0, 0, 0, 1, b'a'], "template fields length"),
+        ] {
+            let e = keys(&file(b"REDIS0015", &reg)).unwrap_err();
+            assert!(e.to_string().contains(says), "{e} (expected {says:?})");
+        }
+        // opcode 242 means nothing before RDB 15
+        let e = keys(&file(b"REDIS0014", &b)).unwrap_err();
+        assert!(matches!(e.kind, ErrorKind::UnknownType(242)), "{e}");
+    }
+
+    /// Redis Enterprise opcodes 107 and 121 (one length each) are skipped; 101/102 refused.
+    #[test]
+    fn enterprise_opcodes() {
+        let b = [
+            op::ENT_RAM_LRU,
+            0x40,
+            67,
+            op::ENT_SLOT_NUM,
+            5,
+            0,
+            1,
+            b'k',
+            1,
+            b'v',
+            op::ENT_RAM_LRU,
+            3,
+            0,
+            1,
+            b'j',
+            1,
+            b'w',
+        ];
+        let data = file(b"REDIS0012", &b);
+        let mut r = Reader::new(&data, Options::default()).unwrap();
+        let mut n = 0;
+        while let Some(rec) = r.next_record().unwrap() {
+            if let Record::Key(k) = rec {
+                assert_eq!(k.start, if n == 0 { 9 } else { 19 }, "a key's record starts at the opcode before it");
+                n += 1;
+            }
+        }
+        assert_eq!(n, 2);
+        assert_eq!(r.enterprise_opcodes(), vec![(107, "RAM LRU", 2), (121, "slot number", 1)]);
+        let e = keys(&file(b"REDIS0015", &[op::ENT_GCAS])).unwrap_err();
+        assert_eq!(e.offset, 9);
+        assert!(e.to_string().contains("Redis Enterprise opcode 101 (GCAS) has no published layout"), "{e}");
+        // not an opcode in Valkey files
+        let e = keys(&file(b"VALKEY080", &b)).unwrap_err();
+        assert!(matches!(e.kind, ErrorKind::UnknownType(107)), "{e}");
     }
 }

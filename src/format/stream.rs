@@ -1,11 +1,13 @@
-//! Streams (`src/t_stream.c`, `rdbLoadObject` in `src/rdb.c`), types 15, 19, 21 and 26.
+//! Streams (`src/t_stream.c`, `rdbLoadObject` in `src/rdb.c`), types 15, 19, 21, 26 and 27.
 //!
 //! Layout: a count of listpack nodes, each a 16-byte big-endian master ID (as a string) and
 //! a listpack; the stream length and last ID; from v2 (19) the first ID, the max deleted ID
 //! and entries-added; the consumer groups: name, last delivered ID, from v2 entries-read,
 //! the group PEL (raw 16-byte big-endian IDs, delivery time as 8-byte LE ms, delivery
 //! count), the consumers (name, seen time, from v3 (21) active time, their PEL IDs, each of
-//! which must be in the group PEL). Type 26 (Redis 8.6) then adds the IDMP section.
+//! which must be in the group PEL). Type 26 (Redis 8.6) then adds the IDMP section; type 27
+//! (Redis 8.8) also adds, in every group after its consumers, the NACKed IDs (`len n`, n raw
+//! IDs; docs/rdb-newest-formats.md section 2): each in the group PEL and owned by no consumer.
 //!
 //! Inside a node's listpack: the master entry (valid count, deleted count, master field
 //! count, the field names, a 0), then per entry: flags, ms delta, seq delta, the values
@@ -133,8 +135,9 @@ pub struct Pending {
     pub id: StreamId,
     pub delivery_time_ms: i64,
     pub delivery_count: u64,
-    /// Index into the group's consumers of the consumer that owns this entry.
-    pub consumer: usize,
+    /// Index into the group's consumers of the consumer that owns this entry; `None` for a
+    /// NACKed entry (type 27), which no consumer owns.
+    pub consumer: Option<usize>,
 }
 
 #[derive(Debug, Clone)]
@@ -169,10 +172,15 @@ pub struct Group<'a> {
     pel_len: u64,
     /// Where each consumer's record starts.
     consumers: Vec<usize>,
-    /// (PEL entry, index of the consumer that owns it), sorted by ID.
+    /// (PEL entry, index of the consumer that owns it, or [`NACKED`]), sorted by ID.
     owners: Vec<(StreamId, u32)>,
     cur: Cursor<'a>,
+    /// Type 27 only: the NACKed IDs (raw 16-byte big-endian), in file order.
+    nacked: Option<&'a [u8]>,
 }
+
+/// The owner mark of a NACKed PEL entry (type 27).
+const NACKED: u32 = u32::MAX - 1;
 
 impl<'a> Group<'a> {
     pub fn pel_len(&self) -> u64 {
@@ -186,7 +194,8 @@ impl<'a> Group<'a> {
             let delivery_time_ms = c.i64_le()?;
             let delivery_count = c.plain_len()?;
             let consumer = match self.owners.binary_search_by_key(&id, |o| o.0) {
-                Ok(i) => self.owners[i].1 as usize,
+                Ok(i) if self.owners[i].1 == NACKED => None,
+                Ok(i) => Some(self.owners[i].1 as usize),
                 Err(_) => return Err(c.corrupt("stream group", format!("PEL entry {id} lost"))),
             };
             Ok(Pending { id, delivery_time_ms, delivery_count, consumer })
@@ -209,6 +218,18 @@ impl<'a> Group<'a> {
     }
     pub fn consumers(&self) -> impl Iterator<Item = Result<Consumer<'a>>> + '_ {
         (0..self.consumers.len()).map(|i| self.consumer(i))
+    }
+    /// Whether the group has a NACK zone (type 27 streams, even when it is empty).
+    pub fn has_nack_zone(&self) -> bool {
+        self.nacked.is_some()
+    }
+    /// The NACKed IDs (type 27; empty otherwise), in file order: each is in the group PEL
+    /// and owned by no consumer (XNACK released it).
+    pub fn nacked(&self) -> impl Iterator<Item = StreamId> + use<'a> {
+        self.nacked.unwrap_or_default().chunks_exact(16).map(|r| StreamId::from_be(r.try_into().expect("16 bytes")))
+    }
+    pub fn nacked_len(&self) -> usize {
+        self.nacked.map_or(0, |n| n.len() / 16)
     }
 }
 
@@ -413,7 +434,7 @@ fn read_after_nodes<'a>(c: &mut Cursor<'a>, t: u8, first: Option<StreamId>) -> R
     for _ in 0..ngroups {
         read_group(c, t, &mut names)?;
     }
-    let idmp = if t == types::STREAM_LISTPACKS_4 { Some(read_idmp(c)?) } else { None };
+    let idmp = if t >= types::STREAM_LISTPACKS_4 { Some(read_idmp(c)?) } else { None };
     Ok(Tail { meta, groups, idmp, length_at })
 }
 
@@ -442,7 +463,7 @@ fn decode_node<'a, V: Visitor>(lc: Cursor<'a>, master: StreamId, walk: &mut Walk
     let (mut seen_valid, mut seen_deleted) = (0i64, 0i64);
     loop {
         let entry_at = lp.pos();
-        let Some(flags) = lp.next()? else { break };
+        let Some(flags) = lp.next_elem()? else { break };
         let flags = match flags {
             Str::Int(f) => f,
             Str::Bytes(b) => match listpack::parse_i64_strict(b) {
@@ -597,10 +618,34 @@ fn read_group<'a>(c: &mut Cursor<'a>, t: u8, group_names: &mut Seen) -> Result<G
             }
         }
     }
+    // type 27: the NACK zone, IDs that are pending in the group and owned by no consumer
+    // (`rdbLoadObject`: "not found in group global PEL", "has a consumer assigned")
+    let nacked = if t >= types::STREAM_LISTPACKS_5 {
+        let n = c.count("NACKed IDs", 16)?;
+        let zone_at = c.pos();
+        for _ in 0..n {
+            let at = c.pos();
+            let id = StreamId::read_raw(c)?;
+            let Ok(pi) = owners.binary_search_by_key(&id, |o| o.0) else {
+                return Err(c.err_at(at, corrupt("stream group", format!("NACKed ID {id} is not in the group PEL"))));
+            };
+            match owners[pi].1 {
+                u32::MAX => owners[pi].1 = NACKED,
+                NACKED => return Err(c.err_at(at, corrupt("stream group", format!("NACKed ID {id} twice")))),
+                _ => {
+                    return Err(c.err_at(at, corrupt("stream group", format!("NACKed ID {id} is owned by a consumer"))));
+                }
+            }
+        }
+        Some(&data[zone_at..c.pos()])
+    } else {
+        None
+    };
+    let cur = *c;
     if let Some(o) = owners.iter().find(|o| o.1 == u32::MAX) {
         return Err(c.corrupt("stream group", format!("PEL entry {} has no consumer", o.0)));
     }
-    Ok(Group { name, last_id, entries_read, t, pel, pel_len: npel, consumers, owners, cur: *c })
+    Ok(Group { name, last_id, entries_read, t, pel, pel_len: npel, consumers, owners, cur, nacked })
 }
 
 /// The IDMP section of type 26 (`rdbLoadStreamIdmpEntries`): duration (s, 1..86400), max
@@ -716,10 +761,13 @@ mod tests {
         g
     }
 
+    type Fields = Vec<(Vec<u8>, Vec<u8>)>;
+    /// (name, PEL as (ID, owner), consumers as (name, pending count))
+    type GroupSeen = (Vec<u8>, Vec<(StreamId, Vec<u8>)>, Vec<(Vec<u8>, usize)>);
     #[derive(Default)]
     struct Got {
-        entries: Vec<(StreamId, Vec<(Vec<u8>, Vec<u8>)>)>,
-        groups: Vec<(Vec<u8>, Vec<(StreamId, Vec<u8>)>, Vec<(Vec<u8>, usize)>)>,
+        entries: Vec<(StreamId, Fields)>,
+        groups: Vec<GroupSeen>,
     }
     impl Visitor for Got {
         fn stream_entry(&mut self, e: &StreamEntry<'_>) -> Result<()> {
@@ -731,7 +779,11 @@ mod tests {
             let mut pel = Vec::new();
             for p in g.pel() {
                 let p = p?;
-                pel.push((p.id, g.consumer(p.consumer)?.name));
+                let owner = match p.consumer {
+                    Some(c) => g.consumer(c)?.name,
+                    None => b"(nacked)".to_vec(),
+                };
+                pel.push((p.id, owner));
             }
             let cons = g.consumers().map(|c| c.map(|c| (c.name.clone(), c.pending_len()))).collect::<Result<_>>()?;
             self.groups.push((g.name.clone(), pel, cons));
@@ -804,5 +856,54 @@ mod tests {
         assert!(
             read(&st([vec![2], group(b"g", &[], &[(b"c", &[])]), group(b"h", &[], &[(b"c", &[])])].concat())).is_ok()
         );
+    }
+
+    /// Type 27 (docs/rdb-newest-formats.md section 2.1): each group ends with its NACK zone
+    /// (`len n`, n raw IDs); then the IDMP section of type 26.
+    fn read27(groups: &[u8]) -> Result<Got> {
+        let one = [node(id(5, 0), &[(0, 0, 0), (0, 1, 0)])];
+        let mut b = stream(&one, 2, (6, 0), groups);
+        b.extend([60, 10, 0, 0, 0]); // IDMP: duration, max size, no producers, counters
+        let mut got = Got::default();
+        let mut c = Cursor::file(&b);
+        decode(&mut c, types::STREAM_LISTPACKS_5, &mut got, &mut Vec::new())?;
+        assert_eq!(c.remaining(), 0);
+        Ok(got)
+    }
+
+    fn nack(ids: &[StreamId]) -> Vec<u8> {
+        let mut v = vec![ids.len() as u8];
+        for i in ids {
+            v.extend(i.to_be());
+        }
+        v
+    }
+
+    #[test]
+    fn type_27_nack_zone() {
+        let (a, b) = (id(5, 0), id(6, 0));
+        // 6-0 is NACKed: in the PEL, no owner
+        let g = [vec![1], group(b"g", &[a, b], &[(b"c", &[a])]), nack(&[b])].concat();
+        let got = read27(&g).unwrap();
+        assert_eq!(got.groups[0].1, vec![(a, b"c".to_vec()), (b, b"(nacked)".to_vec())]);
+        // an empty zone is fine; without it the unowned entry is refused as before
+        assert!(read27(&[vec![1], group(b"g", &[a], &[(b"c", &[a])]), nack(&[])].concat()).is_ok());
+        let e = read27(&[vec![1], group(b"g", &[a, b], &[(b"c", &[a])]), nack(&[])].concat()).err().unwrap();
+        assert!(e.to_string().contains("PEL entry 6-0 has no consumer"), "{e}");
+        let says = |g: Vec<u8>, what: &str| {
+            let e = read27(&g).err().unwrap_or_else(|| panic!("accepted; expected {what}"));
+            assert!(e.to_string().contains(what), "{e} (expected {what:?})");
+        };
+        says(
+            [vec![1], group(b"g", &[a], &[(b"c", &[a])]), nack(&[b])].concat(),
+            "NACKed ID 6-0 is not in the group PEL",
+        );
+        says(
+            [vec![1], group(b"g", &[a], &[(b"c", &[a])]), nack(&[a])].concat(),
+            "NACKed ID 5-0 is owned by a consumer",
+        );
+        says([vec![1], group(b"g", &[a, b], &[(b"c", &[a])]), nack(&[b, b])].concat(), "NACKed ID 6-0 twice");
+        // a count the bytes cannot hold fails before anything is read
+        says([vec![1], group(b"g", &[], &[]), vec![0x80, 0x10, 0, 0, 0]].concat(), "NACKed IDs length");
     }
 }

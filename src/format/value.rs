@@ -18,8 +18,9 @@ use super::error::{Error, ErrorKind, Result, show_bytes};
 use super::header::{Dialect, Header};
 use super::intset::Intset;
 use super::listpack::{self, Listpack};
+use super::template::{self, Template};
 use super::types::*;
-use super::visit::{ModuleValue, Visitor};
+use super::visit::{ArrayValue, ModuleValue, Visitor};
 use super::ziplist::{self, Ziplist};
 use super::zipmap::{self, Zipmap};
 use super::{module, stream};
@@ -31,6 +32,7 @@ pub struct Scratch {
     b: Vec<u8>,
     blob: Vec<u8>,
     pub(crate) seen: Seen,
+    tmpl: template::Bufs,
 }
 
 /// The duplicate set is sized up front for the declared count, but for no more elements
@@ -135,8 +137,21 @@ impl ElementAt for Elems<'_> {
 }
 
 /// Decodes the value of type `t` at the cursor into `v`; the cursor ends after the value.
+/// A template hash that refers to the registry (types 30, 32) needs [`decode_with`].
 pub fn decode<V: Visitor>(c: &mut Cursor, t: u8, h: &Header, v: &mut V, s: &mut Scratch) -> Result<()> {
-    let Scratch { a, b, blob, seen } = s;
+    decode_with(c, t, h, None, v, s)
+}
+
+/// [`decode`], given the template the key refers to (see [`super::record::Key::tmpl`]).
+pub fn decode_with<'a, V: Visitor>(
+    c: &mut Cursor<'a>,
+    t: u8,
+    h: &Header,
+    tmpl: Option<&Template<'a>>,
+    v: &mut V,
+    s: &mut Scratch,
+) -> Result<()> {
+    let Scratch { a, b, blob, seen, tmpl: tbufs } = s;
     let src = RdbStrings(c.data());
     match t {
         STRING => {
@@ -207,7 +222,7 @@ pub fn decode<V: Visitor>(c: &mut Cursor, t: u8, h: &Header, v: &mut V, s: &mut 
             let mut lp_bytes = 7u64;
             loop {
                 let pos = z.pos();
-                let Some((f, x)) = z.next()? else { break };
+                let Some((f, x)) = z.next_pair()? else { break };
                 no_dup(seen, Str::Bytes(f), pos, &keys, z.cursor(), "zipmap", "field")?;
                 if lp_bytes + (f.len() + x.len()) as u64 > LISTPACK_MAX_SAFETY_SIZE {
                     return Err(z.cursor().err_at(
@@ -226,7 +241,7 @@ pub fn decode<V: Visitor>(c: &mut Cursor, t: u8, h: &Header, v: &mut V, s: &mut 
         }
         SET_INTSET => {
             let mut i = Intset::open(open_container(c, blob, "intset")?)?;
-            while let Some(x) = i.next()? {
+            while let Some(x) = i.next_int()? {
                 v.set_member(Str::Int(x))?;
             }
             Ok(())
@@ -272,6 +287,11 @@ pub fn decode<V: Visitor>(c: &mut Cursor, t: u8, h: &Header, v: &mut V, s: &mut 
         }
         STREAM_LISTPACKS | STREAM_LISTPACKS_2 | STREAM_LISTPACKS_3 => stream::decode(c, t, v, a),
         STREAM_LISTPACKS_4 if h.dialect == Dialect::Redis => stream::decode(c, t, v, a),
+        STREAM_LISTPACKS_5 if types_ok(t, h) => stream::decode(c, t, v, a),
+        ARRAY if types_ok(t, h) => array(c, v, a),
+        HASH_TMPL_LP | HASH_TMPL_LP_REF | HASH_TMPL_ARRAY | HASH_TMPL_ARRAY_REF if types_ok(t, h) => {
+            template::decode(c, t, tmpl, v, tbufs)
+        }
         VALKEY_HASH_2 if h.dialect == Dialect::Valkey => valkey_hash2(c, v, a, b, seen),
         HASH_METADATA_PRE_GA | HASH_METADATA if h.dialect == Dialect::Redis => {
             let min_expire = if t == HASH_METADATA {
@@ -323,7 +343,7 @@ pub fn decode<V: Visitor>(c: &mut Cursor, t: u8, h: &Header, v: &mut V, s: &mut 
             let mut last: i64 = -1;
             loop {
                 let pos = lp.pos();
-                let Some(f) = lp.next()? else { break };
+                let Some(f) = lp.next_elem()? else { break };
                 no_dup(seen, f, pos, &elems, lp.cursor(), "listpack", "hash field")?;
                 let x = lp.expect("a hash value")?;
                 let ttl_at = lp.pos();
@@ -345,6 +365,78 @@ pub fn decode<V: Visitor>(c: &mut Cursor, t: u8, h: &Header, v: &mut V, s: &mut 
         }
         _ => Err(c.err(ErrorKind::UnknownType(t))),
     }
+}
+
+/// Whether the type, one of 27-32, exists in this file's dialect and version.
+fn types_ok(t: u8, h: &Header) -> bool {
+    is_value_type(t, h)
+}
+
+/// A Redis 8.8 array (type 28; docs/rdb-newest-formats.md section 3, from `rdbSaveObject`
+/// and `rdbLoadObject` in `src/rdb.c`, tags from `src/sparsearray.h`): `len count` (> 0),
+/// `len has_insert` (0 or 1), `[len insert_idx]`, then per element `len idx`, `len tag`,
+/// and the payload (0 SDS: a string; 1 INT: 8-byte LE i64; 2 FLOAT: 8-byte LE f64; 3
+/// SMALLSTR: a string of at most 7 bytes).
+///
+/// Indices must be plain lengths below 2^64-1 and strictly ascending: the server's writer
+/// walks its slices in index order and never writes one twice. Its loader does not check
+/// the order (a duplicate would silently replace an element and leave the count short);
+/// we refuse both, as no server-written file has them. Nothing is allocated per index.
+fn array<V: Visitor>(c: &mut Cursor, v: &mut V, buf: &mut Vec<u8>) -> Result<()> {
+    let bad = |c: &Cursor, at: usize, why: String| c.err_at(at, ErrorKind::Corrupt { container: "array", reason: why });
+    let n_at = c.pos();
+    let n = c.count("array elements", 3)?;
+    if n == 0 {
+        return Err(bad(c, n_at, "empty array (count 0)".into()));
+    }
+    let flag_at = c.pos();
+    let insert = match c.plain_len()? {
+        0 => None,
+        1 => {
+            let at = c.pos();
+            let i = c.plain_len()?;
+            if i == u64::MAX {
+                return Err(bad(c, at, "insert index 2^64-1".into()));
+            }
+            Some(i)
+        }
+        f => return Err(bad(c, flag_at, format!("insert flag {f} (0 or 1)"))),
+    };
+    v.array_meta(insert)?;
+    let mut prev: Option<u64> = None;
+    for _ in 0..n {
+        let at = c.pos();
+        let idx = c.plain_len()?;
+        if idx == u64::MAX {
+            return Err(bad(c, at, "index 2^64-1".into()));
+        }
+        if let Some(p) = prev.filter(|p| *p >= idx) {
+            let why = if p == idx {
+                format!("index {idx} twice")
+            } else {
+                format!("index {idx} after {p}: indices must ascend")
+            };
+            return Err(bad(c, at, why));
+        }
+        prev = Some(idx);
+        let tag_at = c.pos();
+        let x = match c.plain_len()? {
+            0 => ArrayValue::Str(c.string()?.get(buf)?),
+            1 => ArrayValue::Int(c.i64_le()?),
+            2 => ArrayValue::Float(c.f64_le()?),
+            3 => {
+                let s_at = c.pos();
+                let s = c.string()?;
+                if s.decoded_len() > 7 {
+                    return Err(bad(c, s_at, format!("small string of {} bytes (at most 7)", s.decoded_len())));
+                }
+                ArrayValue::Str(s.get(buf)?)
+            }
+            tag => return Err(bad(c, tag_at, format!("element tag {tag} (0 to 3)"))),
+        };
+        v.array_element(idx, x)?;
+    }
+    Ok(())
 }
 
 /// Largest field expiry Redis accepts (`EB_EXPIRE_TIME_MAX`, 2^48 - 1 ms).
@@ -396,13 +488,13 @@ enum ZipOrPack<'a> {
 impl<'a> ZipOrPack<'a> {
     fn next(&mut self) -> Result<Option<Str<'a>>> {
         match self {
-            ZipOrPack::Zip(z) => z.next(),
-            ZipOrPack::Pack(p) => p.next(),
+            ZipOrPack::Zip(z) => z.next_elem(),
+            ZipOrPack::Pack(p) => p.next_elem(),
         }
     }
     fn expect(&mut self, what: &str) -> Result<Str<'a>> {
         match self {
-            ZipOrPack::Zip(z) => z.next()?.ok_or_else(|| z.end_error(what)),
+            ZipOrPack::Zip(z) => z.next_elem()?.ok_or_else(|| z.end_error(what)),
             ZipOrPack::Pack(p) => p.expect(what),
         }
     }
@@ -514,6 +606,10 @@ impl Visitor for Count {
         self.0 += 1;
         Ok(())
     }
+    fn array_element(&mut self, _i: u64, _v: ArrayValue<'_>) -> Result<()> {
+        self.0 += 1;
+        Ok(())
+    }
 }
 
 /// Checks a whole value as the server does before it accepts it (`rdbLoadObject` with
@@ -522,8 +618,19 @@ impl Visitor for Count {
 /// a value's stored bytes are sent on unchanged (a `RESTORE` payload). The cost is one
 /// walk of the value; no element is copied, the only memory is the duplicate set.
 pub fn validate(c: &mut Cursor, t: u8, h: &Header, s: &mut Scratch) -> Result<u64> {
+    validate_with(c, t, h, None, s)
+}
+
+/// [`validate`] given the key's template (types 30, 32).
+pub fn validate_with<'a>(
+    c: &mut Cursor<'a>,
+    t: u8,
+    h: &Header,
+    tmpl: Option<&Template<'a>>,
+    s: &mut Scratch,
+) -> Result<u64> {
     let mut n = Count(0);
-    decode(c, t, h, &mut n, s)?;
+    decode_with(c, t, h, tmpl, &mut n, s)?;
     Ok(n.0)
 }
 
@@ -533,6 +640,7 @@ pub fn skip_checks(t: u8, h: &Header) -> bool {
     match t {
         STREAM_LISTPACKS | STREAM_LISTPACKS_2 | STREAM_LISTPACKS_3 => true,
         STREAM_LISTPACKS_4 => h.dialect == Dialect::Redis,
+        STREAM_LISTPACKS_5 => is_value_type(t, h),
         _ => false,
     }
 }
@@ -757,5 +865,77 @@ mod tests {
         let e = refused(SET_LISTPACK, &blob, "duplicate member");
         assert_eq!((e.offset, e.inner), (100, Some(9)));
         assert!(e.to_string().contains("first at offset 6 inside the LZF-compressed blob"), "{e}");
+    }
+
+    /// Decodes a type 28 body at offset 100 of a v14 value (docs/rdb-newest-formats.md 3.1).
+    type ArraySeen = (Option<u64>, Vec<(u64, String)>);
+    fn array_of(body: &[u8]) -> Result<ArraySeen> {
+        #[derive(Default)]
+        struct Got(Option<u64>, Vec<(u64, String)>);
+        impl Visitor for Got {
+            fn array_meta(&mut self, i: Option<u64>) -> Result<()> {
+                self.0 = i;
+                Ok(())
+            }
+            fn array_element(&mut self, i: u64, v: ArrayValue<'_>) -> Result<()> {
+                self.1.push((i, String::from_utf8_lossy(v.text(&mut Vec::new())).into_owned()));
+                Ok(())
+            }
+        }
+        let mut data = vec![0u8; 100];
+        data.extend_from_slice(body);
+        let mut c = Cursor::file(&data);
+        c.set_pos(100);
+        let mut g = Got::default();
+        decode(&mut c, ARRAY, &Header::parse(b"REDIS0014", false).unwrap(), &mut g, &mut Scratch::default())?;
+        assert_eq!(c.remaining(), 0);
+        Ok((g.0, g.1))
+    }
+
+    #[test]
+    fn arrays_every_tag_and_rule() {
+        let mut b = vec![5, 1, 7];
+        b.extend([0, 0]);
+        b.extend(s(b"a long string"));
+        b.extend([1, 1]);
+        b.extend((-42i64).to_le_bytes());
+        b.extend([2, 2]);
+        b.extend(100f64.to_le_bytes());
+        b.extend([3, 2]);
+        b.extend(0.25f64.to_le_bytes());
+        b.extend([7, 3]);
+        b.extend(s(b"abc"));
+        let (ins, els) = array_of(&b).unwrap();
+        assert_eq!(ins, Some(7));
+        let want = [(0, "a long string"), (1, "-42"), (2, "100.0"), (3, "0.25"), (7, "abc")];
+        assert_eq!(els, want.map(|(i, v)| (i, v.to_string())));
+        // the largest index (a 0x81 length: 2^64-2)
+        let mut b = vec![1, 0, 0x81];
+        b.extend((u64::MAX - 1).to_be_bytes());
+        b.extend([3, 0xc0, 5]);
+        assert_eq!(array_of(&b).unwrap().1, vec![(u64::MAX - 1, "5".into())]);
+        let bad = |b: &[u8], says: &str| {
+            let e = array_of(b).expect_err(says);
+            assert!(e.to_string().contains(says), "{e} (expected {says:?})");
+            e
+        };
+        let e = bad(&[0, 0], "empty array");
+        assert_eq!(e.offset, 100);
+        bad(&[1, 2, 0, 0, 1, b'x'], "insert flag 2");
+        bad(&[1, 0, 0, 4, 1, b'x'], "element tag 4");
+        let e = bad(&[2, 0, 5, 3, 1, b'x', 5, 3, 1, b'y'], "index 5 twice");
+        assert_eq!(e.offset, 106);
+        bad(&[2, 0, 5, 3, 1, b'x', 4, 3, 1, b'y'], "index 4 after 5");
+        bad(&[1, 0, 0, 3, 8, b'a', b'b', b'c', b'd', b'e', b'f', b'g', b'h'], "small string of 8 bytes");
+        bad(&[1, 0, 0xc0, 1, 3, 1, b'x'], "invalid length encoding");
+        let mut b = vec![1, 0, 0x81];
+        b.extend(u64::MAX.to_be_bytes());
+        b.extend([3, 1, b'x']);
+        bad(&b, "index 2^64-1");
+        bad(&[0x80, 0x10, 0, 0, 0, 0], "array elements length 268435456 exceeds");
+        // not a type before RDB 14
+        let mut c = Cursor::file(&[1, 0, 0, 3, 1, b'x']);
+        let e = decode(&mut c, ARRAY, &h(), &mut super::super::visit::Ignore, &mut Scratch::default()).unwrap_err();
+        assert!(matches!(e.kind, ErrorKind::UnknownType(28)), "{e}");
     }
 }

@@ -16,6 +16,46 @@ pub struct ModuleValue<'a> {
     pub body: &'a [u8],
 }
 
+/// One element of a Redis 8.8 array (type 28), as stored: a string (tags SDS and
+/// SMALLSTR), an integer or a double (docs/rdb-newest-formats.md section 3).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum ArrayValue<'b> {
+    Str(Str<'b>),
+    Int(i64),
+    Float(f64),
+}
+
+impl ArrayValue<'_> {
+    /// The value as a client reads it (`arDecode`): integers in decimal, doubles in their
+    /// shortest round-trip text with ".0" appended when it has no '.', 'e' or 'E' (1.0 is
+    /// "1.0"), strings as they are. `buf` holds formatted text.
+    pub fn text<'s>(&'s self, buf: &'s mut Vec<u8>) -> &'s [u8] {
+        match self {
+            ArrayValue::Str(Str::Bytes(b)) => b,
+            ArrayValue::Str(Str::Int(i)) | ArrayValue::Int(i) => {
+                buf.clear();
+                buf.extend_from_slice(itoa::Buffer::new().format(*i).as_bytes());
+                buf
+            }
+            ArrayValue::Float(f) => {
+                buf.clear();
+                if f.is_nan() {
+                    buf.extend_from_slice(b"nan");
+                } else if f.is_infinite() {
+                    buf.extend_from_slice(if *f > 0.0 { b"inf" } else { b"-inf" });
+                } else {
+                    // Rust's Display is the shortest text that reads back to the same double
+                    buf.extend_from_slice(f.to_string().as_bytes());
+                    if !buf.iter().any(|c| matches!(c, b'.' | b'e' | b'E')) {
+                        buf.extend_from_slice(b".0");
+                    }
+                }
+                buf
+            }
+        }
+    }
+}
+
 /// Every method has a no-op default, so a visitor states only the events it uses.
 pub trait Visitor {
     fn string(&mut self, _v: Str<'_>) -> Result<()> {
@@ -52,6 +92,15 @@ pub trait Visitor {
         Ok(())
     }
     fn module(&mut self, _m: &ModuleValue<'_>) -> Result<()> {
+        Ok(())
+    }
+    /// An array (type 28): called once before its elements, with the insert cursor (the
+    /// index of the last ARINSERT, if any).
+    fn array_meta(&mut self, _insert_index: Option<u64>) -> Result<()> {
+        Ok(())
+    }
+    /// One array element, in ascending index order.
+    fn array_element(&mut self, _index: u64, _v: ArrayValue<'_>) -> Result<()> {
         Ok(())
     }
 }

@@ -68,7 +68,7 @@ fn read_prevlen(c: &mut Cursor) -> Result<usize> {
 }
 
 /// The value of the entry that starts at `pos` of a ziplist already walked by
-/// [`Ziplist::next`].
+/// [`Ziplist::next_elem`].
 pub fn element_at(data: &[u8], pos: usize) -> Result<Str<'_>> {
     let mut c = Cursor::new(data, super::cursor::Origin::File(0));
     c.set_pos(pos);
@@ -127,7 +127,7 @@ impl<'a> Ziplist<'a> {
         self.c.err_at(at, ErrorKind::Corrupt { container: WHAT, reason })
     }
 
-    pub fn next(&mut self) -> Result<Option<Str<'a>>> {
+    pub fn next_elem(&mut self) -> Result<Option<Str<'a>>> {
         if self.done {
             return Ok(None);
         }
@@ -136,10 +136,10 @@ impl<'a> Ziplist<'a> {
             if self.c.remaining() != 1 {
                 return Err(self.err_at(start, "data after the end marker".into()));
             }
-            if let Some(last) = self.prev_start {
-                if last != self.tail {
-                    return Err(self.err_at(4, format!("tail offset {} but the last entry is at {last}", self.tail)));
-                }
+            if let Some(last) = self.prev_start
+                && last != self.tail
+            {
+                return Err(self.err_at(4, format!("tail offset {} but the last entry is at {last}", self.tail)));
             }
             if self.declared != u16::MAX && self.seen != self.declared as u32 {
                 return Err(self.err_at(8, format!("header counts {} entries, found {}", self.declared, self.seen)));
@@ -199,7 +199,7 @@ pub(crate) mod tests {
     fn all(z: &[u8]) -> Result<Vec<Str<'_>>> {
         let mut zl = Ziplist::open(Cursor::new(z, Origin::File(0)))?;
         let mut v = Vec::new();
-        while let Some(s) = zl.next()? {
+        while let Some(s) = zl.next_elem()? {
             v.push(s);
         }
         Ok(v)

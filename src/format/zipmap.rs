@@ -30,7 +30,7 @@ fn read_len(c: &mut Cursor) -> Result<(usize, usize)> {
 }
 
 /// The key of the entry that starts at `pos` of a zipmap already walked by
-/// [`Zipmap::next`].
+/// [`Zipmap::next_pair`].
 pub fn key_at(data: &[u8], pos: usize) -> Result<&[u8]> {
     let mut c = Cursor::new(data, super::cursor::Origin::File(0));
     c.set_pos(pos);
@@ -91,7 +91,7 @@ impl<'a> Zipmap<'a> {
         Ok(b)
     }
 
-    pub fn next(&mut self) -> Result<Option<(&'a [u8], &'a [u8])>> {
+    pub fn next_pair(&mut self) -> Result<Option<(&'a [u8], &'a [u8])>> {
         if self.done {
             return Ok(None);
         }
@@ -129,18 +129,18 @@ mod tests {
     fn entries_and_free_bytes() {
         let blob = [2, 1, b'a', 2, 1, b'x', b'y', 0, 2, b'b', b'c', 0, 0, 255];
         let mut z = Zipmap::open(Cursor::new(&blob, Origin::File(0))).unwrap();
-        assert_eq!(z.next().unwrap(), Some((&b"a"[..], &b"xy"[..])));
-        assert_eq!(z.next().unwrap(), Some((&b"bc"[..], &b""[..])));
-        assert_eq!(z.next().unwrap(), None);
+        assert_eq!(z.next_pair().unwrap(), Some((&b"a"[..], &b"xy"[..])));
+        assert_eq!(z.next_pair().unwrap(), Some((&b"bc"[..], &b""[..])));
+        assert_eq!(z.next_pair().unwrap(), None);
         let trunc = [1, 5, b'a', 255];
         let mut z = Zipmap::open(Cursor::new(&trunc, Origin::File(0))).unwrap();
-        assert!(z.next().is_err());
+        assert!(z.next_pair().is_err());
     }
 
     fn all(blob: &[u8]) -> Result<usize> {
         let mut z = Zipmap::open(Cursor::new(blob, Origin::File(0)))?;
         let mut n = 0;
-        while z.next()?.is_some() {
+        while z.next_pair()?.is_some() {
             n += 1;
         }
         Ok(n)
