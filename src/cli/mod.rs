@@ -242,10 +242,10 @@ pub fn run() -> i32 {
         Cmd::Man => man(),
     };
     r.unwrap_or_else(|e| {
-        if let Some(io) = e.downcast_ref::<std::io::Error>() {
-            if io.kind() == std::io::ErrorKind::BrokenPipe {
-                return 141;
-            }
+        if let Some(io) = e.downcast_ref::<std::io::Error>()
+            && io.kind() == std::io::ErrorKind::BrokenPipe
+        {
+            return 141;
         }
         if let Some(sig) = rdbshift::stop::requested() {
             eprintln!("rdbshift: {}", rdbshift::stop::error(sig));

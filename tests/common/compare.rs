@@ -144,7 +144,7 @@ pub fn check_key(c: &mut Conn, caps: &Caps, j: &Value) -> Result<(), String> {
         }
     } else {
         let t = call(c, &[b"PTTL", k]).int().unwrap();
-        if (t >= 0) != !j["expire_ms"].is_null() {
+        if (t >= 0) == j["expire_ms"].is_null() {
             return Err(format!("expiry presence differs: PTTL {t}, ours {}", j["expire_ms"]));
         }
     }
@@ -217,8 +217,11 @@ pub fn check_key(c: &mut Conn, caps: &Caps, j: &Value) -> Result<(), String> {
     }
 }
 
+/// Stream entries: (ID, field-value pairs).
+type Entries = Vec<(String, Vec<(Vec<u8>, Vec<u8>)>)>;
+
 fn check_stream(c: &mut Conn, k: &[u8], v: &Value) -> Result<(), String> {
-    let ours: Vec<(String, Vec<(Vec<u8>, Vec<u8>)>)> = v["entries"]
+    let ours: Entries = v["entries"]
         .as_array()
         .unwrap()
         .iter()
@@ -230,7 +233,7 @@ fn check_stream(c: &mut Conn, k: &[u8], v: &Value) -> Result<(), String> {
         })
         .collect();
     let r = call(c, &[b"XRANGE", k, b"-", b"+"]);
-    let theirs: Vec<(String, Vec<(Vec<u8>, Vec<u8>)>)> = r
+    let theirs: Entries = r
         .array()
         .iter()
         .map(|e| {
@@ -250,15 +253,15 @@ fn check_stream(c: &mut Conn, k: &[u8], v: &Value) -> Result<(), String> {
     if field(&map, "last-generated-id").as_deref() != v["last_id"].as_str() {
         return Err(format!("last id {} vs {:?}", v["last_id"], field(&map, "last-generated-id")));
     }
-    if let Some(m) = field(&map, "max-deleted-entry-id") {
-        if v["max_deleted_id"].as_str() != Some(m.as_str()) {
-            return Err(format!("max deleted id {} vs {m}", v["max_deleted_id"]));
-        }
+    if let Some(m) = field(&map, "max-deleted-entry-id")
+        && v["max_deleted_id"].as_str() != Some(m.as_str())
+    {
+        return Err(format!("max deleted id {} vs {m}", v["max_deleted_id"]));
     }
-    if let Some(m) = field(&map, "entries-added") {
-        if v["entries_added"].to_string() != m {
-            return Err(format!("entries added {} vs {m}", v["entries_added"]));
-        }
+    if let Some(m) = field(&map, "entries-added")
+        && v["entries_added"] != m.parse::<u64>().map(Value::from).unwrap_or(Value::Null)
+    {
+        return Err(format!("entries added {} vs {m}", v["entries_added"]));
     }
     if let Some(idmp) = v.get("idmp") {
         let producers = idmp["producers"].as_array().unwrap();

@@ -234,12 +234,11 @@ pub fn delete_some_entries(c: &mut Conn, seed: u64) {
     for k in keys {
         if let Reply::Array(Some(entries)) = c.call(&[b"XRANGE", &k, b"-", b"+"]).unwrap() {
             for e in entries {
-                if let Reply::Array(Some(parts)) = e {
-                    if let Reply::Bulk(Some(id)) = &parts[0] {
-                        if r.chance(10) {
-                            c.call(&[b"XDEL", &k, id]).unwrap();
-                        }
-                    }
+                if let Reply::Array(Some(parts)) = e
+                    && let Reply::Bulk(Some(id)) = &parts[0]
+                    && r.chance(10)
+                {
+                    c.call(&[b"XDEL", &k, id]).unwrap();
                 }
             }
         }

@@ -13,7 +13,7 @@ pub fn workload(dir: &super::tempdir::Dir, n: u64, size: u64) -> PathBuf {
 
 pub fn workload_named(dir: &super::tempdir::Dir, n: u64, size: u64, prefix: &str) -> PathBuf {
     let s = Server::start_ok("redis-7.0", None, &[]).unwrap();
-    let generator = Command::new("python3")
+    let mut generator = Command::new("python3")
         .args([
             concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/gen-workload.py"),
             "strings",
@@ -26,10 +26,11 @@ pub fn workload_named(dir: &super::tempdir::Dir, n: u64, size: u64, prefix: &str
         .unwrap();
     let st = Command::new("redis-cli")
         .args(["-p", &s.port.to_string(), "--pipe"])
-        .stdin(generator.stdout.unwrap())
+        .stdin(generator.stdout.take().unwrap())
         .output()
         .unwrap();
     assert!(st.status.success());
+    assert!(generator.wait().unwrap().success());
     s.conn().cmd(&["SAVE"]).unwrap();
     let p = dir.path().join(format!("workload-{}.rdb", prefix.trim_end_matches(':')));
     std::fs::copy(s.dir.path().join("dump.rdb"), &p).unwrap();
