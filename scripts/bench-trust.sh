@@ -29,6 +29,8 @@ for _ in $(seq 100); do redis-cli -p $PORT ping >/dev/null 2>&1 && break; sleep 
 one() { # LABEL CMD... -> a JSON line
   local label=$1; shift
   redis-cli -p $PORT flushall sync >/dev/null
+  # no output of an earlier run left to write back during this one
+  rm -f "$WORK/o1" "$WORK/o2"; sync
   python3 scripts/measure.py -- "$@" | python3 -c 'import json,sys; r=json.loads(sys.stdin.read()); r["label"]=sys.argv[1]; print(json.dumps(r))' "$label"
 }
 {

@@ -7,11 +7,11 @@ bash scripts/install-servers.sh
 rustup component add rustfmt clippy >/dev/null 2>&1 || true
 # gates: one style, no lint, docs that build
 cargo fmt --all --check
-cargo clippy --release --locked --all-targets -- -D warnings
-RUSTDOCFLAGS="-D warnings" cargo doc --release --locked --no-deps
+cargo clippy --release --locked --workspace --all-targets -- -D warnings
+RUSTDOCFLAGS="-D warnings" cargo doc --release --locked --workspace --no-deps
 cargo build --release --locked
 log=$(mktemp)
-cargo test --release --locked 2>&1 | tee "$log"
+cargo test --release --locked --workspace 2>&1 | tee "$log"
 # the outside floor check, when this checkout sits beside ../shared
 if [ -d ../shared/corpus ] && [ -f ../shared/tools/selfcheck.py ]; then
   python3 ../shared/tools/selfcheck.py target/release/rdbshift --mutations 60 --seed 7

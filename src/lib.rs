@@ -19,7 +19,7 @@
 pub mod convert;
 pub mod encode;
 pub mod filter;
-pub mod format;
+pub use rdbshift_format as format;
 pub mod input;
 pub mod load;
 pub mod output;

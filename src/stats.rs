@@ -185,6 +185,7 @@ pub fn gather(data: &[u8], opts: Options, filter: &Filter, top: usize, release: 
             }
             Record::Template(_) => info.templates += 1,
             Record::SelectDb(_) => {}
+            _ => {}
         }
     }
     info.enterprise_opcodes = r.enterprise_opcodes();

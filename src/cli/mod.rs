@@ -206,7 +206,20 @@ pub fn report_dump(dump: &rdbshift::input::Dump, e: &dyn std::fmt::Display) {
 /// Prints an error the user sees: the file and the message. The file's name goes through
 /// `redact`: a target URL given where a file was expected must not show its password.
 pub fn report(file: &Path, e: &dyn std::fmt::Display) {
-    eprintln!("rdbshift: {}: {e}", rdbshift::load::url::redact(&file.display().to_string()));
+    let msg = e.to_string();
+    eprintln!("rdbshift: {}: {msg}{}", rdbshift::load::url::redact(&file.display().to_string()), hint(&msg));
+}
+
+/// What the user can do about a reader error, in the command line's terms (the reader
+/// crate's messages name no flag).
+fn hint(msg: &str) -> &'static str {
+    if msg.contains("unsupported RDB version") {
+        " (use --allow-newer to try anyway)"
+    } else if msg.contains("Duplicated key found in RDB file") {
+        "; --allow-duplicate-keys accepts it, the last one wins"
+    } else {
+        ""
+    }
 }
 
 /// The man page: the main page, then one section per subcommand.

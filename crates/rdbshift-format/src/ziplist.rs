@@ -100,6 +100,7 @@ impl<'a> Ziplist<'a> {
     }
 
     /// The entry count from the header, if it is exact.
+    #[allow(dead_code, reason = "part of the container API; used by tests")]
     pub fn declared_len(&self) -> Option<u64> {
         (self.declared != u16::MAX).then_some(self.declared as u64)
     }
@@ -110,6 +111,7 @@ impl<'a> Ziplist<'a> {
     }
 
     /// Entries read so far.
+    #[allow(dead_code, reason = "part of the container API; used by tests")]
     pub fn count(&self) -> u32 {
         self.seen
     }
@@ -168,7 +170,7 @@ impl<'a> Ziplist<'a> {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::format::cursor::Origin;
+    use crate::cursor::Origin;
 
     /// Builds a ziplist from encoded entries (encoding + data, without prevlen).
     pub fn build(entries: &[&[u8]]) -> Vec<u8> {

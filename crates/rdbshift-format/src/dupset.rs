@@ -264,10 +264,12 @@ impl Seen {
     }
 
     /// Elements recorded (those still pending included).
+    #[allow(dead_code, reason = "part of the container API; used by tests")]
     pub fn len(&self) -> usize {
         self.len + self.pending.len()
     }
 
+    #[allow(dead_code, reason = "part of the container API; used by tests")]
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }

@@ -27,6 +27,7 @@ use super::visit::Visitor;
 /// One template of the registry: its id and field names (read on demand from the file).
 #[derive(Debug, Clone)]
 pub struct Template<'a> {
+    /// The template id the keys of types 30/32 refer to (unique in a file, may be sparse).
     pub id: u64,
     /// Number of fields (> 0).
     pub len: u64,
@@ -62,12 +63,15 @@ pub struct Registry<'a> {
 }
 
 impl<'a> Registry<'a> {
+    /// The template with this id, if the registry read one.
     pub fn get(&self, id: u64) -> Option<&Arc<Template<'a>>> {
         self.by_id.get(&id)
     }
+    /// Number of templates read so far.
     pub fn len(&self) -> usize {
         self.by_id.len()
     }
+    /// Whether no template has been read (files before RDB 15 have none).
     pub fn is_empty(&self) -> bool {
         self.by_id.is_empty()
     }

@@ -5,10 +5,10 @@
 //!
 //! Integrity: a value the server refuses to load (with `sanitize-dump-payload yes`) is
 //! refused here, with the offset of the offending element, and never repaired: the
-//! container rules live in the container modules ([`super::ziplist`], [`super::listpack`],
-//! [`super::intset`], [`super::zipmap`], [`super::stream`]); this module adds the rules of
+//! container rules live in the container modules (`ziplist`, `listpack`,
+//! `intset`, `zipmap`, [`super::stream`]); this module adds the rules of
 //! `rdbLoadObject` itself: no duplicate set/zset members or hash fields in any encoding
-//! (found in bounded memory with [`Seen`]), no NaN score, quicklist nodes that are neither
+//! (found in bounded memory with a `Seen` table), no NaN score, quicklist nodes that are neither
 //! empty strings nor of an unknown container, even element counts for pairs, and the
 //! field-TTL rules of hashes.
 
@@ -722,8 +722,8 @@ pub fn skip(c: &mut Cursor, t: u8, h: &Header) -> Result<()> {
 mod tests {
     //! Hand-made values for each rule `rdbLoadObject` adds to the container checks.
     use super::*;
-    use crate::format::listpack::tests::build as lp;
-    use crate::format::ziplist::tests::build as zl;
+    use crate::listpack::tests::build as lp;
+    use crate::ziplist::tests::build as zl;
 
     fn h() -> Header {
         Header::parse(b"REDIS0013", false).unwrap()

@@ -19,9 +19,13 @@ pub struct ModuleValue<'a> {
 /// One element of a Redis 8.8 array (type 28), as stored: a string (tags SDS and
 /// SMALLSTR), an integer or a double (docs/rdb-newest-formats.md section 3).
 #[derive(Debug, Clone, Copy, PartialEq)]
+#[non_exhaustive]
 pub enum ArrayValue<'b> {
+    /// A string element (stored as SDS or SMALLSTR), borrowed for the call.
     Str(Str<'b>),
+    /// An integer element.
     Int(i64),
+    /// A double element.
     Float(f64),
 }
 
@@ -56,17 +60,22 @@ impl ArrayValue<'_> {
     }
 }
 
+/// The receiver of a decoded value's elements, called in file order, one element at a time.
 /// Every method has a no-op default, so a visitor states only the events it uses.
 pub trait Visitor {
+    /// A string value (type 0): called once with the whole value.
     fn string(&mut self, _v: Str<'_>) -> Result<()> {
         Ok(())
     }
+    /// One list element, in order from head to tail.
     fn list_item(&mut self, _v: Str<'_>) -> Result<()> {
         Ok(())
     }
+    /// One set member, in stored order (for an intset, ascending).
     fn set_member(&mut self, _v: Str<'_>) -> Result<()> {
         Ok(())
     }
+    /// One sorted-set member with its score, in stored order.
     fn zset_member(&mut self, _member: Str<'_>, _score: f64) -> Result<()> {
         Ok(())
     }
@@ -74,7 +83,8 @@ pub trait Visitor {
     fn hash_field(&mut self, _field: Str<'_>, _value: Str<'_>, _expire_ms: Option<i64>) -> Result<()> {
         Ok(())
     }
-    /// An entry is a view over its node: its fields are read on demand.
+    /// One live stream entry (deleted ones are skipped), in ascending ID order, before
+    /// `stream_meta`. An entry is a view over its node: its fields are read on demand.
     fn stream_entry(&mut self, _e: &StreamEntry<'_>) -> Result<()> {
         Ok(())
     }
@@ -87,10 +97,11 @@ pub trait Visitor {
     fn stream_group(&mut self, _g: &Group<'_>) -> Result<()> {
         Ok(())
     }
-    /// Called once after the groups for streams that carry IDMP state (type 26).
+    /// Called once after the groups for streams that carry IDMP state (types 26 and 27).
     fn stream_idmp(&mut self, _i: &Idmp<'_>) -> Result<()> {
         Ok(())
     }
+    /// A module value (type 7): called once with its raw serialized bytes.
     fn module(&mut self, _m: &ModuleValue<'_>) -> Result<()> {
         Ok(())
     }

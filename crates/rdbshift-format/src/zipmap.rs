@@ -123,7 +123,7 @@ impl<'a> Zipmap<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::format::cursor::Origin;
+    use crate::cursor::Origin;
 
     #[test]
     fn entries_and_free_bytes() {

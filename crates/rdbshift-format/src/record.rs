@@ -21,8 +21,11 @@ use std::sync::Arc;
 /// One key with everything that came before it (expiry, LRU/LFU, metadata).
 #[derive(Debug, Clone)]
 pub struct Key<'a> {
+    /// The database the key is in (the last SELECTDB before it, 0 if none).
     pub db: u64,
+    /// The key name as stored, borrowed from the file (possibly LZF or an integer).
     pub key: RStr<'a>,
+    /// The value's RDB type byte (`RDB_TYPE_*` in `src/rdb.h`).
     pub ty: u8,
     /// Absolute expiry in Unix ms.
     pub expire_ms: Option<i64>,
@@ -84,6 +87,7 @@ impl<'a> Key<'a> {
     pub fn raw_value(&self, data: &'a [u8]) -> (&'a [u8], &'a [u8]) {
         (&data[self.type_at..self.type_at + 1], &data[self.value_at..self.end])
     }
+    /// Adds this key's name to an error (left as it is if the name cannot be read).
     pub fn context(&self, e: Error) -> Error {
         match self.name() {
             Ok(n) => e.with_key(&n),
@@ -95,6 +99,7 @@ impl<'a> Key<'a> {
 /// A Redis Functions library (opcode 245, or 246 before 7.0 GA).
 #[derive(Debug, Clone)]
 pub struct Function<'a> {
+    /// The library's source code, borrowed from the file.
     pub code: RStr<'a>,
     /// Pre-GA (opcode 246) only: the function name, engine and description.
     pub pre_ga: Option<PreGaFunction>,
@@ -103,43 +108,65 @@ pub struct Function<'a> {
 /// A pre-GA function's (name, engine, description).
 pub type PreGaFunction = (Vec<u8>, Vec<u8>, Option<Vec<u8>>);
 
+/// One top-level record of the file, in file order, borrowing from the input.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub enum Record<'a> {
+    /// An auxiliary field (opcode 250, `AUX`), such as `redis-ver` or `ctime`.
     Aux {
+        /// The field's name, borrowed from the file.
         key: RStr<'a>,
+        /// The field's value, borrowed from the file.
         value: RStr<'a>,
     },
+    /// Opcode 254 (`SELECTDB`): the keys that follow are in this database.
     SelectDb(u64),
+    /// Size hints for the current database (opcode 251, `RESIZEDB`).
     ResizeDb {
+        /// Number of keys the writer held in the database.
         keys: u64,
+        /// Number of those keys with an expiry.
         expires: u64,
     },
+    /// Size hints for one cluster slot (opcode 244, `SLOT_INFO`); safe to ignore.
     SlotInfo {
+        /// The slot number (0..16384).
         slot: u64,
+        /// Number of keys in the slot.
         size: u64,
+        /// Number of those keys with an expiry.
         expires: u64,
     },
+    /// A Redis Functions library.
     Function(Function<'a>),
     /// Valkey 9 slot import in progress (opcode 243 in `VALKEY` files): job name and slot ranges.
     SlotImport {
+        /// The import job's name.
         job: Vec<u8>,
+        /// The slot ranges being imported, each (first, last) slot.
         ranges: Vec<(u64, u64)>,
     },
-    /// Module aux data: module type id, when (before/after keys), the opcodes.
+    /// Module aux data (opcode 247): module type id, when (before/after keys), the opcodes.
     ModuleAux {
+        /// The module type's 64-bit id (name in the top 54 bits, encoding version in the low 10).
         id: u64,
+        /// When the module saved it: `REDISMODULE_AUX_BEFORE_RDB` (1) or `_AFTER_RDB` (2).
         when: u64,
+        /// The module opcodes, borrowed from the file, up to and including the EOF opcode.
         body: &'a [u8],
     },
+    /// A key and its value.
     Key(Key<'a>),
     /// Redis 8.10: one hash template of the file's registry (opcode 242).
     Template(Arc<Template<'a>>),
+    /// The EOF opcode (255) and the checksum after it: the last record.
     Eof(Trailer),
 }
 
 /// What follows the EOF opcode.
 #[derive(Debug, Clone, Copy)]
 pub struct Trailer {
+    /// Offset of the EOF opcode in the file.
     pub eof_at: usize,
     /// The stored checksum (None before RDB 5; Some(0) means the writer disabled it).
     pub stored: Option<u64>,
@@ -149,6 +176,7 @@ pub struct Trailer {
     pub trailing: usize,
 }
 
+/// How strict a [`Reader`] is; the default checks everything.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Options {
     /// Accept versions newer than the newest known (stop at the first unknown byte instead).
@@ -228,8 +256,11 @@ impl KeyNames {
     }
 }
 
+/// Reads the records of a whole RDB file held in memory (usually a mapping), one at a time,
+/// checking the checksum and duplicate keys as it goes (see [`Options`]).
 pub struct Reader<'a> {
     c: Cursor<'a>,
+    /// The file's parsed magic: dialect and RDB version.
     pub header: Header,
     db: u64,
     done: bool,
@@ -273,6 +304,7 @@ fn prefetch(p: *const u8) {
 const CRC_STEP: usize = 4 << 20;
 
 impl<'a> Reader<'a> {
+    /// A reader at the first record of `data`, the whole file; fails if the header is bad.
     pub fn new(data: &'a [u8], opts: Options) -> Result<Self> {
         let header = Header::parse(data, opts.allow_newer)?;
         let mut c = Cursor::file(data);
@@ -345,12 +377,15 @@ impl<'a> Reader<'a> {
         }
     }
 
+    /// The whole file the reader reads.
     pub fn data(&self) -> &'a [u8] {
         self.c.data()
     }
+    /// Offset in the file of the next record.
     pub fn pos(&self) -> usize {
         self.c.pos()
     }
+    /// The current database (the last SELECTDB read, 0 before any).
     pub fn db(&self) -> u64 {
         self.db
     }
@@ -605,7 +640,7 @@ mod tests {
     //! Hand-made files for what no server here writes in every form (layouts from Redis 8.6
     //! `rdb.c`/`t_stream.c`/`keymeta.c` and Valkey 9 `rdb.c`).
     use super::*;
-    use crate::format::stream::{Idmp, StreamId};
+    use crate::stream::{Idmp, StreamId};
 
     /// magic + records + EOF + a zero (disabled) checksum.
     fn file(magic: &[u8], body: &[u8]) -> Vec<u8> {
@@ -768,12 +803,7 @@ mod tests {
         assert_eq!(ks.iter().map(|k| k.tmpl.as_ref().unwrap().id).collect::<Vec<_>>(), vec![7, 40]);
         struct Fields(Vec<(Vec<u8>, Vec<u8>)>);
         impl Visitor for Fields {
-            fn hash_field(
-                &mut self,
-                f: crate::format::Str<'_>,
-                v: crate::format::Str<'_>,
-                e: Option<i64>,
-            ) -> Result<()> {
+            fn hash_field(&mut self, f: crate::Str<'_>, v: crate::Str<'_>, e: Option<i64>) -> Result<()> {
                 assert!(e.is_none());
                 self.0.push((f.to_vec(), v.to_vec()));
                 Ok(())

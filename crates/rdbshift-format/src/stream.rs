@@ -37,9 +37,12 @@ use super::listpack::{self, Listpack};
 use super::types;
 use super::visit::Visitor;
 
+/// A stream entry ID, `ms-seq`; IDs order by `ms`, then `seq`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
 pub struct StreamId {
+    /// The millisecond part (Unix ms when the server generated the ID).
     pub ms: u64,
+    /// The sequence number within the millisecond.
     pub seq: u64,
 }
 
@@ -50,12 +53,14 @@ impl std::fmt::Display for StreamId {
 }
 
 impl StreamId {
+    /// Parses the raw 16-byte form: `ms` then `seq`, each big-endian (node keys, PEL IDs).
     pub fn from_be(raw: &[u8; 16]) -> StreamId {
         StreamId {
             ms: u64::from_be_bytes(raw[..8].try_into().unwrap()),
             seq: u64::from_be_bytes(raw[8..].try_into().unwrap()),
         }
     }
+    /// The raw 16-byte form: `ms` then `seq`, each big-endian.
     pub fn to_be(self) -> [u8; 16] {
         let mut b = [0u8; 16];
         b[..8].copy_from_slice(&self.ms.to_be_bytes());
@@ -72,6 +77,7 @@ impl StreamId {
 
 /// One entry, as a view over its node's listpack (already checked).
 pub struct StreamEntry<'a> {
+    /// The entry's ID (node master ID plus the entry's deltas).
     pub id: StreamId,
     n: usize,
     /// The master entry's field names, for an entry flagged SAMEFIELDS.
@@ -85,6 +91,7 @@ impl<'a> StreamEntry<'a> {
     pub fn len(&self) -> usize {
         self.n
     }
+    /// Whether the entry has no field/value pairs.
     pub fn is_empty(&self) -> bool {
         self.n == 0
     }
@@ -94,6 +101,7 @@ impl<'a> StreamEntry<'a> {
     }
 }
 
+/// Iterator over an entry's field/value pairs, borrowed from the node's listpack.
 pub struct EntryFields<'a> {
     names: Option<Cursor<'a>>,
     values: Cursor<'a>,
@@ -121,39 +129,52 @@ impl<'a> Iterator for EntryFields<'a> {
 /// The stream's own fields, after its entries.
 #[derive(Debug, Clone, Default)]
 pub struct StreamMeta {
+    /// Number of live entries (deleted ones not counted).
     pub length: u64,
+    /// The last ID the stream generated (may be after its last live entry).
     pub last_id: StreamId,
     /// Stored from v2 (type 19) on; for v1 these are what the server derives on loading
     /// (the first entry's ID, 0-0, and the length).
     pub first_id: Option<StreamId>,
+    /// The largest ID ever deleted from the stream (v2+; 0-0 derived for v1).
     pub max_deleted_id: Option<StreamId>,
+    /// How many entries were ever added, deleted ones included (v2+; the length for v1).
     pub entries_added: Option<u64>,
 }
 
+/// One entry of a group's PEL (pending entries list): delivered, not yet acknowledged.
 #[derive(Debug, Clone)]
 pub struct Pending {
+    /// The pending entry's ID.
     pub id: StreamId,
+    /// When it was last delivered, in Unix ms.
     pub delivery_time_ms: i64,
+    /// How many times it was delivered.
     pub delivery_count: u64,
     /// Index into the group's consumers of the consumer that owns this entry; `None` for a
     /// NACKed entry (type 27), which no consumer owns.
     pub consumer: Option<usize>,
 }
 
+/// One consumer of a group; its PEL is borrowed from the value's bytes.
 #[derive(Debug, Clone)]
 pub struct Consumer<'a> {
+    /// The consumer's name (owned).
     pub name: Vec<u8>,
+    /// When the consumer was last seen (any attempted interaction), in Unix ms.
     pub seen_time_ms: i64,
-    /// v3+ only.
+    /// When the consumer last read or claimed successfully, in Unix ms; v3 (type 21)+ only.
     pub active_time_ms: Option<i64>,
     /// The consumer's PEL: raw 16-byte big-endian IDs.
     pending: &'a [u8],
 }
 
 impl Consumer<'_> {
+    /// Number of entries in the consumer's PEL.
     pub fn pending_len(&self) -> usize {
         self.pending.len() / 16
     }
+    /// The IDs of the consumer's PEL, in file order (each is in the group PEL).
     pub fn pending(&self) -> impl Iterator<Item = StreamId> + '_ {
         self.pending.chunks_exact(16).map(|r| StreamId::from_be(r.try_into().expect("16 bytes")))
     }
@@ -162,7 +183,9 @@ impl Consumer<'_> {
 /// A consumer group, checked, as a view over the value's bytes.
 #[derive(Debug, Clone)]
 pub struct Group<'a> {
+    /// The group's name (owned).
     pub name: Vec<u8>,
+    /// The last ID delivered to the group's consumers.
     pub last_id: StreamId,
     /// v2+ only; -1 when the server did not know it.
     pub entries_read: Option<i64>,
@@ -183,6 +206,7 @@ pub struct Group<'a> {
 const NACKED: u32 = u32::MAX - 1;
 
 impl<'a> Group<'a> {
+    /// Number of entries in the group PEL.
     pub fn pel_len(&self) -> u64 {
         self.pel_len
     }
@@ -201,6 +225,7 @@ impl<'a> Group<'a> {
             Ok(Pending { id, delivery_time_ms, delivery_count, consumer })
         })
     }
+    /// Number of consumers in the group.
     pub fn consumers_len(&self) -> usize {
         self.consumers.len()
     }
@@ -216,6 +241,7 @@ impl<'a> Group<'a> {
         let pending = c.take(n * 16)?;
         Ok(Consumer { name, seen_time_ms, active_time_ms, pending })
     }
+    /// The consumers, in file order (their index is what [`Pending::consumer`] refers to).
     pub fn consumers(&self) -> impl Iterator<Item = Result<Consumer<'a>>> + '_ {
         (0..self.consumers.len()).map(|i| self.consumer(i))
     }
@@ -228,6 +254,7 @@ impl<'a> Group<'a> {
     pub fn nacked(&self) -> impl Iterator<Item = StreamId> + use<'a> {
         self.nacked.unwrap_or_default().chunks_exact(16).map(|r| StreamId::from_be(r.try_into().expect("16 bytes")))
     }
+    /// Number of NACKed IDs (0 before type 27).
     pub fn nacked_len(&self) -> usize {
         self.nacked.map_or(0, |n| n.len() / 16)
     }
@@ -242,12 +269,15 @@ pub struct Groups<'a> {
 }
 
 impl<'a> Groups<'a> {
+    /// Number of consumer groups.
     pub fn len(&self) -> u64 {
         self.len
     }
+    /// Whether the stream has no consumer groups.
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }
+    /// The groups, in file order, each read from the value's bytes when reached.
     pub fn iter(&self) -> impl Iterator<Item = Result<Group<'a>>> + use<'a> {
         let (mut c, t) = (self.c, self.t);
         let mut names = Seen::eager();
@@ -255,13 +285,17 @@ impl<'a> Groups<'a> {
     }
 }
 
-/// The idempotent-producer state of a Redis 8.6 stream (type 26), already checked; the
-/// producers are read on demand.
+/// The idempotent-producer state of a Redis 8.6+ stream (types 26 and 27), already
+/// checked; the producers are read on demand.
 #[derive(Debug, Clone, Copy)]
 pub struct Idmp<'a> {
+    /// How long an idempotent ID is kept, in seconds (`stream-idmp-duration`, 1..=86400).
     pub duration_s: u64,
+    /// Most idempotent IDs kept per producer (`stream-idmp-maxsize`, 1..=10000).
     pub max_size: u64,
+    /// All-time count of idempotent IDs recorded.
     pub iids_added: u64,
+    /// All-time count of adds refused as duplicates of a recorded idempotent ID.
     pub iids_duplicates: u64,
     producers: Cursor<'a>,
     producers_len: u64,
@@ -277,9 +311,11 @@ impl<'a> Idmp<'a> {
             && self.iids_added == 0
             && self.iids_duplicates == 0
     }
+    /// Number of producers.
     pub fn producers_len(&self) -> u64 {
         self.producers_len
     }
+    /// The producers, in file order, each read from the value's bytes when reached.
     pub fn producers(&self) -> impl Iterator<Item = Result<Producer<'a>>> + use<'a> {
         let mut c = self.producers;
         (0..self.producers_len).map(move |_| {
@@ -295,13 +331,16 @@ impl<'a> Idmp<'a> {
     }
 }
 
+/// One idempotent producer of an IDMP stream; its idempotent IDs are read on demand.
 pub struct Producer<'a> {
+    /// The producer ID (owned).
     pub name: Vec<u8>,
     iids: Cursor<'a>,
     len: u64,
 }
 
 impl<'a> Producer<'a> {
+    /// Number of idempotent IDs recorded for this producer.
     pub fn iids_len(&self) -> u64 {
         self.len
     }
@@ -328,7 +367,8 @@ struct Walk {
     live: u64,
 }
 
-/// Decodes a stream value of type `t` (15, 19, 21 or 26) into `v`.
+/// Decodes a stream value of type `t` (15, 19, 21, 26 or 27) into `v`: the live entries,
+/// then the metadata, the groups and the IDMP state, in that order.
 pub fn decode<V: Visitor>(c: &mut Cursor, t: u8, v: &mut V, scratch: &mut Vec<u8>) -> Result<()> {
     let nodes = c.count("stream listpack nodes", 2)?;
     let mut buf = Vec::new();
@@ -389,9 +429,11 @@ fn corrupt(container: &'static str, reason: String) -> ErrorKind {
 /// What a stream value holds after its entries (checked).
 #[derive(Debug, Clone)]
 pub struct Tail<'a> {
+    /// The stream's length and IDs.
     pub meta: StreamMeta,
+    /// The consumer groups, as views.
     pub groups: Groups<'a>,
-    /// Type 26 only.
+    /// Types 26 and 27 only.
     pub idmp: Option<Idmp<'a>>,
     /// Where the stream length is stored.
     length_at: usize,
@@ -698,7 +740,7 @@ fn read_idmp<'a>(c: &mut Cursor<'a>) -> Result<Idmp<'a>> {
 mod tests {
     //! Hand-made type 21 streams (layout from `rdbSaveObject`/`rdbLoadObject` in 8.6).
     use super::*;
-    use crate::format::listpack::tests::build as lp;
+    use crate::listpack::tests::build as lp;
 
     fn s(b: &[u8]) -> Vec<u8> {
         let mut v = if b.len() < 64 { vec![b.len() as u8] } else { vec![0x40 | (b.len() >> 8) as u8, b.len() as u8] };

@@ -13,17 +13,21 @@ pub const MAX_CLASSES: u64 = 7;
 /// Note: `_` and `-` are swapped compared with the module type charset.
 const CHARSET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-";
 
+/// One metadata class attached to a key, borrowed from the file.
 #[derive(Debug, Clone, Copy)]
 pub struct MetaClass<'a> {
     /// The 4-character short name (the class's full name is `META-` + this).
     pub name: [u8; 4],
+    /// The class version (5 bits of the spec, 0-31).
     pub version: u8,
+    /// The class flags (low 3 bits of the spec, 0-7).
     pub flags: u8,
     /// The class value: module opcodes, EOF included.
     pub body: &'a [u8],
 }
 
 impl MetaClass<'_> {
+    /// The class's full name, `META-` + the short name (`META-KMT1`).
     pub fn full_name(&self) -> String {
         format!("META-{}", String::from_utf8_lossy(&self.name))
     }

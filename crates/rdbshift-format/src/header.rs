@@ -4,13 +4,17 @@
 
 use super::error::{Error, ErrorKind, Result};
 
+/// Which server family wrote the file, decided by the magic alone.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Dialect {
+    /// `REDISnnnn`: Redis, and Valkey up to 8.x (which writes `REDIS0011`).
     Redis,
+    /// `VALKEYnnn`: Valkey 9.0 and later.
     Valkey,
 }
 
 impl Dialect {
+    /// `redis` or `valkey`, as messages and output show it.
     pub fn name(self) -> &'static str {
         match self {
             Dialect::Redis => "redis",
@@ -19,15 +23,19 @@ impl Dialect {
     }
 }
 
-/// Newest `REDISnnnn` version read (Redis 8.10: 14 is Redis 8.8, 13 Redis 8.6;
+/// Newest `REDISnnnn` version read (15: Redis 8.10; 14 is Redis 8.8, 13 Redis 8.6;
 /// docs/rdb-newest-formats.md section 1.1).
 pub const NEWEST_REDIS: u32 = 15;
 /// Newest `VALKEYnnn` version read (81: Valkey 9.2; 80: Valkey 9.0/9.1).
 pub const NEWEST_VALKEY: u32 = 81;
 
+/// The parsed magic at the start of a file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Header {
+    /// The server family that wrote the file.
     pub dialect: Dialect,
+    /// The RDB version from the magic's digits (Redis 1-15, Valkey 80-81; higher only with
+    /// `allow_newer`).
     pub version: u32,
     /// Length of the magic in bytes (always 9).
     pub len: usize,
@@ -71,6 +79,7 @@ impl Header {
         }
     }
 
+    /// The magic as text (`REDIS0011`, `VALKEY080`).
     pub fn describe(&self) -> String {
         match self.dialect {
             Dialect::Redis => format!("REDIS{:04}", self.version),

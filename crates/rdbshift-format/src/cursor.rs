@@ -9,6 +9,7 @@ use super::lzf;
 
 /// Where the bytes under a cursor come from, so errors can name a file offset.
 #[derive(Clone, Copy, Debug)]
+#[non_exhaustive]
 pub enum Origin {
     /// The bytes sit in the file starting at this offset.
     File(u64),
@@ -16,6 +17,8 @@ pub enum Origin {
     Lzf(u64),
 }
 
+/// A read position over borrowed bytes (the mapped file or a decompressed buffer); every
+/// read is bounds-checked and advances the position.
 #[derive(Clone, Copy, Debug)]
 pub struct Cursor<'a> {
     buf: &'a [u8],
@@ -26,6 +29,7 @@ pub struct Cursor<'a> {
 /// A decoded RDB length prefix.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Len {
+    /// A plain length or count (6-, 14-, 32- or 64-bit form).
     Plain(u64),
     /// `11xxxxxx`: a special string encoding (0 int8, 1 int16, 2 int32, 3 LZF).
     Special(u8),
@@ -34,15 +38,27 @@ pub enum Len {
 /// A string as stored: borrowed raw bytes, an integer, or an LZF blob not yet decompressed.
 #[derive(Clone, Copy, Debug)]
 pub enum RStr<'a> {
+    /// Bytes stored as they are, borrowed from the input.
     Raw(&'a [u8]),
+    /// An integer-encoded string (int8, int16 or int32), standing for its decimal text.
     Int(i64),
-    Lzf { data: &'a [u8], ulen: usize, at: u64 },
+    /// An LZF-compressed string, not yet decompressed.
+    Lzf {
+        /// The compressed bytes, borrowed from the input.
+        data: &'a [u8],
+        /// The length in bytes once decompressed (checked against what `data` can expand to).
+        ulen: usize,
+        /// Absolute file offset of the string's length prefix, for errors.
+        at: u64,
+    },
 }
 
 /// A string value handed to consumers: bytes or an integer that stands for its decimal text.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Str<'b> {
+    /// The value's bytes, borrowed from the input or from a scratch buffer.
     Bytes(&'b [u8]),
+    /// An integer that stands for its decimal text.
     Int(i64),
 }
 
@@ -57,6 +73,7 @@ impl<'b> Str<'b> {
             Str::Int(i) => tmp.format(i).as_bytes(),
         }
     }
+    /// The value as owned bytes (integers as their decimal text).
     pub fn to_vec(&self) -> Vec<u8> {
         self.bytes(&mut itoa::Buffer::new()).to_vec()
     }
@@ -120,6 +137,7 @@ impl<'a> RStr<'a> {
 }
 
 impl<'a> Cursor<'a> {
+    /// A cursor at the start of `buf`, whose bytes come from `origin`.
     pub fn new(buf: &'a [u8], origin: Origin) -> Self {
         Cursor { buf, pos: 0, origin }
     }
@@ -127,21 +145,27 @@ impl<'a> Cursor<'a> {
     pub fn file(buf: &'a [u8]) -> Self {
         Cursor::new(buf, Origin::File(0))
     }
+    /// The current position, in bytes from the start of the buffer.
     pub fn pos(&self) -> usize {
         self.pos
     }
+    /// Moves to `pos` (clamped to the end of the buffer).
     pub fn set_pos(&mut self, pos: usize) {
         self.pos = pos.min(self.buf.len());
     }
+    /// Bytes left between the position and the end of the buffer.
     pub fn remaining(&self) -> usize {
         self.buf.len() - self.pos
     }
+    /// Whether the position is at the end of the buffer.
     pub fn is_empty(&self) -> bool {
         self.pos >= self.buf.len()
     }
+    /// The whole buffer under the cursor (not only what remains).
     pub fn data(&self) -> &'a [u8] {
         self.buf
     }
+    /// Where the buffer's bytes come from.
     pub fn origin(&self) -> Origin {
         self.origin
     }
@@ -149,6 +173,7 @@ impl<'a> Cursor<'a> {
     pub fn offset(&self) -> u64 {
         self.offset_of(self.pos)
     }
+    /// The absolute file offset of buffer position `pos` (for LZF content: the blob's offset).
     pub fn offset_of(&self, pos: usize) -> u64 {
         match self.origin {
             Origin::File(base) => base + pos as u64,
@@ -163,9 +188,11 @@ impl<'a> Cursor<'a> {
         }
         e
     }
+    /// An error at the current position.
     pub fn err(&self, kind: ErrorKind) -> Error {
         self.err_at(self.pos, kind)
     }
+    /// A corruption error at the current position, naming the container and the reason.
     pub fn corrupt(&self, container: &'static str, reason: impl Into<String>) -> Error {
         self.err(ErrorKind::Corrupt { container, reason: reason.into() })
     }
@@ -177,41 +204,52 @@ impl<'a> Cursor<'a> {
             Ok(())
         }
     }
+    /// The next `n` bytes, borrowed from the buffer; fails if fewer remain.
     pub fn take(&mut self, n: usize) -> Result<&'a [u8]> {
         self.need(n as u64)?;
         let s = &self.buf[self.pos..self.pos + n];
         self.pos += n;
         Ok(s)
     }
+    /// Moves past `n` bytes; fails if fewer remain.
     pub fn skip(&mut self, n: u64) -> Result<()> {
         self.need(n)?;
         self.pos += n as usize;
         Ok(())
     }
+    /// The next `N` bytes, copied into an array.
     pub fn array<const N: usize>(&mut self) -> Result<[u8; N]> {
         Ok(self.take(N)?.try_into().expect("take returned N bytes"))
     }
+    /// Reads one byte.
     pub fn u8(&mut self) -> Result<u8> {
         Ok(self.array::<1>()?[0])
     }
+    /// The byte at the position without moving, `None` at the end.
     pub fn peek(&self) -> Option<u8> {
         self.buf.get(self.pos).copied()
     }
+    /// Reads a little-endian `u16`.
     pub fn u16_le(&mut self) -> Result<u16> {
         Ok(u16::from_le_bytes(self.array()?))
     }
+    /// Reads a little-endian `u32`.
     pub fn u32_le(&mut self) -> Result<u32> {
         Ok(u32::from_le_bytes(self.array()?))
     }
+    /// Reads a little-endian `u64`.
     pub fn u64_le(&mut self) -> Result<u64> {
         Ok(u64::from_le_bytes(self.array()?))
     }
+    /// Reads a little-endian `i64` (as RDB stores millisecond times).
     pub fn i64_le(&mut self) -> Result<i64> {
         Ok(i64::from_le_bytes(self.array()?))
     }
+    /// Reads a big-endian `u64` (as the 64-bit length form and stream IDs store it).
     pub fn u64_be(&mut self) -> Result<u64> {
         Ok(u64::from_be_bytes(self.array()?))
     }
+    /// Reads a little-endian IEEE 754 double (`rdbLoadBinaryDoubleValue`).
     pub fn f64_le(&mut self) -> Result<f64> {
         Ok(f64::from_le_bytes(self.array()?))
     }

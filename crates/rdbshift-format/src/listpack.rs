@@ -175,6 +175,7 @@ impl<'a> Listpack<'a> {
         Ok(Listpack { c, declared, seen: 0, done: false })
     }
 
+    #[allow(dead_code, reason = "part of the container API; used by tests")]
     pub fn declared_len(&self) -> Option<u64> {
         (self.declared != u16::MAX).then_some(self.declared as u64)
     }
@@ -185,6 +186,7 @@ impl<'a> Listpack<'a> {
     }
 
     /// Elements read so far.
+    #[allow(dead_code, reason = "part of the container API; used by tests")]
     pub fn count(&self) -> u32 {
         self.seen
     }
@@ -280,7 +282,7 @@ impl<'a> Listpack<'a> {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::format::cursor::Origin;
+    use crate::cursor::Origin;
 
     /// Encodes one element (encoding + data + backlen).
     pub fn elem(v: &Str) -> Vec<u8> {

@@ -18,9 +18,11 @@ impl Default for Crc64 {
 }
 
 impl Crc64 {
+    /// Feeds the next bytes.
     pub fn update(&mut self, data: &[u8]) {
         self.0.update(data)
     }
+    /// The CRC-64 of every byte fed so far (the state is kept, more bytes may follow).
     pub fn finish(&self) -> u64 {
         self.0.finalize()
     }

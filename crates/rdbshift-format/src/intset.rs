@@ -33,9 +33,11 @@ impl<'a> Intset<'a> {
         }
         Ok(Intset { c, width, left: len, prev: None })
     }
+    #[allow(dead_code, reason = "part of the container API; used by tests")]
     pub fn len(&self) -> u64 {
         self.left as u64
     }
+    #[allow(dead_code, reason = "part of the container API; used by tests")]
     pub fn is_empty(&self) -> bool {
         self.left == 0
     }
@@ -64,7 +66,7 @@ impl<'a> Intset<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::format::cursor::Origin;
+    use crate::cursor::Origin;
 
     #[test]
     fn widths() {
