@@ -136,7 +136,9 @@ fn interrupted_with_failures_then_a_rerun_sends_them_again() {
     let report = dir.path().join("report.json");
     let mut child = Command::new(env!("CARGO_BIN_EXE_rdbshift"))
         .args(["load", file, "--target", &s.url(), "--checkpoint", ck.to_str().unwrap()])
-        .args(["--checkpoint-interval-ms", "0", "--stop-grace", "2", "--report", report.to_str().unwrap()])
+        // a write blocked on the stopped server ends within --timeout
+        .args(["--checkpoint-interval-ms", "0", "--stop-grace", "2", "--timeout", "3"])
+        .args(["--report", report.to_str().unwrap()])
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
