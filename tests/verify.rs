@@ -123,18 +123,7 @@ fn dump_of(server: &str, dir: &common::tempdir::Dir, name: &str, fill: impl FnOn
 /// `XPENDING` pages, sampled: every run passes with exactly the keys `inspect` lists.
 #[test]
 fn clean_load_passes_on_every_server() {
-    for server in [
-        "redis-5.0",
-        "redis-6.0",
-        "redis-6.2",
-        "redis-7.0",
-        "redis-8.0",
-        "redis-8.6",
-        "redis-stack-7.4",
-        "valkey-8.0",
-        "valkey-8.1",
-        "valkey-9.1",
-    ] {
+    for server in common::SERVERS {
         let f = compact(server);
         let n = listed(&f, &[]).len();
         assert_eq!(n, listed(&f, &["--include-expired"]).len(), "{server}: the corpus has expired keys");

@@ -20,6 +20,20 @@ use std::time::{Duration, Instant};
 use rdbshift::resp::Reply;
 use rdbshift::resp::client::Conn;
 
+/// Every server of the matrix `scripts/install-servers.sh` installs.
+pub const SERVERS: [&str; 10] = [
+    "redis-5.0",
+    "redis-6.0",
+    "redis-6.2",
+    "redis-7.0",
+    "redis-8.0",
+    "redis-8.6",
+    "redis-stack-7.4",
+    "valkey-8.0",
+    "valkey-8.1",
+    "valkey-9.1",
+];
+
 pub fn servers_root() -> PathBuf {
     PathBuf::from(std::env::var("RDB_SERVERS").unwrap_or_else(|_| "/opt/rdb-servers".into()))
 }
@@ -223,18 +237,7 @@ pub fn rdbshift(args: &[&str]) -> (i32, Vec<u8>, String) {
 pub fn server_for(f: &Path) -> &'static str {
     let name = f.file_name().unwrap().to_str().unwrap();
     let name = name.strip_suffix(".rdb").unwrap_or(name);
-    for s in [
-        "redis-5.0",
-        "redis-6.0",
-        "redis-6.2",
-        "redis-7.0",
-        "redis-8.0",
-        "redis-8.6",
-        "redis-stack-7.4",
-        "valkey-8.0",
-        "valkey-8.1",
-        "valkey-9.1",
-    ] {
+    for s in SERVERS {
         if name == s || name.starts_with(&format!("{s}-")) {
             return s;
         }

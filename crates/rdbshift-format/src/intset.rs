@@ -33,14 +33,6 @@ impl<'a> Intset<'a> {
         }
         Ok(Intset { c, width, left: len, prev: None })
     }
-    #[allow(dead_code, reason = "part of the container API; used by tests")]
-    pub fn len(&self) -> u64 {
-        self.left as u64
-    }
-    #[allow(dead_code, reason = "part of the container API; used by tests")]
-    pub fn is_empty(&self) -> bool {
-        self.left == 0
-    }
     pub fn next_int(&mut self) -> Result<Option<i64>> {
         if self.left == 0 {
             return Ok(None);

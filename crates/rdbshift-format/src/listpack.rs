@@ -175,20 +175,9 @@ impl<'a> Listpack<'a> {
         Ok(Listpack { c, declared, seen: 0, done: false })
     }
 
-    #[allow(dead_code, reason = "part of the container API; used by tests")]
-    pub fn declared_len(&self) -> Option<u64> {
-        (self.declared != u16::MAX).then_some(self.declared as u64)
-    }
-
     /// Where the next element starts (an offset into the listpack's bytes).
     pub fn pos(&self) -> usize {
         self.c.pos()
-    }
-
-    /// Elements read so far.
-    #[allow(dead_code, reason = "part of the container API; used by tests")]
-    pub fn count(&self) -> u32 {
-        self.seen
     }
 
     /// The next element, or `None` at the end marker.

@@ -99,21 +99,9 @@ impl<'a> Ziplist<'a> {
         Ok(Ziplist { c, declared, tail, seen: 0, prev_size: 0, prev_start: None, done: false })
     }
 
-    /// The entry count from the header, if it is exact.
-    #[allow(dead_code, reason = "part of the container API; used by tests")]
-    pub fn declared_len(&self) -> Option<u64> {
-        (self.declared != u16::MAX).then_some(self.declared as u64)
-    }
-
     /// Where the next entry starts (an offset into the ziplist's bytes).
     pub fn pos(&self) -> usize {
         self.c.pos()
-    }
-
-    /// Entries read so far.
-    #[allow(dead_code, reason = "part of the container API; used by tests")]
-    pub fn count(&self) -> u32 {
-        self.seen
     }
 
     pub fn cursor(&self) -> &Cursor<'a> {
