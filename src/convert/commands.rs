@@ -9,22 +9,14 @@
 //! `plan.max_elems` elements, nor more than `plan.max_bytes` argument bytes unless one
 //! element alone is larger.
 
+use super::bufs::Bufs;
 use super::out::{Out, ZERO_COPY_MIN, array_header, bulk, bulk_int, bulk_str};
 use super::{Counts, Mode, Plan};
 use crate::encode::text;
 use crate::format::record::Key;
 use crate::format::types::{self, Kind};
-use crate::format::value::Scratch;
 use crate::format::visit::{ArrayValue, ModuleValue, Visitor};
 use crate::format::{Header, Result, Str};
-
-/// Buffers reused from key to key by one worker.
-#[derive(Default)]
-pub struct Bufs {
-    pub scratch: Scratch,
-    body: Vec<u8>,
-    ttls: Vec<(i64, Vec<u8>)>,
-}
 
 /// Writes the commands for key `k` (named `name`), already selected by the filter.
 #[allow(clippy::too_many_arguments, reason = "the worker's state, passed as it is by every key writer")]
@@ -104,7 +96,7 @@ pub fn key(
                 && kind != Kind::String
                 && let Some(ms) = k.expire_ms
             {
-                pexpireat(c.out, name, ms)?;
+                c.out.pexpireat(name, ms)?;
             }
             Ok(())
         }
@@ -142,10 +134,6 @@ fn commands_exact(h: &Header, data: &[u8], k: &Key, b: &mut Bufs) -> Result<bool
     let mut z = NegZero(false);
     k.decode(data, h, &mut z, &mut b.scratch)?;
     Ok(!z.0)
-}
-
-pub fn pexpireat(out: &mut Out, key: &[u8], ms: i64) -> Result<()> {
-    out.command(&[b"PEXPIREAT", key, itoa::Buffer::new().format(ms).as_bytes()])
 }
 
 /// A collection (or string) being written.
@@ -269,7 +257,7 @@ impl Visitor for Coll<'_, '_, '_, '_> {
         }
         self.out.end_cmd()?;
         if let (Some(ms), false) = (exp, pxat) {
-            pexpireat(self.out, self.key, ms)?;
+            self.out.pexpireat(self.key, ms)?;
         }
         Ok(())
     }

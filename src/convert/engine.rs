@@ -21,7 +21,8 @@ use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
-use super::commands::{self, Bufs};
+use super::bufs::Bufs;
+use super::commands;
 use super::out::{BufPool, Mark, Out, Seg, stopped};
 use super::{Counts, Plan};
 use crate::filter::Verdict;

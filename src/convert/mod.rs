@@ -6,6 +6,7 @@
 //! how the file was split or how many threads ran, so output is byte-identical for any
 //! thread count.
 
+pub mod bufs;
 pub mod commands;
 pub mod engine;
 pub mod out;

@@ -140,6 +140,11 @@ impl<'s> Out<'s> {
         }
     }
 
+    /// `PEXPIREAT key ms`: an absolute expiry, so a replay later than the dump keeps it.
+    pub fn pexpireat(&mut self, key: &[u8], ms: i64) -> Result<()> {
+        self.command(&[b"PEXPIREAT", key, itoa::Buffer::new().format(ms).as_bytes()])
+    }
+
     /// A whole command of small arguments (written by [`crate::resp::command::write`]).
     pub fn command(&mut self, args: &[&[u8]]) -> Result<()> {
         crate::resp::command::write(&mut self.buf, args);

@@ -20,7 +20,7 @@
 //!    trim leaves max-deleted-id alone), `XDEL` for the rest; then `XSETID` again with the
 //!    final max-deleted-id, and `PEXPIREAT`.
 
-use super::commands::{Bufs, pexpireat};
+use super::bufs::Bufs;
 use super::out::{Out, array_header, bulk};
 use super::{Counts, Plan};
 use crate::format::cursor::Cursor;
@@ -249,7 +249,7 @@ pub fn key(
         setid(out, true).map_err(err)?;
     }
     if let Some(ms) = k.expire_ms {
-        pexpireat(out, name, ms).map_err(err)?;
+        out.pexpireat(name, ms).map_err(err)?;
     }
     if nack_streams {
         n.streams_nack += 1;

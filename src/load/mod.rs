@@ -21,7 +21,8 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use crate::convert::commands::{self, Bufs};
+use crate::convert::bufs::Bufs;
+use crate::convert::commands;
 use crate::convert::engine::Sink;
 use crate::convert::out::{BufPool, Mark, Out, Seg};
 use crate::convert::{Counts, Plan, Target as Server};
