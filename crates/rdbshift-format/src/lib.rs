@@ -91,6 +91,7 @@ mod lzf;
 pub mod module;
 pub mod record;
 pub mod stream;
+pub mod stream_view;
 pub mod template;
 pub mod types;
 pub mod value;

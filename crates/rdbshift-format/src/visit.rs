@@ -5,7 +5,7 @@
 
 use super::cursor::Str;
 use super::error::Result;
-use super::stream::{Group, Idmp, StreamEntry, StreamMeta};
+use super::stream_view::{Group, Idmp, StreamEntry, StreamMeta};
 
 /// A module value (type 7), carried as its raw serialized bytes.
 #[derive(Debug, Clone, Copy)]
