@@ -134,7 +134,16 @@ fn prepare(
         offsets.push(p.offset);
         offsets.extend(p.failed.iter().map(|x| x.0));
     }
-    let (survey, damage) = match survey(data, a.read.options(), filter, &offsets, merge, &|x, y| dump.release(x, y)) {
+    // name collisions between dbs matter only when several dbs are merged, which a first
+    // pass tells: the names are gathered in a second one only then
+    let first = survey(data, a.read.options(), filter, &offsets, false, &|x, y| dump.release(x, y));
+    let first = match first {
+        (s, None) if merge && a.merge_dbs && s.selected_dbs.len() > 1 => {
+            survey(data, a.read.options(), filter, &offsets, true, &|x, y| dump.release(x, y))
+        }
+        other => other,
+    };
+    let (survey, damage) = match first {
         (s, None) => (s, None),
         (s, Some(e)) if a.salvage && !dump.changed() => (s, Some(e.to_string())),
         (_, Some(e)) => {

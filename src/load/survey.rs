@@ -11,8 +11,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::hash::{BuildHasher, Hasher};
 
 use crate::filter::Filter;
-use crate::format::record::{Options, Record};
-use crate::format::{Error, Reader, Result};
+use crate::format::record::{Key, KeyNameCheck, Options, Record};
+use crate::format::{Error, RStr, Reader, Result};
 
 /// What the pre-pass found.
 #[derive(Debug, Default)]
@@ -37,8 +37,8 @@ impl Survey {
 /// Surveys `data`; on damage, what was found before it comes with the error. `offsets`: checkpoint offsets that must each be a key record's start
 /// (or one past it: a checkpoint records "after this key"), or the file's length.
 /// `merge`: find names that occur in more than one selected db.
-pub fn survey(
-    data: &[u8],
+pub fn survey<'a>(
+    data: &'a [u8],
     opts: Options,
     filter: &Filter,
     offsets: &[u64],
@@ -46,20 +46,67 @@ pub fn survey(
     release: &dyn Fn(usize, usize),
 ) -> (Survey, Option<Error>) {
     let mut s = Survey::default();
-    match walk(&mut s, data, opts, filter, offsets, merge, release) {
-        Ok(()) => (s, None),
-        Err(e) => (s, Some(e)),
+    if opts.allow_duplicate_keys {
+        let r = walk(&mut s, data, opts, filter, offsets, merge, release, &mut |_| true);
+        return (s, r.err());
     }
+    // the duplicate-key check runs on the second core, fed in batches, so that the pass
+    // costs about what the skim costs
+    let (walked, checked) = std::thread::scope(|sc| {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<(u64, RStr<'a>, usize)>>(8);
+        let checker = sc.spawn(move || -> Result<()> {
+            let mut names = KeyNameCheck::default();
+            let mut cur = None;
+            for batch in rx {
+                for (db, key, at) in batch {
+                    if cur != Some(db) {
+                        if let Some(prev) = cur {
+                            names.finish(data, Some(prev))?;
+                        }
+                        cur = Some(db);
+                    }
+                    names.check(data, db, &key, at)?;
+                }
+            }
+            names.finish(data, None)
+        });
+        let mut batch = Vec::with_capacity(BATCH);
+        let mut send = |k: &Key<'a>| {
+            batch.push(KeyNameCheck::of(k));
+            if batch.len() < BATCH {
+                return true;
+            }
+            // false: the checker stopped (it found a duplicate)
+            tx.send(std::mem::replace(&mut batch, Vec::with_capacity(BATCH))).is_ok()
+        };
+        let opts = Options { allow_duplicate_keys: true, ..opts };
+        let walked = walk(&mut s, data, opts, filter, offsets, merge, release, &mut send);
+        drop(send);
+        let _ = tx.send(batch);
+        drop(tx);
+        (walked, checker.join().unwrap_or_else(|_| Err(Error::corrupt(0, "file", "the duplicate-key check stopped"))))
+    });
+    // the earlier of the two errors is the one that counts
+    let err = match (walked.err(), checked.err()) {
+        (Some(a), Some(b)) => Some(if b.offset < a.offset { b } else { a }),
+        (a, b) => a.or(b),
+    };
+    (s, err)
 }
 
-fn walk(
+/// Keys per batch handed to the duplicate-key check.
+const BATCH: usize = 4096;
+
+#[allow(clippy::too_many_arguments, reason = "the survey's inputs, passed through once")]
+fn walk<'a>(
     s: &mut Survey,
-    data: &[u8],
+    data: &'a [u8],
     opts: Options,
     filter: &Filter,
     offsets: &[u64],
     merge: bool,
     release: &dyn Fn(usize, usize),
+    each_key: &mut dyn FnMut(&Key<'a>) -> bool,
 ) -> Result<()> {
     let mut r = Reader::new(data, opts)?;
     let mut want: BTreeSet<u64> = offsets.iter().copied().filter(|&o| o != data.len() as u64).collect();
@@ -71,6 +118,10 @@ fn walk(
     while let Some(rec) = r.next_record()? {
         behind.passed(r.checked_upto());
         let Record::Key(k) = rec else { continue };
+        if !each_key(&k) {
+            // the duplicate-key check has its error: no need to read on
+            break;
+        }
         *s.keys.entry(k.db).or_default() += 1;
         want.remove(&(k.start as u64));
         want.remove(&(k.start as u64 + 1));

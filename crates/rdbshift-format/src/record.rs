@@ -256,6 +256,33 @@ impl KeyNames {
     }
 }
 
+/// The duplicate-key check on its own, for a caller that runs it apart from the skim (on
+/// another thread, with the reader's own check off): fed every key's name, in file order,
+/// with [`KeyNameCheck::check`], and [`KeyNameCheck::finish`] at each change of database
+/// and at the end. It reports what the reader would: the key and both offsets.
+#[derive(Default)]
+pub struct KeyNameCheck(KeyNames);
+
+impl KeyNameCheck {
+    /// What the check needs of key `k`: its database, its name as stored, and where that
+    /// name starts (right after the type byte). All of it borrows from the file, so it may
+    /// be sent to another thread.
+    pub fn of<'a>(k: &Key<'a>) -> (u64, RStr<'a>, usize) {
+        (k.db, k.key, k.type_at + 1)
+    }
+
+    /// The name `key`, stored at byte offset `at` of `data` (the whole file), of a key in
+    /// database `db` (see [`KeyNameCheck::of`]).
+    pub fn check(&mut self, data: &[u8], db: u64, key: &RStr<'_>, at: usize) -> Result<()> {
+        self.0.check(data, db, key, at)
+    }
+
+    /// Database `db` is complete (`None`: the file is): its pending names are checked.
+    pub fn finish(&mut self, data: &[u8], db: Option<u64>) -> Result<()> {
+        self.0.finish(data, db)
+    }
+}
+
 /// Reads the records of a whole RDB file held in memory (usually a mapping), one at a time,
 /// checking the checksum and duplicate keys as it goes (see [`Options`]).
 pub struct Reader<'a> {
