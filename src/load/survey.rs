@@ -81,7 +81,6 @@ pub fn survey<'a>(
         };
         let opts = Options { allow_duplicate_keys: true, ..opts };
         let walked = walk(&mut s, data, opts, filter, offsets, merge, release, &mut send);
-        drop(send);
         let _ = tx.send(batch);
         drop(tx);
         (walked, checker.join().unwrap_or_else(|_| Err(Error::corrupt(0, "file", "the duplicate-key check stopped"))))
