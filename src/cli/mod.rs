@@ -240,7 +240,12 @@ pub type CliResult = Result<i32, Box<dyn std::error::Error>>;
 
 pub fn run() -> i32 {
     let cli = Cli::parse();
-    rdbshift::stop::install();
+    // SIGINT/SIGTERM become a request to stop cleanly where there is something to finish
+    // (an output to remove, a checkpoint and a report to write); elsewhere they end the
+    // process at once, as usual
+    if matches!(cli.cmd, Cmd::Inspect(_) | Cmd::Convert(_) | Cmd::Load(_)) {
+        rdbshift::stop::install();
+    }
     // A closed pipe (e.g. `| head`) is not an error worth a panic.
     let r = match cli.cmd {
         Cmd::Inspect(a) => inspect::run(a),
