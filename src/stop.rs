@@ -9,11 +9,17 @@ use std::sync::atomic::{AtomicI32, Ordering};
 
 static SIGNAL: AtomicI32 = AtomicI32::new(0);
 
-/// Handles SIGINT and SIGTERM from now on (see the module doc).
+/// Handles SIGINT and SIGTERM from now on (see the module doc). A signal the process was
+/// started with ignored (a background job of a script ignores SIGINT) stays ignored.
 pub fn install() {
     for sig in [libc::SIGINT, libc::SIGTERM] {
-        // SAFETY: installs a handler that only touches an atomic and resets the disposition.
+        // SAFETY: reads the current disposition, then installs a handler that only touches
+        // an atomic and resets the disposition.
         unsafe {
+            let mut old: libc::sigaction = std::mem::zeroed();
+            if libc::sigaction(sig, std::ptr::null(), &mut old) == 0 && old.sa_sigaction == libc::SIG_IGN {
+                continue;
+            }
             let mut sa: libc::sigaction = std::mem::zeroed();
             sa.sa_sigaction = on_signal as *const () as usize;
             sa.sa_flags = libc::SA_RESTART;
