@@ -4,7 +4,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-servers.sh
-rustup component add rustfmt clippy >/dev/null 2>&1 || true
 # gates: one style, no lint, docs that build
 cargo fmt --all --check
 cargo clippy --release --locked --workspace --all-targets -- -D warnings
