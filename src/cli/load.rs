@@ -139,7 +139,9 @@ fn prepare(
     let first = survey(data, a.read.options(), filter, &offsets, false, &|x, y| dump.release(x, y));
     let first = match first {
         (s, None) if merge && a.merge_dbs && s.selected_dbs.len() > 1 => {
-            survey(data, a.read.options(), filter, &offsets, true, &|x, y| dump.release(x, y))
+            // the first pass proved the structure, the checksum and the key names unique
+            let names_only = Options { no_checksum: true, allow_duplicate_keys: true, ..a.read.options() };
+            survey(data, names_only, filter, &offsets, true, &|x, y| dump.release(x, y))
         }
         other => other,
     };

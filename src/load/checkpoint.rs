@@ -154,10 +154,16 @@ impl Checkpoint {
         self.read.get(fingerprint)
     }
 
+    /// Whether a write that is not forced would happen now (at most once per `interval`):
+    /// a caller may skip gathering its progress when it would not be written anyway.
+    pub fn due(&self) -> bool {
+        self.written.is_none_or(|t| t.elapsed() >= self.interval)
+    }
+
     /// Records progress; written now if `force`, else at most once a second.
     pub fn record(&mut self, fingerprint: &str, p: Progress, force: bool) -> std::io::Result<()> {
         self.mine.insert(fingerprint.to_string(), p);
-        if !force && self.written.is_some_and(|t| t.elapsed() < self.interval) {
+        if !force && !self.due() {
             return Ok(());
         }
         let _lock = Lock::take(&self.path)?;

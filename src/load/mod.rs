@@ -544,8 +544,9 @@ impl<'a, 't> FileLoad<'a, 't> {
                 }
             }
             _ => {
+                // the name travels with the open key: take it before the ledger closes it
+                let name = self.key_name(record, db);
                 if self.ledger.failed(record, db) == ledger::Outcome::Finished {
-                    let name = self.key_name(record, db);
                     self.fail(addr, name, e);
                 }
             }
@@ -560,6 +561,10 @@ impl<'a, 't> FileLoad<'a, 't> {
     /// Records progress in the checkpoint (at most once a second unless `force`).
     fn record_progress(&mut self, offset: usize, force: bool) -> std::io::Result<()> {
         if let Some((c, fp, path)) = &self.checkpoint {
+            // the failed keys are gathered only for a write that happens (this runs per piece)
+            if !force && !c.lock().unwrap_or_else(|p| p.into_inner()).due() {
+                return Ok(());
+            }
             let failed = self.ledger.failed_keys().map(|(r, d)| (r as u64, d)).collect();
             let p = checkpoint::Progress { path: path.clone(), offset: offset as u64, failed };
             c.lock().unwrap_or_else(|p| p.into_inner()).record(fp, p, force)?;
@@ -660,8 +665,8 @@ impl<'a, 't> FileLoad<'a, 't> {
             }
             let (round, gave_up) = self.ledger.take_retries();
             for r in gave_up {
+                let name = self.key_name(r.record, r.db);
                 if self.ledger.failed(r.record, r.db) == ledger::Outcome::Finished {
-                    let name = self.key_name(r.record, r.db);
                     self.fail("-", name, ledger::gave_up(&r));
                 }
             }
