@@ -285,6 +285,16 @@ impl Drop for Dump {
     }
 }
 
+/// The reader's error for a dump whose file shrank under the mapping, at byte offset `at`
+/// (where the reader noticed; [`Dump::changed_message`] is what the user is told).
+pub fn changed_error(at: usize) -> crate::format::Error {
+    crate::format::Error::corrupt(
+        at as u64,
+        "file",
+        "the file changed while it was being read (truncated or rewritten in place by another process)",
+    )
+}
+
 /// Whether any open dump could not be read because its file shrank under the mapping.
 /// Checked before a key is handed on: a key decoded from zero-filled pages never leaves.
 pub fn faulted() -> bool {

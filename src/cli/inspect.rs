@@ -88,7 +88,7 @@ fn inspect_one(dump: &Dump, a: &InspectArgs, filter: &Filter, out: &mut dyn Writ
             return Err(rdbshift::format::Error::new(k.start as u64, rdbshift::stop::error(sig).into()));
         }
         if rdbshift::input::faulted() {
-            return Err(rdbshift::convert::engine::changed(k.start));
+            return Err(rdbshift::input::changed_error(k.start));
         }
         behind.passed(r.checked_upto());
         if !filter.db(k.db) {

@@ -259,15 +259,6 @@ pub fn run<'a>(
     })
 }
 
-/// The error for a dump whose file shrank under the mapping (see [`crate::input`]).
-pub fn changed(at: usize) -> Error {
-    Error::corrupt(
-        at as u64,
-        "file",
-        "the file changed while it was being read (truncated or rewritten in place by another process)",
-    )
-}
-
 fn sink_err(e: std::io::Error) -> Error {
     Error::new(0, ErrorKind::Sink(e))
 }
@@ -336,12 +327,12 @@ fn skim<'a>(mut r: Reader<'a>, chunk_bytes: usize, dispatch: &mut dyn FnMut(Chun
         }
         let rec = match r.next_record() {
             Ok(Some(rec)) if !crate::input::faulted() => rec,
-            Ok(Some(_)) => return Err(changed(at)),
+            Ok(Some(_)) => return Err(crate::input::changed_error(at)),
             Ok(None) => return Err(stopped()),
             Err(e) => {
                 // the complete keys before the damage still go out
                 let _ = flush(&mut cur, at);
-                return Err(if crate::input::faulted() { changed(at) } else { e });
+                return Err(if crate::input::faulted() { crate::input::changed_error(at) } else { e });
             }
         };
         match rec {
@@ -455,7 +446,7 @@ fn work(
         };
         let r = match r {
             // a key read over pages that vanished never leaves
-            Ok(()) if crate::input::faulted() => Err(changed(chunk.start)),
+            Ok(()) if crate::input::faulted() => Err(crate::input::changed_error(chunk.start)),
             r => r,
         };
         if let Err(e) = r {
