@@ -165,8 +165,14 @@ impl<'s> Out<'s> {
         Ok(())
     }
 
+    /// Hands on what is buffered. A piece goes out when it holds bytes, or when it holds no
+    /// bytes but carries news of a key: the end of a key whose last command already went
+    /// out in the previous piece (the flush after a key's last command comes before the key
+    /// is closed), or a key begun with no command yet. Without it, a key whose last command
+    /// filled the piece at the end of a chunk would stay open forever for the consumer.
     pub fn flush(&mut self) -> Result<()> {
-        if !self.buf.is_empty() {
+        let news = self.marks.as_ref().is_some_and(|m| m.iter().any(|m| m.end || m.cmds > 0 || m.name.is_some()));
+        if !self.buf.is_empty() || news {
             let full = std::mem::replace(&mut self.buf, self.pool.get(self.piece + (64 << 10)));
             let marks = match &mut self.marks {
                 None => Vec::new(),
@@ -273,6 +279,35 @@ mod tests {
         match segs.pop() {
             Some(Seg::Bytes(b, m)) => (b, m),
             other => panic!("{other:?}"),
+        }
+    }
+
+    /// Every key begun is ended in the marks handed on, wherever the pieces were cut: also
+    /// when a key's last command fills a piece and nothing follows it (the end of a chunk).
+    #[test]
+    fn every_key_ends_in_the_marks_whatever_the_piece_size() {
+        for piece in [1, 16, 30, 31, 32, 60, 64, 100, 1 << 20] {
+            for keys in 1..5usize {
+                let pool = BufPool::default();
+                let mut segs = Vec::new();
+                let mut send = |s: Seg| {
+                    segs.push(s);
+                    Ok(())
+                };
+                let mut out = Out::new(b"", piece, &pool, &mut send).with_marks();
+                for k in 0..keys {
+                    out.begin_key(k * 10, Some(0), b"k");
+                    out.command(&[b"SET", b"k", b"0123456789"]).unwrap();
+                    out.end_key();
+                }
+                out.flush().unwrap();
+                drop(out);
+                let marks: Vec<Mark> =
+                    segs.into_iter().flat_map(|s| if let Seg::Bytes(_, m) = s { m } else { Vec::new() }).collect();
+                let ended: Vec<usize> = marks.iter().filter(|m| m.end).map(|m| m.record).collect();
+                assert_eq!(ended, (0..keys).map(|k| k * 10).collect::<Vec<_>>(), "piece {piece}, {keys} keys");
+                assert_eq!(marks.iter().map(|m| m.cmds).sum::<u32>(), keys as u32, "piece {piece}");
+            }
         }
     }
 

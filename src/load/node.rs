@@ -167,6 +167,10 @@ impl Node {
                 st.owe(e.cmds);
                 st.q.push_back(e);
             }
+            // a key's end that needs no reply (its last command went in an earlier piece)
+            // completes now if everything before it is answered: the reader thread may
+            // not wake for a while
+            pop_complete(&mut st);
         }
         self.write(bytes);
     }
@@ -185,6 +189,7 @@ impl Node {
                 st.owe(e.cmds);
                 st.q.push_back(e);
             }
+            pop_complete(&mut st);
             if st.dead.is_some() {
                 return;
             }
