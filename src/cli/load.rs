@@ -57,6 +57,9 @@ pub struct LoadArgs {
     /// Unacknowledged bytes allowed per node (tuning).
     #[arg(long, value_name = "BYTES", hide = true)]
     window: Option<usize>,
+    /// Bytes of the file per unit of parallel work (tuning and tests).
+    #[arg(long, value_name = "BYTES", hide = true)]
+    chunk_bytes: Option<usize>,
     /// What to do with keys that already exist: replace them (default), skip them, or
     /// count them as failures.
     #[arg(long, value_enum, default_value_t = OnConflict::Replace)]
@@ -254,6 +257,9 @@ pub fn run(a: LoadArgs) -> CliResult {
     let mut cfg = Config::default();
     if let Some(n) = a.threads {
         cfg.threads = n.max(1);
+    }
+    if let Some(c) = a.chunk_bytes {
+        cfg.chunk_bytes = c.max(1);
     }
     let pool = rayon::ThreadPoolBuilder::new().num_threads(cfg.threads).build()?;
     // a progress bar only for a person watching (stderr a terminal)
