@@ -182,6 +182,41 @@ impl Filter {
         true
     }
 
+    /// The selection as the options that make it, in one canonical order (lists sorted,
+    /// repeats dropped): `all keys` when nothing is filtered. Two filters that select the
+    /// same keys by the same rules describe alike (a checkpoint compares them).
+    pub fn describe(&self) -> String {
+        fn sorted<T: Ord + Clone>(v: &[T]) -> Vec<T> {
+            let mut v = v.to_vec();
+            v.sort();
+            v.dedup();
+            v
+        }
+        let mut parts = Vec::new();
+        for d in sorted(&self.dbs) {
+            parts.push(format!("--db {d}"));
+        }
+        for d in sorted(&self.exclude_dbs) {
+            parts.push(format!("--exclude-db {d}"));
+        }
+        for g in sorted(&self.globs) {
+            parts.push(format!("--key '{}'", String::from_utf8_lossy(&g)));
+        }
+        for g in sorted(&self.exclude_globs) {
+            parts.push(format!("--exclude-key '{}'", String::from_utf8_lossy(&g)));
+        }
+        for t in sorted(&self.types) {
+            parts.push(format!("--type {t}"));
+        }
+        for t in sorted(&self.exclude_types) {
+            parts.push(format!("--exclude-type {t}"));
+        }
+        if self.include_expired {
+            parts.push("--include-expired".into());
+        }
+        if parts.is_empty() { "all keys".into() } else { parts.join(" ") }
+    }
+
     /// The selection stage for the key `k`, whose name is `name`.
     pub fn judge<'n>(&self, k: &Key<'_>, name: &'n [u8]) -> Verdict<'n> {
         if !self.db(k.db) {
@@ -205,6 +240,24 @@ pub fn now_ms() -> i64 {
 mod tests {
     use super::glob_match as m;
     use super::*;
+
+    #[test]
+    fn a_selection_describes_itself_canonically() {
+        assert_eq!(Filter::default().describe(), "all keys");
+        let a = Filter {
+            dbs: vec![3, 0, 3],
+            globs: vec![b"b:*".to_vec(), b"a:*".to_vec()],
+            exclude_types: vec!["stream".into()],
+            include_expired: true,
+            now_ms: 1,
+            ..Default::default()
+        };
+        let b = Filter { dbs: vec![0, 3], globs: vec![b"a:*".to_vec(), b"b:*".to_vec()], now_ms: 2, ..a.clone() };
+        assert_eq!(a.describe(), "--db 0 --db 3 --key 'a:*' --key 'b:*' --exclude-type stream --include-expired");
+        assert_eq!(a.describe(), b.describe(), "order, repeats and the clock do not matter");
+        let c = Filter { include_expired: false, ..a.clone() };
+        assert_ne!(a.describe(), c.describe());
+    }
 
     #[test]
     fn inclusions_and_exclusions() {

@@ -72,6 +72,11 @@ pub struct LoadArgs {
     /// With --checkpoint: do not send again the keys an earlier run failed.
     #[arg(long)]
     skip_failed: bool,
+    /// With --checkpoint: forget what it recorded for these dumps and load them from the
+    /// start (a checkpoint belongs to one load: its target, db mapping and selection; a
+    /// rerun that differs is refused without this).
+    #[arg(long)]
+    checkpoint_reset: bool,
     /// Allow --to-db (or a URL /db) to put the keys of several dbs into one; names that
     /// occur in more than one db are reported, and the last one wins.
     #[arg(long)]
@@ -131,6 +136,11 @@ fn prepare(
         }
         None => String::new(),
     };
+    if a.checkpoint_reset
+        && let Some(c) = ckpt
+    {
+        c.lock().unwrap().reset(&fingerprint);
+    }
     let progress = ckpt.and_then(|c| c.lock().unwrap().progress(&fingerprint).cloned());
     let mut offsets: Vec<u64> = Vec::new();
     if let Some(p) = &progress {
@@ -236,6 +246,36 @@ pub fn run(a: LoadArgs) -> CliResult {
     }
     let mut t = Target::connect(url.clone()).map_err(|e| format!("{}: {e}", redact(&a.target)))?;
     eprintln!("rdbshift: {} is {} ({})", url, t.server, if t.cluster { "cluster" } else { "standalone" });
+    // a checkpoint belongs to one load: progress another load recorded is refused
+    if let Some(c) = &ckpt {
+        let spec = checkpoint::Spec {
+            target: t.identity().map_err(|e| format!("{}: {e}", redact(&a.target)))?,
+            dbs: match to_db {
+                Some(db) => format!("all into db {db}"),
+                None => "as in the dump".into(),
+            },
+            selection: filter.describe(),
+        };
+        let mut c = c.lock().unwrap();
+        for d in &dumps {
+            if let Err(diff) = c.check(&d.fingerprint, &spec) {
+                report(
+                    &d.path,
+                    &format!(
+                        "the checkpoint {} records another load of this dump: {}; rerun with the options it was made with, or add --checkpoint-reset to load this dump from the start",
+                        a.checkpoint.as_deref().unwrap_or(Path::new("")).display(),
+                        diff.join("; ")
+                    ),
+                );
+                code = 1;
+            }
+        }
+        if code != 0 {
+            eprintln!("rdbshift: nothing was loaded");
+            return Ok(code);
+        }
+        c.bind(spec);
+    }
     if let Some(w) = a.window {
         t.window = w.max(1);
     }
@@ -291,12 +331,11 @@ pub fn run(a: LoadArgs) -> CliResult {
             start_at: d.start_at,
             redo: d.redo.clone(),
         };
+        // a finished dump still goes through the engine, which sends nothing before
+        // `start_at` and counts each key as done earlier or filtered out
         if plan.start_at >= data.len() && plan.redo.is_empty() {
             eprintln!("rdbshift: {}: already loaded (checkpoint)", f.display());
-            shared.lock().unwrap_or_else(|p| p.into_inner()).report.counts.resumed += d.survey.total_keys();
-            return (0, d.survey.total_keys());
-        }
-        if plan.start_at > 0 {
+        } else if plan.start_at > 0 {
             eprintln!(
                 "rdbshift: {}: resuming at byte offset {} (checkpoint){}",
                 f.display(),

@@ -392,15 +392,21 @@ fn work(
         let (key_start, sent) = (out.buf.len(), out.sent);
         let r = match item {
             Item::Key(k) => (|| {
-                if k.start < plan.start_at && !plan.redo.contains(&k.start) {
-                    n.resumed += 1;
-                    return Ok(());
-                }
                 if !f.db(k.db) {
                     n.filtered += 1;
                     return Ok(());
                 }
                 let name = k.key.bytes(&mut namebuf).map_err(|e| k.context(e))?;
+                // a key an earlier run of this load finished: but one the selection leaves
+                // out was never part of it
+                if k.start < plan.start_at && !plan.redo.contains(&k.start) {
+                    if f.selects(k, name) {
+                        n.resumed += 1;
+                    } else {
+                        n.filtered += 1;
+                    }
+                    return Ok(());
+                }
                 let name = match f.judge(k, name) {
                     Verdict::Keep(name) => name,
                     Verdict::Filtered => {

@@ -305,6 +305,35 @@ impl Target {
         Ok(())
     }
 
+    /// What identifies the target for a checkpoint: a standalone server by its address, a
+    /// cluster by its masters' node ids (any seed node gives the same; a failover or a
+    /// reshard keeps some of them).
+    pub fn identity(&mut self) -> Result<checkpoint::TargetId, String> {
+        if !self.cluster {
+            return Ok(checkpoint::TargetId::Server(self.url.addr()));
+        }
+        let first = self.masters().first().copied().unwrap_or(0);
+        let addr = self.nodes[first].addr.clone();
+        let c = self.checker(first)?;
+        let r = match c.cmd(&["CLUSTER", "SLOTS"]) {
+            Ok(Reply::Array(Some(r))) => r,
+            other => return Err(format!("{addr}: CLUSTER SLOTS: {other:?}")),
+        };
+        let mut ids = std::collections::BTreeSet::new();
+        for range in r {
+            let Reply::Array(Some(f)) = range else { continue };
+            if let Some(Reply::Array(Some(m))) = f.get(2)
+                && let Some(Reply::Bulk(Some(id))) = m.get(2)
+            {
+                ids.insert(String::from_utf8_lossy(id).into_owned());
+            }
+        }
+        if ids.is_empty() {
+            return Err(format!("{addr}: CLUSTER SLOTS names no node ids"));
+        }
+        Ok(checkpoint::TargetId::Cluster(ids.into_iter().collect()))
+    }
+
     /// Reconnects a node whose connection died, for up to [`RECONNECT_FOR`].
     fn reconnect(&mut self, i: usize) -> Result<(), String> {
         let addr = self.nodes[i].addr.clone();
@@ -566,7 +595,7 @@ impl<'a, 't> FileLoad<'a, 't> {
                 return Ok(());
             }
             let failed = self.ledger.failed_keys().map(|(r, d)| (r as u64, d)).collect();
-            let p = checkpoint::Progress { path: path.clone(), offset: offset as u64, failed };
+            let p = checkpoint::Progress { path: path.clone(), offset: offset as u64, failed, load: None };
             c.lock().unwrap_or_else(|p| p.into_inner()).record(fp, p, force)?;
         }
         Ok(())
