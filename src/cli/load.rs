@@ -408,8 +408,12 @@ pub fn run(a: LoadArgs) -> CliResult {
     let acct = Accounting::of(rep, keys);
     let secs = started.elapsed().as_secs_f64();
     print_report(rep, &acct, secs);
+    for (addr, why) in &t.given_up {
+        eprintln!("rdbshift: gave up on {addr}: {why}, {} times in a row; its keys failed", rdbshift::load::STRIKES);
+    }
     if let Some(p) = &a.report {
-        std::fs::write(p, report_json(rep, &acct, &url, secs)).map_err(|e| format!("report {}: {e}", p.display()))?;
+        std::fs::write(p, report_json(rep, &acct, &url, secs, &t.given_up))
+            .map_err(|e| format!("report {}: {e}", p.display()))?;
     }
     if let Some(sig) = rdbshift::stop::requested() {
         eprintln!(
@@ -476,7 +480,13 @@ fn print_report(r: &Report, acct: &Accounting, secs: f64) {
     }
 }
 
-fn report_json(r: &Report, acct: &Accounting, url: &Url, secs: f64) -> String {
+fn report_json(
+    r: &Report,
+    acct: &Accounting,
+    url: &Url,
+    secs: f64,
+    given_up: &std::collections::BTreeMap<String, String>,
+) -> String {
     use rdbshift::encode::text::json_str;
     let mut o = Vec::new();
     o.extend_from_slice(b"{\"target\":");
@@ -507,6 +517,15 @@ fn report_json(r: &Report, acct: &Accounting, url: &Url, secs: f64) -> String {
         }
         json_str(&mut o, addr);
         o.extend_from_slice(format!(":{{\"loaded\":{},\"failed\":{}}}", n.loaded, n.failed).as_bytes());
+    }
+    o.extend_from_slice(b"},\"given_up\":{");
+    for (i, (addr, why)) in given_up.iter().enumerate() {
+        if i > 0 {
+            o.push(b',');
+        }
+        json_str(&mut o, addr);
+        o.push(b':');
+        json_str(&mut o, why);
     }
     o.extend_from_slice(b"},\"errors\":{");
     for (i, (k, n)) in r.errors.iter().enumerate() {

@@ -57,6 +57,11 @@ pub struct Ledger {
     failed: BTreeMap<usize, u64>,
     /// Offset just past the record start of the last key handed on.
     sent_upto: usize,
+    /// The first key given up without being recorded one by one (its node was given up):
+    /// a checkpoint must not pass it.
+    abandoned_from: Option<usize>,
+    /// Keys given up that way.
+    pub abandoned: u64,
     pub loaded: u64,
     pub skipped: u64,
     /// Retries sent.
@@ -174,9 +179,27 @@ impl Ledger {
         self.failed.iter().map(|(&r, &d)| (r, d))
     }
 
-    /// Everything whose record starts before this offset is finished.
+    /// The key failed for good because its node was given up. It is counted, not listed
+    /// (a dead node may own millions of keys): a checkpoint stops before the first such
+    /// key, so a rerun sends it and everything after it again.
+    pub fn abandon(&mut self, record: usize) {
+        self.open.remove(&record);
+        self.retries.retain(|r| r.record != record);
+        self.abandoned += 1;
+        self.abandoned_from = Some(self.abandoned_from.map_or(record, |a| a.min(record)));
+        self.sent_upto = self.sent_upto.max(record + 1);
+    }
+
+    /// Whether a key was given up without being listed (see [`Ledger::abandon`]).
+    pub fn has_abandoned(&self) -> bool {
+        self.abandoned_from.is_some()
+    }
+
+    /// Everything whose record starts before this offset is finished (and listed, if it
+    /// failed).
     pub fn done_upto(&self) -> usize {
-        self.open.keys().next().copied().unwrap_or(self.sent_upto)
+        let d = self.open.keys().next().copied().unwrap_or(self.sent_upto);
+        self.abandoned_from.map_or(d, |a| a.min(d))
     }
 }
 
@@ -201,6 +224,22 @@ mod tests {
         assert_eq!(l.done_upto(), 20);
         assert_eq!(l.acked(20), Outcome::Finished);
         assert_eq!((l.loaded, l.open_count(), l.done_upto()), (2, 0, 21));
+    }
+
+    #[test]
+    fn an_abandoned_key_is_counted_and_holds_the_checkpoint_back() {
+        let mut l = Ledger::default();
+        l.sent(10, 0, None);
+        l.sent(20, 0, None);
+        l.sent(30, 0, None);
+        assert_eq!(l.acked(10), Outcome::Finished);
+        l.abandon(20);
+        assert_eq!(l.acked(20), Outcome::Stale, "an abandoned key is closed");
+        assert_eq!(l.acked(30), Outcome::Finished);
+        l.passed(40);
+        assert_eq!((l.loaded, l.abandoned, l.open_count(), l.failed_count()), (2, 1, 0, 0));
+        assert_eq!(l.done_upto(), 20, "a rerun starts at the first abandoned key");
+        assert!(l.has_abandoned());
     }
 
     #[test]

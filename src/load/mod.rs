@@ -90,9 +90,19 @@ pub struct Target {
     /// Outcomes of other dumps' keys, seen by a load that was collecting (several dumps
     /// load at once through the same connections): (node, outcome) per dump.
     inbox: HashMap<u32, Vec<(usize, Done)>>,
-    /// Other dumps' unacknowledged entries from a connection that died, with the reason.
-    lost: HashMap<u32, Vec<(Expect, String)>>,
+    /// Other dumps' unacknowledged entries from a connection that died, with the reason
+    /// and the node's address.
+    lost: HashMap<u32, Vec<(Expect, String, String)>>,
+    /// Per connection: timeouts in a row (a reply or a reconnect that waited the whole
+    /// `--timeout`); cleared when it answers again.
+    strikes: HashMap<usize, u32>,
+    /// Nodes given up after [`STRIKES`] timeouts in a row, with the reason their keys fail.
+    pub given_up: BTreeMap<String, String>,
 }
+
+/// Timeouts in a row after which a node is given up: it is reconnected at most
+/// `STRIKES - 1` times, so a dead node costs about `STRIKES × --timeout`.
+pub const STRIKES: u32 = 3;
 
 /// A [`Target`] shared by the loads of several dumps running at once: a load holds the
 /// lock for one call from its engine at a time (`acquire` .. `release`).
@@ -169,6 +179,8 @@ impl Target {
             checkers: Vec::new(),
             inbox: HashMap::new(),
             lost: HashMap::new(),
+            strikes: HashMap::new(),
+            given_up: BTreeMap::new(),
         };
         if cluster {
             t.refresh_slots()?;
@@ -334,9 +346,50 @@ impl Target {
         Ok(checkpoint::TargetId::Cluster(ids.into_iter().collect()))
     }
 
-    /// Reconnects a node whose connection died, for up to [`RECONNECT_FOR`].
+    /// Connection `i` timed out (`why`): one more strike against it; at [`STRIKES`] in a
+    /// row its node is given up (a standalone server's connections for other dbs with it).
+    /// Returns whether it is.
+    fn strike(&mut self, i: usize, why: &str) -> bool {
+        let addr = self.nodes[i].addr.clone();
+        if self.given_up.contains_key(&addr) {
+            return true;
+        }
+        if !why.starts_with("timed out") {
+            return false;
+        }
+        let n = self.strikes.entry(i).or_default();
+        *n += 1;
+        if *n < STRIKES {
+            return false;
+        }
+        let reason = format!("timed out after {} waiting for {addr}", crate::resp::client::secs(self.url.timeouts.io));
+        eprintln!("rdbshift: giving up on {addr}: it timed out {STRIKES} times in a row ({why}); its keys fail");
+        self.given_up.insert(addr, reason);
+        true
+    }
+
+    /// Connection `i` answered: its timeouts are no longer in a row.
+    fn answered(&mut self, i: usize) {
+        if !self.strikes.is_empty() {
+            self.strikes.remove(&i);
+        }
+    }
+
+    /// Why keys for node `i` fail without being sent, if it was given up.
+    fn gave_up_on(&self, i: usize) -> Option<&String> {
+        if self.given_up.is_empty() {
+            return None;
+        }
+        self.given_up.get(&self.nodes[i].addr)
+    }
+
+    /// Reconnects a node whose connection died, for up to [`RECONNECT_FOR`] (a handshake
+    /// that times out is a strike: see [`Target::strike`]). A node given up is left dead.
     fn reconnect(&mut self, i: usize) -> Result<(), String> {
         let addr = self.nodes[i].addr.clone();
+        if self.given_up.contains_key(&addr) {
+            return Ok(());
+        }
         let start = Instant::now();
         let mut wait = Duration::from_millis(100);
         loop {
@@ -349,6 +402,7 @@ impl Target {
                     }
                     return Ok(());
                 }
+                Err(e) if e.contains("timed out") && self.strike(i, &e) => return Ok(()),
                 Err(e) if start.elapsed() > RECONNECT_FOR => {
                     return Err(format!("{addr} did not come back within {}s: {e}", RECONNECT_FOR.as_secs()));
                 }
@@ -473,23 +527,34 @@ impl<'a, 't> FileLoad<'a, 't> {
         for (i, d) in self.t.inbox.remove(&self.file).unwrap_or_default() {
             self.outcome(i, d);
         }
-        for (e, why) in self.t.lost.remove(&self.file).unwrap_or_default() {
-            self.lose(e, &why);
+        for (e, why, addr) in self.t.lost.remove(&self.file).unwrap_or_default() {
+            self.lose(e, &why, &addr);
         }
         for i in 0..self.t.nodes.len() {
             let done = self.t.nodes[i].take_done();
+            if !done.is_empty() {
+                self.t.answered(i);
+            }
             self.sort_done(i, done);
             if let Some(why) = self.t.nodes[i].dead() {
-                // what was not acknowledged goes again, from each key's first command
+                let addr = self.t.nodes[i].addr.clone();
+                // a connection that timed out is a strike against its node (once per death:
+                // what it owed is taken below, and a given-up node's stays dead)
+                if self.t.nodes[i].in_flight() == 0 && self.t.gave_up_on(i).is_some() {
+                    continue;
+                }
+                self.t.strike(i, &why);
+                // what was not acknowledged goes again, from each key's first command (or
+                // fails, when the node was given up)
                 let lost = self.t.nodes[i].take_unacknowledged();
                 let done = self.t.nodes[i].take_done();
                 self.sort_done(i, done);
                 for e in lost {
                     match e.tag {
                         Tag::Key { file, .. } if file != self.file => {
-                            self.t.lost.entry(file).or_default().push((e, why.clone()))
+                            self.t.lost.entry(file).or_default().push((e, why.clone(), addr.clone()))
                         }
-                        _ => self.lose(e, &why),
+                        _ => self.lose(e, &why, &addr),
                     }
                 }
                 if self.cur == Some(i) {
@@ -514,14 +579,36 @@ impl<'a, 't> FileLoad<'a, 't> {
         }
     }
 
-    /// A key of this dump whose commands were not all acknowledged before its connection died.
-    fn lose(&mut self, e: Expect, why: &str) {
-        if let Tag::Key { record, .. } = e.tag {
+    /// A key of this dump whose commands were not all acknowledged before its connection
+    /// (to `addr`) died: it goes again, or fails if the node was given up.
+    fn lose(&mut self, e: Expect, why: &str, addr: &str) {
+        if let Tag::Key { record, db, .. } = e.tag {
             if !e.end && self.ledger.is_open(record) && !self.ledger.is_retrying(record) {
                 self.dropped.insert(record);
             }
+            if let Some(reason) = self.t.given_up.get(addr).cloned() {
+                let name = self.key_name(record, db);
+                if self.ledger.failed(record, db) == ledger::Outcome::Finished {
+                    self.fail(addr, name, reason);
+                }
+                return;
+            }
             self.ledger.retry(record, None, format!("connection lost: {why}"));
         }
+    }
+
+    /// A key whose node was given up: it fails, counted but not listed (see
+    /// [`ledger::Ledger::abandon`]), and its later pieces are dropped.
+    fn abandon(&mut self, addr: &str, record: usize, end: bool, reason: String) {
+        if !self.ledger.is_open(record) {
+            return;
+        }
+        if !end {
+            self.dropped.insert(record);
+        }
+        let name = self.key_name(record, self.db);
+        self.ledger.abandon(record);
+        self.fail(addr, name, reason);
     }
 
     fn outcome(&mut self, node: usize, d: Done) {
@@ -605,7 +692,8 @@ impl<'a, 't> FileLoad<'a, 't> {
         let rep = &mut self.t.report;
         rep.failed += 1;
         rep.per_node.entry(addr.to_string()).or_default().failed += 1;
-        *rep.errors.entry(e.split_whitespace().next().unwrap_or("?").to_string()).or_default() += 1;
+        let kind = if e.starts_with("timed out") { "timed out" } else { e.split_whitespace().next().unwrap_or("?") };
+        *rep.errors.entry(kind.to_string()).or_default() += 1;
         if rep.failures.len() < 20 {
             rep.failures.push((name, e));
         }
@@ -689,7 +777,11 @@ impl<'a, 't> FileLoad<'a, 't> {
             self.t.drain();
             self.collect()?;
             if !self.ledger.has_retries() {
-                let done = if complete && self.ledger.open_count() == 0 { self.data.len() } else { self.done_upto() };
+                let done = if complete && self.ledger.open_count() == 0 && !self.ledger.has_abandoned() {
+                    self.data.len()
+                } else {
+                    self.done_upto()
+                };
                 return self.record_progress(done, true);
             }
             let (round, gave_up) = self.ledger.take_retries();
@@ -709,6 +801,14 @@ impl<'a, 't> FileLoad<'a, 't> {
                     Some(addr) => self.t.node(addr, 0).map_err(err_io)?,
                     None => self.t.route(slot, r.db).map_err(err_io)?,
                 };
+                if let Some(reason) = self.t.gave_up_on(node).cloned() {
+                    let addr = self.t.nodes[node].addr.clone();
+                    let name = self.key_name(r.record, r.db);
+                    if self.ledger.failed(r.record, r.db) == ledger::Outcome::Finished {
+                        self.fail(&addr, name, reason);
+                    }
+                    continue;
+                }
                 let tag = Tag::Key { file: self.file, record: r.record, db: r.db };
                 self.t.nodes[node].send(&bytes, Some(Expect { tag, cmds, bytes: bytes.len(), end: true }));
             }
@@ -887,6 +987,15 @@ impl FileLoad<'_, '_> {
                 continue;
             }
             let i = self.t.route(m.slot.unwrap_or(0), self.db).map_err(err_io)?;
+            if let Some(reason) = self.t.gave_up_on(i).cloned() {
+                let addr = self.t.nodes[i].addr.clone();
+                self.abandon(&addr, m.record, m.end, reason);
+                if m.end {
+                    self.dropped.remove(&m.record);
+                }
+                self.cur = None;
+                continue;
+            }
             self.gather(
                 i,
                 piece,

@@ -260,6 +260,22 @@ impl Drop for Node {
     }
 }
 
+/// How often a silent server that owes replies is reported.
+const NOTE_EVERY: Duration = Duration::from_secs(10);
+
+/// `1204` as `1,204`.
+pub fn thousands(n: u64) -> String {
+    let d = n.to_string();
+    let mut out = String::with_capacity(d.len() + d.len() / 3);
+    for (i, c) in d.chars().enumerate() {
+        if i > 0 && (d.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
 /// Pops the entries at the front whose replies have all arrived.
 fn pop_complete(st: &mut State) {
     while st.q.front().is_some_and(|f| f.cmds == 0) {
@@ -292,6 +308,8 @@ fn read_loop(mut r: ReadHalf, sh: &(Mutex<State>, Condvar), addr: &str, timeout:
     let mut got: Vec<Option<String>> = Vec::new();
     let mut last_rx = Instant::now();
     let mut read_timeout = None;
+    // a line for a person every NOTE_EVERY while the server owes replies and is silent
+    let mut next_note = NOTE_EVERY;
     loop {
         let mut pos = 0;
         let bad = loop {
@@ -332,6 +350,16 @@ fn read_loop(mut r: ReadHalf, sh: &(Mutex<State>, Condvar), addr: &str, timeout:
             match st.owing_since {
                 Some(since) => {
                     let waited = since.max(last_rx).elapsed();
+                    if waited < NOTE_EVERY {
+                        next_note = NOTE_EVERY;
+                    } else if waited >= next_note && waited < timeout {
+                        eprintln!(
+                            "rdbshift: {addr} has not answered for {} s ({} replies outstanding)",
+                            waited.as_secs(),
+                            thousands(st.cmds)
+                        );
+                        next_note = waited + NOTE_EVERY;
+                    }
                     if waited >= timeout && bad.is_none() {
                         st.dead.get_or_insert(format!(
                             "timed out after {} waiting for {addr} ({} replies outstanding)",
@@ -344,9 +372,12 @@ fn read_loop(mut r: ReadHalf, sh: &(Mutex<State>, Condvar), addr: &str, timeout:
                         r.shutdown();
                         return;
                     }
-                    timeout.saturating_sub(waited).max(Duration::from_millis(1))
+                    timeout.saturating_sub(waited).min(next_note.saturating_sub(waited)).max(Duration::from_millis(1))
                 }
-                None => timeout,
+                None => {
+                    next_note = NOTE_EVERY;
+                    timeout
+                }
             }
         };
         if let Some(b) = bad {
@@ -369,5 +400,17 @@ fn read_loop(mut r: ReadHalf, sh: &(Mutex<State>, Condvar), addr: &str, timeout:
             Err(e) if is_timeout(&e) || e.kind() == std::io::ErrorKind::Interrupted => {}
             Err(e) => return die(sh, format!("reading from {addr}: {e}")),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn thousands_are_grouped() {
+        let t = super::thousands;
+        assert_eq!(
+            (t(0), t(999), t(1000), t(1204), t(1234567)),
+            ("0".into(), "999".into(), "1,000".into(), "1,204".into(), "1,234,567".into())
+        );
     }
 }
