@@ -44,8 +44,8 @@ fn banded_dump(dir: &Path) -> (PathBuf, u64) {
     for round in 0..3u64 {
         for (i, &size) in sizes.iter().enumerate() {
             let name = format!("band:{round}:{i}:{size}");
-            ok(&mut c, &[b"SET", name.as_bytes(), &bytes(n, size, (round + i as u64) % 2 == 0)]);
-            if i % 3 == 0 {
+            ok(&mut c, &[b"SET", name.as_bytes(), &bytes(n, size, (round + i as u64).is_multiple_of(2))]);
+            if i.is_multiple_of(3) {
                 ok(&mut c, &[b"PEXPIRE", name.as_bytes(), b"86400000"]);
             }
             n += 1;
@@ -56,7 +56,7 @@ fn banded_dump(dir: &Path) -> (PathBuf, u64) {
             let mut args: Vec<Vec<u8>> = vec![b"HSET".to_vec(), name.into_bytes()];
             for f in 0..2500u64 {
                 args.push(format!("f{}", chunk * 2500 + f).into_bytes());
-                args.push(bytes(f, 200, f % 2 == 0));
+                args.push(bytes(f, 200, f.is_multiple_of(2)));
             }
             let refs: Vec<&[u8]> = args.iter().map(|a| a.as_slice()).collect();
             ok(&mut c, &refs);
