@@ -172,7 +172,7 @@ fn keys_and_elements(server: &str) {
     for k in [del, ren] {
         assert!(o.err.contains(&format!("missing: {}\n", quote(k))), "{k:?} not named: {}", o.err);
     }
-    let what = if server == "redis-6.0" { "TTL" } else { "expiry 99999999999999, expected" };
+    let what = if server == "redis-6.0" { "TTL" } else { "expiry 99999999999999 (5138-11-16T09:46:39.999Z), expected" };
     assert!(o.err.contains(&format!("different: {}: {what}", quote(ttl))), "{}", o.err);
     assert!(o.err.contains(&format!("different: {}: field {} differs", quote(&hash), quote(f0))), "{}", o.err);
 }
@@ -561,17 +561,30 @@ fn cluster_db0_and_extra() {
     assert!(o.err.contains("a cluster has only db 0"), "{}", o.err);
     let (code, _, err) = rdbshift(&["verify", f.to_str().unwrap(), "--target", &url, "--db", "0", "--to-db", "3"]);
     assert!(code == 1 && err.contains("a cluster has only db 0"), "{err}");
-    // a stray key on whichever master owns its slot
-    let mut added = 0;
-    for node in &c.nodes {
-        if !node.conn().call(&[b"SET", b"stray{x}", b"1"]).unwrap().is_error() {
-            added += 1;
+    // a stray key in a slot the dump's keys hold, and one in a slot they do not (another
+    // shard's, as far as this dump can tell): only the first is extra
+    let slots: std::collections::BTreeSet<u16> =
+        listed(&f, &["--db", "0"]).iter().map(|k| rdbshift::slot::of(&bytes(&k["key"]))).collect();
+    let name = |inside: bool| {
+        (0..)
+            .map(|i| format!("stray-{i}"))
+            .find(|k| slots.contains(&rdbshift::slot::of(k.as_bytes())) == inside)
+            .unwrap()
+    };
+    let (inside, outside) = (name(true), name(false));
+    for k in [&inside, &outside] {
+        let mut added = 0;
+        for node in &c.nodes {
+            if !node.conn().call(&[b"SET", k.as_bytes(), b"1"]).unwrap().is_error() {
+                added += 1;
+            }
         }
+        assert_eq!(added, 1);
     }
-    assert_eq!(added, 1);
     let o = verify(&f, &url, &["--db", "0", "--extra"]);
-    assert_eq!((o.code, o.checked, o.extra, o.scanned), (1, n as u64, Some(1), Some(n as u64 + 1)), "{}", o.err);
-    assert!(o.err.contains("extra: stray{x}\n"), "{}", o.err);
+    assert_eq!((o.code, o.checked, o.extra, o.scanned), (1, n as u64, Some(1), Some(n as u64 + 2)), "{}", o.err);
+    assert!(o.err.contains(&format!("extra: {inside}\n")), "{}", o.err);
+    assert!(o.err.contains(&format!("in the {} slots the dumps' keys hold", slots.len())), "{}", o.err);
 }
 
 /// Binary key names are printed quoted as redis-cli does (`\n`, `\xff`, spaces).
@@ -662,4 +675,75 @@ fn older_dumps_into_newer_servers() {
             &format!("group {}: entries-read {moved}, expected ", quote(&group)),
         );
     }
+}
+
+/// A key whose type changed on the target is a difference, named with both types, and the
+/// value commands' `WRONGTYPE` is not an error of the run.
+#[test]
+fn a_type_change_is_a_named_difference() {
+    let dir = common::tempdir::Dir::new("verify-type");
+    let f = dump_of("redis-7.0", &dir, "types.rdb", |c| {
+        call(c, &[b"SET", b"str:plain", b"v"]);
+        call(c, &[b"RPUSH", b"list", b"a", b"b"]);
+        call(c, &[b"HSET", b"hash", b"f", b"v"]);
+    })
+    .expect("redis-7.0 is installed");
+    let s = Server::start_ok("redis-7.0", None, &[]).unwrap();
+    let url = s.url();
+    load(&f, &url, &[]);
+    passes(&verify(&f, &url, &[]), 3);
+    let mut c = s.conn();
+    call(&mut c, &[b"DEL", b"str:plain", b"hash"]);
+    call(&mut c, &[b"RPUSH", b"str:plain", b"x"]);
+    call(&mut c, &[b"SET", b"hash", b"x"]);
+    let o = verify(&f, &url, &[]);
+    assert_eq!((o.code, o.checked, o.missing, o.different), (1, 3, 0, 2), "{}", o.err);
+    assert!(o.err.contains("different: str:plain: type list, expected string\n"), "{}", o.err);
+    assert!(o.err.contains("different: hash: type string, expected hash\n"), "{}", o.err);
+    assert!(o.err.contains(" 0 with server errors"), "{}", o.err);
+    assert!(!o.err.contains("WRONGTYPE"), "{}", o.err);
+}
+
+/// A Redis 8.6 dump with hash field TTLs loaded into Redis 7.0: load warns that the TTLs
+/// were dropped (`--strict`: exit 2); verify compares the fields, says which TTLs it could
+/// not compare and in which keys, and exits 2 with `--strict`. Into 8.6 everything compares.
+#[test]
+fn field_ttls_the_target_cannot_hold_are_not_comparable() {
+    let dir = common::tempdir::Dir::new("verify-fttl");
+    let f = dump_of("redis-8.6", &dir, "fttl.rdb", |c| {
+        let mut args: Vec<Vec<u8>> = vec![b"HSET".to_vec(), b"h:ttl".to_vec()];
+        for i in 0..500 {
+            args.push(format!("f{i}").into_bytes());
+            args.push(format!("v{i}").into_bytes());
+        }
+        let refs: Vec<&[u8]> = args.iter().map(|a| a.as_slice()).collect();
+        call(c, &refs);
+        let mut args: Vec<Vec<u8>> =
+            vec![b"HPEXPIRE".to_vec(), b"h:ttl".to_vec(), b"86400000".to_vec(), b"FIELDS".to_vec(), b"500".to_vec()];
+        args.extend((0..500).map(|i| format!("f{i}").into_bytes()));
+        let refs: Vec<&[u8]> = args.iter().map(|a| a.as_slice()).collect();
+        call(c, &refs);
+        call(c, &[b"HSET", b"h:plain", b"f", b"v"]);
+        call(c, &[b"SET", b"s", b"v"]);
+    })
+    .expect("redis-8.6 is installed");
+    let s = Server::start_ok("redis-7.0", None, &[]).unwrap();
+    let url = s.url();
+    let (code, _, err) = rdbshift(&["load", f.to_str().unwrap(), "--target", &url, "--strict"]);
+    assert_eq!(code, 2, "--strict: the field TTLs could not be carried: {err}");
+    assert!(err.contains("warning") && err.contains("TTL"), "{err}");
+    let o = verify(&f, &url, &[]);
+    passes(&o, 3);
+    assert!(o.err.contains(" 1 not comparable"), "{}", o.err);
+    assert!(o.err.contains("not comparable: 500 hash field TTLs in 1 keys: Redis 7.0"), "{}", o.err);
+    assert!(o.err.contains("rdbshift:   not comparable: h:ttl\n"), "{}", o.err);
+    let o = verify(&f, &url, &["--strict"]);
+    assert_eq!(o.code, 2, "{}", o.err);
+    // a target that holds them: nothing is left out
+    let s86 = Server::start_ok("redis-8.6", None, &[]).unwrap();
+    let (code, _, err) = rdbshift(&["load", f.to_str().unwrap(), "--target", &s86.url(), "--strict"]);
+    assert_eq!(code, 0, "{err}");
+    let o = verify(&f, &s86.url(), &["--strict"]);
+    passes(&o, 3);
+    assert!(o.err.contains(" 0 not comparable"), "{}", o.err);
 }

@@ -72,6 +72,11 @@ pub struct LoadArgs {
     /// With --checkpoint: do not send again the keys an earlier run failed.
     #[arg(long)]
     skip_failed: bool,
+    /// Exit with code 2 when something could not be carried to the target (see the
+    /// warnings: hash field TTLs before Redis 7.4, stream IDMP or NACKs, arrays, ...), as
+    /// `convert --strict` does (a load with failed keys still exits 1).
+    #[arg(long)]
+    strict: bool,
     /// With --checkpoint: forget what it recorded for these dumps and load them from the
     /// start (a checkpoint belongs to one load: its target, db mapping and selection; a
     /// rerun that differs is refused without this).
@@ -370,13 +375,16 @@ pub fn run(a: LoadArgs) -> CliResult {
         let fin = fl.finish(r.is_ok() && !stopped, (stopped || r.is_err()).then_some(grace));
         drop(fl);
         shared.lock().unwrap_or_else(|p| p.into_inner()).report.counts.add(&counts);
+        let mut code = 0;
         for w in counts.warnings(&server.to_string()) {
             eprintln!("rdbshift: warning: {}: {w}", f.display());
+            if a.strict {
+                code = 2;
+            }
         }
-        let mut code = 0;
         if let Some(dmg) = &d.damage {
             report(f, &format!("{dmg} (--salvage: the complete keys before it were loaded)"));
-            code = 1;
+            code = code.max(1);
         } else if let Err(e) = r {
             if d.dump.changed() {
                 report(f, &d.dump.changed_message());
@@ -398,7 +406,8 @@ pub fn run(a: LoadArgs) -> CliResult {
         let hs: Vec<_> = dumps.iter().enumerate().map(|(i, d)| s.spawn(move || one(i, d))).collect();
         hs.into_iter().map(|h| h.join().unwrap_or((1, 0))).collect()
     });
-    let mut code = results.iter().map(|r| r.0).max().unwrap_or(0);
+    // a failure (1) says more than a loss --strict counts (2)
+    let mut code = if results.iter().any(|r| r.0 == 1) { 1 } else { results.iter().map(|r| r.0).max().unwrap_or(0) };
     let keys: u64 = results.iter().map(|r| r.1).sum();
     let t = shared.into_inner().unwrap_or_else(|p| p.into_inner());
     if let Some(b) = &bar {
@@ -423,7 +432,7 @@ pub fn run(a: LoadArgs) -> CliResult {
         return Ok(rdbshift::stop::exit_code(sig));
     }
     if rep.failed > 0 || acct.not_sent > 0 {
-        code = code.max(1);
+        code = 1;
     }
     Ok(code)
 }

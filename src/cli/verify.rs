@@ -26,9 +26,16 @@ pub struct VerifyArgs {
     #[arg(long, value_name = "N")]
     sample: Option<u64>,
     /// Also scan the target (the dbs verified, every master of a cluster) for keys that the
-    /// filters select and the dumps do not hold; any such key makes the exit code 1.
+    /// filters select and the dumps do not hold; any such key makes the exit code 1. On a
+    /// cluster only the slots the dumps' keys hold are scanned, so one shard's dump can be
+    /// verified alone; on a standalone server give every dump that was loaded into it.
     #[arg(long)]
     extra: bool,
+    /// Exit with code 2 when something could not be compared because the target cannot
+    /// hold it (hash field TTLs before Redis 7.4, stream IDMP or NACKs, arrays, module
+    /// values without the module).
+    #[arg(long)]
+    strict: bool,
     /// Consumer-group PELs up to this many entries are compared from XINFO STREAM FULL,
     /// longer ones in pages with XPENDING (tuning, tests).
     #[arg(long, value_name = "N", hide = true, default_value_t = PEL_EXACT)]
@@ -104,12 +111,15 @@ pub fn run(a: VerifyArgs) -> CliResult {
         code = 1;
     }
     let rep = &v.report;
+    let not_comparable: u64 = rep.not_comparable.values().map(|n| n.keys).sum();
     eprintln!(
-        "rdbshift: checked {} keys: {} missing, {} different, {} expired (not expected) in {:.2}s",
+        "rdbshift: checked {} keys: {} missing, {} different, {} with server errors, {} expired (not expected), {} not comparable in {:.2}s",
         rep.checked,
         rep.missing,
         rep.different,
+        rep.errors,
         rep.expired,
+        not_comparable,
         started.elapsed().as_secs_f64()
     );
     for k in &rep.missing_keys {
@@ -118,17 +128,39 @@ pub fn run(a: VerifyArgs) -> CliResult {
     for (k, w) in &rep.different_keys {
         eprintln!("rdbshift:   different: {k}: {w}");
     }
+    for (k, w) in &rep.error_keys {
+        eprintln!("rdbshift:   server error: {k}: {w}");
+    }
+    for (kind, n) in &rep.not_comparable {
+        let items = if n.items != n.keys {
+            format!("{} {kind} in {} keys", n.items, n.keys)
+        } else {
+            format!("{} {kind}", n.keys)
+        };
+        eprintln!("rdbshift: not comparable: {items}: {}", n.why);
+        for k in &n.names {
+            eprintln!("rdbshift:   not comparable: {k}");
+        }
+    }
     if a.extra {
+        let scope = match rep.extra_slots {
+            Some(n) => format!(" in the {n} slots the dumps' keys hold"),
+            None => String::new(),
+        };
         eprintln!(
-            "rdbshift: extra: {} keys on the target that the dumps do not hold ({} scanned)",
+            "rdbshift: extra: {} keys on the target{scope} that the dumps do not hold ({} scanned)",
             rep.extra, rep.scanned
         );
         for k in &rep.extra_keys {
             eprintln!("rdbshift:   extra: {k}");
         }
     }
-    if rep.missing + rep.different + rep.extra > 0 {
+    if rep.missing + rep.different + rep.extra + rep.errors > 0 {
         code = 1;
+    }
+    if a.strict && rep.incomplete() && code == 0 {
+        eprintln!("rdbshift: --strict: {not_comparable} keys could not be compared in full");
+        code = 2;
     }
     Ok(code)
 }

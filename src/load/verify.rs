@@ -91,6 +91,28 @@ pub struct VerifyReport {
     pub extra_keys: Vec<String>,
     /// `--extra`: keys the scan looked at.
     pub scanned: u64,
+    /// `--extra` on a cluster: the slots the dumps' selected keys hold (the scan counts
+    /// only keys in them, so that one shard's dump can be verified alone).
+    pub extra_slots: Option<u64>,
+    /// Keys for which the server answered an error (counted, with the key and the error).
+    pub errors: u64,
+    pub error_keys: Vec<(String, String)>,
+    /// What the target cannot hold and so could not be compared, per kind (see
+    /// [`NotComparable`]).
+    pub not_comparable: std::collections::BTreeMap<&'static str, NotComparable>,
+}
+
+/// Things of one kind that the target cannot hold (field TTLs before Redis 7.4, stream
+/// IDMP, NACKs, arrays, module values without the module), so verify could not compare
+/// them: how many, in how many keys, and the first keys' names.
+#[derive(Debug, Default, Clone)]
+pub struct NotComparable {
+    pub keys: u64,
+    /// Items (fields, entries) where that means more than the key.
+    pub items: u64,
+    pub names: Vec<String>,
+    /// Why, in words (`Redis 7.0 has no hash field TTLs`).
+    pub why: String,
 }
 
 impl VerifyReport {
@@ -105,6 +127,53 @@ impl VerifyReport {
         if self.different_keys.len() < NAMES_KEPT {
             self.different_keys.push((quote(name), what));
         }
+    }
+    fn error(&mut self, name: &[u8], what: String) {
+        self.errors += 1;
+        if self.error_keys.len() < NAMES_KEPT {
+            self.error_keys.push((quote(name), what));
+        }
+    }
+    /// `items` things of `kind` in the key `name` could not be compared (`why`).
+    fn not_comparable(&mut self, kind: &'static str, name: &[u8], items: u64, why: String) {
+        let n = self.not_comparable.entry(kind).or_default();
+        n.keys += 1;
+        n.items += items;
+        n.why = why;
+        if n.names.len() < NAMES_KEPT {
+            n.names.push(quote(name));
+        }
+    }
+    /// Whether anything could not be compared (`--strict` makes that a failure).
+    pub fn incomplete(&self) -> bool {
+        !self.not_comparable.is_empty()
+    }
+}
+
+/// Unix milliseconds as a UTC date and time, `2262-04-11T23:47:16.854Z` (proleptic
+/// Gregorian; what a person reads next to the number).
+pub fn date(ms: i64) -> String {
+    let (secs, milli) = (ms.div_euclid(1000), ms.rem_euclid(1000));
+    let (days, sod) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // days since 1970-01-01 to (y, m, d): Howard Hinnant's civil_from_days
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{milli:03}Z", sod / 3600, sod % 3600 / 60, sod % 60)
+}
+
+/// An expiry as verify shows it: milliseconds and the date (`none` for no expiry).
+fn expiry(ms: Option<i64>) -> String {
+    match ms {
+        None | Some(-1) => "none".into(),
+        Some(-2) => "none (no such key)".into(),
+        Some(e) => format!("{e} ({})", date(e)),
     }
 }
 
@@ -373,13 +442,26 @@ pub struct Verifier {
     /// The dbs of the target that the dumps' keys of the selected dbs go to (what
     /// `--extra` scans on a standalone server).
     pub dbs: BTreeSet<u64>,
+    /// Whether the target has modules loaded (asked when a module value is missing).
+    has_modules: Option<bool>,
+    /// The cluster slots of the selected dump keys (for `--extra` on a cluster): a bit each.
+    slots: Vec<u64>,
 }
 
 impl Verifier {
     /// `extra`: remember the selected keys, to look for others afterwards ([`Verifier::extra`]).
     pub fn new(p: Peers, filter: Filter, settings: Settings, extra: bool) -> Verifier {
         let keys = extra.then(KeySet::default);
-        Verifier { p, filter, settings, report: VerifyReport::default(), keys, dbs: BTreeSet::new() }
+        Verifier {
+            p,
+            filter,
+            settings,
+            report: VerifyReport::default(),
+            keys,
+            dbs: BTreeSet::new(),
+            has_modules: None,
+            slots: vec![0; 16384 / 64],
+        }
     }
 
     /// Verifies every selected key of one dump (those for which `pick` says yes).
@@ -407,8 +489,15 @@ impl Verifier {
             }
             if let Some(s) = &mut self.keys {
                 s.insert(db, &name);
+                let slot = crate::slot::of(&name) as usize;
+                self.slots[slot / 64] |= 1 << (slot % 64);
             }
             if !pick() {
+                continue;
+            }
+            if k.ty == types::ARRAY && !self.p.server.arrays() {
+                let why = format!("{} has no arrays (Redis 8.8 has them): load leaves them out", self.p.server);
+                self.report.not_comparable("arrays", &name, 1, why);
                 continue;
             }
             if self.filter.expired(k.expire_ms) {
@@ -485,6 +574,7 @@ impl Verifier {
                             seen: c.seen,
                             single: c.single,
                             expired_fields: c.expired_fields,
+                            ttl_skipped: c.ttl_skipped,
                         }
                     }
                 }
@@ -543,33 +633,49 @@ impl Verifier {
     /// Judges one key from its replies (and finishes it, if it is bigger than one batch).
     fn judge(&mut self, h: &Header, data: &[u8], it: &Item, r: &[Reply], scratch: &mut Scratch) -> Result<(), String> {
         let (k, name) = (&it.k, &it.name[..]);
-        for (x, what) in r.iter().zip(["TYPE", "the expiry", "the value"]) {
-            if let Reply::Error(e) = x {
-                return Err(format!("{}: {what}: {}", quote(name), String::from_utf8_lossy(e)));
-            }
+        if let Reply::Error(e) = &r[0] {
+            self.report.error(name, format!("TYPE: {}", String::from_utf8_lossy(e)));
+            return Ok(());
         }
-        let rep = &mut self.report;
+        let kind = types::kind(k.ty);
+        if let Want::Elements { ttl_skipped, .. } = it.want
+            && ttl_skipped > 0
+        {
+            self.report.not_comparable("hash field TTLs", name, ttl_skipped, self.no_field_ttls());
+        }
         if r[0] == Reply::Status(b"none".to_vec()) {
             let gone = k.expire_ms.is_some_and(|e| e <= crate::filter::now_ms());
             let empty = matches!(it.want, Want::Elements { seen: 0, .. });
             if gone || empty {
                 // its expiry passed since, or nothing in it is left to hold
-                rep.expired += 1;
-                rep.checked -= 1;
+                self.report.expired += 1;
+                self.report.checked -= 1;
+            } else if kind == Kind::Module && !self.target_has_modules(it) {
+                let t = k.module_id.map(module::type_name).unwrap_or_default();
+                let why = format!("{} has no modules loaded, so it cannot hold a {t} value", self.p.server);
+                self.report.not_comparable("module values", name, 1, why);
+                self.report.checked -= 1;
             } else {
-                rep.missing(name);
+                self.report.missing(name);
             }
             return Ok(());
         }
-        let kind = types::kind(k.ty);
         let want_type = match kind {
             Kind::Module => k.module_id.map(module::type_name).unwrap_or_default(),
             k => k.name().to_string(),
         };
         if r[0] != Reply::Status(want_type.as_bytes().to_vec()) {
-            rep.differ(name, format!("type {}, expected {want_type}", show(&r[0])));
+            // whatever the value commands answered (WRONGTYPE), the type is the difference
+            self.report.differ(name, format!("type {}, expected {want_type}", show(&r[0])));
             return Ok(());
         }
+        for (x, what) in r.iter().zip(["TYPE", "the expiry", "the value"]).skip(1) {
+            if let Reply::Error(e) = x {
+                self.report.error(name, format!("{what}: {}", String::from_utf8_lossy(e)));
+                return Ok(());
+            }
+        }
+        let rep = &mut self.report;
         let exact_ttl = self.p.server.stream_counters();
         let ttl_ok = match (&r[1], k.expire_ms) {
             (Reply::Int(-1), None) => true,
@@ -578,9 +684,13 @@ impl Verifier {
             _ => false,
         };
         if !ttl_ok {
-            let want = k.expire_ms.map_or("none".to_string(), |e| e.to_string());
-            let what = if exact_ttl { "expiry" } else { "TTL" };
-            rep.differ(name, format!("{what} {}, expected {want}", show(&r[1])));
+            let what = if exact_ttl {
+                format!("expiry {}, expected {}", expiry(r[1].int()), expiry(k.expire_ms))
+            } else {
+                let want = k.expire_ms.map_or("none".to_string(), |e| format!("{} ms", e - crate::filter::now_ms()));
+                format!("TTL {} ms, expected about {want} (expiry {})", show(&r[1]), expiry(k.expire_ms))
+            };
+            rep.differ(name, what);
             return Ok(());
         }
         let diff = match &it.want {
@@ -593,7 +703,7 @@ impl Verifier {
                 }
             }
             Want::Module => module_diff(&self.p.server, data, k, &r[2]),
-            Want::Elements { batch, seen, single, expired_fields } => {
+            Want::Elements { batch, seen, single, expired_fields, .. } => {
                 match judge_batch(kind, batch, 0, *single, &r[3..]) {
                     Some(d) => Some(d),
                     None => self.cardinality(it, &r[2], *seen, *expired_fields)?,
@@ -679,7 +789,21 @@ impl Verifier {
         it.k.decode(data, h, &mut c, scratch).map_err(|e| e.to_string())?;
         c.flush();
         let (seen, expired_fields, tail) = (c.seen, c.expired_fields, std::mem::take(&mut c.tail));
+        let ttl_skipped = c.ttl_skipped;
         let Some(Live { diff, err, .. }) = c.live.take() else { return Ok(None) };
+        if ttl_skipped > 0 {
+            let why = self.no_field_ttls();
+            self.report.not_comparable("hash field TTLs", &it.name, ttl_skipped, why);
+        }
+        if tail.idmp.is_some() && !server.idmp() {
+            let why = format!("{server} has no stream IDMP state");
+            self.report.not_comparable("stream IDMP", &it.name, 1, why);
+        }
+        let nacked = tail.groups.iter().map(|g| g.nacked()).sum::<u64>();
+        if nacked > 0 && !server.xnack() {
+            let why = format!("{server} has no NACKed stream entries (they go as unowned or are dropped)");
+            self.report.not_comparable("stream NACKs", &it.name, nacked, why);
+        }
         if let Some(e) = err {
             return Err(e);
         }
@@ -695,10 +819,40 @@ impl Verifier {
         Ok(None)
     }
 
+    fn no_field_ttls(&self) -> String {
+        format!(
+            "{} has no hash field TTLs (Redis 7.4 and Valkey 9.0 have them): the fields were compared without",
+            self.p.server
+        )
+    }
+
+    /// Whether the target has any module loaded (`MODULE LIST`, asked once).
+    fn target_has_modules(&mut self, it: &Item) -> bool {
+        if let Some(m) = self.has_modules {
+            return m;
+        }
+        let mut c = Cmds::default();
+        c.push(&[b"MODULE", b"LIST"]);
+        let m = match self.p.run(&it.name, it.db, &c) {
+            Ok(r) => !matches!(r.first(), Some(Reply::Array(Some(v))) if v.is_empty()),
+            Err(_) => true,
+        };
+        self.has_modules = Some(m);
+        m
+    }
+
     /// `--extra`: scans every master's selected dbs (a cluster: db 0) for keys the filters
     /// select and the dumps do not hold. Counts them, and keeps the first names.
+    ///
+    /// On a cluster only the slots the dumps' selected keys hold are looked at (a shard's
+    /// dump verified alone does not report the other shards' keys); on a standalone server
+    /// every key of the dbs is (give every dump of the migration).
     pub fn extra(&mut self) -> Result<(), String> {
         let Some(mut set) = self.keys.take() else { return Ok(()) };
+        let cluster = self.p.cluster;
+        if cluster {
+            self.report.extra_slots = Some(self.slots.iter().map(|w| w.count_ones() as u64).sum());
+        }
         let dbs: Vec<u64> = if self.p.cluster {
             vec![0]
         } else if let Some(d) = self.settings.to_db {
@@ -722,10 +876,15 @@ impl Verifier {
                     cursor = next.to_vec();
                     let keys = keys.array();
                     self.report.scanned += keys.len() as u64;
+                    let slots = &self.slots;
+                    let ours = |k: &[u8]| {
+                        let s = crate::slot::of(k) as usize;
+                        !cluster || slots[s / 64] & (1 << (s % 64)) != 0
+                    };
                     let mut found: Vec<&[u8]> = keys
                         .iter()
                         .filter_map(Reply::bytes)
-                        .filter(|k| self.filter.key(k) && !set.contains(db, k))
+                        .filter(|k| ours(k) && self.filter.key(k) && !set.contains(db, k))
                         .collect();
                     if self.filter.by_type() && !found.is_empty() {
                         let mut c = Cmds::default();
@@ -792,7 +951,7 @@ enum Want {
     /// `DUMP`: compared with the dump's bytes.
     Module,
     /// The cardinality, then the elements of a collection that fits one batch.
-    Elements { batch: Batch, seen: u64, single: bool, expired_fields: u64 },
+    Elements { batch: Batch, seen: u64, single: bool, expired_fields: u64, ttl_skipped: u64 },
     /// The cardinality; the elements (and a stream's groups) are checked after the window.
     Big,
 }
@@ -998,6 +1157,8 @@ struct Collect<'p> {
     seen: u64,
     /// Hash fields left out because their TTL has passed.
     expired_fields: u64,
+    /// Hash fields with a TTL the target cannot hold (compared without it).
+    ttl_skipped: u64,
     live: Option<Live<'p>>,
     overflow: bool,
     tail: stream::Tail,
@@ -1013,6 +1174,7 @@ impl<'p> Collect<'p> {
             batch: Batch::default(),
             seen: 0,
             expired_fields: 0,
+            ttl_skipped: 0,
             live,
             overflow: false,
             tail: stream::Tail::default(),
@@ -1077,6 +1239,8 @@ impl Visitor for Collect<'_> {
         self.room()?;
         if self.field_ttl {
             self.batch.ttls.push((f.to_vec(), expire_ms.unwrap_or(-1)));
+        } else if expire_ms.is_some() {
+            self.ttl_skipped += 1;
         }
         self.push(f.to_vec(), v.to_vec())
     }
@@ -1120,6 +1284,19 @@ impl Visitor for StringValue {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dates_in_utc() {
+        assert_eq!(date(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(date(1), "1970-01-01T00:00:00.001Z");
+        assert_eq!(date(951_782_400_000), "2000-02-29T00:00:00.000Z");
+        assert_eq!(date(1_733_400_000_123), "2024-12-05T12:00:00.123Z");
+        // the largest expiry a server keeps (year 2262) and before 1970
+        assert_eq!(date(9_223_372_036_854), "2262-04-11T23:47:16.854Z");
+        assert_eq!(date(-1), "1969-12-31T23:59:59.999Z");
+        assert_eq!(expiry(Some(-1)), "none");
+        assert_eq!(expiry(Some(86_400_000)), "86400000 (1970-01-02T00:00:00.000Z)");
+    }
 
     #[test]
     fn quoting_as_redis_cli() {

@@ -54,6 +54,8 @@ pub(super) struct DGroup {
     pub entries_read: Option<i64>,
     pub pel: Vec<Pending>,
     pub consumers: Vec<DConsumer>,
+    /// PEL entries NACKed (Redis 8.8): owned by no consumer.
+    pub nacked: u64,
 }
 
 pub(super) struct DConsumer {
@@ -72,7 +74,12 @@ impl DGroup {
                 .consumers()
                 .map(|c| c.map(|c| DConsumer { pending_len: c.pending_len(), name: c.name }))
                 .collect::<FResult<_>>()?,
+            nacked: g.nacked_len() as u64,
         })
+    }
+
+    pub fn nacked(&self) -> u64 {
+        self.nacked
     }
 }
 
