@@ -88,6 +88,9 @@ pub struct Counts {
     pub streams_nack: u64,
     /// The NACKed PEL entries of those streams (not rebuilt).
     pub nacked_dropped: u64,
+    /// Streams whose stored length is not their live entries (old servers left such
+    /// lengths after trims and deletions): commands give `XLEN` = the live entries.
+    pub stream_lengths_dropped: u64,
 }
 
 /// How many names of dropped keys a warning shows.
@@ -117,6 +120,7 @@ impl Counts {
         }
         self.streams_nack += o.streams_nack;
         self.nacked_dropped += o.nacked_dropped;
+        self.stream_lengths_dropped += o.stream_lengths_dropped;
     }
 
     /// One line per thing the target lost, for the user.
@@ -143,6 +147,10 @@ impl Counts {
             &format!("stream(s) lost entries-added/max-deleted-id/entries-read ({target} predates them)"),
         );
         say(self.idmp_records_dropped, "IDMP record(s) pointing at deleted entries not rebuilt");
+        say(
+            self.stream_lengths_dropped,
+            "stream(s) whose stored length is not their live entries get XLEN = the live entries (commands cannot set it; RESTORE carries it)",
+        );
         say(
             self.streams_nack,
             &format!(

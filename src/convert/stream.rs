@@ -96,6 +96,9 @@ pub fn key(
         out.command(&[b"XADD", name, b"MAXLEN", b"0", b"0-1", b"x", b"y"]).map_err(err)?;
     }
     let meta = &tail.meta;
+    if count != meta.length {
+        n.stream_lengths_dropped += 1;
+    }
     let last = id_text(meta.last_id);
     let entries_added = meta.entries_added.unwrap_or(meta.length);
 

@@ -21,8 +21,9 @@
 //! entry is in the group PEL (once), and every group PEL entry has a consumer; IDMP
 //! producers are unique and its settings in range. Beyond what the server checks, but
 //! true of every stream a server writes: entry IDs are strictly increasing across the
-//! whole stream and not after the last ID, the stream length is the number of live
-//! entries, and the master entry's counts match the entries.
+//! whole stream and not after the last ID, and the master entry's counts match the
+//! entries. The stored length is taken as stored, like the server does (it refuses a length
+//! only when there are no nodes): old servers left lengths above the live entries.
 //!
 //! Memory: nothing is reserved from a count read from the file. Entries are handed on as
 //! views over the node's listpack ([`StreamEntry::fields`]); groups, their PEL and
@@ -55,8 +56,10 @@ struct Walk {
 }
 
 /// Decodes a stream value of type `t` (15, 19, 21, 26 or 27) into `v`: the live entries,
-/// then the metadata, the groups and the IDMP state, in that order.
-pub fn decode<V: Visitor>(c: &mut Cursor, t: u8, v: &mut V, scratch: &mut Vec<u8>) -> Result<()> {
+/// then the metadata, the groups and the IDMP state, in that order. `exact_length`: the
+/// stored length must be the live entries, as Valkey 9 checks for the files it writes
+/// (`VALKEY080`; Redis and Valkey 8 load any length, see [`StreamMeta::length`]).
+pub fn decode<V: Visitor>(c: &mut Cursor, t: u8, v: &mut V, scratch: &mut Vec<u8>, exact_length: bool) -> Result<()> {
     let nodes = c.count("stream listpack nodes", 2)?;
     let mut buf = Vec::new();
     let mut walk = Walk::default();
@@ -86,11 +89,22 @@ pub fn decode<V: Visitor>(c: &mut Cursor, t: u8, v: &mut V, scratch: &mut Vec<u8
         let lc = blob.open(&mut buf, "stream listpack", data_at)?;
         decode_node(lc, master, &mut walk, v)?;
     }
-    let tail = read_after_nodes(c, t, walk.first)?;
-    if tail.meta.length != walk.live {
+    let mut tail = read_after_nodes(c, t, walk.first, nodes)?;
+    // a stored length that is not the live entries is loaded as stored by every server
+    // (old servers left such streams after trims and deletions): it is carried, not refused
+    tail.meta.live = Some(walk.live);
+    if exact_length && tail.meta.length != walk.live {
+        // Valkey 9's rdbLoadObject: "Stream length inconsistent with the number of valid
+        // entries" (seen refusing on 9.1; Valkey 8 and every Redis load it)
         return Err(c.err_at(
             tail.length_at,
-            corrupt("stream", format!("length {} but the nodes hold {} live entries", tail.meta.length, walk.live)),
+            corrupt(
+                "stream",
+                format!(
+                    "length {} but the nodes hold {} live entries (Valkey 9 refuses this; Redis and Valkey 8 load it)",
+                    tail.meta.length, walk.live
+                ),
+            ),
         ));
     }
     if let Some(last) = walk.last.filter(|l| *l > tail.meta.last_id) {
@@ -131,7 +145,7 @@ pub fn read_tail<'a>(c: &mut Cursor<'a>, t: u8) -> Result<Tail<'a>> {
         c.skip_string()?;
         c.skip_string()?;
     }
-    let mut tail = read_after_nodes(c, t, None)?;
+    let mut tail = read_after_nodes(c, t, None, nodes)?;
     if t < types::STREAM_LISTPACKS_2 {
         tail.meta.first_id = None;
     }
@@ -140,7 +154,7 @@ pub fn read_tail<'a>(c: &mut Cursor<'a>, t: u8) -> Result<Tail<'a>> {
 
 /// Reads and checks everything after the nodes; groups and IDMP producers are walked once
 /// here to check them, and handed on as views.
-fn read_after_nodes<'a>(c: &mut Cursor<'a>, t: u8, first: Option<StreamId>) -> Result<Tail<'a>> {
+fn read_after_nodes<'a>(c: &mut Cursor<'a>, t: u8, first: Option<StreamId>, nodes: u64) -> Result<Tail<'a>> {
     let length_at = c.pos();
     let mut meta = StreamMeta { length: c.plain_len()?, last_id: StreamId::read(c)?, ..Default::default() };
     if t >= types::STREAM_LISTPACKS_2 {
@@ -152,6 +166,11 @@ fn read_after_nodes<'a>(c: &mut Cursor<'a>, t: u8, first: Option<StreamId>) -> R
         meta.first_id = Some(first.unwrap_or_default());
         meta.max_deleted_id = Some(StreamId::default());
         meta.entries_added = Some(meta.length);
+    }
+    // `rdbLoadObject` (rdb.c, "Stream length inconsistent with rax entries"): a length
+    // with no node at all is refused; any other length is taken as stored
+    if meta.length > 0 && nodes == 0 {
+        return Err(c.err_at(length_at, corrupt("stream", format!("length {} but no listpack nodes", meta.length))));
     }
     let ngroups = c.count("stream consumer groups", if t >= types::STREAM_LISTPACKS_2 { 6 } else { 5 })?;
     let groups = Groups { c: *c, len: ngroups, t };
@@ -334,8 +353,13 @@ mod tests {
     struct Got {
         entries: Vec<(StreamId, Fields)>,
         groups: Vec<GroupSeen>,
+        meta: StreamMeta,
     }
     impl Visitor for Got {
+        fn stream_meta(&mut self, m: &StreamMeta) -> Result<()> {
+            self.meta = m.clone();
+            Ok(())
+        }
         fn stream_entry(&mut self, e: &StreamEntry<'_>) -> Result<()> {
             let f = e.fields().map(|r| r.map(|(f, v)| (f.to_vec(), v.to_vec()))).collect::<Result<_>>()?;
             self.entries.push((e.id, f));
@@ -360,7 +384,7 @@ mod tests {
     fn read(b: &[u8]) -> Result<Got> {
         let mut got = Got::default();
         let mut c = Cursor::file(b);
-        decode(&mut c, types::STREAM_LISTPACKS_3, &mut got, &mut Vec::new())?;
+        decode(&mut c, types::STREAM_LISTPACKS_3, &mut got, &mut Vec::new(), false)?;
         assert_eq!(c.remaining(), 0);
         Ok(got)
     }
@@ -401,7 +425,16 @@ mod tests {
         refused(&stream(&two(id(5, 0), id(5, 0)), 2, (9, 0), &[0]), "two listpack nodes with master ID 5-0");
         refused(&stream(&two(id(6, 0), id(5, 0)), 2, (9, 0), &[0]), "nodes out of order");
         // the counts and the last ID
-        refused(&stream(&two(id(5, 0), id(6, 0)), 3, (9, 0), &[0]), "length 3 but the nodes hold 2 live entries");
+        // a stored length other than the live entries is carried as stored (servers load it)
+        let odd = read(&stream(&two(id(5, 0), id(6, 0)), 3, (9, 0), &[0])).unwrap();
+        assert_eq!((odd.meta.length, odd.meta.live), (3, Some(2)));
+        refused(&stream(&[], 3, (9, 0), &[0]), "length 3 but no listpack nodes");
+        // ... but not in a file Valkey 9 wrote
+        let odd = stream(&two(id(5, 0), id(6, 0)), 3, (9, 0), &[0]);
+        let mut c = Cursor::file(&odd);
+        let e = decode(&mut c, types::STREAM_LISTPACKS_3, &mut Got::default(), &mut Vec::new(), true).unwrap_err();
+        assert!(e.to_string().contains("length 3 but the nodes hold 2 live entries (Valkey 9 refuses"), "{e}");
+        assert!(read(&stream(&[], 0, (9, 0), &[0])).is_ok(), "an empty stream (all deleted, groups kept)");
         refused(&stream(&two(id(5, 0), id(6, 0)), 2, (5, 9), &[0]), "entry 6-0 is after the stream's last ID 5-9");
         assert!(read(&stream(&two(id(5, 0), id(6, 0)), 2, (6, 0), &[0])).is_ok());
     }
@@ -432,7 +465,7 @@ mod tests {
         b.extend([60, 10, 0, 0, 0]); // IDMP: duration, max size, no producers, counters
         let mut got = Got::default();
         let mut c = Cursor::file(&b);
-        decode(&mut c, types::STREAM_LISTPACKS_5, &mut got, &mut Vec::new())?;
+        decode(&mut c, types::STREAM_LISTPACKS_5, &mut got, &mut Vec::new(), false)?;
         assert_eq!(c.remaining(), 0);
         Ok(got)
     }

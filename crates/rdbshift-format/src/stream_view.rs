@@ -105,8 +105,14 @@ impl<'a> Iterator for EntryFields<'a> {
 /// The stream's own fields, after its entries.
 #[derive(Debug, Clone, Default)]
 pub struct StreamMeta {
-    /// Number of live entries (deleted ones not counted).
+    /// The length as stored: what the server's `XLEN` says. A server writes the number of
+    /// live entries, but older ones could leave it larger after trims and deletions, and
+    /// every server loads it as stored (`rdbLoadObject` in `rdb.c` only refuses a length
+    /// with no nodes at all); see [`StreamMeta::live`].
     pub length: u64,
+    /// The live entries the nodes hold, when they were walked (a decode; `None` from
+    /// [`crate::stream::read_tail`]). Differs from `length` in such odd but valid streams.
+    pub live: Option<u64>,
     /// The last ID the stream generated (may be after its last live entry).
     pub last_id: StreamId,
     /// Stored from v2 (type 19) on; for v1 these are what the server derives on loading

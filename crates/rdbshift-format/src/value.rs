@@ -285,9 +285,11 @@ pub fn decode_with<'a, V: Visitor>(
             let lp = Listpack::open(open_container(c, blob, "listpack")?)?;
             compact(ZipOrPack::Pack(lp), kind(t), v, seen)
         }
-        STREAM_LISTPACKS | STREAM_LISTPACKS_2 | STREAM_LISTPACKS_3 => stream::decode(c, t, v, a),
-        STREAM_LISTPACKS_4 if h.dialect == Dialect::Redis => stream::decode(c, t, v, a),
-        STREAM_LISTPACKS_5 if types_ok(t, h) => stream::decode(c, t, v, a),
+        STREAM_LISTPACKS | STREAM_LISTPACKS_2 | STREAM_LISTPACKS_3 => {
+            stream::decode(c, t, v, a, h.dialect == Dialect::Valkey)
+        }
+        STREAM_LISTPACKS_4 if h.dialect == Dialect::Redis => stream::decode(c, t, v, a, false),
+        STREAM_LISTPACKS_5 if types_ok(t, h) => stream::decode(c, t, v, a, false),
         ARRAY if types_ok(t, h) => array(c, v, a),
         HASH_TMPL_LP | HASH_TMPL_LP_REF | HASH_TMPL_ARRAY | HASH_TMPL_ARRAY_REF if types_ok(t, h) => {
             template::decode(c, t, tmpl, v, tbufs)

@@ -103,8 +103,17 @@ impl<'a> Zipmap<'a> {
             if self.seen == 0 {
                 return Err(self.err_at(at, "empty zipmap".into()));
             }
+            // zipmapValidateIntegrity (zipmap.c, "check that the count in the header is
+            // correct"), which rdbLoadObject runs deep on every zipmap since Redis 6.2; older
+            // servers had no such check and loaded these files (seen: 5.0 and 6.0)
             if self.declared != 254 && self.declared as u64 != self.seen {
-                return Err(self.err_at(0, format!("count byte {} but {} entries", self.declared, self.seen)));
+                return Err(self.err_at(
+                    0,
+                    format!(
+                        "count byte {} but {} entries (Redis 6.2 and later and Valkey refuse this file; Redis 6.0 and earlier loaded it)",
+                        self.declared, self.seen
+                    ),
+                ));
             }
             self.done = true;
             return Ok(None);
