@@ -411,6 +411,12 @@ fn a_node_that_never_answers_is_given_up_in_bounded_time() {
         text.lines().find_map(|l| l.strip_prefix("dump\t")).unwrap().split('\t').nth(1).unwrap().parse().unwrap();
     let listed = text.lines().filter(|l| l.starts_with("failed\t")).count() as u64;
     assert!(offset == 0 || listed == total, "offset {offset}, {listed} of {total} listed: {text}");
+    // verify against the same silent node ends in bounded time too, saying so
+    let (code, err, secs) =
+        run(&["verify", &f, "--target", &fake.url(), "--timeout", "3"], None, Duration::from_secs(60));
+    assert_eq!(code, Some(1), "{err}");
+    assert!(secs < 3.0 * 3.0 + 10.0, "verify took {secs:.1} s with --timeout 3: {err}");
+    assert!(err.contains(&format!("timed out after 3 s waiting for {}", fake.addr())), "{err}");
 }
 
 /// A real server paused for longer than three timeouts (`CLIENT PAUSE ... ALL` for verify,
