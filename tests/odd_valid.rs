@@ -236,4 +236,17 @@ fn a_stream_longer_than_its_entries_is_carried_as_stored() {
         let (code, _, err) = rdbshift(&["load", fs, "--target", &t.url(), "--mode", "commands", "--strict"]);
         assert_eq!(code, 2, "{server}: {err}");
     }
+    // Valkey 9 refuses such a stream, in a file and in a RESTORE: it goes there as commands,
+    // with the loss said
+    let f = long_stream("redis-7.0", dir.path());
+    let Some(v9) = Server::start("valkey-9.1", Some(&f), &[]) else { return };
+    assert!(v9.is_err(), "Valkey 9.1 refuses the file itself");
+    let t = Server::start_ok("valkey-9.1", None, &[]).unwrap();
+    let (code, _, err) = rdbshift(&["load", f.to_str().unwrap(), "--target", &t.url(), "--mode", "restore"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("1 stream(s) whose stored length is not their live entries"), "{err}");
+    assert_eq!(xlen(&t), Reply::Int(118));
+    let (code, _, err) = rdbshift(&["verify", f.to_str().unwrap(), "--target", &t.url()]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("not comparable: 1 stream lengths"), "{err}");
 }

@@ -50,7 +50,9 @@ pub fn key(
     // RESTORE) goes the commands way: a DEL, nothing else.
     let restore = restore && {
         let elements = k.validate(data, h, &mut b.scratch)?;
-        elements > 0 || !matches!(types::kind(k.ty), Kind::List | Kind::Set | Kind::Zset | Kind::Hash | Kind::Array)
+        let kind = types::kind(k.ty);
+        (elements > 0 || !matches!(kind, Kind::List | Kind::Set | Kind::Zset | Kind::Hash | Kind::Array))
+            && !(kind == Kind::Stream && t.exact_stream_length() && stream_length(data, k)? != elements)
     };
     if !k.meta.is_empty() && (!restore || !t.key_meta()) {
         n.meta_dropped += 1;
@@ -115,6 +117,14 @@ pub fn dropped_array(plan: &Plan, k: &Key, name: &[u8], n: &mut Counts) -> bool 
         n.arrays_dropped_names.push(name.to_vec());
     }
     true
+}
+
+/// A stream's stored length (what `XLEN` says; it may exceed the live entries in a dump
+/// an old server wrote).
+fn stream_length(data: &[u8], k: &Key) -> Result<u64> {
+    let mut c = crate::format::Cursor::file(&data[..k.end]);
+    c.set_pos(k.value_at);
+    Ok(crate::format::stream::read_tail(&mut c, k.ty).map_err(|e| k.context(e))?.meta.length)
 }
 
 /// Whether commands rebuild the value exactly. They cannot write a -0 score into a compact

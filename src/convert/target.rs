@@ -152,6 +152,13 @@ impl Target {
     }
 
     /// Whether this server's `RESTORE` loads a value of type `t` written in `source`'s dialect.
+    /// Whether the server refuses a stream whose stored length is not its live entries
+    /// (Valkey 9: "Stream length inconsistent with the number of valid entries", also in a
+    /// `RESTORE`); such a stream goes to it as commands.
+    pub fn exact_stream_length(&self) -> bool {
+        self.dialect == Dialect::Valkey && self.dump_version() >= 80
+    }
+
     pub fn loads_type(&self, t: u8, source: Dialect) -> bool {
         let (v, valkey_only) = match t {
             STRING | LIST | SET | ZSET | HASH | HASH_ZIPMAP | LIST_ZIPLIST | SET_INTSET | ZSET_ZIPLIST
