@@ -280,7 +280,8 @@ impl TlsShared {
                 if buf.is_empty() {
                     break;
                 }
-                sock.write_all(buf)?;
+                // a stop ends a write blocked on a server that does not read
+                crate::stop::write_all(sock, buf)?;
             }
             drop(o);
             if !self.pending.load(Ordering::SeqCst) {
