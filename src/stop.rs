@@ -244,16 +244,28 @@ impl Drop for Waking {
 
 /// `Write::write_all`, except that once a stop's grace is over ([`grace_over`]) it gives up
 /// instead of retrying an interrupted write, and the calling thread is [`Waking`] meanwhile.
-pub fn write_all<W: Write + ?Sized>(w: &mut W, mut buf: &[u8]) -> io::Result<()> {
+///
+/// `timeout`: the descriptor's own write timeout (`SO_SNDTIMEO`), if it has one. Each
+/// interrupted call starts that timer afresh, so it is kept here too: a write that made no
+/// progress for that long fails with `TimedOut`, as the descriptor would have.
+pub fn write_all<W: Write + ?Sized>(w: &mut W, mut buf: &[u8], timeout: Option<Duration>) -> io::Result<()> {
     let _wake = waking();
+    let mut progress = std::time::Instant::now();
     while !buf.is_empty() {
         if let Some(sig) = grace_over() {
             return Err(abandoned(sig));
         }
         match w.write(buf) {
             Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-            Ok(n) => buf = &buf[n..],
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Ok(n) => {
+                buf = &buf[n..];
+                progress = std::time::Instant::now();
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {
+                if timeout.is_some_and(|t| progress.elapsed() >= t) {
+                    return Err(io::ErrorKind::TimedOut.into());
+                }
+            }
             Err(e) => return Err(e),
         }
     }

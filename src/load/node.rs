@@ -211,7 +211,7 @@ impl Node {
     /// or that was still waiting when a stop's grace ran out) makes the connection dead, and
     /// closes it so that the reader stops too.
     fn write(&mut self, bytes: &[u8]) {
-        if let Err(err) = crate::stop::write_all(&mut self.w, bytes) {
+        if let Err(err) = crate::stop::write_all(&mut self.w, bytes, Some(self.timeout)) {
             let mut st = self.sh.0.lock().unwrap();
             let why = if is_timeout(&err) {
                 format!(

@@ -121,7 +121,7 @@ impl Conn {
     pub fn send_raw(&mut self, bytes: &[u8]) -> Result<(), ConnError> {
         self.what = command_name(bytes);
         // a stop ends a write blocked on a server that does not read
-        let r = crate::stop::write_all(&mut self.stream, bytes);
+        let r = crate::stop::write_all(&mut self.stream, bytes, Some(self.timeout));
         r.map_err(|e| ConnError::io(&self.addr, &self.what, self.timeout, e))
     }
 

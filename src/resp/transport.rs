@@ -281,7 +281,8 @@ impl TlsShared {
                     break;
                 }
                 // a stop ends a write blocked on a server that does not read
-                crate::stop::write_all(sock, buf)?;
+                let timeout = sock.write_timeout().ok().flatten();
+                crate::stop::write_all(sock, buf, timeout)?;
             }
             drop(o);
             if !self.pending.load(Ordering::SeqCst) {
