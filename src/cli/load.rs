@@ -86,7 +86,8 @@ pub struct LoadArgs {
     /// Least time between two checkpoint writes, in ms (tuning and tests).
     #[arg(long, value_name = "MS", hide = true, default_value_t = 1000)]
     checkpoint_interval_ms: u64,
-    /// Write the report as JSON to this file.
+    /// Write the report as JSON to this file (through a temporary file beside it, renamed
+    /// into place at the end; it must not name a dump or the checkpoint).
     #[arg(long, value_name = "FILE")]
     report: Option<PathBuf>,
     #[command(flatten)]

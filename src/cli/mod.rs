@@ -189,11 +189,13 @@ pub fn open_dumps(files: &[PathBuf], read: &ReadArgs) -> Result<Vec<Dump>, i32> 
     if failed { Err(1) } else { Ok(dumps) }
 }
 
-/// What is said when inputs could not be read and `output` (`-o`) was left as it was.
+/// What is said when inputs could not be read and `-o` (a file) was left as it was.
 pub fn nothing_written(output: Option<&Path>) {
-    match output.filter(|p| *p != Path::new("-")) {
-        Some(p) if p.exists() => eprintln!("rdbshift: nothing was written; {} is unchanged", p.display()),
-        _ => eprintln!("rdbshift: nothing was written"),
+    let Some(p) = output.filter(|p| *p != Path::new("-")) else { return };
+    match std::fs::metadata(p) {
+        Ok(m) if m.is_file() => eprintln!("rdbshift: nothing was written; {} is unchanged", p.display()),
+        Ok(_) => {}
+        Err(_) => eprintln!("rdbshift: nothing was written to {}", p.display()),
     }
 }
 
