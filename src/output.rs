@@ -209,6 +209,37 @@ fn temp_prefix(name: &str) -> String {
 
 const TEMP_SUFFIX: &str = ".tmp";
 
+/// Opens a destination that is not a regular file for writing. A FIFO's open waits for a
+/// reader, which may never come: it is tried without blocking every 50 ms until a reader
+/// is there or a stop is asked for, then made blocking again.
+fn open_direct(dest: &Path) -> std::io::Result<File> {
+    use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+    if !std::fs::metadata(dest)?.file_type().is_fifo() {
+        return std::fs::OpenOptions::new().write(true).open(dest);
+    }
+    loop {
+        match std::fs::OpenOptions::new().write(true).custom_flags(libc::O_NONBLOCK).open(dest) {
+            Ok(f) => {
+                use std::os::fd::AsRawFd;
+                // SAFETY: fcntl on a descriptor we own.
+                unsafe {
+                    let fl = libc::fcntl(f.as_raw_fd(), libc::F_GETFL);
+                    libc::fcntl(f.as_raw_fd(), libc::F_SETFL, fl & !libc::O_NONBLOCK);
+                }
+                return Ok(f);
+            }
+            // no reader yet
+            Err(e) if e.raw_os_error() == Some(libc::ENXIO) => {
+                if let Some(sig) = crate::stop::requested() {
+                    return Err(std::io::Error::other(format!("no reader yet; {}", crate::stop::error(sig))));
+                }
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
 impl OutFile {
     /// The temporary file [`OutFile::create`] would write for `dest` (`None`: written in
     /// place, or refused).
@@ -233,7 +264,7 @@ impl OutFile {
         let (resolved, dir, name) = match resolve(dest)? {
             Resolved::Direct => {
                 // a device, FIFO or terminal: written as it is
-                let f = std::fs::OpenOptions::new().write(true).open(dest).map_err(|e| OutputError::io(dest, e))?;
+                let f = open_direct(dest).map_err(|e| OutputError::io(dest, e))?;
                 return Ok(OutFile { dest: dest.to_path_buf(), tmp: None, file: Some(f), _name: None });
             }
             Resolved::Temp { dest, dir, name } => (dest, dir, name),

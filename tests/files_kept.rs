@@ -287,6 +287,27 @@ fn sigterm_ends_a_write_blocked_on_a_pipe_nobody_reads() {
         assert!(took < Duration::from_secs(5), "{args:?} took {took:?} after SIGTERM");
         assert_eq!(queued(out.as_raw_fd()), size, "{args:?}: the pipe was full when it was stopped");
     }
+    // `-o` a FIFO that no reader ever opens: the open itself waits, and a stop ends it
+    let fifo = dir.path().join("fifo");
+    let c = std::ffi::CString::new(s(&fifo)).unwrap();
+    // SAFETY: mkfifo on a path in our temporary directory.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_rdbshift"))
+        .args(["convert", s(&f), "-o", s(&fifo)])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let err = drain(&mut child);
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(child.try_wait().unwrap().is_none(), "convert -o FIFO ended with no reader");
+    signal(&child, libc::SIGTERM);
+    let (st, took) = wait_for(&mut child, Duration::from_secs(10), "convert -o FIFO after SIGTERM");
+    let err = err.join().unwrap();
+    assert_eq!(st.code(), Some(143), "{err}");
+    assert!(took < Duration::from_secs(5), "convert -o FIFO took {took:?} after SIGTERM");
+    assert_eq!(names(dir.path()), ["fifo", "synthetic-100000.rdb"]);
 }
 
 #[test]

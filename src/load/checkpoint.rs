@@ -101,7 +101,7 @@ fn render(entries: &BTreeMap<String, Progress>) -> String {
 
 /// The files written beside a checkpoint `FILE`, with what they are (for the check that no
 /// other role of the command names them): its lock `FILE.lock` and this process's
-/// temporary `FILE.PID.tmp` (the names [`Lock::take`] and [`Checkpoint::record`] use).
+/// temporary `FILE.PID.tmp` (the names `Lock::take` and `Checkpoint::write_locked` use).
 pub fn side_files(path: &Path) -> [(&'static str, PathBuf); 2] {
     let with = |tail: String| {
         let mut name = path.as_os_str().to_owned();
