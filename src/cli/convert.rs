@@ -9,7 +9,12 @@ use rdbshift::format::ErrorKind;
 
 use rdbshift::output::OutFile;
 
-use super::{CliResult, FilterArgs, ReadArgs, input_ids, named, open_dump, report_dump};
+use rdbshift::stop::Interruptible;
+
+use super::{
+    CliResult, FilterArgs, ReadArgs, check_output, input_ids, named, nothing_written, open_dumps, report_dump,
+    stdout_writer,
+};
 
 #[derive(Args)]
 pub struct ConvertArgs {
@@ -59,14 +64,39 @@ pub fn run(a: ConvertArgs) -> CliResult {
     if let Some(c) = a.chunk_bytes {
         cfg.chunk_bytes = c.max(1);
     }
-    // checked before anything is created: `-o` must not be one of the inputs
+    // checked before anything is opened: `-o` must not be one of the inputs
+    check_output(Some(&a.output), &a.files)?;
+    // every input is opened, its header and the server that wrote it read, before `-o` is
+    // created: an unreadable input leaves an existing output as it was
+    let dumps = match open_dumps(&a.files, &a.read) {
+        Ok(d) => d,
+        Err(code) => {
+            if code == 1 {
+                nothing_written(Some(&a.output));
+            }
+            return Ok(code);
+        }
+    };
+    let mut inputs = Vec::new();
+    for dump in dumps {
+        match a.target_version.map_or_else(|| source_server(dump.data(), a.read.options()), Ok) {
+            Ok(t) => inputs.push((dump, t)),
+            Err(e) => report_dump(&dump, &e),
+        }
+    }
+    if inputs.len() < a.files.len() {
+        nothing_written(Some(&a.output));
+        return Ok(1);
+    }
     let outfile =
         if a.output == Path::new("-") { None } else { Some(OutFile::create(&a.output, &input_ids(&a.files))?) };
     let dest = outfile.as_ref().map_or_else(|| PathBuf::from("-"), |o| o.dest.clone());
     let mut sink = match &outfile {
-        None => RespSink::stream(Box::new(std::io::BufWriter::with_capacity(1 << 20, std::io::stdout()))),
+        None => RespSink::stream(Box::new(stdout_writer())),
         Some(o) if o.is_regular() => RespSink::file(o.try_clone()?),
-        Some(o) => RespSink::stream(Box::new(std::io::BufWriter::with_capacity(1 << 20, o.try_clone()?))),
+        Some(o) => {
+            RespSink::stream(Box::new(std::io::BufWriter::with_capacity(1 << 20, Interruptible(o.try_clone()?))))
+        }
     };
     let pool = rayon::ThreadPoolBuilder::new().num_threads(cfg.threads).build()?;
     let filter = a.filter.filter();
@@ -75,28 +105,8 @@ pub fn run(a: ConvertArgs) -> CliResult {
     let started = std::time::Instant::now();
     // printed once the output is complete: a summary never precedes a failing final write
     let mut said: Vec<String> = Vec::new();
-    for f in &a.files {
-        let Some(dump) = open_dump(f) else {
-            if let Some(sig) = rdbshift::stop::requested() {
-                // stopped while decompressing an enveloped dump; the output goes as below
-                eprintln!("rdbshift: the unfinished output {} was removed", dest.display());
-                return Ok(rdbshift::stop::exit_code(sig));
-            }
-            code = 1;
-            continue;
-        };
-        let data = dump.data();
-        let target = match a.target_version {
-            Some(t) => t,
-            None => match source_server(data, a.read.options()) {
-                Ok(t) => t,
-                Err(e) => {
-                    report_dump(&dump, &e);
-                    code = 1;
-                    continue;
-                }
-            },
-        };
+    for (dump, target) in &inputs {
+        let (f, data, target) = (&dump.path, dump.data(), *target);
         let plan = Plan {
             target,
             mode: if a.restore { Mode::Restore } else { Mode::Commands },
@@ -128,17 +138,24 @@ pub fn run(a: ConvertArgs) -> CliResult {
         total.add(&counts);
         if let Some(sig) = rdbshift::stop::requested() {
             // the unfinished output is removed when `outfile` drops
-            eprintln!("rdbshift: {}; the unfinished output {} was removed", rdbshift::stop::error(sig), dest.display());
+            match &outfile {
+                Some(o) if o.is_regular() => eprintln!(
+                    "rdbshift: {}; the unfinished output {} was removed",
+                    rdbshift::stop::error(sig),
+                    dest.display()
+                ),
+                _ => eprintln!("rdbshift: {}", rdbshift::stop::error(sig)),
+            }
             return Ok(rdbshift::stop::exit_code(sig));
         }
         if let Err(e) = r {
             if let ErrorKind::Sink(io) = e.kind {
                 return Err(named(&dest, io).into());
             }
-            report_dump(&dump, &e);
+            report_dump(dump, &e);
             code = 1;
         } else if dump.changed() {
-            report_dump(&dump, &"");
+            report_dump(dump, &"");
             code = 1;
         }
     }

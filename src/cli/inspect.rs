@@ -11,7 +11,7 @@ use rdbshift::format::value::Scratch;
 use rdbshift::format::{Reader, Result};
 use rdbshift::input::{Behind, Dump};
 
-use super::{CliResult, FilterArgs, ReadArgs, open_dump, open_output, report_dump};
+use super::{CliResult, FilterArgs, ReadArgs, check_output, nothing_written, open_dumps, open_output, report_dump};
 
 #[derive(Copy, Clone, Debug, ValueEnum, PartialEq)]
 pub enum Format {
@@ -38,6 +38,18 @@ pub struct InspectArgs {
 }
 
 pub fn run(a: InspectArgs) -> CliResult {
+    // `-o` is checked against the inputs, and every input opened and its header read, before
+    // `-o` is created: an unreadable input leaves an existing output as it was
+    check_output(a.output.as_deref(), &a.files)?;
+    let dumps = match open_dumps(&a.files, &a.read) {
+        Ok(d) => d,
+        Err(code) => {
+            if code == 1 {
+                nothing_written(a.output.as_deref());
+            }
+            return Ok(code);
+        }
+    };
     let mut output = open_output(a.output.as_deref(), &a.files)?;
     let out = &mut output.w;
     let filter = a.filter.filter();
@@ -46,23 +58,15 @@ pub fn run(a: InspectArgs) -> CliResult {
         out.write_all(b"[")?;
     }
     let mut code = 0;
-    for f in &a.files {
-        let Some(dump) = open_dump(f) else {
-            if let Some(sig) = rdbshift::stop::requested() {
-                // stopped while decompressing an enveloped dump
-                return Err(rdbshift::stop::error(sig).into());
-            }
-            code = 1;
-            continue;
-        };
-        if let Err(e) = inspect_one(&dump, &a, &filter, &mut **out, &mut written) {
+    for dump in &dumps {
+        if let Err(e) = inspect_one(dump, &a, &filter, &mut **out, &mut written) {
             if let rdbshift::format::ErrorKind::Sink(io) = e.kind {
                 return Err(io.into());
             }
-            report_dump(&dump, &e);
+            report_dump(dump, &e);
             code = 1;
         } else if dump.changed() {
-            report_dump(&dump, &"");
+            report_dump(dump, &"");
             code = 1;
         }
     }

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeSet;
 use std::io::IsTerminal;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -19,7 +19,9 @@ use rdbshift::load::survey::{Survey, survey};
 use rdbshift::load::url::{Url, redact};
 use rdbshift::load::{Conflict, FileLoad, Report, Target};
 
-use super::{CliResult, ConnArgs, FilterArgs, ReadArgs, report};
+use rdbshift::output::{OutFile, Role, check_roles};
+
+use super::{CliResult, ConnArgs, FilterArgs, ReadArgs, input_ids, input_roles, open_dumps, report};
 
 #[derive(Copy, Clone, Debug, ValueEnum, PartialEq)]
 pub enum LoadMode {
@@ -97,7 +99,8 @@ pub struct LoadArgs {
     /// Least time between two checkpoint writes, in ms (tuning and tests).
     #[arg(long, value_name = "MS", hide = true, default_value_t = 1000)]
     checkpoint_interval_ms: u64,
-    /// Write the report as JSON to this file.
+    /// Write the report as JSON to this file (through a temporary file beside it, renamed
+    /// into place at the end; it must not name a dump or the checkpoint).
     #[arg(long, value_name = "FILE")]
     report: Option<PathBuf>,
     #[command(flatten)]
@@ -125,12 +128,11 @@ struct Prepared {
 /// (unless `--salvage`), and finds where a checkpoint says to resume.
 fn prepare(
     a: &LoadArgs,
-    f: &Path,
+    dump: Dump,
     filter: &Filter,
     ckpt: Option<&Mutex<Checkpoint>>,
     merge: bool,
 ) -> Result<Prepared, String> {
-    let dump = Dump::open(f).map_err(|e| e.to_string())?;
     let data = dump.data();
     // the content's identity is needed only for a checkpoint (one more pass at memory speed)
     let fingerprint = match ckpt {
@@ -189,7 +191,7 @@ fn prepare(
             redo = p.failed.iter().map(|x| x.0 as usize).collect();
         }
     }
-    Ok(Prepared { path: f.to_path_buf(), dump, fingerprint, survey, start_at, redo, damage })
+    Ok(Prepared { path: dump.path.clone(), dump, fingerprint, survey, start_at, redo, damage })
 }
 
 pub fn run(a: LoadArgs) -> CliResult {
@@ -197,7 +199,28 @@ pub fn run(a: LoadArgs) -> CliResult {
     let started = Instant::now();
     let filter = a.filter.filter();
     let to_db = a.to_db.or(url.db);
-    // the checkpoint's place is checked before anything else
+    // what is read and written is checked first: no two roles may name one file
+    let mut roles = input_roles(&a.files);
+    if let Some(p) = &a.checkpoint {
+        roles.push(Role::written("--checkpoint", p));
+        roles.extend(checkpoint::side_files(p).into_iter().map(|(what, f)| Role::written(what, &f)));
+    }
+    if let Some(p) = &a.report {
+        roles.extend(Role::output("--report", p));
+    }
+    check_roles(&roles)?;
+    // then every dump is opened and its header read: nothing is written for a run whose
+    // inputs cannot be read
+    let opened = match open_dumps(&a.files, &a.read) {
+        Ok(d) => d,
+        Err(code) => {
+            if code == 1 {
+                eprintln!("rdbshift: nothing was loaded");
+            }
+            return Ok(code);
+        }
+    };
+    // the checkpoint's place is checked before anything is sent
     let ckpt = match &a.checkpoint {
         Some(p) => {
             let mut c = Checkpoint::open(p)?;
@@ -209,11 +232,12 @@ pub fn run(a: LoadArgs) -> CliResult {
     // every dump is proven intact before a byte of any of them is sent
     let mut dumps = Vec::new();
     let mut code = 0;
-    for f in &a.files {
-        match prepare(&a, f, &filter, ckpt.as_deref(), to_db.is_some()) {
+    for dump in opened {
+        let path = dump.path.clone();
+        match prepare(&a, dump, &filter, ckpt.as_deref(), to_db.is_some()) {
             Ok(p) => dumps.push(p),
             Err(e) => {
-                report(f, &e);
+                report(&path, &e);
                 code = 1;
             }
         }
@@ -222,6 +246,12 @@ pub fn run(a: LoadArgs) -> CliResult {
         eprintln!("rdbshift: nothing was loaded");
         return Ok(code);
     }
+    // the report's temporary file beside it (so its place is known to work before anything
+    // is sent); renamed over it at the end
+    let report_file = match &a.report {
+        Some(p) => Some(OutFile::create(p, &input_ids(&a.files)).map_err(|e| format!("report: {e}"))?),
+        None => None,
+    };
     for d in &dumps {
         if to_db.is_some() && d.survey.selected_dbs.len() > 1 && !a.merge_dbs {
             report(
@@ -268,7 +298,7 @@ pub fn run(a: LoadArgs) -> CliResult {
                     &d.path,
                     &format!(
                         "the checkpoint {} records another load of this dump: {}; rerun with the options it was made with, or add --checkpoint-reset to load this dump from the start",
-                        a.checkpoint.as_deref().unwrap_or(Path::new("")).display(),
+                        a.checkpoint.as_deref().unwrap_or(std::path::Path::new("")).display(),
                         diff.join("; ")
                     ),
                 );
@@ -323,6 +353,8 @@ pub fn run(a: LoadArgs) -> CliResult {
     let server = t.server;
     let shared = Mutex::new(t);
     let grace = Duration::from_secs(a.stop_grace);
+    // a write blocked on a stalled server when a stop comes goes on for the grace at most
+    rdbshift::stop::set_grace(grace);
     let one = |i: usize, d: &Prepared| -> (i32, u64) {
         let data = d.dump.data();
         let f = &d.path;
@@ -372,7 +404,9 @@ pub fn run(a: LoadArgs) -> CliResult {
         let opts = Options { allow_duplicate_keys: true, ..a.read.options() };
         let (counts, r) = engine::run(data, opts, &plan, &cfg, &pool, &mut fl, &|x, y| d.dump.release(x, y));
         let stopped = rdbshift::stop::requested().is_some();
-        let fin = fl.finish(r.is_ok() && !stopped, (stopped || r.is_err()).then_some(grace));
+        // after a stop, what is left of the grace since the signal (several dumps wait in turn)
+        let wait = if stopped { rdbshift::stop::grace_left(grace) } else { grace };
+        let fin = fl.finish(r.is_ok() && !stopped, (stopped || r.is_err()).then_some(wait));
         drop(fl);
         shared.lock().unwrap_or_else(|p| p.into_inner()).report.counts.add(&counts);
         let mut code = 0;
@@ -420,9 +454,11 @@ pub fn run(a: LoadArgs) -> CliResult {
     for (addr, why) in &t.given_up {
         eprintln!("rdbshift: gave up on {addr}: {why}, {} times in a row; its keys failed", rdbshift::load::STRIKES);
     }
-    if let Some(p) = &a.report {
-        std::fs::write(p, report_json(rep, &acct, &url, secs, &t.given_up))
-            .map_err(|e| format!("report {}: {e}", p.display()))?;
+    if let Some(o) = report_file {
+        let json = report_json(rep, &acct, &url, secs, &t.given_up);
+        std::io::Write::write_all(&mut o.file(), json.as_bytes())
+            .map_err(|e| format!("report {}: {e}", o.dest.display()))?;
+        o.commit().map_err(|e| format!("report: {e}"))?;
     }
     if let Some(sig) = rdbshift::stop::requested() {
         eprintln!(

@@ -13,8 +13,9 @@ use std::path::{Path, PathBuf};
 use clap::{Args, CommandFactory, Parser, Subcommand};
 use rdbshift::filter::Filter;
 use rdbshift::format::record::Options;
-use rdbshift::input::Identity;
-use rdbshift::output::{OutFile, OutputError};
+use rdbshift::input::{Dump, Identity};
+use rdbshift::output::{OutFile, OutputError, Role};
+use rdbshift::stop::Interruptible;
 
 pub use conn::ConnArgs;
 
@@ -145,17 +146,74 @@ pub fn input_ids(files: &[PathBuf]) -> Vec<(PathBuf, Identity)> {
     files.iter().filter_map(|f| Identity::at(f).ok().map(|i| (f.clone(), i))).collect()
 }
 
+/// The inputs' roles, for [`rdbshift::output::check_roles`].
+pub fn input_roles(files: &[PathBuf]) -> Vec<Role> {
+    files.iter().map(|f| Role::input(f)).collect()
+}
+
+/// Checks `-o` (`None` or `-`: stdout) against the inputs, before anything is opened.
+pub fn check_output(output: Option<&Path>, inputs: &[PathBuf]) -> Result<(), OutputError> {
+    let mut roles = input_roles(inputs);
+    if let Some(p) = output.filter(|p| *p != Path::new("-")) {
+        roles.extend(Role::output("-o", p));
+    }
+    rdbshift::output::check_roles(&roles)
+}
+
+/// Opens every dump and reads its header, before anything is written: an output, a report
+/// or a checkpoint is never touched by a run whose inputs cannot be read (a missing file,
+/// garbage, a cut envelope). Each failure is reported; `Err` holds the exit code (1, or
+/// 130/143 when a stop came while an envelope was decompressed).
+pub fn open_dumps(files: &[PathBuf], read: &ReadArgs) -> Result<Vec<Dump>, i32> {
+    let mut dumps = Vec::with_capacity(files.len());
+    let mut failed = false;
+    for f in files {
+        match Dump::open(f) {
+            Ok(d) => match rdbshift::format::Reader::new(d.data(), read.options()) {
+                Ok(_) => dumps.push(d),
+                Err(e) => {
+                    report_dump(&d, &e);
+                    failed = true;
+                }
+            },
+            Err(e) => {
+                if let Some(sig) = rdbshift::stop::requested() {
+                    report(f, &e);
+                    return Err(rdbshift::stop::exit_code(sig));
+                }
+                report(f, &e);
+                failed = true;
+            }
+        }
+    }
+    if failed { Err(1) } else { Ok(dumps) }
+}
+
+/// What is said when inputs could not be read and `-o` (a file) was left as it was.
+pub fn nothing_written(output: Option<&Path>) {
+    let Some(p) = output.filter(|p| *p != Path::new("-")) else { return };
+    match std::fs::metadata(p) {
+        Ok(m) if m.is_file() => eprintln!("rdbshift: nothing was written; {} is unchanged", p.display()),
+        Ok(_) => {}
+        Err(_) => eprintln!("rdbshift: nothing was written to {}", p.display()),
+    }
+}
+
+/// Standard output for a command's output: buffered here, and a write blocked on a pipe
+/// nobody reads ends at a stop (see [`rdbshift::stop`]).
+pub fn stdout_writer() -> std::io::BufWriter<Interruptible<rdbshift::stop::Stdout>> {
+    std::io::BufWriter::with_capacity(1 << 20, Interruptible(rdbshift::stop::Stdout))
+}
+
 /// Opens `-o` (a path, or `-`/none for stdout) as a buffered writer; a path is refused
-/// when it is one of `inputs`.
+/// when it is one of `inputs`. Call after the inputs were opened ([`open_dumps`]).
 pub fn open_output(path: Option<&Path>, inputs: &[PathBuf]) -> Result<Output, OutputError> {
     Ok(match path {
-        None => Output { w: Box::new(std::io::BufWriter::with_capacity(1 << 20, std::io::stdout())), file: None },
-        Some(p) if p == Path::new("-") => {
-            Output { w: Box::new(std::io::BufWriter::with_capacity(1 << 20, std::io::stdout())), file: None }
-        }
+        None => Output { w: Box::new(stdout_writer()), file: None },
+        Some(p) if p == Path::new("-") => Output { w: Box::new(stdout_writer()), file: None },
         Some(p) => {
             let o = OutFile::create(p, &input_ids(inputs))?;
-            let f = o.try_clone()?;
+            let f = Interruptible(o.try_clone()?);
             Output {
                 w: Box::new(PathWriter { w: std::io::BufWriter::with_capacity(1 << 20, f), path: o.dest.clone() }),
                 file: Some(o),

@@ -233,6 +233,21 @@ fn render(entries: &BTreeMap<String, Progress>) -> String {
     t
 }
 
+/// The files written beside a checkpoint `FILE`, with what they are (for the check that no
+/// other role of the command names them): its lock `FILE.lock` and this process's
+/// temporary `FILE.PID.tmp` (the names `Lock::take` and `Checkpoint::write_locked` use).
+pub fn side_files(path: &Path) -> [(&'static str, PathBuf); 2] {
+    let with = |tail: String| {
+        let mut name = path.as_os_str().to_owned();
+        name.push(tail);
+        PathBuf::from(name)
+    };
+    [
+        ("the lock file of --checkpoint", with(".lock".into())),
+        ("the temporary file of --checkpoint", with(format!(".{}.tmp", std::process::id()))),
+    ]
+}
+
 /// An exclusive `flock` on `FILE.lock`, released on drop.
 struct Lock(std::fs::File);
 
@@ -357,6 +372,8 @@ impl Checkpoint {
         let mut tmp = self.path.as_os_str().to_owned();
         tmp.push(format!(".{}.tmp", std::process::id()));
         let tmp = PathBuf::from(tmp);
+        // a second signal unlinks it before the process ends
+        let _name = crate::stop::TempName::register(&tmp);
         let mut f = std::fs::File::create(&tmp)?;
         f.write_all(render(&all).as_bytes())?;
         f.sync_all()?;

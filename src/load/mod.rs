@@ -393,6 +393,10 @@ impl Target {
         let start = Instant::now();
         let mut wait = Duration::from_millis(100);
         loop {
+            if crate::stop::requested().is_some() {
+                // after a stop nothing more is sent: the connection stays dead
+                return Ok(());
+            }
             match Node::connect(&self.url, &addr, self.nodes[i].db) {
                 Ok(n) => {
                     self.nodes[i] = n;

@@ -6,7 +6,7 @@
 //! dropped connection leaves exactly the keys that were not fully acknowledged in the queue.
 
 use std::collections::VecDeque;
-use std::io::{Read, Write};
+use std::io::Read;
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -19,6 +19,9 @@ use crate::resp::transport::{ReadHalf, Stream, WriteHalf, connect_tcp, is_timeou
 /// Most unanswered commands per connection (small commands fill a byte window slowly; a
 /// server holds a reply per command).
 pub const MAX_CMDS: u64 = 100_000;
+
+/// How often a wait for acknowledgements looks whether a stop was asked for.
+const STOP_CHECK: Duration = Duration::from_millis(100);
 
 /// What a queued piece is for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -147,6 +150,10 @@ impl Node {
 
     /// Queues `e` and writes `bytes` (the connection may turn out dead: see [`Node::dead`]).
     pub fn send(&mut self, bytes: &[u8], mut e: Option<Expect>) {
+        if crate::stop::requested().is_some() {
+            // after a stop nothing more is sent (what is not queued is not awaited)
+            return;
+        }
         if let Some(x) = e.take_if(|x| x.cmds == 0 && !x.end) {
             // part of a command that ends in a later piece: nothing to wait for yet
             self.carry += x.bytes;
@@ -177,6 +184,9 @@ impl Node {
 
     /// Queues several entries and writes their bytes in one go.
     pub fn send_many(&mut self, bytes: &[u8], es: impl IntoIterator<Item = Expect>) {
+        if crate::stop::requested().is_some() {
+            return;
+        }
         {
             let mut st = self.sh.0.lock().unwrap();
             for mut e in es {
@@ -197,10 +207,11 @@ impl Node {
         self.write(bytes);
     }
 
-    /// Writes to the server; a failure (or a write that waited the whole timeout for room)
-    /// makes the connection dead, and closes it so that the reader stops too.
+    /// Writes to the server; a failure (or a write that waited the whole timeout for room,
+    /// or that was still waiting when a stop's grace ran out) makes the connection dead, and
+    /// closes it so that the reader stops too.
     fn write(&mut self, bytes: &[u8]) {
-        if let Err(err) = self.w.write_all(bytes) {
+        if let Err(err) = crate::stop::write_all(&mut self.w, bytes, Some(self.timeout)) {
             let mut st = self.sh.0.lock().unwrap();
             let why = if is_timeout(&err) {
                 format!(
@@ -221,11 +232,15 @@ impl Node {
 
     /// Waits until at most `limit` bytes and [`MAX_CMDS`] commands are unacknowledged (or
     /// the connection died: the reader thread declares it dead after the timeout at the
-    /// latest, so this never waits forever).
+    /// latest, so this never waits forever), or a stop was asked for (nothing more is sent
+    /// then: see [`Node::send`]).
     pub fn wait_below(&self, limit: usize) {
         let mut st = self.sh.0.lock().unwrap();
         while (st.bytes > limit || st.cmds > MAX_CMDS.min(limit as u64)) && st.dead.is_none() {
-            st = self.sh.1.wait(st).unwrap();
+            if crate::stop::requested().is_some() {
+                return;
+            }
+            st = self.sh.1.wait_timeout(st, STOP_CHECK).unwrap().0;
         }
     }
 

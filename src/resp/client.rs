@@ -4,7 +4,7 @@
 //! what was being waited for (the command's name: never its arguments, which may hold a
 //! password).
 
-use std::io::{Read, Write};
+use std::io::Read;
 use std::time::Duration;
 
 use super::reply::{Builder, MAX_PENDING, ParseError, Reply};
@@ -120,7 +120,8 @@ impl Conn {
 
     pub fn send_raw(&mut self, bytes: &[u8]) -> Result<(), ConnError> {
         self.what = command_name(bytes);
-        let r = self.stream.write_all(bytes);
+        // a stop ends a write blocked on a server that does not read
+        let r = crate::stop::write_all(&mut self.stream, bytes, Some(self.timeout));
         r.map_err(|e| ConnError::io(&self.addr, &self.what, self.timeout, e))
     }
 
@@ -148,13 +149,22 @@ impl Conn {
                     }
                     let start = self.rbuf.len();
                     self.rbuf.resize(start + (1 << 16), 0);
+                    // a stop ends the wait for a server that does not answer (the read is
+                    // interrupted, and not retried)
+                    let wake = crate::stop::waking();
                     let r = self.stream.read(&mut self.rbuf[start..]);
+                    drop(wake);
                     let n = *r.as_ref().unwrap_or(&0);
                     self.rbuf.truncate(start + n);
                     match r {
                         Ok(0) => return Err(ConnError::Closed { addr: self.addr.clone(), what: self.what.clone() }),
                         Ok(_) => {}
-                        Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                        Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {
+                            if let Some(sig) = crate::stop::requested() {
+                                let source = std::io::Error::other(crate::stop::error(sig).to_string());
+                                return Err(ConnError::Io { addr: self.addr.clone(), what: self.what.clone(), source });
+                            }
+                        }
                         Err(e) => return Err(ConnError::io(&self.addr, &self.what, self.timeout, e)),
                     }
                 }

@@ -280,7 +280,9 @@ impl TlsShared {
                 if buf.is_empty() {
                     break;
                 }
-                sock.write_all(buf)?;
+                // a stop ends a write blocked on a server that does not read
+                let timeout = sock.write_timeout().ok().flatten();
+                crate::stop::write_all(sock, buf, timeout)?;
             }
             drop(o);
             if !self.pending.load(Ordering::SeqCst) {
