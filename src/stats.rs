@@ -58,6 +58,8 @@ pub struct Info {
     pub checksum: &'static str,
     pub stored_checksum: Option<u64>,
     pub trailing_bytes: u64,
+    /// Values no server writes but every server loads (see [`crate::format::visit::Oddity`]).
+    pub oddities: crate::format::visit::Oddities,
     /// Keys left out by the selection (`--db`, `--key`, `--type` ...).
     pub filtered: u64,
 }
@@ -96,6 +98,7 @@ pub fn gather(data: &[u8], opts: Options, filter: &Filter, top: usize, release: 
         checksum: "not checked",
         stored_checksum: None,
         trailing_bytes: 0,
+        oddities: Default::default(),
         filtered: 0,
     };
     let mut heap: BinaryHeap<Reverse<BigKey>> = BinaryHeap::new();
@@ -182,6 +185,7 @@ pub fn gather(data: &[u8], opts: Options, filter: &Filter, top: usize, release: 
                     (Some(_), None) => "not checked",
                 };
                 info.trailing_bytes = tr.trailing as u64;
+                info.oddities = tr.oddities;
             }
             Record::Template(_) => info.templates += 1,
             Record::SelectDb(_) => {}

@@ -129,6 +129,15 @@ pub fn run(a: ConvertArgs) -> CliResult {
             counts.expired,
             counts.functions
         ));
+        if let Ok(t) = &r {
+            for (odd, n) in t.oddities.iter() {
+                said.push(format!(
+                    "rdbshift: note: {}: {n} {} (every server loads them as stored)",
+                    f.display(),
+                    odd.describe()
+                ));
+            }
+        }
         for w in counts.warnings(&target.to_string()) {
             said.push(format!("rdbshift: warning: {}: {w}", f.display()));
             if a.strict && code == 0 {

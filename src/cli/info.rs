@@ -93,6 +93,9 @@ fn text(f: &std::path::Path, i: &Info, env: Option<&Envelope>) -> Vec<u8> {
     if i.trailing_bytes > 0 {
         let _ = writeln!(o, "trailing bytes after the checksum (ignored): {}", i.trailing_bytes);
     }
+    for (odd, n) in i.oddities.iter() {
+        let _ = writeln!(o, "odd but loadable (every server loads them as stored): {n} {}", odd.describe());
+    }
     let _ = writeln!(o, "aux:");
     for (k, v) in &i.aux {
         let _ = writeln!(o, "  {} = {}", show(k), show(v));
@@ -185,6 +188,16 @@ fn json(f: &std::path::Path, i: &Info, env: Option<&Envelope>) -> Vec<u8> {
     json_str(&mut o, i.checksum);
     o.extend_from_slice(b",\"trailing_bytes\":");
     n(&mut o, i.trailing_bytes);
+    o.extend_from_slice(b",\"odd_but_loadable\":{");
+    for (j, (odd, c)) in i.oddities.iter().enumerate() {
+        if j > 0 {
+            o.push(b',');
+        }
+        json_str(&mut o, odd.name());
+        o.push(b':');
+        n(&mut o, c);
+    }
+    o.push(b'}');
     o.extend_from_slice(b",\"filtered\":");
     n(&mut o, i.filtered);
     o.extend_from_slice(b",\"aux\":");

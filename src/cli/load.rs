@@ -264,6 +264,13 @@ pub fn run(a: LoadArgs) -> CliResult {
             );
             code = 1;
         }
+        for (odd, n) in d.survey.oddities.iter() {
+            eprintln!(
+                "rdbshift: note: {}: {n} {} (every server loads them as stored; RESTORE carries them as they are)",
+                d.path.display(),
+                odd.describe()
+            );
+        }
         if d.survey.collision_count > 0 {
             let names: Vec<String> =
                 d.survey.collisions.iter().map(|n| format!("{:?}", String::from_utf8_lossy(n))).collect();
@@ -455,7 +462,11 @@ pub fn run(a: LoadArgs) -> CliResult {
         eprintln!("rdbshift: gave up on {addr}: {why}, {} times in a row; its keys failed", rdbshift::load::STRIKES);
     }
     if let Some(o) = report_file {
-        let json = report_json(rep, &acct, &url, secs, &t.given_up);
+        let mut odd = rdbshift::format::visit::Oddities::default();
+        for d in &dumps {
+            odd.merge(&d.survey.oddities);
+        }
+        let json = report_json(rep, &acct, &url, secs, &t.given_up, &odd);
         std::io::Write::write_all(&mut o.file(), json.as_bytes())
             .map_err(|e| format!("report {}: {e}", o.dest.display()))?;
         o.commit().map_err(|e| format!("report: {e}"))?;
@@ -531,6 +542,7 @@ fn report_json(
     url: &Url,
     secs: f64,
     given_up: &std::collections::BTreeMap<String, String>,
+    odd: &rdbshift::format::visit::Oddities,
 ) -> String {
     use rdbshift::encode::text::json_str;
     let mut o = Vec::new();
@@ -562,6 +574,14 @@ fn report_json(
         }
         json_str(&mut o, addr);
         o.extend_from_slice(format!(":{{\"loaded\":{},\"failed\":{}}}", n.loaded, n.failed).as_bytes());
+    }
+    o.extend_from_slice(b"},\"odd_but_loadable\":{");
+    for (i, (k, n)) in odd.iter().enumerate() {
+        if i > 0 {
+            o.push(b',');
+        }
+        json_str(&mut o, k.name());
+        o.extend_from_slice(format!(":{n}").as_bytes());
     }
     o.extend_from_slice(b"},\"given_up\":{");
     for (i, (addr, why)) in given_up.iter().enumerate() {

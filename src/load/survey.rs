@@ -26,6 +26,8 @@ pub struct Survey {
     /// Names that occur in more than one of the merged dbs (up to 20), and how many.
     pub collisions: Vec<Vec<u8>>,
     pub collision_count: u64,
+    /// Values no server writes but every server loads (said, not refused).
+    pub oddities: crate::format::visit::Oddities,
 }
 
 impl Survey {
@@ -116,6 +118,9 @@ fn walk<'a>(
     let mut name = Vec::new();
     while let Some(rec) = r.next_record()? {
         behind.passed(r.checked_upto());
+        if let Record::Eof(t) = &rec {
+            s.oddities = t.oddities;
+        }
         let Record::Key(k) = rec else { continue };
         if !each_key(&k) {
             // the duplicate-key check has its error: no need to read on

@@ -174,6 +174,8 @@ pub struct Trailer {
     pub computed: Option<u64>,
     /// Bytes after the trailer (ignored, as the server ignores them).
     pub trailing: usize,
+    /// Keys that were odd but loadable, per kind (found while skimming: streams).
+    pub oddities: crate::visit::Oddities,
 }
 
 /// How strict a [`Reader`] is; the default checks everything.
@@ -304,6 +306,8 @@ pub struct Reader<'a> {
     templates: Registry<'a>,
     /// How often each Redis Enterprise opcode was skipped: 107 (RAM LRU), 121 (slot).
     enterprise: [u64; 2],
+    /// Odd but loadable values found while skimming (see [`Trailer::oddities`]).
+    oddities: crate::visit::Oddities,
 }
 
 /// The Redis Enterprise opcodes the reader skips (each followed by one length; librdb
@@ -348,6 +352,7 @@ impl<'a> Reader<'a> {
             prefetched: 0,
             names,
             templates: Registry::default(),
+            oddities: Default::default(),
             enterprise: [0; 2],
         })
     }
@@ -371,6 +376,7 @@ impl<'a> Reader<'a> {
             prefetched: pos,
             names: None,
             templates: Registry::default(),
+            oddities: Default::default(),
             enterprise: [0; 2],
         }
     }
@@ -509,7 +515,8 @@ impl<'a> Reader<'a> {
                         names.finish(c.data(), None)?;
                     }
                     self.done = true;
-                    let mut tr = Trailer { eof_at: at, stored: None, computed: None, trailing: 0 };
+                    let mut tr =
+                        Trailer { eof_at: at, stored: None, computed: None, trailing: 0, oddities: self.oddities };
                     if self.header.has_checksum() {
                         let stored = c.u64_le()?;
                         tr.stored = Some(stored);
@@ -626,7 +633,7 @@ impl<'a> Reader<'a> {
             k.end = c.pos();
             return Ok(Record::Key(k));
         }
-        value::skip(c, ty, &self.header).map_err(|e| k.context(e))?;
+        value::skip(c, ty, &self.header, &mut self.oddities).map_err(|e| k.context(e))?;
         k.end = c.pos();
         Ok(Record::Key(k))
     }

@@ -40,6 +40,7 @@ pub use super::stream_view::{
 };
 use super::stream_view::{corrupt, read_group, read_idmp};
 use super::types;
+use super::visit::Oddity;
 use super::visit::Visitor;
 
 const FLAG_DELETED: i64 = 1;
@@ -50,9 +51,15 @@ const FLAG_SAMEFIELDS: i64 = 2;
 struct Walk {
     /// The last entry ID seen (deleted entries included).
     last: Option<StreamId>,
-    /// The first live entry.
+    /// The largest entry ID seen (deleted entries included).
+    max: Option<StreamId>,
+    /// The smallest live entry ID (what the server derives as the first ID).
     first: Option<StreamId>,
     live: u64,
+    /// Entry IDs seen out of order (an [`Oddity`]).
+    unordered: bool,
+    /// Nodes that hold no entry (an [`Oddity`]).
+    empty_nodes: bool,
 }
 
 /// Decodes a stream value of type `t` (15, 19, 21, 26 or 27) into `v`: the live entries,
@@ -64,6 +71,9 @@ pub fn decode<V: Visitor>(c: &mut Cursor, t: u8, v: &mut V, scratch: &mut Vec<u8
     let mut buf = Vec::new();
     let mut walk = Walk::default();
     let mut prev_master: Option<StreamId> = None;
+    // every master ID, to find one that occurs twice once the nodes are out of order
+    let mut masters: Vec<StreamId> = Vec::new();
+    let mut nodes_unordered = false;
     for _ in 0..nodes {
         let key_at = c.pos();
         let nodekey = c.string()?;
@@ -71,15 +81,19 @@ pub fn decode<V: Visitor>(c: &mut Cursor, t: u8, v: &mut V, scratch: &mut Vec<u8
             Str::Bytes(b) if b.len() == 16 => StreamId::from_be(b.try_into().unwrap()),
             _ => return Err(c.err_at(key_at, corrupt("stream", "node key is not a 16-byte ID".into()))),
         };
-        if let Some(p) = prev_master.filter(|p| master <= *p) {
-            let why = if master == p {
-                format!("two listpack nodes with master ID {master}")
-            } else {
-                format!("node master ID {master} after {p}: nodes out of order")
-            };
-            return Err(c.err_at(key_at, corrupt("stream", why)));
+        // rdb.c, "Listpack re-added with existing key": a master ID twice is refused; nodes
+        // out of order are not (the server's rax sorts them): an oddity
+        let twice = if nodes_unordered || prev_master.is_some_and(|p| master < p) {
+            nodes_unordered = true;
+            masters.contains(&master)
+        } else {
+            prev_master == Some(master)
+        };
+        if twice {
+            return Err(c.err_at(key_at, corrupt("stream", format!("two listpack nodes with master ID {master}"))));
         }
         prev_master = Some(master);
+        masters.push(master);
         let lp_at = c.offset();
         let blob = c.string()?;
         let data_at = match blob {
@@ -107,11 +121,21 @@ pub fn decode<V: Visitor>(c: &mut Cursor, t: u8, v: &mut V, scratch: &mut Vec<u8
             ),
         ));
     }
-    if let Some(last) = walk.last.filter(|l| *l > tail.meta.last_id) {
-        return Err(c.err_at(
-            tail.length_at,
-            corrupt("stream", format!("entry {last} is after the stream's last ID {}", tail.meta.last_id)),
-        ));
+    // what the server loads as stored although no server writes it
+    if tail.meta.length != walk.live {
+        v.oddity(Oddity::StreamLengthNotLive)?;
+    }
+    if nodes_unordered {
+        v.oddity(Oddity::StreamNodesOutOfOrder)?;
+    }
+    if walk.unordered {
+        v.oddity(Oddity::StreamEntryIdsUnordered)?;
+    }
+    if walk.max.is_some_and(|m| m > tail.meta.last_id) {
+        v.oddity(Oddity::StreamEntriesAfterLastId)?;
+    }
+    if walk.empty_nodes {
+        v.oddity(Oddity::StreamNodeWithoutEntries)?;
     }
     v.stream_meta(&tail.meta)?;
     for g in tail.groups.iter() {
@@ -218,15 +242,11 @@ fn decode_node<'a, V: Visitor>(lc: Cursor<'a>, master: StreamId, walk: &mut Walk
         let ms = lp.expect_int("an ID delta")?;
         let seq = lp.expect_int("an ID delta")?;
         let id = StreamId { ms: master.ms.wrapping_add(ms as u64), seq: master.seq.wrapping_add(seq as u64) };
-        if let Some(prev) = walk.last.filter(|p| id <= *p) {
-            let why = if id == prev {
-                format!("entry ID {id} appears twice")
-            } else {
-                format!("entry ID {id} after {prev}: IDs must increase")
-            };
-            return Err(bad(&lp, entry_at, why));
-        }
+        // no server check orders entry IDs (streamValidateListpackIntegrity reads them as
+        // integers only): an oddity, not an error
+        walk.unordered |= walk.last.is_some_and(|p| id <= p);
         walk.last = Some(id);
+        walk.max = walk.max.max(Some(id));
         let same = flags & FLAG_SAMEFIELDS != 0;
         let (n, values_at) = if same {
             let at = lp.pos();
@@ -258,7 +278,7 @@ fn decode_node<'a, V: Visitor>(lc: Cursor<'a>, master: StreamId, walk: &mut Walk
         } else {
             seen_valid += 1;
             walk.live += 1;
-            walk.first.get_or_insert(id);
+            walk.first = Some(walk.first.map_or(id, |f| f.min(id)));
             let mut values = *lp.cursor();
             values.set_pos(values_at);
             v.stream_entry(&StreamEntry { id, n: n as usize, names: same.then_some(names), values })?;
@@ -273,9 +293,8 @@ fn decode_node<'a, V: Visitor>(lc: Cursor<'a>, master: StreamId, walk: &mut Walk
             ),
         ));
     }
-    if seen_valid + seen_deleted == 0 {
-        return Err(bad(&lp, lp.pos(), "listpack node without entries".into()));
-    }
+    // a master entry with no entry after it passes the server's deep check: an oddity
+    walk.empty_nodes |= seen_valid + seen_deleted == 0;
     Ok(())
 }
 
@@ -284,6 +303,7 @@ mod tests {
     //! Hand-made type 21 streams (layout from `rdbSaveObject`/`rdbLoadObject` in 8.6).
     use super::*;
     use crate::listpack::tests::build as lp;
+    use crate::visit::Oddities;
 
     fn s(b: &[u8]) -> Vec<u8> {
         let mut v = if b.len() < 64 { vec![b.len() as u8] } else { vec![0x40 | (b.len() >> 8) as u8, b.len() as u8] };
@@ -354,8 +374,13 @@ mod tests {
         entries: Vec<(StreamId, Fields)>,
         groups: Vec<GroupSeen>,
         meta: StreamMeta,
+        odd: Oddities,
     }
     impl Visitor for Got {
+        fn oddity(&mut self, o: Oddity) -> Result<()> {
+            self.odd.add(o);
+            Ok(())
+        }
         fn stream_meta(&mut self, m: &StreamMeta) -> Result<()> {
             self.meta = m.clone();
             Ok(())
@@ -416,27 +441,54 @@ mod tests {
     }
 
     #[test]
-    fn entry_ids_increase_and_fit_the_stream() {
-        // within a node
-        refused(&stream(&[node(id(5, 0), &[(0, 0, 1), (0, 0, 0)])], 2, (9, 0), &[0]), "entry ID 5-0 after 5-1");
-        refused(&stream(&[node(id(5, 0), &[(0, 0, 1), (0, 0, 1)])], 2, (9, 0), &[0]), "entry ID 5-1 appears twice");
-        // across nodes, and the nodes' own order
+    fn odd_but_loadable_streams_are_read_and_said() {
+        // what no server writes but every server loads: read, and each said once
+        let odd = |b: &[u8]| -> (Got, Oddities) {
+            let got = read(b).unwrap();
+            let o = got.odd;
+            (got, o)
+        };
+        let only = |o: Oddities, which: Oddity| {
+            assert_eq!(o.iter().collect::<Vec<_>>(), vec![(which, 1)], "{o:?}");
+        };
+        // entry IDs within a node, backwards and twice
+        let (g, o) = odd(&stream(&[node(id(5, 0), &[(0, 0, 1), (0, 0, 0)])], 2, (9, 0), &[0]));
+        only(o, Oddity::StreamEntryIdsUnordered);
+        assert_eq!(g.entries.iter().map(|e| e.0).collect::<Vec<_>>(), vec![id(5, 1), id(5, 0)], "in file order");
+        only(
+            odd(&stream(&[node(id(5, 0), &[(0, 0, 1), (0, 0, 1)])], 2, (9, 0), &[0])).1,
+            Oddity::StreamEntryIdsUnordered,
+        );
+        // the nodes' own order (the server's rax sorts them)
         let two = |a, b| [node(a, &[(0, 0, 0)]), node(b, &[(0, 0, 0)])];
+        let (g, o) = odd(&stream(&two(id(6, 0), id(5, 0)), 2, (9, 0), &[0]));
+        assert!(o.get(Oddity::StreamNodesOutOfOrder) == 1 && o.get(Oddity::StreamEntryIdsUnordered) == 1, "{o:?}");
+        assert_eq!(g.entries.len(), 2);
+        // a stored length other than the live entries is carried as stored
+        let (g, o) = odd(&stream(&two(id(5, 0), id(6, 0)), 3, (9, 0), &[0]));
+        assert_eq!((g.meta.length, g.meta.live), (3, Some(2)));
+        only(o, Oddity::StreamLengthNotLive);
+        // entries after the last ID
+        only(odd(&stream(&two(id(5, 0), id(6, 0)), 2, (5, 9), &[0])).1, Oddity::StreamEntriesAfterLastId);
+        // and nothing odd about a plain stream
+        assert!(odd(&stream(&two(id(5, 0), id(6, 0)), 2, (6, 0), &[0])).1.is_empty());
+    }
+
+    #[test]
+    fn what_the_server_refuses_is_refused() {
+        let two = |a, b| [node(a, &[(0, 0, 0)]), node(b, &[(0, 0, 0)])];
+        // rdb.c "Listpack re-added with existing key", also when the nodes are unordered
         refused(&stream(&two(id(5, 0), id(5, 0)), 2, (9, 0), &[0]), "two listpack nodes with master ID 5-0");
-        refused(&stream(&two(id(6, 0), id(5, 0)), 2, (9, 0), &[0]), "nodes out of order");
-        // the counts and the last ID
-        // a stored length other than the live entries is carried as stored (servers load it)
-        let odd = read(&stream(&two(id(5, 0), id(6, 0)), 3, (9, 0), &[0])).unwrap();
-        assert_eq!((odd.meta.length, odd.meta.live), (3, Some(2)));
+        let three = [node(id(6, 0), &[(0, 0, 0)]), node(id(5, 0), &[(0, 0, 0)]), node(id(6, 0), &[(0, 0, 1)])];
+        refused(&stream(&three, 3, (9, 0), &[0]), "two listpack nodes with master ID 6-0");
+        // rdb.c "Stream length inconsistent with rax entries"
         refused(&stream(&[], 3, (9, 0), &[0]), "length 3 but no listpack nodes");
-        // ... but not in a file Valkey 9 wrote
+        assert!(read(&stream(&[], 0, (9, 0), &[0])).is_ok(), "an empty stream (all deleted, groups kept)");
+        // Valkey 9: the length must be the live entries in the files it writes
         let odd = stream(&two(id(5, 0), id(6, 0)), 3, (9, 0), &[0]);
         let mut c = Cursor::file(&odd);
         let e = decode(&mut c, types::STREAM_LISTPACKS_3, &mut Got::default(), &mut Vec::new(), true).unwrap_err();
         assert!(e.to_string().contains("length 3 but the nodes hold 2 live entries (Valkey 9 refuses"), "{e}");
-        assert!(read(&stream(&[], 0, (9, 0), &[0])).is_ok(), "an empty stream (all deleted, groups kept)");
-        refused(&stream(&two(id(5, 0), id(6, 0)), 2, (5, 9), &[0]), "entry 6-0 is after the stream's last ID 5-9");
-        assert!(read(&stream(&two(id(5, 0), id(6, 0)), 2, (6, 0), &[0])).is_ok());
     }
 
     #[test]

@@ -649,7 +649,7 @@ pub fn skip_checks(t: u8, h: &Header) -> bool {
 
 /// Skips a value without decoding its elements (no LZF decompression, no container walk);
 /// used to find where a key ends.
-pub fn skip(c: &mut Cursor, t: u8, h: &Header) -> Result<()> {
+pub fn skip(c: &mut Cursor, t: u8, h: &Header, odd: &mut super::visit::Oddities) -> Result<()> {
     match t {
         STRING | HASH_ZIPMAP | LIST_ZIPLIST | SET_INTSET | ZSET_ZIPLIST | HASH_ZIPLIST | HASH_LISTPACK
         | ZSET_LISTPACK | SET_LISTPACK => c.skip_string(),
@@ -715,8 +715,8 @@ pub fn skip(c: &mut Cursor, t: u8, h: &Header) -> Result<()> {
             }
             Ok(())
         }
-        // Streams and the rest: a full decode with nothing listening.
-        _ => decode(c, t, h, &mut super::visit::Ignore, &mut Scratch::default()),
+        // Streams and the rest: a full decode, listening only for oddities.
+        _ => decode(c, t, h, odd, &mut Scratch::default()),
     }
 }
 

@@ -60,9 +60,107 @@ impl ArrayValue<'_> {
     }
 }
 
+/// Something a server loads although no server writes it: no check of the server's
+/// (`rdbLoadObject`, even with `sanitize-dump-payload yes`) refuses it, so the reader does
+/// not either; it says so through [`Visitor::oddity`] (once per key and kind) and the
+/// file's [`crate::record::Trailer`] counts them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Oddity {
+    /// A stream whose stored length (what `XLEN` says) is not its live entries, as old
+    /// servers left them after trims and deletions (`s->length` is read as stored).
+    StreamLengthNotLive,
+    /// A stream's listpack nodes out of master-ID order (the server's rax sorts them).
+    StreamNodesOutOfOrder,
+    /// A stream's entry IDs not strictly increasing (the server reads them as stored).
+    StreamEntryIdsUnordered,
+    /// A stream entry after the stream's last ID (`last_id` is read as stored).
+    StreamEntriesAfterLastId,
+    /// A stream listpack node that holds no entry at all (the deep check passes it).
+    StreamNodeWithoutEntries,
+}
+
+impl Oddity {
+    /// Every kind, in the order [`Oddities`] keeps them.
+    pub const ALL: [Oddity; 5] = [
+        Oddity::StreamLengthNotLive,
+        Oddity::StreamNodesOutOfOrder,
+        Oddity::StreamEntryIdsUnordered,
+        Oddity::StreamEntriesAfterLastId,
+        Oddity::StreamNodeWithoutEntries,
+    ];
+
+    /// What a count of them is, in words (`3 streams whose ...`).
+    pub fn describe(self) -> &'static str {
+        match self {
+            Oddity::StreamLengthNotLive => "streams whose stored length is not their live entries",
+            Oddity::StreamNodesOutOfOrder => "streams whose nodes are out of ID order",
+            Oddity::StreamEntryIdsUnordered => "streams whose entry IDs do not increase",
+            Oddity::StreamEntriesAfterLastId => "streams with entries after their last ID",
+            Oddity::StreamNodeWithoutEntries => "streams with a node holding no entry",
+        }
+    }
+
+    /// A short name for reports (`stream_length_not_live`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Oddity::StreamLengthNotLive => "stream_length_not_live",
+            Oddity::StreamNodesOutOfOrder => "stream_nodes_out_of_order",
+            Oddity::StreamEntryIdsUnordered => "stream_entry_ids_unordered",
+            Oddity::StreamEntriesAfterLastId => "stream_entries_after_last_id",
+            Oddity::StreamNodeWithoutEntries => "stream_node_without_entries",
+        }
+    }
+
+    fn index(self) -> usize {
+        Oddity::ALL.iter().position(|o| *o == self).unwrap_or(0)
+    }
+}
+
+/// How many keys showed each [`Oddity`]; a [`Visitor`] that counts them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Oddities([u64; 5]);
+
+impl Oddities {
+    /// One more key with `o`.
+    pub fn add(&mut self, o: Oddity) {
+        self.0[o.index()] += 1;
+    }
+    /// Keys with `o`.
+    pub fn get(&self, o: Oddity) -> u64 {
+        self.0[o.index()]
+    }
+    /// Adds `other`'s counts.
+    pub fn merge(&mut self, other: &Oddities) {
+        for (a, b) in self.0.iter_mut().zip(other.0) {
+            *a += b;
+        }
+    }
+    /// The kinds seen, with their counts.
+    pub fn iter(&self) -> impl Iterator<Item = (Oddity, u64)> + '_ {
+        Oddity::ALL.into_iter().map(|o| (o, self.get(o))).filter(|x| x.1 > 0)
+    }
+    /// Whether none was seen.
+    pub fn is_empty(&self) -> bool {
+        self.0.iter().all(|n| *n == 0)
+    }
+}
+
+impl Visitor for Oddities {
+    fn oddity(&mut self, o: Oddity) -> Result<()> {
+        self.add(o);
+        Ok(())
+    }
+}
+
 /// The receiver of a decoded value's elements, called in file order, one element at a time.
 /// Every method has a no-op default, so a visitor states only the events it uses.
 pub trait Visitor {
+    /// The value is odd but loadable (see [`Oddity`]): called once per kind, after the
+    /// elements it concerns.
+    fn oddity(&mut self, _o: Oddity) -> Result<()> {
+        Ok(())
+    }
     /// A string value (type 0): called once with the whole value.
     fn string(&mut self, _v: Str<'_>) -> Result<()> {
         Ok(())
