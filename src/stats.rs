@@ -19,7 +19,11 @@ pub struct DbStats {
     pub expires: u64,
     /// Keys whose expiry had passed when the report was made (a server drops them on load).
     pub already_expired: u64,
+    /// Keys per type, every record counted (already expired ones too).
     pub types: BTreeMap<String, u64>,
+    /// Keys per type that a server keeps when it loads the file (and `inspect` lists):
+    /// the already expired left out.
+    pub types_live: BTreeMap<String, u64>,
     pub encodings: BTreeMap<String, u64>,
     pub resize_hint: Option<(u64, u64)>,
     pub bytes: u64,
@@ -144,11 +148,16 @@ pub fn gather(data: &[u8], opts: Options, filter: &Filter, top: usize, release: 
                     _ => kind.name().to_string(),
                 };
                 db.keys += 1;
+                let mut gone = false;
                 if let Some(e) = k.expire_ms {
                     db.expires += 1;
                     if e < now_ms {
                         db.already_expired += 1;
+                        gone = true;
                     }
+                }
+                if !gone {
+                    *db.types_live.entry(tname.clone()).or_default() += 1;
                 }
                 let bytes = (k.end - k.start) as u64;
                 db.bytes += bytes;

@@ -71,6 +71,14 @@ impl ConnArgs {
         if u.password.is_some() {
             eprintln!("{ARGV_PASSWORD_WARNING}");
         }
+        if rdbshift::load::url::lone_password(target)
+            && std::env::var("REDISCLI_AUTH").is_ok_and(|p| !p.is_empty())
+            && !self.askpass
+        {
+            eprintln!(
+                "rdbshift: warning: the name before @ in the URL is taken as a password (as redis-cli reads it), so REDISCLI_AUTH is not used; for a user, give --user NAME"
+            );
+        }
         if let Some(user) = &self.user {
             u.user = Some(user.clone());
         }

@@ -112,6 +112,10 @@ fn text(f: &std::path::Path, i: &Info, env: Option<&Envelope>) -> Vec<u8> {
         let types: Vec<String> = s.types.iter().map(|(t, n)| format!("{t}={n}")).collect();
         let encs: Vec<String> = s.encodings.iter().map(|(t, n)| format!("{t}={n}")).collect();
         let _ = writeln!(o, "  types: {}", types.join(" "));
+        if s.already_expired > 0 {
+            let live: Vec<String> = s.types_live.iter().map(|(t, n)| format!("{t}={n}")).collect();
+            let _ = writeln!(o, "  types without the already expired (what a server loads): {}", live.join(" "));
+        }
         let _ = writeln!(o, "  encodings: {}", encs.join(" "));
     }
     let _ = writeln!(o, "functions: {}", if i.functions.is_empty() { "none".into() } else { i.functions.join(", ") });
@@ -222,7 +226,7 @@ fn json(f: &std::path::Path, i: &Info, env: Option<&Envelope>) -> Vec<u8> {
         n(&mut o, s.already_expired);
         o.extend_from_slice(b",\"bytes\":");
         n(&mut o, s.bytes);
-        for (name, map) in [("types", &s.types), ("encodings", &s.encodings)] {
+        for (name, map) in [("types", &s.types), ("types_live", &s.types_live), ("encodings", &s.encodings)] {
             o.extend_from_slice(format!(",\"{name}\":{{").as_bytes());
             for (m, (t, c)) in map.iter().enumerate() {
                 if m > 0 {

@@ -43,7 +43,8 @@ pub struct LoadArgs {
     /// RDB files to load (one per source shard), one after the other.
     #[arg(required = true)]
     files: Vec<PathBuf>,
-    /// redis://[user[:password]@]host:port[/db] (the password may come from REDISCLI_AUTH).
+    /// redis://[[user]:password@]host:port[/db]; a lone name before @ is a password, as
+    /// redis-cli reads it (--user names a user; the password may also come from REDISCLI_AUTH).
     /// A cluster is detected and its slot map read.
     #[arg(long, value_name = "URL")]
     target: String,
@@ -168,11 +169,16 @@ fn prepare(
     let (survey, damage) = match first {
         (s, None) => (s, None),
         (s, Some(e)) if a.salvage && !dump.changed() => (s, Some(e.to_string())),
-        (_, Some(e)) => {
+        (s, Some(e)) => {
             if dump.changed() {
                 return Err(dump.changed_message());
             }
-            return Err(format!("{e}; nothing was sent (--salvage loads the complete keys before the damage)"));
+            // the hint only when there is something to salvage
+            let hint = match s.total_keys() {
+                0 => String::new(),
+                n => format!(" ({n} complete key(s) come before the damage: --salvage loads them)"),
+            };
+            return Err(format!("{e}; nothing was sent{hint}"));
         }
     };
     if dump.changed() {

@@ -14,7 +14,8 @@ pub struct VerifyArgs {
     /// The dumps that were loaded.
     #[arg(required = true)]
     files: Vec<PathBuf>,
-    /// redis://[user[:password]@]host:port[/db] (password also from REDISCLI_AUTH). A /db
+    /// redis://[[user]:password@]host:port[/db]; a lone name before @ is a password, as
+    /// redis-cli reads it (--user names a user; the password may also come from REDISCLI_AUTH). A /db
     /// means every dump key is looked for in that db, as `load` puts it there.
     #[arg(long, value_name = "URL")]
     target: String,

@@ -1,4 +1,5 @@
-//! `redis://[user[:password]@]host[:port][/db]` and `rediss://` (TLS), and how to reach the
+//! `redis://[[user]:password@]host[:port][/db]` (a lone `password@` too, as redis-cli reads
+//! it) and `rediss://` (TLS), and how to reach the
 //! server: credentials, TLS options, timeouts.
 //!
 //! Secrets: a password lives in a [`Secret`], whose `Debug` and `Display` print `***`;
@@ -117,8 +118,9 @@ impl Url {
     /// Parses a URL (with the default TLS options and timeouts). An error shows the URL only
     /// through [`redact`].
     pub fn parse(s: &str) -> Result<Url, String> {
-        let bad =
-            |why: &str| format!("bad target {:?}: {why} (expected redis://[user:password@]host:port[/db])", redact(s));
+        let bad = |why: &str| {
+            format!("bad target {:?}: {why} (expected redis://[[user]:password@]host:port[/db])", redact(s))
+        };
         let (tls, rest) = if let Some(r) = s.strip_prefix("redis://") {
             (false, r)
         } else if let Some(r) = s.strip_prefix("rediss://") {
@@ -186,6 +188,16 @@ impl Url {
     }
 }
 
+/// Whether the URL's credentials are a lone name (`redis://NAME@host`), which is read as a
+/// password, as redis-cli reads it, and not as a user.
+pub fn lone_password(s: &str) -> bool {
+    let rest = s.split_once("://").map_or(s, |x| x.1);
+    match rest.rfind('@') {
+        Some(i) => !rest[..i].contains(':'),
+        None => false,
+    }
+}
+
 /// `s` safe to print: if it has an `@`, everything between its scheme (leading letters, then
 /// `:` and one or two `/`, however mistyped; else the start) and its last `@` becomes `***`. Made for
 /// URLs typed by a person, well-formed or not: `redis:/u:pw@h`, `redis//:pw@h:1` and
@@ -225,6 +237,17 @@ mod tests {
         assert!(Url::parse("redis://h:x").is_err());
         assert_eq!(Url::parse("redis://[::1]:7000").unwrap().addr(), "[::1]:7000");
         assert_eq!(Url::parse("redis://[::1]:7000").unwrap().to_string(), "redis://[::1]:7000");
+    }
+
+    #[test]
+    fn a_lone_name_is_a_password() {
+        assert!(lone_password("redis://alice@h:1"));
+        assert!(lone_password("rediss://alice@h"));
+        assert!(!lone_password("redis://alice:pw@h"));
+        assert!(!lone_password("redis://:pw@h"));
+        assert!(!lone_password("redis://h:6379/2"));
+        let u = Url::parse("redis://alice@h:1").unwrap();
+        assert_eq!((u.user.as_deref(), u.password.as_ref().map(Secret::expose)), (None, Some("alice")));
     }
 
     #[test]

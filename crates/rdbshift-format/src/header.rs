@@ -44,9 +44,17 @@ pub struct Header {
 impl Header {
     /// Parses the magic. With `allow_newer`, versions past the newest known are accepted.
     pub fn parse(data: &[u8], allow_newer: bool) -> Result<Header> {
-        let magic = data
-            .get(..9)
-            .ok_or_else(|| Error::new(0, ErrorKind::Truncated { needed: 9, available: data.len() as u64 }))?;
+        let Some(magic) = data.get(..9) else {
+            // shorter than a magic: a cut RDB file only if what is there starts like one
+            let looks = |m: &[u8]| {
+                let n = data.len().min(m.len());
+                data[..n] == m[..n] && data[n..].iter().all(u8::is_ascii_digit)
+            };
+            if data.is_empty() || !(looks(b"REDIS") || looks(b"VALKEY")) {
+                return Err(Error::new(0, ErrorKind::BadMagic(super::error::show_bytes(data))));
+            }
+            return Err(Error::new(0, ErrorKind::Truncated { needed: 9, available: data.len() as u64 }));
+        };
         let digits = |d: &[u8]| -> Option<u32> {
             d.iter().all(u8::is_ascii_digit).then(|| std::str::from_utf8(d).ok()?.parse().ok())?
         };
@@ -106,5 +114,16 @@ mod tests {
         assert!(Header::parse(b"VALKEY082", false).is_err());
         assert!(Header::parse(b"REDIX0011", false).is_err());
         assert!(Header::parse(b"REDIS", false).is_err());
+    }
+
+    #[test]
+    fn short_files_are_cut_rdb_files_only_when_they_start_like_one() {
+        let kind = |b: &[u8]| Header::parse(b, false).unwrap_err().to_string();
+        for cut in [&b"REDIS"[..], b"REDIS00", b"VALK", b"VALKEY08", b"R"] {
+            assert!(kind(cut).contains("bytes needed"), "{cut:?}: {}", kind(cut));
+        }
+        for other in [&b"\x89PNG\r\n"[..], b"hello", b"REDIX", b"REDIS0x", b"\0\0\0"] {
+            assert!(kind(other).contains("not an RDB file"), "{other:?}: {}", kind(other));
+        }
     }
 }
