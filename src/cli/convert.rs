@@ -129,6 +129,12 @@ pub fn run(a: ConvertArgs) -> CliResult {
             counts.expired,
             counts.functions
         ));
+        if a.target_version.is_none() && target.dump_version() > 9 {
+            said.push(format!(
+                "rdbshift: note: {}: written for {target}, the server that wrote the dump; older servers refuse what they cannot load (give --target-version X.Y or valkey-X.Y for the server you will load it into)",
+                f.display()
+            ));
+        }
         if let Ok(t) = &r {
             for (odd, n) in t.oddities.iter() {
                 said.push(format!(
