@@ -491,8 +491,8 @@ pub struct FileLoad<'a, 't> {
     pub progress: Option<(indicatif::ProgressBar, u64)>,
     /// Bytes of this dump already counted on the progress bar.
     shown: u64,
-    /// The dump's hash templates (Redis 8.10), read once, for keys decoded again.
-    templates: crate::format::template::Registry<'a>,
+    /// The dump's hash templates (Redis 8.10), read the first time a key is decoded again.
+    templates: std::cell::OnceCell<crate::format::template::Registry<'a>>,
 }
 
 fn err_io(e: String) -> std::io::Error {
@@ -521,7 +521,8 @@ impl<'a, 't> FileLoad<'a, 't> {
             progress: None,
             shown: 0,
             // a damaged registry is found and reported by the pre-pass
-            templates: crate::format::record::templates(data).unwrap_or_default(),
+            // read only when a key is decoded again (a retry, a failed key's name)
+            templates: std::cell::OnceCell::new(),
         }
     }
 
@@ -705,7 +706,12 @@ impl<'a, 't> FileLoad<'a, 't> {
 
     /// The key whose record starts at `record` (read again from the dump).
     fn key_at(&self, record: usize, db: u64) -> Option<crate::format::Key<'_>> {
-        match Reader::resume(self.data, self.h, record, db).with_templates(self.templates.clone()).next_record() {
+        match Reader::resume(self.data, self.h, record, db)
+            .with_templates(
+                self.templates.get_or_init(|| crate::format::record::templates(self.data).unwrap_or_default()).clone(),
+            )
+            .next_record()
+        {
             Ok(Some(Record::Key(k))) => Some(k),
             _ => None,
         }

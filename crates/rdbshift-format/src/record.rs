@@ -456,6 +456,11 @@ impl<'a> Reader<'a> {
                 return Err(Error::new(at as u64, ErrorKind::NoEof(at as u64)));
             }
             let t = c.u8()?;
+            // the registry is complete at the first record that is not a template: an id
+            // two records define is refused there (rdbLoadHashTemplate)
+            if t != op::HASH_TEMPLATE && !self.templates.is_empty() {
+                self.templates.seal()?;
+            }
             match t {
                 op::EXPIRETIME_MS => expire_ms = Some(c.i64_le()?),
                 op::EXPIRETIME => expire_ms = Some(c.u32_le()? as i32 as i64 * 1000),
@@ -621,6 +626,8 @@ impl<'a> Reader<'a> {
         if ty == types::HASH_TMPL_LP_REF || ty == types::HASH_TMPL_ARRAY_REF {
             let mut blob = Vec::new();
             let (id, at) = template::ref_id(c, ty, &mut blob).map_err(|e| k.context(e))?;
+            // the templates come before the first database: the registry is complete
+            self.templates.seal().map_err(|e| k.context(e))?;
             let Some(t) = self.templates.get(id) else {
                 return Err(k.context(Error::corrupt(
                     at,
@@ -628,8 +635,8 @@ impl<'a> Reader<'a> {
                     format!("unknown template id {id} (no opcode 242 record defines it)"),
                 )));
             };
-            template::skip_ref(c, ty, t).map_err(|e| k.context(e))?;
-            k.tmpl = Some(t.clone());
+            template::skip_ref(c, ty, &t).map_err(|e| k.context(e))?;
+            k.tmpl = Some(t);
             k.end = c.pos();
             return Ok(Record::Key(k));
         }
@@ -650,7 +657,10 @@ pub fn templates(data: &[u8]) -> Result<Registry<'_>> {
     }
     loop {
         match r.next_record()? {
-            None | Some(Record::Key(_) | Record::SelectDb(_) | Record::Eof(_)) => return Ok(r.templates),
+            None | Some(Record::Key(_) | Record::SelectDb(_) | Record::Eof(_)) => {
+                r.templates.seal()?;
+                return Ok(r.templates);
+            }
             Some(_) => {}
         }
     }
@@ -864,11 +874,48 @@ mod tests {
             (vec![op::HASH_TEMPLATE, 1, 2, 1, b'b', 1, b'a'], "names must ascend"),
             (vec![op::HASH_TEMPLATE, 1, 2, 1, b'a', 1, b'a'], "names must ascend"),
             (vec![op::HASH_TEMPLATE, 1, 1, 1, b'a', op::HASH_TEMPLATE, 1, 1, 1, b'b'], "template id 1 twice"),
+            // an id twice among unordered ids is found when the registry is complete
+            (
+                vec![
+                    op::HASH_TEMPLATE,
+                    9,
+                    1,
+                    1,
+                    b'a',
+                    op::HASH_TEMPLATE,
+                    3,
+                    1,
+                    1,
+                    b'a',
+                    op::HASH_TEMPLATE,
+                    9,
+                    1,
+                    1,
+                    b'b',
+                ],
+                "template id 9 twice (first at byte offset 9)",
+            ),
             (vec![op::HASH_TEMPLATE, 1, 0x80, 0x10, 0, 0, 0, 1, b'a'], "template fields length"),
         ] {
             let e = keys(&file(b"REDIS0015", &reg)).unwrap_err();
             assert!(e.to_string().contains(says), "{e} (expected {says:?})");
         }
+        // ids in any order, sparse: each found, by binary search once complete
+        let mut b = Vec::new();
+        for id in [36u8, 5, 63, 0, 17] {
+            b.extend([op::HASH_TEMPLATE, id, 1, 1, b'a' + id % 26]);
+        }
+        b.extend([op::SELECTDB, 0]);
+        let data = file(b"REDIS0015", &b);
+        let reg = super::templates(&data).unwrap();
+        assert_eq!(reg.len(), 5);
+        for id in [36u64, 5, 63, 0, 17] {
+            let t = reg.get(id).unwrap();
+            assert_eq!((t.id, t.len), (id, 1));
+            let name = t.names().next().unwrap().unwrap().bytes(&mut Vec::new()).unwrap().to_vec();
+            assert_eq!(name, vec![b'a' + (id % 26) as u8]);
+        }
+        assert!(reg.get(6).is_none());
         // opcode 242 means nothing before RDB 15
         let e = keys(&file(b"REDIS0014", &b)).unwrap_err();
         assert!(matches!(e.kind, ErrorKind::UnknownType(242)), "{e}");

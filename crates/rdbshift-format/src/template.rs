@@ -13,9 +13,9 @@
 //!   value strings.
 //!
 //! Memory: a template keeps its names where they are, as a cursor into the file; nothing is
-//! reserved from a count, and each template is checked against the bytes that remain.
+//! reserved from a count, and each template is checked against the bytes that remain. The
+//! registry is an index of 16 bytes per record; a key's template is read again on demand.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::cursor::{Cursor, RStr};
@@ -55,35 +55,59 @@ impl<'a> Template<'a> {
     }
 }
 
-/// The templates of a file by id, shared by the keys that use them (a key carries an
-/// `Arc` to its template, so a worker decodes it without the registry).
+/// The templates of a file by id: a compact index of 16 bytes per template record (its id
+/// and where it sits), whatever the number of records; a [`Template`] is read again from
+/// the file when a key asks for it. Cloning shares the index.
+///
+/// Invariant: once [`Registry::seal`]ed (the reader seals it at the first record that is
+/// not a template: the records come before the first database), the index is sorted by id
+/// and holds every id once; a duplicate id is refused there, naming both records.
 #[derive(Debug, Clone, Default)]
 pub struct Registry<'a> {
-    by_id: HashMap<u64, Arc<Template<'a>>>,
+    /// (id, offset of the record's opcode byte), in file order until sealed.
+    index: Arc<Vec<(u64, usize)>>,
+    /// A cursor over the whole file (records are read again through it).
+    file: Option<Cursor<'a>>,
+    /// Sorted by id and checked for duplicates.
+    sealed: bool,
+    /// The ids came in strictly increasing order so far (then sealing costs nothing).
+    increasing: bool,
 }
 
 impl<'a> Registry<'a> {
-    /// The template with this id, if the registry read one.
-    pub fn get(&self, id: u64) -> Option<&Arc<Template<'a>>> {
-        self.by_id.get(&id)
+    /// The template with this id, read again from its record (`None`: no record defines
+    /// it). Needs a sealed registry to find it by binary search; an unsealed one is
+    /// searched as it is (sealing comes at the first key).
+    pub fn get(&self, id: u64) -> Option<Arc<Template<'a>>> {
+        let at = if self.sealed || self.increasing {
+            let i = self.index.binary_search_by_key(&id, |e| e.0).ok()?;
+            self.index[i].1
+        } else {
+            self.index.iter().find(|e| e.0 == id)?.1
+        };
+        let mut c = self.file?;
+        c.set_pos(at + 1);
+        let id = c.plain_len().ok()?;
+        let len = c.plain_len().ok()?;
+        Some(Arc::new(Template { id, len, at, names: c }))
     }
     /// Number of templates read so far.
     pub fn len(&self) -> usize {
-        self.by_id.len()
+        self.index.len()
     }
     /// Whether no template has been read (files before RDB 15 have none).
     pub fn is_empty(&self) -> bool {
-        self.by_id.is_empty()
+        self.index.is_empty()
     }
-    /// Reads one record (the cursor after its opcode byte at `at`) and adds it.
+    /// Reads one record (the cursor after its opcode byte at `at`), checks it and indexes
+    /// it. Its names are checked here; its id against the others when sealed.
     pub fn read_record(&mut self, c: &mut Cursor<'a>, at: usize) -> Result<Arc<Template<'a>>> {
         let id_at = c.pos();
         let id = c.plain_len()?;
-        if let Some(t) = self.by_id.get(&id) {
-            return Err(c.err_at(
-                id_at,
-                corrupt(format!("template id {id} twice (first at byte offset {}): duplicate template", t.at)),
-            ));
+        if self.sealed
+            && let Ok(i) = self.index.binary_search_by_key(&id, |e| e.0)
+        {
+            return Err(twice(c, id_at, id, self.index[i].1));
         }
         let n_at = c.pos();
         let len = c.count("template fields", 1)?;
@@ -97,10 +121,56 @@ impl<'a> Registry<'a> {
             let s = c.string()?;
             order.next(&s, c, name_at)?;
         }
-        let t = Arc::new(Template { id, len, at, names });
-        self.by_id.insert(id, t.clone());
-        Ok(t)
+        if self.file.is_none() {
+            let mut f = *c;
+            f.set_pos(0);
+            self.file = Some(f);
+        }
+        let index = Arc::make_mut(&mut self.index);
+        if self.sealed {
+            // a record after the first key: kept in order
+            let i = index.partition_point(|e| e.0 < id);
+            index.insert(i, (id, at));
+        } else {
+            if index.is_empty() {
+                self.increasing = true;
+            } else if index.last().is_some_and(|l| l.0 >= id) {
+                if self.increasing && index.last().is_some_and(|l| l.0 == id) {
+                    return Err(twice(c, id_at, id, index.last().unwrap().1));
+                }
+                self.increasing = false;
+            }
+            index.push((id, at));
+        }
+        Ok(Arc::new(Template { id, len, at, names }))
     }
+    /// Sorts the index by id and refuses an id that two records define (the error names
+    /// the later record's offset and the earlier one's). Idempotent.
+    pub fn seal(&mut self) -> Result<()> {
+        if self.sealed {
+            return Ok(());
+        }
+        self.sealed = true;
+        if self.index.is_empty() {
+            return Ok(());
+        }
+        let index = Arc::make_mut(&mut self.index);
+        index.shrink_to_fit();
+        if self.increasing {
+            return Ok(());
+        }
+        index.sort_unstable();
+        if let Some(w) = index.windows(2).find(|w| w[0].0 == w[1].0) {
+            let (id, first, second) = (w[0].0, w[0].1, w[1].1);
+            let c = self.file.expect("a record was read");
+            return Err(twice(&c, second + 1, id, first));
+        }
+        Ok(())
+    }
+}
+
+fn twice(c: &Cursor, at: usize, id: u64, first: usize) -> super::error::Error {
+    c.err_at(at, corrupt(format!("template id {id} twice (first at byte offset {first}): duplicate template")))
 }
 
 fn corrupt(reason: String) -> ErrorKind {
