@@ -27,11 +27,6 @@ fn two_prefixes(dir: &Path, n: usize) -> PathBuf {
     p
 }
 
-fn summary(err: &str) -> Vec<u64> {
-    let line = err.lines().find(|l| l.contains("keys in the dumps:")).unwrap_or_else(|| panic!("no summary: {err}"));
-    line.split(|c: char| !c.is_ascii_digit()).filter(|w| !w.is_empty()).map(|w| w.parse().unwrap()).collect()
-}
-
 #[test]
 fn a_checkpoint_of_another_load_is_never_taken_as_done() {
     let dir = common::tempdir::Dir::new("ckbound");
@@ -46,7 +41,7 @@ fn a_checkpoint_of_another_load_is_never_taken_as_done() {
     // a load of half the keys
     let (code, _, err) = rdbshift(&["load", d, "--target", &url, "--key", "a:*", "--checkpoint", ck]);
     assert_eq!(code, 0, "{err}");
-    assert_eq!(summary(&err), vec![2 * n as u64, n as u64, 0, 0, n as u64, 0, 0, 0], "{err}");
+    assert_eq!(common::accounting(&err), vec![2 * n as u64, n as u64, 0, 0, n as u64, 0, 0, 0], "{err}");
     assert_eq!(dbsize(&s), n as i64);
     let recorded = std::fs::read(ck).unwrap();
 
@@ -54,7 +49,7 @@ fn a_checkpoint_of_another_load_is_never_taken_as_done() {
     let (code, _, err) = rdbshift(&["load", d, "--target", &url, "--key", "a:*", "--checkpoint", ck]);
     assert_eq!(code, 0, "{err}");
     assert!(err.contains("already loaded"), "{err}");
-    assert_eq!(summary(&err), vec![2 * n as u64, 0, 0, 0, n as u64, 0, n as u64, 0], "{err}");
+    assert_eq!(common::accounting(&err), vec![2 * n as u64, 0, 0, 0, n as u64, 0, n as u64, 0], "{err}");
 
     // another selection: refused, naming it, and nothing is sent
     let (code, _, err) = rdbshift(&["load", d, "--target", &url, "--checkpoint", ck]);
@@ -82,10 +77,10 @@ fn a_checkpoint_of_another_load_is_never_taken_as_done() {
     // --checkpoint-reset: the whole dump, from the start
     let (code, _, err) = rdbshift(&["load", d, "--target", &url, "--checkpoint", ck, "--checkpoint-reset"]);
     assert_eq!(code, 0, "{err}");
-    assert_eq!(summary(&err), vec![2 * n as u64, 2 * n as u64, 0, 0, 0, 0, 0, 0], "{err}");
+    assert_eq!(common::accounting(&err), vec![2 * n as u64, 2 * n as u64, 0, 0, 0, 0, 0, 0], "{err}");
     assert_eq!(dbsize(&s), 2 * n as i64);
     let (code, _, err) = rdbshift(&["load", d, "--target", &url, "--checkpoint", ck]);
-    assert_eq!((code, summary(&err)), (0, vec![2 * n as u64, 0, 0, 0, 0, 0, 2 * n as u64, 0]), "{err}");
+    assert_eq!((code, common::accounting(&err)), (0, vec![2 * n as u64, 0, 0, 0, 0, 0, 2 * n as u64, 0]), "{err}");
 }
 
 #[test]
@@ -99,11 +94,11 @@ fn a_cluster_is_the_same_target_through_any_of_its_nodes() {
     let Some(cl) = Cluster::start("redis-7.0") else { panic!("redis-7.0 is installed") };
     let (code, _, err) = rdbshift(&["load", d, "--target", &cl.nodes[0].url(), "--checkpoint", ck]);
     assert_eq!(code, 0, "{err}");
-    assert_eq!(summary(&err)[1], 2 * n as u64, "{err}");
+    assert_eq!(common::accounting(&err)[1], 2 * n as u64, "{err}");
     let (code, _, err) = rdbshift(&["load", d, "--target", &cl.nodes[2].url(), "--checkpoint", ck]);
     assert_eq!(code, 0, "{err}");
     assert!(err.contains("already loaded"), "{err}");
-    assert_eq!(summary(&err), vec![2 * n as u64, 0, 0, 0, 0, 0, 2 * n as u64, 0], "{err}");
+    assert_eq!(common::accounting(&err), vec![2 * n as u64, 0, 0, 0, 0, 0, 2 * n as u64, 0], "{err}");
     // a standalone server is another target
     let s = Server::start_ok("redis-7.0", None, &[]).unwrap();
     let (code, _, err) = rdbshift(&["load", d, "--target", &s.url(), "--checkpoint", ck]);

@@ -83,12 +83,6 @@ fn banded_dump(dir: &Path) -> (PathBuf, u64) {
     (p, n)
 }
 
-/// The accounting line's numbers: (keys, loaded, failed, skipped, filtered, expired, earlier, not sent).
-fn accounting(err: &str) -> Vec<u64> {
-    let line = err.lines().find(|l| l.contains("keys in the dumps:")).unwrap_or_else(|| panic!("no summary: {err}"));
-    line.split(|c: char| !c.is_ascii_digit()).filter(|w| !w.is_empty()).map(|w| w.parse().unwrap()).collect()
-}
-
 /// The offset a checkpoint records for its (only) dump.
 fn checkpoint_offset(ck: &Path) -> u64 {
     let text = std::fs::read_to_string(ck).unwrap();
@@ -130,7 +124,7 @@ fn load_counts_every_key(dump: &Path, n: u64, target: &str, nodes: &[String], ex
     }
     let (code, _, err) = rdbshift(&args);
     assert_eq!(code, 0, "{tag}: {err}");
-    let a = accounting(&err);
+    let a = common::accounting(&err);
     assert_eq!(a, vec![n, n, 0, 0, 0, 0, 0, 0], "{tag}: {err}");
     let report: serde_json::Value = serde_json::from_slice(&std::fs::read(&rep).unwrap()).unwrap();
     assert_eq!(report["loaded"], n, "{tag}: {report}");

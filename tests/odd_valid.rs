@@ -108,12 +108,6 @@ fn no_warning(what: &str, code: i32, err: &str) {
     assert!(said.is_empty(), "{what}: a warning the server would not give: {err}");
 }
 
-/// The accounting line: (keys, loaded, failed, skipped, filtered, expired, earlier, not sent).
-fn summary(err: &str) -> Vec<u64> {
-    let line = err.lines().find(|l| l.contains("keys in the dumps:")).unwrap_or_else(|| panic!("no summary: {err}"));
-    line.split(|c: char| !c.is_ascii_digit()).filter(|w| !w.is_empty()).map(|w| w.parse().unwrap()).collect()
-}
-
 #[test]
 fn odd_but_valid_dumps_of_every_server_are_read_in_every_mode() {
     let mut tried = 0;
@@ -147,7 +141,7 @@ fn odd_but_valid_dumps_of_every_server_are_read_in_every_mode() {
             }
             let (code, _, err) = rdbshift(&args);
             no_warning(&format!("{name} load {mode}"), code, &err);
-            let a = summary(&err);
+            let a = common::accounting(&err);
             assert_eq!(a[0], listed, "{name} {mode}: {err}");
             assert_eq!(a[1] + a[5], a[0], "{name} {mode}: loaded + expired = keys: {err}");
             assert!(a[1] >= keys - 1, "{name} {mode}: {err}");

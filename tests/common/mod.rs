@@ -281,3 +281,11 @@ pub fn pipe(s: &Server, file: &Path) -> (u64, u64, String) {
     };
     (num("errors:"), num("replies:"), text)
 }
+
+/// The numbers of `load`'s accounting line: (keys, loaded, failed, skipped, filtered out,
+/// expired, done by an earlier run, not sent).
+#[allow(dead_code)]
+pub fn accounting(err: &str) -> Vec<u64> {
+    let line = err.lines().find(|l| l.contains("keys in the dumps:")).unwrap_or_else(|| panic!("no summary: {err}"));
+    line.split(|c: char| !c.is_ascii_digit()).filter(|w| !w.is_empty()).map(|w| w.parse().unwrap()).collect()
+}
