@@ -10,8 +10,10 @@
 //! - Every length is checked against the bytes that remain; every error carries the byte
 //!   offset (and the key, when one is known): [`Error`].
 //! - The integrity rules Redis applies when it loads a file (duplicate members, ziplist and
-//!   listpack consistency, stream order ...) are applied as values are read;
-//!   [`Key::validate`] runs them without a visitor.
+//!   listpack consistency, stream groups ...) are applied as values are read;
+//!   [`Key::validate`] runs them without a visitor. Each rule and the server check behind
+//!   it are listed in the repository's `docs/integrity-rules.md`. What no server check
+//!   refuses is read as the server reads it and reported as a [`visit::Oddity`].
 //!
 //! RDB versions 1 to 15 (Redis 2.x to 8.10) and Valkey's `VALKEY080`/`VALKEY081` are read;
 //! the magic decides the dialect, which decides what the newest type bytes mean.
