@@ -19,6 +19,7 @@ impl<'a> Intset<'a> {
     pub fn open(mut c: Cursor<'a>) -> Result<Self> {
         let width = c.u32_le()?;
         if !matches!(width, 2 | 4 | 8) {
+            // intsetValidateIntegrity (intset.c:317-325), run on every load
             return Err(c.corrupt("intset", format!("bad encoding width {width}")));
         }
         let len = c.u32_le()?;
@@ -29,6 +30,7 @@ impl<'a> Intset<'a> {
             ));
         }
         if len == 0 {
+            // intset.c:333-334
             return Err(c.corrupt("intset", "empty intset"));
         }
         Ok(Intset { c, width, left: len, prev: None })
@@ -44,6 +46,8 @@ impl<'a> Intset<'a> {
             4 => i32::from_le_bytes(self.c.array()?) as i64,
             _ => i64::from_le_bytes(self.c.array()?),
         };
+        // intsetValidateIntegrity deep (intset.c:339-346; sanitize-dump-payload yes); a
+        // duplicate in an intset over 512 members aborts any load (t_set.c:528)
         if let Some(p) = self.prev
             && v <= p
         {

@@ -160,10 +160,12 @@ impl<'a> Listpack<'a> {
     pub fn open(mut c: Cursor<'a>) -> Result<Self> {
         let total = c.data().len();
         if total < 7 {
+            // lpValidateIntegrity header check (listpack.c:1700), run on every load
             return Err(c.corrupt(WHAT, format!("{total} bytes is shorter than an empty listpack")));
         }
         let declared_total = c.u32_le()? as usize;
         if declared_total != total {
+            // listpack.c:1704-1706
             return Err(c.corrupt(WHAT, format!("header says {declared_total} bytes, the string holds {total}")));
         }
         let declared = c.u16_le()?;
@@ -188,12 +190,14 @@ impl<'a> Listpack<'a> {
         let c = &mut self.c;
         let start = c.pos();
         if c.peek() == Some(0xff) {
+            // lpValidateIntegrity deep (listpack.c:1735-1736; sanitize-dump-payload yes)
             if c.remaining() != 1 {
                 return Err(c.err_at(
                     start,
                     ErrorKind::Corrupt { container: WHAT, reason: "data after the end marker".into() },
                 ));
             }
+            // listpack.c:1738-1740, deep only
             if self.declared != u16::MAX && self.seen != self.declared as u32 {
                 return Err(c.err_at(
                     start,
@@ -211,6 +215,8 @@ impl<'a> Listpack<'a> {
         let l = c.pos() - start;
         let bl_at = c.pos();
         c.skip(backlen_size(l) as u64)?;
+        // lpValidateNext (listpack.c:1679-1682), deep only; lpFirst asserts it on a stream
+        // node's first element at every load
         match decode_backlen(c.data(), c.pos()) {
             Some(val) if val == l as u64 => {}
             val => {

@@ -411,9 +411,11 @@ pub(crate) fn read_group<'a>(c: &mut Cursor<'a>, t: u8, group_names: &mut Seen) 
             match owners[pi].1 {
                 u32::MAX => owners[pi].1 = ci,
                 o if o == ci => {
+                    // rdb.c:3335-3341 "Duplicated consumer PEL entry"
                     return Err(c.err_at(at, corrupt("stream group", format!("PEL entry {id} twice in one consumer"))));
                 }
                 _ => {
+                    // stricter than the server (rdb.c:3334 keeps the last owner); no server writes it
                     return Err(c.err_at(at, corrupt("stream group", format!("PEL entry {id} owned by two consumers"))));
                 }
             }
@@ -444,6 +446,7 @@ pub(crate) fn read_group<'a>(c: &mut Cursor<'a>, t: u8, group_names: &mut Seen) 
     };
     let cur = *c;
     if let Some(o) = owners.iter().find(|o| o.1 == u32::MAX) {
+        // rdb.c:3346-3358 "Stream CG PEL entry without consumer" (sanitize-dump-payload yes)
         return Err(c.corrupt("stream group", format!("PEL entry {} has no consumer", o.0)));
     }
     Ok(Group { name, last_id, entries_read, t, pel, pel_len: npel, consumers, owners, cur, nacked })

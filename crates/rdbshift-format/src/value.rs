@@ -10,7 +10,8 @@
 //! `rdbLoadObject` itself: no duplicate set/zset members or hash fields in any encoding
 //! (found in bounded memory with a `Seen` table), no NaN score, quicklist nodes that are neither
 //! empty strings nor of an unknown container, even element counts for pairs, and the
-//! field-TTL rules of hashes.
+//! field-TTL rules of hashes. Each rule, with the server check behind it (file, function,
+//! line of Redis 8.6.3), is listed in the repository's `docs/integrity-rules.md`.
 
 use super::cursor::{Cursor, Origin, RStr, Str, parse_double};
 use super::dupset::{Dup, ElementAt, RdbStrings, Seen};
@@ -64,6 +65,9 @@ fn open_container<'b, 'a: 'b>(
 }
 
 /// The error for a duplicate found in the elements of `c` (read again through `src`).
+// rdb.c rdbLoadObject "Duplicate set members/zset fields/hash fields detected" (hashtable
+// encodings, always), "Hash zipmap with dup elements" (always), ziplist pairs (always, rdb.c:2013)
+// and listpacks (lpValidateIntegrityAndDups, sanitize-dump-payload yes)
 fn dup_error(d: Dup, src: &dyn ElementAt, c: &Cursor, container: &'static str, what: &str) -> Error {
     let mut buf = Vec::new();
     let shown = src.bytes_at(d.second, &mut buf).map(show_bytes).unwrap_or_default();
@@ -104,6 +108,9 @@ fn no_dup_left(seen: &mut Seen, src: &dyn ElementAt, c: &Cursor, container: &'st
 }
 
 /// A NaN score is refused (`Zset with NAN score detected`).
+// rdb.c rdbLoadObject:2366-2371 for skiplist zsets (types 3, 5); in ziplist/listpack zsets
+// no server check refuses one up to 128 pairs (past that t_zset.c:329 asserts): kept
+// stricter than the server, since no command can write a NaN score (docs/integrity-rules.md)
 fn no_nan(score: f64, c: &Cursor, pos: usize, container: &'static str) -> Result<f64> {
     if score.is_nan() {
         return Err(c.err_at(pos, ErrorKind::Corrupt { container, reason: "NaN score".into() }));
@@ -570,6 +577,7 @@ fn compact<V: Visitor>(mut z: ZipOrPack, k: Kind, v: &mut V, seen: &mut Seen) ->
 }
 
 impl ZipOrPack<'_> {
+    // stricter than the server: it reads such a score as 0 (zzlStrtod); no server writes one
     fn bad_score(&self, at: usize) -> Error {
         self.cursor().err_at(at, ErrorKind::Corrupt { container: self.name(), reason: "score is not a number".into() })
     }

@@ -80,14 +80,17 @@ impl<'a> Ziplist<'a> {
     pub fn open(mut c: Cursor<'a>) -> Result<Self> {
         let total = c.data().len();
         if total < 11 {
+            // ziplistValidateIntegrity (ziplist.c:1497), run deep on every ziplist a file holds
             return Err(c.corrupt(WHAT, format!("{total} bytes is shorter than an empty ziplist")));
         }
         let zlbytes = c.u32_le()? as usize;
         if zlbytes != total {
+            // ziplist.c:1501-1503
             return Err(c.corrupt(WHAT, format!("header says {zlbytes} bytes, the string holds {total}")));
         }
         let tail = c.u32_le()? as usize;
         if tail > total - 1 {
+            // ziplist.c:1510-1511
             return Err(c.corrupt(WHAT, format!("tail offset {tail} outside the {total}-byte blob")));
         }
         let declared = c.u16_le()?;
@@ -124,14 +127,17 @@ impl<'a> Ziplist<'a> {
         let start = self.c.pos();
         if self.c.peek() == Some(0xff) {
             if self.c.remaining() != 1 {
+                // ziplist.c:1543-1544 (deep, always for a file)
                 return Err(self.err_at(start, "data after the end marker".into()));
             }
             if let Some(last) = self.prev_start
                 && last != self.tail
             {
+                // ziplist.c:1547-1548
                 return Err(self.err_at(4, format!("tail offset {} but the last entry is at {last}", self.tail)));
             }
             if self.declared != u16::MAX && self.seen != self.declared as u32 {
+                // ziplist.c:1551-1552
                 return Err(self.err_at(8, format!("header counts {} entries, found {}", self.declared, self.seen)));
             }
             self.done = true;
