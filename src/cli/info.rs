@@ -4,7 +4,7 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use clap::Args;
-use rdbshift::encode::text::{json_bytes_field, json_list, json_str};
+use rdbshift::encode::text::{json_bytes_field, json_list, json_object, json_str};
 use rdbshift::input::Dump;
 use rdbshift::input::envelope::Envelope;
 use rdbshift::stats::{Info, gather};
@@ -192,16 +192,8 @@ fn json(f: &std::path::Path, i: &Info, env: Option<&Envelope>) -> Vec<u8> {
     json_str(&mut o, i.checksum);
     o.extend_from_slice(b",\"trailing_bytes\":");
     n(&mut o, i.trailing_bytes);
-    o.extend_from_slice(b",\"odd_but_loadable\":{");
-    for (j, (odd, c)) in i.oddities.iter().enumerate() {
-        if j > 0 {
-            o.push(b',');
-        }
-        json_str(&mut o, odd.name());
-        o.push(b':');
-        n(&mut o, c);
-    }
-    o.push(b'}');
+    o.extend_from_slice(b",\"odd_but_loadable\":");
+    json_object(&mut o, i.oddities.iter().map(|(odd, c)| (odd.name(), c)), n);
     o.extend_from_slice(b",\"filtered\":");
     n(&mut o, i.filtered);
     o.extend_from_slice(b",\"aux\":");
@@ -227,16 +219,8 @@ fn json(f: &std::path::Path, i: &Info, env: Option<&Envelope>) -> Vec<u8> {
         o.extend_from_slice(b",\"bytes\":");
         n(&mut o, s.bytes);
         for (name, map) in [("types", &s.types), ("types_live", &s.types_live), ("encodings", &s.encodings)] {
-            o.extend_from_slice(format!(",\"{name}\":{{").as_bytes());
-            for (m, (t, c)) in map.iter().enumerate() {
-                if m > 0 {
-                    o.push(b',');
-                }
-                json_str(&mut o, t);
-                o.push(b':');
-                n(&mut o, *c);
-            }
-            o.push(b'}');
+            o.extend_from_slice(format!(",\"{name}\":").as_bytes());
+            json_object(&mut o, map, |o, c| n(o, *c));
         }
         o.push(b'}');
     }
@@ -244,16 +228,9 @@ fn json(f: &std::path::Path, i: &Info, env: Option<&Envelope>) -> Vec<u8> {
     json_list(&mut o, &i.functions, |o, f| json_str(o, f));
     o.extend_from_slice(b",\"module_aux\":");
     json_list(&mut o, &i.module_aux, |o, m| json_str(o, m));
-    o.extend_from_slice(b",\"module_types\":{");
-    for (j, (t, c)) in i.module_types.iter().enumerate() {
-        if j > 0 {
-            o.push(b',');
-        }
-        json_str(&mut o, t);
-        o.push(b':');
-        n(&mut o, *c);
-    }
-    o.extend_from_slice(b"},\"streams_with_idmp\":");
+    o.extend_from_slice(b",\"module_types\":");
+    json_object(&mut o, &i.module_types, |o, c| n(o, *c));
+    o.extend_from_slice(b",\"streams_with_idmp\":");
     n(&mut o, i.streams_with_idmp);
     o.extend_from_slice(b",\"keys_with_metadata\":");
     n(&mut o, i.keys_with_metadata);

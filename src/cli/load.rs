@@ -550,7 +550,7 @@ fn report_json(
     given_up: &std::collections::BTreeMap<String, String>,
     odd: &rdbshift::format::visit::Oddities,
 ) -> String {
-    use rdbshift::encode::text::json_str;
+    use rdbshift::encode::text::{json_list, json_object, json_str};
     let mut o = Vec::new();
     o.extend_from_slice(b"{\"target\":");
     json_str(&mut o, &url.to_string());
@@ -573,50 +573,25 @@ fn report_json(
         )
         .as_bytes(),
     );
-    o.extend_from_slice(b",\"per_node\":{");
-    for (i, (addr, n)) in r.per_node.iter().enumerate() {
-        if i > 0 {
-            o.push(b',');
-        }
-        json_str(&mut o, addr);
-        o.extend_from_slice(format!(":{{\"loaded\":{},\"failed\":{}}}", n.loaded, n.failed).as_bytes());
-    }
-    o.extend_from_slice(b"},\"odd_but_loadable\":{");
-    for (i, (k, n)) in odd.iter().enumerate() {
-        if i > 0 {
-            o.push(b',');
-        }
-        json_str(&mut o, k.name());
-        o.extend_from_slice(format!(":{n}").as_bytes());
-    }
-    o.extend_from_slice(b"},\"given_up\":{");
-    for (i, (addr, why)) in given_up.iter().enumerate() {
-        if i > 0 {
-            o.push(b',');
-        }
-        json_str(&mut o, addr);
-        o.push(b':');
-        json_str(&mut o, why);
-    }
-    o.extend_from_slice(b"},\"errors\":{");
-    for (i, (k, n)) in r.errors.iter().enumerate() {
-        if i > 0 {
-            o.push(b',');
-        }
-        json_str(&mut o, k);
-        o.extend_from_slice(format!(":{n}").as_bytes());
-    }
-    o.extend_from_slice(b"},\"failures\":[");
-    for (i, (k, e)) in r.failures.iter().enumerate() {
-        if i > 0 {
-            o.push(b',');
-        }
+    let int = |o: &mut Vec<u8>, n: u64| o.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
+    o.extend_from_slice(b",\"per_node\":");
+    json_object(&mut o, &r.per_node, |o, n| {
+        o.extend_from_slice(format!("{{\"loaded\":{},\"failed\":{}}}", n.loaded, n.failed).as_bytes())
+    });
+    o.extend_from_slice(b",\"odd_but_loadable\":");
+    json_object(&mut o, odd.iter().map(|(k, n)| (k.name(), n)), int);
+    o.extend_from_slice(b",\"given_up\":");
+    json_object(&mut o, given_up, |o, why| json_str(o, why));
+    o.extend_from_slice(b",\"errors\":");
+    json_object(&mut o, &r.errors, |o, n| int(o, *n));
+    o.extend_from_slice(b",\"failures\":");
+    json_list(&mut o, &r.failures, |o, (k, e)| {
         o.extend_from_slice(b"{\"key\":");
-        json_str(&mut o, k);
+        json_str(o, k);
         o.extend_from_slice(b",\"error\":");
-        json_str(&mut o, e);
+        json_str(o, e);
         o.push(b'}');
-    }
-    o.extend_from_slice(b"]}\n");
+    });
+    o.extend_from_slice(b"}\n");
     String::from_utf8(o).unwrap()
 }

@@ -124,22 +124,12 @@ pub fn dropped_array(plan: &Plan, k: &Key, name: &[u8], n: &mut Counts) -> bool 
 }
 
 /// Whether a stream's stored length (what `XLEN` says) is its live entries: a dump an old
-/// server wrote may hold a larger one, which Valkey 9 refuses.
+/// server wrote may hold a larger one, which the reader reports as an oddity and Valkey 9
+/// refuses.
 fn stream_length_exact(h: &Header, data: &[u8], k: &Key, b: &mut Bufs) -> Result<bool> {
-    struct Live(u64, Option<u64>);
-    impl Visitor for Live {
-        fn stream_entry(&mut self, _e: &crate::format::stream::StreamEntry<'_>) -> Result<()> {
-            self.0 += 1;
-            Ok(())
-        }
-        fn stream_meta(&mut self, m: &crate::format::stream::StreamMeta) -> Result<()> {
-            self.1 = Some(m.length);
-            Ok(())
-        }
-    }
-    let mut l = Live(0, None);
-    k.decode(data, h, &mut l, &mut b.scratch)?;
-    Ok(l.1 == Some(l.0))
+    let mut odd = crate::format::visit::Oddities::default();
+    k.decode(data, h, &mut odd, &mut b.scratch)?;
+    Ok(odd.get(crate::format::visit::Oddity::StreamLengthNotLive) == 0)
 }
 
 /// Whether commands rebuild the value exactly. They cannot write a -0 score into a compact

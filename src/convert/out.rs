@@ -171,8 +171,8 @@ impl<'s> Out<'s> {
     /// is closed), or a key begun with no command yet. Without it, a key whose last command
     /// filled the piece at the end of a chunk would stay open forever for the consumer.
     pub fn flush(&mut self) -> Result<()> {
-        let news = self.marks.as_ref().is_some_and(|m| m.iter().any(|m| m.end || m.cmds > 0 || m.name.is_some()));
-        if !self.buf.is_empty() || news {
+        let news = || self.marks.as_ref().is_some_and(|m| m.iter().any(|m| m.end || m.cmds > 0 || m.name.is_some()));
+        if !self.buf.is_empty() || news() {
             let full = std::mem::replace(&mut self.buf, self.pool.get(self.piece + (64 << 10)));
             let marks = match &mut self.marks {
                 None => Vec::new(),

@@ -151,7 +151,6 @@ impl Target {
         }
     }
 
-    /// Whether this server's `RESTORE` loads a value of type `t` written in `source`'s dialect.
     /// Whether the server refuses a stream whose stored length is not its live entries
     /// (Valkey 9: "Stream length inconsistent with the number of valid entries", also in a
     /// `RESTORE`); such a stream goes to it as commands.
@@ -159,6 +158,7 @@ impl Target {
         self.dialect == Dialect::Valkey && self.dump_version() >= 80
     }
 
+    /// Whether this server's `RESTORE` loads a value of type `t` written in `source`'s dialect.
     pub fn loads_type(&self, t: u8, source: Dialect) -> bool {
         let (v, valkey_only) = match t {
             STRING | LIST | SET | ZSET | HASH | HASH_ZIPMAP | LIST_ZIPLIST | SET_INTSET | ZSET_ZIPLIST

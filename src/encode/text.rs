@@ -14,6 +14,24 @@ pub fn json_list<T>(out: &mut Vec<u8>, items: impl IntoIterator<Item = T>, mut f
     out.push(b']');
 }
 
+/// Writes `{"k":v,...}`, each key a JSON string and each value written by `f`.
+pub fn json_object<K: AsRef<str>, T>(
+    out: &mut Vec<u8>,
+    items: impl IntoIterator<Item = (K, T)>,
+    mut f: impl FnMut(&mut Vec<u8>, T),
+) {
+    out.push(b'{');
+    for (i, (k, v)) in items.into_iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        json_str(out, k.as_ref());
+        out.push(b':');
+        f(out, v);
+    }
+    out.push(b'}');
+}
+
 /// Standard base64 with padding.
 pub fn base64(out: &mut Vec<u8>, data: &[u8]) {
     for ch in data.chunks(3) {

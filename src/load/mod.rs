@@ -520,7 +520,6 @@ impl<'a, 't> FileLoad<'a, 't> {
             checkpoint: None,
             progress: None,
             shown: 0,
-            // a damaged registry is found and reported by the pre-pass
             // read only when a key is decoded again (a retry, a failed key's name)
             templates: std::cell::OnceCell::new(),
         }
@@ -592,10 +591,7 @@ impl<'a, 't> FileLoad<'a, 't> {
                 self.dropped.insert(record);
             }
             if let Some(reason) = self.t.given_up.get(addr).cloned() {
-                let name = self.key_name(record, db);
-                if self.ledger.failed(record, db) == ledger::Outcome::Finished {
-                    self.fail(addr, name, reason);
-                }
+                self.fail_key(addr, record, db, reason);
                 return;
             }
             self.ledger.retry(record, None, format!("connection lost: {why}"));
@@ -664,13 +660,7 @@ impl<'a, 't> FileLoad<'a, 't> {
                     self.t.report.skipped += 1
                 }
             }
-            _ => {
-                // the name travels with the open key: take it before the ledger closes it
-                let name = self.key_name(record, db);
-                if self.ledger.failed(record, db) == ledger::Outcome::Finished {
-                    self.fail(addr, name, e);
-                }
-            }
+            _ => self.fail_key(addr, record, db, e),
         }
     }
 
@@ -693,6 +683,15 @@ impl<'a, 't> FileLoad<'a, 't> {
         Ok(())
     }
 
+    /// The key at `record` fails for good with `e` (counted once, whatever else reported it).
+    fn fail_key(&mut self, addr: &str, record: usize, db: u64, e: String) {
+        // the name travels with the open key: take it before the ledger closes it
+        let name = self.key_name(record, db);
+        if self.ledger.failed(record, db) == ledger::Outcome::Finished {
+            self.fail(addr, name, e);
+        }
+    }
+
     fn fail(&mut self, addr: &str, name: String, e: String) {
         let rep = &mut self.t.report;
         rep.failed += 1;
@@ -707,6 +706,7 @@ impl<'a, 't> FileLoad<'a, 't> {
     /// The key whose record starts at `record` (read again from the dump).
     fn key_at(&self, record: usize, db: u64) -> Option<crate::format::Key<'_>> {
         match Reader::resume(self.data, self.h, record, db)
+            // a damaged registry is found and reported by the pre-pass
             .with_templates(
                 self.templates.get_or_init(|| crate::format::record::templates(self.data).unwrap_or_default()).clone(),
             )
@@ -796,10 +796,7 @@ impl<'a, 't> FileLoad<'a, 't> {
             }
             let (round, gave_up) = self.ledger.take_retries();
             for r in gave_up {
-                let name = self.key_name(r.record, r.db);
-                if self.ledger.failed(r.record, r.db) == ledger::Outcome::Finished {
-                    self.fail("-", name, ledger::gave_up(&r));
-                }
+                self.fail_key("-", r.record, r.db, ledger::gave_up(&r));
             }
             let backoff = round.iter().map(|r| r.attempt).max().unwrap_or(1);
             std::thread::sleep(Duration::from_millis((25u64 << backoff.min(6)).min(1000)));
@@ -813,10 +810,7 @@ impl<'a, 't> FileLoad<'a, 't> {
                 };
                 if let Some(reason) = self.t.gave_up_on(node).cloned() {
                     let addr = self.t.nodes[node].addr.clone();
-                    let name = self.key_name(r.record, r.db);
-                    if self.ledger.failed(r.record, r.db) == ledger::Outcome::Finished {
-                        self.fail(&addr, name, reason);
-                    }
+                    self.fail_key(&addr, r.record, r.db, reason);
                     continue;
                 }
                 let tag = Tag::Key { file: self.file, record: r.record, db: r.db };

@@ -810,33 +810,29 @@ impl Verifier {
         if diff.is_some() {
             return Ok(diff);
         }
-        if kind == Kind::Stream
-            && let Some(m) = &tail.meta
-            && m.length != seen
-        {
+        match tail.meta.as_ref().filter(|m| kind == Kind::Stream && m.length != seen) {
             // an odd but valid stream: its stored length is not its live entries. RESTORE
             // carries the stored length; commands cannot (XLEN counts the entries)
-            return match card.int() {
-                Some(n) if n as u64 == m.length => {
-                    stream::compare(&mut self.p, &it.name, it.db, &tail, self.settings.pel_exact, self.filter.now_ms)
-                }
+            Some(m) => match card.int() {
+                Some(n) if n as u64 == m.length => {}
                 Some(n) if n as u64 == seen => {
                     let why = format!(
                         "the stored length ({}) is not the live entries ({seen}); commands cannot set it (load --mode restore carries it)",
                         m.length
                     );
                     self.report.not_comparable("stream lengths", &it.name, 1, why);
-                    stream::compare(&mut self.p, &it.name, it.db, &tail, self.settings.pel_exact, self.filter.now_ms)
                 }
-                _ => Ok(Some(format!(
-                    "stream length {}, expected {} (stored; {seen} live entries)",
-                    show(card),
-                    m.length
-                ))),
-            };
-        }
-        if let Some(d) = self.cardinality(it, card, seen, expired_fields)? {
-            return Ok(Some(d));
+                _ => {
+                    let d =
+                        format!("stream length {}, expected {} (stored; {seen} live entries)", show(card), m.length);
+                    return Ok(Some(d));
+                }
+            },
+            None => {
+                if let Some(d) = self.cardinality(it, card, seen, expired_fields)? {
+                    return Ok(Some(d));
+                }
+            }
         }
         if kind == Kind::Stream {
             return stream::compare(&mut self.p, &it.name, it.db, &tail, self.settings.pel_exact, self.filter.now_ms);
