@@ -171,12 +171,12 @@ impl Filter {
 
     /// Whether the db, name and type rules select the key `k` named `name` (expiry apart).
     pub fn selects(&self, k: &Key<'_>, name: &[u8]) -> bool {
-        if !self.db(k.db) || !self.key(name) {
+        if !self.db(k.db()) || !self.key(name) {
             return false;
         }
         if self.by_type() {
-            let kind = types::kind(k.ty);
-            let mname = (kind == Kind::Module).then(|| k.module_id.map(module::type_name).unwrap_or_default());
+            let kind = types::kind(k.ty());
+            let mname = (kind == Kind::Module).then(|| k.module_id().map(module::type_name).unwrap_or_default());
             return self.kind(kind, mname.as_deref());
         }
         true
@@ -219,10 +219,10 @@ impl Filter {
 
     /// The selection stage for the key `k`, whose name is `name`.
     pub fn judge<'n>(&self, k: &Key<'_>, name: &'n [u8]) -> Verdict<'n> {
-        if !self.db(k.db) {
+        if !self.db(k.db()) {
             return Verdict::Filtered;
         }
-        if self.expired(k.expire_ms) {
+        if self.expired(k.expire_ms()) {
             return Verdict::Expired;
         }
         if !self.selects(k, name) {

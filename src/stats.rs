@@ -6,10 +6,10 @@ use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap};
 
 use crate::filter::{Filter, Verdict};
+use crate::format::Scratch;
 use crate::format::record::{Options, Record};
 use crate::format::stream::Idmp;
 use crate::format::types::{self, Kind};
-use crate::format::value::Scratch;
 use crate::format::{Header, Reader, Result, module};
 use crate::input::Behind;
 
@@ -133,13 +133,13 @@ pub fn gather(data: &[u8], opts: Options, filter: &Filter, top: usize, release: 
             Record::Key(k) => {
                 let h = r.header;
                 let name = if by_name { k.name()? } else { Vec::new() };
-                if !filter.db(k.db) || filter.judge(&k, &name) == Verdict::Filtered {
+                if !filter.db(k.db()) || filter.judge(&k, &name) == Verdict::Filtered {
                     info.filtered += 1;
                     continue;
                 }
-                let db = info.dbs.entry(k.db).or_default();
-                let kind = types::kind(k.ty);
-                let tname = match (kind, k.module_id) {
+                let db = info.dbs.entry(k.db()).or_default();
+                let kind = types::kind(k.ty());
+                let tname = match (kind, k.module_id()) {
                     (Kind::Module, Some(id)) => {
                         let n = module::type_name(id);
                         *info.module_types.entry(n.clone()).or_default() += 1;
@@ -149,7 +149,7 @@ pub fn gather(data: &[u8], opts: Options, filter: &Filter, top: usize, release: 
                 };
                 db.keys += 1;
                 let mut gone = false;
-                if let Some(e) = k.expire_ms {
+                if let Some(e) = k.expire_ms() {
                     db.expires += 1;
                     if e < now_ms {
                         db.already_expired += 1;
@@ -159,23 +159,23 @@ pub fn gather(data: &[u8], opts: Options, filter: &Filter, top: usize, release: 
                 if !gone {
                     *db.types_live.entry(tname.clone()).or_default() += 1;
                 }
-                let bytes = (k.end - k.start) as u64;
+                let bytes = (k.end() - k.start()) as u64;
                 db.bytes += bytes;
-                let enc = types::encoding(k.ty, &h).to_string();
+                let enc = types::encoding(k.ty(), &h).to_string();
                 *db.types.entry(tname.clone()).or_default() += 1;
                 *db.encodings.entry(enc.clone()).or_default() += 1;
-                if !k.meta.is_empty() {
+                if !k.meta().is_empty() {
                     info.keys_with_metadata += 1;
                 }
-                if k.ty == types::STREAM_LISTPACKS_4 || k.ty == types::STREAM_LISTPACKS_5 {
+                if k.ty() == types::STREAM_LISTPACKS_4 || k.ty() == types::STREAM_LISTPACKS_5 {
                     let mut v = IdmpProbe(false, 0);
-                    k.decode(data, &h, &mut v, &mut scratch)?;
+                    k.decode(&mut v, &mut scratch)?;
                     if v.0 {
                         info.streams_with_idmp += 1;
                     }
                     info.nacked_ids += v.1;
                 }
-                let entry = BigKey { bytes, db: k.db, key: Vec::new(), kind: tname, encoding: enc };
+                let entry = BigKey { bytes, db: k.db(), key: Vec::new(), kind: tname, encoding: enc };
                 if heap.len() < top || heap.peek().is_some_and(|Reverse(m)| m.bytes < bytes) {
                     let mut entry = entry;
                     entry.key = k.name()?;
@@ -212,6 +212,7 @@ pub fn gather(data: &[u8], opts: Options, filter: &Filter, top: usize, release: 
 struct IdmpProbe(bool, u64);
 
 impl crate::format::visit::Visitor for IdmpProbe {
+    type Error = crate::format::Error;
     fn stream_idmp(&mut self, i: &Idmp) -> Result<()> {
         self.0 = !i.is_default();
         Ok(())

@@ -9,8 +9,8 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use rdbshift::format::Scratch;
 use rdbshift::format::record::Options;
-use rdbshift::format::value::Scratch;
 use rdbshift::format::{Reader, Record};
 
 struct Rng(u64);
@@ -121,11 +121,10 @@ fn mutated_dumps_are_refused_with_offsets() {
 /// Decodes every key of a prefix of `data`; must end in an error, never a panic.
 fn read_all(data: &[u8]) -> Result<(), rdbshift::format::Error> {
     let mut r = Reader::new(data, Options::default())?;
-    let h = r.header;
     let mut s = Scratch::default();
     while let Some(rec) = r.next_record()? {
         if let Record::Key(k) = rec {
-            k.decode(data, &h, &mut rdbshift::format::visit::Ignore, &mut s)?;
+            k.decode(&mut rdbshift::format::visit::Ignore, &mut s)?;
         }
     }
     Ok(())

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use common::workload::{dbsize, workload};
 use common::{Server, rdbshift};
-use rdbshift::format::crc::crc64;
+use rdbshift::format::crc64;
 use rdbshift::resp::Reply;
 
 const FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/redis-7.0.rdb");

@@ -294,7 +294,7 @@ fn relabelled_real_dumps_read_the_same() {
             let mut d = orig.clone();
             d[5..9].copy_from_slice(v);
             let n = d.len();
-            let crc = rdbshift::format::crc::crc64(&d[..n - 8]);
+            let crc = rdbshift::format::crc64(&d[..n - 8]);
             d[n - 8..].copy_from_slice(&crc.to_le_bytes());
             let p = write(&dir, "r.rdb", &d);
             let got = common::rdbshift(&["inspect", &p]);
@@ -424,7 +424,7 @@ fn v14_dump_restored_into_real_older_servers() {
     let mut d = std::fs::read(&f).unwrap();
     d[5..9].copy_from_slice(b"0014");
     let n = d.len();
-    let crc = rdbshift::format::crc::crc64(&d[..n - 8]);
+    let crc = rdbshift::format::crc64(&d[..n - 8]);
     d[n - 8..].copy_from_slice(&crc.to_le_bytes());
     let v14 = a.dir.path().join("v14.rdb");
     std::fs::write(&v14, &d).unwrap();

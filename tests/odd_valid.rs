@@ -14,7 +14,7 @@ mod common;
 use std::path::{Path, PathBuf};
 
 use common::{SERVERS, Server, rdbshift};
-use rdbshift::format::crc::crc64;
+use rdbshift::format::crc64;
 use rdbshift::resp::Reply;
 use rdbshift::resp::client::Conn;
 

@@ -25,7 +25,7 @@ fn crafted(dir: &std::path::Path) -> std::path::PathBuf {
     let mut f = b"REDIS0015".to_vec();
     f.extend(b);
     f.push(0xff);
-    let crc = rdbshift::format::crc::crc64(&f);
+    let crc = rdbshift::format::crc64(&f);
     f.extend_from_slice(&crc.to_le_bytes());
     let p = dir.join("templates.rdb");
     std::fs::write(&p, f).unwrap();

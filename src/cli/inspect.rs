@@ -6,8 +6,8 @@ use std::path::PathBuf;
 use clap::{Args, ValueEnum};
 use rdbshift::encode::json::write_key;
 use rdbshift::filter::{Filter, Verdict};
+use rdbshift::format::Scratch;
 use rdbshift::format::record::Record;
-use rdbshift::format::value::Scratch;
 use rdbshift::format::{Reader, Result};
 use rdbshift::input::{Behind, Dump};
 
@@ -80,7 +80,6 @@ pub fn run(a: InspectArgs) -> CliResult {
 fn inspect_one(dump: &Dump, a: &InspectArgs, filter: &Filter, out: &mut dyn Write, written: &mut u64) -> Result<()> {
     let data = dump.data();
     let mut r = Reader::new(data, a.read.options())?;
-    let h = r.header;
     let mut scratch = Scratch::default();
     let mut behind = Behind::new(|a, b| dump.release(a, b));
     // several dumps: every record says which one it came from
@@ -89,13 +88,13 @@ fn inspect_one(dump: &Dump, a: &InspectArgs, filter: &Filter, out: &mut dyn Writ
     while let Some(rec) = r.next_record()? {
         let Record::Key(k) = rec else { continue };
         if let Some(sig) = rdbshift::stop::requested() {
-            return Err(rdbshift::format::Error::new(k.start as u64, rdbshift::stop::error(sig).into()));
+            return Err(rdbshift::format::Error::new(k.start() as u64, rdbshift::stop::error(sig).into()));
         }
         if rdbshift::input::faulted() {
-            return Err(rdbshift::input::changed_error(k.start));
+            return Err(rdbshift::input::changed_error(k.start()));
         }
         behind.passed(r.checked_upto());
-        if !filter.db(k.db) {
+        if !filter.db(k.db()) {
             continue;
         }
         let name = k.name()?;
@@ -105,7 +104,7 @@ fn inspect_one(dump: &Dump, a: &InspectArgs, filter: &Filter, out: &mut dyn Writ
             (Format::Json, _) => b",\n",
             _ => b"",
         };
-        if write_key(&k, &name, data, &h, filter, prefix, file, out, &mut scratch)? {
+        if write_key(&k, &name, filter, prefix, file, out, &mut scratch)? {
             *written += 1;
             if a.format == Format::Jsonl {
                 out.write_all(b"\n").map_err(|e| rdbshift::format::Error::new(0, e.into()))?;

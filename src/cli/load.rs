@@ -11,7 +11,6 @@ use rdbshift::convert::engine::{self, Config};
 use rdbshift::convert::{MAX_BYTES, MAX_ELEMS, Mode, Plan};
 use rdbshift::filter::Filter;
 use rdbshift::format::ErrorKind;
-use rdbshift::format::record::Options;
 use rdbshift::input::Dump;
 use rdbshift::load::checkpoint::{self, Checkpoint};
 use rdbshift::load::survey::{Survey, survey};
@@ -161,7 +160,7 @@ fn prepare(
     let first = match first {
         (s, None) if merge && a.merge_dbs && s.selected_dbs.len() > 1 => {
             // the first pass proved the structure, the checksum and the key names unique
-            let names_only = Options { no_checksum: true, allow_duplicate_keys: true, ..a.read.options() };
+            let names_only = a.read.options().no_checksum(true).allow_duplicate_keys(true);
             survey(data, names_only, filter, &offsets, true, &|x, y| dump.release(x, y))
         }
         other => other,
@@ -414,7 +413,7 @@ pub fn run(a: LoadArgs) -> CliResult {
         fl.progress = bar.clone().map(|b| (b, 0));
         // the pre-pass has checked the structure, the checksum and duplicate keys: the
         // engine's skim need not keep a second table of key names
-        let opts = Options { allow_duplicate_keys: true, ..a.read.options() };
+        let opts = a.read.options().allow_duplicate_keys(true);
         let (counts, r) = engine::run(data, opts, &plan, &cfg, &pool, &mut fl, &|x, y| d.dump.release(x, y));
         let stopped = rdbshift::stop::requested().is_some();
         // after a stop, what is left of the grace since the signal (several dumps wait in turn)

@@ -65,11 +65,10 @@ pub struct ReadArgs {
 
 impl ReadArgs {
     pub fn options(&self) -> Options {
-        Options {
-            allow_newer: self.allow_newer,
-            no_checksum: self.no_checksum,
-            allow_duplicate_keys: self.allow_duplicate_keys,
-        }
+        Options::default()
+            .allow_newer(self.allow_newer)
+            .no_checksum(self.no_checksum)
+            .allow_duplicate_keys(self.allow_duplicate_keys)
     }
 }
 

@@ -2,7 +2,7 @@
 //! writers ([`super::commands`], [`super::stream`]) so that neither depends on the other
 //! for them.
 
-use crate::format::value::Scratch;
+use crate::format::Scratch;
 
 /// Buffers reused from key to key by one worker.
 #[derive(Default)]

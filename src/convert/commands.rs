@@ -16,61 +16,51 @@ use crate::encode::text;
 use crate::format::record::Key;
 use crate::format::types::{self, Kind};
 use crate::format::visit::{ArrayValue, ModuleValue, Visitor};
-use crate::format::{Header, Result, Str};
+use crate::format::{Result, Str};
 
 /// Writes the commands for key `k` (named `name`), already selected by the filter.
-#[allow(clippy::too_many_arguments, reason = "the worker's state, passed as it is by every key writer")]
-pub fn key(
-    plan: &Plan,
-    h: &Header,
-    data: &[u8],
-    k: &Key,
-    name: &[u8],
-    out: &mut Out,
-    b: &mut Bufs,
-    n: &mut Counts,
-) -> Result<()> {
+pub fn key(plan: &Plan, k: &Key, name: &[u8], out: &mut Out, b: &mut Bufs, n: &mut Counts) -> Result<()> {
     let t = &plan.target;
     if dropped_array(plan, k, name, n) {
         return Ok(());
     }
     // a reference template hash (30, 32) goes in a payload as the self-contained form
-    let template_ref = matches!(k.ty, types::HASH_TMPL_LP_REF | types::HASH_TMPL_ARRAY_REF);
-    let restorable = t.loads_type(k.ty, h.dialect) && super::restore::fits(k);
+    let template_ref = matches!(k.ty(), types::HASH_TMPL_LP_REF | types::HASH_TMPL_ARRAY_REF);
+    let restorable = t.loads_type(k.ty(), k.header().dialect) && super::restore::fits(k);
     // a plain string is as exact with SET, and SET costs the server less than RESTORE
-    let plain_string = k.ty == types::STRING && k.idle.is_none() && k.freq.is_none() && k.meta.is_empty();
-    let restore = k.ty == types::MODULE_2
+    let plain_string = k.ty() == types::STRING && k.idle().is_none() && k.freq().is_none() && k.meta().is_empty();
+    let restore = k.ty() == types::MODULE_2
         || (restorable
             && ((plan.mode == Mode::Restore && !plain_string)
-                || (!k.meta.is_empty() && t.key_meta())
-                || !commands_exact(h, data, k, b)?));
+                || (!k.meta().is_empty() && t.key_meta())
+                || !commands_exact(k, b)?));
     // A RESTORE payload carries the value's stored bytes unchanged: check them first, as
     // the server does before it accepts a payload, so that a corrupt value never goes out.
     // An empty collection (which a server skips when it loads the file, and refuses in a
     // RESTORE) goes the commands way: a DEL, nothing else.
     let restore = restore && {
-        let elements = k.validate(data, h, &mut b.scratch)?;
-        let kind = types::kind(k.ty);
+        let elements = k.validate(&mut b.scratch)?;
+        let kind = types::kind(k.ty());
         (elements > 0 || !matches!(kind, Kind::List | Kind::Set | Kind::Zset | Kind::Hash | Kind::Array))
             // a Valkey-written file had its stream lengths checked exactly by the reader
             && !(kind == Kind::Stream
                 && t.exact_stream_length()
-                && h.dialect != crate::format::Dialect::Valkey
-                && !stream_length_exact(h, data, k, b)?)
+                && k.header().dialect != crate::format::Dialect::Valkey
+                && !stream_length_exact(k, b)?)
     };
-    if !k.meta.is_empty() && (!restore || !t.key_meta()) {
+    if !k.meta().is_empty() && (!restore || !t.key_meta()) {
         n.meta_dropped += 1;
     }
     n.keys += 1;
     if restore {
         n.restored += 1;
         if template_ref {
-            return super::restore::template_key(plan, data, k, name, out);
+            return super::restore::template_key(plan, k, name, out);
         }
-        return super::restore::key(plan, data, k, name, out);
+        return super::restore::key(plan, k, name, out);
     }
-    match types::kind(k.ty) {
-        Kind::Stream => super::stream::key(plan, h, data, k, name, out, b, n),
+    match types::kind(k.ty()) {
+        Kind::Stream => super::stream::key(plan, k, name, out, b, n),
         kind => {
             let Bufs { scratch, body, ttls } = b;
             body.clear();
@@ -80,7 +70,7 @@ pub fn key(
                 key: name,
                 out,
                 kind,
-                expire: k.expire_ms,
+                expire: k.expire_ms(),
                 body,
                 args: 0,
                 elems: 0,
@@ -92,7 +82,7 @@ pub fn key(
             if kind != Kind::String {
                 c.out.command(&[b"DEL", name])?;
             }
-            k.decode(data, h, &mut c, scratch)?;
+            k.decode(&mut c, scratch)?;
             c.flush_batch().map_err(|e| k.context(e))?;
             if let (Kind::Array, Some(i)) = (kind, c.insert) {
                 // ARSEEK sets the cursor so that the next insert goes to its index: stored + 1
@@ -100,7 +90,7 @@ pub fn key(
             }
             if c.wrote
                 && kind != Kind::String
-                && let Some(ms) = k.expire_ms
+                && let Some(ms) = k.expire_ms()
             {
                 c.out.pexpireat(name, ms)?;
             }
@@ -113,7 +103,7 @@ pub fn key(
 /// written. The engine asks before it opens the key, so that a loader never counts the
 /// key as delivered.
 pub fn dropped_array(plan: &Plan, k: &Key, name: &[u8], n: &mut Counts) -> bool {
-    if k.ty != types::ARRAY || plan.target.arrays() {
+    if k.ty() != types::ARRAY || plan.target.arrays() {
         return false;
     }
     n.arrays_dropped += 1;
@@ -126,28 +116,29 @@ pub fn dropped_array(plan: &Plan, k: &Key, name: &[u8], n: &mut Counts) -> bool 
 /// Whether a stream's stored length (what `XLEN` says) is its live entries: a dump an old
 /// server wrote may hold a larger one, which the reader reports as an oddity and Valkey 9
 /// refuses.
-fn stream_length_exact(h: &Header, data: &[u8], k: &Key, b: &mut Bufs) -> Result<bool> {
+fn stream_length_exact(k: &Key, b: &mut Bufs) -> Result<bool> {
     let mut odd = crate::format::visit::Oddities::default();
-    k.decode(data, h, &mut odd, &mut b.scratch)?;
+    k.decode(&mut odd, &mut b.scratch)?;
     Ok(odd.get(crate::format::visit::Oddity::StreamLengthNotLive) == 0)
 }
 
 /// Whether commands rebuild the value exactly. They cannot write a -0 score into a compact
 /// sorted set (`ZADD` stores it as 0 there, while a loaded ziplist/listpack keeps "-0"), so
 /// such keys go as `RESTORE`.
-fn commands_exact(h: &Header, data: &[u8], k: &Key, b: &mut Bufs) -> Result<bool> {
-    if k.ty != types::ZSET_ZIPLIST && k.ty != types::ZSET_LISTPACK {
+fn commands_exact(k: &Key, b: &mut Bufs) -> Result<bool> {
+    if k.ty() != types::ZSET_ZIPLIST && k.ty() != types::ZSET_LISTPACK {
         return Ok(true);
     }
     struct NegZero(bool);
     impl Visitor for NegZero {
+        type Error = crate::format::Error;
         fn zset_member(&mut self, _m: Str<'_>, score: f64) -> Result<()> {
             self.0 |= score == 0.0 && score.is_sign_negative();
             Ok(())
         }
     }
     let mut z = NegZero(false);
-    k.decode(data, h, &mut z, &mut b.scratch)?;
+    k.decode(&mut z, &mut b.scratch)?;
     Ok(!z.0)
 }
 
@@ -257,6 +248,7 @@ impl Coll<'_, '_, '_, '_> {
 }
 
 impl Visitor for Coll<'_, '_, '_, '_> {
+    type Error = crate::format::Error;
     fn string(&mut self, v: Str<'_>) -> Result<()> {
         // PXAT takes only positive times; an older time still goes through PEXPIREAT
         let pxat = self.plan.target.set_pxat() && self.expire.is_some_and(|ms| ms > 0);

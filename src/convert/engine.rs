@@ -27,7 +27,7 @@ use super::out::{BufPool, Mark, Out, Seg, stopped};
 use super::{Counts, Plan};
 use crate::filter::Verdict;
 use crate::format::record::{Function, Key, Options, Record, Trailer};
-use crate::format::{Error, ErrorKind, Header, Reader, Result, Str};
+use crate::format::{Error, ErrorKind, Reader, Result, Str};
 
 /// Most records per chunk (bounds the per-chunk record list for files of tiny keys).
 pub const CHUNK_ITEMS: usize = 16 << 10;
@@ -232,7 +232,6 @@ pub fn run<'a>(
         Ok(r) => r,
         Err(e) => return (Counts::default(), Err(e)),
     };
-    let h = reader.header;
     let bufs = sink.pool().clone();
     let bufs = &*bufs;
     let marks = sink.wants_marks();
@@ -246,7 +245,7 @@ pub fn run<'a>(
                         return false;
                     }
                     s.spawn_fifo(move |_| {
-                        let r = work(data, &h, plan, cfg.piece, bufs, marks, &chunk, &tx);
+                        let r = work(data, plan, cfg.piece, bufs, marks, &chunk, &tx);
                         let _ = tx.send(Msg::Done(r));
                     });
                     true
@@ -337,11 +336,11 @@ fn skim<'a>(mut r: Reader<'a>, chunk_bytes: usize, dispatch: &mut dyn FnMut(Chun
         };
         match rec {
             Record::Key(k) => {
-                if cur.db.is_some_and(|d| d != k.db) {
+                if cur.db.is_some_and(|d| d != k.db()) {
                     flush(&mut cur, at)?;
                 }
-                cur.db = Some(k.db);
-                cur.end = k.end;
+                cur.db = Some(k.db());
+                cur.end = k.end();
                 cur.items.push(Item::Key(k));
             }
             Record::Function(f) => {
@@ -370,7 +369,6 @@ fn skim<'a>(mut r: Reader<'a>, chunk_bytes: usize, dispatch: &mut dyn FnMut(Chun
 #[allow(clippy::too_many_arguments)]
 fn work(
     data: &[u8],
-    h: &Header,
     plan: &Plan,
     piece: usize,
     pool: &BufPool,
@@ -392,14 +390,14 @@ fn work(
         let (key_start, sent) = (out.buf.len(), out.sent);
         let r = match item {
             Item::Key(k) => (|| {
-                if !f.db(k.db) {
+                if !f.db(k.db()) {
                     n.filtered += 1;
                     return Ok(());
                 }
-                let name = k.key.bytes(&mut namebuf).map_err(|e| k.context(e))?;
+                let name = k.raw_name().bytes(&mut namebuf).map_err(|e| k.context(e))?;
                 // a key an earlier run of this load finished: but one the selection leaves
                 // out was never part of it
-                if k.start < plan.start_at && !plan.redo.contains(&k.start) {
+                if k.start() < plan.start_at && !plan.redo.contains(&k.start()) {
                     if f.selects(k, name) {
                         n.resumed += 1;
                     } else {
@@ -422,8 +420,8 @@ fn work(
                 if commands::dropped_array(plan, k, name, &mut n) {
                     return Ok(());
                 }
-                out.begin_key(k.start, Some(crate::slot::of(name)), name);
-                commands::key(plan, h, data, k, name, &mut out, &mut bufs, &mut n)?;
+                out.begin_key(k.start(), Some(crate::slot::of(name)), name);
+                commands::key(plan, k, name, &mut out, &mut bufs, &mut n)?;
                 out.end_key();
                 Ok(())
             })(),

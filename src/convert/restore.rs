@@ -9,8 +9,8 @@
 
 use super::Plan;
 use super::out::{Out, array_header, bulk, bulk_header, bulk_int};
+use crate::format::Crc64;
 use crate::format::Result;
-use crate::format::crc::Crc64;
 use crate::format::record::Key;
 
 /// Largest payload sent (servers refuse bulk strings over `proto-max-bulk-len`, 512 MB by
@@ -19,13 +19,13 @@ pub const MAX_PAYLOAD: usize = 500 << 20;
 
 /// Whether the key's payload is small enough for `RESTORE`.
 pub fn fits(k: &Key) -> bool {
-    k.end - k.meta_at < MAX_PAYLOAD
+    k.dump_len() < MAX_PAYLOAD
 }
 
 /// The DUMP payload's parts: metadata + type byte, body, footer.
-pub fn payload<'d>(plan: &Plan, data: &'d [u8], k: &Key<'d>) -> (&'d [u8], &'d [u8], &'d [u8], [u8; 10]) {
-    let meta: &[u8] = if plan.target.key_meta() { &data[k.meta_at..k.type_at] } else { &[] };
-    let (ty, body) = k.raw_value(data);
+pub fn payload<'d>(plan: &Plan, k: &Key<'d>) -> (&'d [u8], &'d [u8], &'d [u8], [u8; 10]) {
+    let meta: &[u8] = if plan.target.key_meta() { k.meta_bytes() } else { &[] };
+    let (ty, body) = k.raw_value();
     let ver = plan.target.dump_version().to_le_bytes();
     let mut crc = Crc64::default();
     crc.update(meta);
@@ -38,49 +38,16 @@ pub fn payload<'d>(plan: &Plan, data: &'d [u8], k: &Key<'d>) -> (&'d [u8], &'d [
     (meta, ty, body, footer)
 }
 
-/// An RDB length prefix.
-fn rdb_len(out: &mut Vec<u8>, n: u64) {
-    match n {
-        0..=63 => out.push(n as u8),
-        64..=16383 => out.extend_from_slice(&[0x40 | (n >> 8) as u8, n as u8]),
-        _ if n <= u32::MAX as u64 => {
-            out.push(0x80);
-            out.extend_from_slice(&(n as u32).to_be_bytes());
-        }
-        _ => {
-            out.push(0x81);
-            out.extend_from_slice(&n.to_be_bytes());
-        }
-    }
-}
-
-/// A template hash that refers to the file's registry (types 30, 32, what a save writes)
-/// as the self-contained type a DUMP payload must carry (29, 31; a server refuses 30/32 in
-/// a payload): fields format 1 (`len N` and the names as the registry stores them), then
-/// the values unchanged (30: the listpack [id, values]; 32: the value strings).
-/// docs/rdb-newest-formats.md sections 4.2-4.5.
-pub fn self_contained(data: &[u8], k: &Key) -> Result<(u8, Vec<u8>)> {
-    use crate::format::types::{HASH_TMPL_ARRAY, HASH_TMPL_LP, HASH_TMPL_LP_REF};
-    let t = k.tmpl.as_ref().expect("a reference template hash carries its template");
-    let mut body = vec![1];
-    rdb_len(&mut body, t.len);
-    body.extend_from_slice(t.names_bytes()?);
-    let mut c = crate::format::Cursor::file(&data[..k.end]);
-    c.set_pos(k.value_at);
-    let ty = if k.ty == HASH_TMPL_LP_REF {
-        HASH_TMPL_LP
-    } else {
-        c.plain_len()?; // the id: the names stand in for it
-        HASH_TMPL_ARRAY
+/// `RESTORE` of a reference template hash, converted by [`Key::self_contained_hash`] (8.10+ targets).
+pub fn template_key(plan: &Plan, k: &Key, name: &[u8], out: &mut Out) -> Result<()> {
+    let Some((ty, body)) = k.self_contained_hash()? else {
+        return Err(k.context(crate::format::Error::corrupt(
+            k.value_at() as u64,
+            "hash template",
+            "not a template hash",
+        )));
     };
-    body.extend_from_slice(&data[c.pos()..k.end]);
-    Ok((ty, body))
-}
-
-/// `RESTORE` of a reference template hash, converted by [`self_contained`] (8.10+ targets).
-pub fn template_key(plan: &Plan, data: &[u8], k: &Key, name: &[u8], out: &mut Out) -> Result<()> {
-    let (ty, body) = self_contained(data, k).map_err(|e| k.context(e))?;
-    let meta: &[u8] = if plan.target.key_meta() { &data[k.meta_at..k.type_at] } else { &[] };
+    let meta: &[u8] = if plan.target.key_meta() { k.meta_bytes() } else { &[] };
     let ver = plan.target.dump_version().to_le_bytes();
     let mut crc = Crc64::default();
     crc.update(meta);
@@ -93,18 +60,18 @@ pub fn template_key(plan: &Plan, data: &[u8], k: &Key, name: &[u8], out: &mut Ou
     write(k, name, out, meta, &[ty], &body, &footer)
 }
 
-pub fn key(plan: &Plan, data: &[u8], k: &Key, name: &[u8], out: &mut Out) -> Result<()> {
-    let (meta, ty, body, footer) = payload(plan, data, k);
+pub fn key(plan: &Plan, k: &Key, name: &[u8], out: &mut Out) -> Result<()> {
+    let (meta, ty, body, footer) = payload(plan, k);
     write(k, name, out, meta, ty, body, &footer)
 }
 
 /// The `RESTORE` command for a payload in parts.
 fn write(k: &Key, name: &[u8], out: &mut Out, meta: &[u8], ty: &[u8], body: &[u8], footer: &[u8]) -> Result<()> {
     let mut argc = 5;
-    if k.expire_ms.is_some() {
+    if k.expire_ms().is_some() {
         argc += 1;
     }
-    if k.idle.is_some() || k.freq.is_some() {
+    if k.idle().is_some() || k.freq().is_some() {
         argc += 2;
     }
     let b = &mut out.buf;
@@ -112,7 +79,7 @@ fn write(k: &Key, name: &[u8], out: &mut Out, meta: &[u8], ty: &[u8], body: &[u8
     bulk(b, b"RESTORE");
     bulk(b, name);
     // a 0 ttl means none; an expiry at or before the epoch is kept as 1 ms after it
-    bulk_int(b, k.expire_ms.map_or(0, |ms| ms.max(1)));
+    bulk_int(b, k.expire_ms().map_or(0, |ms| ms.max(1)));
     bulk_header(b, meta.len() + ty.len() + body.len() + footer.len());
     b.extend_from_slice(meta);
     b.extend_from_slice(ty);
@@ -124,13 +91,13 @@ fn write(k: &Key, name: &[u8], out: &mut Out, meta: &[u8], ty: &[u8], body: &[u8
     b.extend_from_slice(footer);
     b.extend_from_slice(b"\r\n");
     bulk(b, b"REPLACE");
-    if k.expire_ms.is_some() {
+    if k.expire_ms().is_some() {
         bulk(b, b"ABSTTL");
     }
-    if let Some(f) = k.freq {
+    if let Some(f) = k.freq() {
         bulk(b, b"FREQ");
         bulk_int(b, f);
-    } else if let Some(i) = k.idle {
+    } else if let Some(i) = k.idle() {
         bulk(b, b"IDLETIME");
         bulk_int(b, i);
     }
@@ -165,16 +132,16 @@ mod tests {
         data.extend([0; 8]);
         let mut r = Reader::new(&data, Options::default()).unwrap();
         let Some(Record::Key(k)) = r.next_record().unwrap() else { panic!() };
-        let (meta, ty, body, footer) = payload(&plan(Target::redis(8, 6)), &data, &k);
+        let (meta, ty, body, footer) = payload(&plan(Target::redis(8, 6)), &k);
         assert_eq!(meta, &[0xF3, 1, 0x78, 0x56, 0x34, 0x12, 2, 0x2a, 0]);
         assert_eq!((ty, body), (&[0u8][..], &[1u8, b'v'][..]));
         assert_eq!(&footer[..2], &13u16.to_le_bytes());
         let whole = [meta, ty, body, &footer[..2]].concat();
-        assert_eq!(u64::from_le_bytes(footer[2..].try_into().unwrap()), crate::format::crc::crc64(&whole));
-        let (meta, _, _, footer) = payload(&plan(Target::redis(8, 0)), &data, &k);
+        assert_eq!(u64::from_le_bytes(footer[2..].try_into().unwrap()), crate::format::crc64(&whole));
+        let (meta, _, _, footer) = payload(&plan(Target::redis(8, 0)), &k);
         assert!(meta.is_empty());
         assert_eq!(&footer[..2], &12u16.to_le_bytes());
-        let (_, _, _, footer) = payload(&plan(Target::valkey(9, 1)), &data, &k);
+        let (_, _, _, footer) = payload(&plan(Target::valkey(9, 1)), &k);
         assert_eq!(&footer[..2], &80u16.to_le_bytes());
     }
 }

@@ -23,11 +23,10 @@
 use super::bufs::Bufs;
 use super::out::{Out, array_header, bulk};
 use super::{Counts, Plan};
-use crate::format::cursor::Cursor;
+use crate::format::Result;
 use crate::format::record::Key;
-use crate::format::stream::{Pending, StreamEntry, StreamId, StreamMeta, read_tail};
+use crate::format::stream::{Pending, StreamEntry, StreamId, StreamMeta};
 use crate::format::visit::Visitor;
-use crate::format::{Header, Result};
 
 /// Most IDs per `XCLAIM` or `XDEL`.
 const IDS_PER_CMD: usize = 512;
@@ -43,21 +42,9 @@ fn id_text(id: StreamId) -> String {
     s
 }
 
-#[allow(clippy::too_many_arguments, reason = "the same arguments as commands::key, which calls it")]
-pub fn key(
-    plan: &Plan,
-    h: &Header,
-    data: &[u8],
-    k: &Key,
-    name: &[u8],
-    out: &mut Out,
-    b: &mut Bufs,
-    n: &mut Counts,
-) -> Result<()> {
+pub fn key(plan: &Plan, k: &Key, name: &[u8], out: &mut Out, b: &mut Bufs, n: &mut Counts) -> Result<()> {
     let t = &plan.target;
-    let mut c = Cursor::file(&data[..k.end]);
-    c.set_pos(k.value_at);
-    let tail = read_tail(&mut c, k.ty).map_err(|e| k.context(e))?;
+    let tail = k.stream_tail()?;
     let idmp = tail.idmp.as_ref().filter(|_| t.idmp());
     if tail.idmp.as_ref().is_some_and(|i| !i.is_default()) && idmp.is_none() {
         n.idmp_dropped += 1;
@@ -89,7 +76,7 @@ pub fn key(
 
     out.command(&[b"DEL", name])?;
     let mut w = Entries { key: name, out, needed: &needed, next: 0, ghosts: Vec::new(), first_real: None, count: 0 };
-    k.decode(data, h, &mut w, &mut b.scratch)?;
+    k.decode(&mut w, &mut b.scratch)?;
     w.ghosts_up_to(None).map_err(err)?;
     let Entries { ghosts, first_real, count, .. } = w;
     if count == 0 && ghosts.is_empty() {
@@ -190,7 +177,7 @@ pub fn key(
                 let mut zone: Vec<(StreamId, u64)> = Vec::with_capacity(nacked.len());
                 for id in g.nacked() {
                     let i = nacked.binary_search_by_key(&id, |x| x.0).map_err(|_| {
-                        k.context(crate::format::Error::corrupt(k.value_at as u64, "stream group", "NACKed ID lost"))
+                        k.context(crate::format::Error::corrupt(k.value_at() as u64, "stream group", "NACKed ID lost"))
                     })?;
                     zone.push(nacked[i]);
                 }
@@ -251,7 +238,7 @@ pub fn key(
     if t.stream_counters() {
         setid(out, true).map_err(err)?;
     }
-    if let Some(ms) = k.expire_ms {
+    if let Some(ms) = k.expire_ms() {
         out.pexpireat(name, ms).map_err(err)?;
     }
     if nack_streams {
@@ -310,6 +297,7 @@ impl Entries<'_, '_, '_> {
 }
 
 impl Visitor for Entries<'_, '_, '_> {
+    type Error = crate::format::Error;
     fn stream_entry(&mut self, e: &StreamEntry<'_>) -> Result<()> {
         self.ghosts_up_to(Some(e.id))?;
         self.first_real.get_or_insert(e.id);

@@ -19,8 +19,8 @@ pub struct Target {
 impl fmt::Display for Target {
     fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
         match self.dialect {
-            Dialect::Redis => write!(f, "Redis {}.{}", self.major, self.minor),
             Dialect::Valkey => write!(f, "Valkey {}.{}", self.major, self.minor),
+            _ => write!(f, "Redis {}.{}", self.major, self.minor),
         }
     }
 }
@@ -137,7 +137,7 @@ impl Target {
         match self.dialect {
             Dialect::Valkey if self.major >= 9 => 80,
             Dialect::Valkey => 11,
-            Dialect::Redis => match (self.major, self.minor) {
+            _ => match (self.major, self.minor) {
                 (0..=3, _) => 7,
                 (4, _) => 8,
                 (5..=6, _) => 9,
@@ -182,7 +182,7 @@ impl Target {
         let mine = self.dump_version();
         match self.dialect {
             Dialect::Valkey => (v <= 11 && !valkey_only) || (valkey_only && mine >= 80),
-            Dialect::Redis => !valkey_only && v <= mine as u32,
+            _ => !valkey_only && v <= mine as u32,
         }
     }
 }

@@ -135,14 +135,14 @@ impl<'f, 'w> KeyJson<'f, 'w> {
             o.push(b',');
         }
         o.extend_from_slice(b"\"db\":");
-        num(&mut o, k.db);
+        num(&mut o, k.db());
         o.extend_from_slice(b",\"key\":");
         if !json_text(&mut o, name) {
             o.extend_from_slice(b",\"key_base64\":\"");
             base64(&mut o, name);
             o.push(b'"');
         }
-        let kind = crate::format::types::kind(k.ty);
+        let kind = crate::format::types::kind(k.ty());
         o.extend_from_slice(b",\"type\":");
         if kind == Kind::Module {
             json_str(&mut o, &module_type_name(k, h));
@@ -150,23 +150,23 @@ impl<'f, 'w> KeyJson<'f, 'w> {
             json_str(&mut o, kind.name());
         }
         o.extend_from_slice(b",\"encoding\":");
-        json_str(&mut o, crate::format::types::encoding(k.ty, h));
+        json_str(&mut o, crate::format::types::encoding(k.ty(), h));
         o.extend_from_slice(b",\"expire_ms\":");
-        match k.expire_ms {
+        match k.expire_ms() {
             Some(e) => num(&mut o, e),
             None => o.extend_from_slice(b"null"),
         }
-        if let Some(i) = k.idle {
+        if let Some(i) = k.idle() {
             o.extend_from_slice(b",\"lru_idle_s\":");
             num(&mut o, i);
         }
-        if let Some(f) = k.freq {
+        if let Some(f) = k.freq() {
             o.extend_from_slice(b",\"lfu_freq\":");
             num(&mut o, f);
         }
-        if !k.meta.is_empty() {
+        if !k.meta().is_empty() {
             o.extend_from_slice(b",\"metadata\":");
-            json_list(&mut o, &k.meta, |o, m| {
+            json_list(&mut o, k.meta(), |o, m| {
                 o.extend_from_slice(b"{\"class\":");
                 json_str(o, &m.full_name());
                 o.extend_from_slice(b",\"version\":");
@@ -250,24 +250,22 @@ impl<'f, 'w> KeyJson<'f, 'w> {
 pub fn write_key(
     k: &Key,
     name: &[u8],
-    data: &[u8],
-    h: &Header,
     filter: &Filter,
     prefix: &[u8],
     file: Option<&str>,
     sink: &mut dyn Write,
-    s: &mut crate::format::value::Scratch,
+    s: &mut crate::format::Scratch,
 ) -> Result<bool> {
-    let kind = crate::format::types::kind(k.ty);
-    let mut j = KeyJson::new(k, name, h, filter, prefix, file, sink);
-    k.decode(data, h, &mut j, s)?;
+    let kind = crate::format::types::kind(k.ty());
+    let mut j = KeyJson::new(k, name, k.header(), filter, prefix, file, sink);
+    k.decode(&mut j, s)?;
     let (written, lossy) = j.finish().map_err(|e| k.context(e))?;
     if !written {
         return Ok(false);
     }
     if lossy {
         let mut j = KeyJson::base64_pass(kind, filter, sink);
-        k.decode(data, h, &mut j, s)?;
+        k.decode(&mut j, s)?;
         j.finish().map_err(|e| k.context(e))?;
     }
     sink.write_all(b"}").map_err(sink_err)?;
@@ -276,10 +274,11 @@ pub fn write_key(
 
 /// The module type name of a module value (`TYPE` shows it), read from the module id.
 pub fn module_type_name(k: &Key, _h: &Header) -> String {
-    k.module_id.map(module::type_name).unwrap_or_else(|| "module".into())
+    k.module_id().map(module::type_name).unwrap_or_else(|| "module".into())
 }
 
 impl Visitor for KeyJson<'_, '_> {
+    type Error = crate::format::Error;
     fn string(&mut self, v: Str<'_>) -> Result<()> {
         self.start(b"");
         jstr(&mut self.buf, v);

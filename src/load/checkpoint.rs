@@ -165,7 +165,7 @@ pub fn fingerprint(data: &[u8]) -> String {
     let body = data.len().saturating_sub(8);
     let mut tail = [0u8; 8];
     tail[..data.len() - body].copy_from_slice(&data[body..]);
-    format!("{}:{:016x}:{:016x}", data.len(), crate::format::crc::crc64(&data[..body]), u64::from_le_bytes(tail))
+    format!("{}:{:016x}:{:016x}", data.len(), crate::format::crc64(&data[..body]), u64::from_le_bytes(tail))
 }
 
 fn parse(text: &str, path: &Path) -> std::io::Result<BTreeMap<String, Progress>> {

@@ -492,7 +492,7 @@ pub struct FileLoad<'a, 't> {
     /// Bytes of this dump already counted on the progress bar.
     shown: u64,
     /// The dump's hash templates (Redis 8.10), read the first time a key is decoded again.
-    templates: std::cell::OnceCell<crate::format::template::Registry<'a>>,
+    templates: std::cell::OnceCell<crate::format::record::Registry<'a>>,
 }
 
 fn err_io(e: String) -> std::io::Error {
@@ -747,8 +747,7 @@ impl<'a, 't> FileLoad<'a, 't> {
         }
         let mut bufs = Bufs::default();
         out.begin_key(record, Some(slot), &name);
-        commands::key(self.plan, &self.h, self.data, &k, &name, &mut out, &mut bufs, &mut Counts::default())
-            .map_err(|e| e.to_string())?;
+        commands::key(self.plan, &k, &name, &mut out, &mut bufs, &mut Counts::default()).map_err(|e| e.to_string())?;
         out.end_key();
         out.flush().map_err(|e| e.to_string())?;
         drop(out);

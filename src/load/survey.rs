@@ -81,7 +81,7 @@ pub fn survey<'a>(
             // false: the checker stopped (it found a duplicate)
             tx.send(std::mem::replace(&mut batch, Vec::with_capacity(BATCH))).is_ok()
         };
-        let opts = Options { allow_duplicate_keys: true, ..opts };
+        let opts = opts.allow_duplicate_keys(true);
         let walked = walk(&mut s, data, opts, filter, offsets, merge, release, &mut send);
         let _ = tx.send(batch);
         drop(tx);
@@ -126,20 +126,20 @@ fn walk<'a>(
             // the duplicate-key check has its error: no need to read on
             break;
         }
-        *s.keys.entry(k.db).or_default() += 1;
-        want.remove(&(k.start as u64));
-        want.remove(&(k.start as u64 + 1));
-        if !filter.db(k.db) {
+        *s.keys.entry(k.db()).or_default() += 1;
+        want.remove(&(k.start() as u64));
+        want.remove(&(k.start() as u64 + 1));
+        if !filter.db(k.db()) {
             continue;
         }
-        s.selected_dbs.insert(k.db);
+        s.selected_dbs.insert(k.db());
         if merge {
-            let n = k.key.bytes(&mut name).map_err(|e| k.context(e))?;
+            let n = k.raw_name().bytes(&mut name).map_err(|e| k.context(e))?;
             let mut h = hasher.build_hasher();
             h.write(n);
             let hv = h.finish();
             match seen.get(&hv) {
-                Some(&(db, _)) if db == k.db => {}
+                Some(&(db, _)) if db == k.db() => {}
                 Some(&(_, first)) => {
                     // confirm: the first key's name, read again
                     let same = match Reader::resume(data, r.header, first, 0).next_record() {
@@ -154,7 +154,7 @@ fn walk<'a>(
                     }
                 }
                 None => {
-                    seen.insert(hv, (k.db, k.start));
+                    seen.insert(hv, (k.db(), k.start()));
                 }
             }
         }

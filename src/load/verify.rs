@@ -35,12 +35,12 @@ use std::time::Duration;
 use super::url::Url;
 use crate::convert::Target as Server;
 use crate::filter::Filter;
+use crate::format::Scratch;
 use crate::format::record::{Key, Options, Record};
 use crate::format::stream::{Group, Idmp, StreamEntry, StreamId, StreamMeta};
 use crate::format::types::{self, Kind};
-use crate::format::value::Scratch;
 use crate::format::visit::Visitor;
-use crate::format::{Cursor, Error, ErrorKind, Header, Reader, Str, module};
+use crate::format::{Error, ErrorKind, Reader, Str, module};
 use crate::resp::client::Conn;
 use crate::resp::reply::Reply;
 
@@ -424,7 +424,7 @@ pub fn survey(data: &[u8], opts: Options, filter: &Filter) -> Result<(BTreeSet<u
     while let Some(rec) = r.next_record().map_err(|e| e.to_string())? {
         let Record::Key(k) = rec else { continue };
         if selected(filter, &k, &k.name().map_err(|e| e.to_string())?) {
-            dbs.insert(k.db);
+            dbs.insert(k.db());
             n += 1;
         }
     }
@@ -467,15 +467,14 @@ impl Verifier {
     /// Verifies every selected key of one dump (those for which `pick` says yes).
     pub fn dump(&mut self, data: &[u8], opts: Options, pick: &mut dyn FnMut() -> bool) -> Result<(), String> {
         let mut r = Reader::new(data, opts).map_err(|e| e.to_string())?;
-        let h = r.header;
         let mut scratch = Scratch::default();
         let mut w = Window::default();
         while let Some(rec) = r.next_record().map_err(|e| e.to_string())? {
             let Record::Key(k) = rec else { continue };
-            if !self.filter.db(k.db) {
+            if !self.filter.db(k.db()) {
                 continue;
             }
-            let db = self.settings.to_db.unwrap_or(k.db);
+            let db = self.settings.to_db.unwrap_or(k.db());
             self.dbs.insert(db);
             let name = k.name().map_err(|e| e.to_string())?;
             if !selected(&self.filter, &k, &name) {
@@ -495,38 +494,30 @@ impl Verifier {
             if !pick() {
                 continue;
             }
-            if k.ty == types::ARRAY && !self.p.server.arrays() {
+            if k.ty() == types::ARRAY && !self.p.server.arrays() {
                 let why = format!("{} has no arrays (Redis 8.8 has them): load leaves them out", self.p.server);
                 self.report.not_comparable("arrays", &name, 1, why);
                 continue;
             }
-            if self.filter.expired(k.expire_ms) {
+            if self.filter.expired(k.expire_ms()) {
                 self.report.expired += 1;
                 continue;
             }
             self.report.checked += 1;
-            let item = self.prepare(&h, data, k, name, db, &mut scratch)?;
+            let item = self.prepare(k, name, db, &mut scratch)?;
             w.bytes += item.bytes;
             w.items.push(item);
             if w.items.len() >= WINDOW_KEYS || w.bytes >= WINDOW_BYTES {
-                self.run_window(&h, data, &mut w, &mut scratch)?;
+                self.run_window(&mut w, &mut scratch)?;
             }
         }
-        self.run_window(&h, data, &mut w, &mut scratch)
+        self.run_window(&mut w, &mut scratch)
     }
 
     /// The commands that check key `k`, and what they must answer.
-    fn prepare<'a>(
-        &self,
-        h: &Header,
-        data: &'a [u8],
-        k: Key<'a>,
-        name: Vec<u8>,
-        db: u64,
-        scratch: &mut Scratch,
-    ) -> Result<Item<'a>, String> {
+    fn prepare<'a>(&self, k: Key<'a>, name: Vec<u8>, db: u64, scratch: &mut Scratch) -> Result<Item<'a>, String> {
         let server = &self.p.server;
-        let kind = types::kind(k.ty);
+        let kind = types::kind(k.ty());
         let mut cmds = Cmds::default();
         cmds.push(&[b"TYPE", &name]);
         cmds.push(&[if server.stream_counters() { b"PEXPIRETIME" } else { b"PTTL" }, &name]);
@@ -534,7 +525,7 @@ impl Verifier {
         let want = match kind {
             Kind::String => {
                 let mut v = StringValue(None);
-                k.decode(data, h, &mut v, scratch).map_err(|e| e.to_string())?;
+                k.decode(&mut v, scratch).map_err(|e| e.to_string())?;
                 let v = v.0.unwrap_or_default();
                 if v.len() > STRING_PIECE {
                     cmds.push(&[b"STRLEN", &name]);
@@ -547,7 +538,7 @@ impl Verifier {
             }
             Kind::Module => {
                 cmds.push(&[b"DUMP", &name]);
-                bytes += 2 * (k.end - k.meta_at);
+                bytes += 2 * k.dump_len();
                 Want::Module
             }
             Kind::Stream => {
@@ -563,7 +554,7 @@ impl Verifier {
                 };
                 cmds.push(&[card, &name]);
                 let mut c = Collect::new(kind, &self.filter, server, None);
-                match k.decode(data, h, &mut c, scratch) {
+                match k.decode(&mut c, scratch) {
                     Err(_) if c.overflow => Want::Big,
                     Err(e) => return Err(e.to_string()),
                     Ok(()) => {
@@ -585,7 +576,7 @@ impl Verifier {
 
     /// Sends the window's commands (one write per node), judges the replies, then finishes
     /// the keys too big for one batch one by one.
-    fn run_window(&mut self, h: &Header, data: &[u8], w: &mut Window, scratch: &mut Scratch) -> Result<(), String> {
+    fn run_window(&mut self, w: &mut Window, scratch: &mut Scratch) -> Result<(), String> {
         let items = std::mem::take(&mut w.items);
         w.bytes = 0;
         if items.is_empty() {
@@ -625,33 +616,33 @@ impl Verifier {
             if redirected {
                 r = self.p.run(&it.name, it.db, &it.cmds)?;
             }
-            self.judge(h, data, &it, &r, scratch)?;
+            self.judge(&it, &r, scratch)?;
         }
         Ok(())
     }
 
     /// Judges one key from its replies (and finishes it, if it is bigger than one batch).
-    fn judge(&mut self, h: &Header, data: &[u8], it: &Item, r: &[Reply], scratch: &mut Scratch) -> Result<(), String> {
+    fn judge(&mut self, it: &Item, r: &[Reply], scratch: &mut Scratch) -> Result<(), String> {
         let (k, name) = (&it.k, &it.name[..]);
         if let Reply::Error(e) = &r[0] {
             self.report.error(name, format!("TYPE: {}", String::from_utf8_lossy(e)));
             return Ok(());
         }
-        let kind = types::kind(k.ty);
+        let kind = types::kind(k.ty());
         if let Want::Elements { ttl_skipped, .. } = it.want
             && ttl_skipped > 0
         {
             self.report.not_comparable("hash field TTLs", name, ttl_skipped, self.no_field_ttls());
         }
         if r[0] == Reply::Status(b"none".to_vec()) {
-            let gone = k.expire_ms.is_some_and(|e| e <= crate::filter::now_ms());
+            let gone = k.expire_ms().is_some_and(|e| e <= crate::filter::now_ms());
             let empty = matches!(it.want, Want::Elements { seen: 0, .. });
             if gone || empty {
                 // its expiry passed since, or nothing in it is left to hold
                 self.report.expired += 1;
                 self.report.checked -= 1;
             } else if kind == Kind::Module && !self.target_has_modules(it) {
-                let t = k.module_id.map(module::type_name).unwrap_or_default();
+                let t = k.module_id().map(module::type_name).unwrap_or_default();
                 let why = format!("{} has no modules loaded, so it cannot hold a {t} value", self.p.server);
                 self.report.not_comparable("module values", name, 1, why);
                 self.report.checked -= 1;
@@ -661,7 +652,7 @@ impl Verifier {
             return Ok(());
         }
         let want_type = match kind {
-            Kind::Module => k.module_id.map(module::type_name).unwrap_or_default(),
+            Kind::Module => k.module_id().map(module::type_name).unwrap_or_default(),
             k => k.name().to_string(),
         };
         if r[0] != Reply::Status(want_type.as_bytes().to_vec()) {
@@ -677,7 +668,7 @@ impl Verifier {
         }
         let rep = &mut self.report;
         let exact_ttl = self.p.server.stream_counters();
-        let ttl_ok = match (&r[1], k.expire_ms) {
+        let ttl_ok = match (&r[1], k.expire_ms()) {
             (Reply::Int(-1), None) => true,
             (Reply::Int(t), Some(e)) if exact_ttl => *t == e,
             (Reply::Int(t), Some(e)) => *t >= 0 && (e - crate::filter::now_ms() - t).abs() < 10_000,
@@ -685,10 +676,10 @@ impl Verifier {
         };
         if !ttl_ok {
             let what = if exact_ttl {
-                format!("expiry {}, expected {}", expiry(r[1].int()), expiry(k.expire_ms))
+                format!("expiry {}, expected {}", expiry(r[1].int()), expiry(k.expire_ms()))
             } else {
-                let want = k.expire_ms.map_or("none".to_string(), |e| format!("{} ms", e - crate::filter::now_ms()));
-                format!("TTL {} ms, expected about {want} (expiry {})", show(&r[1]), expiry(k.expire_ms))
+                let want = k.expire_ms().map_or("none".to_string(), |e| format!("{} ms", e - crate::filter::now_ms()));
+                format!("TTL {} ms, expected about {want} (expiry {})", show(&r[1]), expiry(k.expire_ms()))
             };
             rep.differ(name, what);
             return Ok(());
@@ -699,17 +690,17 @@ impl Verifier {
                 if r[2] != Reply::Int(*len as i64) {
                     Some(format!("length {}, expected {len}", show(&r[2])))
                 } else {
-                    self.long_string(h, data, it, scratch)?
+                    self.long_string(it, scratch)?
                 }
             }
-            Want::Module => module_diff(&self.p.server, data, k, &r[2]),
+            Want::Module => module_diff(&self.p.server, k, &r[2]),
             Want::Elements { batch, seen, single, expired_fields, .. } => {
                 match judge_batch(kind, batch, 0, *single, &r[3..]) {
                     Some(d) => Some(d),
                     None => self.cardinality(it, &r[2], *seen, *expired_fields)?,
                 }
             }
-            Want::Big => self.big(h, data, it, &r[2], scratch)?,
+            Want::Big => self.big(it, &r[2], scratch)?,
         };
         if let Some(d) = diff {
             self.report.differ(name, d);
@@ -749,15 +740,9 @@ impl Verifier {
     }
 
     /// A string longer than one piece, compared piece by piece with `GETRANGE`.
-    fn long_string(
-        &mut self,
-        h: &Header,
-        data: &[u8],
-        it: &Item,
-        scratch: &mut Scratch,
-    ) -> Result<Option<String>, String> {
+    fn long_string(&mut self, it: &Item, scratch: &mut Scratch) -> Result<Option<String>, String> {
         let mut v = StringValue(None);
-        it.k.decode(data, h, &mut v, scratch).map_err(|e| e.to_string())?;
+        it.k.decode(&mut v, scratch).map_err(|e| e.to_string())?;
         let v = v.0.unwrap_or_default();
         for (n, piece) in v.chunks(STRING_PIECE).enumerate() {
             let from = n * STRING_PIECE;
@@ -774,19 +759,12 @@ impl Verifier {
 
     /// A collection bigger than one batch, or a stream: decoded again and checked batch by
     /// batch, then the cardinality (`card`, from the window), then a stream's groups.
-    fn big(
-        &mut self,
-        h: &Header,
-        data: &[u8],
-        it: &Item,
-        card: &Reply,
-        scratch: &mut Scratch,
-    ) -> Result<Option<String>, String> {
-        let kind = types::kind(it.k.ty);
+    fn big(&mut self, it: &Item, card: &Reply, scratch: &mut Scratch) -> Result<Option<String>, String> {
+        let kind = types::kind(it.k.ty());
         let server = self.p.server;
         let live = Live { p: &mut self.p, key: &it.name, db: it.db, diff: None, err: None };
         let mut c = Collect::new(kind, &self.filter, &server, Some(live));
-        it.k.decode(data, h, &mut c, scratch).map_err(|e| e.to_string())?;
+        it.k.decode(&mut c, scratch).map_err(|e| e.to_string())?;
         c.flush();
         let (seen, expired_fields, tail) = (c.seen, c.expired_fields, std::mem::take(&mut c.tail));
         let ttl_skipped = c.ttl_skipped;
@@ -987,10 +965,10 @@ fn show(r: &Reply) -> String {
 }
 
 /// Compares a `DUMP` payload with the dump's serialized module value.
-fn module_diff(server: &Server, data: &[u8], k: &Key, r: &Reply) -> Option<String> {
+fn module_diff(server: &Server, k: &Key, r: &Reply) -> Option<String> {
     // the payload: key metadata (8.6, as `RESTORE` gave it), the type byte, the value
-    let meta: &[u8] = if server.key_meta() { &data[k.meta_at..k.type_at] } else { &[] };
-    let (ty, value) = k.raw_value(data);
+    let meta: &[u8] = if server.key_meta() { k.meta_bytes() } else { &[] };
+    let (ty, value) = k.raw_value();
     let Some(payload) = r.bytes().filter(|p| p.len() >= 10) else {
         return Some(format!("DUMP gave {}", show(r)));
     };
@@ -1001,10 +979,9 @@ fn module_diff(server: &Server, data: &[u8], k: &Key, r: &Reply) -> Option<Strin
         return None;
     }
     // name a different module encoding version: the bytes then cannot match
-    let theirs = (body.get(meta.len()) == Some(&types::MODULE_2))
-        .then(|| Cursor::file(&body[meta.len() + 1..]).plain_len().ok())
-        .flatten();
-    match (theirs, k.module_id) {
+    let theirs =
+        (body.get(meta.len()) == Some(&types::MODULE_2)).then(|| module::payload_id(&body[meta.len() + 1..])).flatten();
+    match (theirs, k.module_id()) {
         (Some(t), Some(o)) if t != o && module::type_name(t) == module::type_name(o) => Some(format!(
             "module encoding version {} on the target, {} in the dump: the bytes cannot be compared",
             module::encver(t),
@@ -1110,8 +1087,8 @@ fn judge_batch(kind: Kind, b: &Batch, first: u64, single: bool, r: &[Reply]) -> 
         }
         Kind::Zset => {
             for (i, (m, want)) in b.elems.iter().enumerate() {
-                let got = items.get(i).and_then(Reply::bytes).and_then(crate::format::cursor::parse_double);
-                let want = crate::format::cursor::parse_double(want);
+                let got = items.get(i).and_then(Reply::bytes).and_then(crate::format::parse_double);
+                let want = crate::format::parse_double(want);
                 // -0 and 0 compare equal: a compact sorted set stores -0 as it pleases
                 if got.is_none() || got != want {
                     let shown = got.map_or("none".to_string(), |g| g.to_string());
@@ -1240,6 +1217,7 @@ impl<'p> Collect<'p> {
 }
 
 impl Visitor for Collect<'_> {
+    type Error = crate::format::Error;
     fn list_item(&mut self, v: Str<'_>) -> crate::format::Result<()> {
         self.push(v.to_vec(), Vec::new())
     }
@@ -1296,6 +1274,7 @@ impl Visitor for Collect<'_> {
 struct StringValue(Option<Vec<u8>>);
 
 impl Visitor for StringValue {
+    type Error = crate::format::Error;
     fn string(&mut self, v: Str<'_>) -> crate::format::Result<()> {
         self.0 = Some(v.to_vec());
         Ok(())

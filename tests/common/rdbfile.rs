@@ -5,7 +5,7 @@ use std::io::Read;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use rdbshift::format::crc::crc64;
+use rdbshift::format::crc64;
 
 /// An RDB string with a plain length prefix (6-, 14- or 32-bit).
 pub fn string(b: &[u8]) -> Vec<u8> {

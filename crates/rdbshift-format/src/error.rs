@@ -95,6 +95,11 @@ pub enum ErrorKind {
     #[error("output error: {0}")]
     /// Writing the output failed (a closed pipe, a full disk); raised by the callers' writers.
     Sink(#[from] std::io::Error),
+    /// A visitor failed with its own error, which the decoding hands back instead of this
+    /// one (never seen outside the reader).
+    #[doc(hidden)]
+    #[error("the visitor stopped")]
+    VisitorFailed,
 }
 
 /// A format error with its position.

@@ -6,6 +6,7 @@ use super::error::{Error, ErrorKind, Result};
 
 /// Which server family wrote the file, decided by the magic alone.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Dialect {
     /// `REDISnnnn`: Redis, and Valkey up to 8.x (which writes `REDIS0011`).
     Redis,
@@ -31,6 +32,7 @@ pub const NEWEST_VALKEY: u32 = 81;
 
 /// The parsed magic at the start of a file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Header {
     /// The server family that wrote the file.
     pub dialect: Dialect,

@@ -32,7 +32,7 @@
 //! let mut keys = Vec::new();
 //! while let Some(record) = reader.next_record()? {
 //!     if let Record::Key(k) = record {
-//!         keys.push((k.db, k.name()?));
+//!         keys.push((k.db(), k.name()?));
 //!     }
 //! }
 //! assert_eq!(keys, vec![(0, b"hello".to_vec())]);
@@ -41,24 +41,25 @@
 //!
 //! # Decoding a value
 //!
-//! A [`visit::Visitor`] states only the events it wants; every method has a default.
+//! A [`visit::Visitor`] states only the events it wants; every method has a default. A key
+//! borrows the file it came from, so [`Key::decode`] needs only the visitor (and reusable
+//! buffer space): a value cannot be decoded against the wrong bytes.
 //!
 //! ```
-//! use rdbshift_format::record::Options;
-//! use rdbshift_format::value::Scratch;
 //! use rdbshift_format::visit::Visitor;
-//! use rdbshift_format::{Reader, Record, Str};
+//! use rdbshift_format::{Reader, Record, Scratch, Str, record::Options};
 //!
 //! /// Collects a string value, or the items of a list.
 //! #[derive(Default)]
 //! struct Items(Vec<Vec<u8>>);
 //!
 //! impl Visitor for Items {
-//!     fn string(&mut self, v: Str<'_>) -> rdbshift_format::Result<()> {
+//!     type Error = rdbshift_format::Error;
+//!     fn string(&mut self, v: Str<'_>) -> Result<(), Self::Error> {
 //!         self.0.push(v.to_vec());
 //!         Ok(())
 //!     }
-//!     fn list_item(&mut self, v: Str<'_>) -> rdbshift_format::Result<()> {
+//!     fn list_item(&mut self, v: Str<'_>) -> Result<(), Self::Error> {
 //!         self.0.push(v.to_vec());
 //!         Ok(())
 //!     }
@@ -67,49 +68,92 @@
 //! // A list "l" (type 1, linked list) holding "a" and "b", checksum off.
 //! let dump = b"REDIS0006\xfe\x00\x01\x01l\x02\x01a\x01b\xff\0\0\0\0\0\0\0\0";
 //! let mut reader = Reader::new(dump, Options::default())?;
-//! let header = reader.header;
 //! let mut scratch = Scratch::default();
 //! while let Some(record) = reader.next_record()? {
 //!     if let Record::Key(k) = record {
 //!         let mut items = Items::default();
-//!         k.decode(dump, &header, &mut items, &mut scratch)?;
+//!         k.decode(&mut items, &mut scratch)?;
 //!         assert_eq!(items.0, vec![b"a".to_vec(), b"b".to_vec()]);
 //!     }
 //! }
 //! # Ok::<(), rdbshift_format::Error>(())
 //! ```
 //!
+//! # A visitor with its own error, stopping early
+//!
+//! A visitor's `Error` type is its own; the reader's errors convert into it (`From`). A
+//! method that returns an error stops the decoding there, and [`Key::decode`] returns that
+//! error unchanged: this is also how a visitor stops once it has what it wants.
+//!
+//! ```
+//! use rdbshift_format::visit::Visitor;
+//! use rdbshift_format::{Reader, Record, Scratch, Str, record::Options};
+//!
+//! #[derive(Debug)]
+//! enum Found {
+//!     /// The first item longer than 1 byte, and how many items were seen.
+//!     Long(Vec<u8>, usize),
+//!     /// The file is damaged.
+//!     Format(rdbshift_format::Error),
+//! }
+//! impl From<rdbshift_format::Error> for Found {
+//!     fn from(e: rdbshift_format::Error) -> Self {
+//!         Found::Format(e)
+//!     }
+//! }
+//!
+//! struct FirstLong(usize);
+//! impl Visitor for FirstLong {
+//!     type Error = Found;
+//!     fn list_item(&mut self, v: Str<'_>) -> Result<(), Found> {
+//!         self.0 += 1;
+//!         let v = v.to_vec();
+//!         if v.len() > 1 { Err(Found::Long(v, self.0)) } else { Ok(()) }
+//!     }
+//! }
+//!
+//! // A list "l" holding "a", "bc" and "d": the visitor stops at "bc" and never sees "d".
+//! let dump = b"REDIS0006\xfe\x00\x01\x01l\x03\x01a\x02bc\x01d\xff\0\0\0\0\0\0\0\0";
+//! let mut reader = Reader::new(dump, Options::default()).unwrap();
+//! let k = loop {
+//!     match reader.next_record().unwrap() {
+//!         Some(Record::Key(k)) => break k,
+//!         Some(_) => {} // SELECTDB
+//!         None => panic!("no key"),
+//!     }
+//! };
+//! match k.decode(&mut FirstLong(0), &mut Scratch::default()) {
+//!     Err(Found::Long(item, seen)) => assert_eq!((item, seen), (b"bc".to_vec(), 2)),
+//!     other => panic!("{other:?}"),
+//! }
+//! ```
+//!
 //! A complete program that prints every key of a file is in `examples/keys.rs`.
 
-pub mod crc;
-pub mod cursor;
+mod crc;
+mod cursor;
 mod dupset;
 pub mod error;
 pub mod header;
 mod intset;
-pub mod keymeta;
+mod keymeta;
 mod listpack;
 mod lzf;
 pub mod module;
 pub mod record;
 pub mod stream;
-pub mod stream_view;
-pub mod template;
+mod stream_view;
+mod template;
 pub mod types;
-pub mod value;
+mod value;
 pub mod visit;
 mod ziplist;
 mod zipmap;
 
-pub use cursor::{Cursor, RStr, Str};
+pub use crc::{Crc64, crc64};
+pub use cursor::{RStr, Str, parse_double};
 pub use error::{Error, ErrorKind, Result};
 pub use header::{Dialect, Header};
+pub use keymeta::MetaClass;
 pub use record::{Key, Reader, Record};
-
-impl Key<'_> {
-    /// The value's logical type, as `TYPE` reports it (module values are
-    /// [`types::Kind::Module`]; [`Key::ty`] is the raw type byte, which says the encoding).
-    pub fn kind(&self) -> types::Kind {
-        types::kind(self.ty)
-    }
-}
+pub use value::Scratch;

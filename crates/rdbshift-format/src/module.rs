@@ -21,8 +21,14 @@ pub fn encver(id: u64) -> u32 {
     (id & 1023) as u32
 }
 
+/// The module type id at the start of a module value's body (what follows the type byte 7
+/// in a file or a DUMP payload), if the body starts with a well-formed length.
+pub fn payload_id(body: &[u8]) -> Option<u64> {
+    Cursor::file(body).plain_len().ok()
+}
+
 /// Skips module opcodes up to and including the EOF opcode.
-pub fn skip_opcodes(c: &mut Cursor) -> Result<()> {
+pub(crate) fn skip_opcodes(c: &mut Cursor) -> Result<()> {
     loop {
         let at = c.pos();
         match c.plain_len()? {

@@ -12,80 +12,160 @@ use super::dupset::{ElementAt, RdbStrings, Seen};
 use super::error::{Error, ErrorKind, Result};
 use super::header::{Dialect, Header};
 use super::keymeta::{self, MetaClass};
-use super::template::{self, Registry, Template};
+pub use super::template::Registry;
+use super::template::{self, Template};
 use super::types::{self, op};
 use super::value::{self, Scratch};
-use super::visit::Visitor;
+use super::visit::{Relay, Visitor};
 use std::sync::Arc;
 
-/// One key with everything that came before it (expiry, LRU/LFU, metadata).
+/// One key with everything that came before it (expiry, LRU/LFU, metadata), borrowing the
+/// file it was read from: the value decodes from the key alone ([`Key::decode`]), so it can
+/// never be decoded against other bytes.
+///
+/// Offsets are absolute in the file and ordered: `start <= meta_at <= type_at < value_at <=
+/// end`.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct Key<'a> {
-    /// The database the key is in (the last SELECTDB before it, 0 if none).
-    pub db: u64,
-    /// The key name as stored, borrowed from the file (possibly LZF or an integer).
-    pub key: RStr<'a>,
-    /// The value's RDB type byte (`RDB_TYPE_*` in `src/rdb.h`).
-    pub ty: u8,
-    /// Absolute expiry in Unix ms.
-    pub expire_ms: Option<i64>,
-    /// LRU idle time in seconds.
-    pub idle: Option<u64>,
-    /// LFU frequency.
-    pub freq: Option<u8>,
-    /// Key metadata classes (Redis 8.6+ opcode 243).
-    pub meta: Vec<MetaClass<'a>>,
-    /// The module type id, for module values (type 7).
-    pub module_id: Option<u64>,
-    /// Offset of the first byte of this key's record (its first opcode).
-    pub start: usize,
-    /// Offset of the key-metadata opcode (243) when the key has metadata, else `type_at`:
-    /// `data[meta_at..type_at]` is the metadata as a DUMP payload carries it.
-    pub meta_at: usize,
-    /// Offset of the value's type byte.
-    pub type_at: usize,
-    /// Offset of the value body (after the key string).
-    pub value_at: usize,
-    /// Offset just past the value.
-    pub end: usize,
+    data: &'a [u8],
+    header: Header,
+    db: u64,
+    key: RStr<'a>,
+    ty: u8,
+    expire_ms: Option<i64>,
+    idle: Option<u64>,
+    freq: Option<u8>,
+    meta: Vec<MetaClass<'a>>,
+    module_id: Option<u64>,
+    start: usize,
+    meta_at: usize,
+    type_at: usize,
+    value_at: usize,
+    end: usize,
     /// The walk that found the key has already checked the whole value (a stream: finding
-    /// its end means decoding it, see [`value::skip`]), so [`Key::validate`] need not.
-    pub checked: bool,
+    /// its end means decoding it), so [`Key::validate`] need not.
+    checked: bool,
     /// The hash template the value refers to (types 30 and 32), resolved from the file's
     /// registry when the key was read: the key decodes on its own, on any thread.
-    pub tmpl: Option<Arc<Template<'a>>>,
+    tmpl: Option<Arc<Template<'a>>>,
 }
 
 impl<'a> Key<'a> {
+    /// The database the key is in (the last SELECTDB before it, 0 if none).
+    pub fn db(&self) -> u64 {
+        self.db
+    }
+    /// The key name as stored, borrowed from the file (possibly LZF or an integer); see
+    /// [`Key::name`] for its bytes.
+    pub fn raw_name(&self) -> &RStr<'a> {
+        &self.key
+    }
+    /// The value's RDB type byte (`RDB_TYPE_*` in `src/rdb.h`), which says the encoding;
+    /// [`Key::kind`] is the logical type.
+    pub fn ty(&self) -> u8 {
+        self.ty
+    }
+    /// The value's logical type, as `TYPE` reports it (module values are
+    /// [`types::Kind::Module`]).
+    pub fn kind(&self) -> types::Kind {
+        types::kind(self.ty)
+    }
+    /// Absolute expiry in Unix ms.
+    pub fn expire_ms(&self) -> Option<i64> {
+        self.expire_ms
+    }
+    /// LRU idle time in seconds.
+    pub fn idle(&self) -> Option<u64> {
+        self.idle
+    }
+    /// LFU frequency.
+    pub fn freq(&self) -> Option<u8> {
+        self.freq
+    }
+    /// Key metadata classes (Redis 8.6+ opcode 243).
+    pub fn meta(&self) -> &[MetaClass<'a>] {
+        &self.meta
+    }
+    /// The module type id, for module values (type 7).
+    pub fn module_id(&self) -> Option<u64> {
+        self.module_id
+    }
+    /// The header of the file the key was read from.
+    pub fn header(&self) -> &Header {
+        &self.header
+    }
+    /// Offset of the first byte of this key's record (its first opcode).
+    pub fn start(&self) -> usize {
+        self.start
+    }
+    /// Offset just past the value: the key's record is `start()..end()`.
+    pub fn end(&self) -> usize {
+        self.end
+    }
+    /// Offset of the value body (after the key string).
+    pub fn value_at(&self) -> usize {
+        self.value_at
+    }
+    /// The whole record as stored, from its first opcode to the end of the value.
+    pub fn record_bytes(&self) -> &'a [u8] {
+        &self.data[self.start..self.end]
+    }
+    /// The key's metadata as a DUMP payload carries it (its opcode-243 bytes; empty when
+    /// the key has none).
+    pub fn meta_bytes(&self) -> &'a [u8] {
+        &self.data[self.meta_at..self.type_at]
+    }
+    /// Bytes a DUMP payload of this key carries before its footer: the metadata, the
+    /// type byte and the value.
+    pub fn dump_len(&self) -> usize {
+        (self.type_at - self.meta_at) + 1 + (self.end - self.value_at)
+    }
     /// The key's bytes (decompressed if the key is LZF-compressed).
     pub fn name(&self) -> Result<Vec<u8>> {
         let mut buf = Vec::new();
         Ok(self.key.get(&mut buf)?.to_vec())
     }
-    /// Decodes the value into `v`.
-    pub fn decode<V: Visitor>(&self, data: &'a [u8], h: &Header, v: &mut V, s: &mut Scratch) -> Result<()> {
-        let mut c = Cursor::file(&data[..self.end]);
-        c.set_pos(self.value_at);
-        value::decode_with(&mut c, self.ty, h, self.tmpl.as_deref(), v, s).map_err(|e| self.context(e))
+    /// Decodes the value into `v`, element by element. The visitor's own error stops the
+    /// decoding and is returned as it is; the reader's errors carry this key's name.
+    /// `s` is reused buffer space (keep one per thread).
+    pub fn decode<V: Visitor>(&self, v: &mut V, s: &mut Scratch) -> std::result::Result<(), V::Error> {
+        let mut relay = Relay::new(v);
+        let r =
+            value::decode_with(&mut self.value_cursor(), self.ty, &self.header, self.tmpl.as_deref(), &mut relay, s);
+        relay.finish(r, |e| self.context(e))
     }
-    /// Checks the whole value as the server would on loading it with deep sanitization
-    /// (see [`value::validate`]); returns how many elements it holds. Errors carry the key.
-    pub fn validate(&self, data: &'a [u8], h: &Header, s: &mut Scratch) -> Result<u64> {
+    /// Checks the whole value as the server would on loading it with deep sanitization;
+    /// returns how many elements it holds. Errors carry the key.
+    pub fn validate(&self, s: &mut Scratch) -> Result<u64> {
         if self.checked {
             // a stream: never an empty collection, checked whole by the skim
             return Ok(1);
         }
-        let mut c = Cursor::file(&data[..self.end]);
-        c.set_pos(self.value_at);
-        let n = value::validate_with(&mut c, self.ty, h, self.tmpl.as_deref(), s).map_err(|e| self.context(e))?;
+        let mut c = self.value_cursor();
+        let n = value::validate_with(&mut c, self.ty, &self.header, self.tmpl.as_deref(), s)
+            .map_err(|e| self.context(e))?;
         if c.pos() != self.end {
             return Err(self.context(c.corrupt("value", "the value ends before its record does")));
         }
         Ok(n)
     }
     /// The serialized value: type byte and body (what a DUMP payload starts with).
-    pub fn raw_value(&self, data: &'a [u8]) -> (&'a [u8], &'a [u8]) {
-        (&data[self.type_at..self.type_at + 1], &data[self.value_at..self.end])
+    pub fn raw_value(&self) -> (&'a [u8], &'a [u8]) {
+        (&self.data[self.type_at..self.type_at + 1], &self.data[self.value_at..self.end])
+    }
+    /// A stream's metadata, groups and IDMP state, read without decoding its entries
+    /// (the node listpacks are skipped by their lengths). Errors carry the key.
+    pub fn stream_tail(&self) -> Result<crate::stream::Tail<'a>> {
+        crate::stream::read_tail(&mut self.value_cursor(), self.ty).map_err(|e| self.context(e))
+    }
+    /// A hash that refers to the file's template registry (types 30 and 32, what a save
+    /// writes) as the self-contained type a DUMP payload must carry (29 and 31; a server
+    /// refuses 30 and 32 in a payload): the type byte and the body. `None` for any other
+    /// value. Errors carry the key.
+    pub fn self_contained_hash(&self) -> Result<Option<(u8, Vec<u8>)>> {
+        let Some(t) = self.tmpl.as_deref() else { return Ok(None) };
+        template::self_contained(&mut self.value_cursor(), self.ty, t).map(Some).map_err(|e| self.context(e))
     }
     /// Adds this key's name to an error (left as it is if the name cannot be read).
     pub fn context(&self, e: Error) -> Error {
@@ -93,6 +173,11 @@ impl<'a> Key<'a> {
             Ok(n) => e.with_key(&n),
             Err(_) => e,
         }
+    }
+    fn value_cursor(&self) -> Cursor<'a> {
+        let mut c = Cursor::file(&self.data[..self.end]);
+        c.set_pos(self.value_at);
+        c
     }
 }
 
@@ -180,6 +265,7 @@ pub struct Trailer {
 
 /// How strict a [`Reader`] is; the default checks everything.
 #[derive(Clone, Copy, Debug, Default)]
+#[non_exhaustive]
 pub struct Options {
     /// Accept versions newer than the newest known (stop at the first unknown byte instead).
     pub allow_newer: bool,
@@ -188,6 +274,24 @@ pub struct Options {
     /// Accept a key name twice in one database (by default an error, as the server's
     /// "Duplicated key found in RDB file").
     pub allow_duplicate_keys: bool,
+}
+
+impl Options {
+    /// Sets [`Options::allow_newer`].
+    pub fn allow_newer(mut self, yes: bool) -> Self {
+        self.allow_newer = yes;
+        self
+    }
+    /// Sets [`Options::no_checksum`].
+    pub fn no_checksum(mut self, yes: bool) -> Self {
+        self.no_checksum = yes;
+        self
+    }
+    /// Sets [`Options::allow_duplicate_keys`].
+    pub fn allow_duplicate_keys(mut self, yes: bool) -> Self {
+        self.allow_duplicate_keys = yes;
+        self
+    }
 }
 
 /// The key names seen so far, per database, for the duplicate-key check: per key its hash
@@ -607,6 +711,8 @@ impl<'a> Reader<'a> {
         let value_at = c.pos();
         let module_id = if ty == types::MODULE_2 { c.clone().plain_len().ok() } else { None };
         let mut k = Key {
+            data: c.data(),
+            header: self.header,
             db: self.db,
             key,
             ty,
@@ -710,6 +816,7 @@ mod tests {
     type IdmpSeen = (u64, u64, u64, u64, Vec<(Vec<u8>, Vec<(Vec<u8>, StreamId)>)>);
     struct GetIdmp(Option<IdmpSeen>);
     impl Visitor for GetIdmp {
+        type Error = crate::Error;
         fn stream_idmp(&mut self, i: &Idmp) -> Result<()> {
             let mut producers = Vec::new();
             for p in i.producers() {
@@ -740,7 +847,7 @@ mod tests {
         let ks = keys(&data).unwrap();
         assert_eq!(ks.len(), 1);
         let mut v = GetIdmp(None);
-        ks[0].decode(&data, &Header::parse(&data, false).unwrap(), &mut v, &mut Scratch::default()).unwrap();
+        ks[0].decode(&mut v, &mut Scratch::default()).unwrap();
         let (d, m, added, dups, producers) = v.0.unwrap();
         assert_eq!((d, m, added, dups), (60, 10, 7, 2));
         assert_eq!(producers, vec![(b"p1".to_vec(), vec![(b"iid".to_vec(), StreamId { ms: 4, seq: 0 })])]);
@@ -847,6 +954,7 @@ mod tests {
         assert_eq!(ks.iter().map(|k| k.tmpl.as_ref().unwrap().id).collect::<Vec<_>>(), vec![7, 40]);
         struct Fields(Vec<(Vec<u8>, Vec<u8>)>);
         impl Visitor for Fields {
+            type Error = crate::Error;
             fn hash_field(&mut self, f: crate::Str<'_>, v: crate::Str<'_>, e: Option<i64>) -> Result<()> {
                 assert!(e.is_none());
                 self.0.push((f.to_vec(), v.to_vec()));
@@ -855,7 +963,7 @@ mod tests {
         }
         let h = Header::parse(&data, false).unwrap();
         let mut f = Fields(Vec::new());
-        ks[0].decode(&data, &h, &mut f, &mut Scratch::default()).unwrap();
+        ks[0].decode(&mut f, &mut Scratch::default()).unwrap();
         assert_eq!(f.0, vec![(b"age".to_vec(), b"42".to_vec()), (b"name".to_vec(), b"al".to_vec())]);
         // resumed at the key: without the registry the id is unknown; with it, the same key
         let e = Reader::resume(&data, h, key_at, 0).next_record().unwrap_err();

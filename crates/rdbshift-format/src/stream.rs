@@ -33,7 +33,7 @@
 
 use super::cursor::{Cursor, Str};
 use super::dupset::Seen;
-use super::error::Result;
+use super::error::{Error, Result};
 use super::listpack::{self, Listpack};
 pub use super::stream_view::{
     Consumer, EntryFields, Group, Groups, Idmp, Pending, Producer, StreamEntry, StreamId, StreamMeta,
@@ -66,7 +66,13 @@ struct Walk {
 /// then the metadata, the groups and the IDMP state, in that order. `exact_length`: the
 /// stored length must be the live entries, as Valkey 9 checks for the files it writes
 /// (`VALKEY080`; Redis and Valkey 8 load any length, see [`StreamMeta::length`]).
-pub fn decode<V: Visitor>(c: &mut Cursor, t: u8, v: &mut V, scratch: &mut Vec<u8>, exact_length: bool) -> Result<()> {
+pub(crate) fn decode<V: Visitor<Error = Error>>(
+    c: &mut Cursor,
+    t: u8,
+    v: &mut V,
+    scratch: &mut Vec<u8>,
+    exact_length: bool,
+) -> Result<()> {
     let nodes = c.count("stream listpack nodes", 2)?;
     let mut buf = Vec::new();
     let mut walk = Walk::default();
@@ -163,7 +169,7 @@ pub struct Tail<'a> {
 /// Reads a stream value's metadata, groups and IDMP state without decoding its entries
 /// (the node listpacks are skipped by their length prefixes). For type 15, whose first ID
 /// the server derives from the entries, `meta.first_id` is `None`.
-pub fn read_tail<'a>(c: &mut Cursor<'a>, t: u8) -> Result<Tail<'a>> {
+pub(crate) fn read_tail<'a>(c: &mut Cursor<'a>, t: u8) -> Result<Tail<'a>> {
     let nodes = c.count("stream listpack nodes", 2)?;
     for _ in 0..nodes {
         c.skip_string()?;
@@ -206,7 +212,12 @@ fn read_after_nodes<'a>(c: &mut Cursor<'a>, t: u8, first: Option<StreamId>, node
     Ok(Tail { meta, groups, idmp, length_at })
 }
 
-fn decode_node<'a, V: Visitor>(lc: Cursor<'a>, master: StreamId, walk: &mut Walk, v: &mut V) -> Result<()> {
+fn decode_node<'a, V: Visitor<Error = Error>>(
+    lc: Cursor<'a>,
+    master: StreamId,
+    walk: &mut Walk,
+    v: &mut V,
+) -> Result<()> {
     let mut lp = Listpack::open(lc)?;
     let bad = |lp: &Listpack, at: usize, why: String| lp.cursor().err_at(at, corrupt("stream listpack", why));
     if lp.cursor().peek() == Some(0xff) {
@@ -377,6 +388,7 @@ mod tests {
         odd: Oddities,
     }
     impl Visitor for Got {
+        type Error = crate::Error;
         fn oddity(&mut self, o: Oddity) -> Result<()> {
             self.odd.add(o);
             Ok(())

@@ -111,7 +111,7 @@ pub struct StreamMeta {
     /// with no nodes at all); see [`StreamMeta::live`].
     pub length: u64,
     /// The live entries the nodes hold, when they were walked (a decode; `None` from
-    /// [`crate::stream::read_tail`]). Differs from `length` in such odd but valid streams.
+    /// [`crate::Key::stream_tail`]). Differs from `length` in such odd but valid streams.
     pub live: Option<u64>,
     /// The last ID the stream generated (may be after its last live entry).
     pub last_id: StreamId,

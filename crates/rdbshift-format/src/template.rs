@@ -19,7 +19,7 @@
 use std::sync::Arc;
 
 use super::cursor::{Cursor, RStr};
-use super::error::{ErrorKind, Result, show_bytes};
+use super::error::{Error, ErrorKind, Result, show_bytes};
 use super::listpack::Listpack;
 use super::types::{HASH_TMPL_ARRAY, HASH_TMPL_ARRAY_REF, HASH_TMPL_LP, HASH_TMPL_LP_REF};
 use super::visit::Visitor;
@@ -56,10 +56,10 @@ impl<'a> Template<'a> {
 }
 
 /// The templates of a file by id: a compact index of 16 bytes per template record (its id
-/// and where it sits), whatever the number of records; a [`Template`] is read again from
+/// and where it sits), whatever the number of records; a template is read again from
 /// the file when a key asks for it. Cloning shares the index.
 ///
-/// Invariant: once [`Registry::seal`]ed (the reader seals it at the first record that is
+/// Invariant: once sealed (the reader seals it at the first record that is
 /// not a template: the records come before the first database), the index is sorted by id
 /// and holds every id once; a duplicate id is refused there, naming both records.
 #[derive(Debug, Clone, Default)]
@@ -78,7 +78,7 @@ impl<'a> Registry<'a> {
     /// The template with this id, read again from its record (`None`: no record defines
     /// it). Needs a sealed registry to find it by binary search; an unsealed one is
     /// searched as it is (sealing comes at the first key).
-    pub fn get(&self, id: u64) -> Option<Arc<Template<'a>>> {
+    pub(crate) fn get(&self, id: u64) -> Option<Arc<Template<'a>>> {
         let at = if self.sealed || self.increasing {
             let i = self.index.binary_search_by_key(&id, |e| e.0).ok()?;
             self.index[i].1
@@ -101,7 +101,7 @@ impl<'a> Registry<'a> {
     }
     /// Reads one record (the cursor after its opcode byte at `at`), checks it and indexes
     /// it. Its names are checked here; its id against the others when sealed.
-    pub fn read_record(&mut self, c: &mut Cursor<'a>, at: usize) -> Result<Arc<Template<'a>>> {
+    pub(crate) fn read_record(&mut self, c: &mut Cursor<'a>, at: usize) -> Result<Arc<Template<'a>>> {
         let id_at = c.pos();
         let id = c.plain_len()?;
         if self.sealed
@@ -146,7 +146,7 @@ impl<'a> Registry<'a> {
     }
     /// Sorts the index by id and refuses an id that two records define (the error names
     /// the later record's offset and the earlier one's). Idempotent.
-    pub fn seal(&mut self) -> Result<()> {
+    pub(crate) fn seal(&mut self) -> Result<()> {
         if self.sealed {
             return Ok(());
         }
@@ -273,7 +273,7 @@ enum Values<'b> {
 
 /// Decodes a template hash of type `t` (29-32) into `hash_field` events; `tmpl` is the
 /// key's template (types 30 and 32). The cursor ends after the value.
-pub fn decode<'a, V: Visitor>(
+pub fn decode<'a, V: Visitor<Error = Error>>(
     c: &mut Cursor<'a>,
     t: u8,
     tmpl: Option<&Template<'a>>,
@@ -385,7 +385,37 @@ pub fn decode<'a, V: Visitor>(
     Ok(())
 }
 
-/// Whether `t` is a template hash type.
-pub fn is_template(t: u8) -> bool {
-    matches!(t, HASH_TMPL_LP | HASH_TMPL_LP_REF | HASH_TMPL_ARRAY | HASH_TMPL_ARRAY_REF)
+/// A hash that refers to the registry (types 30 and 32) as the self-contained type a DUMP
+/// payload must carry (29 and 31): fields format 1 (`len N` and the names as the registry
+/// stores them), then the values unchanged (30: the listpack [id, values]; 32: the value
+/// strings). `c` is at the value body and ends where the value does.
+/// docs/rdb-newest-formats.md sections 4.2-4.5.
+pub(crate) fn self_contained(c: &mut Cursor, ty: u8, t: &Template) -> Result<(u8, Vec<u8>)> {
+    let mut body = vec![1];
+    rdb_len(&mut body, t.len);
+    body.extend_from_slice(t.names_bytes()?);
+    let ty = if ty == HASH_TMPL_LP_REF {
+        HASH_TMPL_LP
+    } else {
+        c.plain_len()?; // the id: the names stand in for it
+        HASH_TMPL_ARRAY
+    };
+    body.extend_from_slice(&c.data()[c.pos()..]);
+    Ok((ty, body))
+}
+
+/// Appends `n` as an RDB length (6, 14, 32 or 64 bits).
+fn rdb_len(out: &mut Vec<u8>, n: u64) {
+    match n {
+        0..=63 => out.push(n as u8),
+        64..=16383 => out.extend_from_slice(&[0x40 | (n >> 8) as u8, n as u8]),
+        _ if n <= u32::MAX as u64 => {
+            out.push(0x80);
+            out.extend_from_slice(&(n as u32).to_be_bytes());
+        }
+        _ => {
+            out.push(0x81);
+            out.extend_from_slice(&n.to_be_bytes());
+        }
+    }
 }

@@ -145,12 +145,12 @@ impl ElementAt for Elems<'_> {
 
 /// Decodes the value of type `t` at the cursor into `v`; the cursor ends after the value.
 /// A template hash that refers to the registry (types 30, 32) needs [`decode_with`].
-pub fn decode<V: Visitor>(c: &mut Cursor, t: u8, h: &Header, v: &mut V, s: &mut Scratch) -> Result<()> {
+pub fn decode<V: Visitor<Error = Error>>(c: &mut Cursor, t: u8, h: &Header, v: &mut V, s: &mut Scratch) -> Result<()> {
     decode_with(c, t, h, None, v, s)
 }
 
 /// [`decode`], given the template the key refers to (see [`super::record::Key::tmpl`]).
-pub fn decode_with<'a, V: Visitor>(
+pub fn decode_with<'a, V: Visitor<Error = Error>>(
     c: &mut Cursor<'a>,
     t: u8,
     h: &Header,
@@ -391,7 +391,7 @@ fn types_ok(t: u8, h: &Header) -> bool {
 /// walks its slices in index order and never writes one twice. Its loader does not check
 /// the order (a duplicate would silently replace an element and leave the count short);
 /// we refuse both, as no server-written file has them. Nothing is allocated per index.
-fn array<V: Visitor>(c: &mut Cursor, v: &mut V, buf: &mut Vec<u8>) -> Result<()> {
+fn array<V: Visitor<Error = Error>>(c: &mut Cursor, v: &mut V, buf: &mut Vec<u8>) -> Result<()> {
     let bad = |c: &Cursor, at: usize, why: String| c.err_at(at, ErrorKind::Corrupt { container: "array", reason: why });
     let n_at = c.pos();
     let n = c.count("array elements", 3)?;
@@ -460,7 +460,7 @@ fn checked_expire(e: Option<u64>, at: u64) -> Result<Option<i64>> {
 
 /// Valkey 9 `HASH_2` (type 22 in `VALKEY` files): a count, then per field the field, the
 /// value and an 8-byte LE absolute expiry in ms, -1 for none.
-fn valkey_hash2<V: Visitor>(
+fn valkey_hash2<V: Visitor<Error = Error>>(
     c: &mut Cursor,
     v: &mut V,
     a: &mut Vec<u8>,
@@ -536,7 +536,7 @@ impl<'a> ZipOrPack<'a> {
 /// Walks a ziplist or listpack holding a list, set, zset (member, score) or hash (field,
 /// value). Members and fields must be unique (`lpValidateIntegrityAndDups`,
 /// `ziplistPairsConvertAndValidateIntegrity`), pairs complete.
-fn compact<V: Visitor>(mut z: ZipOrPack, k: Kind, v: &mut V, seen: &mut Seen) -> Result<()> {
+fn compact<V: Visitor<Error = Error>>(mut z: ZipOrPack, k: Kind, v: &mut V, seen: &mut Seen) -> Result<()> {
     let elems = z.elems();
     let what = match k {
         Kind::Set | Kind::Zset => "member",
@@ -588,6 +588,7 @@ impl ZipOrPack<'_> {
 struct Count(u64);
 
 impl Visitor for Count {
+    type Error = crate::Error;
     fn string(&mut self, _v: Str<'_>) -> Result<()> {
         self.0 += 1;
         Ok(())
@@ -627,7 +628,8 @@ impl Visitor for Count {
 /// producing anything; returns how many elements it holds. This is what must pass before
 /// a value's stored bytes are sent on unchanged (a `RESTORE` payload). The cost is one
 /// walk of the value; no element is copied, the only memory is the duplicate set.
-pub fn validate(c: &mut Cursor, t: u8, h: &Header, s: &mut Scratch) -> Result<u64> {
+#[cfg(test)]
+pub(crate) fn validate(c: &mut Cursor, t: u8, h: &Header, s: &mut Scratch) -> Result<u64> {
     validate_with(c, t, h, None, s)
 }
 
@@ -883,6 +885,7 @@ mod tests {
         #[derive(Default)]
         struct Got(Option<u64>, Vec<(u64, String)>);
         impl Visitor for Got {
+            type Error = crate::Error;
             fn array_meta(&mut self, i: Option<u64>) -> Result<()> {
                 self.0 = i;
                 Ok(())

@@ -4,7 +4,7 @@
 //! for the call.
 
 use super::cursor::Str;
-use super::error::Result;
+use super::error::{Error, ErrorKind, Result};
 use super::stream_view::{Group, Idmp, StreamEntry, StreamMeta};
 
 /// A module value (type 7), carried as its raw serialized bytes.
@@ -147,6 +147,7 @@ impl Oddities {
 }
 
 impl Visitor for Oddities {
+    type Error = Error;
     fn oddity(&mut self, o: Oddity) -> Result<()> {
         self.add(o);
         Ok(())
@@ -155,61 +156,73 @@ impl Visitor for Oddities {
 
 /// The receiver of a decoded value's elements, called in file order, one element at a time.
 /// Every method has a no-op default, so a visitor states only the events it uses.
+///
+/// A visitor has its own error type: any of its methods can fail with it, or return it to
+/// stop the decoding early (for example once it has seen what it wanted). The reader's own
+/// errors convert into it, so [`crate::Key::decode`] returns one error type, the visitor's.
+/// A visitor that never fails on its own uses [`Error`].
 pub trait Visitor {
+    /// The visitor's failure, and the reader's converted into it.
+    type Error: From<Error>;
     /// The value is odd but loadable (see [`Oddity`]): called once per kind, after the
     /// elements it concerns.
-    fn oddity(&mut self, _o: Oddity) -> Result<()> {
+    fn oddity(&mut self, _o: Oddity) -> std::result::Result<(), Self::Error> {
         Ok(())
     }
     /// A string value (type 0): called once with the whole value.
-    fn string(&mut self, _v: Str<'_>) -> Result<()> {
+    fn string(&mut self, _v: Str<'_>) -> std::result::Result<(), Self::Error> {
         Ok(())
     }
     /// One list element, in order from head to tail.
-    fn list_item(&mut self, _v: Str<'_>) -> Result<()> {
+    fn list_item(&mut self, _v: Str<'_>) -> std::result::Result<(), Self::Error> {
         Ok(())
     }
     /// One set member, in stored order (for an intset, ascending).
-    fn set_member(&mut self, _v: Str<'_>) -> Result<()> {
+    fn set_member(&mut self, _v: Str<'_>) -> std::result::Result<(), Self::Error> {
         Ok(())
     }
     /// One sorted-set member with its score, in stored order.
-    fn zset_member(&mut self, _member: Str<'_>, _score: f64) -> Result<()> {
+    fn zset_member(&mut self, _member: Str<'_>, _score: f64) -> std::result::Result<(), Self::Error> {
         Ok(())
     }
     /// `expire_ms`: the field's absolute expiry in Unix ms, if it has one.
-    fn hash_field(&mut self, _field: Str<'_>, _value: Str<'_>, _expire_ms: Option<i64>) -> Result<()> {
+    fn hash_field(
+        &mut self,
+        _field: Str<'_>,
+        _value: Str<'_>,
+        _expire_ms: Option<i64>,
+    ) -> std::result::Result<(), Self::Error> {
         Ok(())
     }
     /// One live stream entry (deleted ones are skipped), in ascending ID order, before
     /// `stream_meta`. An entry is a view over its node: its fields are read on demand.
-    fn stream_entry(&mut self, _e: &StreamEntry<'_>) -> Result<()> {
+    fn stream_entry(&mut self, _e: &StreamEntry<'_>) -> std::result::Result<(), Self::Error> {
         Ok(())
     }
     /// Called once after all entries.
-    fn stream_meta(&mut self, _m: &StreamMeta) -> Result<()> {
+    fn stream_meta(&mut self, _m: &StreamMeta) -> std::result::Result<(), Self::Error> {
         Ok(())
     }
     /// Called per group, after `stream_meta`. The group is a view: its PEL and consumers
     /// are read on demand.
-    fn stream_group(&mut self, _g: &Group<'_>) -> Result<()> {
+    fn stream_group(&mut self, _g: &Group<'_>) -> std::result::Result<(), Self::Error> {
         Ok(())
     }
     /// Called once after the groups for streams that carry IDMP state (types 26 and 27).
-    fn stream_idmp(&mut self, _i: &Idmp<'_>) -> Result<()> {
+    fn stream_idmp(&mut self, _i: &Idmp<'_>) -> std::result::Result<(), Self::Error> {
         Ok(())
     }
     /// A module value (type 7): called once with its raw serialized bytes.
-    fn module(&mut self, _m: &ModuleValue<'_>) -> Result<()> {
+    fn module(&mut self, _m: &ModuleValue<'_>) -> std::result::Result<(), Self::Error> {
         Ok(())
     }
     /// An array (type 28): called once before its elements, with the insert cursor (the
     /// index of the last ARINSERT, if any).
-    fn array_meta(&mut self, _insert_index: Option<u64>) -> Result<()> {
+    fn array_meta(&mut self, _insert_index: Option<u64>) -> std::result::Result<(), Self::Error> {
         Ok(())
     }
     /// One array element, in ascending index order.
-    fn array_element(&mut self, _index: u64, _v: ArrayValue<'_>) -> Result<()> {
+    fn array_element(&mut self, _index: u64, _v: ArrayValue<'_>) -> std::result::Result<(), Self::Error> {
         Ok(())
     }
 }
@@ -217,4 +230,95 @@ pub trait Visitor {
 /// A visitor that ignores everything (for walking a value to validate or skip it).
 pub struct Ignore;
 
-impl Visitor for Ignore {}
+impl Visitor for Ignore {
+    type Error = Error;
+}
+
+/// Hands a decoder's events on to a visitor with its own error type, and keeps that error
+/// aside: the decoders deal in the reader's [`Error`] only. After a visitor fails, the
+/// decoder sees a [`ErrorKind::VisitorFailed`] and unwinds; [`Relay::finish`] gives back
+/// the visitor's own error.
+pub(crate) struct Relay<'v, V: Visitor> {
+    v: &'v mut V,
+    failed: Option<V::Error>,
+}
+
+impl<'v, V: Visitor> Relay<'v, V> {
+    pub(crate) fn new(v: &'v mut V) -> Self {
+        Relay { v, failed: None }
+    }
+    fn keep(&mut self, r: std::result::Result<(), V::Error>) -> Result<()> {
+        r.map_err(|e| {
+            self.failed = Some(e);
+            Error::new(0, ErrorKind::VisitorFailed)
+        })
+    }
+    /// The decoder's result in the visitor's terms: the visitor's own error if it failed,
+    /// else the reader's error passed through `context`.
+    pub(crate) fn finish<T>(
+        self,
+        r: Result<T>,
+        context: impl FnOnce(Error) -> Error,
+    ) -> std::result::Result<T, V::Error> {
+        match (self.failed, r) {
+            (Some(e), _) => Err(e),
+            (None, r) => r.map_err(|e| context(e).into()),
+        }
+    }
+}
+
+impl<V: Visitor> Visitor for Relay<'_, V> {
+    type Error = Error;
+    fn oddity(&mut self, o: Oddity) -> Result<()> {
+        let r = self.v.oddity(o);
+        self.keep(r)
+    }
+    fn string(&mut self, x: Str<'_>) -> Result<()> {
+        let r = self.v.string(x);
+        self.keep(r)
+    }
+    fn list_item(&mut self, x: Str<'_>) -> Result<()> {
+        let r = self.v.list_item(x);
+        self.keep(r)
+    }
+    fn set_member(&mut self, x: Str<'_>) -> Result<()> {
+        let r = self.v.set_member(x);
+        self.keep(r)
+    }
+    fn zset_member(&mut self, m: Str<'_>, score: f64) -> Result<()> {
+        let r = self.v.zset_member(m, score);
+        self.keep(r)
+    }
+    fn hash_field(&mut self, f: Str<'_>, x: Str<'_>, expire_ms: Option<i64>) -> Result<()> {
+        let r = self.v.hash_field(f, x, expire_ms);
+        self.keep(r)
+    }
+    fn stream_entry(&mut self, e: &StreamEntry<'_>) -> Result<()> {
+        let r = self.v.stream_entry(e);
+        self.keep(r)
+    }
+    fn stream_meta(&mut self, m: &StreamMeta) -> Result<()> {
+        let r = self.v.stream_meta(m);
+        self.keep(r)
+    }
+    fn stream_group(&mut self, g: &Group<'_>) -> Result<()> {
+        let r = self.v.stream_group(g);
+        self.keep(r)
+    }
+    fn stream_idmp(&mut self, i: &Idmp<'_>) -> Result<()> {
+        let r = self.v.stream_idmp(i);
+        self.keep(r)
+    }
+    fn module(&mut self, m: &ModuleValue<'_>) -> Result<()> {
+        let r = self.v.module(m);
+        self.keep(r)
+    }
+    fn array_meta(&mut self, i: Option<u64>) -> Result<()> {
+        let r = self.v.array_meta(i);
+        self.keep(r)
+    }
+    fn array_element(&mut self, i: u64, x: ArrayValue<'_>) -> Result<()> {
+        let r = self.v.array_element(i, x);
+        self.keep(r)
+    }
+}
