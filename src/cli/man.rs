@@ -30,15 +30,19 @@ struct Page {
     examples: &'static [(&'static str, &'static str)],
 }
 
-/// Exit codes every command shares (appended to each page's own).
-const COMMON_EXIT: &[(&str, &str)] = &[
-    (
-        "2",
-        "Also: the command line was not understood (an unknown option, a missing argument); clap prints the usage. \
-         Nothing was read or written.",
-    ),
-    ("141", "Standard output was a pipe closed before everything was written (for example by head)."),
-];
+/// Exit status 2 for a command line clap could not parse (pages without --strict).
+const USAGE_EXIT: (&str, &str) = (
+    "2",
+    "The command line was not understood (an unknown option, a missing argument); the usage is printed and \
+     nothing is read or written.",
+);
+
+/// What --strict pages add to their exit status 2.
+const USAGE_TOO: &str = "A command line that was not understood also exits 2 (the usage is printed, nothing is read).";
+
+/// Exit status of the commands that write to stdout.
+const PIPE_EXIT: (&str, &str) =
+    ("141", "Standard output was a pipe closed before everything was written (for example by head).");
 
 /// Exit codes of the commands that stop cleanly on a signal (inspect, convert, load).
 const STOP_EXIT: (&str, &str) = (
@@ -65,9 +69,10 @@ const PAGES: &[Page] = &[
             (
                 "2",
                 "With --strict (convert, load, verify): something could not be carried to, or compared on, the \
-                 target, and nothing else went wrong.",
+                 target, and nothing else went wrong. Also: the command line was not understood.",
             ),
-            ("130, 143", "Stopped by SIGINT or SIGTERM."),
+            ("130, 143", "Stopped by SIGINT or SIGTERM (inspect, convert, load finish what a stop finishes first)."),
+            PIPE_EXIT,
         ],
         examples: &[
             ("Look at a dump, then load it and check the result:", "rdbshift info dump.rdb\nrdbshift inspect dump.rdb | head\nrdbshift load dump.rdb --target redis://127.0.0.1:6379\nrdbshift verify dump.rdb --target redis://127.0.0.1:6379"),
@@ -94,7 +99,9 @@ const PAGES: &[Page] = &[
                  be written. The keys before the damage are still written. When an input cannot be opened at \
                  all, nothing is written and an existing -o file is left as it was.",
             ),
+            USAGE_EXIT,
             STOP_EXIT,
+            PIPE_EXIT,
         ],
         examples: &[
             ("Every key as JSON lines:", "rdbshift inspect dump.rdb > keys.jsonl"),
@@ -116,6 +123,8 @@ const PAGES: &[Page] = &[
                 "1",
                 "A file could not be read or is damaged (the other files are still summarized).",
             ),
+            USAGE_EXIT,
+            PIPE_EXIT,
             ("", "A signal ends it at once, as usual (a shell shows 128 + the signal number)."),
         ],
         examples: &[
@@ -153,6 +162,7 @@ const PAGES: &[Page] = &[
                 "Stopped by SIGINT or SIGTERM; an unfinished -o file is removed (an existing one is kept as it \
                  was). A second signal ends the process at once.",
             ),
+            PIPE_EXIT,
         ],
         examples: &[
             ("Commands for a Redis 7.0 server, piped into it:", "rdbshift convert dump.rdb --target-version 7.0 -o out.resp\nredis-cli -h HOST -p PORT --pipe < out.resp"),
@@ -185,7 +195,7 @@ const PAGES: &[Page] = &[
             (
                 "2",
                 "With --strict: something could not be carried to the target (the warnings, and not_carried in \
-                 the report), and no key failed.",
+                 the report), and nothing failed.",
             ),
             (
                 "130, 143",
@@ -326,14 +336,21 @@ fn commands(r: &mut Roff, root: &Command) {
         if has_page(name) {
             r.text([bold(page_name(name)), roman("(1)")]);
         } else {
-            let args: Vec<String> = sub
-                .get_positionals()
-                .map(|a| a.get_value_names().and_then(|v| v.first()).map_or_else(|| a.get_id().to_string(), |v| v.to_string()).to_uppercase())
-                .collect();
             let mut line = vec![bold(format!("rdbshift {name}"))];
-            for a in args {
+            for a in sub.get_arguments().filter(|a| !a.is_hide_set() && a.get_id() != "help") {
+                let value = a.get_value_names().and_then(|v| v.first()).map(|v| v.to_string());
+                let value = value.unwrap_or_else(|| a.get_id().to_string().to_uppercase());
                 line.push(roman(" "));
-                line.push(italic(a));
+                match a.get_long() {
+                    Some(long) => {
+                        line.push(roman("["));
+                        line.push(bold(format!("--{long}")));
+                        line.push(roman(" "));
+                        line.push(italic(value));
+                        line.push(roman("]"));
+                    }
+                    None => line.push(italic(value)),
+                }
             }
             r.text(line);
         }
@@ -345,8 +362,7 @@ fn commands(r: &mut Roff, root: &Command) {
 
 fn exit_status(r: &mut Roff, page: &Page) {
     r.control("SH", ["EXIT STATUS"]);
-    let common: &[(&str, &str)] = if page.name.is_empty() { &COMMON_EXIT[1..] } else { COMMON_EXIT };
-    for (code, what) in page.exit.iter().chain(common) {
+    for (code, what) in page.exit {
         if code.is_empty() {
             r.control("PP", []);
         } else {
@@ -354,6 +370,10 @@ fn exit_status(r: &mut Roff, page: &Page) {
             r.text([bold(*code)]);
         }
         r.text([roman(*what)]);
+        // a --strict page's 2 is also clap's usage error
+        if *code == "2" && what.starts_with("With --strict:") {
+            r.text([roman(USAGE_TOO)]);
+        }
     }
 }
 
