@@ -75,7 +75,10 @@ const PAGES: &[Page] = &[
             PIPE_EXIT,
         ],
         examples: &[
-            ("Look at a dump, then load it and check the result:", "rdbshift info dump.rdb\nrdbshift inspect dump.rdb | head\nrdbshift load dump.rdb --target redis://127.0.0.1:6379\nrdbshift verify dump.rdb --target redis://127.0.0.1:6379"),
+            (
+                "Look at a dump, then load it and check the result:",
+                "rdbshift info dump.rdb\nrdbshift inspect dump.rdb | head\nrdbshift load dump.rdb --target redis://127.0.0.1:6379\nrdbshift verify dump.rdb --target redis://127.0.0.1:6379",
+            ),
             ("Install the manual pages:", "rdbshift man --dir /usr/local/share/man/man1"),
         ],
     },
@@ -91,7 +94,10 @@ const PAGES: &[Page] = &[
              expiry has passed are left out (--include-expired keeps them).",
         ],
         exit: &[
-            ("0", "Every file was read to its end and its checksum matched (or --no-checksum), and the output was written."),
+            (
+                "0",
+                "Every file was read to its end and its checksum matched (or --no-checksum), and the output was written.",
+            ),
             (
                 "1",
                 "A file is missing, not an RDB file, of an unsupported version, damaged, truncated, has a wrong \
@@ -105,8 +111,14 @@ const PAGES: &[Page] = &[
         ],
         examples: &[
             ("Every key as JSON lines:", "rdbshift inspect dump.rdb > keys.jsonl"),
-            ("The names of the hashes whose name starts with user:", "rdbshift inspect dump.rdb --type hash --key 'user:*' | jq -r .key"),
-            ("One JSON array, to a file, including expired keys:", "rdbshift inspect dump.rdb --format json --include-expired -o keys.json"),
+            (
+                "The names of the hashes whose name starts with user:",
+                "rdbshift inspect dump.rdb --type hash --key 'user:*' | jq -r .key",
+            ),
+            (
+                "One JSON array, to a file, including expired keys:",
+                "rdbshift inspect dump.rdb --format json --include-expired -o keys.json",
+            ),
         ],
     },
     Page {
@@ -119,17 +131,17 @@ const PAGES: &[Page] = &[
         ],
         exit: &[
             ("0", "Every file was summarized and its checksum matched (or --no-checksum)."),
-            (
-                "1",
-                "A file could not be read or is damaged (the other files are still summarized).",
-            ),
+            ("1", "A file could not be read or is damaged (the other files are still summarized)."),
             USAGE_EXIT,
             PIPE_EXIT,
             ("", "A signal ends it at once, as usual (a shell shows 128 + the signal number)."),
         ],
         examples: &[
             ("A summary of a dump:", "rdbshift info dump.rdb"),
-            ("JSON for several shards, with the 20 biggest keys of each:", "rdbshift info --json --top 20 shard-1.rdb shard-2.rdb"),
+            (
+                "JSON for several shards, with the 20 biggest keys of each:",
+                "rdbshift info --json --top 20 shard-1.rdb shard-2.rdb",
+            ),
         ],
     },
     Page {
@@ -165,9 +177,18 @@ const PAGES: &[Page] = &[
             PIPE_EXIT,
         ],
         examples: &[
-            ("Commands for a Redis 7.0 server, piped into it:", "rdbshift convert dump.rdb --target-version 7.0 -o out.resp\nredis-cli -h HOST -p PORT --pipe < out.resp"),
-            ("RESTORE payloads for Valkey 9.1, straight into redis-cli:", "rdbshift convert dump.rdb --restore --target-version valkey-9.1 -o - | redis-cli --pipe"),
-            ("Fail (exit 2) if anything cannot be expressed for Redis 6.2:", "rdbshift convert dump.rdb --target-version 6.2 --strict -o out.resp"),
+            (
+                "Commands for a Redis 7.0 server, piped into it:",
+                "rdbshift convert dump.rdb --target-version 7.0 -o out.resp\nredis-cli -h HOST -p PORT --pipe < out.resp",
+            ),
+            (
+                "RESTORE payloads for Valkey 9.1, straight into redis-cli:",
+                "rdbshift convert dump.rdb --restore --target-version valkey-9.1 -o - | redis-cli --pipe",
+            ),
+            (
+                "Fail (exit 2) if anything cannot be expressed for Redis 6.2:",
+                "rdbshift convert dump.rdb --target-version 6.2 --strict -o out.resp",
+            ),
         ],
     },
     Page {
@@ -214,19 +235,20 @@ const PAGES: &[Page] = &[
                 "Over TLS as an ACL user, asking for the password:",
                 "rdbshift load dump.rdb --target rediss://db.example.com:6380 --cacert ca.pem --user app --askpass",
             ),
-            ("Database 3 of the dump into database 0, keys that exist left alone:", "rdbshift load dump.rdb --db 3 --to-db 0 --on-conflict skip --target redis://HOST:6379"),
+            (
+                "Database 3 of the dump into database 0, keys that exist left alone:",
+                "rdbshift load dump.rdb --db 3 --to-db 0 --on-conflict skip --target redis://HOST:6379",
+            ),
         ],
     },
     Page {
         name: "verify",
-        description: &[
-            "Checks that a server or cluster holds every key the filters select from the files (or about \
+        description: &["Checks that a server or cluster holds every key the filters select from the files (or about \
              --sample N of them), in the database load put it in: presence, type, expiry and value, element by \
              element; streams also by their counters, consumer groups and pending entries; module values by \
              their DUMP bytes. --extra also scans the target for keys the dumps lack (on a cluster only in the \
              slots the dumps' keys hold). It prints counts and up to 20 names per kind on stderr, and needs no \
-             DEBUG command.",
-        ],
+             DEBUG command."],
         exit: &[
             ("0", "Every key checked is present and equal (and with --extra, the target holds no other key)."),
             (
@@ -245,8 +267,14 @@ const PAGES: &[Page] = &[
         ],
         examples: &[
             ("Every key, after a load:", "rdbshift verify dump.rdb --target redis://127.0.0.1:6379"),
-            ("A quick check of about 10000 keys:", "rdbshift verify dump.rdb --target redis://HOST:6379 --sample 10000"),
-            ("One shard on a cluster, also looking for keys it lacks:", "rdbshift verify shard-1.rdb --target redis://node1:7000 --extra"),
+            (
+                "A quick check of about 10000 keys:",
+                "rdbshift verify dump.rdb --target redis://HOST:6379 --sample 10000",
+            ),
+            (
+                "One shard on a cluster, also looking for keys it lacks:",
+                "rdbshift verify shard-1.rdb --target redis://node1:7000 --extra",
+            ),
         ],
     },
 ];
