@@ -5,6 +5,7 @@ mod convert;
 mod info;
 mod inspect;
 mod load;
+mod man;
 mod verify;
 
 use std::io::Write;
@@ -43,8 +44,12 @@ enum Cmd {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
-    /// Print the man page (roff), generated from these definitions: `rdbshift man > rdbshift.1`.
-    Man,
+    /// Print the man page (roff), or write one page per command into --dir.
+    Man {
+        /// Write rdbshift.1 and one rdbshift-COMMAND.1 per command into this directory.
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
 }
 
 /// Options shared by commands that read dumps.
@@ -279,19 +284,6 @@ fn hint(msg: &str) -> &'static str {
     }
 }
 
-/// The man page: the main page, then one section per subcommand.
-fn man() -> CliResult {
-    let cmd = Cli::command();
-    let mut out = std::io::stdout().lock();
-    clap_mangen::Man::new(cmd.clone()).render(&mut out)?;
-    for sub in cmd.get_subcommands().filter(|s| !matches!(s.get_name(), "completions" | "man" | "help")) {
-        // a one-shot command: the page names live until exit
-        let name: &'static str = Box::leak(format!("rdbshift-{}", sub.get_name()).into_boxed_str());
-        clap_mangen::Man::new(sub.clone().name(name).bin_name(name)).render(&mut out)?;
-    }
-    Ok(0)
-}
-
 /// What a subcommand returns: its exit code, or an error that ends the run.
 pub type CliResult = Result<i32, Box<dyn std::error::Error>>;
 
@@ -314,7 +306,7 @@ pub fn run() -> i32 {
             clap_complete::generate(shell, &mut Cli::command(), "rdbshift", &mut std::io::stdout());
             Ok(0)
         }
-        Cmd::Man => man(),
+        Cmd::Man { dir } => man::run(Cli::command(), dir.as_deref()),
     };
     r.unwrap_or_else(|e| {
         if let Some(io) = e.downcast_ref::<std::io::Error>()
