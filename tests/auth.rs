@@ -31,7 +31,7 @@ const ARGV_WARNING: &str =
     "rdbshift: warning: a password in the command line may be visible to other users (use REDISCLI_AUTH or --askpass)";
 
 /// Keys in all the server's dbs.
-fn total_keys(c: &mut rdbshift::resp::client::Conn) -> u64 {
+fn total_keys(c: &mut rdbshift::net::client::Conn) -> u64 {
     let info = c.cmd(&["INFO", "keyspace"]).unwrap().text();
     info.split("keys=").skip(1).map(|x| x.split(',').next().unwrap().parse::<u64>().unwrap()).sum()
 }

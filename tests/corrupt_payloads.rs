@@ -21,8 +21,8 @@ use std::time::Duration;
 
 use common::rdbfile;
 use common::{Server, tempdir};
+use rdbshift::net::client::Conn;
 use rdbshift::resp::Reply;
-use rdbshift::resp::client::Conn;
 
 const TCL: &str = "src/redis-8.6.3/tests/integration/corrupt-dump.tcl";
 

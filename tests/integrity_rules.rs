@@ -14,8 +14,8 @@ use std::time::Duration;
 
 use common::rdbfile;
 use common::{Server, tempdir};
+use rdbshift::net::client::Conn;
 use rdbshift::resp::Reply;
-use rdbshift::resp::client::Conn;
 
 const SANITIZE: [&str; 2] = ["--sanitize-dump-payload", "yes"];
 

@@ -9,8 +9,8 @@ use std::path::{Path, PathBuf};
 
 use common::cluster::Cluster;
 use common::{Server, rdbshift};
+use rdbshift::net::client::Conn;
 use rdbshift::resp::Reply;
-use rdbshift::resp::client::Conn;
 
 /// Deterministic bytes: incompressible (`random`) or a repeated pattern LZF squeezes.
 fn bytes(seed: u64, n: usize, random: bool) -> Vec<u8> {

@@ -15,8 +15,8 @@ use std::path::{Path, PathBuf};
 
 use common::{SERVERS, Server, rdbshift};
 use rdbshift::format::crc64;
+use rdbshift::net::client::Conn;
 use rdbshift::resp::Reply;
-use rdbshift::resp::client::Conn;
 
 fn call(c: &mut Conn, args: &[&str]) -> Reply {
     let r = c.cmd(args).unwrap();

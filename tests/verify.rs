@@ -14,9 +14,9 @@ use std::path::{Path, PathBuf};
 use common::cluster::Cluster;
 use common::datagen::scan;
 use common::{Server, corpus, rdbshift};
-use rdbshift::load::verify::quote;
+use rdbshift::encode::text::quote;
+use rdbshift::net::client::Conn;
 use rdbshift::resp::Reply;
-use rdbshift::resp::client::Conn;
 use serde_json::Value;
 
 /// What one `verify` run said.

@@ -6,8 +6,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Args;
-use rdbshift::load::tls::TlsOpts;
-use rdbshift::load::url::{Secret, Timeouts, Url};
+use rdbshift::net::tls::TlsOpts;
+use rdbshift::net::url::{Secret, Timeouts, Url};
 
 /// The help section of these options.
 const H: &str = "Connection";
@@ -71,7 +71,7 @@ impl ConnArgs {
         if u.password.is_some() {
             eprintln!("{ARGV_PASSWORD_WARNING}");
         }
-        if rdbshift::load::url::lone_password(target)
+        if rdbshift::net::url::lone_password(target)
             && std::env::var("REDISCLI_AUTH").is_ok_and(|p| !p.is_empty())
             && !self.askpass
         {
@@ -104,7 +104,7 @@ impl ConnArgs {
             return Err("TLS options were given for a redis:// target: use rediss:// (or --tls)".into());
         }
         if u.tls {
-            rdbshift::load::tls::config(&u.tls_opts)?;
+            rdbshift::net::tls::config(&u.tls_opts)?;
             if self.insecure {
                 eprintln!(
                     "rdbshift: warning: --insecure: the server's certificate is not checked, so anyone on the \

@@ -3,17 +3,16 @@
 use std::path::{Path, PathBuf};
 
 use clap::Args;
-use rdbshift::convert::engine::{self, Config, RespSink};
-use rdbshift::convert::{Counts, MAX_BYTES, MAX_ELEMS, Mode, Plan, Target, source_server};
-use rdbshift::format::ErrorKind;
-
+use rdbshift::convert::engine::{RespSink, RunError};
+use rdbshift::convert::{Converted, Counts, Job, MAX_BYTES, MAX_ELEMS, Mode, source_server};
+use rdbshift::job::Stop;
 use rdbshift::output::OutFile;
-
+use rdbshift::server::Server;
 use rdbshift::stop::Interruptible;
 
 use super::{
     CliResult, FilterArgs, ReadArgs, check_output, input_ids, named, nothing_written, open_dumps, report_dump,
-    stdout_writer,
+    report_msg, stdout_writer,
 };
 
 #[derive(Args)]
@@ -30,8 +29,8 @@ pub struct ConvertArgs {
     restore: bool,
     /// The server the output is for: `7.0`, `8.6`, `valkey-9.1` ... (default: the one that
     /// wrote each dump, from its aux fields).
-    #[arg(long, value_name = "X.Y", value_parser = Target::parse)]
-    target_version: Option<Target>,
+    #[arg(long, value_name = "X.Y", value_parser = Server::parse)]
+    target_version: Option<Server>,
     /// Decoding threads (default: all cores). The output does not depend on it.
     #[arg(long, value_name = "N")]
     threads: Option<usize>,
@@ -57,13 +56,6 @@ pub struct ConvertArgs {
 }
 
 pub fn run(a: ConvertArgs) -> CliResult {
-    let mut cfg = Config::default();
-    if let Some(t) = a.threads {
-        cfg.threads = t.max(1);
-    }
-    if let Some(c) = a.chunk_bytes {
-        cfg.chunk_bytes = c.max(1);
-    }
     // checked before anything is opened: `-o` must not be one of the inputs
     check_output(Some(&a.output), &a.files)?;
     // every input is opened, its header and the server that wrote it read, before `-o` is
@@ -98,97 +90,79 @@ pub fn run(a: ConvertArgs) -> CliResult {
             RespSink::stream(Box::new(std::io::BufWriter::with_capacity(1 << 20, Interruptible(o.try_clone()?))))
         }
     };
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(cfg.threads).build()?;
-    let filter = a.filter.filter();
-    let mut code = 0;
-    let mut total = Counts::default();
+    let job = Job::new(inputs)
+        .mode(if a.restore { Mode::Restore } else { Mode::Commands })
+        .batches(a.batch_elements, a.batch_bytes)
+        .skip_functions(a.skip_functions)
+        .engine(a.threads, a.chunk_bytes)
+        .filter(a.filter.filter())
+        .read_options(a.read.options());
     let started = std::time::Instant::now();
-    // printed once the output is complete: a summary never precedes a failing final write
-    let mut said: Vec<String> = Vec::new();
-    for (dump, target) in &inputs {
-        let (f, data, target) = (&dump.path, dump.data(), *target);
-        let plan = Plan {
-            target,
-            mode: if a.restore { Mode::Restore } else { Mode::Commands },
-            max_elems: a.batch_elements.max(1),
-            max_bytes: a.batch_bytes.max(1),
-            filter: filter.clone(),
-            skip_functions: a.skip_functions,
-            start_at: 0,
-            redo: Default::default(),
-        };
-        let (counts, r) =
-            engine::run(data, a.read.options(), &plan, &cfg, &pool, &mut sink, &|x, y| dump.release(x, y));
-        said.push(format!(
-            "rdbshift: {}: {} keys for {}{} ({} filtered out, {} expired, {} functions)",
-            f.display(),
-            counts.keys,
-            target,
-            if a.restore { format!(", {} as RESTORE", counts.restored) } else { String::new() },
-            counts.filtered,
-            counts.expired,
-            counts.functions
-        ));
-        if a.target_version.is_none() && target.dump_version() > 9 {
-            said.push(format!(
-                "rdbshift: note: {}: written for {target}, the server that wrote the dump; older servers refuse what they cannot load (give --target-version X.Y or valkey-X.Y for the server you will load it into)",
-                f.display()
-            ));
+    let stop = Stop::on_signals();
+    let done = job.run(&mut sink, &stop)?;
+    if let Some(sig) = stop.requested() {
+        // the unfinished output is removed when `outfile` drops
+        match &outfile {
+            Some(o) if o.is_regular() => eprintln!(
+                "rdbshift: {}; the unfinished output {} was removed",
+                rdbshift::stop::error(sig),
+                dest.display()
+            ),
+            _ => eprintln!("rdbshift: {}", rdbshift::stop::error(sig)),
         }
-        if let Ok(t) = &r {
-            for (odd, n) in t.oddities.iter() {
-                said.push(format!(
-                    "rdbshift: note: {}: {n} {} (every server loads them as stored)",
-                    f.display(),
-                    odd.describe()
-                ));
+        return Ok(rdbshift::stop::exit_code(sig));
+    }
+    let mut code = 0;
+    for c in &done {
+        match (&c.error, &c.changed) {
+            (Some(RunError::Sink(io)), _) => {
+                return Err(named(&dest, std::io::Error::new(io.kind(), io.to_string())).into());
             }
+            // what followed from reading zeros is not the error: the change is
+            (_, Some(changed)) => report_msg(&c.path, changed),
+            (Some(e), None) => super::report(&c.path, e),
+            (None, None) => continue,
         }
-        for w in counts.warnings(&target.to_string()) {
-            said.push(format!("rdbshift: warning: {}: {w}", f.display()));
-            if a.strict && code == 0 {
-                code = 2;
-            }
-        }
-        total.add(&counts);
-        if let Some(sig) = rdbshift::stop::requested() {
-            // the unfinished output is removed when `outfile` drops
-            match &outfile {
-                Some(o) if o.is_regular() => eprintln!(
-                    "rdbshift: {}; the unfinished output {} was removed",
-                    rdbshift::stop::error(sig),
-                    dest.display()
-                ),
-                _ => eprintln!("rdbshift: {}", rdbshift::stop::error(sig)),
-            }
-            return Ok(rdbshift::stop::exit_code(sig));
-        }
-        if let Err(e) = r {
-            if let ErrorKind::Sink(io) = e.kind {
-                return Err(named(&dest, io).into());
-            }
-            report_dump(dump, &e);
-            code = 1;
-        } else if dump.changed() {
-            report_dump(dump, &"");
-            code = 1;
-        }
+        code = 1;
     }
     sink.finish().map_err(|e| named(&dest, e))?;
     drop(sink);
     if let Some(o) = outfile {
         o.commit()?;
     }
-    for line in said {
-        eprintln!("{line}");
+    // printed once the output is complete: a summary never precedes a failing final write
+    let mut total = Counts::default();
+    for c in &done {
+        say(&a, c);
+        if a.strict && code == 0 && c.incomplete() {
+            code = 2;
+        }
+        total.add(&c.counts);
     }
     if a.files.len() > 1 {
-        eprintln!(
-            "rdbshift: {} keys from {} files, {:.2}s",
-            total.keys,
-            a.files.len(),
-            started.elapsed().as_secs_f64()
-        );
+        let secs = started.elapsed().as_secs_f64();
+        eprintln!("rdbshift: {} keys from {} files, {secs:.2}s", total.keys, a.files.len());
     }
     Ok(code)
+}
+
+/// What one dump became, for the person: keys, notes and what could not be carried.
+fn say(a: &ConvertArgs, c: &Converted<std::io::Error>) {
+    let (f, n, target) = (c.path.display(), &c.counts, c.target);
+    let restored = if a.restore { format!(", {} as RESTORE", n.restored) } else { String::new() };
+    eprintln!(
+        "rdbshift: {f}: {} keys for {target}{restored} ({} filtered out, {} expired, {} functions)",
+        n.keys, n.filtered, n.expired, n.functions
+    );
+    if a.target_version.is_none() && target.dump_version() > 9 {
+        eprintln!(
+            "rdbshift: note: {f}: written for {target}, the server that wrote the dump; older servers refuse what they cannot load (give --target-version X.Y or valkey-X.Y for the server you will load it into)"
+        );
+    }
+    for (odd, k) in c.oddities.iter() {
+        eprintln!("rdbshift: note: {f}: {k} {} (every server loads them as stored)", odd.describe());
+    }
+    for w in n.warnings(&target.to_string()) {
+        eprintln!("rdbshift: warning: {f}: {w}");
+    }
 }

@@ -4,14 +4,16 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
-use rdbshift::encode::json::write_key;
+use rdbshift::encode::json::{self, write_key};
 use rdbshift::filter::{Filter, Verdict};
+use rdbshift::format::Reader;
 use rdbshift::format::Scratch;
 use rdbshift::format::record::Record;
-use rdbshift::format::{Reader, Result};
 use rdbshift::input::{Behind, Dump};
 
-use super::{CliResult, FilterArgs, ReadArgs, check_output, nothing_written, open_dumps, open_output, report_dump};
+use super::{
+    CliResult, FilterArgs, ReadArgs, check_output, nothing_written, open_dumps, open_output, report, report_msg,
+};
 
 #[derive(Copy, Clone, Debug, ValueEnum, PartialEq)]
 pub enum Format {
@@ -59,16 +61,13 @@ pub fn run(a: InspectArgs) -> CliResult {
     }
     let mut code = 0;
     for dump in &dumps {
-        if let Err(e) = inspect_one(dump, &a, &filter, &mut **out, &mut written) {
-            if let rdbshift::format::ErrorKind::Sink(io) = e.kind {
-                return Err(io.into());
-            }
-            report_dump(dump, &e);
-            code = 1;
-        } else if dump.changed() {
-            report_dump(dump, &"");
-            code = 1;
+        match inspect_one(dump, &a, &filter, &mut **out, &mut written) {
+            Err(json::Error::Output(io)) => return Err(io.into()),
+            _ if dump.changed() => report_msg(&dump.path, &dump.changed_message()),
+            Err(json::Error::Format(e)) => report(&dump.path, &e),
+            Ok(()) => continue,
         }
+        code = 1;
     }
     if a.format == Format::Json {
         out.write_all(if written > 0 { b"\n]\n" } else { b"]\n" })?;
@@ -77,7 +76,13 @@ pub fn run(a: InspectArgs) -> CliResult {
     Ok(code)
 }
 
-fn inspect_one(dump: &Dump, a: &InspectArgs, filter: &Filter, out: &mut dyn Write, written: &mut u64) -> Result<()> {
+fn inspect_one(
+    dump: &Dump,
+    a: &InspectArgs,
+    filter: &Filter,
+    out: &mut dyn Write,
+    written: &mut u64,
+) -> Result<(), json::Error> {
     let data = dump.data();
     let mut r = Reader::new(data, a.read.options())?;
     let mut scratch = Scratch::default();
@@ -88,10 +93,10 @@ fn inspect_one(dump: &Dump, a: &InspectArgs, filter: &Filter, out: &mut dyn Writ
     while let Some(rec) = r.next_record()? {
         let Record::Key(k) = rec else { continue };
         if let Some(sig) = rdbshift::stop::requested() {
-            return Err(rdbshift::format::Error::new(k.start() as u64, rdbshift::stop::error(sig).into()));
+            return Err(rdbshift::stop::error(sig).into());
         }
         if rdbshift::input::faulted() {
-            return Err(rdbshift::input::changed_error(k.start()));
+            return Err(rdbshift::input::changed_error(k.start()).into());
         }
         behind.passed(r.checked_upto());
         if !filter.db(k.db()) {
@@ -107,7 +112,7 @@ fn inspect_one(dump: &Dump, a: &InspectArgs, filter: &Filter, out: &mut dyn Writ
         if write_key(&k, &name, filter, prefix, file, out, &mut scratch)? {
             *written += 1;
             if a.format == Format::Jsonl {
-                out.write_all(b"\n").map_err(|e| rdbshift::format::Error::new(0, e.into()))?;
+                out.write_all(b"\n")?;
             }
         }
     }

@@ -3,9 +3,8 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use rdbshift::input::Dump;
-use rdbshift::load::url::redact;
-use rdbshift::load::verify::{PEL_EXACT, Peers, Settings, Verifier, survey};
+use rdbshift::net::url::redact;
+use rdbshift::verify::{Job, PEL_EXACT};
 
 use super::{CliResult, ConnArgs, FilterArgs, ReadArgs, open_dump, report};
 
@@ -51,116 +50,35 @@ pub struct VerifyArgs {
 
 pub fn run(a: VerifyArgs) -> CliResult {
     let url = a.conn.url(&a.target)?;
-    let to_db = a.to_db.or(url.db);
-    let p = Peers::connect(url).map_err(|e| format!("{}: {e}", redact(&a.target)))?;
-    if p.is_cluster() && to_db.is_some_and(|d| d != 0) {
-        return Err(format!("{}: a cluster has only db 0 (--to-db or the URL's /db)", redact(&a.target)).into());
-    }
-    let filter = a.filter.filter();
     let mut code = 0;
-    let dumps: Vec<(PathBuf, Dump)> = a
-        .files
-        .iter()
-        .filter_map(|f| match open_dump(f) {
-            Some(d) => Some((f.clone(), d)),
-            None => {
-                code = 1;
-                None
-            }
-        })
-        .collect();
-    // a skim first when it is needed: the selected keys (sampling), their dbs (a cluster)
-    let mut selected = 0;
-    if a.sample.is_some() || (p.is_cluster() && to_db.is_none()) {
-        for (f, d) in &dumps {
-            let (dbs, n) = survey(d.data(), a.read.options(), &filter).map_err(|e| format!("{}: {e}", f.display()))?;
-            if p.is_cluster() && to_db.is_none() && dbs.iter().any(|&db| db != 0) {
-                let other: Vec<u64> = dbs.into_iter().filter(|&db| db != 0).collect();
-                report(
-                    f,
-                    &format!("keys in db {other:?}, and a cluster has only db 0: verify one db with --db N --to-db 0"),
-                );
-                return Ok(1);
-            }
-            selected += n;
+    let dumps: Vec<_> = a.files.iter().filter_map(|f| open_dump(f).or_else(|| (code = 1, None).1)).collect();
+    let job = Job::new(url, dumps)
+        .to_db(a.to_db)
+        .sample(a.sample)
+        .extra(a.extra)
+        .pel_exact(a.pel_exact)
+        .filter(a.filter.filter())
+        .read_options(a.read.options());
+    let outcome = match job.run() {
+        Ok(o) => o,
+        Err(e @ rdbshift::verify::Error::Net(_)) => return Err(format!("{}: {e}", redact(&a.target)).into()),
+        Err(e) => {
+            eprintln!("rdbshift: {}: {e}", redact(&a.target));
+            return Ok(1);
         }
-    }
-    // sampling: every k-th selected key (deterministic, spread over the files)
-    let every = match a.sample {
-        Some(n) if n > 0 => (selected / n).max(1),
-        _ => 1,
     };
-    let mut i = 0u64;
-    let mut pick = || {
-        i += 1;
-        (i - 1).is_multiple_of(every)
-    };
-    let started = std::time::Instant::now();
-    let settings = Settings { to_db, pel_exact: a.pel_exact };
-    let mut v = Verifier::new(p, filter, settings, a.extra);
-    for (f, d) in &dumps {
-        if let Err(e) = v.dump(d.data(), a.read.options(), &mut pick) {
-            report(f, &e);
-            code = 1;
-        }
+    for (path, e) in &outcome.problems {
+        report(path, e.as_ref());
     }
-    if a.extra
-        && code == 0
-        && let Err(e) = v.extra()
-    {
-        eprintln!("rdbshift: looking for extra keys: {e}");
-        code = 1;
+    let rep = &outcome.report;
+    for line in rep.lines(a.extra, outcome.seconds) {
+        eprintln!("rdbshift: {line}");
     }
-    let rep = &v.report;
-    let not_comparable: u64 = rep.not_comparable.values().map(|n| n.keys).sum();
-    eprintln!(
-        "rdbshift: checked {} keys: {} missing, {} different, {} with server errors, {} expired (not expected), {} not comparable in {:.2}s",
-        rep.checked,
-        rep.missing,
-        rep.different,
-        rep.errors,
-        rep.expired,
-        not_comparable,
-        started.elapsed().as_secs_f64()
-    );
-    for k in &rep.missing_keys {
-        eprintln!("rdbshift:   missing: {k}");
-    }
-    for (k, w) in &rep.different_keys {
-        eprintln!("rdbshift:   different: {k}: {w}");
-    }
-    for (k, w) in &rep.error_keys {
-        eprintln!("rdbshift:   server error: {k}: {w}");
-    }
-    for (kind, n) in &rep.not_comparable {
-        let items = if n.items != n.keys {
-            format!("{} {kind} in {} keys", n.items, n.keys)
-        } else {
-            format!("{} {kind}", n.keys)
-        };
-        eprintln!("rdbshift: not comparable: {items}: {}", n.why);
-        for k in &n.names {
-            eprintln!("rdbshift:   not comparable: {k}");
-        }
-    }
-    if a.extra {
-        let scope = match rep.extra_slots {
-            Some(n) => format!(" in the {n} slots the dumps' keys hold"),
-            None => String::new(),
-        };
-        eprintln!(
-            "rdbshift: extra: {} keys on the target{scope} that the dumps do not hold ({} scanned)",
-            rep.extra, rep.scanned
-        );
-        for k in &rep.extra_keys {
-            eprintln!("rdbshift:   extra: {k}");
-        }
-    }
-    if rep.missing + rep.different + rep.extra + rep.errors > 0 {
+    if outcome.differs() {
         code = 1;
     }
     if a.strict && rep.incomplete() && code == 0 {
-        eprintln!("rdbshift: --strict: {not_comparable} keys could not be compared in full");
+        eprintln!("rdbshift: --strict: {} keys could not be compared in full", rep.not_comparable_keys());
         code = 2;
     }
     Ok(code)

@@ -9,14 +9,15 @@
 //! `plan.max_elems` elements, nor more than `plan.max_bytes` argument bytes unless one
 //! element alone is larger.
 
+use super::Result;
 use super::bufs::Bufs;
 use super::out::{Out, ZERO_COPY_MIN, array_header, bulk, bulk_int, bulk_str};
 use super::{Counts, Mode, Plan};
 use crate::encode::text;
+use crate::format::Str;
 use crate::format::record::Key;
 use crate::format::types::{self, Kind};
 use crate::format::visit::{ArrayValue, ModuleValue, Visitor};
-use crate::format::{Result, Str};
 
 /// Writes the commands for key `k` (named `name`), already selected by the filter.
 pub fn key(plan: &Plan, k: &Key, name: &[u8], out: &mut Out, b: &mut Bufs, n: &mut Counts) -> Result<()> {
@@ -83,7 +84,7 @@ pub fn key(plan: &Plan, k: &Key, name: &[u8], out: &mut Out, b: &mut Bufs, n: &m
                 c.out.command(&[b"DEL", name])?;
             }
             k.decode(&mut c, scratch)?;
-            c.flush_batch().map_err(|e| k.context(e))?;
+            c.flush_batch().map_err(|e| super::in_key(k, e))?;
             if let (Kind::Array, Some(i)) = (kind, c.insert) {
                 // ARSEEK sets the cursor so that the next insert goes to its index: stored + 1
                 c.out.command(&[b"ARSEEK", name, itoa::Buffer::new().format(i + 1).as_bytes()])?;
@@ -131,7 +132,7 @@ fn commands_exact(k: &Key, b: &mut Bufs) -> Result<bool> {
     }
     struct NegZero(bool);
     impl Visitor for NegZero {
-        type Error = crate::format::Error;
+        type Error = super::Error;
         fn zset_member(&mut self, _m: Str<'_>, score: f64) -> Result<()> {
             self.0 |= score == 0.0 && score.is_sign_negative();
             Ok(())
@@ -248,7 +249,7 @@ impl Coll<'_, '_, '_, '_> {
 }
 
 impl Visitor for Coll<'_, '_, '_, '_> {
-    type Error = crate::format::Error;
+    type Error = super::Error;
     fn string(&mut self, v: Str<'_>) -> Result<()> {
         // PXAT takes only positive times; an older time still goes through PEXPIREAT
         let pxat = self.plan.target.set_pxat() && self.expire.is_some_and(|ms| ms > 0);

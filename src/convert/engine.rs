@@ -23,19 +23,41 @@ use std::thread::JoinHandle;
 
 use super::bufs::Bufs;
 use super::commands;
-use super::out::{BufPool, Mark, Out, Seg, stopped};
-use super::{Counts, Plan};
+use super::out::{BufPool, Mark, Out, Seg};
+use super::{Counts, Error, Plan};
 use crate::filter::Verdict;
 use crate::format::record::{Function, Key, Options, Record, Trailer};
-use crate::format::{Error, ErrorKind, Reader, Result, Str};
+use crate::format::{Reader, Str};
+use crate::job::Stop;
+
+/// Why a run of the engine ended before the dump's end, for a sink whose errors are `E`.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError<E: std::error::Error + 'static> {
+    /// The dump is damaged (the error names the offset, and the key when one is known);
+    /// everything before the damage was written.
+    #[error(transparent)]
+    Format(crate::format::Error),
+    /// The sink failed (an output file, a target).
+    #[error(transparent)]
+    Sink(E),
+    /// A stop was asked for (the signal).
+    #[error("{}", crate::stop::error(*.0))]
+    Stopped(i32),
+    /// The dump changed while it was being read, at this offset: nothing read after it
+    /// left.
+    #[error("{}", crate::input::changed_error(*.0))]
+    Changed(usize),
+}
 
 /// Most records per chunk (bounds the per-chunk record list for files of tiny keys).
 pub const CHUNK_ITEMS: usize = 16 << 10;
 /// Pieces a chunk may have waiting before its worker blocks.
 pub const SEGS_QUEUED: usize = 8;
 
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct Config {
+    /// What stops the run (a signal, the dump changing).
+    pub stop: Stop,
     pub threads: usize,
     /// A chunk is closed once it spans this many bytes of the file.
     pub chunk_bytes: usize,
@@ -46,6 +68,7 @@ pub struct Config {
 impl Default for Config {
     fn default() -> Self {
         Config {
+            stop: Stop::manual(),
             threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
             chunk_bytes: 4 << 20,
             piece: 1 << 20,
@@ -55,12 +78,14 @@ impl Default for Config {
 
 /// Where the engine's output goes, in order.
 pub trait Sink {
+    /// Why a write failed.
+    type Error: std::error::Error + 'static;
     /// The next pieces are for database `db` (a sink emits `SELECT` when it changes).
-    fn select(&mut self, db: u64) -> std::io::Result<()>;
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<()>;
+    fn select(&mut self, db: u64) -> std::result::Result<(), Self::Error>;
+    fn write(&mut self, bytes: &[u8]) -> std::result::Result<(), Self::Error>;
     /// An owned piece (with its key marks if [`Sink::wants_marks`]); the buffer goes back
     /// to [`Sink::pool`] once written.
-    fn write_owned(&mut self, b: Vec<u8>, _marks: Vec<Mark>) -> std::io::Result<()> {
+    fn write_owned(&mut self, b: Vec<u8>, _marks: Vec<Mark>) -> std::result::Result<(), Self::Error> {
         let r = self.write(&b);
         self.pool().put(b);
         r
@@ -148,6 +173,7 @@ impl RespSink {
 }
 
 impl Sink for RespSink {
+    type Error = std::io::Error;
     fn select(&mut self, db: u64) -> std::io::Result<()> {
         if db != self.db {
             let mut b = Vec::new();
@@ -209,29 +235,62 @@ struct Chunk<'a> {
 
 enum Msg {
     Seg(Seg),
-    Done(Result<Counts>),
+    Done(std::result::Result<Counts, Stopped>),
+}
+
+/// Why the skim or a worker stopped (the engine's error without the sink's).
+#[derive(Debug)]
+enum Stopped {
+    Format(crate::format::Error),
+    Signal(i32),
+    Changed(usize),
+    /// The writer went away: it reports its own error.
+    Closed,
+}
+
+impl From<Error> for Stopped {
+    fn from(e: Error) -> Stopped {
+        match e {
+            Error::Format(e) => Stopped::Format(e),
+            Error::Closed => Stopped::Closed,
+        }
+    }
+}
+
+impl Stopped {
+    fn run_error<E: std::error::Error + 'static>(self) -> RunError<E> {
+        match self {
+            Stopped::Format(e) => RunError::Format(e),
+            Stopped::Signal(s) => RunError::Stopped(s),
+            Stopped::Changed(at) => RunError::Changed(at),
+            Stopped::Closed => {
+                RunError::Format(crate::format::Error::corrupt(0, "chunk", "the engine stopped without a result"))
+            }
+        }
+    }
 }
 
 enum Slot {
     Chunk { db: Option<u64>, end: usize, rx: Receiver<Msg> },
-    End(Result<Trailer>),
+    End(std::result::Result<Trailer, Stopped>),
 }
 
-/// Converts one dump. Returns what was done, and the trailer or the first error (format,
-/// or output as [`ErrorKind::Sink`]); everything before the error has been written.
-pub fn run<'a>(
+/// Converts one dump. Returns what was done, and the trailer or the first error;
+/// everything before the error has been written.
+pub fn run<'a, E: std::error::Error + 'static>(
     data: &'a [u8],
     opts: Options,
     plan: &Plan,
     cfg: &Config,
     pool: &rayon::ThreadPool,
-    sink: &mut dyn Sink,
+    sink: &mut dyn Sink<Error = E>,
     release: &(dyn Fn(usize, usize) + Sync),
-) -> (Counts, Result<Trailer>) {
+) -> (Counts, std::result::Result<Trailer, RunError<E>>) {
     let reader = match Reader::new(data, opts) {
         Ok(r) => r,
-        Err(e) => return (Counts::default(), Err(e)),
+        Err(e) => return (Counts::default(), Err(RunError::Format(e))),
     };
+    let stop = &cfg.stop;
     let bufs = sink.pool().clone();
     let bufs = &*bufs;
     let marks = sink.wants_marks();
@@ -245,12 +304,12 @@ pub fn run<'a>(
                         return false;
                     }
                     s.spawn_fifo(move |_| {
-                        let r = work(data, plan, cfg.piece, bufs, marks, &chunk, &tx);
+                        let r = work(data, plan, cfg.piece, bufs, marks, &chunk, &tx, stop);
                         let _ = tx.send(Msg::Done(r));
                     });
                     true
                 };
-                let end = skim(reader, cfg.chunk_bytes, &mut dispatch);
+                let end = skim(reader, cfg.chunk_bytes, stop, &mut dispatch);
                 let _ = otx.send(Slot::End(end));
             });
         });
@@ -258,16 +317,12 @@ pub fn run<'a>(
     })
 }
 
-fn sink_err(e: std::io::Error) -> Error {
-    Error::new(0, ErrorKind::Sink(e))
-}
-
-fn write_in_order(
+fn write_in_order<E: std::error::Error + 'static>(
     orx: Receiver<Slot>,
     data: &[u8],
-    sink: &mut dyn Sink,
+    sink: &mut dyn Sink<Error = E>,
     release: &(dyn Fn(usize, usize) + Sync),
-) -> (Counts, Result<Trailer>) {
+) -> (Counts, std::result::Result<Trailer, RunError<E>>) {
     let mut counts = Counts::default();
     let mut behind = crate::input::Behind::new(release);
     for slot in orx.iter() {
@@ -277,7 +332,7 @@ fn write_in_order(
                 loop {
                     let r = match rx.recv() {
                         Ok(Msg::Seg(seg)) => {
-                            let w = || -> std::io::Result<()> {
+                            let w = || -> std::result::Result<(), E> {
                                 if let (true, Some(db)) = (first, db) {
                                     sink.select(db)?;
                                 }
@@ -287,14 +342,18 @@ fn write_in_order(
                                     Seg::Mapped(r) => sink.write(&data[r]),
                                 }
                             };
-                            w().map_err(sink_err)
+                            w().map_err(RunError::Sink)
                         }
                         Ok(Msg::Done(Ok(c))) => {
                             counts.add(&c);
                             break;
                         }
-                        Ok(Msg::Done(Err(e))) => Err(e),
-                        Err(_) => Err(Error::corrupt(end as u64, "chunk", "a worker stopped without a result")),
+                        Ok(Msg::Done(Err(e))) => Err(e.run_error()),
+                        Err(_) => Err(RunError::Format(crate::format::Error::corrupt(
+                            end as u64,
+                            "chunk",
+                            "a worker stopped without a result",
+                        ))),
                     };
                     if let Err(e) = r {
                         return (counts, Err(e));
@@ -302,36 +361,41 @@ fn write_in_order(
                 }
                 behind.passed(end);
             }
-            Slot::End(r) => return (counts, r),
+            Slot::End(r) => return (counts, r.map_err(Stopped::run_error)),
         }
     }
-    (counts, Err(stopped()))
+    (counts, Err(Stopped::Closed.run_error()))
 }
 
 /// Walks the records and hands chunks to `dispatch` (false: stop, the writer is gone).
-fn skim<'a>(mut r: Reader<'a>, chunk_bytes: usize, dispatch: &mut dyn FnMut(Chunk<'a>) -> bool) -> Result<Trailer> {
+fn skim<'a>(
+    mut r: Reader<'a>,
+    chunk_bytes: usize,
+    stop: &Stop,
+    dispatch: &mut dyn FnMut(Chunk<'a>) -> bool,
+) -> std::result::Result<Trailer, Stopped> {
     let mut cur = Chunk { db: None, items: Vec::new(), start: r.pos(), end: r.pos() };
-    let mut flush = |cur: &mut Chunk<'a>, at: usize| -> Result<()> {
+    let mut flush = |cur: &mut Chunk<'a>, at: usize| -> std::result::Result<(), Stopped> {
         let next = Chunk { db: None, items: Vec::new(), start: at, end: at };
         let full = std::mem::replace(cur, next);
         if !full.items.is_empty() && !dispatch(full) {
-            return Err(stopped());
+            return Err(Stopped::Closed);
         }
         Ok(())
     };
     loop {
         let at = r.pos();
-        if let Some(sig) = crate::stop::requested() {
-            return Err(sink_err(crate::stop::error(sig)));
+        if let Some(sig) = stop.requested() {
+            return Err(Stopped::Signal(sig));
         }
         let rec = match r.next_record() {
-            Ok(Some(rec)) if !crate::input::faulted() => rec,
-            Ok(Some(_)) => return Err(crate::input::changed_error(at)),
-            Ok(None) => return Err(stopped()),
+            Ok(Some(rec)) if !stop.input_changed() => rec,
+            Ok(Some(_)) => return Err(Stopped::Changed(at)),
+            Ok(None) => return Err(Stopped::Closed),
             Err(e) => {
                 // the complete keys before the damage still go out
                 let _ = flush(&mut cur, at);
-                return Err(if crate::input::faulted() { crate::input::changed_error(at) } else { e });
+                return Err(if stop.input_changed() { Stopped::Changed(at) } else { Stopped::Format(e) });
             }
         };
         match rec {
@@ -366,7 +430,7 @@ fn skim<'a>(mut r: Reader<'a>, chunk_bytes: usize, dispatch: &mut dyn FnMut(Chun
 
 /// Decodes one chunk into commands. On an error, the commands of the keys before the
 /// failing one are still handed on.
-#[allow(clippy::too_many_arguments)]
+#[allow(clippy::too_many_arguments, reason = "a worker's share of the run, handed to it as it is spawned")]
 fn work(
     data: &[u8],
     plan: &Plan,
@@ -375,8 +439,9 @@ fn work(
     marks: bool,
     chunk: &Chunk,
     tx: &SyncSender<Msg>,
-) -> Result<Counts> {
-    let mut send = |s: Seg| tx.send(Msg::Seg(s)).map_err(|_| stopped());
+    stop: &Stop,
+) -> std::result::Result<Counts, Stopped> {
+    let mut send = |s: Seg| tx.send(Msg::Seg(s)).map_err(|_| Error::Closed);
     let mut out = Out::new(data, piece, pool, &mut send);
     if marks {
         out = out.with_marks();
@@ -389,12 +454,12 @@ fn work(
     for item in &chunk.items {
         let (key_start, sent) = (out.buf.len(), out.sent);
         let r = match item {
-            Item::Key(k) => (|| {
+            Item::Key(k) => (|| -> super::Result<()> {
                 if !f.db(k.db()) {
                     n.filtered += 1;
                     return Ok(());
                 }
-                let name = k.raw_name().bytes(&mut namebuf).map_err(|e| k.context(e))?;
+                let name = k.raw_name().bytes(&mut namebuf).map_err(|e| super::in_key(k, e))?;
                 // a key an earlier run of this load finished: but one the selection leaves
                 // out was never part of it
                 if k.start() < plan.start_at && !plan.redo.contains(&k.start()) {
@@ -425,7 +490,7 @@ fn work(
                 out.end_key();
                 Ok(())
             })(),
-            Item::Function(func) => (|| {
+            Item::Function(func) => (|| -> super::Result<()> {
                 if plan.skip_functions || chunk.start < plan.start_at {
                     return Ok(());
                 }
@@ -435,7 +500,12 @@ fn work(
                 }
                 let body = func.code.get(&mut code)?;
                 let Str::Bytes(body) = body else {
-                    return Err(Error::corrupt(chunk.start as u64, "function", "library code is an integer"));
+                    return Err(crate::format::Error::corrupt(
+                        chunk.start as u64,
+                        "function",
+                        "library code is an integer",
+                    )
+                    .into());
                 };
                 out.begin_key(usize::MAX, None, b"");
                 out.command(&[b"FUNCTION", b"LOAD", b"REPLACE", body])?;
@@ -448,14 +518,14 @@ fn work(
                 Ok(())
             }
         };
-        let r = match r {
+        let r: std::result::Result<(), Stopped> = match r {
             // a key read over pages that vanished never leaves
-            Ok(()) if crate::input::faulted() => Err(crate::input::changed_error(chunk.start)),
-            r => r,
+            Ok(()) if stop.input_changed() => Err(Stopped::Changed(chunk.start)),
+            r => r.map_err(Stopped::from),
         };
         if let Err(e) = r {
-            // keep the complete keys before this one (a sink error needs no more output)
-            if !matches!(e.kind, ErrorKind::Sink(_)) {
+            // keep the complete keys before this one (a closed output needs no more)
+            if !matches!(e, Stopped::Closed) {
                 out.truncate(if out.sent == sent { key_start } else { 0 });
                 let _ = out.flush();
             }

@@ -1,6 +1,6 @@
 //! Turning dump records into commands a server replays: the key-to-command mapping
 //! ([`commands`], [`stream`]), DUMP payloads ([`restore`]), the server they are for
-//! ([`target`]), and the parallel engine that runs it over a whole file ([`engine`]).
+//! ([`Server`]), and the parallel engine that runs it over a whole file ([`engine`]).
 //!
 //! Invariant: what is produced for a key depends only on the key and the [`Plan`], never on
 //! how the file was split or how many threads ran, so output is byte-identical for any
@@ -9,13 +9,43 @@
 pub mod bufs;
 pub mod commands;
 pub mod engine;
+mod job;
 pub mod out;
 pub mod restore;
 pub mod stream;
-pub mod target;
 
 use crate::filter::Filter;
-pub use target::Target;
+pub use crate::server::Server;
+pub use job::{Converted, Job};
+
+/// Why writing a key's commands stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The dump is damaged where the key lies (the error names the offset and the key).
+    #[error(transparent)]
+    Format(#[from] crate::format::Error),
+    /// The output was closed: the writer stopped, and reports its own error.
+    #[error("the output was closed")]
+    Closed,
+}
+
+impl Error {
+    /// Adds key `k`'s name to a format error.
+    pub fn context(self, k: &crate::format::Key) -> Error {
+        match self {
+            Error::Format(e) => Error::Format(k.context(e)),
+            e => e,
+        }
+    }
+}
+
+/// `e` with key `k`'s name added, when it is a format error.
+pub fn in_key(k: &crate::format::Key, e: impl Into<Error>) -> Error {
+    e.into().context(k)
+}
+
+/// The result of writing commands.
+pub type Result<T> = std::result::Result<T, Error>;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Mode {
@@ -29,7 +59,7 @@ pub enum Mode {
 /// Everything that decides what a key becomes.
 #[derive(Clone, Debug)]
 pub struct Plan {
-    pub target: Target,
+    pub target: Server,
     pub mode: Mode,
     /// Most elements (list items, members, field-value pairs) per command.
     pub max_elems: usize,
@@ -159,7 +189,7 @@ impl Counts {
             ),
         );
         if self.arrays_dropped > 0 {
-            let names: Vec<String> = self.arrays_dropped_names.iter().map(|n| crate::load::verify::quote(n)).collect();
+            let names: Vec<String> = self.arrays_dropped_names.iter().map(|n| crate::encode::text::quote(n)).collect();
             let more = if self.arrays_dropped > names.len() as u64 { ", ..." } else { "" };
             w.push(format!(
                 "{} array(s) not converted ({target} has no arrays; Redis 8.8+ does): {}{more}",
@@ -173,7 +203,7 @@ impl Counts {
 
 /// The server that wrote a dump, from its `redis-ver`/`valkey-ver` aux fields (which come
 /// before any key), else from its RDB version.
-pub fn source_server(data: &[u8], opts: crate::format::record::Options) -> crate::format::Result<Target> {
+pub fn source_server(data: &[u8], opts: crate::format::record::Options) -> crate::format::Result<Server> {
     use crate::format::record::Record;
     let mut r = crate::format::Reader::new(data, opts)?;
     let (mut redis, mut valkey) = (None, None);
@@ -193,5 +223,5 @@ pub fn source_server(data: &[u8], opts: crate::format::record::Options) -> crate
             _ => {}
         }
     }
-    Ok(Target::of_dump(r.header.version, r.header.dialect, redis.as_deref(), valkey.as_deref()))
+    Ok(Server::of_dump(r.header.version, r.header.dialect, redis.as_deref(), valkey.as_deref()))
 }

@@ -5,7 +5,8 @@
 use std::ops::Range;
 use std::sync::Mutex;
 
-use crate::format::{Error, ErrorKind, Result, Str};
+use super::Result;
+use crate::format::Str;
 
 /// A piece of output, in order.
 #[derive(Debug)]
@@ -74,11 +75,6 @@ pub struct Out<'s> {
     /// `ASKING` before every command (see [`Out::with_asking`]).
     asking: bool,
     send: &'s mut dyn FnMut(Seg) -> Result<()>,
-}
-
-/// The error a worker stops with when the writer has gone away (it reports its own error).
-pub fn stopped() -> Error {
-    Error::new(0, ErrorKind::Sink(std::io::Error::new(std::io::ErrorKind::BrokenPipe, "output closed")))
 }
 
 impl<'s> Out<'s> {

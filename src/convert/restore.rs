@@ -4,13 +4,13 @@
 //!
 //! The body is the value exactly as the dump stores it, so nothing is re-encoded: the
 //! caller only sends a key this way when the target loads its type
-//! ([`super::Target::loads_type`]). The version written is the target's own, which its
+//! ([`crate::server::Server::loads_type`]). The version written is the target's own, which its
 //! version check accepts. A big body is sent from the mapped input by reference.
 
 use super::Plan;
+use super::Result;
 use super::out::{Out, array_header, bulk, bulk_header, bulk_int};
 use crate::format::Crc64;
-use crate::format::Result;
 use crate::format::record::Key;
 
 /// Largest payload sent (servers refuse bulk strings over `proto-max-bulk-len`, 512 MB by
@@ -41,11 +41,10 @@ pub fn payload<'d>(plan: &Plan, k: &Key<'d>) -> (&'d [u8], &'d [u8], &'d [u8], [
 /// `RESTORE` of a reference template hash, converted by [`Key::self_contained_hash`] (8.10+ targets).
 pub fn template_key(plan: &Plan, k: &Key, name: &[u8], out: &mut Out) -> Result<()> {
     let Some((ty, body)) = k.self_contained_hash()? else {
-        return Err(k.context(crate::format::Error::corrupt(
-            k.value_at() as u64,
-            "hash template",
-            "not a template hash",
-        )));
+        return Err(super::in_key(
+            k,
+            crate::format::Error::corrupt(k.value_at() as u64, "hash template", "not a template hash"),
+        ));
     };
     let meta: &[u8] = if plan.target.key_meta() { k.meta_bytes() } else { &[] };
     let ver = plan.target.dump_version().to_le_bytes();
@@ -107,11 +106,12 @@ fn write(k: &Key, name: &[u8], out: &mut Out, meta: &[u8], ty: &[u8], body: &[u8
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::convert::{Mode, Target};
+    use crate::convert::Mode;
     use crate::format::Reader;
     use crate::format::record::{Options, Record};
+    use crate::server::Server;
 
-    fn plan(t: Target) -> Plan {
+    fn plan(t: Server) -> Plan {
         Plan {
             target: t,
             mode: Mode::Restore,
@@ -132,16 +132,16 @@ mod tests {
         data.extend([0; 8]);
         let mut r = Reader::new(&data, Options::default()).unwrap();
         let Some(Record::Key(k)) = r.next_record().unwrap() else { panic!() };
-        let (meta, ty, body, footer) = payload(&plan(Target::redis(8, 6)), &k);
+        let (meta, ty, body, footer) = payload(&plan(Server::redis(8, 6)), &k);
         assert_eq!(meta, &[0xF3, 1, 0x78, 0x56, 0x34, 0x12, 2, 0x2a, 0]);
         assert_eq!((ty, body), (&[0u8][..], &[1u8, b'v'][..]));
         assert_eq!(&footer[..2], &13u16.to_le_bytes());
         let whole = [meta, ty, body, &footer[..2]].concat();
         assert_eq!(u64::from_le_bytes(footer[2..].try_into().unwrap()), crate::format::crc64(&whole));
-        let (meta, _, _, footer) = payload(&plan(Target::redis(8, 0)), &k);
+        let (meta, _, _, footer) = payload(&plan(Server::redis(8, 0)), &k);
         assert!(meta.is_empty());
         assert_eq!(&footer[..2], &12u16.to_le_bytes());
-        let (_, _, _, footer) = payload(&plan(Target::valkey(9, 1)), &k);
+        let (_, _, _, footer) = payload(&plan(Server::valkey(9, 1)), &k);
         assert_eq!(&footer[..2], &80u16.to_le_bytes());
     }
 }

@@ -20,12 +20,12 @@
 //!    trim leaves max-deleted-id alone), `XDEL` for the rest; then `XSETID` again with the
 //!    final max-deleted-id, and `PEXPIREAT`.
 
+use super::Result;
 use super::bufs::Bufs;
 use super::out::{Out, array_header, bulk};
-use super::{Counts, Plan};
-use crate::format::Result;
+use super::{Counts, Plan, Server};
 use crate::format::record::Key;
-use crate::format::stream::{Pending, StreamEntry, StreamId, StreamMeta};
+use crate::format::stream::{Group, Idmp, Pending, StreamEntry, StreamId, StreamMeta, Tail};
 use crate::format::visit::Visitor;
 
 /// Most IDs per `XCLAIM` or `XDEL`.
@@ -42,69 +42,37 @@ fn id_text(id: StreamId) -> String {
     s
 }
 
+/// Writes stream `k` (named `name`): entries, IDMP state, groups with their PELs and
+/// consumers, the deleted entries still needed, the counters and the expiry (see the
+/// module doc). Errors carry the key.
 pub fn key(plan: &Plan, k: &Key, name: &[u8], out: &mut Out, b: &mut Bufs, n: &mut Counts) -> Result<()> {
-    let t = &plan.target;
+    write(&plan.target, k, name, out, b, n).map_err(|e| e.context(k))
+}
+
+fn write(t: &Server, k: &Key, name: &[u8], out: &mut Out, b: &mut Bufs, n: &mut Counts) -> Result<()> {
     let tail = k.stream_tail()?;
     let idmp = tail.idmp.as_ref().filter(|_| t.idmp());
     if tail.idmp.as_ref().is_some_and(|i| !i.is_default()) && idmp.is_none() {
         n.idmp_dropped += 1;
     }
-    let err = |e| k.context(e);
-    let mut entries_read_known = false;
-    // IDs that must exist while the groups and IDMP records are rebuilt
-    let mut needed: Vec<StreamId> = Vec::new();
-    for g in tail.groups.iter() {
-        let g = g.map_err(err)?;
-        entries_read_known |= g.entries_read.is_some_and(|r| r >= 0);
-        for p in g.pel() {
-            needed.push(p.map_err(err)?.id);
-        }
-    }
-    if !t.stream_counters() && (tail.meta.entries_added != Some(tail.meta.length) || entries_read_known) {
-        n.stream_counters_dropped += 1;
-    }
-    if let Some(i) = idmp {
-        for p in i.producers() {
-            for x in p.map_err(err)?.iids() {
-                needed.push(x.map_err(err)?.1);
-            }
-        }
-    }
-    needed.retain(|id| *id != StreamId::default() && *id <= tail.meta.last_id);
-    needed.sort_unstable();
-    needed.dedup();
-
+    let needed = needed_ids(t, &tail, idmp, n)?;
     out.command(&[b"DEL", name])?;
     let mut w = Entries { key: name, out, needed: &needed, next: 0, ghosts: Vec::new(), first_real: None, count: 0 };
     k.decode(&mut w, &mut b.scratch)?;
-    w.ghosts_up_to(None).map_err(err)?;
+    w.ghosts_up_to(None)?;
     let Entries { ghosts, first_real, count, .. } = w;
     if count == 0 && ghosts.is_empty() {
-        out.command(&[b"XADD", name, b"MAXLEN", b"0", b"0-1", b"x", b"y"]).map_err(err)?;
+        out.command(&[b"XADD", name, b"MAXLEN", b"0", b"0-1", b"x", b"y"])?;
     }
     let meta = &tail.meta;
     if count != meta.length {
         n.stream_lengths_dropped += 1;
     }
+    if let Some(i) = idmp {
+        idmp_records(name, i, meta, out, n)?;
+    }
     let last = id_text(meta.last_id);
     let entries_added = meta.entries_added.unwrap_or(meta.length);
-
-    if let Some(i) = idmp {
-        let (d, m) = (i.duration_s.to_string(), i.max_size.to_string());
-        out.command(&[b"XCFGSET", name, b"IDMP-DURATION", d.as_bytes(), b"IDMP-MAXSIZE", m.as_bytes()]).map_err(err)?;
-        for p in i.producers() {
-            let p = p.map_err(err)?;
-            for x in p.iids() {
-                let (iid, id) = x.map_err(err)?;
-                if id == StreamId::default() || id > meta.last_id {
-                    n.idmp_records_dropped += 1;
-                    continue;
-                }
-                out.command(&[b"XIDMPRECORD", name, &p.name, &iid, id_text(id).as_bytes()]).map_err(err)?;
-            }
-        }
-    }
-
     let setid = |out: &mut Out, max_deleted: bool| -> Result<()> {
         if t.stream_counters() {
             // while ghosts exist the stream holds more entries than entries-added may say (v1 files)
@@ -120,129 +88,214 @@ pub fn key(plan: &Plan, k: &Key, name: &[u8], out: &mut Out, b: &mut Bufs, n: &m
             out.command(&[b"XSETID", name, last.as_bytes()])
         }
     };
-    setid(out, false).map_err(err)?;
-
+    setid(out, false)?;
     let mut nack_streams = false;
     for g in tail.groups.iter() {
-        let g = g.map_err(err)?;
-        let gid = id_text(g.last_id);
-        let mut args: Vec<&[u8]> = vec![b"XGROUP", b"CREATE", name, &g.name, gid.as_bytes()];
-        let er;
-        if t.stream_counters() {
-            // a v1 stream stores no entries-read: a 7.0+ server estimates it on loading
-            if let Some(r) = g.entries_read.or_else(|| estimate_entries_read(meta, first_real, g.last_id)) {
-                er = r.to_string();
-                args.extend([&b"ENTRIESREAD"[..], er.as_bytes()]);
-            }
-        }
-        out.command(&args).map_err(err)?;
-        // the PEL, in runs that share consumer, delivery time and count; NACKed entries
-        // (type 27) have no consumer to claim them: XNACK below
-        let mut nacked: Vec<(StreamId, u64)> = Vec::new();
-        let mut run: Vec<Pending> = Vec::new();
-        let mut pel = g
-            .pel()
-            .filter(|p| match p {
-                Ok(q) if q.consumer.is_none() => {
-                    nacked.push((q.id, q.delivery_count));
-                    false
-                }
-                _ => true,
-            })
-            .peekable();
-        while let Some(p) = pel.next() {
-            run.push(p.map_err(err)?);
-            let same = |q: &Pending| {
-                (q.consumer, q.delivery_time_ms, q.delivery_count)
-                    == (run[0].consumer, run[0].delivery_time_ms, run[0].delivery_count)
-            };
-            if run.len() < IDS_PER_CMD && matches!(pel.peek(), Some(Ok(q)) if same(q)) {
-                continue;
-            }
-            let p = &run[0];
-            let ids: Vec<String> = run.iter().map(|q| id_text(q.id)).collect();
-            let (time, count) = (p.delivery_time_ms.to_string(), p.delivery_count.to_string());
-            let cons = g.consumer(p.consumer.expect("NACKed entries are filtered out")).map_err(err)?;
-            let mut args: Vec<&[u8]> = vec![b"XCLAIM", name, &g.name, &cons.name, b"0"];
-            args.extend(ids.iter().map(|s| s.as_bytes()));
-            args.extend([&b"TIME"[..], time.as_bytes(), b"RETRYCOUNT", count.as_bytes(), b"FORCE", b"JUSTID"]);
-            out.command(&args).map_err(err)?;
-            run.clear();
-        }
-        drop(pel);
-        if g.nacked_len() > 0 {
-            if t.xnack() {
-                // in NACK-zone order, runs of equal delivery count (librdb does the same)
-                nacked.sort_unstable();
-                let mut zone: Vec<(StreamId, u64)> = Vec::with_capacity(nacked.len());
-                for id in g.nacked() {
-                    let i = nacked.binary_search_by_key(&id, |x| x.0).map_err(|_| {
-                        k.context(crate::format::Error::corrupt(k.value_at() as u64, "stream group", "NACKed ID lost"))
-                    })?;
-                    zone.push(nacked[i]);
-                }
-                let mut i = 0;
-                while i < zone.len() {
-                    let count = zone[i].1;
-                    let j = i + zone[i..].iter().take(XNACK_IDS).take_while(|x| x.1 == count).count();
-                    let ids: Vec<String> = zone[i..j].iter().map(|x| id_text(x.0)).collect();
-                    let (nids, c) = ((j - i).to_string(), count.to_string());
-                    let mut args: Vec<&[u8]> = vec![b"XNACK", name, &g.name, b"FAIL", b"IDS", nids.as_bytes()];
-                    args.extend(ids.iter().map(|s| s.as_bytes()));
-                    args.extend([&b"RETRYCOUNT"[..], c.as_bytes(), b"FORCE"]);
-                    out.command(&args).map_err(err)?;
-                    i = j;
-                }
-            } else {
-                n.nacked_dropped += g.nacked_len() as u64;
-                nack_streams = true;
-            }
-        }
-        for cons in g.consumers() {
-            let cons = cons.map_err(err)?;
-            if cons.pending_len() != 0 {
-                continue;
-            }
-            if t.create_consumer() {
-                out.command(&[b"XGROUP", b"CREATECONSUMER", name, &g.name, &cons.name]).map_err(err)?;
-            } else {
-                out.command(&[b"XREADGROUP", b"GROUP", &g.name, &cons.name, b"COUNT", b"1", b"STREAMS", name, b"0"])
-                    .map_err(err)?;
-            }
-        }
+        nack_streams |= group(t, k, name, &g?, meta, first_real, out, n)?;
     }
-
     if !ghosts.is_empty() {
-        // ghosts before the first real entry go by trimming, which leaves max-deleted-id alone
-        let split = match first_real {
-            _ if !t.stream_counters() => 0,
-            None => {
-                out.command(&[b"XTRIM", name, b"MAXLEN", b"0"]).map_err(err)?;
-                ghosts.len()
-            }
-            Some(f) => {
-                let before = ghosts.iter().take_while(|g| **g < f).count();
-                if before > 0 {
-                    out.command(&[b"XTRIM", name, b"MINID", b"=", id_text(f).as_bytes()]).map_err(err)?;
-                }
-                before
-            }
-        };
-        for run in ghosts[split..].chunks(IDS_PER_CMD) {
-            let ids: Vec<String> = run.iter().map(|g| id_text(*g)).collect();
-            let mut args: Vec<&[u8]> = vec![b"XDEL", name];
-            args.extend(ids.iter().map(|s| s.as_bytes()));
-            out.command(&args).map_err(err)?;
-        }
+        drop_ghosts(t, name, &ghosts, first_real, out)?;
     }
     if t.stream_counters() {
-        setid(out, true).map_err(err)?;
+        setid(out, true)?;
     }
     if let Some(ms) = k.expire_ms() {
-        out.pexpireat(name, ms).map_err(err)?;
+        out.pexpireat(name, ms)?;
     }
     if nack_streams {
         n.streams_nack += 1;
+    }
+    Ok(())
+}
+
+/// The IDs that must exist while the groups and IDMP records are rebuilt (deleted entries
+/// among them come back as ghosts, deleted again at the end); counts the stream counters
+/// the target cannot hold.
+fn needed_ids(t: &Server, tail: &Tail, idmp: Option<&Idmp>, n: &mut Counts) -> Result<Vec<StreamId>> {
+    let mut entries_read_known = false;
+    let mut needed: Vec<StreamId> = Vec::new();
+    for g in tail.groups.iter() {
+        let g = g?;
+        entries_read_known |= g.entries_read.is_some_and(|r| r >= 0);
+        for p in g.pel() {
+            needed.push(p?.id);
+        }
+    }
+    if !t.stream_counters() && (tail.meta.entries_added != Some(tail.meta.length) || entries_read_known) {
+        n.stream_counters_dropped += 1;
+    }
+    if let Some(i) = idmp {
+        for p in i.producers() {
+            for x in p?.iids() {
+                needed.push(x?.1);
+            }
+        }
+    }
+    needed.retain(|id| *id != StreamId::default() && *id <= tail.meta.last_id);
+    needed.sort_unstable();
+    needed.dedup();
+    Ok(needed)
+}
+
+/// The stream's IDMP configuration and records (Redis 8.6+ targets).
+fn idmp_records(name: &[u8], i: &Idmp, meta: &StreamMeta, out: &mut Out, n: &mut Counts) -> Result<()> {
+    let (d, m) = (i.duration_s.to_string(), i.max_size.to_string());
+    out.command(&[b"XCFGSET", name, b"IDMP-DURATION", d.as_bytes(), b"IDMP-MAXSIZE", m.as_bytes()])?;
+    for p in i.producers() {
+        let p = p?;
+        for x in p.iids() {
+            let (iid, id) = x?;
+            if id == StreamId::default() || id > meta.last_id {
+                n.idmp_records_dropped += 1;
+                continue;
+            }
+            out.command(&[b"XIDMPRECORD", name, &p.name, &iid, id_text(id).as_bytes()])?;
+        }
+    }
+    Ok(())
+}
+
+/// One consumer group: created at its last ID (with entries-read), its PEL claimed in runs
+/// that share consumer, delivery time and count, its NACKed entries, and its consumers
+/// without pending entries. Returns whether NACKed entries could not be carried.
+#[allow(clippy::too_many_arguments, reason = "the stream's parts a group is rebuilt from")]
+fn group(
+    t: &Server,
+    k: &Key,
+    name: &[u8],
+    g: &Group,
+    meta: &StreamMeta,
+    first_real: Option<StreamId>,
+    out: &mut Out,
+    n: &mut Counts,
+) -> Result<bool> {
+    let gid = id_text(g.last_id);
+    let mut args: Vec<&[u8]> = vec![b"XGROUP", b"CREATE", name, &g.name, gid.as_bytes()];
+    let er;
+    if t.stream_counters() {
+        // a v1 stream stores no entries-read: a 7.0+ server estimates it on loading
+        if let Some(r) = g.entries_read.or_else(|| estimate_entries_read(meta, first_real, g.last_id)) {
+            er = r.to_string();
+            args.extend([&b"ENTRIESREAD"[..], er.as_bytes()]);
+        }
+    }
+    out.command(&args)?;
+    let nacked = claim_pel(name, g, out)?;
+    let mut dropped = false;
+    if g.nacked_len() > 0 {
+        if t.xnack() {
+            nack(k, name, g, nacked, out)?;
+        } else {
+            n.nacked_dropped += g.nacked_len() as u64;
+            dropped = true;
+        }
+    }
+    for cons in g.consumers() {
+        let cons = cons?;
+        if cons.pending_len() != 0 {
+            continue;
+        }
+        if t.create_consumer() {
+            out.command(&[b"XGROUP", b"CREATECONSUMER", name, &g.name, &cons.name])?;
+        } else {
+            out.command(&[b"XREADGROUP", b"GROUP", &g.name, &cons.name, b"COUNT", b"1", b"STREAMS", name, b"0"])?;
+        }
+    }
+    Ok(dropped)
+}
+
+/// The group's PEL as `XCLAIM ... FORCE JUSTID`, in runs that share consumer, delivery
+/// time and count; returns the NACKed entries (type 27: no consumer to claim them).
+fn claim_pel(name: &[u8], g: &Group, out: &mut Out) -> Result<Vec<(StreamId, u64)>> {
+    let mut nacked: Vec<(StreamId, u64)> = Vec::new();
+    let mut run: Vec<Pending> = Vec::new();
+    let mut pel = g
+        .pel()
+        .filter(|p| match p {
+            Ok(q) if q.consumer.is_none() => {
+                nacked.push((q.id, q.delivery_count));
+                false
+            }
+            _ => true,
+        })
+        .peekable();
+    while let Some(p) = pel.next() {
+        run.push(p?);
+        let same = |q: &Pending| {
+            (q.consumer, q.delivery_time_ms, q.delivery_count)
+                == (run[0].consumer, run[0].delivery_time_ms, run[0].delivery_count)
+        };
+        if run.len() < IDS_PER_CMD && matches!(pel.peek(), Some(Ok(q)) if same(q)) {
+            continue;
+        }
+        let p = &run[0];
+        let ids: Vec<String> = run.iter().map(|q| id_text(q.id)).collect();
+        let (time, count) = (p.delivery_time_ms.to_string(), p.delivery_count.to_string());
+        let cons = g.consumer(p.consumer.expect("NACKed entries are filtered out"))?;
+        let mut args: Vec<&[u8]> = vec![b"XCLAIM", name, &g.name, &cons.name, b"0"];
+        args.extend(ids.iter().map(|s| s.as_bytes()));
+        args.extend([&b"TIME"[..], time.as_bytes(), b"RETRYCOUNT", count.as_bytes(), b"FORCE", b"JUSTID"]);
+        out.command(&args)?;
+        run.clear();
+    }
+    drop(pel);
+    Ok(nacked)
+}
+
+/// The NACKed entries as `XNACK ... FAIL`, in NACK-zone order, in runs of equal delivery
+/// count (librdb does the same).
+fn nack(k: &Key, name: &[u8], g: &Group, mut nacked: Vec<(StreamId, u64)>, out: &mut Out) -> Result<()> {
+    nacked.sort_unstable();
+    let mut zone: Vec<(StreamId, u64)> = Vec::with_capacity(nacked.len());
+    for id in g.nacked() {
+        let i = nacked
+            .binary_search_by_key(&id, |x| x.0)
+            .map_err(|_| crate::format::Error::corrupt(k.value_at() as u64, "stream group", "NACKed ID lost"))?;
+        zone.push(nacked[i]);
+    }
+    let mut i = 0;
+    while i < zone.len() {
+        let count = zone[i].1;
+        let j = i + zone[i..].iter().take(XNACK_IDS).take_while(|x| x.1 == count).count();
+        let ids: Vec<String> = zone[i..j].iter().map(|x| id_text(x.0)).collect();
+        let (nids, c) = ((j - i).to_string(), count.to_string());
+        let mut args: Vec<&[u8]> = vec![b"XNACK", name, &g.name, b"FAIL", b"IDS", nids.as_bytes()];
+        args.extend(ids.iter().map(|s| s.as_bytes()));
+        args.extend([&b"RETRYCOUNT"[..], c.as_bytes(), b"FORCE"]);
+        out.command(&args)?;
+        i = j;
+    }
+    Ok(())
+}
+
+/// Deletes the ghosts again: those before the first real entry by trimming (which leaves
+/// max-deleted-id alone), the rest with `XDEL`.
+fn drop_ghosts(
+    t: &Server,
+    name: &[u8],
+    ghosts: &[StreamId],
+    first_real: Option<StreamId>,
+    out: &mut Out,
+) -> Result<()> {
+    let split = match first_real {
+        _ if !t.stream_counters() => 0,
+        None => {
+            out.command(&[b"XTRIM", name, b"MAXLEN", b"0"])?;
+            ghosts.len()
+        }
+        Some(f) => {
+            let before = ghosts.iter().take_while(|g| **g < f).count();
+            if before > 0 {
+                out.command(&[b"XTRIM", name, b"MINID", b"=", id_text(f).as_bytes()])?;
+            }
+            before
+        }
+    };
+    for run in ghosts[split..].chunks(IDS_PER_CMD) {
+        let ids: Vec<String> = run.iter().map(|g| id_text(*g)).collect();
+        let mut args: Vec<&[u8]> = vec![b"XDEL", name];
+        args.extend(ids.iter().map(|s| s.as_bytes()));
+        out.command(&args)?;
     }
     Ok(())
 }
@@ -297,7 +350,7 @@ impl Entries<'_, '_, '_> {
 }
 
 impl Visitor for Entries<'_, '_, '_> {
-    type Error = crate::format::Error;
+    type Error = super::Error;
     fn stream_entry(&mut self, e: &StreamEntry<'_>) -> Result<()> {
         self.ghosts_up_to(Some(e.id))?;
         self.first_real.get_or_insert(e.id);

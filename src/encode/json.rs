@@ -20,13 +20,33 @@ use crate::format::record::Key;
 use crate::format::stream::{Group, Idmp, StreamEntry, StreamMeta};
 use crate::format::types::Kind;
 use crate::format::visit::{ArrayValue, ModuleValue, Visitor};
-use crate::format::{Error, ErrorKind, Header, Result, Str, module};
+use crate::format::{Header, Str, module};
 
 pub const FLUSH_AT: usize = 1 << 20;
 
-fn sink_err(e: std::io::Error) -> Error {
-    Error::new(0, ErrorKind::Sink(e))
+/// Why a key's JSON could not be written.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The dump is damaged (the error names the offset and the key).
+    #[error(transparent)]
+    Format(#[from] crate::format::Error),
+    /// The output failed (a closed pipe, a full disk, a stop).
+    #[error(transparent)]
+    Output(#[from] std::io::Error),
 }
+
+impl Error {
+    /// Adds key `k`'s name to a format error.
+    fn in_key(self, k: &Key) -> Error {
+        match self {
+            Error::Format(e) => Error::Format(k.context(e)),
+            e => e,
+        }
+    }
+}
+
+/// The result of writing JSON.
+pub type Result<T> = std::result::Result<T, Error>;
 
 /// The output buffer of one key's value, and how byte strings go into it.
 struct Buf {
@@ -207,7 +227,7 @@ impl<'f, 'w> KeyJson<'f, 'w> {
     }
     fn maybe_flush(&mut self) -> Result<()> {
         if self.buf.len() >= FLUSH_AT {
-            self.sink.write_all(&self.buf).map_err(sink_err)?;
+            self.sink.write_all(&self.buf)?;
             self.buf.clear();
         }
         Ok(())
@@ -235,7 +255,7 @@ impl<'f, 'w> KeyJson<'f, 'w> {
             _ => {}
         }
         if self.started {
-            self.sink.write_all(&self.buf).map_err(sink_err)?;
+            self.sink.write_all(&self.buf)?;
         }
         Ok((self.started, self.buf.lossy))
     }
@@ -259,16 +279,16 @@ pub fn write_key(
     let kind = crate::format::types::kind(k.ty());
     let mut j = KeyJson::new(k, name, k.header(), filter, prefix, file, sink);
     k.decode(&mut j, s)?;
-    let (written, lossy) = j.finish().map_err(|e| k.context(e))?;
+    let (written, lossy) = j.finish().map_err(|e| e.in_key(k))?;
     if !written {
         return Ok(false);
     }
     if lossy {
         let mut j = KeyJson::base64_pass(kind, filter, sink);
         k.decode(&mut j, s)?;
-        j.finish().map_err(|e| k.context(e))?;
+        j.finish().map_err(|e| e.in_key(k))?;
     }
-    sink.write_all(b"}").map_err(sink_err)?;
+    sink.write_all(b"}")?;
     Ok(true)
 }
 
@@ -278,7 +298,7 @@ pub fn module_type_name(k: &Key, _h: &Header) -> String {
 }
 
 impl Visitor for KeyJson<'_, '_> {
-    type Error = crate::format::Error;
+    type Error = Error;
     fn string(&mut self, v: Str<'_>) -> Result<()> {
         self.start(b"");
         jstr(&mut self.buf, v);

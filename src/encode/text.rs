@@ -131,6 +131,34 @@ pub fn json_double(out: &mut Vec<u8>, x: f64) {
     }
 }
 
+/// A byte string as redis-cli shows it, so that it can be pasted back as one argument:
+/// printable ASCII without spaces, quotes or backslashes as is; anything else in double
+/// quotes with `\n`, `\r`, `\t`, `\a`, `\b`, `\"`, `\\` and `\xHH` escapes (`sdscatrepr` in
+/// `src/sds.c`).
+pub fn quote(b: &[u8]) -> String {
+    let bare = !b.is_empty() && b.iter().all(|&c| c.is_ascii_graphic() && !matches!(c, b'"' | b'\'' | b'\\'));
+    if bare {
+        return String::from_utf8_lossy(b).into_owned();
+    }
+    let mut s = String::with_capacity(b.len() + 2);
+    s.push('"');
+    for &c in b {
+        match c {
+            b'\\' => s.push_str("\\\\"),
+            b'"' => s.push_str("\\\""),
+            b'\n' => s.push_str("\\n"),
+            b'\r' => s.push_str("\\r"),
+            b'\t' => s.push_str("\\t"),
+            7 => s.push_str("\\a"),
+            8 => s.push_str("\\b"),
+            0x20..=0x7e => s.push(c as char),
+            _ => s.push_str(&format!("\\x{c:02x}")),
+        }
+    }
+    s.push('"');
+    s
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,9 +1,7 @@
-//! RESP: writing commands straight into a byte buffer, parsing replies, and the connection
-//! they travel on (TCP or TLS).
+//! RESP: writing commands straight into a byte buffer, and parsing replies (bounded). The
+//! connections they travel on are in the connection layer (`net`), above this one.
 
-pub mod client;
 pub mod command;
 pub mod reply;
-pub mod transport;
 
 pub use reply::Reply;

@@ -3,8 +3,8 @@
 
 use std::collections::BTreeMap;
 
+use rdbshift::net::client::Conn;
 use rdbshift::resp::Reply;
-use rdbshift::resp::client::Conn;
 use serde_json::Value;
 
 /// Bytes from our JSON encoding: a string, or {"base64": ...}.

@@ -4,9 +4,9 @@
 //! entries, groups, PEL, idle consumers, and IDMP producers where the server has them.
 #![allow(dead_code)]
 
-use rdbshift::convert::Target;
+use rdbshift::net::client::Conn;
 use rdbshift::resp::Reply;
-use rdbshift::resp::client::Conn;
+use rdbshift::server::Server as Target;
 
 /// xorshift64*: small, seeded, good enough for test data.
 pub struct Rng(u64);

@@ -17,8 +17,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use rdbshift::net::client::Conn;
 use rdbshift::resp::Reply;
-use rdbshift::resp::client::Conn;
 
 /// Every server of the matrix `scripts/install-servers.sh` installs.
 pub const SERVERS: [&str; 10] = [

@@ -5,10 +5,10 @@
 //! module values by `DUMP`.
 #![allow(dead_code)]
 
-use rdbshift::convert::Target;
 use rdbshift::format::Dialect;
+use rdbshift::net::client::Conn;
 use rdbshift::resp::Reply;
-use rdbshift::resp::client::Conn;
+use rdbshift::server::Server as Target;
 
 use super::datagen::scan;
 

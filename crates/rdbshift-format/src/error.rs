@@ -92,9 +92,6 @@ pub enum ErrorKind {
     #[error("missing EOF opcode: file ends at {0} bytes")]
     /// The file ends without the EOF opcode; holds the file's length in bytes.
     NoEof(u64),
-    #[error("output error: {0}")]
-    /// Writing the output failed (a closed pipe, a full disk); raised by the callers' writers.
-    Sink(#[from] std::io::Error),
     /// A visitor failed with its own error, which the decoding hands back instead of this
     /// one (never seen outside the reader).
     #[doc(hidden)]
@@ -151,9 +148,6 @@ pub fn show_bytes(b: &[u8]) -> String {
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if let ErrorKind::Sink(e) = &self.kind {
-            return write!(f, "output error: {e}");
-        }
         write!(f, "{} at byte offset {}", self.kind, self.offset)?;
         if let Some(i) = self.inner {
             write!(f, " (offset {i} inside the LZF-compressed blob that starts there)")?;

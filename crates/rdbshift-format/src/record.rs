@@ -535,22 +535,7 @@ impl<'a> Reader<'a> {
         if self.c.pos() - self.crc_upto >= CRC_STEP {
             self.advance_crc(self.c.pos());
         }
-        let data = self.c.data();
-        let ahead = (self.c.pos() + PREFETCH_AHEAD).min(data.len());
-        if self.prefetched < self.c.pos() {
-            self.prefetched = self.c.pos();
-        }
-        while self.prefetched < ahead {
-            let p = data[self.prefetched..].as_ptr();
-            if self.prefetched % 4096 < 64 {
-                // a prefetch into a page not mapped yet is dropped: map it with a real read
-                // SAFETY: `p` points into `data`.
-                unsafe { std::ptr::read_volatile(p) };
-            } else {
-                prefetch(p);
-            }
-            self.prefetched += 64;
-        }
+        self.prefetch_ahead();
         let c = &mut self.c;
         let start = c.pos();
         let (mut expire_ms, mut idle, mut freq) = (None, None, None);
@@ -594,53 +579,9 @@ impl<'a> Reader<'a> {
                 }
                 op::AUX => return Ok(Some(Record::Aux { key: c.string()?, value: c.string()? })),
                 op::FUNCTION2 => return Ok(Some(Record::Function(Function { code: c.string()?, pre_ga: None }))),
-                op::FUNCTION_PRE_GA => {
-                    let name = c.owned_string()?;
-                    let engine = c.owned_string()?;
-                    let desc = if c.plain_len()? != 0 { Some(c.owned_string()?) } else { None };
-                    let code = c.string()?;
-                    return Ok(Some(Record::Function(Function { code, pre_ga: Some((name, engine, desc)) })));
-                }
-                op::MODULE_AUX => {
-                    let id = c.plain_len()?;
-                    let wat = c.pos();
-                    let when_op = c.plain_len()?;
-                    if when_op != 2 {
-                        return Err(c.err_at(
-                            wat,
-                            ErrorKind::Corrupt {
-                                container: "module aux",
-                                reason: format!("'when' opcode {when_op}, expected 2"),
-                            },
-                        ));
-                    }
-                    let when = c.plain_len()?;
-                    let body_at = c.pos();
-                    super::module::skip_opcodes(c)?;
-                    return Ok(Some(Record::ModuleAux { id, when, body: &c.data()[body_at..c.pos()] }));
-                }
-                op::EOF => {
-                    if let Some(names) = &mut self.names {
-                        names.finish(c.data(), None)?;
-                    }
-                    self.done = true;
-                    let mut tr =
-                        Trailer { eof_at: at, stored: None, computed: None, trailing: 0, oddities: self.oddities };
-                    if self.header.has_checksum() {
-                        let stored = c.u64_le()?;
-                        tr.stored = Some(stored);
-                        self.advance_crc(at + 1);
-                        if stored != 0 && !self.opts.no_checksum {
-                            let computed = self.crc.finish();
-                            tr.computed = Some(computed);
-                            if computed != stored {
-                                return Err(Error::new((at + 1) as u64, ErrorKind::Checksum { stored, computed }));
-                            }
-                        }
-                    }
-                    tr.trailing = self.c.remaining();
-                    return Ok(Some(Record::Eof(tr)));
-                }
+                op::FUNCTION_PRE_GA => return function_pre_ga(c).map(Some),
+                op::MODULE_AUX => return module_aux(c).map(Some),
+                op::EOF => return self.eof(at).map(Some),
                 op::KEY_META_OR_SLOT_IMPORT if self.header.dialect == Dialect::Redis && self.header.version >= 13 => {
                     let meta = keymeta::read(c)?;
                     let type_at = c.pos();
@@ -655,21 +596,7 @@ impl<'a> Reader<'a> {
                     return self.key_record(start, at, type_at, ty, (expire_ms, idle, freq), meta).map(Some);
                 }
                 op::KEY_META_OR_SLOT_IMPORT if self.header.dialect == Dialect::Valkey => {
-                    let job = c.owned_string()?;
-                    let n_at = c.pos();
-                    let n = c.count("slot ranges", 2)?;
-                    // kept in memory (16 bytes each): no more ranges than there are slots
-                    if n > 16384 {
-                        return Err(c.err_at(
-                            n_at,
-                            ErrorKind::Corrupt {
-                                container: "slot import",
-                                reason: format!("{n} slot ranges for 16384 slots"),
-                            },
-                        ));
-                    }
-                    let ranges = (0..n).map(|_| Ok((c.plain_len()?, c.plain_len()?))).collect::<Result<Vec<_>>>()?;
-                    return Ok(Some(Record::SlotImport { job, ranges }));
+                    return slot_import(c).map(Some);
                 }
                 t if types::is_value_type(t, &self.header) => {
                     return self.key_record(start, at, at, t, (expire_ms, idle, freq), Vec::new()).map(Some);
@@ -690,6 +617,52 @@ impl<'a> Reader<'a> {
                 }
             }
         }
+    }
+
+    /// Touches the bytes ahead of the cursor so that the next records' pages are in cache
+    /// when they are read (a page not mapped yet is read for real: a prefetch would be
+    /// dropped).
+    #[inline]
+    fn prefetch_ahead(&mut self) {
+        let data = self.c.data();
+        let ahead = (self.c.pos() + PREFETCH_AHEAD).min(data.len());
+        if self.prefetched < self.c.pos() {
+            self.prefetched = self.c.pos();
+        }
+        while self.prefetched < ahead {
+            let p = data[self.prefetched..].as_ptr();
+            if self.prefetched % 4096 < 64 {
+                // SAFETY: `p` points into `data`.
+                unsafe { std::ptr::read_volatile(p) };
+            } else {
+                prefetch(p);
+            }
+            self.prefetched += 64;
+        }
+    }
+
+    /// The EOF opcode at `at`: the key-name check finishes, the checksum is compared.
+    fn eof(&mut self, at: usize) -> Result<Record<'a>> {
+        let c = &mut self.c;
+        if let Some(names) = &mut self.names {
+            names.finish(c.data(), None)?;
+        }
+        self.done = true;
+        let mut tr = Trailer { eof_at: at, stored: None, computed: None, trailing: 0, oddities: self.oddities };
+        if self.header.has_checksum() {
+            let stored = self.c.u64_le()?;
+            tr.stored = Some(stored);
+            self.advance_crc(at + 1);
+            if stored != 0 && !self.opts.no_checksum {
+                let computed = self.crc.finish();
+                tr.computed = Some(computed);
+                if computed != stored {
+                    return Err(Error::new((at + 1) as u64, ErrorKind::Checksum { stored, computed }));
+                }
+            }
+        }
+        tr.trailing = self.c.remaining();
+        Ok(Record::Eof(tr))
     }
 
     fn key_record(
@@ -750,6 +723,48 @@ impl<'a> Reader<'a> {
         k.end = c.pos();
         Ok(Record::Key(k))
     }
+}
+
+/// A pre-GA function (opcode 246): name, engine, description and code.
+fn function_pre_ga<'a>(c: &mut Cursor<'a>) -> Result<Record<'a>> {
+    let name = c.owned_string()?;
+    let engine = c.owned_string()?;
+    let desc = if c.plain_len()? != 0 { Some(c.owned_string()?) } else { None };
+    let code = c.string()?;
+    Ok(Record::Function(Function { code, pre_ga: Some((name, engine, desc)) }))
+}
+
+/// Module aux data (opcode 247): the module id, `when`, and the opcodes, carried raw.
+fn module_aux<'a>(c: &mut Cursor<'a>) -> Result<Record<'a>> {
+    let id = c.plain_len()?;
+    let wat = c.pos();
+    let when_op = c.plain_len()?;
+    if when_op != 2 {
+        return Err(c.err_at(
+            wat,
+            ErrorKind::Corrupt { container: "module aux", reason: format!("'when' opcode {when_op}, expected 2") },
+        ));
+    }
+    let when = c.plain_len()?;
+    let body_at = c.pos();
+    super::module::skip_opcodes(c)?;
+    Ok(Record::ModuleAux { id, when, body: &c.data()[body_at..c.pos()] })
+}
+
+/// A Valkey slot import (opcode 243 in Valkey files): the job name and its slot ranges.
+fn slot_import<'a>(c: &mut Cursor<'a>) -> Result<Record<'a>> {
+    let job = c.owned_string()?;
+    let n_at = c.pos();
+    let n = c.count("slot ranges", 2)?;
+    // kept in memory (16 bytes each): no more ranges than there are slots
+    if n > 16384 {
+        return Err(c.err_at(
+            n_at,
+            ErrorKind::Corrupt { container: "slot import", reason: format!("{n} slot ranges for 16384 slots") },
+        ));
+    }
+    let ranges = (0..n).map(|_| Ok((c.plain_len()?, c.plain_len()?))).collect::<Result<Vec<_>>>()?;
+    Ok(Record::SlotImport { job, ranges })
 }
 
 /// The hash templates of a file (its opcode 242 records, which come before the first

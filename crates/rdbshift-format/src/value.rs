@@ -159,7 +159,6 @@ pub fn decode_with<'a, V: Visitor<Error = Error>>(
     s: &mut Scratch,
 ) -> Result<()> {
     let Scratch { a, b, blob, seen, tmpl: tbufs } = s;
-    let src = RdbStrings(c.data());
     match t {
         STRING => {
             let x = c.string()?;
@@ -172,48 +171,9 @@ pub fn decode_with<'a, V: Visitor<Error = Error>>(
             }
             Ok(())
         }
-        SET => {
-            let n = c.count("collection", 1)?;
-            seen.clear();
-            seen.reserve(n.min(c.remaining() as u64 / RESERVE_BYTES));
-            for _ in 0..n {
-                let at = c.pos();
-                let x = c.string()?.get(a)?;
-                no_dup(seen, x, at, &src, c, "set", "member")?;
-                v.set_member(x)?;
-            }
-            no_dup_left(seen, &src, c, "set", "member")
-        }
-        ZSET | ZSET_2 => {
-            let n = c.count("sorted set", if t == ZSET { 2 } else { 9 })?;
-            seen.clear();
-            seen.reserve(n.min(c.remaining() as u64 / RESERVE_BYTES));
-            for _ in 0..n {
-                let at = c.pos();
-                let m = c.string()?;
-                let score_at = c.pos();
-                let score = if t == ZSET { c.text_double()? } else { c.f64_le()? };
-                let score = no_nan(score, c, score_at, "sorted set")?;
-                let m = m.get(a)?;
-                no_dup(seen, m, at, &src, c, "sorted set", "member")?;
-                v.zset_member(m, score)?;
-            }
-            no_dup_left(seen, &src, c, "sorted set", "member")
-        }
-        HASH => {
-            let n = c.count("hash", 2)?;
-            seen.clear();
-            seen.reserve(n.min(c.remaining() as u64 / RESERVE_BYTES));
-            for _ in 0..n {
-                let at = c.pos();
-                let f = c.string()?;
-                let x = c.string()?;
-                let f = f.get(a)?;
-                no_dup(seen, f, at, &src, c, "hash", "field")?;
-                v.hash_field(f, x.get(b)?, None)?;
-            }
-            no_dup_left(seen, &src, c, "hash", "field")
-        }
+        SET => plain_set(c, v, a, seen),
+        ZSET | ZSET_2 => plain_zset(c, t, v, a, seen),
+        HASH => plain_hash(c, v, a, b, seen),
         MODULE_PRE_GA => Err(c.err(ErrorKind::ModulePreGa)),
         MODULE_2 => {
             let id = c.plain_len()?;
@@ -221,27 +181,7 @@ pub fn decode_with<'a, V: Visitor<Error = Error>>(
             module::skip_opcodes(c)?;
             v.module(&ModuleValue { id, body: &c.data()[body_start..c.pos()] })
         }
-        HASH_ZIPMAP => {
-            let mut z = Zipmap::open(open_container(c, blob, "zipmap")?)?;
-            seen.clear();
-            let keys = Elems::ZipmapKeys(z.cursor().data());
-            // the server rebuilds the zipmap as a listpack, refusing one that outgrows it
-            let mut lp_bytes = 7u64;
-            loop {
-                let pos = z.pos();
-                let Some((f, x)) = z.next_pair()? else { break };
-                no_dup(seen, Str::Bytes(f), pos, &keys, z.cursor(), "zipmap", "field")?;
-                if lp_bytes + (f.len() + x.len()) as u64 > LISTPACK_MAX_SAFETY_SIZE {
-                    return Err(z.cursor().err_at(
-                        pos,
-                        ErrorKind::Corrupt { container: "zipmap", reason: "entries outgrow a listpack (1 GiB)".into() },
-                    ));
-                }
-                lp_bytes += listpack::entry_size(f) + listpack::entry_size(x);
-                v.hash_field(Str::Bytes(f), Str::Bytes(x), None)?;
-            }
-            no_dup_left(seen, &keys, z.cursor(), "zipmap", "field")
-        }
+        HASH_ZIPMAP => zipmap_hash(c, v, blob, seen),
         LIST_ZIPLIST | ZSET_ZIPLIST | HASH_ZIPLIST => {
             let z = Ziplist::open(open_container(c, blob, "ziplist")?)?;
             compact(ZipOrPack::Zip(z), kind(t), v, seen)
@@ -253,41 +193,8 @@ pub fn decode_with<'a, V: Visitor<Error = Error>>(
             }
             Ok(())
         }
-        LIST_QUICKLIST => {
-            let n = c.count("quicklist nodes", 1)?;
-            for _ in 0..n {
-                let at = c.offset();
-                let node = c.string()?;
-                if node.decoded_len() == 0 {
-                    return Err(Error::corrupt(at, "quicklist", "empty node"));
-                }
-                let z = Ziplist::open(node.open(blob, "ziplist", data_offset(c, &node, at))?)?;
-                compact(ZipOrPack::Zip(z), Kind::List, v, seen)?;
-            }
-            Ok(())
-        }
-        LIST_QUICKLIST_2 => {
-            let n = c.count("quicklist nodes", 2)?;
-            for _ in 0..n {
-                let at = c.offset();
-                let container = c.plain_len()?;
-                if container != 1 && container != 2 {
-                    return Err(Error::corrupt(at, "quicklist", format!("unknown node container {container}")));
-                }
-                let node_at = c.offset();
-                let node = c.string()?;
-                if node.decoded_len() == 0 {
-                    return Err(Error::corrupt(node_at, "quicklist", "empty node"));
-                }
-                if container == 1 {
-                    v.list_item(node.get(a)?)?;
-                } else {
-                    let lp = Listpack::open(node.open(blob, "listpack", data_offset(c, &node, node_at))?)?;
-                    compact(ZipOrPack::Pack(lp), Kind::List, v, seen)?;
-                }
-            }
-            Ok(())
-        }
+        LIST_QUICKLIST => quicklist(c, v, blob, seen),
+        LIST_QUICKLIST_2 => quicklist_2(c, v, a, blob, seen),
         HASH_LISTPACK | ZSET_LISTPACK | SET_LISTPACK => {
             let lp = Listpack::open(open_container(c, blob, "listpack")?)?;
             compact(ZipOrPack::Pack(lp), kind(t), v, seen)
@@ -302,78 +209,230 @@ pub fn decode_with<'a, V: Visitor<Error = Error>>(
             template::decode(c, t, tmpl, v, tbufs)
         }
         VALKEY_HASH_2 if h.dialect == Dialect::Valkey => valkey_hash2(c, v, a, b, seen),
-        HASH_METADATA_PRE_GA | HASH_METADATA if h.dialect == Dialect::Redis => {
-            let min_expire = if t == HASH_METADATA {
-                let at = c.pos();
-                let m = c.u64_le()?;
-                if m > EXPIRE_TIME_MAX + 1 {
-                    return Err(c.err_at(
-                        at,
-                        ErrorKind::Corrupt {
-                            container: "hash",
-                            reason: format!("minimum field expiry {m} out of range"),
-                        },
-                    ));
-                }
-                Some(m)
-            } else {
-                None
-            };
-            let n = c.count("hash", 3)?;
-            seen.clear();
-            seen.reserve(n.min(c.remaining() as u64 / RESERVE_BYTES));
-            for _ in 0..n {
-                let ttl_at = c.offset();
-                let ttl = c.plain_len()?;
-                let expire = match (ttl, min_expire) {
-                    (0, _) => None,
-                    (t, Some(m)) => Some(t.wrapping_add(m).wrapping_sub(1)),
-                    (t, None) => Some(t),
-                };
-                let expire = checked_expire(expire, ttl_at)?;
-                let at = c.pos();
-                let f = c.string()?;
-                let x = c.string()?;
-                let f = f.get(a)?;
-                no_dup(seen, f, at, &src, c, "hash", "field")?;
-                v.hash_field(f, x.get(b)?, expire)?;
-            }
-            no_dup_left(seen, &src, c, "hash", "field")
-        }
-        HASH_LISTPACK_EX_PRE_GA | HASH_LISTPACK_EX if h.dialect == Dialect::Redis => {
-            if t == HASH_LISTPACK_EX {
-                c.u64_le()?; // min expire: a hint, the fields carry their own times
-            }
-            let mut lp = Listpack::open(open_container(c, blob, "listpack")?)?;
-            seen.clear();
-            let elems = Elems::Pack(lp.cursor().data());
-            // the TTLs: integer-encoded, in range, ascending, those without TTL last
-            // (`_lpEntryValidation` in rdb.c)
-            let mut last: i64 = -1;
-            loop {
-                let pos = lp.pos();
-                let Some(f) = lp.next_elem()? else { break };
-                no_dup(seen, f, pos, &elems, lp.cursor(), "listpack", "hash field")?;
-                let x = lp.expect("a hash value")?;
-                let ttl_at = lp.pos();
-                let ttl = lp.expect_encoded_int("a field TTL")?;
-                let bad =
-                    |why: String| lp.cursor().err_at(ttl_at, ErrorKind::Corrupt { container: "listpack", reason: why });
-                if ttl < 0 || ttl as u64 > EXPIRE_TIME_MAX {
-                    return Err(bad(format!("field expiry {ttl} out of range")));
-                }
-                if ttl != 0 && (last == 0 || ttl < last) {
-                    return Err(bad(format!(
-                        "field expiry {ttl} after {last}: fields must be ordered by expiry, those without one last"
-                    )));
-                }
-                last = ttl;
-                v.hash_field(f, x, (ttl != 0).then_some(ttl))?;
-            }
-            no_dup_left(seen, &elems, lp.cursor(), "listpack", "hash field")
-        }
+        HASH_METADATA_PRE_GA | HASH_METADATA if h.dialect == Dialect::Redis => hash_with_ttls(c, t, v, a, b, seen),
+        HASH_LISTPACK_EX_PRE_GA | HASH_LISTPACK_EX if h.dialect == Dialect::Redis => listpack_ex(c, t, v, blob, seen),
         _ => Err(c.err(ErrorKind::UnknownType(t))),
     }
+}
+
+/// A set as RDB strings (type 2): members must be unique.
+fn plain_set<V: Visitor<Error = Error>>(c: &mut Cursor, v: &mut V, a: &mut Vec<u8>, seen: &mut Seen) -> Result<()> {
+    let src = RdbStrings(c.data());
+    let n = c.count("collection", 1)?;
+    seen.clear();
+    seen.reserve(n.min(c.remaining() as u64 / RESERVE_BYTES));
+    for _ in 0..n {
+        let at = c.pos();
+        let x = c.string()?.get(a)?;
+        no_dup(seen, x, at, &src, c, "set", "member")?;
+        v.set_member(x)?;
+    }
+    no_dup_left(seen, &src, c, "set", "member")
+}
+
+/// A sorted set as RDB strings with text (type 3) or binary (type 5) scores.
+fn plain_zset<V: Visitor<Error = Error>>(
+    c: &mut Cursor,
+    t: u8,
+    v: &mut V,
+    a: &mut Vec<u8>,
+    seen: &mut Seen,
+) -> Result<()> {
+    let src = RdbStrings(c.data());
+    let n = c.count("sorted set", if t == ZSET { 2 } else { 9 })?;
+    seen.clear();
+    seen.reserve(n.min(c.remaining() as u64 / RESERVE_BYTES));
+    for _ in 0..n {
+        let at = c.pos();
+        let m = c.string()?;
+        let score_at = c.pos();
+        let score = if t == ZSET { c.text_double()? } else { c.f64_le()? };
+        let score = no_nan(score, c, score_at, "sorted set")?;
+        let m = m.get(a)?;
+        no_dup(seen, m, at, &src, c, "sorted set", "member")?;
+        v.zset_member(m, score)?;
+    }
+    no_dup_left(seen, &src, c, "sorted set", "member")
+}
+
+/// A hash as RDB strings (type 4): fields must be unique.
+fn plain_hash<V: Visitor<Error = Error>>(
+    c: &mut Cursor,
+    v: &mut V,
+    a: &mut Vec<u8>,
+    b: &mut Vec<u8>,
+    seen: &mut Seen,
+) -> Result<()> {
+    let src = RdbStrings(c.data());
+    let n = c.count("hash", 2)?;
+    seen.clear();
+    seen.reserve(n.min(c.remaining() as u64 / RESERVE_BYTES));
+    for _ in 0..n {
+        let at = c.pos();
+        let f = c.string()?;
+        let x = c.string()?;
+        let f = f.get(a)?;
+        no_dup(seen, f, at, &src, c, "hash", "field")?;
+        v.hash_field(f, x.get(b)?, None)?;
+    }
+    no_dup_left(seen, &src, c, "hash", "field")
+}
+
+/// A zipmap hash (type 9, before Redis 2.6).
+fn zipmap_hash<V: Visitor<Error = Error>>(
+    c: &mut Cursor,
+    v: &mut V,
+    blob: &mut Vec<u8>,
+    seen: &mut Seen,
+) -> Result<()> {
+    let mut z = Zipmap::open(open_container(c, blob, "zipmap")?)?;
+    seen.clear();
+    let keys = Elems::ZipmapKeys(z.cursor().data());
+    // the server rebuilds the zipmap as a listpack, refusing one that outgrows it
+    let mut lp_bytes = 7u64;
+    loop {
+        let pos = z.pos();
+        let Some((f, x)) = z.next_pair()? else { break };
+        no_dup(seen, Str::Bytes(f), pos, &keys, z.cursor(), "zipmap", "field")?;
+        if lp_bytes + (f.len() + x.len()) as u64 > LISTPACK_MAX_SAFETY_SIZE {
+            return Err(z.cursor().err_at(
+                pos,
+                ErrorKind::Corrupt { container: "zipmap", reason: "entries outgrow a listpack (1 GiB)".into() },
+            ));
+        }
+        lp_bytes += listpack::entry_size(f) + listpack::entry_size(x);
+        v.hash_field(Str::Bytes(f), Str::Bytes(x), None)?;
+    }
+    no_dup_left(seen, &keys, z.cursor(), "zipmap", "field")
+}
+
+/// A quicklist of ziplists (type 14).
+fn quicklist<V: Visitor<Error = Error>>(c: &mut Cursor, v: &mut V, blob: &mut Vec<u8>, seen: &mut Seen) -> Result<()> {
+    let n = c.count("quicklist nodes", 1)?;
+    for _ in 0..n {
+        let at = c.offset();
+        let node = c.string()?;
+        if node.decoded_len() == 0 {
+            return Err(Error::corrupt(at, "quicklist", "empty node"));
+        }
+        let z = Ziplist::open(node.open(blob, "ziplist", data_offset(c, &node, at))?)?;
+        compact(ZipOrPack::Zip(z), Kind::List, v, seen)?;
+    }
+    Ok(())
+}
+
+/// A quicklist of plain nodes and listpacks (type 18).
+fn quicklist_2<V: Visitor<Error = Error>>(
+    c: &mut Cursor,
+    v: &mut V,
+    a: &mut Vec<u8>,
+    blob: &mut Vec<u8>,
+    seen: &mut Seen,
+) -> Result<()> {
+    let n = c.count("quicklist nodes", 2)?;
+    for _ in 0..n {
+        let at = c.offset();
+        let container = c.plain_len()?;
+        if container != 1 && container != 2 {
+            return Err(Error::corrupt(at, "quicklist", format!("unknown node container {container}")));
+        }
+        let node_at = c.offset();
+        let node = c.string()?;
+        if node.decoded_len() == 0 {
+            return Err(Error::corrupt(node_at, "quicklist", "empty node"));
+        }
+        if container == 1 {
+            v.list_item(node.get(a)?)?;
+        } else {
+            let lp = Listpack::open(node.open(blob, "listpack", data_offset(c, &node, node_at))?)?;
+            compact(ZipOrPack::Pack(lp), Kind::List, v, seen)?;
+        }
+    }
+    Ok(())
+}
+
+/// A hash with field TTLs as RDB strings (types 21 and 22, Redis 7.4+).
+fn hash_with_ttls<V: Visitor<Error = Error>>(
+    c: &mut Cursor,
+    t: u8,
+    v: &mut V,
+    a: &mut Vec<u8>,
+    b: &mut Vec<u8>,
+    seen: &mut Seen,
+) -> Result<()> {
+    let src = RdbStrings(c.data());
+    let min_expire = if t == HASH_METADATA {
+        let at = c.pos();
+        let m = c.u64_le()?;
+        if m > EXPIRE_TIME_MAX + 1 {
+            return Err(c.err_at(
+                at,
+                ErrorKind::Corrupt { container: "hash", reason: format!("minimum field expiry {m} out of range") },
+            ));
+        }
+        Some(m)
+    } else {
+        None
+    };
+    let n = c.count("hash", 3)?;
+    seen.clear();
+    seen.reserve(n.min(c.remaining() as u64 / RESERVE_BYTES));
+    for _ in 0..n {
+        let ttl_at = c.offset();
+        let ttl = c.plain_len()?;
+        let expire = match (ttl, min_expire) {
+            (0, _) => None,
+            (t, Some(m)) => Some(t.wrapping_add(m).wrapping_sub(1)),
+            (t, None) => Some(t),
+        };
+        let expire = checked_expire(expire, ttl_at)?;
+        let at = c.pos();
+        let f = c.string()?;
+        let x = c.string()?;
+        let f = f.get(a)?;
+        no_dup(seen, f, at, &src, c, "hash", "field")?;
+        v.hash_field(f, x.get(b)?, expire)?;
+    }
+    no_dup_left(seen, &src, c, "hash", "field")
+}
+
+/// A listpack hash with field TTLs (types 23 and 25, Redis 7.4+).
+fn listpack_ex<V: Visitor<Error = Error>>(
+    c: &mut Cursor,
+    t: u8,
+    v: &mut V,
+    blob: &mut Vec<u8>,
+    seen: &mut Seen,
+) -> Result<()> {
+    if t == HASH_LISTPACK_EX {
+        c.u64_le()?; // min expire: a hint, the fields carry their own times
+    }
+    let mut lp = Listpack::open(open_container(c, blob, "listpack")?)?;
+    seen.clear();
+    let elems = Elems::Pack(lp.cursor().data());
+    // the TTLs: integer-encoded, in range, ascending, those without TTL last
+    // (`_lpEntryValidation` in rdb.c)
+    let mut last: i64 = -1;
+    loop {
+        let pos = lp.pos();
+        let Some(f) = lp.next_elem()? else { break };
+        no_dup(seen, f, pos, &elems, lp.cursor(), "listpack", "hash field")?;
+        let x = lp.expect("a hash value")?;
+        let ttl_at = lp.pos();
+        let ttl = lp.expect_encoded_int("a field TTL")?;
+        let bad = |why: String| lp.cursor().err_at(ttl_at, ErrorKind::Corrupt { container: "listpack", reason: why });
+        if ttl < 0 || ttl as u64 > EXPIRE_TIME_MAX {
+            return Err(bad(format!("field expiry {ttl} out of range")));
+        }
+        if ttl != 0 && (last == 0 || ttl < last) {
+            return Err(bad(format!(
+                "field expiry {ttl} after {last}: fields must be ordered by expiry, those without one last"
+            )));
+        }
+        last = ttl;
+        v.hash_field(f, x, (ttl != 0).then_some(ttl))?;
+    }
+    no_dup_left(seen, &elems, lp.cursor(), "listpack", "hash field")
 }
 
 /// Whether the type, one of 27-32, exists in this file's dialect and version.

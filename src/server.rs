@@ -10,13 +10,13 @@ use crate::format::header::Dialect;
 use crate::format::types::*;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Target {
+pub struct Server {
     pub dialect: Dialect,
     pub major: u32,
     pub minor: u32,
 }
 
-impl fmt::Display for Target {
+impl fmt::Display for Server {
     fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
         match self.dialect {
             Dialect::Valkey => write!(f, "Valkey {}.{}", self.major, self.minor),
@@ -25,16 +25,16 @@ impl fmt::Display for Target {
     }
 }
 
-impl Target {
-    pub const fn redis(major: u32, minor: u32) -> Target {
-        Target { dialect: Dialect::Redis, major, minor }
+impl Server {
+    pub const fn redis(major: u32, minor: u32) -> Server {
+        Server { dialect: Dialect::Redis, major, minor }
     }
-    pub const fn valkey(major: u32, minor: u32) -> Target {
-        Target { dialect: Dialect::Valkey, major, minor }
+    pub const fn valkey(major: u32, minor: u32) -> Server {
+        Server { dialect: Dialect::Valkey, major, minor }
     }
 
     /// Parses `7.0`, `7.0.15`, `valkey-9.1`, `valkey:9.1`, `redis-8.6`.
-    pub fn parse(s: &str) -> Result<Target, String> {
+    pub fn parse(s: &str) -> Result<Server, String> {
         let lower = s.trim().to_ascii_lowercase();
         let (dialect, rest) =
             if let Some(r) = lower.strip_prefix("valkey").map(|r| r.trim_start_matches([':', '-', ' '])) {
@@ -50,37 +50,37 @@ impl Target {
     }
 
     /// Parses a `redis-ver`/`valkey-ver` aux value (`7.0.15`, `255.255.255` for unstable).
-    pub fn version(dialect: Dialect, v: &[u8]) -> Option<Target> {
+    pub fn version(dialect: Dialect, v: &[u8]) -> Option<Server> {
         let s = std::str::from_utf8(v).ok()?;
         let mut it = s.split('.');
         let major = it.next()?.trim().parse().ok()?;
         let minor = it.next().map(|m| m.trim().parse()).transpose().ok()?.unwrap_or(0);
-        Some(Target { dialect, major, minor })
+        Some(Server { dialect, major, minor })
     }
 
     /// The server that wrote a dump, from its aux fields; failing that, the oldest server
     /// that writes its RDB version.
-    pub fn of_dump(version: u32, dialect: Dialect, redis_ver: Option<&[u8]>, valkey_ver: Option<&[u8]>) -> Target {
+    pub fn of_dump(version: u32, dialect: Dialect, redis_ver: Option<&[u8]>, valkey_ver: Option<&[u8]>) -> Server {
         if let Some(t) = valkey_ver.and_then(|v| Self::version(Dialect::Valkey, v)) {
             return t;
         }
         if dialect == Dialect::Valkey {
-            return Target::valkey(9, 0);
+            return Server::valkey(9, 0);
         }
         if let Some(t) = redis_ver.and_then(|v| Self::version(Dialect::Redis, v)) {
             return t;
         }
         match version {
-            0..=6 => Target::redis(2, 8),
-            7 => Target::redis(3, 2),
-            8 => Target::redis(4, 0),
-            9 => Target::redis(5, 0),
-            10 => Target::redis(7, 0),
-            11 => Target::redis(7, 2),
-            12 => Target::redis(7, 4),
-            13 => Target::redis(8, 6),
-            14 => Target::redis(8, 8),
-            _ => Target::redis(8, 10),
+            0..=6 => Server::redis(2, 8),
+            7 => Server::redis(3, 2),
+            8 => Server::redis(4, 0),
+            9 => Server::redis(5, 0),
+            10 => Server::redis(7, 0),
+            11 => Server::redis(7, 2),
+            12 => Server::redis(7, 4),
+            13 => Server::redis(8, 6),
+            14 => Server::redis(8, 8),
+            _ => Server::redis(8, 10),
         }
     }
 
@@ -193,39 +193,39 @@ mod tests {
 
     #[test]
     fn parse_and_features() {
-        assert_eq!(Target::parse("7.0").unwrap(), Target::redis(7, 0));
-        assert_eq!(Target::parse("8.6.3").unwrap(), Target::redis(8, 6));
-        assert_eq!(Target::parse("valkey-9.1").unwrap(), Target::valkey(9, 1));
-        assert_eq!(Target::parse("Valkey:8.0").unwrap(), Target::valkey(8, 0));
-        assert!(Target::parse("seven").is_err());
-        let r62 = Target::redis(6, 2);
+        assert_eq!(Server::parse("7.0").unwrap(), Server::redis(7, 0));
+        assert_eq!(Server::parse("8.6.3").unwrap(), Server::redis(8, 6));
+        assert_eq!(Server::parse("valkey-9.1").unwrap(), Server::valkey(9, 1));
+        assert_eq!(Server::parse("Valkey:8.0").unwrap(), Server::valkey(8, 0));
+        assert!(Server::parse("seven").is_err());
+        let r62 = Server::redis(6, 2);
         assert!(r62.create_consumer() && r62.set_pxat() && !r62.stream_counters());
-        assert!(!Target::redis(6, 0).create_consumer());
-        assert!(Target::redis(7, 4).field_ttl() && !Target::redis(7, 2).field_ttl());
-        assert!(Target::valkey(9, 0).field_ttl() && !Target::valkey(8, 1).field_ttl());
-        assert!(Target::redis(8, 6).idmp() && !Target::redis(8, 0).idmp() && !Target::valkey(9, 1).idmp());
+        assert!(!Server::redis(6, 0).create_consumer());
+        assert!(Server::redis(7, 4).field_ttl() && !Server::redis(7, 2).field_ttl());
+        assert!(Server::valkey(9, 0).field_ttl() && !Server::valkey(8, 1).field_ttl());
+        assert!(Server::redis(8, 6).idmp() && !Server::redis(8, 0).idmp() && !Server::valkey(9, 1).idmp());
     }
 
     #[test]
     fn restore_types() {
         let (r, v) = (Dialect::Redis, Dialect::Valkey);
-        assert!(Target::redis(7, 0).loads_type(HASH_LISTPACK, r));
-        assert!(!Target::redis(6, 2).loads_type(HASH_LISTPACK, r));
-        assert!(!Target::redis(7, 0).loads_type(SET_LISTPACK, r));
-        assert!(Target::valkey(8, 1).loads_type(STREAM_LISTPACKS_3, r));
-        assert!(!Target::valkey(9, 1).loads_type(HASH_LISTPACK_EX, r));
-        assert!(Target::valkey(9, 1).loads_type(VALKEY_HASH_2, v));
-        assert!(!Target::redis(8, 6).loads_type(VALKEY_HASH_2, v));
-        assert!(Target::redis(8, 6).loads_type(STREAM_LISTPACKS_4, r));
-        assert!(!Target::redis(8, 0).loads_type(STREAM_LISTPACKS_4, r));
-        assert!(Target::redis(8, 8).loads_type(STREAM_LISTPACKS_5, r) && Target::redis(8, 8).loads_type(ARRAY, r));
-        assert!(!Target::redis(8, 6).loads_type(STREAM_LISTPACKS_5, r) && !Target::redis(8, 6).loads_type(ARRAY, r));
+        assert!(Server::redis(7, 0).loads_type(HASH_LISTPACK, r));
+        assert!(!Server::redis(6, 2).loads_type(HASH_LISTPACK, r));
+        assert!(!Server::redis(7, 0).loads_type(SET_LISTPACK, r));
+        assert!(Server::valkey(8, 1).loads_type(STREAM_LISTPACKS_3, r));
+        assert!(!Server::valkey(9, 1).loads_type(HASH_LISTPACK_EX, r));
+        assert!(Server::valkey(9, 1).loads_type(VALKEY_HASH_2, v));
+        assert!(!Server::redis(8, 6).loads_type(VALKEY_HASH_2, v));
+        assert!(Server::redis(8, 6).loads_type(STREAM_LISTPACKS_4, r));
+        assert!(!Server::redis(8, 0).loads_type(STREAM_LISTPACKS_4, r));
+        assert!(Server::redis(8, 8).loads_type(STREAM_LISTPACKS_5, r) && Server::redis(8, 8).loads_type(ARRAY, r));
+        assert!(!Server::redis(8, 6).loads_type(STREAM_LISTPACKS_5, r) && !Server::redis(8, 6).loads_type(ARRAY, r));
         assert!(
-            Target::redis(8, 10).loads_type(HASH_TMPL_LP_REF, r) && !Target::redis(8, 8).loads_type(HASH_TMPL_LP, r)
+            Server::redis(8, 10).loads_type(HASH_TMPL_LP_REF, r) && !Server::redis(8, 8).loads_type(HASH_TMPL_LP, r)
         );
-        assert_eq!((Target::redis(8, 8).dump_version(), Target::redis(8, 10).dump_version()), (14, 15));
-        assert_eq!(Target::of_dump(15, r, None, None), Target::redis(8, 10));
-        assert_eq!(Target::of_dump(11, r, Some(b"7.2.4"), Some(b"8.1.1")), Target::valkey(8, 1));
-        assert_eq!(Target::of_dump(9, r, None, None), Target::redis(5, 0));
+        assert_eq!((Server::redis(8, 8).dump_version(), Server::redis(8, 10).dump_version()), (14, 15));
+        assert_eq!(Server::of_dump(15, r, None, None), Server::redis(8, 10));
+        assert_eq!(Server::of_dump(11, r, Some(b"7.2.4"), Some(b"8.1.1")), Server::valkey(8, 1));
+        assert_eq!(Server::of_dump(9, r, None, None), Server::redis(5, 0));
     }
 }

@@ -21,8 +21,8 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use rustls::{ClientConfig, ClientConnection, DigitallySignedStruct, RootCertStore, SignatureScheme};
 
-use crate::resp::client::ConnError;
-use crate::resp::transport::{Stream, tls_io_error};
+use super::error::Error;
+use super::transport::{Stream, tls_io_error};
 
 /// How to check the server and what to show it.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -156,18 +156,14 @@ pub fn config(o: &TlsOpts) -> Result<Arc<ClientConfig>, String> {
 
 /// The TLS handshake with `addr` over the connected `sock`, waiting at most `timeout` for
 /// each read and write. The server is checked for `--sni` or else `host`.
-pub fn handshake(
-    mut sock: TcpStream,
-    host: &str,
-    addr: &str,
-    o: &TlsOpts,
-    timeout: Duration,
-) -> Result<Stream, String> {
+pub fn handshake(mut sock: TcpStream, host: &str, addr: &str, o: &TlsOpts, timeout: Duration) -> Result<Stream, Error> {
     let what = "TLS handshake";
     let name = o.sni.as_deref().unwrap_or(host).trim_start_matches('[').trim_end_matches(']');
-    let name = ServerName::try_from(name.to_string()).map_err(|e| format!("{addr}: server name {name:?}: {e}"))?;
-    let mut conn = ClientConnection::new(config(o)?, name).map_err(|e| format!("{addr}: {e}"))?;
-    let io = |e| ConnError::io(addr, what, timeout, tls_io_error(e)).to_string();
+    let name =
+        ServerName::try_from(name.to_string()).map_err(|e| Error::Tls(format!("{addr}: server name {name:?}: {e}")))?;
+    let mut conn =
+        ClientConnection::new(config(o).map_err(Error::Tls)?, name).map_err(|e| Error::Tls(format!("{addr}: {e}")))?;
+    let io = |e| Error::io(addr, what, timeout, tls_io_error(e));
     sock.set_read_timeout(Some(timeout)).map_err(io)?;
     sock.set_write_timeout(Some(timeout)).map_err(io)?;
     while conn.is_handshaking() {

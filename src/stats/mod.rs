@@ -2,6 +2,9 @@
 //! functions, modules, checksum. Gathered by walking records without decoding values
 //! (streams excepted, to see their IDMP state).
 
+mod json;
+mod text;
+
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap};
 
@@ -105,8 +108,7 @@ pub fn gather(data: &[u8], opts: Options, filter: &Filter, top: usize, release: 
         oddities: Default::default(),
         filtered: 0,
     };
-    let mut heap: BinaryHeap<Reverse<BigKey>> = BinaryHeap::new();
-    let mut scratch = Scratch::default();
+    let mut g = Gather { heap: BinaryHeap::new(), scratch: Scratch::default(), top, now_ms, by_name };
     let mut buf = Vec::new();
     let mut behind = Behind::new(release);
     while let Some(rec) = r.next_record()? {
@@ -131,59 +133,12 @@ pub fn gather(data: &[u8], opts: Options, filter: &Filter, top: usize, release: 
             }
             Record::ModuleAux { id, .. } => info.module_aux.push(module::type_name(id)),
             Record::Key(k) => {
-                let h = r.header;
-                let name = if by_name { k.name()? } else { Vec::new() };
+                let name = if g.by_name { k.name()? } else { Vec::new() };
                 if !filter.db(k.db()) || filter.judge(&k, &name) == Verdict::Filtered {
                     info.filtered += 1;
                     continue;
                 }
-                let db = info.dbs.entry(k.db()).or_default();
-                let kind = types::kind(k.ty());
-                let tname = match (kind, k.module_id()) {
-                    (Kind::Module, Some(id)) => {
-                        let n = module::type_name(id);
-                        *info.module_types.entry(n.clone()).or_default() += 1;
-                        n
-                    }
-                    _ => kind.name().to_string(),
-                };
-                db.keys += 1;
-                let mut gone = false;
-                if let Some(e) = k.expire_ms() {
-                    db.expires += 1;
-                    if e < now_ms {
-                        db.already_expired += 1;
-                        gone = true;
-                    }
-                }
-                if !gone {
-                    *db.types_live.entry(tname.clone()).or_default() += 1;
-                }
-                let bytes = (k.end() - k.start()) as u64;
-                db.bytes += bytes;
-                let enc = types::encoding(k.ty(), &h).to_string();
-                *db.types.entry(tname.clone()).or_default() += 1;
-                *db.encodings.entry(enc.clone()).or_default() += 1;
-                if !k.meta().is_empty() {
-                    info.keys_with_metadata += 1;
-                }
-                if k.ty() == types::STREAM_LISTPACKS_4 || k.ty() == types::STREAM_LISTPACKS_5 {
-                    let mut v = IdmpProbe(false, 0);
-                    k.decode(&mut v, &mut scratch)?;
-                    if v.0 {
-                        info.streams_with_idmp += 1;
-                    }
-                    info.nacked_ids += v.1;
-                }
-                let entry = BigKey { bytes, db: k.db(), key: Vec::new(), kind: tname, encoding: enc };
-                if heap.len() < top || heap.peek().is_some_and(|Reverse(m)| m.bytes < bytes) {
-                    let mut entry = entry;
-                    entry.key = k.name()?;
-                    heap.push(Reverse(entry));
-                    if heap.len() > top {
-                        heap.pop();
-                    }
-                }
+                g.key(&mut info, &k)?;
             }
             Record::Eof(tr) => {
                 info.stored_checksum = tr.stored;
@@ -197,15 +152,66 @@ pub fn gather(data: &[u8], opts: Options, filter: &Filter, top: usize, release: 
                 info.oddities = tr.oddities;
             }
             Record::Template(_) => info.templates += 1,
-            Record::SelectDb(_) => {}
             _ => {}
         }
     }
     info.enterprise_opcodes = r.enterprise_opcodes();
-    let mut big: Vec<BigKey> = heap.into_iter().map(|Reverse(b)| b).collect();
+    let mut big: Vec<BigKey> = g.heap.into_iter().map(|Reverse(b)| b).collect();
     big.sort_by(|a, b| b.bytes.cmp(&a.bytes).then(a.key.cmp(&b.key)));
     info.biggest = big;
     Ok(info)
+}
+
+/// What the walk keeps besides the [`Info`]: the biggest keys so far (a heap of `top`).
+struct Gather {
+    heap: BinaryHeap<Reverse<BigKey>>,
+    scratch: Scratch,
+    top: usize,
+    now_ms: i64,
+    /// The selection looks at names (they are read for every key).
+    by_name: bool,
+}
+
+impl Gather {
+    /// Counts one selected key.
+    fn key(&mut self, info: &mut Info, k: &crate::format::Key) -> Result<()> {
+        let db = info.dbs.entry(k.db()).or_default();
+        let kind = types::kind(k.ty());
+        let tname = match (kind, k.module_id()) {
+            (Kind::Module, Some(id)) => {
+                let n = module::type_name(id);
+                *info.module_types.entry(n.clone()).or_default() += 1;
+                n
+            }
+            _ => kind.name().to_string(),
+        };
+        db.keys += 1;
+        let gone = k.expire_ms().is_some_and(|e| e < self.now_ms);
+        db.expires += u64::from(k.expire_ms().is_some());
+        db.already_expired += u64::from(gone);
+        if !gone {
+            *db.types_live.entry(tname.clone()).or_default() += 1;
+        }
+        let bytes = (k.end() - k.start()) as u64;
+        db.bytes += bytes;
+        let enc = types::encoding(k.ty(), k.header()).to_string();
+        *db.types.entry(tname.clone()).or_default() += 1;
+        *db.encodings.entry(enc.clone()).or_default() += 1;
+        info.keys_with_metadata += u64::from(!k.meta().is_empty());
+        if k.ty() == types::STREAM_LISTPACKS_4 || k.ty() == types::STREAM_LISTPACKS_5 {
+            let mut v = IdmpProbe(false, 0);
+            k.decode(&mut v, &mut self.scratch)?;
+            info.streams_with_idmp += u64::from(v.0);
+            info.nacked_ids += v.1;
+        }
+        if self.heap.len() < self.top || self.heap.peek().is_some_and(|Reverse(m)| m.bytes < bytes) {
+            self.heap.push(Reverse(BigKey { bytes, db: k.db(), key: k.name()?, kind: tname, encoding: enc }));
+            if self.heap.len() > self.top {
+                self.heap.pop();
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Records whether a stream has IDMP producers, and how many NACKed IDs its groups hold.

@@ -7,8 +7,9 @@
 use std::io::Read;
 use std::time::Duration;
 
-use super::reply::{Builder, MAX_PENDING, ParseError, Reply};
-use super::transport::{Stream, connect_tcp, is_timeout};
+use super::error::Error as ConnError;
+use super::transport::{Stream, connect_tcp};
+use crate::resp::reply::{Builder, MAX_PENDING, ParseError, Reply};
 
 pub struct Conn {
     stream: Stream,
@@ -20,39 +21,6 @@ pub struct Conn {
     builder: Builder,
     /// The name of the last command sent, for messages.
     what: String,
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum ConnError {
-    #[error("timed out after {} waiting for {addr} ({what})", secs(*.after))]
-    TimedOut { addr: String, after: Duration, what: String },
-    #[error("{addr} ({what}): {source}")]
-    Io {
-        addr: String,
-        what: String,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("protocol error from {addr}: {msg}")]
-    Protocol { addr: String, msg: String },
-    #[error("connection closed by {addr} ({what})")]
-    Closed { addr: String, what: String },
-}
-
-/// A duration for messages: `2 s`, `1.5 s`.
-pub fn secs(d: Duration) -> String {
-    if d.subsec_millis() == 0 { format!("{} s", d.as_secs()) } else { format!("{:.1} s", d.as_secs_f64()) }
-}
-
-impl ConnError {
-    /// An I/O error while waiting for `what` from `addr`: a timeout says so.
-    pub fn io(addr: &str, what: &str, after: Duration, e: std::io::Error) -> ConnError {
-        if is_timeout(&e) {
-            ConnError::TimedOut { addr: addr.into(), after, what: what.into() }
-        } else {
-            ConnError::Io { addr: addr.into(), what: what.into(), source: e }
-        }
-    }
 }
 
 /// The command's name (and a subcommand's, for the few commands that take one), read from
@@ -180,7 +148,7 @@ impl Conn {
     /// Sends one command and reads its reply.
     pub fn call(&mut self, args: &[&[u8]]) -> Result<Reply, ConnError> {
         let mut b = Vec::new();
-        super::command::write(&mut b, args);
+        crate::resp::command::write(&mut b, args);
         self.send_raw(&b)?;
         self.read_reply()
     }
@@ -195,18 +163,19 @@ impl Conn {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::net::secs;
 
     #[test]
     fn names_commands_not_arguments() {
         let mut b = Vec::new();
-        super::super::command::write(&mut b, &[b"AUTH", b"alice", b"secret"]);
+        crate::resp::command::write(&mut b, &[b"AUTH", b"alice", b"secret"]);
         assert_eq!(command_name(&b), "AUTH");
         b.clear();
-        super::super::command::write(&mut b, &[b"info", b"Server"]);
+        crate::resp::command::write(&mut b, &[b"info", b"Server"]);
         assert_eq!(command_name(&b), "INFO server");
         b.clear();
-        super::super::command::write(&mut b, &[b"PING"]);
-        super::super::command::write(&mut b, &[b"SET", b"k", b"v"]);
+        crate::resp::command::write(&mut b, &[b"PING"]);
+        crate::resp::command::write(&mut b, &[b"SET", b"k", b"v"]);
         assert_eq!(command_name(&b), "PING");
         assert_eq!(command_name(b"garbage"), "?");
         assert_eq!(command_name(b"*2\r\n$99999999999999999999\r\n"), "?");

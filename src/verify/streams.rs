@@ -27,7 +27,7 @@
 //! Memory: the dump's groups are what the decoder holds anyway (it reads a group's PEL
 //! whole); at most `max(pel_exact, 1000)` of the target's PEL entries are held at a time.
 
-use super::{Cmds, Peers, quote};
+use super::{Cmds, Error, Peers, quote};
 use crate::format::Dialect;
 use crate::format::Result as FResult;
 use crate::format::stream::{Group, Idmp, Pending, StreamId, StreamMeta};
@@ -137,9 +137,9 @@ fn bytes(r: Option<&Reply>) -> Vec<u8> {
     r.and_then(|r| r.bytes()).map(<[u8]>::to_vec).unwrap_or_default()
 }
 
-fn fail(what: &str, r: &Reply) -> Result<(), String> {
+fn fail(what: &str, r: &Reply) -> Result<(), Error> {
     match r {
-        Reply::Error(e) => Err(format!("{what} gave {}", String::from_utf8_lossy(e))),
+        Reply::Error(e) => Err(Error::Other(format!("{what} gave {}", String::from_utf8_lossy(e)))),
         _ => Ok(()),
     }
 }
@@ -182,7 +182,7 @@ fn full_groups(info: &[Reply], n: usize) -> Vec<SrvGroup> {
 }
 
 /// The stream's fields and groups from a target without `XINFO STREAM ... FULL` (5.0).
-fn plain_info(p: &mut Peers, key: &[u8], db: u64) -> Result<(Reply, Vec<SrvGroup>), String> {
+fn plain_info(p: &mut Peers, key: &[u8], db: u64) -> Result<(Reply, Vec<SrvGroup>), Error> {
     let mut c = Cmds::default();
     c.push(&[b"XINFO", b"STREAM", key]);
     c.push(&[b"XINFO", b"GROUPS", key]);
@@ -232,7 +232,7 @@ pub(super) fn compare(
     t: &Tail,
     pel_exact: usize,
     now_ms: i64,
-) -> Result<Option<String>, String> {
+) -> Result<Option<String>, Error> {
     let Some(meta) = &t.meta else { return Ok(None) };
     let full = p.server.dialect == Dialect::Valkey || (p.server.major, p.server.minor) >= (6, 0);
     let (info, groups) = if full {
@@ -331,7 +331,7 @@ fn group(
     first_entry: Option<StreamId>,
     g: &DGroup,
     sg: &SrvGroup,
-) -> Result<Option<String>, String> {
+) -> Result<Option<String>, Error> {
     if sg.last_id != Some(g.last_id) {
         let got = sg.last_id.map_or("nothing".into(), |i| i.to_string());
         return Ok(Some(format!("last-delivered-id {got}, expected {}", g.last_id)));
@@ -435,7 +435,7 @@ fn time_ms(r: &Reply) -> Option<i64> {
 }
 
 /// The PEL page by page with `XPENDING`, each page between two `TIME`s.
-fn paged_pel(p: &mut Peers, key: &[u8], db: u64, g: &DGroup) -> Result<Option<String>, String> {
+fn paged_pel(p: &mut Peers, key: &[u8], db: u64, g: &DGroup) -> Result<Option<String>, Error> {
     let mut start = "-".to_string();
     let mut i = 0;
     let page = PAGE.to_string();
@@ -447,7 +447,7 @@ fn paged_pel(p: &mut Peers, key: &[u8], db: u64, g: &DGroup) -> Result<Option<St
         let r = p.run(key, db, &c)?;
         fail("XPENDING", &r[1])?;
         let (Some(t0), Some(t1)) = (time_ms(&r[0]), time_ms(&r[2])) else {
-            return Err(format!("TIME gave {} and {}", r[0].text(), r[2].text()));
+            return Err(Error::Other(format!("TIME gave {} and {}", r[0].text(), r[2].text())));
         };
         let entries = r[1].array();
         for e in entries {

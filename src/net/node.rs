@@ -11,10 +11,11 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use super::error::{Error, secs};
+use super::handshake::handshake_in_db;
+use super::transport::{ReadHalf, WriteHalf, is_timeout};
 use super::url::Url;
-use crate::resp::client::{Conn, ConnError, secs};
-use crate::resp::reply::{MAX_PENDING, ParseError, Reply, Skipper};
-use crate::resp::transport::{ReadHalf, Stream, WriteHalf, connect_tcp, is_timeout};
+use crate::resp::reply::{MAX_PENDING, ParseError, Skipper};
 
 /// Most unanswered commands per connection (small commands fill a byte window slowly; a
 /// server holds a reply per command).
@@ -51,6 +52,15 @@ pub struct Done {
     pub err: Option<String>,
 }
 
+/// Why a connection died.
+#[derive(Clone, Debug)]
+pub struct Death {
+    /// In words, naming the node: `timed out after 2 s waiting for 127.0.0.1:7000 (...)`.
+    pub why: String,
+    /// It waited the whole timeout (a node that does so again and again is given up).
+    pub timed_out: bool,
+}
+
 #[derive(Default)]
 struct State {
     q: VecDeque<Expect>,
@@ -63,7 +73,7 @@ struct State {
     /// The first error of the key being acknowledged (its pieces may span several entries).
     cur_err: Option<String>,
     done: Vec<Done>,
-    dead: Option<String>,
+    dead: Option<Death>,
 }
 
 impl State {
@@ -90,52 +100,16 @@ pub struct Node {
     timeout: Duration,
 }
 
-/// Connects to `addr`, authenticates, and checks that the server answers: TCP (waiting at
-/// most the smaller of `connect` and the URL's connect timeout), TLS for `rediss://`, `AUTH`
-/// with the URL's credentials, `PING` (each waiting at most the URL's I/O timeout). Every
-/// error names `addr` and the step: `timed out after 2 s waiting for 127.0.0.1:7000 (PING)`.
-pub fn handshake(url: &Url, addr: &str, connect: Duration) -> Result<Conn, String> {
-    let t = url.timeouts;
-    let connect = connect.min(t.connect);
-    let sock = connect_tcp(addr, connect).map_err(|e| ConnError::io(addr, "connect", connect, e).to_string())?;
-    let stream = if url.tls {
-        let host = addr.rsplit_once(':').map_or(addr, |x| x.0);
-        super::tls::handshake(sock, host, addr, &url.tls_opts, connect)?
-    } else {
-        Stream::tcp(sock).map_err(|e| ConnError::io(addr, "connect", connect, e).to_string())?
-    };
-    let mut c = Conn::new(stream, addr, t.io).map_err(|e| e.to_string())?;
-    if let Some(p) = &url.password {
-        let r = match &url.user {
-            Some(u) => c.cmd(&["AUTH", u, p.expose()]),
-            None => c.cmd(&["AUTH", p.expose()]),
-        }
-        .map_err(|e| e.to_string())?;
-        if let Reply::Error(e) = r {
-            return Err(format!("{addr}: authentication failed: {}", String::from_utf8_lossy(&e)));
-        }
-    }
-    match c.cmd(&["PING"]).map_err(|e| e.to_string())? {
-        Reply::Error(e) => Err(format!("{addr}: {}", String::from_utf8_lossy(&e))),
-        _ => Ok(c),
-    }
-}
-
 impl Node {
-    /// A pipelined connection to `addr`: [`handshake`], then a reader thread matching
+    /// A pipelined connection to `addr`: [`handshake_in_db`], then a reader thread matching
     /// replies. A server that owes replies and sends nothing for the URL's I/O timeout, or a
     /// write that waits that long, makes the connection dead (see [`Node::dead`]).
     ///
     /// `db`: the database this connection works in, selected in the handshake (and its
     /// answer checked) before anything else is sent, so no command on it ever runs in
     /// another db. A standalone load opens one connection per target db; a cluster's is 0.
-    pub fn connect(url: &Url, addr: &str, db: u64) -> Result<Node, String> {
-        let mut c = handshake(url, addr, url.timeouts.connect)?;
-        if db != 0
-            && let Reply::Error(e) = c.cmd(&["SELECT", &db.to_string()]).map_err(|e| e.to_string())?
-        {
-            return Err(format!("{addr}: SELECT {db} failed: {}", String::from_utf8_lossy(&e)));
-        }
+    pub fn connect(url: &Url, addr: &str, db: u64) -> Result<Node, Error> {
+        let c = handshake_in_db(url, addr, db, url.timeouts.connect)?;
         let timeout = c.timeout();
         let (r, w) = c.into_stream().split();
         let sh: Shared = Arc::default();
@@ -144,7 +118,7 @@ impl Node {
         let reader = std::thread::Builder::new()
             .name(format!("reader {addr}"))
             .spawn(move || read_loop(r, &sh2, &a, timeout))
-            .map_err(|e| format!("{addr}: cannot start a reader thread: {e}"))?;
+            .map_err(|e| Error::Io { addr: addr.to_string(), what: "a reader thread".into(), source: e })?;
         Ok(Node { addr: addr.to_string(), db, w, sh, reader: Some(reader), carry: 0, timeout })
     }
 
@@ -223,7 +197,7 @@ impl Node {
             } else {
                 format!("writing to {}: {err}", self.addr)
             };
-            st.dead.get_or_insert(why);
+            st.dead.get_or_insert(Death { why, timed_out: is_timeout(&err) });
             self.sh.1.notify_all();
             drop(st);
             self.w.shutdown();
@@ -248,7 +222,8 @@ impl Node {
         std::mem::take(&mut self.sh.0.lock().unwrap().done)
     }
 
-    pub fn dead(&self) -> Option<String> {
+    /// Why the connection died, if it did.
+    pub fn dead(&self) -> Option<Death> {
         self.sh.0.lock().unwrap().dead.clone()
     }
 
@@ -306,7 +281,7 @@ fn pop_complete(st: &mut State) {
 /// Marks the connection dead (the first reason stays) and wakes the loader.
 fn die(sh: &(Mutex<State>, Condvar), why: String) {
     let mut st = sh.0.lock().unwrap();
-    st.dead.get_or_insert(why);
+    st.dead.get_or_insert(Death { why, timed_out: false });
     sh.1.notify_all();
 }
 
@@ -347,7 +322,8 @@ fn read_loop(mut r: ReadHalf, sh: &(Mutex<State>, Condvar), addr: &str, timeout:
             for err in got.drain(..) {
                 pop_complete(st);
                 let Some(front) = st.q.front_mut() else {
-                    st.dead.get_or_insert(format!("protocol error from {addr}: a reply nobody asked for"));
+                    let why = format!("protocol error from {addr}: a reply nobody asked for");
+                    st.dead.get_or_insert(Death { why, timed_out: false });
                     sh.1.notify_all();
                     return;
                 };
@@ -376,11 +352,12 @@ fn read_loop(mut r: ReadHalf, sh: &(Mutex<State>, Condvar), addr: &str, timeout:
                         next_note = waited + NOTE_EVERY;
                     }
                     if waited >= timeout && bad.is_none() {
-                        st.dead.get_or_insert(format!(
+                        let why = format!(
                             "timed out after {} waiting for {addr} ({} replies outstanding)",
                             secs(timeout),
                             st.cmds
-                        ));
+                        );
+                        st.dead.get_or_insert(Death { why, timed_out: true });
                         sh.1.notify_all();
                         drop(g);
                         // a writer blocked on this socket stops too

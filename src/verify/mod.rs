@@ -26,23 +26,43 @@
 //!   each key's presence, type, expiry and, for a key that fits one batch, its whole value.
 //!   A bigger key (or a stream) is finished alone after its window, batch by batch.
 
-mod stream;
+mod job;
+mod peers;
+mod streams;
+
+pub use job::{Job, Outcome};
+use peers::Cmds;
+pub use peers::Peers;
 
 use std::collections::BTreeSet;
 use std::hash::Hasher;
-use std::time::Duration;
 
-use super::url::Url;
-use crate::convert::Target as Server;
+use crate::encode::text::quote;
 use crate::filter::Filter;
 use crate::format::Scratch;
 use crate::format::record::{Key, Options, Record};
 use crate::format::stream::{Group, Idmp, StreamEntry, StreamId, StreamMeta};
 use crate::format::types::{self, Kind};
 use crate::format::visit::Visitor;
-use crate::format::{Error, ErrorKind, Reader, Str, module};
-use crate::resp::client::Conn;
+use crate::format::{Reader, Str, module};
 use crate::resp::reply::Reply;
+use crate::server::Server;
+
+/// Why a verification could not go on (a key that differs is not an error: it is
+/// reported).
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The target could not be reached, or answered wrongly.
+    #[error(transparent)]
+    Net(#[from] crate::net::Error),
+    /// A dump is damaged.
+    #[error(transparent)]
+    Format(#[from] crate::format::Error),
+    /// The target answered something verify cannot use, or the dump cannot be compared
+    /// as asked.
+    #[error("{0}")]
+    Other(String),
+}
 
 /// Elements checked per round trip.
 pub const BATCH: usize = 1000;
@@ -144,6 +164,49 @@ impl VerifyReport {
             n.names.push(quote(name));
         }
     }
+    /// Keys with something that could not be compared.
+    pub fn not_comparable_keys(&self) -> u64 {
+        self.not_comparable.values().map(|n| n.keys).sum()
+    }
+
+    /// The report as lines for a person (without the `rdbshift: ` prefix); `extra`: the
+    /// target was scanned for keys the dumps do not hold.
+    pub fn lines(&self, extra: bool, seconds: f64) -> Vec<String> {
+        let mut v = vec![format!(
+            "checked {} keys: {} missing, {} different, {} with server errors, {} expired (not expected), {} not comparable in {seconds:.2}s",
+            self.checked,
+            self.missing,
+            self.different,
+            self.errors,
+            self.expired,
+            self.not_comparable_keys()
+        )];
+        v.extend(self.missing_keys.iter().map(|k| format!("  missing: {k}")));
+        v.extend(self.different_keys.iter().map(|(k, w)| format!("  different: {k}: {w}")));
+        v.extend(self.error_keys.iter().map(|(k, w)| format!("  server error: {k}: {w}")));
+        for (kind, n) in &self.not_comparable {
+            let items = if n.items != n.keys {
+                format!("{} {kind} in {} keys", n.items, n.keys)
+            } else {
+                format!("{} {kind}", n.keys)
+            };
+            v.push(format!("not comparable: {items}: {}", n.why));
+            v.extend(n.names.iter().map(|k| format!("  not comparable: {k}")));
+        }
+        if extra {
+            let scope = match self.extra_slots {
+                Some(n) => format!(" in the {n} slots the dumps' keys hold"),
+                None => String::new(),
+            };
+            v.push(format!(
+                "extra: {} keys on the target{scope} that the dumps do not hold ({} scanned)",
+                self.extra, self.scanned
+            ));
+            v.extend(self.extra_keys.iter().map(|k| format!("  extra: {k}")));
+        }
+        v
+    }
+
     /// Whether anything could not be compared (`--strict` makes that a failure).
     pub fn incomplete(&self) -> bool {
         !self.not_comparable.is_empty()
@@ -174,205 +237,6 @@ fn expiry(ms: Option<i64>) -> String {
         None | Some(-1) => "none".into(),
         Some(-2) => "none (no such key)".into(),
         Some(e) => format!("{e} ({})", date(e)),
-    }
-}
-
-/// A byte string as redis-cli shows it, so that it can be pasted back as one argument:
-/// printable ASCII without spaces, quotes or backslashes as is; anything else in double
-/// quotes with `\n`, `\r`, `\t`, `\a`, `\b`, `\"`, `\\` and `\xHH` escapes (`sdscatrepr` in
-/// `src/sds.c`).
-pub fn quote(b: &[u8]) -> String {
-    let bare = !b.is_empty() && b.iter().all(|&c| c.is_ascii_graphic() && !matches!(c, b'"' | b'\'' | b'\\'));
-    if bare {
-        return String::from_utf8_lossy(b).into_owned();
-    }
-    let mut s = String::with_capacity(b.len() + 2);
-    s.push('"');
-    for &c in b {
-        match c {
-            b'\\' => s.push_str("\\\\"),
-            b'"' => s.push_str("\\\""),
-            b'\n' => s.push_str("\\n"),
-            b'\r' => s.push_str("\\r"),
-            b'\t' => s.push_str("\\t"),
-            7 => s.push_str("\\a"),
-            8 => s.push_str("\\b"),
-            0x20..=0x7e => s.push(c as char),
-            _ => s.push_str(&format!("\\x{c:02x}")),
-        }
-    }
-    s.push('"');
-    s
-}
-
-/// Commands written into one buffer, counted.
-#[derive(Default, Clone)]
-pub(crate) struct Cmds {
-    buf: Vec<u8>,
-    n: usize,
-}
-
-impl Cmds {
-    pub(crate) fn push(&mut self, args: &[&[u8]]) {
-        crate::resp::command::write(&mut self.buf, args);
-        self.n += 1;
-    }
-}
-
-/// One connection to a node, with the db it has selected.
-struct Link {
-    addr: String,
-    conn: Conn,
-    db: u64,
-}
-
-/// Connections to the target: one per node, keys routed by slot on a cluster.
-pub struct Peers {
-    url: Url,
-    cluster: bool,
-    pub server: Server,
-    links: Vec<Link>,
-    /// Slot -> index into `links` (cluster).
-    slots: Vec<usize>,
-}
-
-/// How long a reply may take.
-const TIMEOUT: Duration = Duration::from_secs(60);
-
-impl Peers {
-    pub fn connect(url: Url) -> Result<Peers, String> {
-        let (server, cluster) = super::probe(&url)?;
-        let mut p = Peers { url, cluster, server, links: Vec::new(), slots: vec![0; 16384] };
-        p.refresh()?;
-        Ok(p)
-    }
-
-    pub fn is_cluster(&self) -> bool {
-        self.cluster
-    }
-
-    fn link(&mut self, addr: &str) -> Result<usize, String> {
-        if let Some(i) = self.links.iter().position(|c| c.addr == addr) {
-            return Ok(i);
-        }
-        let conn = super::node::handshake(&self.url, addr, TIMEOUT)?;
-        self.links.push(Link { addr: addr.to_string(), conn, db: 0 });
-        Ok(self.links.len() - 1)
-    }
-
-    fn refresh(&mut self) -> Result<(), String> {
-        let a = self.url.addr();
-        let i = self.link(&a)?;
-        if !self.cluster {
-            return Ok(());
-        }
-        let ranges = super::cluster_slots(&mut self.links[i].conn, &a)?;
-        for (lo, hi, addr) in ranges {
-            let n = self.link(&addr)?;
-            for s in lo..=hi.min(16383) {
-                self.slots[s] = n;
-            }
-        }
-        Ok(())
-    }
-
-    fn node_of(&self, key: &[u8]) -> usize {
-        if self.cluster { self.slots[crate::slot::of(key) as usize] } else { 0 }
-    }
-
-    /// The nodes that serve slots (standalone: the one node).
-    fn masters(&self) -> Vec<usize> {
-        let mut v = if self.cluster { self.slots.clone() } else { vec![0] };
-        v.sort_unstable();
-        v.dedup();
-        v
-    }
-
-    /// Writes a `SELECT` into `buf` when node `i` is not on `db` (standalone only); true if
-    /// it did (its reply comes first).
-    fn select_into(&mut self, i: usize, db: u64, buf: &mut Vec<u8>) -> bool {
-        if self.cluster || self.links[i].db == db {
-            return false;
-        }
-        crate::resp::command::write(buf, &[b"SELECT", db.to_string().as_bytes()]);
-        self.links[i].db = db;
-        true
-    }
-
-    fn send(&mut self, i: usize, bytes: &[u8]) -> Result<(), String> {
-        let l = &mut self.links[i];
-        l.conn.send_raw(bytes).map_err(|e| format!("{}: {e}", l.addr))
-    }
-
-    fn read(&mut self, i: usize) -> Result<Reply, String> {
-        let l = &mut self.links[i];
-        l.conn.read_reply().map_err(|e| format!("{}: {e}", l.addr))
-    }
-
-    /// Reads the reply of a `SELECT` written by [`Peers::select_into`].
-    fn read_select(&mut self, i: usize) -> Result<(), String> {
-        match self.read(i)? {
-            Reply::Error(e) => {
-                Err(format!("{}: SELECT {}: {}", self.links[i].addr, self.links[i].db, String::from_utf8_lossy(&e)))
-            }
-            _ => Ok(()),
-        }
-    }
-
-    /// Runs `cmds` on node `i` in `db`, pipelined; no redirects followed.
-    fn exec(&mut self, i: usize, db: u64, cmds: &Cmds) -> Result<Vec<Reply>, String> {
-        let mut buf = Vec::new();
-        let select = self.select_into(i, db, &mut buf);
-        buf.extend_from_slice(&cmds.buf);
-        self.send(i, &buf)?;
-        if select {
-            self.read_select(i)?;
-        }
-        (0..cmds.n).map(|_| self.read(i)).collect()
-    }
-
-    /// Runs the commands of `key` (in `db`) pipelined and returns their replies; follows
-    /// `MOVED` (slot map read again) and `ASK` (each command after `ASKING`).
-    fn run(&mut self, key: &[u8], db: u64, cmds: &Cmds) -> Result<Vec<Reply>, String> {
-        let mut ask: Option<usize> = None;
-        for _ in 0..5 {
-            let out = match ask {
-                None => {
-                    let i = self.node_of(key);
-                    self.exec(i, db, cmds)?
-                }
-                Some(i) => {
-                    let mut asked = Cmds::default();
-                    let mut pos = 0;
-                    while pos < cmds.buf.len() {
-                        let (_, next) = crate::resp::reply::parse(&cmds.buf, pos)
-                            .map_err(|e| format!("cannot split commands: {e:?}"))?;
-                        asked.push(&[b"ASKING"]);
-                        asked.buf.extend_from_slice(&cmds.buf[pos..next]);
-                        asked.n += 1;
-                        pos = next;
-                    }
-                    self.exec(i, db, &asked)?.into_iter().skip(1).step_by(2).collect()
-                }
-            };
-            let redirect = out.iter().find_map(|r| match r {
-                Reply::Error(e) if e.starts_with(b"MOVED ") || e.starts_with(b"ASK ") => Some(e.clone()),
-                _ => None,
-            });
-            match redirect {
-                None => return Ok(out),
-                Some(e) if e.starts_with(b"MOVED ") => {
-                    self.refresh()?;
-                    ask = None;
-                }
-                Some(e) => {
-                    let text = String::from_utf8_lossy(&e).into_owned();
-                    let addr = text.split_whitespace().nth(2).unwrap_or_default().to_string();
-                    ask = Some(self.link(&addr)?);
-                }
-            }
-        }
-        Err(format!("{}: keeps being redirected", quote(key)))
     }
 }
 
@@ -418,12 +282,12 @@ pub fn selected(filter: &Filter, k: &Key, name: &[u8]) -> bool {
 
 /// A quick skim of a dump: the dbs that hold keys the filters select, and how many keys
 /// they select (for `--sample`, and for a cluster, which has only db 0).
-pub fn survey(data: &[u8], opts: Options, filter: &Filter) -> Result<(BTreeSet<u64>, u64), String> {
-    let mut r = Reader::new(data, opts).map_err(|e| e.to_string())?;
+pub fn survey(data: &[u8], opts: Options, filter: &Filter) -> Result<(BTreeSet<u64>, u64), Error> {
+    let mut r = Reader::new(data, opts)?;
     let (mut dbs, mut n) = (BTreeSet::new(), 0);
-    while let Some(rec) = r.next_record().map_err(|e| e.to_string())? {
+    while let Some(rec) = r.next_record()? {
         let Record::Key(k) = rec else { continue };
-        if selected(filter, &k, &k.name().map_err(|e| e.to_string())?) {
+        if selected(filter, &k, &k.name()?) {
             dbs.insert(k.db());
             n += 1;
         }
@@ -465,26 +329,26 @@ impl Verifier {
     }
 
     /// Verifies every selected key of one dump (those for which `pick` says yes).
-    pub fn dump(&mut self, data: &[u8], opts: Options, pick: &mut dyn FnMut() -> bool) -> Result<(), String> {
-        let mut r = Reader::new(data, opts).map_err(|e| e.to_string())?;
+    pub fn dump(&mut self, data: &[u8], opts: Options, pick: &mut dyn FnMut() -> bool) -> Result<(), Error> {
+        let mut r = Reader::new(data, opts)?;
         let mut scratch = Scratch::default();
         let mut w = Window::default();
-        while let Some(rec) = r.next_record().map_err(|e| e.to_string())? {
+        while let Some(rec) = r.next_record()? {
             let Record::Key(k) = rec else { continue };
             if !self.filter.db(k.db()) {
                 continue;
             }
             let db = self.settings.to_db.unwrap_or(k.db());
             self.dbs.insert(db);
-            let name = k.name().map_err(|e| e.to_string())?;
+            let name = k.name()?;
             if !selected(&self.filter, &k, &name) {
                 continue;
             }
-            if self.p.cluster && db != 0 {
-                return Err(format!(
+            if self.p.is_cluster() && db != 0 {
+                return Err(Error::Other(format!(
                     "key {} is in db {db}, and a cluster has only db 0: choose a db with --db N and map it with --to-db 0",
                     quote(&name)
-                ));
+                )));
             }
             if let Some(s) = &mut self.keys {
                 s.insert(db, &name);
@@ -515,7 +379,7 @@ impl Verifier {
     }
 
     /// The commands that check key `k`, and what they must answer.
-    fn prepare<'a>(&self, k: Key<'a>, name: Vec<u8>, db: u64, scratch: &mut Scratch) -> Result<Item<'a>, String> {
+    fn prepare<'a>(&self, k: Key<'a>, name: Vec<u8>, db: u64, scratch: &mut Scratch) -> Result<Item<'a>, Error> {
         let server = &self.p.server;
         let kind = types::kind(k.ty());
         let mut cmds = Cmds::default();
@@ -525,7 +389,7 @@ impl Verifier {
         let want = match kind {
             Kind::String => {
                 let mut v = StringValue(None);
-                k.decode(&mut v, scratch).map_err(|e| e.to_string())?;
+                k.decode(&mut v, scratch)?;
                 let v = v.0.unwrap_or_default();
                 if v.len() > STRING_PIECE {
                     cmds.push(&[b"STRLEN", &name]);
@@ -555,8 +419,9 @@ impl Verifier {
                 cmds.push(&[card, &name]);
                 let mut c = Collect::new(kind, &self.filter, server, None);
                 match k.decode(&mut c, scratch) {
-                    Err(_) if c.overflow => Want::Big,
-                    Err(e) => return Err(e.to_string()),
+                    Err(Halt::Overflow) => Want::Big,
+                    Err(Halt::Format(e)) => return Err(e.into()),
+                    Err(Halt::Target(e)) => return Err(e),
                     Ok(()) => {
                         bytes += 2 * c.batch.bytes;
                         batch_cmds(&mut cmds, kind, &name, &c.batch, 0, c.single);
@@ -576,7 +441,7 @@ impl Verifier {
 
     /// Sends the window's commands (one write per node), judges the replies, then finishes
     /// the keys too big for one batch one by one.
-    fn run_window(&mut self, w: &mut Window, scratch: &mut Scratch) -> Result<(), String> {
+    fn run_window(&mut self, w: &mut Window, scratch: &mut Scratch) -> Result<(), Error> {
         let items = std::mem::take(&mut w.items);
         w.bytes = 0;
         if items.is_empty() {
@@ -593,15 +458,15 @@ impl Verifier {
             if self.p.select_into(i, it.db, buf) {
                 order.push(None);
             }
-            buf.extend_from_slice(&it.cmds.buf);
-            order.extend(std::iter::repeat_n(Some(j), it.cmds.n));
+            buf.extend_from_slice(it.cmds.bytes());
+            order.extend(std::iter::repeat_n(Some(j), it.cmds.len()));
         }
         for (i, (buf, _)) in plan.iter().enumerate() {
             if !buf.is_empty() {
                 self.p.send(i, buf)?;
             }
         }
-        let mut replies: Vec<Vec<Reply>> = items.iter().map(|it| Vec::with_capacity(it.cmds.n)).collect();
+        let mut replies: Vec<Vec<Reply>> = items.iter().map(|it| Vec::with_capacity(it.cmds.len())).collect();
         for (i, (_, order)) in plan.iter().enumerate() {
             for who in order {
                 match who {
@@ -622,7 +487,7 @@ impl Verifier {
     }
 
     /// Judges one key from its replies (and finishes it, if it is bigger than one batch).
-    fn judge(&mut self, it: &Item, r: &[Reply], scratch: &mut Scratch) -> Result<(), String> {
+    fn judge(&mut self, it: &Item, r: &[Reply], scratch: &mut Scratch) -> Result<(), Error> {
         let (k, name) = (&it.k, &it.name[..]);
         if let Reply::Error(e) = &r[0] {
             self.report.error(name, format!("TYPE: {}", String::from_utf8_lossy(e)));
@@ -720,7 +585,7 @@ impl Verifier {
         card: &Reply,
         seen: u64,
         expired_fields: u64,
-    ) -> Result<Option<String>, String> {
+    ) -> Result<Option<String>, Error> {
         let Reply::Int(n) = *card else { return Ok(Some(count_diff(card, seen))) };
         let n = n.max(0) as u64;
         if n == seen {
@@ -740,9 +605,9 @@ impl Verifier {
     }
 
     /// A string longer than one piece, compared piece by piece with `GETRANGE`.
-    fn long_string(&mut self, it: &Item, scratch: &mut Scratch) -> Result<Option<String>, String> {
+    fn long_string(&mut self, it: &Item, scratch: &mut Scratch) -> Result<Option<String>, Error> {
         let mut v = StringValue(None);
-        it.k.decode(&mut v, scratch).map_err(|e| e.to_string())?;
+        it.k.decode(&mut v, scratch)?;
         let v = v.0.unwrap_or_default();
         for (n, piece) in v.chunks(STRING_PIECE).enumerate() {
             let from = n * STRING_PIECE;
@@ -759,16 +624,20 @@ impl Verifier {
 
     /// A collection bigger than one batch, or a stream: decoded again and checked batch by
     /// batch, then the cardinality (`card`, from the window), then a stream's groups.
-    fn big(&mut self, it: &Item, card: &Reply, scratch: &mut Scratch) -> Result<Option<String>, String> {
+    fn big(&mut self, it: &Item, card: &Reply, scratch: &mut Scratch) -> Result<Option<String>, Error> {
         let kind = types::kind(it.k.ty());
         let server = self.p.server;
-        let live = Live { p: &mut self.p, key: &it.name, db: it.db, diff: None, err: None };
+        let live = Live { p: &mut self.p, key: &it.name, db: it.db, diff: None };
         let mut c = Collect::new(kind, &self.filter, &server, Some(live));
-        it.k.decode(&mut c, scratch).map_err(|e| e.to_string())?;
-        c.flush();
+        match it.k.decode(&mut c, scratch) {
+            Ok(()) => c.flush()?,
+            Err(Halt::Format(e)) => return Err(e.into()),
+            Err(Halt::Target(e)) => return Err(e),
+            Err(Halt::Overflow) => return Err(Error::Other("a live check stopped at one batch".into())),
+        }
         let (seen, expired_fields, tail) = (c.seen, c.expired_fields, std::mem::take(&mut c.tail));
         let ttl_skipped = c.ttl_skipped;
-        let Some(Live { diff, err, .. }) = c.live.take() else { return Ok(None) };
+        let Some(Live { diff, .. }) = c.live.take() else { return Ok(None) };
         if ttl_skipped > 0 {
             let why = self.no_field_ttls();
             self.report.not_comparable("hash field TTLs", &it.name, ttl_skipped, why);
@@ -781,9 +650,6 @@ impl Verifier {
         if nacked > 0 && !server.xnack() {
             let why = format!("{server} has no NACKed stream entries (they go as unowned or are dropped)");
             self.report.not_comparable("stream NACKs", &it.name, nacked, why);
-        }
-        if let Some(e) = err {
-            return Err(e);
         }
         if diff.is_some() {
             return Ok(diff);
@@ -813,7 +679,7 @@ impl Verifier {
             }
         }
         if kind == Kind::Stream {
-            return stream::compare(&mut self.p, &it.name, it.db, &tail, self.settings.pel_exact, self.filter.now_ms);
+            return streams::compare(&mut self.p, &it.name, it.db, &tail, self.settings.pel_exact, self.filter.now_ms);
         }
         Ok(None)
     }
@@ -846,13 +712,13 @@ impl Verifier {
     /// On a cluster only the slots the dumps' selected keys hold are looked at (a shard's
     /// dump verified alone does not report the other shards' keys); on a standalone server
     /// every key of the dbs is (give every dump of the migration).
-    pub fn extra(&mut self) -> Result<(), String> {
+    pub fn extra(&mut self) -> Result<(), Error> {
         let Some(mut set) = self.keys.take() else { return Ok(()) };
-        let cluster = self.p.cluster;
+        let cluster = self.p.is_cluster();
         if cluster {
             self.report.extra_slots = Some(self.slots.iter().map(|w| w.count_ones() as u64).sum());
         }
-        let dbs: Vec<u64> = if self.p.cluster {
+        let dbs: Vec<u64> = if self.p.is_cluster() {
             vec![0]
         } else if let Some(d) = self.settings.to_db {
             vec![d]
@@ -870,7 +736,7 @@ impl Verifier {
                     let r = self.p.exec(i, db, &c)?;
                     let a = r[0].array();
                     let (Some(next), Some(keys)) = (a.first().and_then(Reply::bytes), a.get(1)) else {
-                        return Err(format!("{}: SCAN gave {}", self.p.links[i].addr, show(&r[0])));
+                        return Err(Error::Other(format!("{}: SCAN gave {}", self.p.addr(i), show(&r[0]))));
                     };
                     cursor = next.to_vec();
                     let keys = keys.array();
@@ -1138,11 +1004,27 @@ struct Live<'p> {
     key: &'p [u8],
     db: u64,
     diff: Option<String>,
-    err: Option<String>,
+}
+
+/// Why collecting a value's elements stopped before its end.
+#[derive(Debug)]
+enum Halt {
+    /// The dump is damaged.
+    Format(crate::format::Error),
+    /// More than one batch, and no live check: the key is finished after its window.
+    Overflow,
+    /// The target failed while a batch was checked.
+    Target(Error),
+}
+
+impl From<crate::format::Error> for Halt {
+    fn from(e: crate::format::Error) -> Halt {
+        Halt::Format(e)
+    }
 }
 
 /// Gathers a value's elements into batches while it is decoded. Without a [`Live`] check
-/// it stops at the first full batch (`overflow`: the key is finished after its window).
+/// it stops at the first full batch ([`Halt::Overflow`]: the key is finished after its window).
 struct Collect<'p> {
     kind: Kind,
     now_ms: i64,
@@ -1158,8 +1040,7 @@ struct Collect<'p> {
     /// Hash fields with a TTL the target cannot hold (compared without it).
     ttl_skipped: u64,
     live: Option<Live<'p>>,
-    overflow: bool,
-    tail: stream::Tail,
+    tail: streams::Tail,
 }
 
 impl<'p> Collect<'p> {
@@ -1174,40 +1055,36 @@ impl<'p> Collect<'p> {
             expired_fields: 0,
             ttl_skipped: 0,
             live,
-            overflow: false,
-            tail: stream::Tail::default(),
+            tail: streams::Tail::default(),
         }
     }
 
     /// Checks the gathered batch (live), and empties it.
-    fn flush(&mut self) {
-        let Some(l) = &mut self.live else { return };
-        if l.diff.is_none() && l.err.is_none() && self.batch.len() > 0 {
+    fn flush(&mut self) -> Result<(), Error> {
+        let Some(l) = &mut self.live else { return Ok(()) };
+        if l.diff.is_none() && self.batch.len() > 0 {
             let first = self.seen - self.batch.len() as u64;
             let mut c = Cmds::default();
             batch_cmds(&mut c, self.kind, l.key, &self.batch, first, self.single);
-            match l.p.run(l.key, l.db, &c) {
-                Ok(r) => l.diff = judge_batch(self.kind, &self.batch, first, self.single, &r),
-                Err(e) => l.err = Some(e),
-            }
+            let r = l.p.run(l.key, l.db, &c)?;
+            l.diff = judge_batch(self.kind, &self.batch, first, self.single, &r);
         }
         self.batch.clear();
+        Ok(())
     }
 
     /// Makes room for one more element: a full batch is checked, or (not live) ends the decode.
-    fn room(&mut self) -> crate::format::Result<()> {
+    fn room(&mut self) -> Result<(), Halt> {
         if self.batch.len() < BATCH {
             return Ok(());
         }
         if self.live.is_none() {
-            self.overflow = true;
-            return Err(Error::new(0, ErrorKind::Sink(std::io::Error::other("more than one batch"))));
+            return Err(Halt::Overflow);
         }
-        self.flush();
-        Ok(())
+        self.flush().map_err(Halt::Target)
     }
 
-    fn push(&mut self, a: Vec<u8>, b: Vec<u8>) -> crate::format::Result<()> {
+    fn push(&mut self, a: Vec<u8>, b: Vec<u8>) -> Result<(), Halt> {
         self.room()?;
         self.batch.bytes += a.len() + b.len() + 16;
         self.batch.elems.push((a, b));
@@ -1217,19 +1094,19 @@ impl<'p> Collect<'p> {
 }
 
 impl Visitor for Collect<'_> {
-    type Error = crate::format::Error;
-    fn list_item(&mut self, v: Str<'_>) -> crate::format::Result<()> {
+    type Error = Halt;
+    fn list_item(&mut self, v: Str<'_>) -> Result<(), Halt> {
         self.push(v.to_vec(), Vec::new())
     }
-    fn set_member(&mut self, v: Str<'_>) -> crate::format::Result<()> {
+    fn set_member(&mut self, v: Str<'_>) -> Result<(), Halt> {
         self.push(v.to_vec(), Vec::new())
     }
-    fn zset_member(&mut self, m: Str<'_>, score: f64) -> crate::format::Result<()> {
+    fn zset_member(&mut self, m: Str<'_>, score: f64) -> Result<(), Halt> {
         let mut t = Vec::new();
         crate::encode::text::double(&mut t, score);
         self.push(m.to_vec(), t)
     }
-    fn hash_field(&mut self, f: Str<'_>, v: Str<'_>, expire_ms: Option<i64>) -> crate::format::Result<()> {
+    fn hash_field(&mut self, f: Str<'_>, v: Str<'_>, expire_ms: Option<i64>) -> Result<(), Halt> {
         // a field whose TTL has passed is not on the target (whatever --include-expired says)
         if expire_ms.is_some_and(|e| e <= self.now_ms) {
             self.expired_fields += 1;
@@ -1243,7 +1120,7 @@ impl Visitor for Collect<'_> {
         }
         self.push(f.to_vec(), v.to_vec())
     }
-    fn stream_entry(&mut self, e: &StreamEntry<'_>) -> crate::format::Result<()> {
+    fn stream_entry(&mut self, e: &StreamEntry<'_>) -> Result<(), Halt> {
         self.room()?;
         self.tail.first_entry.get_or_insert(e.id);
         let mut fv: Vec<Vec<u8>> = Vec::new();
@@ -1257,16 +1134,16 @@ impl Visitor for Collect<'_> {
         self.seen += 1;
         Ok(())
     }
-    fn stream_meta(&mut self, m: &StreamMeta) -> crate::format::Result<()> {
+    fn stream_meta(&mut self, m: &StreamMeta) -> Result<(), Halt> {
         self.tail.meta = Some(m.clone());
         Ok(())
     }
-    fn stream_group(&mut self, g: &Group) -> crate::format::Result<()> {
-        self.tail.groups.push(stream::DGroup::of(g)?);
+    fn stream_group(&mut self, g: &Group) -> Result<(), Halt> {
+        self.tail.groups.push(streams::DGroup::of(g)?);
         Ok(())
     }
-    fn stream_idmp(&mut self, i: &Idmp) -> crate::format::Result<()> {
-        self.tail.idmp = Some(stream::DIdmp::of(i)?);
+    fn stream_idmp(&mut self, i: &Idmp) -> Result<(), Halt> {
+        self.tail.idmp = Some(streams::DIdmp::of(i)?);
         Ok(())
     }
 }

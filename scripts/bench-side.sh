@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Side by side, in one run, alternating the contenders round by round, medians of the
+# rounds (BENCH_RUNS, default 3), reported as ratios to the peers:
+#   - load into a fresh standalone Redis 7.0 (emptied before each run, every key checked):
+#     `rdbshift load` (RESTORE), `rdbshift load --mode commands`, librdb's `rdb-cli FILE
+#     redis` (scripts/build-rdb-cli.sh), `redis-cli --pipe` of the same data as RESP;
+#   - convert to a file: `rdbshift convert`, `rdb-cli FILE resp`, `cat FILE > OUT`.
+# Usage: scripts/bench-side.sh DUMP   (e.g. the strings dump scripts/bench.sh builds)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+F=${1:?usage: scripts/bench-side.sh DUMP}
+R=${RDB_SERVERS:-/opt/rdb-servers}
+RUNS=${BENCH_RUNS:-3}
+RDBCLI=${RDB_CLI:-/opt/rdb-tools/bin/rdb-cli}
+[ -x "$RDBCLI" ] || { echo "no $RDBCLI: run scripts/build-rdb-cli.sh" >&2; exit 1; }
+cargo build --release -q
+B=$PWD/target/release/rdbshift
+WORK=$(mktemp -d)
+P=$((22000 + RANDOM % 20000))
+cleanup() { redis-cli -p $P shutdown nosave >/dev/null 2>&1 || true; rm -rf "$WORK"; }
+trap cleanup EXIT
+"$R/bin/redis-7.0-server" --port $P --bind 127.0.0.1 --save '' --appendonly no --dir "$WORK" \
+  --daemonize yes --logfile "$WORK/log" --protected-mode no
+for _ in $(seq 100); do redis-cli -p $P ping >/dev/null 2>&1 && break; sleep 0.1; done
+"$B" convert "$F" -o "$WORK/data.resp" --target-version 7.0 2>/dev/null
+KEYS=$("$B" info "$F" --json | python3 -c 'import json,sys; print(sum(d["keys"] for d in json.load(sys.stdin)["dbs"].values()))')
+cat "$F" > /dev/null
+
+declare -A LOAD=(
+  [rdbshift-load]="$B load $F --target redis://127.0.0.1:$P"
+  [rdbshift-load-commands]="$B load $F --target redis://127.0.0.1:$P --mode commands"
+  [librdb-redis]="$RDBCLI $F -l /dev/null redis -h 127.0.0.1 -p $P"
+  [redis-cli-pipe]="sh -c 'redis-cli -p $P --pipe < $WORK/data.resp'"
+)
+declare -A CONV=(
+  [rdbshift-convert]="$B convert $F -o $WORK/out"
+  [librdb-resp]="$RDBCLI $F -l /dev/null resp -o $WORK/out"
+  [cat]="sh -c 'cat $F > $WORK/out'"
+)
+secs() { local s e; s=$(date +%s.%N); eval "$1" >/dev/null 2>&1; e=$(date +%s.%N); echo "$e - $s" | bc; }
+: > "$WORK/times"
+for r in $(seq "$RUNS"); do
+  for k in rdbshift-load librdb-redis redis-cli-pipe rdbshift-load-commands; do
+    redis-cli -p $P flushall sync >/dev/null
+    t=$(secs "${LOAD[$k]}")
+    n=$(redis-cli -p $P dbsize)
+    [ "$n" = "$KEYS" ] || { echo "$k: $n of $KEYS keys arrived" >&2; exit 1; }
+    echo "$k $t" >> "$WORK/times"
+  done
+  for k in cat rdbshift-convert librdb-resp; do
+    rm -f "$WORK/out"
+    echo "$k $(secs "${CONV[$k]}")" >> "$WORK/times"
+  done
+done
+python3 - "$WORK/times" "$KEYS" "$RUNS" <<'PY'
+import statistics, sys
+t = {}
+for line in open(sys.argv[1]):
+    k, v = line.split()
+    t.setdefault(k, []).append(float(v))
+m = {k: statistics.median(v) for k, v in t.items()}
+print(f"{sys.argv[2]} keys; medians of {sys.argv[3]} alternating rounds (seconds, then ratios)")
+for k in ["rdbshift-load", "rdbshift-load-commands", "librdb-redis", "redis-cli-pipe"]:
+    print(f"  {k:24} {m[k]:7.2f} s  {m[k] / m['librdb-redis']:.2f}x librdb  {m[k] / m['redis-cli-pipe']:.2f}x redis-cli --pipe")
+for k in ["rdbshift-convert", "librdb-resp", "cat"]:
+    print(f"  {k:24} {m[k]:7.2f} s  {m[k] / m['cat']:.2f}x cat  {m['librdb-resp'] / m[k]:.2f}x faster than librdb")
+PY

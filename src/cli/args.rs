@@ -1,0 +1,76 @@
+//! Options shared by the commands that read dumps: how strictly ([`ReadArgs`]) and which
+//! keys ([`FilterArgs`]).
+
+use clap::Args;
+use rdbshift::filter::Filter;
+use rdbshift::format::record::Options;
+
+/// Options shared by commands that read dumps.
+#[derive(Args, Clone, Debug)]
+pub struct ReadArgs {
+    /// Read files whose RDB version is newer than the newest known; stops at the first
+    /// unknown type or opcode, naming it and its offset.
+    #[arg(long)]
+    pub allow_newer: bool,
+    /// Do not verify the CRC-64 checksum at the end of the file.
+    #[arg(long)]
+    pub no_checksum: bool,
+    /// Accept a key that appears twice in one database (the last one wins, as when
+    /// replaying commands)
+    #[arg(long)]
+    pub allow_duplicate_keys: bool,
+}
+
+impl ReadArgs {
+    pub fn options(&self) -> Options {
+        Options::default()
+            .allow_newer(self.allow_newer)
+            .no_checksum(self.no_checksum)
+            .allow_duplicate_keys(self.allow_duplicate_keys)
+    }
+}
+
+/// Key selection shared by inspect, info, convert, load and verify (one stage:
+/// [`rdbshift::filter::Filter::judge`]).
+#[derive(Args, Clone, Debug)]
+pub struct FilterArgs {
+    /// Only keys of this database (repeatable).
+    #[arg(long = "db", value_name = "N")]
+    pub dbs: Vec<u64>,
+    /// Leave out the keys of this database (repeatable).
+    #[arg(long = "exclude-db", value_name = "N")]
+    pub exclude_dbs: Vec<u64>,
+    /// Only keys matching this Redis-style glob (repeatable; any may match).
+    #[arg(long = "key", value_name = "GLOB")]
+    pub keys: Vec<String>,
+    /// Leave out keys matching this Redis-style glob (repeatable).
+    #[arg(long = "exclude-key", value_name = "GLOB")]
+    pub exclude_keys: Vec<String>,
+    /// Only keys of this type: string, list, set, zset, hash, stream, module, or a module
+    /// type name such as ReJSON-RL (repeatable).
+    #[arg(long = "type", value_name = "T", value_parser = rdbshift::filter::check_type)]
+    pub types: Vec<String>,
+    /// Leave out keys of this type (same names as --type; repeatable).
+    #[arg(long = "exclude-type", value_name = "T", value_parser = rdbshift::filter::check_type)]
+    pub exclude_types: Vec<String>,
+    /// Also include keys and hash fields whose expiry has already passed (a server drops
+    /// them when it loads the file).
+    #[arg(long)]
+    pub include_expired: bool,
+}
+
+impl FilterArgs {
+    pub fn filter(&self) -> Filter {
+        let globs = |g: &[String]| g.iter().map(|g| g.as_bytes().to_vec()).collect();
+        Filter {
+            dbs: self.dbs.clone(),
+            exclude_dbs: self.exclude_dbs.clone(),
+            globs: globs(&self.keys),
+            exclude_globs: globs(&self.exclude_keys),
+            types: self.types.clone(),
+            exclude_types: self.exclude_types.clone(),
+            include_expired: self.include_expired,
+            now_ms: rdbshift::filter::now_ms(),
+        }
+    }
+}

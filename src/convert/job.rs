@@ -1,0 +1,142 @@
+//! A conversion of dumps into one RESP stream: each dump through the engine, in order,
+//! for the server it is meant for.
+
+use super::engine::{self, Config, RunError, Sink};
+use super::{Counts, MAX_BYTES, MAX_ELEMS, Mode, Plan, Server};
+use crate::filter::Filter;
+use crate::format::record::Options;
+use crate::format::visit::Oddities;
+use crate::input::Dump;
+use crate::job::Stop;
+
+/// A conversion, built with the setters below, then [`Job::run`].
+pub struct Job {
+    inputs: Vec<(Dump, Server)>,
+    mode: Mode,
+    max_elems: usize,
+    max_bytes: usize,
+    skip_functions: bool,
+    cfg: Config,
+    filter: Filter,
+    read: Options,
+}
+
+/// What one dump became.
+#[derive(Debug)]
+pub struct Converted<E: std::error::Error + 'static> {
+    /// The dump's path.
+    pub path: std::path::PathBuf,
+    /// The server the commands are for.
+    pub target: Server,
+    /// What was written, and what could not be carried.
+    pub counts: Counts,
+    /// What the dump holds that is odd but every server loads.
+    pub oddities: Oddities,
+    /// Why the dump's conversion ended early, if it did (everything before was written).
+    pub error: Option<RunError<E>>,
+    /// The file changed while it was read (what was read of it after that is not out):
+    /// what the user is told.
+    pub changed: Option<String>,
+}
+
+impl<E: std::error::Error + 'static> Converted<E> {
+    /// Whether something could not be carried to the target (see [`Counts::warnings`]).
+    pub fn incomplete(&self) -> bool {
+        !self.counts.warnings(&self.target.to_string()).is_empty()
+    }
+}
+
+impl Job {
+    /// A conversion of `inputs` (opened dumps, each with the server its commands are for):
+    /// commands (no `RESTORE`), default batches, all cores.
+    pub fn new(inputs: Vec<(Dump, Server)>) -> Job {
+        Job {
+            inputs,
+            mode: Mode::Commands,
+            max_elems: MAX_ELEMS,
+            max_bytes: MAX_BYTES,
+            skip_functions: false,
+            cfg: Config::default(),
+            filter: Filter::default(),
+            read: Options::default(),
+        }
+    }
+    /// `RESTORE` payloads where the target loads the type, or plain commands.
+    pub fn mode(mut self, m: Mode) -> Self {
+        self.mode = m;
+        self
+    }
+    /// Most elements and argument bytes per command for big collections (at least 1).
+    pub fn batches(mut self, elems: usize, bytes: usize) -> Self {
+        (self.max_elems, self.max_bytes) = (elems.max(1), bytes.max(1));
+        self
+    }
+    /// Leave out Redis Functions libraries.
+    pub fn skip_functions(mut self, yes: bool) -> Self {
+        self.skip_functions = yes;
+        self
+    }
+    /// Decoding threads, and bytes of the file per unit of parallel work.
+    pub fn engine(mut self, threads: Option<usize>, chunk_bytes: Option<usize>) -> Self {
+        if let Some(n) = threads {
+            self.cfg.threads = n.max(1);
+        }
+        if let Some(c) = chunk_bytes {
+            self.cfg.chunk_bytes = c.max(1);
+        }
+        self
+    }
+    /// The keys to write.
+    pub fn filter(mut self, f: Filter) -> Self {
+        self.filter = f;
+        self
+    }
+    /// How strictly the dumps are read.
+    pub fn read_options(mut self, o: Options) -> Self {
+        self.read = o;
+        self
+    }
+
+    /// Converts every dump into `sink`, in order. Stops after a dump whose output failed,
+    /// or when `stop` asks; a damaged dump's complete keys before the damage are written
+    /// and the next dump goes on.
+    pub fn run<E: std::error::Error + 'static>(
+        &self,
+        sink: &mut dyn Sink<Error = E>,
+        stop: &Stop,
+    ) -> Result<Vec<Converted<E>>, std::io::Error> {
+        let cfg = Config { stop: stop.clone(), ..self.cfg.clone() };
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(cfg.threads).build().map_err(std::io::Error::other)?;
+        let mut done = Vec::new();
+        for (dump, target) in &self.inputs {
+            let plan = Plan {
+                target: *target,
+                mode: self.mode,
+                max_elems: self.max_elems,
+                max_bytes: self.max_bytes,
+                filter: self.filter.clone(),
+                skip_functions: self.skip_functions,
+                start_at: 0,
+                redo: Default::default(),
+            };
+            let (counts, r) = engine::run(dump.data(), self.read, &plan, &cfg, &pool, sink, &|x, y| dump.release(x, y));
+            let (oddities, error) = match r {
+                Ok(t) => (t.oddities, None),
+                Err(e) => (Oddities::default(), Some(e)),
+            };
+            let last = matches!(error, Some(RunError::Sink(_))) || stop.requested().is_some();
+            done.push(Converted {
+                path: dump.path.clone(),
+                target: *target,
+                counts,
+                oddities,
+                error,
+                changed: dump.changed().then(|| dump.changed_message()),
+            });
+            if last {
+                break;
+            }
+        }
+        Ok(done)
+    }
+}

@@ -1,0 +1,498 @@
+//! A whole load: every dump proven intact by the pre-pass before a byte is sent, the
+//! checkpoint bound to this load, the target's dbs checked, then one engine run per dump
+//! (all at once, through the same connections), and the report.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use super::checkpoint::{self, Checkpoint};
+use super::sink::{CheckpointAt, FileLoad};
+use super::survey::{Survey, survey};
+use super::{Conflict, Error, Finish, Pool, Report};
+use crate::convert::engine::{self, Config, RunError};
+use crate::convert::{MAX_BYTES, MAX_ELEMS, Mode, Plan};
+use crate::filter::Filter;
+use crate::format::record::Options;
+use crate::input::Dump;
+use crate::job::Progress;
+use crate::job::Stop;
+use crate::net::Url;
+
+use crate::job::Problem;
+
+/// A load of dumps into a target, built with the setters below, then [`Job::run`].
+pub struct Job {
+    target: Url,
+    dumps: Vec<Dump>,
+    mode: Mode,
+    to_db: Option<u64>,
+    cfg: Config,
+    window: Option<usize>,
+    on_conflict: Conflict,
+    checkpoint: Option<(PathBuf, Duration)>,
+    skip_failed: bool,
+    checkpoint_reset: bool,
+    merge_dbs: bool,
+    salvage: bool,
+    stop_grace: Duration,
+    filter: Filter,
+    read: Options,
+}
+
+/// How a load ended.
+pub struct Outcome {
+    /// What the load did (when it started sending).
+    pub report: Option<Report>,
+    /// The dumps that could not be loaded, or not wholly.
+    pub problems: Vec<Problem>,
+    /// Something could not be carried to the target (see the warnings).
+    pub incomplete: bool,
+}
+
+impl Outcome {
+    fn refused(problems: Vec<Problem>) -> Outcome {
+        Outcome { report: None, problems, incomplete: false }
+    }
+}
+
+fn problem(path: &std::path::Path, e: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Problem {
+    (path.to_path_buf(), e.into())
+}
+
+/// One dump, surveyed and ready to load.
+struct Prepared {
+    dump: Dump,
+    fingerprint: String,
+    survey: Survey,
+    /// Where to start, and the keys an earlier run failed (to send again).
+    start_at: usize,
+    redo: BTreeSet<usize>,
+    /// The pre-pass found damage here (`salvage` loads what comes before it).
+    damage: Option<String>,
+}
+
+impl Job {
+    /// A load of `dumps` (opened, headers read) into `target`: `RESTORE` payloads, every
+    /// key in its own db, all cores.
+    pub fn new(target: Url, dumps: Vec<Dump>) -> Job {
+        Job {
+            target,
+            dumps,
+            mode: Mode::Restore,
+            to_db: None,
+            cfg: Config::default(),
+            window: None,
+            on_conflict: Conflict::Replace,
+            checkpoint: None,
+            skip_failed: false,
+            checkpoint_reset: false,
+            merge_dbs: false,
+            salvage: false,
+            stop_grace: Duration::from_secs(30),
+            filter: Filter::default(),
+            read: Options::default(),
+        }
+    }
+    /// `RESTORE` payloads (where the target loads the type) or plain commands.
+    pub fn mode(mut self, m: Mode) -> Self {
+        self.mode = m;
+        self
+    }
+    /// Every key into this db (default: the URL's `/db`, else the key's own).
+    pub fn to_db(mut self, db: Option<u64>) -> Self {
+        self.to_db = db;
+        self
+    }
+    /// Decoding threads, and bytes of the file per unit of parallel work.
+    pub fn engine(mut self, threads: Option<usize>, chunk_bytes: Option<usize>) -> Self {
+        if let Some(n) = threads {
+            self.cfg.threads = n.max(1);
+        }
+        if let Some(c) = chunk_bytes {
+            self.cfg.chunk_bytes = c.max(1);
+        }
+        self
+    }
+    /// Unacknowledged bytes allowed per node.
+    pub fn window(mut self, bytes: Option<usize>) -> Self {
+        self.window = bytes;
+        self
+    }
+    /// What to do with keys that exist on the target.
+    pub fn on_conflict(mut self, c: Conflict) -> Self {
+        self.on_conflict = c;
+        self
+    }
+    /// Records progress in this file (least time between two writes: `interval`).
+    pub fn checkpoint(mut self, path: Option<PathBuf>, interval: Duration) -> Self {
+        self.checkpoint = path.map(|p| (p, interval));
+        self
+    }
+    /// With a checkpoint: `skip_failed` leaves the keys an earlier run failed; `reset`
+    /// forgets what it recorded for these dumps.
+    pub fn resume(mut self, skip_failed: bool, reset: bool) -> Self {
+        self.skip_failed = skip_failed;
+        self.checkpoint_reset = reset;
+        self
+    }
+    /// Allow several dbs into one (`to_db`): names in several of them are reported.
+    pub fn merge_dbs(mut self, yes: bool) -> Self {
+        self.merge_dbs = yes;
+        self
+    }
+    /// Load a damaged dump's complete keys before the damage.
+    pub fn salvage(mut self, yes: bool) -> Self {
+        self.salvage = yes;
+        self
+    }
+    /// After a stop: how long to wait for the acknowledgements still due.
+    pub fn stop_grace(mut self, d: Duration) -> Self {
+        self.stop_grace = d;
+        self
+    }
+    /// The keys to load.
+    pub fn filter(mut self, f: Filter) -> Self {
+        self.filter = f;
+        self
+    }
+    /// How strictly the dumps are read.
+    pub fn read_options(mut self, o: Options) -> Self {
+        self.read = o;
+        self
+    }
+
+    /// The db keys go to: `to_db`, else the URL's `/db`.
+    fn dest_db(&self) -> Option<u64> {
+        self.to_db.or(self.target.db)
+    }
+
+    /// Runs the load. `Err` only when nothing could be sent for a reason that is the
+    /// target's (it cannot be reached, a db it lacks); problems with dumps are in the
+    /// outcome.
+    pub fn run(mut self, progress: &dyn Progress, stop: &Stop) -> Result<Outcome, Error> {
+        let started = Instant::now();
+        let ckpt = match &self.checkpoint {
+            Some((p, interval)) => {
+                let mut c = Checkpoint::open(p)?;
+                c.interval = *interval;
+                Some(Arc::new(Mutex::new(c)))
+            }
+            None => None,
+        };
+        // every dump is proven intact before a byte of any of them is sent
+        let mut dumps = Vec::new();
+        let mut problems = Vec::new();
+        for dump in std::mem::take(&mut self.dumps) {
+            let path = dump.path.clone();
+            match self.prepare(dump, ckpt.as_deref()) {
+                Ok(p) => dumps.push(p),
+                Err(e) => problems.push((path, e)),
+            }
+        }
+        if !problems.is_empty() {
+            return Ok(Outcome::refused(problems));
+        }
+        self.check_dbs_merged(&dumps, &mut problems, progress);
+        if !problems.is_empty() {
+            return Ok(Outcome::refused(problems));
+        }
+        let mut pool = Pool::connect(self.target.clone())?;
+        progress.note(&format!(
+            "{} is {} ({})",
+            self.target,
+            pool.server(),
+            if pool.is_cluster() { "cluster" } else { "standalone" }
+        ));
+        if let Some(c) = &ckpt {
+            self.bind_checkpoint(c, &mut pool, &dumps, &mut problems)?;
+            if !problems.is_empty() {
+                return Ok(Outcome::refused(problems));
+            }
+        }
+        if let Some(w) = self.window {
+            pool.set_window(w);
+        }
+        // every db keys go to exists, before anything is sent
+        let target_dbs: BTreeSet<u64> = match self.dest_db() {
+            Some(db) => [db].into(),
+            None => dumps.iter().flat_map(|d| d.survey.selected_dbs.iter().copied()).collect(),
+        };
+        pool.check_dbs(&target_dbs.into_iter().collect::<Vec<_>>())?;
+        let threads = rayon::ThreadPoolBuilder::new()
+            .num_threads(self.cfg.threads)
+            .build()
+            .map_err(|e| Error::Fatal(format!("cannot start the decoding threads: {e}")))?;
+        progress.start(dumps.iter().map(|d| d.dump.data().len() as u64).sum());
+        // a write blocked on a stalled server when a stop comes goes on for the grace at most
+        crate::stop::set_grace(self.stop_grace);
+        let shared = Mutex::new(pool);
+        let job = &self;
+        let results: Vec<(Vec<Problem>, bool, u64)> = std::thread::scope(|s| {
+            let hs: Vec<_> = dumps
+                .iter()
+                .enumerate()
+                .map(|(i, d)| {
+                    let (shared, threads, ckpt) = (&shared, &threads, &ckpt);
+                    s.spawn(move || job.load_one(i as u32, d, shared, threads, ckpt.clone(), progress, stop))
+                })
+                .collect();
+            hs.into_iter().map(|h| h.join().unwrap_or_else(|_| (Vec::new(), false, 0))).collect()
+        });
+        progress.finish();
+        let pool = shared.into_inner().unwrap_or_else(|p| p.into_inner());
+        let mut report = pool.report().clone();
+        report.target = self.target.to_string();
+        report.given_up = pool.given_up().clone();
+        for d in &dumps {
+            report.odd.merge(&d.survey.oddities);
+        }
+        report.seconds = started.elapsed().as_secs_f64();
+        report.stopped_by = stop.requested();
+        report.close(results.iter().map(|r| r.2).sum());
+        let incomplete = results.iter().any(|r| r.1);
+        problems.extend(results.into_iter().flat_map(|r| r.0));
+        Ok(Outcome { report: Some(report), problems, incomplete })
+    }
+
+    /// The pre-pass of one dump (see [`super::survey`]): refuses it when damaged (unless
+    /// `salvage`), and finds where a checkpoint says to resume.
+    fn prepare(
+        &self,
+        dump: Dump,
+        ckpt: Option<&Mutex<Checkpoint>>,
+    ) -> Result<Prepared, Box<dyn std::error::Error + Send + Sync>> {
+        let data = dump.data();
+        // the content's identity is needed only for a checkpoint (one more pass at memory speed)
+        let fingerprint = match ckpt {
+            Some(_) => {
+                let fp = checkpoint::fingerprint(data);
+                dump.release(0, data.len());
+                fp
+            }
+            None => String::new(),
+        };
+        if self.checkpoint_reset
+            && let Some(c) = ckpt
+        {
+            c.lock().unwrap_or_else(|p| p.into_inner()).reset(&fingerprint);
+        }
+        let progress = ckpt.and_then(|c| c.lock().unwrap_or_else(|p| p.into_inner()).progress(&fingerprint).cloned());
+        let mut offsets: Vec<u64> = Vec::new();
+        if let Some(p) = &progress {
+            offsets.push(p.offset);
+            offsets.extend(p.failed.iter().map(|x| x.0));
+        }
+        let release = |x, y| dump.release(x, y);
+        // name collisions between dbs matter only when several dbs are merged, which a first
+        // pass tells: the names are gathered in a second one only then
+        let first = match survey(data, self.read, &self.filter, &offsets, false, &release) {
+            (s, None) if self.dest_db().is_some() && self.merge_dbs && s.selected_dbs.len() > 1 => {
+                // the first pass proved the structure, the checksum and the key names unique
+                let names_only = self.read.no_checksum(true).allow_duplicate_keys(true);
+                survey(data, names_only, &self.filter, &offsets, true, &release)
+            }
+            other => other,
+        };
+        let (survey, damage) = match first {
+            (s, None) => (s, None),
+            (s, Some(e)) if self.salvage && !dump.changed() => (s, Some(e.to_string())),
+            (_, Some(_)) if dump.changed() => return Err(dump.changed_message().into()),
+            (s, Some(e)) => return Err(Box::new(Refusal { error: e, salvageable: s.total_keys() })),
+        };
+        if dump.changed() {
+            return Err(dump.changed_message().into());
+        }
+        let (mut start_at, mut redo) = (0, BTreeSet::new());
+        if let Some(p) = progress {
+            if !survey.bad_offsets.is_empty() {
+                return Err(format!(
+                    "the checkpoint's offsets {:?} are not key boundaries of this dump: refusing to resume (remove the entry or the checkpoint)",
+                    survey.bad_offsets
+                )
+                .into());
+            }
+            start_at = p.offset as usize;
+            if !self.skip_failed {
+                redo = p.failed.iter().map(|x| x.0 as usize).collect();
+            }
+        }
+        Ok(Prepared { dump, fingerprint, survey, start_at, redo, damage })
+    }
+
+    /// Several dbs into one only when asked; the notes on what the dumps hold.
+    fn check_dbs_merged(&self, dumps: &[Prepared], problems: &mut Vec<Problem>, progress: &dyn Progress) {
+        for d in dumps {
+            let path = &d.dump.path;
+            if let Some(db) = self.dest_db()
+                && d.survey.selected_dbs.len() > 1
+                && !self.merge_dbs
+            {
+                problems.push(problem(path, format!(
+                    "keys in dbs {:?} would all go into db {db}: say --merge-dbs to do that (names in several dbs: the last wins, and they are reported), or choose one with --db N",
+                    d.survey.selected_dbs
+                )));
+            }
+            for (odd, n) in d.survey.oddities.iter() {
+                progress.note(&format!(
+                    "note: {}: {n} {} (every server loads them as stored; RESTORE carries them as they are)",
+                    path.display(),
+                    odd.describe()
+                ));
+            }
+            if d.survey.collision_count > 0 {
+                let names: Vec<String> =
+                    d.survey.collisions.iter().map(|n| format!("{:?}", String::from_utf8_lossy(n))).collect();
+                progress.note(&format!(
+                    "warning: {}: {} key name(s) occur in more than one of the merged dbs; the last one wins: {}",
+                    path.display(),
+                    d.survey.collision_count,
+                    names.join(", ")
+                ));
+            }
+        }
+    }
+
+    /// A checkpoint belongs to one load: progress another load recorded is refused.
+    fn bind_checkpoint(
+        &self,
+        c: &Mutex<Checkpoint>,
+        pool: &mut Pool,
+        dumps: &[Prepared],
+        problems: &mut Vec<Problem>,
+    ) -> Result<(), Error> {
+        let spec = checkpoint::Spec {
+            target: pool.identity()?,
+            dbs: match self.dest_db() {
+                Some(db) => format!("all into db {db}"),
+                None => "as in the dump".into(),
+            },
+            selection: self.filter.describe(),
+        };
+        let mut c = c.lock().unwrap_or_else(|p| p.into_inner());
+        let path = self.checkpoint.as_ref().map(|x| x.0.display().to_string()).unwrap_or_default();
+        for d in dumps {
+            if let Err(diff) = c.check(&d.fingerprint, &spec) {
+                problems.push(problem(&d.dump.path, format!(
+                    "the checkpoint {path} records another load of this dump: {}; rerun with the options it was made with, or add --checkpoint-reset to load this dump from the start",
+                    diff.join("; ")
+                )));
+            }
+        }
+        if problems.is_empty() {
+            c.bind(spec);
+        }
+        Ok(())
+    }
+
+    /// Loads one dump through the shared pool: (its problems, whether something could not
+    /// be carried, its keys).
+    #[allow(clippy::too_many_arguments, reason = "the run's shared parts, handed to each dump's thread")]
+    fn load_one(
+        &self,
+        i: u32,
+        d: &Prepared,
+        shared: &Mutex<Pool>,
+        threads: &rayon::ThreadPool,
+        ckpt: Option<Arc<Mutex<Checkpoint>>>,
+        progress: &dyn Progress,
+        stop: &Stop,
+    ) -> (Vec<Problem>, bool, u64) {
+        let (data, path) = (d.dump.data(), &d.dump.path);
+        let server = shared.lock().unwrap_or_else(|p| p.into_inner()).server();
+        let plan = Plan {
+            target: server,
+            mode: self.mode,
+            max_elems: MAX_ELEMS,
+            max_bytes: MAX_BYTES,
+            filter: self.filter.clone(),
+            skip_functions: false,
+            start_at: d.start_at,
+            redo: d.redo.clone(),
+        };
+        // a finished dump still goes through the engine, which sends nothing before
+        // `start_at` and counts each key as done earlier or filtered out
+        if plan.start_at >= data.len() && plan.redo.is_empty() {
+            progress.note(&format!("{}: already loaded (checkpoint)", path.display()));
+        } else if plan.start_at > 0 {
+            let again = match plan.redo.len() {
+                0 => String::new(),
+                n => format!(", sending again {n} key(s) that failed"),
+            };
+            progress.note(&format!(
+                "{}: resuming at byte offset {} (checkpoint){again}",
+                path.display(),
+                plan.start_at
+            ));
+        }
+        let at = ckpt.map(|file| CheckpointAt {
+            file,
+            fingerprint: d.fingerprint.clone(),
+            path: Checkpoint::path_name(path),
+        });
+        let mut fl = FileLoad::new(shared, i, data, &plan, self.dest_db(), progress, stop.clone())
+            .on_conflict(self.on_conflict)
+            .checkpoint(at);
+        // the pre-pass has checked the structure, the checksum and duplicate keys: the
+        // engine's skim need not keep a second table of key names
+        let opts = self.read.allow_duplicate_keys(true);
+        let cfg = Config { stop: stop.clone(), ..self.cfg.clone() };
+        let (counts, r) = engine::run(data, opts, &plan, &cfg, threads, &mut fl, &|x, y| d.dump.release(x, y));
+        let how = match (stop.requested(), &r) {
+            // after a stop, what is left of the grace since the signal (several dumps wait in turn)
+            (Some(_), _) => Finish::Stop(crate::stop::grace_left(self.stop_grace)),
+            (None, Err(_)) => Finish::Stop(self.stop_grace),
+            (None, Ok(_)) => Finish::Complete,
+        };
+        let fin = fl.finish(how);
+        drop(fl);
+        shared.lock().unwrap_or_else(|p| p.into_inner()).report.counts.add(&counts);
+        let mut problems = Vec::new();
+        let warnings = counts.warnings(&server.to_string());
+        for w in &warnings {
+            progress.note(&format!("warning: {}: {w}", path.display()));
+        }
+        if let Some(dmg) = &d.damage {
+            problems.push(problem(path, format!("{dmg} (--salvage: the complete keys before it were loaded)")));
+        } else if let Err(e) = r {
+            if d.dump.changed() {
+                problems.push(problem(path, d.dump.changed_message()));
+            } else if stop.requested().is_none() {
+                problems.push(match e {
+                    RunError::Format(e) => problem(path, e),
+                    e => problem(path, e.to_string()),
+                });
+            }
+        }
+        if let Err(e) = fin {
+            problems.push(problem(path, e.to_string()));
+        }
+        (problems, !warnings.is_empty(), d.survey.total_keys())
+    }
+}
+
+/// A dump the pre-pass refused: the damage, and how many complete keys come before it.
+#[derive(Debug)]
+pub struct Refusal {
+    /// The damage.
+    pub error: crate::format::Error,
+    /// Complete keys before it (what `--salvage` would load).
+    pub salvageable: u64,
+}
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}; nothing was sent", self.error)?;
+        if self.salvageable > 0 {
+            write!(f, " ({} complete key(s) come before the damage: --salvage loads them)", self.salvageable)?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for Refusal {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.error)
+    }
+}

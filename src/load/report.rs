@@ -1,0 +1,169 @@
+//! What a load did: the counts (every key of the dumps in exactly one state), per node,
+//! the failures with their errors, and the report as text and as JSON.
+
+use std::collections::BTreeMap;
+
+use crate::convert::Counts;
+use crate::encode::text::{json_list, json_object, json_str};
+use crate::format::visit::Oddities;
+
+/// Failed keys named in the report (all are counted).
+pub const FAILURES_KEPT: usize = 20;
+
+/// Keys loaded and failed on one node.
+#[derive(Debug, Default, Clone)]
+pub struct NodeReport {
+    pub loaded: u64,
+    pub failed: u64,
+}
+
+/// What a load did.
+///
+/// Invariant (once the load is over): `keys = loaded + failed_keys() + skipped +
+/// counts.filtered + counts.expired + counts.resumed + not_sent`.
+#[derive(Debug, Default, Clone)]
+pub struct Report {
+    /// The target, as shown (no password).
+    pub target: String,
+    /// Keys in the dumps.
+    pub keys: u64,
+    pub loaded: u64,
+    pub failed: u64,
+    /// Of `failed`, function libraries.
+    pub failed_functions: u64,
+    /// Keys that already existed (`--on-conflict skip`).
+    pub skipped: u64,
+    /// Keys neither loaded, failed, skipped, filtered, expired nor done by an earlier run:
+    /// the load stopped before them (an error, damage, or a signal).
+    pub not_sent: u64,
+    pub retries: u64,
+    pub redirects: u64,
+    pub reconnects: u64,
+    /// Up to [`FAILURES_KEPT`] failed keys with their errors.
+    pub failures: Vec<(String, String)>,
+    /// Failed keys per error kind (the first word of the error).
+    pub errors: BTreeMap<String, u64>,
+    pub per_node: BTreeMap<String, NodeReport>,
+    pub functions: u64,
+    pub counts: Counts,
+    /// Nodes given up, with why their keys failed.
+    pub given_up: BTreeMap<String, String>,
+    /// What the dumps hold that is odd but every server loads.
+    pub odd: Oddities,
+    pub seconds: f64,
+    /// The signal that stopped the load, if one did.
+    pub stopped_by: Option<i32>,
+}
+
+impl Report {
+    /// Keys that failed (the function libraries that failed are not keys).
+    pub fn failed_keys(&self) -> u64 {
+        self.failed - self.failed_functions
+    }
+
+    /// One key (or function library) failed on `addr` with `e`.
+    pub(super) fn fail(&mut self, addr: &str, name: String, e: String) {
+        self.failed += 1;
+        self.per_node.entry(addr.to_string()).or_default().failed += 1;
+        let kind = if e.starts_with("timed out") { "timed out" } else { e.split_whitespace().next().unwrap_or("?") };
+        *self.errors.entry(kind.to_string()).or_default() += 1;
+        if self.failures.len() < FAILURES_KEPT {
+            self.failures.push((name, e));
+        }
+    }
+
+    /// Closes the books: `keys` keys were in the dumps; what is not accounted for was not
+    /// sent.
+    pub(super) fn close(&mut self, keys: u64) {
+        let c = &self.counts;
+        let accounted = self.loaded + self.failed_keys() + self.skipped + c.filtered + c.expired + c.resumed;
+        self.keys = keys;
+        self.not_sent = keys.saturating_sub(accounted);
+    }
+
+    /// Whether keys failed or were not sent.
+    pub fn lost_keys(&self) -> bool {
+        self.failed > 0 || self.not_sent > 0
+    }
+
+    /// The report as lines for a person (without the `rdbshift: ` prefix).
+    pub fn lines(&self) -> Vec<String> {
+        let (r, c) = (self, &self.counts);
+        let mut v = vec![
+            format!(
+                "{} keys in the dumps: {} loaded, {} failed, {} skipped, {} filtered out, {} expired, {} done by an earlier run, {} not sent",
+                r.keys,
+                r.loaded,
+                r.failed_keys(),
+                r.skipped,
+                c.filtered,
+                c.expired,
+                c.resumed,
+                r.not_sent
+            ),
+            format!(
+                "loaded {} keys, {} failed, {} skipped (existing), {} functions in {:.2}s ({:.0} keys/s); {} retries, {} redirects, {} reconnects",
+                r.loaded,
+                r.failed,
+                r.skipped,
+                r.functions,
+                r.seconds,
+                r.loaded as f64 / r.seconds.max(1e-9),
+                r.retries,
+                r.redirects,
+                r.reconnects
+            ),
+        ];
+        v.extend(self.per_node.iter().map(|(addr, n)| format!("  {addr}: {} loaded, {} failed", n.loaded, n.failed)));
+        v.extend(self.errors.iter().map(|(kind, n)| format!("  {n} failed with {kind}")));
+        v.extend(self.failures.iter().map(|(k, e)| format!("  failed: {k:?}: {e}")));
+        v
+    }
+
+    /// The report as one JSON object (the `--report` file).
+    pub fn to_json(&self) -> String {
+        let (r, c) = (self, &self.counts);
+        let mut o = Vec::new();
+        o.extend_from_slice(b"{\"target\":");
+        json_str(&mut o, &r.target);
+        o.extend_from_slice(
+            format!(
+                ",\"keys\":{},\"not_sent\":{},\"resumed\":{},\"stopped_by_signal\":{},\"loaded\":{},\"failed\":{},\"skipped\":{},\"functions\":{},\"retries\":{},\"redirects\":{},\"reconnects\":{},\"seconds\":{:.3},\"filtered\":{},\"expired\":{}",
+                r.keys,
+                r.not_sent,
+                c.resumed,
+                r.stopped_by.is_some(),
+                r.loaded, r.failed, r.skipped, r.functions, r.retries, r.redirects, r.reconnects, r.seconds, c.filtered, c.expired
+            )
+            .as_bytes(),
+        );
+        o.extend_from_slice(
+            format!(
+                ",\"not_carried\":{{\"streams_idmp\":{},\"field_ttls\":{},\"key_metadata\":{},\"functions\":{},\"module_aux\":{},\"stream_counters\":{},\"idmp_records\":{},\"arrays\":{},\"streams_nack\":{},\"stream_lengths\":{}}}",
+                c.idmp_dropped, c.field_ttls_dropped, c.meta_dropped, c.functions_skipped, c.module_aux_skipped, c.stream_counters_dropped, c.idmp_records_dropped, c.arrays_dropped, c.streams_nack, c.stream_lengths_dropped
+            )
+            .as_bytes(),
+        );
+        let int = |o: &mut Vec<u8>, n: u64| o.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
+        o.extend_from_slice(b",\"per_node\":");
+        json_object(&mut o, &r.per_node, |o, n| {
+            o.extend_from_slice(format!("{{\"loaded\":{},\"failed\":{}}}", n.loaded, n.failed).as_bytes())
+        });
+        o.extend_from_slice(b",\"odd_but_loadable\":");
+        json_object(&mut o, r.odd.iter().map(|(k, n)| (k.name(), n)), int);
+        o.extend_from_slice(b",\"given_up\":");
+        json_object(&mut o, &r.given_up, |o, why| json_str(o, why));
+        o.extend_from_slice(b",\"errors\":");
+        json_object(&mut o, &r.errors, |o, n| int(o, *n));
+        o.extend_from_slice(b",\"failures\":");
+        json_list(&mut o, &r.failures, |o, (k, e)| {
+            o.extend_from_slice(b"{\"key\":");
+            json_str(o, k);
+            o.extend_from_slice(b",\"error\":");
+            json_str(o, e);
+            o.push(b'}');
+        });
+        o.extend_from_slice(b"}\n");
+        String::from_utf8(o).expect("JSON text is UTF-8")
+    }
+}

@@ -1,0 +1,328 @@
+//! The engine's [`Sink`] for a load: each piece of commands is split at key boundaries,
+//! routed to the node that owns each key's slot, gathered per node and sent with one write
+//! per node, within the node's window. The ledger learns which keys were sent.
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::{Arc, Mutex};
+
+use super::pool::{Locked, Pool};
+use super::{Conflict, Error, checkpoint, ledger};
+use crate::convert::Plan;
+use crate::convert::engine::Sink;
+use crate::convert::out::{BufPool, Mark};
+use crate::job::Progress;
+use crate::job::Stop;
+use crate::net::node::{Expect, Tag};
+use crate::resp::Reply;
+
+/// Where a dump's progress is recorded (`--checkpoint`): the shared checkpoint, this dump's
+/// fingerprint and its path as recorded.
+pub struct CheckpointAt {
+    pub file: Arc<Mutex<checkpoint::Checkpoint>>,
+    pub fingerprint: String,
+    pub path: String,
+}
+
+/// Loads one dump through the convert engine: the engine's [`Sink`].
+pub struct FileLoad<'a, 't> {
+    pub(super) t: Locked<'t>,
+    /// This dump's number in the run (keys' outcomes are told apart by it).
+    pub(super) file: u32,
+    pub(super) data: &'a [u8],
+    pub(super) plan: &'a Plan,
+    pool: Arc<BufPool>,
+    /// The db keys go to (`--to-db` or the URL's db), else the dump's.
+    to_db: Option<u64>,
+    pub(super) db: u64,
+    /// Where the key being written goes (mapped pieces follow it).
+    pub(super) cur: Option<usize>,
+    /// Keys that will be sent again whole: their remaining pieces are dropped.
+    pub(super) dropped: HashSet<usize>,
+    /// Per node: bytes and entries gathered from the current piece, not yet sent.
+    gathered: Vec<(Vec<u8>, Vec<Expect>)>,
+    pub(super) fatal: Option<String>,
+    on_conflict: Conflict,
+    /// The key whose commands continue in the next piece.
+    unfinished: Option<usize>,
+    /// Every key's state (see [`ledger`]).
+    pub(super) ledger: ledger::Ledger,
+    checkpoint: Option<CheckpointAt>,
+    progress: &'a dyn Progress,
+    /// Bytes of this dump already counted as progress.
+    shown: u64,
+    pub(super) stop: Stop,
+    /// The dump's hash templates (Redis 8.10), read the first time a key is decoded again.
+    pub(super) templates: std::cell::OnceCell<crate::format::record::Registry<'a>>,
+}
+
+impl<'a, 't> FileLoad<'a, 't> {
+    /// A load of dump number `file` (its bytes `data`) through the shared pool.
+    pub fn new(
+        t: &'t Mutex<Pool>,
+        file: u32,
+        data: &'a [u8],
+        plan: &'a Plan,
+        to_db: Option<u64>,
+        progress: &'a dyn Progress,
+        stop: Stop,
+    ) -> Self {
+        FileLoad {
+            t: Locked::new(t),
+            file,
+            data,
+            plan,
+            pool: Default::default(),
+            to_db,
+            db: 0,
+            cur: None,
+            dropped: HashSet::new(),
+            gathered: Vec::new(),
+            fatal: None,
+            on_conflict: Conflict::Replace,
+            unfinished: None,
+            ledger: Default::default(),
+            checkpoint: None,
+            progress,
+            shown: 0,
+            stop,
+            // read only when a key is decoded again (a retry, a failed key's name)
+            templates: std::cell::OnceCell::new(),
+        }
+    }
+
+    /// What to do with keys that exist on the target.
+    pub fn on_conflict(mut self, c: Conflict) -> Self {
+        self.on_conflict = c;
+        self
+    }
+
+    /// Records progress in `c` as keys are acknowledged.
+    pub fn checkpoint(mut self, c: Option<CheckpointAt>) -> Self {
+        self.checkpoint = c;
+        self
+    }
+
+    /// Everything before this offset of the file is done (for a checkpoint).
+    pub fn done_upto(&self) -> usize {
+        self.ledger.done_upto()
+    }
+
+    /// Records progress in the checkpoint (at most once a second unless `force`).
+    pub(super) fn record_progress(&mut self, offset: usize, force: bool) -> Result<(), Error> {
+        if let Some(c) = &self.checkpoint {
+            // the failed keys are gathered only for a write that happens (this runs per piece)
+            if !force && !c.file.lock().unwrap_or_else(|p| p.into_inner()).due() {
+                return Ok(());
+            }
+            let failed = self.ledger.failed_keys().map(|(r, d)| (r as u64, d)).collect();
+            let p = checkpoint::Progress { path: c.path.clone(), offset: offset as u64, failed, load: None };
+            c.file.lock().unwrap_or_else(|p| p.into_inner()).record(&c.fingerprint, p, force)?;
+        }
+        Ok(())
+    }
+
+    /// `--on-conflict skip|fail`: asks the nodes which of the keys starting in this piece
+    /// exist already (one pipelined `EXISTS` round trip per node) and leaves those out.
+    fn leave_existing(&mut self, marks: &[Mark]) -> Result<(), Error> {
+        let mut by_node: BTreeMap<usize, Vec<(usize, Vec<u8>)>> = BTreeMap::new();
+        for m in marks {
+            if m.record == usize::MAX || Some(m.record) == self.unfinished || self.dropped.contains(&m.record) {
+                continue;
+            }
+            let Some(name) = &m.name else { continue };
+            let i = self.t.route(m.slot.unwrap_or(0), self.db)?;
+            by_node.entry(i).or_default().push((m.record, name.to_vec()));
+        }
+        for (i, keys) in by_node {
+            let addr = self.t.nodes[i].addr.clone();
+            let cluster = self.t.cluster;
+            let c = self.t.checker(i)?;
+            let mut buf = Vec::new();
+            let db = self.db.to_string();
+            if !cluster {
+                crate::resp::command::write(&mut buf, &[b"SELECT", db.as_bytes()]);
+            }
+            for (_, name) in &keys {
+                crate::resp::command::write(&mut buf, &[b"EXISTS", name]);
+            }
+            c.send_raw(&buf)?;
+            if !cluster {
+                c.read_reply()?;
+            }
+            let mut found = Vec::new();
+            for (rec, name) in keys {
+                if c.read_reply()? == Reply::Int(1) {
+                    found.push((rec, name));
+                }
+            }
+            for (rec, name) in found {
+                self.dropped.insert(rec);
+                self.ledger.passed(rec);
+                if self.on_conflict == Conflict::Skip {
+                    self.t.report.skipped += 1;
+                } else {
+                    self.fail(
+                        &addr,
+                        String::from_utf8_lossy(&name).into_owned(),
+                        "the key exists (--on-conflict fail)".into(),
+                    );
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn gather(&mut self, i: usize, piece: &[u8], e: Expect) {
+        if self.gathered.len() <= i {
+            self.gathered.resize_with(i + 1, Default::default);
+        }
+        self.gathered[i].0.extend_from_slice(piece);
+        self.gathered[i].1.push(e);
+    }
+
+    /// Sends what was gathered for node `i` (after waiting for room in its window).
+    fn flush_node(&mut self, i: usize) {
+        let Some((bytes, es)) = self.gathered.get_mut(i) else { return };
+        if es.is_empty() && bytes.is_empty() {
+            return;
+        }
+        let (bytes, es) = (std::mem::take(bytes), std::mem::take(es));
+        self.t.nodes[i].wait_below(self.t.window);
+        self.t.nodes[i].send_many(&bytes, es);
+        let slot = &mut self.gathered[i].0;
+        if slot.capacity() == 0 {
+            *slot = bytes;
+            slot.clear();
+        }
+    }
+}
+
+impl Sink for FileLoad<'_, '_> {
+    type Error = Error;
+
+    fn select(&mut self, db: u64) -> Result<(), Error> {
+        self.t.acquire();
+        let r = self.select_locked(db);
+        self.t.release();
+        r
+    }
+
+    fn write(&mut self, bytes: &[u8]) -> Result<(), Error> {
+        self.t.acquire();
+        let r = self.write_locked(bytes);
+        self.t.release();
+        r
+    }
+
+    fn write_owned(&mut self, b: Vec<u8>, marks: Vec<Mark>) -> Result<(), Error> {
+        self.t.acquire();
+        let r = self.write_owned_locked(b, marks);
+        self.t.release();
+        r
+    }
+
+    fn pool(&self) -> &Arc<BufPool> {
+        &self.pool
+    }
+
+    fn wants_marks(&self) -> bool {
+        true
+    }
+}
+
+/// The engine's calls, with the pool's lock held.
+impl FileLoad<'_, '_> {
+    fn select_locked(&mut self, db: u64) -> Result<(), Error> {
+        let db = self.to_db.unwrap_or(db);
+        if self.t.cluster && db != 0 {
+            return Err(Error::Refused(format!(
+                "the dump has keys in db {db}, and a cluster has only db 0: choose one with --db N (and --to-db 0)"
+            )));
+        }
+        self.db = db;
+        Ok(())
+    }
+
+    fn write_locked(&mut self, bytes: &[u8]) -> Result<(), Error> {
+        // a mapped piece of the key being written: after what was gathered for its node
+        if let Some(i) = self.cur {
+            self.flush_node(i);
+            self.t.nodes[i].send(bytes, None);
+        }
+        Ok(())
+    }
+
+    fn write_owned_locked(&mut self, b: Vec<u8>, mut marks: Vec<Mark>) -> Result<(), Error> {
+        if let Some(sig) = self.stop.requested() {
+            return Err(Error::Stopped(sig));
+        }
+        if self.stop.input_changed() {
+            return Err(Error::Changed);
+        }
+        if self.on_conflict != Conflict::Replace {
+            self.leave_existing(&marks)?;
+        }
+        for m in &mut marks {
+            if m.record == usize::MAX {
+                continue;
+            }
+            if Some(m.record) != self.unfinished && !self.dropped.contains(&m.record) {
+                self.ledger.sent(m.record, self.db, m.name.take());
+            } else {
+                self.ledger.passed(m.record);
+            }
+        }
+        self.unfinished = marks.last().filter(|m| !m.end).map(|m| m.record);
+        // each node's keys gathered into one write per piece
+        for (j, m) in marks.iter().enumerate() {
+            let piece = &b[m.at..marks.get(j + 1).map_or(b.len(), |n| n.at)];
+            self.route_piece(piece, m)?;
+        }
+        for i in 0..self.gathered.len() {
+            self.flush_node(i);
+        }
+        self.pool.put(b);
+        self.collect()?;
+        let done = self.done_upto();
+        self.record_progress(done, false)?;
+        let upto = marks.iter().filter(|m| m.record != usize::MAX).map(|m| m.record as u64).max().unwrap_or(0);
+        self.progress.advance(upto.saturating_sub(self.shown));
+        self.shown = self.shown.max(upto);
+        self.progress.keys(self.t.report.loaded);
+        Ok(())
+    }
+
+    /// Gathers one key's piece (or a keyless one's) for the node it goes to.
+    fn route_piece(&mut self, piece: &[u8], m: &Mark) -> Result<(), Error> {
+        if m.record == usize::MAX {
+            // keyless (FUNCTION LOAD): every master
+            self.t.globals.push(piece.to_vec());
+            for i in self.t.masters() {
+                self.gather(i, piece, Expect { tag: Tag::Global, cmds: m.cmds, bytes: piece.len(), end: m.end });
+            }
+            self.cur = None;
+            return Ok(());
+        }
+        if self.dropped.contains(&m.record) {
+            if m.end && !self.ledger.is_retrying(m.record) {
+                self.dropped.remove(&m.record);
+            }
+            self.cur = None;
+            return Ok(());
+        }
+        let i = self.t.route(m.slot.unwrap_or(0), self.db)?;
+        if let Some(reason) = self.t.gave_up_on(i).cloned() {
+            let addr = self.t.nodes[i].addr.clone();
+            self.abandon(&addr, m.record, m.end, reason);
+            if m.end {
+                self.dropped.remove(&m.record);
+            }
+            self.cur = None;
+            return Ok(());
+        }
+        let tag = Tag::Key { file: self.file, record: m.record, db: self.db };
+        self.gather(i, piece, Expect { tag, cmds: m.cmds, bytes: piece.len(), end: m.end });
+        self.cur = Some(i);
+        Ok(())
+    }
+}
