@@ -7,7 +7,7 @@ use std::process::Command;
 
 use crate::common::proc::Timed;
 
-use common::{Server, corpus, free_port, rdbshift};
+use common::{Server, corpus, rdbshift};
 
 fn openssl(dir: &std::path::Path, args: &[&str]) {
     let st = Command::new("openssl")
@@ -65,12 +65,11 @@ fn load_and_verify_over_tls() {
             "ext",
         ],
     );
-    let tls_port = free_port().to_string();
     let p = |f: &str| d.join(f).to_str().unwrap().to_string();
     let (crt, key, ca) = (p("srv.crt"), p("srv.key"), p("ca.crt"));
     let extra = [
         "--tls-port",
-        &tls_port,
+        common::FREE_PORT,
         "--tls-cert-file",
         &crt,
         "--tls-key-file",
@@ -81,6 +80,7 @@ fn load_and_verify_over_tls() {
         "no",
     ];
     let Some(s) = Server::start_ok("redis-7.0", None, &extra) else { return };
+    let tls_port = s.extra_port.unwrap();
     let f = corpus().join("servers/redis-7.0-expanded-seed1.rdb");
     let file = f.to_str().unwrap();
     let url = format!("rediss://127.0.0.1:{tls_port}");
@@ -167,11 +167,10 @@ fn client_certificates_sni_and_cacertdir() {
     std::fs::copy(p("ca.crt"), d.join("cadir/ca.pem")).unwrap();
     std::fs::write(d.join("cadir/README"), "not a certificate\n").unwrap();
 
-    let tls_port = free_port().to_string();
     let (srv_crt, srv_key, ca_crt) = (p("srv.crt"), p("srv.key"), p("ca.crt"));
     let extra = [
         "--tls-port",
-        &tls_port,
+        common::FREE_PORT,
         "--tls-cert-file",
         &srv_crt,
         "--tls-key-file",
@@ -182,6 +181,7 @@ fn client_certificates_sni_and_cacertdir() {
         "yes",
     ];
     let Some(s) = Server::start_ok("redis-7.0", None, &extra) else { return };
+    let tls_port = s.extra_port.unwrap();
     let f = corpus().join("servers/redis-7.0-expanded-seed1.rdb");
     let file = f.to_str().unwrap();
     let url = format!("rediss://127.0.0.1:{tls_port}");

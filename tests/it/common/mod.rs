@@ -21,8 +21,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::common::resp::Reply;
-use crate::common::resp::Conn;
+use resp::Conn;
 
 /// Every server of the matrix `scripts/install-servers.sh` installs.
 pub const SERVERS: [&str; 10] = [
@@ -99,20 +98,39 @@ pub fn skip(what: &str, why: &str) {
     f.write_all(line.as_bytes()).unwrap();
 }
 
-/// A free loopback port (the listener is dropped right away; servers bind it next).
+/// A loopback port free right now (the listener is dropped at once, so another process may
+/// take it before the server binds it: [`Server::start`] retries on that race).
 pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// A port for a server: free, and when `bus` is given, `port + bus` free too (a cluster
+/// node's bus port) and below 65536.
+pub fn free_port_with_bus(bus: Option<u16>) -> u16 {
+    let t = Instant::now();
     loop {
-        let p = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        // keep room for the cluster bus port (P + 100) below 65536
-        if p < 60000 && TcpListener::bind(("127.0.0.1", p + 100)).is_ok() {
-            return p;
+        assert!(t.elapsed() < Duration::from_secs(30), "no free loopback port pair in 30 s");
+        let p = free_port();
+        match bus {
+            None => return p,
+            Some(off) if p < 65535 - off && TcpListener::bind(("127.0.0.1", p + off)).is_ok() => return p,
+            Some(_) => {}
         }
     }
 }
 
+/// In a server's extra arguments, stands for one more free port, picked per start attempt
+/// (see [`Server::extra_port`]).
+pub const FREE_PORT: &str = "{free-port}";
+
+/// How many times a server start is tried when its port was taken before it bound it.
+const START_TRIES: usize = 6;
+
 pub struct Server {
     pub name: String,
     pub port: u16,
+    /// The port that stood for [`FREE_PORT`] in the extra arguments, if one did.
+    pub extra_port: Option<u16>,
     pub dir: tempdir::Dir,
     child: Child,
     bin: PathBuf,
@@ -159,70 +177,89 @@ impl Server {
         Self::start(name, rdb, extra).map(|r| r.unwrap_or_else(|log| panic!("{name} did not start; log:\n{log}")))
     }
 
-    /// Starts `name`; `Err` carries the server log when it exits or does not answer.
+    /// Starts `name`; `Err` carries the server log when it exits or does not answer. A
+    /// start whose port (or cluster bus port, or [`FREE_PORT`]) was taken by someone else
+    /// first is tried again on new ports.
     pub fn start(name: &str, rdb: Option<&Path>, extra: &[&str]) -> Option<Result<Server, String>> {
         let bin = server_bin(name)?;
         let dir = tempdir::Dir::new(name);
         if let Some(r) = rdb {
             std::fs::copy(r, dir.path().join("dump.rdb")).unwrap();
         }
-        let port = free_port();
-        let mut args: Vec<String> = vec![
-            "--port".into(),
-            port.to_string(),
-            "--bind".into(),
-            "127.0.0.1".into(),
-            "--save".into(),
-            "".into(),
-            "--appendonly".into(),
-            "no".into(),
-            "--dir".into(),
-            dir.path().display().to_string(),
-            "--dbfilename".into(),
-            "dump.rdb".into(),
-            "--logfile".into(),
-            dir.path().join("log").display().to_string(),
-            "--daemonize".into(),
-            "no".into(),
-            "--protected-mode".into(),
-            "no".into(),
-        ];
-        if has_debug_flag(name) {
-            args.extend(["--enable-debug-command".into(), "yes".into()]);
+        let cluster = extra.contains(&"--cluster-enabled");
+        // 7.0+ take the bus port (P + 100 here); older ones use P + 10000
+        let bus = cluster.then_some(if has_debug_flag(name) { 100 } else { 10000 });
+        let log = dir.path().join("log");
+        let mut last = String::new();
+        for attempt in 1..=START_TRIES {
+            let port = free_port_with_bus(bus);
+            let extra_port = extra.contains(&FREE_PORT).then(|| free_port_with_bus(None));
+            let mut args: Vec<String> = vec![
+                "--port".into(),
+                port.to_string(),
+                "--bind".into(),
+                "127.0.0.1".into(),
+                "--save".into(),
+                "".into(),
+                "--appendonly".into(),
+                "no".into(),
+                "--dir".into(),
+                dir.path().display().to_string(),
+                "--dbfilename".into(),
+                "dump.rdb".into(),
+                "--logfile".into(),
+                log.display().to_string(),
+                "--daemonize".into(),
+                "no".into(),
+                "--protected-mode".into(),
+                "no".into(),
+            ];
+            if has_debug_flag(name) {
+                args.extend(["--enable-debug-command".into(), "yes".into()]);
+            }
+            for a in extra {
+                args.push(if *a == FREE_PORT { extra_port.unwrap().to_string() } else { a.to_string() });
+            }
+            if let Some(off) = bus.filter(|_| has_debug_flag(name)) {
+                args.extend(["--cluster-port".into(), (port + off).to_string()]);
+            }
+            let _ = std::fs::remove_file(&log);
+            let mut child = spawn_server(&bin, &args);
+            match wait_ready(&mut child, port, &log) {
+                Ok(()) => return Some(Ok(Server { name: name.into(), port, extra_port, dir, child, bin, args })),
+                Err(text) => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    if !bind_race(&text) {
+                        return Some(Err(text));
+                    }
+                    eprintln!("{name}: a port was taken before the server bound it (try {attempt}); again");
+                    // a cluster node may have written its config with the old port
+                    if let Some(i) = args.iter().position(|a| a == "--cluster-config-file") {
+                        let _ = std::fs::remove_file(dir.path().join(&args[i + 1]));
+                    }
+                    last = text;
+                }
+            }
         }
-        args.extend(extra.iter().map(|s| s.to_string()));
-        if extra.contains(&"--cluster-enabled") && has_debug_flag(name) {
-            // the default bus port (P + 10000) may be taken; free_port kept P + 100 free
-            args.extend(["--cluster-port".into(), (port + 100).to_string()]);
-        }
-        let child = Command::new(&bin)
-            .args(&args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut s = Server { name: name.into(), port, dir, child, bin, args };
-        Some(s.wait_ready().map(|_| s))
+        Some(Err(format!("{name}: no start in {START_TRIES} tries; last log:\n{last}")))
     }
 
     /// Kills the server (SIGKILL, no shutdown).
     pub fn kill(&mut self) {
-        let _ = self.child.kill();
+        if let Ok(None) = self.child.try_wait() {
+            kill_group(self.child.id());
+        }
         let _ = self.child.wait();
     }
 
-    /// Starts it again with the same configuration and directory.
+    /// Starts it again with the same configuration, directory and port.
     pub fn restart(&mut self) {
         self.kill();
-        self.child = Command::new(&self.bin)
-            .args(&self.args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        self.wait_ready().unwrap_or_else(|log| panic!("{} did not restart:\n{log}", self.name));
+        self.child = spawn_server(&self.bin, &self.args);
+        let log = self.dir.path().join("log");
+        wait_ready(&mut self.child, self.port, &log)
+            .unwrap_or_else(|log| panic!("{} did not restart on port {}:\n{log}", self.name, self.port));
     }
 
     pub fn addr(&self) -> String {
@@ -241,33 +278,69 @@ impl Server {
         Conn::connect(&self.addr(), Duration::from_secs(60)).unwrap()
     }
 
-    fn wait_ready(&mut self) -> Result<(), String> {
-        let t = Instant::now();
-        loop {
-            if let Ok(mut c) = Conn::connect(&self.addr(), Duration::from_secs(5)) {
-                match c.cmd(&["PING"]) {
-                    Ok(Reply::Status(s)) if s == b"PONG" => return Ok(()),
-                    // up, and wants a password
-                    Ok(Reply::Error(e)) if e.starts_with(b"NOAUTH") => return Ok(()),
-                    _ => {}
-                }
-            }
-            let exited = matches!(self.child.try_wait(), Ok(Some(_)));
-            if exited || t.elapsed() > Duration::from_secs(60) {
-                return Err(self.log());
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("log")).unwrap_or_default()
     }
 }
 
+/// Starts a server binary in a process group of its own (so a kill reaches all of it).
+fn spawn_server(bin: &Path, args: &[String]) -> Child {
+    use std::os::unix::process::CommandExt;
+    Command::new(bin)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .process_group(0)
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()))
+}
+
+/// Whether a server's log says a port it wanted was taken.
+fn bind_race(log: &str) -> bool {
+    log.contains("Address already in use")
+}
+
+/// Waits (at most 60 s) until the server in `child` says in its own log that it accepts
+/// connections and answers PING on `port` (PONG, or NOAUTH when it wants a password);
+/// `Err` with the log when it exits or does not get there. The log is the server's own, so
+/// a server of another test that took the port cannot pass for this one.
+fn wait_ready(child: &mut Child, port: u16, log: &Path) -> Result<(), String> {
+    let t = Instant::now();
+    let read_log = || std::fs::read_to_string(log).unwrap_or_default();
+    loop {
+        if matches!(child.try_wait(), Ok(Some(_))) {
+            return Err(read_log());
+        }
+        if t.elapsed() > Duration::from_secs(60) {
+            return Err(format!("{}\n(not ready after 60 s)", read_log()));
+        }
+        if read_log().to_ascii_lowercase().contains("ready to accept connections")
+            && let Ok(mut c) = resp::Conn::connect(&format!("127.0.0.1:{port}"), Duration::from_secs(5))
+        {
+            match c.cmd(&["PING"]) {
+                Ok(resp::Reply::Status(s)) if s == b"PONG" => return Ok(()),
+                Ok(resp::Reply::Error(e)) if e.starts_with(b"NOAUTH") => return Ok(()),
+                _ => {}
+            }
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn kill_group(pid: u32) {
+    let _ = Command::new("kill")
+        .args(["-KILL", "--", &format!("-{pid}")])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+}
+
 impl Drop for Server {
     fn drop(&mut self) {
-        let _ = self.child.kill();
+        if let Ok(None) = self.child.try_wait() {
+            kill_group(self.child.id());
+        }
         let _ = self.child.wait();
     }
 }
