@@ -34,9 +34,7 @@ fn check(f: &Path, server: &str, extra: &[&str]) -> Result<bool, String> {
         return Err(format!("redis-cli --pipe: {text}"));
     }
     let t = target_of(server);
-    let (_, diffs) = compare_servers(
-        &mut a.conn(),
-        &mut b.conn(),
+    let (_, diffs) = compare_servers(&a, &b,
         &t,
         &CmpOpts { all_dbs: true, restored: extra.contains(&"--restore"), streams: true },
     );

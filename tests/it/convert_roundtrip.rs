@@ -36,7 +36,7 @@ fn roundtrip(server: &str, seed: u64, extra: &[&str]) {
     assert_eq!(errors, 0, "{server}: redis-cli --pipe: {text}\nserver log:\n{}", b.log());
     assert!(replies > 100);
     let restored = extra.contains(&"--restore");
-    let (n, diffs) = compare_servers(&mut ca, &mut b.conn(), &t, &CmpOpts { all_dbs: true, restored, streams: true });
+    let (n, diffs) = compare_servers(&a, &b, &t, &CmpOpts { all_dbs: true, restored, streams: true });
     assert!(
         diffs.is_empty(),
         "{server} {extra:?}: {} differences over {n} keys:\n{}",
@@ -95,7 +95,7 @@ fn redis_8_6_dump_for_redis_8_0() {
     assert_eq!(errors, 0, "{text}");
     let t = datagen::target_of("redis-8.0");
     let (n, diffs) =
-        compare_servers(&mut a.conn(), &mut b.conn(), &t, &CmpOpts { all_dbs: true, restored: false, streams: false });
+        compare_servers(&a, &b, &t, &CmpOpts { all_dbs: true, restored: false, streams: false });
     assert!(diffs.is_empty() && n > 50, "{n} keys: {diffs:?}");
     // --strict makes the loss an error
     let (code, _, _) =

@@ -32,8 +32,7 @@ fn check_files(list: Vec<PathBuf>) -> usize {
             Err(log) if log.contains("module data I can't load") => continue,
             Err(log) => panic!("{}: the server did not load it:\n{log}", f.display()),
         };
-        let mut c = server.conn();
-        let problems = compare(&mut c, &ours);
+        let problems = compare(&server, &ours);
         checked += 1;
         if !problems.is_empty() {
             failures.push(format!(

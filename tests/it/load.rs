@@ -25,9 +25,7 @@ fn standalone(server: &str, mode: &[&str]) {
         assert_eq!(code, 0, "{server} {}: {err}", f.display());
         assert!(err.contains(" 0 failed"), "{err}");
         let restored = mode.is_empty();
-        let (n, diffs) = compare_servers(
-            &mut a.conn(),
-            &mut b.conn(),
+        let (n, diffs) = compare_servers(&a, &b,
             &target_of(server),
             &CmpOpts { all_dbs: true, restored, streams: true },
         );
@@ -62,9 +60,7 @@ fn cluster(server: &str) {
         let rep: serde_json::Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
         assert_eq!(rep["failed"], 0);
         assert_eq!(rep["per_node"].as_object().unwrap().len(), 3, "{rep}");
-        let (n, diffs) = compare_servers(
-            &mut a.conn(),
-            &mut c.peer(),
+        let (n, diffs) = compare_servers(&a, &c,
             &target_of(server),
             &CmpOpts { all_dbs: false, restored: true, streams: true },
         );

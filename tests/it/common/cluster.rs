@@ -1,5 +1,5 @@
-//! A 3-master Redis Cluster of real servers on loopback, and a connection that routes each
-//! command to the node that owns its key (for comparing a cluster with a standalone server).
+//! A 3-master Redis Cluster of real servers on loopback (read back for comparisons by
+//! [`super::readback`], each node's own keys from that node).
 #![allow(dead_code)]
 
 use std::process::Command;
@@ -7,10 +7,8 @@ use crate::common::proc::Timed;
 use std::time::{Duration, Instant};
 
 use crate::common::resp::Reply;
-use crate::common::resp::Conn;
 
 use super::Server;
-use super::servercmp::Peer;
 
 pub struct Cluster {
     pub nodes: Vec<Server>,
@@ -51,7 +49,7 @@ impl Cluster {
             assert!(t.elapsed() < Duration::from_secs(30), "cluster did not reach state ok");
             for n in &nodes {
                 let r = n.conn().cmd(&["CLUSTER", "INFO"]).unwrap();
-                let Reply::Bulk(Some(b)) = r else { panic!() };
+                let Reply::Bulk(Some(b)) = r else { panic!("CLUSTER INFO: {r:?}") };
                 if !String::from_utf8_lossy(&b).contains("cluster_state:ok") {
                     std::thread::sleep(Duration::from_millis(100));
                     continue 'wait;
@@ -64,62 +62,5 @@ impl Cluster {
 
     pub fn url(&self) -> String {
         self.nodes[0].url()
-    }
-
-    pub fn peer(&self) -> ClusterPeer {
-        let mut conns = Vec::new();
-        for n in &self.nodes {
-            let mut c = n.conn();
-            let Reply::Array(Some(slots)) = c.cmd(&["CLUSTER", "SLOTS"]).unwrap() else { panic!() };
-            let _ = slots;
-            conns.push(c);
-        }
-        let mut owner = vec![0usize; 16384];
-        let Reply::Array(Some(slots)) = conns[0].cmd(&["CLUSTER", "SLOTS"]).unwrap() else { panic!() };
-        for r in slots {
-            let Reply::Array(Some(f)) = r else { continue };
-            let (Reply::Int(a), Reply::Int(b), Reply::Array(Some(m))) = (&f[0], &f[1], &f[2]) else { continue };
-            let Reply::Int(port) = m[1] else { continue };
-            let i = self.nodes.iter().position(|n| n.port as i64 == port).unwrap();
-            for s in *a..=*b {
-                owner[s as usize] = i;
-            }
-        }
-        ClusterPeer { conns, owner }
-    }
-}
-
-pub struct ClusterPeer {
-    conns: Vec<Conn>,
-    owner: Vec<usize>,
-}
-
-/// Where the key is in a command the comparison sends.
-fn key_index(args: &[&[u8]]) -> Option<usize> {
-    let cmd = String::from_utf8_lossy(args[0]).to_ascii_uppercase();
-    match cmd.as_str() {
-        "DEBUG" | "XINFO" => Some(2),
-        "FUNCTION" | "SELECT" | "SCAN" => None,
-        _ => Some(1),
-    }
-}
-
-impl Peer for ClusterPeer {
-    fn call(&mut self, args: &[&[u8]]) -> Reply {
-        match key_index(args) {
-            Some(i) => {
-                let n = self.owner[crate::common::checksum::slot(args[i]) as usize];
-                self.conns[n].call(args).unwrap()
-            }
-            None if args[0].eq_ignore_ascii_case(b"SELECT") => Reply::Status(b"OK".to_vec()),
-            None => self.conns[0].call(args).unwrap(),
-        }
-    }
-    fn keys(&mut self) -> Vec<Vec<u8>> {
-        let mut all = Vec::new();
-        for c in &mut self.conns {
-            all.extend(super::datagen::scan(c, "*"));
-        }
-        all
     }
 }

@@ -1,11 +1,17 @@
-//! Compares what `rdbshift inspect` lists with what a real server holds, key by key.
+//! Compares what `rdbshift inspect` lists with what a real server holds, key by key; the
+//! server is read back by the independent oracle (`readback.py`, redis-py).
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
 
-use crate::common::resp::Reply;
-use crate::common::resp::Conn;
 use serde_json::Value;
+
+use super::readback::{self, Source, arr, map, text};
+
+/// A read-back byte string's bytes.
+fn rb(v: &Value) -> Vec<u8> {
+    readback::b(v)
+}
 
 /// Bytes from our JSON encoding: a string, or {"base64": ...}.
 pub fn jbytes(v: &Value) -> Vec<u8> {
@@ -58,92 +64,37 @@ fn jscore(v: &Value) -> f64 {
     }
 }
 
-fn rscore(r: &Reply) -> f64 {
-    let s = r.text();
-    match s.as_str() {
+fn rscore(s: &str) -> f64 {
+    match s {
         "inf" => f64::INFINITY,
         "-inf" => f64::NEG_INFINITY,
-        _ => s.parse().unwrap(),
+        _ => s.parse().unwrap_or_else(|_| panic!("bad score from the server: {s:?}")),
     }
 }
 
-fn bulk(r: &Reply) -> Vec<u8> {
-    r.bytes().map(|b| b.to_vec()).unwrap_or_default()
-}
-
-fn call(c: &mut Conn, args: &[&[u8]]) -> Reply {
-    let r = c.call(args).expect("server connection");
-    assert!(
-        !r.is_error(),
-        "{:?} failed: {}",
-        args.iter().map(|a| String::from_utf8_lossy(a)).collect::<Vec<_>>(),
-        r.text()
-    );
-    r
-}
-
-/// Every key of every db on the server: db -> key -> type.
-pub fn server_keys(c: &mut Conn) -> BTreeMap<u64, BTreeMap<Vec<u8>, String>> {
-    let mut all = BTreeMap::new();
-    let dbs = c.cmd(&["CONFIG", "GET", "databases"]).unwrap();
-    let n: u64 = dbs.array().get(1).and_then(|r| r.int()).unwrap_or(16) as u64;
-    for db in 0..n {
-        call(c, &[b"SELECT", db.to_string().as_bytes()]);
-        let mut cursor = b"0".to_vec();
-        let mut keys = BTreeMap::new();
-        loop {
-            let r = call(c, &[b"SCAN", &cursor, b"COUNT", b"1000"]);
-            let a = r.array();
-            cursor = bulk(&a[0]);
-            for k in a[1].array() {
-                keys.insert(bulk(k), String::new());
-            }
-            if cursor == b"0" {
-                break;
-            }
-        }
-        for (k, t) in keys.iter_mut() {
-            *t = call(c, &[b"TYPE", k]).text();
-        }
-        if !keys.is_empty() {
-            all.insert(db, keys);
-        }
-    }
-    all
-}
-
+/// What the server has for TTLs: `PEXPIRETIME` (7.0+), `HPEXPIRETIME` (7.4+, Valkey 9).
 pub struct Caps {
     pub pexpiretime: bool,
     pub hpexpiretime: bool,
 }
 
-pub fn caps(c: &mut Conn) -> Caps {
-    let has = |c: &mut Conn, name: &str| {
-        let r = c.cmd(&["COMMAND", "INFO", name]).unwrap();
-        matches!(r.array().first(), Some(Reply::Array(Some(_))))
-    };
-    Caps { pexpiretime: has(c, "pexpiretime"), hpexpiretime: has(c, "hpexpiretime") }
-}
-
-/// Checks one key of our JSON against the server (the db is already selected).
-pub fn check_key(c: &mut Conn, caps: &Caps, j: &Value) -> Result<(), String> {
-    let key = jbytes(&j["key"]);
-    let k: &[u8] = &key;
+/// Checks one key of our JSON against the server's read-back record of it.
+pub fn check_key(rec: &Value, caps: &Caps, j: &Value) -> Result<(), String> {
     let ty = j["type"].as_str().unwrap();
     let v = &j["value"];
-    let stype = call(c, &[b"TYPE", k]).text();
+    let stype = rec["type"].as_str().unwrap();
     if stype != ty {
         return Err(format!("type {ty} but the server says {stype}"));
     }
     // expiry
     if caps.pexpiretime {
-        let e = call(c, &[b"PEXPIRETIME", k]).int().unwrap();
+        let e = rec["pexpiretime"].as_i64().expect("PEXPIRETIME read back");
         let ours = j["expire_ms"].as_i64().unwrap_or(-1);
         if e != ours {
             return Err(format!("expire {ours} but the server has {e}"));
         }
     } else {
-        let t = call(c, &[b"PTTL", k]).int().unwrap();
+        let t = rec["pttl"].as_i64().expect("PTTL read back");
         if (t >= 0) == j["expire_ms"].is_null() {
             return Err(format!("expiry presence differs: PTTL {t}, ours {}", j["expire_ms"]));
         }
@@ -156,16 +107,17 @@ pub fn check_key(c: &mut Conn, caps: &Caps, j: &Value) -> Result<(), String> {
             Err(format!("{what} differs:\n ours   {}\n server {}", &x[..x.len().min(400)], &y[..y.len().min(400)]))
         }
     };
+    let sv = &rec["value"];
     match ty {
-        "string" => same("value", &jbytes(v), &bulk(&call(c, &[b"GET", k]))),
+        "string" => same("value", &jbytes(v), &rb(sv)),
         "list" => {
             let ours: Vec<Vec<u8>> = v.as_array().unwrap().iter().map(jbytes).collect();
-            let theirs: Vec<Vec<u8>> = call(c, &[b"LRANGE", k, b"0", b"-1"]).array().iter().map(bulk).collect();
+            let theirs: Vec<Vec<u8>> = arr(sv).iter().map(rb).collect();
             same("list", &ours, &theirs)
         }
         "set" => {
             let mut ours: Vec<Vec<u8>> = v.as_array().unwrap().iter().map(jbytes).collect();
-            let mut theirs: Vec<Vec<u8>> = call(c, &[b"SMEMBERS", k]).array().iter().map(bulk).collect();
+            let mut theirs: Vec<Vec<u8>> = arr(sv).iter().map(rb).collect();
             ours.sort();
             theirs.sort();
             same("set", &ours, &theirs)
@@ -174,10 +126,8 @@ pub fn check_key(c: &mut Conn, caps: &Caps, j: &Value) -> Result<(), String> {
             // ours is in file order (a skiplist is saved from its tail), so compare sorted
             let mut ours: Vec<(Vec<u8>, u64)> =
                 v.as_array().unwrap().iter().map(|p| (jbytes(&p[0]), score_bits(jscore(&p[1])))).collect();
-            let r = call(c, &[b"ZRANGE", k, b"0", b"-1", b"WITHSCORES"]);
-            let a = r.array();
             let mut theirs: Vec<(Vec<u8>, u64)> =
-                a.chunks(2).map(|p| (bulk(&p[0]), score_bits(rscore(&p[1])))).collect();
+                arr(sv).iter().map(|p| (rb(&p[0]), score_bits(rscore(&text(&p[1]))))).collect();
             ours.sort();
             theirs.sort();
             same("zset", &ours, &theirs)
@@ -185,17 +135,24 @@ pub fn check_key(c: &mut Conn, caps: &Caps, j: &Value) -> Result<(), String> {
         "hash" => {
             let mut ours: Vec<(Vec<u8>, Vec<u8>)> =
                 v.as_array().unwrap().iter().map(|p| (jbytes(&p[0]), jbytes(&p[1]))).collect();
-            let r = call(c, &[b"HGETALL", k]);
-            let mut theirs: Vec<(Vec<u8>, Vec<u8>)> = r.array().chunks(2).map(|p| (bulk(&p[0]), bulk(&p[1]))).collect();
+            let mut theirs: Vec<(Vec<u8>, Vec<u8>)> = arr(sv).iter().map(|p| (rb(&p[0]), rb(&p[1]))).collect();
             ours.sort();
             theirs.sort();
             same("hash", &ours, &theirs)?;
             if caps.hpexpiretime {
+                // the read-back's field TTLs are in the order of its (sorted) fields
+                let ttls: BTreeMap<Vec<u8>, i64> = arr(sv)
+                    .iter()
+                    .zip(arr(&rec["field_ttls"]))
+                    .map(|(p, t)| (rb(&p[0]), t.as_i64().expect("HPEXPIRETIME read back")))
+                    .collect();
+                if ttls.len() != theirs.len() {
+                    return Err(format!("{} field TTLs read back for {} fields", ttls.len(), theirs.len()));
+                }
                 for p in v.as_array().unwrap() {
                     let f = jbytes(&p[0]);
                     let ours = p.get(2).and_then(|x| x.as_i64()).unwrap_or(-1);
-                    let r = call(c, &[b"HPEXPIRETIME", k, b"FIELDS", b"1", &f]);
-                    let t = r.array()[0].int().unwrap();
+                    let t = ttls[&f];
                     if t != ours {
                         return Err(format!(
                             "field {:?} expire {ours} but the server has {t}",
@@ -206,11 +163,11 @@ pub fn check_key(c: &mut Conn, caps: &Caps, j: &Value) -> Result<(), String> {
             }
             Ok(())
         }
-        "stream" => check_stream(c, k, v),
+        "stream" => check_stream(sv, v),
         _ => {
             // a module value: the DUMP payload's body is the module id and our raw bytes
             let raw = b64decode(v["raw_base64"].as_str().unwrap());
-            let d = bulk(&call(c, &[b"DUMP", k]));
+            let d = rb(&sv["dump"]);
             let body = &d[..d.len() - 10];
             if body.ends_with(&raw) { Ok(()) } else { Err("module value differs from DUMP".into()) }
         }
@@ -220,7 +177,8 @@ pub fn check_key(c: &mut Conn, caps: &Caps, j: &Value) -> Result<(), String> {
 /// Stream entries: (ID, field-value pairs).
 type Entries = Vec<(String, Vec<(Vec<u8>, Vec<u8>)>)>;
 
-fn check_stream(c: &mut Conn, k: &[u8], v: &Value) -> Result<(), String> {
+/// Our stream `v` against the read-back `sv` (entries, XINFO STREAM, GROUPS, CONSUMERS).
+fn check_stream(sv: &Value, v: &Value) -> Result<(), String> {
     let ours: Entries = v["entries"]
         .as_array()
         .unwrap()
@@ -232,33 +190,27 @@ fn check_stream(c: &mut Conn, k: &[u8], v: &Value) -> Result<(), String> {
             )
         })
         .collect();
-    let r = call(c, &[b"XRANGE", k, b"-", b"+"]);
-    let theirs: Entries = r
-        .array()
+    let theirs: Entries = arr(&sv["entries"])
         .iter()
-        .map(|e| {
-            let a = e.array();
-            (a[0].text(), a[1].array().chunks(2).map(|p| (bulk(&p[0]), bulk(&p[1]))).collect())
-        })
+        .map(|e| (text(&e[0]), arr(&e[1]).chunks(2).map(|p| (rb(&p[0]), rb(&p[1]))).collect()))
         .collect();
     if ours != theirs {
         return Err(format!("stream entries differ: {} ours, {} on the server", ours.len(), theirs.len()));
     }
-    let info = call(c, &[b"XINFO", b"STREAM", k]);
-    let map: BTreeMap<String, Reply> = info.array().chunks(2).map(|p| (p[0].text(), p[1].clone())).collect();
-    let field = |m: &BTreeMap<String, Reply>, f: &str| m.get(f).map(|r| r.text());
-    if field(&map, "length") != Some(v["length"].to_string()) {
-        return Err(format!("stream length {} vs {:?}", v["length"], field(&map, "length")));
+    let info = map(&sv["xinfo"]);
+    let field = |m: &BTreeMap<String, Value>, f: &str| m.get(f).map(text);
+    if field(&info, "length") != Some(v["length"].to_string()) {
+        return Err(format!("stream length {} vs {:?}", v["length"], field(&info, "length")));
     }
-    if field(&map, "last-generated-id").as_deref() != v["last_id"].as_str() {
-        return Err(format!("last id {} vs {:?}", v["last_id"], field(&map, "last-generated-id")));
+    if field(&info, "last-generated-id").as_deref() != v["last_id"].as_str() {
+        return Err(format!("last id {} vs {:?}", v["last_id"], field(&info, "last-generated-id")));
     }
-    if let Some(m) = field(&map, "max-deleted-entry-id")
+    if let Some(m) = field(&info, "max-deleted-entry-id")
         && v["max_deleted_id"].as_str() != Some(m.as_str())
     {
         return Err(format!("max deleted id {} vs {m}", v["max_deleted_id"]));
     }
-    if let Some(m) = field(&map, "entries-added")
+    if let Some(m) = field(&info, "entries-added")
         && v["entries_added"] != m.parse::<u64>().map(Value::from).unwrap_or(Value::Null)
     {
         return Err(format!("entries added {} vs {m}", v["entries_added"]));
@@ -289,20 +241,20 @@ fn check_stream(c: &mut Conn, k: &[u8], v: &Value) -> Result<(), String> {
             ("iids-added", vec![idmp["iids_added"].to_string()]),
             ("iids-duplicates", vec![idmp["iids_duplicates"].to_string()]),
         ] {
-            if !field(&map, f).is_some_and(|got| want.contains(&got)) {
-                return Err(format!("{f}: ours {want:?}, server {:?}", field(&map, f)));
+            if !field(&info, f).is_some_and(|got| want.contains(&got)) {
+                return Err(format!("{f}: ours {want:?}, server {:?}", field(&info, f)));
             }
         }
     }
-    let groups = call(c, &[b"XINFO", b"GROUPS", k]);
+    let groups = arr(&sv["groups"]);
     let ours_g = v["groups"].as_array().unwrap();
-    if groups.array().len() != ours_g.len() {
-        return Err(format!("{} groups vs {} on the server", ours_g.len(), groups.array().len()));
+    if groups.len() != ours_g.len() {
+        return Err(format!("{} groups vs {} on the server", ours_g.len(), groups.len()));
     }
-    for (g, sg) in ours_g.iter().zip(groups.array()) {
-        let m: BTreeMap<String, Reply> = sg.array().chunks(2).map(|p| (p[0].text(), p[1].clone())).collect();
+    for ((g, sg), per) in ours_g.iter().zip(groups).zip(arr(&sv["per_group"])) {
+        let m = map(sg);
         let name = jbytes(&g["name"]);
-        if m.get("name").map(bulk) != Some(name.clone()) {
+        if m.get("name").map(rb) != Some(name.clone()) || rb(&per["name"]) != name {
             return Err("group name differs (order or name)".into());
         }
         if field(&m, "pending") != Some(g["pel"].as_array().unwrap().len().to_string()) {
@@ -311,13 +263,11 @@ fn check_stream(c: &mut Conn, k: &[u8], v: &Value) -> Result<(), String> {
         if field(&m, "last-delivered-id").as_deref() != g["last_delivered_id"].as_str() {
             return Err("group last-delivered-id differs".into());
         }
-        let cons = call(c, &[b"XINFO", b"CONSUMERS", k, &name]);
-        let mut theirs: Vec<(Vec<u8>, i64)> = cons
-            .array()
+        let mut theirs: Vec<(Vec<u8>, i64)> = arr(&per["consumers"])
             .iter()
             .map(|x| {
-                let m: BTreeMap<String, Reply> = x.array().chunks(2).map(|p| (p[0].text(), p[1].clone())).collect();
-                (bulk(&m["name"]), m["pending"].int().unwrap())
+                let m = map(x);
+                (rb(&m["name"]), m["pending"].as_i64().expect("a consumer's pending count"))
             })
             .collect();
         let mut ours: Vec<(Vec<u8>, i64)> = g["consumers"]
@@ -398,10 +348,12 @@ pub fn parse_jsonl(out: &[u8]) -> BTreeMap<u64, BTreeMap<Vec<u8>, Value>> {
     m
 }
 
-/// Full comparison of our listing with the server's data set. Returns the problems found.
-pub fn compare(c: &mut Conn, ours: &BTreeMap<u64, BTreeMap<Vec<u8>, Value>>) -> Vec<String> {
-    let caps = caps(c);
-    let theirs = server_keys(c);
+/// Full comparison of our listing with what `server` holds (read back by the oracle).
+/// Returns the problems found.
+pub fn compare(server: &dyn Source, ours: &BTreeMap<u64, BTreeMap<Vec<u8>, Value>>) -> Vec<String> {
+    let ks = readback::read(server);
+    let caps = Caps { pexpiretime: ks.cap("pexpiretime"), hpexpiretime: ks.cap("hpexpiretime") };
+    let theirs = &ks.dbs;
     let mut problems = Vec::new();
     let dbs: std::collections::BTreeSet<u64> = ours.keys().chain(theirs.keys()).copied().collect();
     let empty_o = BTreeMap::new();
@@ -415,9 +367,9 @@ pub fn compare(c: &mut Conn, ours: &BTreeMap<u64, BTreeMap<Vec<u8>, Value>>) -> 
         for k in o.keys().filter(|k| !t.contains_key(*k)) {
             problems.push(format!("db {db}: key {:?} listed but not on the server", String::from_utf8_lossy(k)));
         }
-        call(c, &[b"SELECT", db.to_string().as_bytes()]);
-        for (k, j) in o.iter().filter(|(k, _)| t.contains_key(*k)) {
-            if let Err(e) = check_key(c, &caps, j) {
+        for (k, j) in o.iter() {
+            let Some(rec) = t.get(k) else { continue };
+            if let Err(e) = check_key(rec, &caps, j) {
                 problems.push(format!("db {db}: key {:?}: {e}", String::from_utf8_lossy(k)));
             }
         }

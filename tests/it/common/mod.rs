@@ -11,6 +11,7 @@ pub mod compare;
 pub mod datagen;
 pub mod proc;
 pub mod rdbfile;
+pub mod readback;
 pub mod resp;
 pub mod servercmp;
 pub mod version;
