@@ -21,6 +21,7 @@ mod load_faults;
 mod load_trust;
 mod net_faults;
 mod newest_formats;
+mod oracle;
 mod odd_valid;
 mod small_texts;
 mod template_memory;

@@ -232,3 +232,38 @@ pub fn installed(tool: &str) -> bool {
         std::fs::metadata(d.join(tool)).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_run_past_its_limit_is_killed_with_its_group_and_named() {
+        let dir = crate::common::tempdir::Dir::new("proc");
+        let pidfile = dir.path().join("pid");
+        let mut c = Command::new("sh");
+        c.arg("-c").arg(format!("sleep 300 & echo $! > {}; wait", pidfile.display()));
+        let err = try_run_with(&mut c, None, Duration::from_secs(1)).unwrap_err();
+        assert!(err.starts_with("TIMEOUT: killed after"), "{err}");
+        assert!(err.contains("sh -c 'sleep 300 &"), "the command line is named: {err}");
+        // the background sleep was in the group: gone, or a zombie about to be reaped
+        let pid = std::fs::read_to_string(&pidfile).unwrap().trim().to_string();
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        assert!(stat.is_empty() || stat.contains(") Z "), "the group's sleep {pid} lives on: {stat}");
+        // and run_with panics with the same message
+        let mut c = Command::new("sleep");
+        c.arg("300");
+        let c = std::panic::AssertUnwindSafe(c);
+        let p = std::panic::catch_unwind(move || run_with({ c }.0, None, Duration::from_millis(300))).unwrap_err();
+        let msg = p.downcast_ref::<String>().unwrap();
+        assert!(msg.contains("TIMEOUT") && msg.contains("sleep 300"), "{msg}");
+    }
+
+    #[test]
+    fn a_run_in_time_gives_its_output() {
+        let mut c = Command::new("sh");
+        c.arg("-c").arg("cat; echo err >&2; exit 3");
+        let o = try_run_with(&mut c, Some(b"input"), DEFAULT_TIMEOUT).unwrap();
+        assert_eq!((o.status.code(), &o.stdout[..], &o.stderr[..]), (Some(3), &b"input"[..], &b"err\n"[..]));
+    }
+}
