@@ -6,10 +6,10 @@ use crate::common;
 
 use std::path::{Path, PathBuf};
 
+use crate::common::resp::Reply;
 use common::cluster::Cluster;
 use common::workload::dbsize;
 use common::{Server, rdbshift};
-use crate::common::resp::Reply;
 
 /// A Redis 7.0 dump of `n` keys `a:*` and `n` keys `b:*`.
 fn two_prefixes(dir: &Path, n: usize) -> PathBuf {

@@ -94,8 +94,7 @@ fn redis_8_6_dump_for_redis_8_0() {
     let (errors, _, text) = pipe(&b, &out);
     assert_eq!(errors, 0, "{text}");
     let t = datagen::target_of("redis-8.0");
-    let (n, diffs) =
-        compare_servers(&a, &b, &t, &CmpOpts { all_dbs: true, restored: false, streams: false });
+    let (n, diffs) = compare_servers(&a, &b, &t, &CmpOpts { all_dbs: true, restored: false, streams: false });
     assert!(diffs.is_empty() && n > 50, "{n} keys: {diffs:?}");
     // --strict makes the loss an error
     let (code, _, _) =

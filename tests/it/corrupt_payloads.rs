@@ -19,10 +19,10 @@ use crate::common;
 use std::collections::HashSet;
 use std::time::Duration;
 
+use crate::common::resp::Conn;
+use crate::common::resp::Reply;
 use common::rdbfile;
 use common::{Server, tempdir};
-use crate::common::resp::Reply;
-use crate::common::resp::Conn;
 
 const TCL: &str = "src/redis-8.6.3/tests/integration/corrupt-dump.tcl";
 

@@ -346,7 +346,9 @@ fn an_enveloped_dump_loads_into_valkey_and_verifies() {
     assert_empty(tmp.path());
 
     // and the server holds what the server that loaded the plain file itself holds
-    let (n, diffs) = compare_servers(&original, &target,
+    let (n, diffs) = compare_servers(
+        &original,
+        &target,
         &target_of("valkey-9.1"),
         &CmpOpts { all_dbs: true, restored: true, streams: true },
     );

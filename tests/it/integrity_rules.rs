@@ -12,10 +12,10 @@ use crate::common;
 
 use std::time::Duration;
 
+use crate::common::resp::Conn;
+use crate::common::resp::Reply;
 use common::rdbfile;
 use common::{Server, tempdir};
-use crate::common::resp::Reply;
-use crate::common::resp::Conn;
 
 const SANITIZE: [&str; 2] = ["--sanitize-dump-payload", "yes"];
 

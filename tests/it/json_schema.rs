@@ -85,11 +85,7 @@ fn one_type_per_field_and_the_readme_queries_work() {
     let jq = readme_block("jq");
     let filter = jq.lines().find(|l| l.starts_with("jq ")).unwrap();
     let filter = filter.split('\'').nth(1).unwrap();
-    let o = Command::new("jq")
-        .args(["-r", filter])
-        .arg(&jsonl)
-        .stdin(std::process::Stdio::null())
-        .output_timed();
+    let o = Command::new("jq").args(["-r", filter]).arg(&jsonl).stdin(std::process::Stdio::null()).output_timed();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let lines: Vec<String> = String::from_utf8_lossy(&o.stdout).lines().map(str::to_string).collect();
     assert_eq!(lines.len(), 2, "two hashes named user:*: {lines:?}");

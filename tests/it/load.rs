@@ -25,10 +25,8 @@ fn standalone(server: &str, mode: &[&str]) {
         assert_eq!(code, 0, "{server} {}: {err}", f.display());
         assert!(err.contains(" 0 failed"), "{err}");
         let restored = mode.is_empty();
-        let (n, diffs) = compare_servers(&a, &b,
-            &target_of(server),
-            &CmpOpts { all_dbs: true, restored, streams: true },
-        );
+        let (n, diffs) =
+            compare_servers(&a, &b, &target_of(server), &CmpOpts { all_dbs: true, restored, streams: true });
         assert!(
             diffs.is_empty(),
             "{server} {} {mode:?}: {} differences over {n} keys:\n{}",
@@ -60,10 +58,8 @@ fn cluster(server: &str) {
         let rep: serde_json::Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
         assert_eq!(rep["failed"], 0);
         assert_eq!(rep["per_node"].as_object().unwrap().len(), 3, "{rep}");
-        let (n, diffs) = compare_servers(&a, &c,
-            &target_of(server),
-            &CmpOpts { all_dbs: false, restored: true, streams: true },
-        );
+        let (n, diffs) =
+            compare_servers(&a, &c, &target_of(server), &CmpOpts { all_dbs: false, restored: true, streams: true });
         assert!(
             diffs.is_empty(),
             "{server} cluster {}: {} differences over {n} keys:\n{}",

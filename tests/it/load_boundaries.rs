@@ -7,10 +7,10 @@ use crate::common;
 
 use std::path::{Path, PathBuf};
 
+use crate::common::resp::Conn;
+use crate::common::resp::Reply;
 use common::cluster::Cluster;
 use common::{Server, rdbshift};
-use crate::common::resp::Reply;
-use crate::common::resp::Conn;
 
 /// Deterministic bytes: incompressible (`random`) or a repeated pattern LZF squeezes.
 fn bytes(seed: u64, n: usize, random: bool) -> Vec<u8> {

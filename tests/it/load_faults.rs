@@ -7,9 +7,9 @@ use crate::common::proc::Timed;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::common::resp::Reply;
 use common::cluster::Cluster;
 use common::{Server, rdbshift};
-use crate::common::resp::Reply;
 
 use common::workload::{dbsize, workload, workload_named};
 
@@ -117,7 +117,8 @@ fn a_slot_migrating_during_the_whole_load_follows_ask() {
     let ok = |r: Reply| assert_eq!(r, Reply::Status(b"OK".to_vec()));
     ok(c.nodes[dest].conn().cmd(&["CLUSTER", "SETSLOT", &slot.to_string(), "IMPORTING", &src_id]).unwrap());
     ok(c.nodes[owner].conn().cmd(&["CLUSTER", "SETSLOT", &slot.to_string(), "MIGRATING", &dest_id]).unwrap());
-    let in_slot = (0..50_000).filter(|i| crate::common::checksum::slot(format!("key:{i:07}").as_bytes()) == slot).count() as u64;
+    let in_slot =
+        (0..50_000).filter(|i| crate::common::checksum::slot(format!("key:{i:07}").as_bytes()) == slot).count() as u64;
     assert!(in_slot > 0);
     let report = dir.path().join("report.json");
     let (code, err) = finish(spawn_load(f.to_str().unwrap(), &c.url(), report.to_str().unwrap()));

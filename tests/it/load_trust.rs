@@ -10,10 +10,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::workload::{dbsize, workload};
-use common::{Server, rdbshift};
 use crate::common::checksum::crc64;
 use crate::common::resp::Reply;
+use common::workload::{dbsize, workload};
+use common::{Server, rdbshift};
 
 const FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/redis-7.0.rdb");
 

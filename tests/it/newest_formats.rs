@@ -456,10 +456,7 @@ fn v14_dump_restored_into_real_older_servers() {
         }
         let t = common::datagen::target_of(server);
         let same = target == "8.6";
-        let (keys, diffs) = compare_servers(&a, &b,
-            &t,
-            &CmpOpts { all_dbs: true, restored: same, streams: same },
-        );
+        let (keys, diffs) = compare_servers(&a, &b, &t, &CmpOpts { all_dbs: true, restored: same, streams: same });
         assert!(diffs.is_empty() && keys > 50, "{target}: {keys} keys: {diffs:?}");
         checked += 1;
     }

@@ -13,10 +13,10 @@ use crate::common;
 
 use std::path::{Path, PathBuf};
 
-use common::{SERVERS, Server, rdbshift};
 use crate::common::checksum::crc64;
-use crate::common::resp::Reply;
 use crate::common::resp::Conn;
+use crate::common::resp::Reply;
+use common::{SERVERS, Server, rdbshift};
 
 fn call(c: &mut Conn, args: &[&str]) -> Reply {
     let r = c.cmd(args).unwrap();

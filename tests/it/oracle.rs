@@ -104,5 +104,8 @@ fn listing_comparison_finds_a_changed_value_and_a_missing_key() {
     db0.remove(&gone);
     let problems = compare(&s, &ours).join("\n");
     assert!(problems.contains(&format!("key {name:?}: value differs")), "{problems}");
-    assert!(problems.contains(&format!("{:?} is on the server but not listed", String::from_utf8_lossy(&gone))), "{problems}");
+    assert!(
+        problems.contains(&format!("{:?} is on the server but not listed", String::from_utf8_lossy(&gone))),
+        "{problems}"
+    );
 }

@@ -10,11 +10,7 @@ use crate::common::proc::Timed;
 use common::{Server, corpus, rdbshift};
 
 fn openssl(dir: &std::path::Path, args: &[&str]) {
-    let st = Command::new("openssl")
-        .args(args)
-        .current_dir(dir)
-        .stdin(std::process::Stdio::null())
-        .output_timed();
+    let st = Command::new("openssl").args(args).current_dir(dir).stdin(std::process::Stdio::null()).output_timed();
     assert!(st.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&st.stderr));
 }
 

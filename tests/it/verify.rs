@@ -11,12 +11,12 @@ use crate::common;
 
 use std::path::{Path, PathBuf};
 
+use crate::common::checksum::quote;
+use crate::common::resp::Conn;
+use crate::common::resp::Reply;
 use common::cluster::Cluster;
 use common::datagen::scan;
 use common::{Server, corpus, rdbshift};
-use crate::common::checksum::quote;
-use crate::common::resp::Reply;
-use crate::common::resp::Conn;
 use serde_json::Value;
 
 /// What one `verify` run said.

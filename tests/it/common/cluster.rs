@@ -2,8 +2,8 @@
 //! [`super::readback`], each node's own keys from that node).
 #![allow(dead_code)]
 
-use std::process::Command;
 use crate::common::proc::Timed;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use crate::common::resp::Reply;

@@ -5,8 +5,8 @@
 #![allow(dead_code)]
 
 use super::version::Target;
-use crate::common::resp::Reply;
 use crate::common::resp::Conn;
+use crate::common::resp::Reply;
 
 /// xorshift64*: small, seeded, good enough for test data.
 pub struct Rng(u64);

@@ -5,8 +5,8 @@
 //! `RDBSHIFT_ALLOW_MISSING_SERVERS=1` is set (then the test says so and skips that version).
 #![allow(dead_code)]
 
-pub mod cluster;
 pub mod checksum;
+pub mod cluster;
 pub mod compare;
 pub mod datagen;
 pub mod proc;

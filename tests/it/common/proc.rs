@@ -78,7 +78,7 @@ fn kill_group(pid: u32) {
 /// Starts `cmd` in a process group of its own with a watchdog that kills the group after
 /// `timeout`. The caller sets up stdio beforehand.
 pub fn spawn(cmd: &mut Command, timeout: Duration) -> Running {
-    let line = command_line(&cmd);
+    let line = command_line(cmd);
     cmd.process_group(0);
     let child = cmd.spawn().unwrap_or_else(|e| panic!("cannot start {line}: {e}"));
     let flags: Flags = Arc::new((Mutex::new((false, false)), Condvar::new()));
@@ -109,12 +109,7 @@ impl Running {
     }
 
     fn timed_out(&self) -> String {
-        format!(
-            "TIMEOUT: killed after {:.1?} (limit {:?}): {}",
-            self.start.elapsed(),
-            self.timeout,
-            self.line
-        )
+        format!("TIMEOUT: killed after {:.1?} (limit {:?}): {}", self.start.elapsed(), self.timeout, self.line)
     }
 
     /// Waits for the exit; `Err` (with the command line) when the watchdog killed it.
@@ -228,9 +223,8 @@ impl Timed for Command {
 pub fn installed(tool: &str) -> bool {
     use std::os::unix::fs::PermissionsExt;
     let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path).any(|d| {
-        std::fs::metadata(d.join(tool)).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-    })
+    std::env::split_paths(&path)
+        .any(|d| std::fs::metadata(d.join(tool)).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0))
 }
 
 #[cfg(test)]

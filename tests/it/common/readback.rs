@@ -53,12 +53,7 @@ pub fn read(s: &dyn Source) -> Keyspace {
     let mut c = Command::new(&py);
     c.arg(script).arg(s.addrs().join(","));
     let out = super::proc::run(c);
-    assert!(
-        out.status.success(),
-        "readback.py {}: {}",
-        s.addrs().join(","),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "readback.py {}: {}", s.addrs().join(","), String::from_utf8_lossy(&out.stderr));
     let v: Value = serde_json::from_slice(&out.stdout).expect("readback.py prints JSON");
     let mut dbs = BTreeMap::new();
     for d in v["dbs"].as_array().unwrap() {
@@ -74,9 +69,7 @@ pub fn read(s: &dyn Source) -> Keyspace {
 /// The bytes of a read-back byte string (one character per byte).
 pub fn b(v: &Value) -> Vec<u8> {
     let s = v.as_str().unwrap_or_else(|| panic!("not a byte string: {v}"));
-    s.chars()
-        .map(|c| u8::try_from(c as u32).unwrap_or_else(|_| panic!("not a byte string: {v}")))
-        .collect()
+    s.chars().map(|c| u8::try_from(c as u32).unwrap_or_else(|_| panic!("not a byte string: {v}"))).collect()
 }
 
 /// A read-back byte string as text (what the server said, lossy for non-UTF-8).

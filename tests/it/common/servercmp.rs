@@ -191,7 +191,10 @@ pub fn compare_keyspaces(ka: &Keyspace, kb: &Keyspace, t: &Target, o: &CmpOpts) 
                 "stream" if full_xinfo => {
                     let (p, q) = (stream_info(&x["value"], o.restored), stream_info(&y["value"], o.restored));
                     if p != q {
-                        diffs.push(format!("db {db} stream {name:?}: XINFO FULL differs:\n  {}", first_difference(&p, &q)));
+                        diffs.push(format!(
+                            "db {db} stream {name:?}: XINFO FULL differs:\n  {}",
+                            first_difference(&p, &q)
+                        ));
                     }
                 }
                 "stream" => {

@@ -1,7 +1,7 @@
 //! Dumps made by a real server for load tests.
 
-use std::path::PathBuf;
 use crate::common::proc::Timed;
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
 use super::Server;
