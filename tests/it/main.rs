@@ -11,6 +11,7 @@ mod corrupt_payloads;
 mod envelope;
 mod files_kept;
 mod golden;
+mod harness;
 mod hostile;
 mod inspect_vs_server;
 mod integrity_rules;
@@ -22,7 +23,7 @@ mod load_trust;
 mod net_faults;
 mod newest_formats;
 mod odd_valid;
-mod oracle;
+
 mod small_texts;
 mod template_memory;
 mod tls;

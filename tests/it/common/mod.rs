@@ -108,6 +108,9 @@ pub fn free_port() -> u16 {
 /// A port for a server: free, and when `bus` is given, `port + bus` free too (a cluster
 /// node's bus port) and below 65536.
 pub fn free_port_with_bus(bus: Option<u16>) -> u16 {
+    if let Some(p) = FORCED_PORTS.with(|f| f.borrow_mut().pop()) {
+        return p;
+    }
     let t = Instant::now();
     loop {
         assert!(t.elapsed() < Duration::from_secs(30), "no free loopback port pair in 30 s");
@@ -118,6 +121,12 @@ pub fn free_port_with_bus(bus: Option<u16>) -> u16 {
             Some(_) => {}
         }
     }
+}
+
+thread_local! {
+    /// Ports the next server starts of this thread take first, unchecked (last first): for
+    /// the test of the retry on a port taken before the server binds it.
+    pub static FORCED_PORTS: std::cell::RefCell<Vec<u16>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 /// In a server's extra arguments, stands for one more free port, picked per start attempt

@@ -1,6 +1,6 @@
-//! The oracle the comparisons rest on (`common/readback.py`, redis-py) is itself checked:
-//! every byte comes back exactly, and a comparison of two servers finds each kind of
-//! difference it is meant to find.
+//! Checks of the harness itself: the oracle the comparisons rest on (`common/readback.py`,
+//! redis-py) gives every byte back exactly, and a comparison finds each kind of difference
+//! it is meant to find; a server start survives its port being taken before it binds.
 
 use crate::common;
 
@@ -108,4 +108,32 @@ fn listing_comparison_finds_a_changed_value_and_a_missing_key() {
         problems.contains(&format!("{:?} is on the server but not listed", String::from_utf8_lossy(&gone))),
         "{problems}"
     );
+}
+
+/// The race `free_port` leaves open, made to happen: the port (or a cluster node's bus port)
+/// is taken when the server binds, and the start goes on with other ports.
+#[test]
+fn a_port_taken_before_the_server_binds_it_is_replaced() {
+    use std::net::TcpListener;
+    let held = TcpListener::bind("127.0.0.1:0").unwrap();
+    let taken = held.local_addr().unwrap().port();
+    common::FORCED_PORTS.with(|f| f.borrow_mut().push(taken));
+    let Some(s) = Server::start_ok("redis-7.0", None, &[]) else { return };
+    assert_ne!(s.port, taken);
+    assert_eq!(s.conn().cmd(&["PING"]).unwrap().text(), "PONG");
+    // a cluster node whose bus port (P + 100) is taken
+    let p = loop {
+        let p = common::free_port();
+        if p < 60000 {
+            break p;
+        }
+    };
+    let bus = TcpListener::bind(("127.0.0.1", p + 100)).unwrap();
+    common::FORCED_PORTS.with(|f| f.borrow_mut().push(p));
+    let conf = format!("nodes-{}.conf", common::unique());
+    let args = ["--cluster-enabled", "yes", "--cluster-config-file", &conf];
+    let Some(n) = Server::start_ok("redis-7.0", None, &args) else { return };
+    assert_ne!(n.port, p);
+    assert_eq!(n.conn().cmd(&["PING"]).unwrap().text(), "PONG");
+    drop((held, bus));
 }
