@@ -23,7 +23,6 @@ mod load_trust;
 mod net_faults;
 mod newest_formats;
 mod odd_valid;
-
 mod small_texts;
 mod template_memory;
 mod tls;

@@ -2,7 +2,9 @@
 //!
 //! Servers come from `$RDB_SERVERS/bin/NAME-server` (default `/opt/rdb-servers`), installed
 //! by `scripts/install-servers.sh`. A missing server fails the test unless
-//! `RDBSHIFT_ALLOW_MISSING_SERVERS=1` is set (then the test says so and skips that version).
+//! `RDBSHIFT_ALLOW_MISSING_SERVERS=1` is set; then the test skips that version, and the skip
+//! is printed and recorded in `$RDBSHIFT_SKIP_LOG` ([`skip`]). Every process runs under a
+//! time limit ([`proc`]); a server start survives its port being taken first. See TESTING.md.
 #![allow(dead_code)]
 
 pub mod checksum;
