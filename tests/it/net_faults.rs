@@ -1,0 +1,497 @@
+//! Network faults: servers that stop answering, and replies no real server sends.
+//!
+//! A real server cannot produce most of these (never answering, a giant bulk length, deep
+//! nesting, garbage), so a small scripted server on 127.0.0.1 stands in for them: it answers
+//! the handshake and probe (`PING`, `AUTH`, `INFO`, `SELECT`) like Redis 7.0 and then does
+//! what the test says. What a real server can do (pause its clients, stop) is tested on a
+//! real server. Every run of the binary has a time limit, and every error must name the node.
+
+use crate::common;
+use crate::common::proc::Timed;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use common::{Server, corpus};
+
+/// What the scripted server does.
+#[derive(Clone, Copy)]
+enum Script {
+    /// Accepts connections, reads, never answers anything.
+    Silent,
+    /// Answers the handshake; answers data commands (anything but the handshake's) while
+    /// fewer than this many were answered in all; then that connection goes silent.
+    Budget(usize),
+    /// Answers the handshake; to the first data command of each connection it sends these
+    /// bytes, then `tail` more bytes of `fill` (to tempt a reader into buffering them).
+    Reply { head: fn() -> Vec<u8>, fill: u8, tail: usize },
+}
+
+struct Fake {
+    port: u16,
+    /// Data commands answered so far.
+    answered: Arc<AtomicUsize>,
+    stop: Arc<AtomicBool>,
+}
+
+impl Fake {
+    fn start(script: Script) -> Fake {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = l.local_addr().unwrap().port();
+        l.set_nonblocking(true).unwrap();
+        let answered = Arc::new(AtomicUsize::new(0));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (a, s) = (answered.clone(), stop.clone());
+        std::thread::spawn(move || {
+            while !s.load(Ordering::SeqCst) {
+                match l.accept() {
+                    Ok((c, _)) => {
+                        let (a, s) = (a.clone(), s.clone());
+                        std::thread::spawn(move || serve(c, script, &a, &s));
+                    }
+                    Err(_) => std::thread::sleep(Duration::from_millis(10)),
+                }
+            }
+        });
+        Fake { port, answered, stop }
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    fn addr(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for Fake {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+    }
+}
+
+/// Reads one command (a RESP array of bulks); `None` at the end of the stream.
+fn command(r: &mut BufReader<TcpStream>) -> Option<Vec<String>> {
+    let mut line = String::new();
+    r.read_line(&mut line).ok().filter(|n| *n > 0)?;
+    let n: usize = line.trim().strip_prefix('*')?.parse().ok()?;
+    let mut args = Vec::with_capacity(n);
+    for _ in 0..n {
+        line.clear();
+        r.read_line(&mut line).ok()?;
+        let len: usize = line.trim().strip_prefix('$')?.parse().ok()?;
+        let mut b = vec![0; len + 2];
+        r.read_exact(&mut b).ok()?;
+        b.truncate(len);
+        args.push(String::from_utf8_lossy(&b).into_owned());
+    }
+    Some(args)
+}
+
+/// One connection, until the client closes it (blocking reads: the client's exit ends it).
+fn serve(c: TcpStream, script: Script, answered: &AtomicUsize, stop: &AtomicBool) {
+    let mut w = c.try_clone().unwrap();
+    let mut r = BufReader::new(c);
+    let mut silent = matches!(script, Script::Silent);
+    let mut buf = [0u8; 1 << 16];
+    while !stop.load(Ordering::SeqCst) {
+        if silent {
+            // keep reading (so that the client's writes never block), answer nothing
+            match r.read(&mut buf) {
+                Ok(n) if n > 0 => continue,
+                _ => return,
+            }
+        }
+        let Some(args) = command(&mut r) else { return };
+        let reply: Vec<u8> = match args[0].to_ascii_uppercase().as_str() {
+            "PING" => b"+PONG\r\n".to_vec(),
+            "AUTH" | "SELECT" => b"+OK\r\n".to_vec(),
+            "INFO" => {
+                let body =
+                    "# Server\r\nredis_version:7.0.0\r\nredis_mode:standalone\r\n# Cluster\r\ncluster_enabled:0\r\n";
+                format!("${}\r\n{body}\r\n", body.len()).into_bytes()
+            }
+            _ => match script {
+                Script::Silent => unreachable!(),
+                Script::Budget(n) => {
+                    if answered.fetch_add(1, Ordering::SeqCst) >= n {
+                        silent = true;
+                        continue;
+                    }
+                    b"+OK\r\n".to_vec()
+                }
+                Script::Reply { head, fill, tail } => {
+                    answered.fetch_add(1, Ordering::SeqCst);
+                    if w.write_all(&head()).is_err() {
+                        return;
+                    }
+                    let chunk = vec![fill; 1 << 20];
+                    let mut sent = 0;
+                    while sent < tail && !stop.load(Ordering::SeqCst) {
+                        if w.write_all(&chunk).is_err() {
+                            return;
+                        }
+                        sent += chunk.len();
+                    }
+                    silent = true;
+                    continue;
+                }
+            },
+        };
+        if w.write_all(&reply).is_err() {
+            return;
+        }
+    }
+}
+
+/// Runs the binary with a time limit (and an address-space limit in KiB, when given);
+/// returns (exit code, stderr, seconds taken). A run past the limit is killed and fails.
+fn run(args: &[&str], limit_kib: Option<u64>, timeout: Duration) -> (Option<i32>, String, f64) {
+    let mut cmd = Command::new("sh");
+    let ulimit = limit_kib.map(|k| format!("ulimit -v {k}; ")).unwrap_or_default();
+    cmd.arg("-c").arg(format!("{ulimit}exec \"$0\" \"$@\"")).arg(env!("CARGO_BIN_EXE_rdbshift")).args(args);
+    let mut child = cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped()).spawn_timed();
+    let mut err = child.stderr.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = err.read_to_string(&mut s);
+        s
+    });
+    let start = Instant::now();
+    loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            return (st.code(), reader.join().unwrap(), start.elapsed().as_secs_f64());
+        }
+        if start.elapsed() > timeout {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("rdbshift {args:?} still running after {timeout:?}: it hangs; stderr: {}", reader.join().unwrap());
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+fn dump() -> String {
+    corpus().join("servers/redis-7.0-compact-seed1.rdb").to_str().unwrap().to_string()
+}
+
+/// Keys the dump holds (what `load` would count), from `inspect`.
+fn keys_in(f: &str) -> u64 {
+    let out = Command::new(env!("CARGO_BIN_EXE_rdbshift")).args(["inspect", f]).output_timed();
+    assert!(out.status.success());
+    out.stdout.iter().filter(|&&b| b == b'\n').count() as u64
+}
+
+#[test]
+fn a_server_that_never_answers_times_out_in_the_handshake() {
+    let fake = Fake::start(Script::Silent);
+    let f = dump();
+    for cmd in ["load", "verify"] {
+        let (code, err, secs) =
+            run(&[cmd, &f, "--target", &fake.url(), "--timeout", "2"], None, Duration::from_secs(30));
+        assert_ne!(code, Some(0), "{cmd}: {err}");
+        let want = format!("timed out after 2 s waiting for {} (PING)", fake.addr());
+        assert!(err.contains(&want), "{cmd}: wanted {want:?} in: {err}");
+        assert!(!err.contains("os error 11"), "{err}");
+        assert!((2.0..7.0).contains(&secs), "{cmd} took {secs:.1} s with --timeout 2");
+    }
+}
+
+#[test]
+fn a_server_that_stops_answering_mid_load_is_a_failure_not_a_hang() {
+    let fake = Fake::start(Script::Budget(40));
+    let f = dump();
+    let total = keys_in(&f);
+    let dir = common::tempdir::Dir::new("stop");
+    let report = dir.path().join("report.json");
+    let (code, err, secs) = run(
+        &["load", &f, "--target", &fake.url(), "--timeout", "1", "--report", report.to_str().unwrap()],
+        None,
+        Duration::from_secs(120),
+    );
+    assert_eq!(code, Some(1), "{err}");
+    let want = format!("timed out after 1 s waiting for {} (", fake.addr());
+    assert!(err.contains(&want), "wanted {want:?} in: {err}");
+    assert!(err.contains("replies outstanding"), "{err}");
+    let rep: serde_json::Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
+    let (loaded, failed) = (rep["loaded"].as_u64().unwrap(), rep["failed"].as_u64().unwrap());
+    // at most what the server acknowledged counts as loaded; every other key failed
+    assert!(loaded <= 40, "{rep}");
+    assert!(failed > 0 && loaded + failed == total, "loaded {loaded} + failed {failed} != {total} keys: {rep}");
+    assert!(rep["reconnects"].as_u64().unwrap() >= 1, "{rep}");
+    assert!(fake.answered.load(Ordering::SeqCst) >= 40);
+    eprintln!("stopped server: {loaded} loaded, {failed} failed, in {secs:.1} s: {}", err.lines().last().unwrap_or(""));
+}
+
+fn huge_bulk() -> Vec<u8> {
+    b"$999999999999\r\n".to_vec()
+}
+
+fn deep() -> Vec<u8> {
+    let mut b = b"*1\r\n".repeat(2_000_000);
+    b.extend_from_slice(b":1\r\n");
+    b
+}
+
+fn garbage() -> Vec<u8> {
+    let mut x = 0x9e3779b97f4a7c15u64;
+    let mut b = vec![0u8];
+    b.extend((0..100_000).map(|_| {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x as u8
+    }));
+    b
+}
+
+fn endless_line() -> Vec<u8> {
+    b"+".to_vec()
+}
+
+/// Replies no server sends end the connection with a protocol error naming the node: no
+/// allocation in proportion to a declared length (1 GiB address-space limit), no stack
+/// overflow, no unbounded buffering, no hang. The load reconnects and retries, then gives up.
+#[test]
+fn replies_no_server_sends_are_protocol_errors() {
+    let f = dump();
+    let cases: [(&str, Script, &str); 4] = [
+        ("giant bulk", Script::Reply { head: huge_bulk, fill: b'x', tail: 2 << 30 }, "bulk length 999999999999"),
+        ("2M nested arrays", Script::Reply { head: deep, fill: b'*', tail: 0 }, "nested more than 128 deep"),
+        ("garbage", Script::Reply { head: garbage, fill: 0, tail: 0 }, "unknown reply type byte 0x00"),
+        ("endless line", Script::Reply { head: endless_line, fill: b'a', tail: 2 << 30 }, "a line longer than"),
+    ];
+    for (name, script, why) in cases {
+        let fake = Fake::start(script);
+        for cmd in ["load", "verify"] {
+            let url = fake.url();
+            let mut args = vec![cmd, &f, "--target", &url, "--timeout", "5"];
+            if cmd == "load" {
+                args.extend(["--threads", "1"]);
+            }
+            let (code, err, secs) = run(&args, Some(1 << 20), Duration::from_secs(120));
+            let want = format!("protocol error from {}: ", fake.addr());
+            assert!(err.contains(&want) && err.contains(why), "{name}, {cmd}: wanted {want:?}, {why:?} in: {err}");
+            assert_eq!(code, Some(1), "{name}, {cmd} (a crash has no exit code): {err}");
+            assert!(!err.contains("memory allocation") && !err.contains("overflow"), "{err}");
+            eprintln!("{name}, {cmd}: failed cleanly in {secs:.1} s: {}", err.lines().last().unwrap_or(""));
+        }
+        assert!(fake.answered.load(Ordering::SeqCst) >= 2, "{name}: the bad reply was sent");
+    }
+}
+
+/// `CLIENT PAUSE ... WRITE` on a real server mid-load: `RESTORE` is a write, so its reply
+/// waits for the pause to end. With `--timeout 2` the connection counts as dead after 2 s,
+/// is reopened (the handshake's `PING` is not paused), and the keys are sent again; the
+/// pause (5 s) ends before the third timeout in a row, and everything arrives.
+#[test]
+fn a_paused_server_mid_load_times_out_and_the_load_recovers() {
+    let Some(src) = Server::start_ok("redis-7.0", None, &[]) else { return };
+    let mut c = src.conn();
+    c.cmd(&["DEBUG", "POPULATE", "300000", "key", "200"]).unwrap();
+    c.cmd(&["SAVE"]).unwrap();
+    let f = src.dir.path().join("dump.rdb");
+    let Some(dst) = Server::start_ok("redis-7.0", None, &[]) else { return };
+    let report = dst.dir.path().join("report.json");
+    let (url, rep_path) = (dst.url(), report.to_str().unwrap().to_string());
+    let file = f.to_str().unwrap().to_string();
+    let load = std::thread::spawn(move || {
+        run(&["load", &file, "--target", &url, "--timeout", "2", "--report", &rep_path], None, Duration::from_secs(180))
+    });
+    // pause once the load is under way
+    let mut d = dst.conn();
+    let t = Instant::now();
+    loop {
+        let n = d.cmd(&["DBSIZE"]).unwrap().int().unwrap();
+        if n >= 20_000 {
+            break;
+        }
+        assert!(t.elapsed() < Duration::from_secs(60), "the load did not start");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let paused_at = Instant::now();
+    assert!(d.cmd(&["CLIENT", "PAUSE", "5000", "WRITE"]).unwrap().text() == "OK");
+    let (code, err, _) = load.join().unwrap();
+    let waited = paused_at.elapsed();
+    assert_eq!(code, Some(0), "{err}");
+    let rep: serde_json::Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
+    assert_eq!(rep["loaded"], 300_000, "{rep}");
+    assert!(rep["reconnects"].as_u64().unwrap() >= 1, "the pause was not noticed: {rep}");
+    assert!(waited >= Duration::from_millis(4500), "finished {waited:?} after the pause began, before it ended");
+    assert_eq!(d.cmd(&["DBSIZE"]).unwrap().int(), Some(300_000));
+    let (code, _, err) = common::rdbshift(&["verify", f.to_str().unwrap(), "--target", &dst.url(), "--sample", "2000"]);
+    assert_eq!(code, 0, "{err}");
+}
+
+/// A real server that is stopped (SIGSTOP) accepts connections (the kernel does) and answers
+/// nothing: the handshake times out, named.
+#[test]
+fn a_stopped_server_times_out_in_the_handshake() {
+    let Some(s) = Server::start_ok("redis-7.0", None, &[]) else { return };
+    let pid = s.conn().cmd(&["INFO", "server"]).unwrap().text();
+    let pid = pid.lines().find_map(|l| l.strip_prefix("process_id:")).unwrap().trim().to_string();
+    struct Resume(String);
+    impl Drop for Resume {
+        fn drop(&mut self) {
+            let _ = Command::new("kill").args(["-CONT", &self.0]).status_timed();
+        }
+    }
+    assert!(Command::new("kill").args(["-STOP", &pid]).status_timed().success());
+    let resume = Resume(pid);
+    let (code, err, secs) =
+        run(&["load", &dump(), "--target", &s.url(), "--timeout", "2"], None, Duration::from_secs(30));
+    drop(resume);
+    assert_ne!(code, Some(0));
+    let want = format!("timed out after 2 s waiting for {} (PING)", s.addr());
+    assert!(err.contains(&want), "wanted {want:?} in: {err}");
+    assert!(secs < 7.0, "{secs:.1} s");
+    // and once it runs again, the same load works
+    let (code, err, _) = run(&["load", &dump(), "--target", &s.url(), "--timeout", "2"], None, Duration::from_secs(60));
+    assert_eq!(code, Some(0), "{err}");
+}
+
+/// Every key of a load that gave up on its target: loaded, failed (with the reason) or
+/// not sent, adding up to the dump's keys.
+fn accounted(rep: &serde_json::Value, total: u64) -> (u64, u64) {
+    let n = |k: &str| rep[k].as_u64().unwrap_or_else(|| panic!("{k} in {rep}"));
+    assert_eq!(n("keys"), total, "{rep}");
+    assert_eq!(n("loaded") + n("failed") + n("not_sent") + n("filtered") + n("expired"), total, "{rep}");
+    (n("loaded"), n("failed"))
+}
+
+/// A server that answers the handshake and then nothing: each connection times out, is
+/// reopened at most twice in a row, and then the node is given up: its keys fail with
+/// `timed out after N s waiting for HOST:PORT`, the report is written, and the run ends
+/// non-zero within 3 x --timeout and a little. While it waits, a line every 10 s says so.
+#[test]
+fn a_node_that_never_answers_is_given_up_in_bounded_time() {
+    let fake = Fake::start(Script::Budget(0));
+    let f = dump();
+    let total = keys_in(&f);
+    let dir = common::tempdir::Dir::new("giveup");
+    let report = dir.path().join("report.json");
+    let ck = dir.path().join("ck");
+    let (code, err, secs) = run(
+        &[
+            "load",
+            &f,
+            "--target",
+            &fake.url(),
+            "--timeout",
+            "11",
+            "--report",
+            report.to_str().unwrap(),
+            "--checkpoint",
+            ck.to_str().unwrap(),
+        ],
+        None,
+        Duration::from_secs(60),
+    );
+    assert_eq!(code, Some(1), "{err}");
+    assert!(secs < 3.0 * 11.0 + 10.0, "took {secs:.1} s with --timeout 11: {err}");
+    let want = format!("timed out after 11 s waiting for {}", fake.addr());
+    let note = format!("{} has not answered for 10 s (", fake.addr());
+    assert!(err.contains(&note) && err.contains("replies outstanding)"), "wanted {note:?} in: {err}");
+    assert!(err.contains(&want), "wanted {want:?} in: {err}");
+    assert!(err.contains(&format!("gave up on {}", fake.addr())), "{err}");
+    let rep: serde_json::Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
+    let (loaded, failed) = accounted(&rep, total);
+    assert_eq!((loaded, failed), (0, total), "every key failed, named: {rep}");
+    assert!(rep["failures"][0]["error"].as_str().unwrap().contains(&want), "{rep}");
+    assert!(rep["given_up"][fake.addr()].is_string(), "{rep}");
+    assert_eq!(rep["errors"]["timed out"], total, "{rep}");
+    // the checkpoint does not pretend anything was done: every key is before its offset and
+    // listed as failed (a rerun sends it again), or after the offset
+    let text = std::fs::read_to_string(&ck).unwrap();
+    let offset: u64 =
+        text.lines().find_map(|l| l.strip_prefix("dump\t")).unwrap().split('\t').nth(1).unwrap().parse().unwrap();
+    let listed = text.lines().filter(|l| l.starts_with("failed\t")).count() as u64;
+    assert!(offset == 0 || listed == total, "offset {offset}, {listed} of {total} listed: {text}");
+    // verify against the same silent node ends in bounded time too, saying so
+    let (code, err, secs) =
+        run(&["verify", &f, "--target", &fake.url(), "--timeout", "3"], None, Duration::from_secs(60));
+    assert_eq!(code, Some(1), "{err}");
+    assert!(secs < 3.0 * 3.0 + 10.0, "verify took {secs:.1} s with --timeout 3: {err}");
+    assert!(err.contains(&format!("timed out after 3 s waiting for {}", fake.addr())), "{err}");
+}
+
+/// A real server paused for longer than three timeouts (`CLIENT PAUSE ... ALL` for verify,
+/// which only reads; `WRITE` for load): both end within 3 x --timeout and a little, say
+/// `timed out`, and load accounts for every key in its report.
+#[test]
+fn a_paused_target_ends_load_and_verify_in_bounded_time() {
+    let Some(src) = Server::start_ok("redis-7.0", None, &[]) else { return };
+    let mut c = src.conn();
+    c.cmd(&["DEBUG", "POPULATE", "200000", "key", "100"]).unwrap();
+    c.cmd(&["SAVE"]).unwrap();
+    let f = src.dir.path().join("dump.rdb");
+    let file = f.to_str().unwrap().to_string();
+    let dst = Server::start_ok("redis-7.0", None, &[]).unwrap();
+    let mut d = dst.conn();
+    assert_eq!(d.cmd(&["CLIENT", "PAUSE", "120000", "WRITE"]).unwrap().text(), "OK");
+    let report = dst.dir.path().join("report.json");
+    let (code, err, secs) = run(
+        &["load", &file, "--target", &dst.url(), "--timeout", "2", "--report", report.to_str().unwrap()],
+        None,
+        Duration::from_secs(60),
+    );
+    assert_eq!(code, Some(1), "{err}");
+    assert!(secs < 3.0 * 2.0 + 10.0, "load took {secs:.1} s with --timeout 2: {err}");
+    assert!(err.contains(&format!("timed out after 2 s waiting for {}", dst.addr())), "{err}");
+    let rep: serde_json::Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
+    let (_, failed) = accounted(&rep, 200_000);
+    assert!(rep["given_up"][dst.addr()].is_string(), "{rep}");
+    assert!(failed > 0, "{rep}");
+    assert_eq!(d.cmd(&["CLIENT", "UNPAUSE"]).unwrap().text(), "OK");
+    // load it for real, then pause everything while verify runs
+    let (code, _, err) = common::rdbshift(&["load", &file, "--target", &dst.url()]);
+    assert_eq!(code, 0, "{err}");
+    let (url, file2) = (dst.url(), file.clone());
+    let verify = std::thread::spawn(move || {
+        run(&["verify", &file2, "--target", &url, "--timeout", "2"], None, Duration::from_secs(60))
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(d.cmd(&["CLIENT", "PAUSE", "60000", "ALL"]).unwrap().text(), "OK");
+    let (code, err, secs) = verify.join().unwrap();
+    let _ = d.cmd(&["CLIENT", "UNPAUSE"]);
+    assert_ne!(code, Some(0), "{err}");
+    assert!(secs < 3.0 * 2.0 + 10.0, "verify took {secs:.1} s with --timeout 2: {err}");
+    assert!(err.contains("timed out"), "{err}");
+}
+
+/// One master of a cluster paused for good: that node is given up after three timeouts in a
+/// row and only its keys fail; the other masters' keys load. The counts add up.
+#[test]
+fn one_dead_master_fails_only_its_keys() {
+    let Some(src) = Server::start_ok("redis-7.0", None, &[]) else { return };
+    let mut c = src.conn();
+    c.cmd(&["DEBUG", "POPULATE", "30000", "key", "50"]).unwrap();
+    c.cmd(&["SAVE"]).unwrap();
+    let f = src.dir.path().join("dump.rdb");
+    let Some(cl) = common::cluster::Cluster::start("redis-7.0") else { return };
+    let dead = &cl.nodes[1];
+    assert_eq!(dead.conn().cmd(&["CLIENT", "PAUSE", "120000", "WRITE"]).unwrap().text(), "OK");
+    let report = cl.nodes[0].dir.path().join("report.json");
+    let (code, err, secs) = run(
+        &["load", f.to_str().unwrap(), "--target", &cl.url(), "--timeout", "2", "--report", report.to_str().unwrap()],
+        None,
+        Duration::from_secs(90),
+    );
+    let _ = dead.conn().cmd(&["CLIENT", "UNPAUSE"]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(secs < 3.0 * 2.0 + 10.0, "took {secs:.1} s with --timeout 2: {err}");
+    let rep: serde_json::Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
+    let (loaded, failed) = accounted(&rep, 30_000);
+    let on_dead = rep["per_node"][dead.addr()]["failed"].as_u64().unwrap();
+    assert_eq!(failed, on_dead, "only the dead master's keys failed: {rep}");
+    assert_eq!(rep["not_sent"], 0, "{rep}");
+    // about a third each: the live masters took theirs
+    assert!(loaded > 15_000 && failed > 5_000, "{rep}");
+    let live: i64 = [0, 2].iter().map(|&i| cl.nodes[i].conn().cmd(&["DBSIZE"]).unwrap().int().unwrap()).sum();
+    assert_eq!(live as u64, loaded, "{rep}");
+}
