@@ -6,9 +6,11 @@ fn main() {
     let path = std::env::args().nth(1).expect("usage: skim FILE");
     let dump = rdbshift::input::Dump::open(path.as_ref()).unwrap();
     let t = std::time::Instant::now();
-    let mut r =
-        Reader::new(dump.data(), Options::default().no_checksum(std::env::args().any(|a| a == "--no-checksum")))
-            .unwrap();
+    let mut r = Reader::new(
+        dump.data(),
+        Options::default().no_checksum(std::env::args().any(|a| a == "--no-checksum")),
+    )
+    .unwrap();
     let mut keys = 0u64;
     while let Some(rec) = r.next_record().unwrap() {
         if let Record::Key(_) = rec {

@@ -132,7 +132,8 @@ pub enum Verdict<'n> {
 /// `hash`, `stream`), `module` (any module value), or a module type name (9 characters of
 /// `A-Z a-z 0-9 - _`, as `TYPE` shows it, e.g. `ReJSON-RL`).
 pub fn check_type(s: &str) -> Result<String, String> {
-    let module_name = s.len() == 9 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    let module_name =
+        s.len() == 9 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
     if Kind::from_name(s).is_some() || module_name {
         Ok(s.to_string())
     } else {
@@ -176,7 +177,8 @@ impl Filter {
         }
         if self.by_type() {
             let kind = types::kind(k.ty());
-            let mname = (kind == Kind::Module).then(|| k.module_id().map(module::type_name).unwrap_or_default());
+            let mname = (kind == Kind::Module)
+                .then(|| k.module_id().map(module::type_name).unwrap_or_default());
             return self.kind(kind, mname.as_deref());
         }
         true
@@ -233,7 +235,10 @@ impl Filter {
 }
 
 pub fn now_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
 }
 
 #[cfg(test)]
@@ -252,8 +257,16 @@ mod tests {
             now_ms: 1,
             ..Default::default()
         };
-        let b = Filter { dbs: vec![0, 3], globs: vec![b"a:*".to_vec(), b"b:*".to_vec()], now_ms: 2, ..a.clone() };
-        assert_eq!(a.describe(), "--db 0 --db 3 --key 'a:*' --key 'b:*' --exclude-type stream --include-expired");
+        let b = Filter {
+            dbs: vec![0, 3],
+            globs: vec![b"a:*".to_vec(), b"b:*".to_vec()],
+            now_ms: 2,
+            ..a.clone()
+        };
+        assert_eq!(
+            a.describe(),
+            "--db 0 --db 3 --key 'a:*' --key 'b:*' --exclude-type stream --include-expired"
+        );
         assert_eq!(a.describe(), b.describe(), "order, repeats and the clock do not matter");
         let c = Filter { include_expired: false, ..a.clone() };
         assert_ne!(a.describe(), c.describe());
@@ -286,7 +299,18 @@ mod tests {
 
     #[test]
     fn type_names_are_checked() {
-        for ok in ["string", "list", "set", "zset", "hash", "stream", "module", "ReJSON-RL", "MBbloom--", "TSDB-TYPE"] {
+        for ok in [
+            "string",
+            "list",
+            "set",
+            "zset",
+            "hash",
+            "stream",
+            "module",
+            "ReJSON-RL",
+            "MBbloom--",
+            "TSDB-TYPE",
+        ] {
             assert_eq!(check_type(ok).as_deref(), Ok(ok));
         }
         for bad in ["strings", "HASH", "json", "ReJSON", "ReJSON-RL2", ""] {

@@ -65,7 +65,9 @@ impl<F: Fn(usize, usize)> Behind<F> {
 pub enum InputError {
     #[error("is a directory, not a dump file")]
     Directory,
-    #[error("is a FIFO (named pipe): rdbshift reads dumps from regular files, copy it to a file first")]
+    #[error(
+        "is a FIFO (named pipe): rdbshift reads dumps from regular files, copy it to a file first"
+    )]
     Fifo,
     #[error("is a socket, not a dump file")]
     Socket,
@@ -83,7 +85,9 @@ pub enum InputError {
     Spill { dir: PathBuf, detail: String },
     #[error("is a VKCS envelope around nothing: its frame decompresses to 0 bytes")]
     EmptyEnvelope,
-    #[error("the file changed while it was being decompressed (truncated or rewritten in place by another process)")]
+    #[error(
+        "the file changed while it was being decompressed (truncated or rewritten in place by another process)"
+    )]
     ChangedWhileDecompressing,
     /// A stop (SIGINT, SIGTERM) came while an envelope was being decompressed.
     #[error("decompression {}", crate::stop::error(*.0))]
@@ -166,8 +170,15 @@ impl Dump {
         // SIGBUS, which the guard below turns into zeros and a "changed" mark.
         let map = unsafe { Mmap::map(&f)? };
         let _ = map.advise(Advice::Sequential);
-        let guard = guard::register(map.as_ptr() as usize, map.len()).ok_or(InputError::TooMany(guard::SLOTS))?;
-        let dump = Dump { path: path.to_path_buf(), map, identity: Identity::of(&m), envelope: None, guard };
+        let guard = guard::register(map.as_ptr() as usize, map.len())
+            .ok_or(InputError::TooMany(guard::SLOTS))?;
+        let dump = Dump {
+            path: path.to_path_buf(),
+            map,
+            identity: Identity::of(&m),
+            envelope: None,
+            guard,
+        };
         if !envelope::is_envelope(dump.data()) {
             return Ok(dump);
         }
@@ -182,7 +193,8 @@ impl Dump {
         drop(source);
         let dir = std::env::temp_dir();
         let spill = |detail: String| InputError::Spill { dir: dir.clone(), detail };
-        let tmp = tmpfile::unlinked_in(&dir).map_err(|e| spill(format!("cannot create the decompressed copy: {e}")))?;
+        let tmp = tmpfile::unlinked_in(&dir)
+            .map_err(|e| spill(format!("cannot create the decompressed copy: {e}")))?;
         let limit = envelope::limit_for(identity.size);
         let res = envelope::decompress(
             BufReader::with_capacity(SPILL_BUFFER, StopAware(&f)),
@@ -196,8 +208,9 @@ impl Dump {
                 return Err(InputError::Stopped(crate::stop::requested().unwrap_or(0)));
             }
             Err(_)
-                if Identity::at(&path)
-                    .map_or(true, |now| now.size != identity.size || now.mtime_ns != identity.mtime_ns) =>
+                if Identity::at(&path).map_or(true, |now| {
+                    now.size != identity.size || now.mtime_ns != identity.mtime_ns
+                }) =>
             {
                 return Err(InputError::ChangedWhileDecompressing);
             }
@@ -212,7 +225,8 @@ impl Dump {
         // that as for any dump.
         let map = unsafe { Mmap::map(&tmp)? };
         let _ = map.advise(Advice::Sequential);
-        let guard = guard::register(map.as_ptr() as usize, map.len()).ok_or(InputError::TooMany(guard::SLOTS))?;
+        let guard = guard::register(map.as_ptr() as usize, map.len())
+            .ok_or(InputError::TooMany(guard::SLOTS))?;
         Ok(Dump { path, map, identity, envelope: Some(env), guard })
     }
 
@@ -224,8 +238,9 @@ impl Dump {
     /// read (truncated), or its size or modification time differs from when it was opened.
     pub fn changed(&self) -> bool {
         guard::faulted_slot(self.guard)
-            || Identity::at(&self.path)
-                .map_or(true, |now| now.size != self.identity.size || now.mtime_ns != self.identity.mtime_ns)
+            || Identity::at(&self.path).map_or(true, |now| {
+                now.size != self.identity.size || now.mtime_ns != self.identity.mtime_ns
+            })
     }
 
     /// The message for a dump that changed while it was read.
@@ -243,7 +258,9 @@ impl Dump {
         if end > start {
             // SAFETY: the mapping is a read-only, file-backed private mapping: dropping its
             // pages only means they are read from the file again if touched.
-            let _ = unsafe { self.map.unchecked_advise_range(UncheckedAdvice::DontNeed, start, end - start) };
+            let _ = unsafe {
+                self.map.unchecked_advise_range(UncheckedAdvice::DontNeed, start, end - start)
+            };
         }
     }
 }
@@ -350,7 +367,11 @@ mod guard {
     }
 
     /// Runs in the faulting thread. Only async-signal-safe work: atomics and `mmap`.
-    extern "C" fn on_sigbus(_sig: libc::c_int, info: *mut libc::siginfo_t, _ctx: *mut libc::c_void) {
+    extern "C" fn on_sigbus(
+        _sig: libc::c_int,
+        info: *mut libc::siginfo_t,
+        _ctx: *mut libc::c_void,
+    ) {
         // SAFETY: the kernel passes a valid siginfo for SA_SIGINFO handlers.
         let addr = unsafe { (*info).si_addr() } as usize;
         for i in 0..SLOTS {
@@ -421,7 +442,10 @@ mod tests {
         let d = Dump::open(&p).unwrap();
         assert!(d.data() == &content[..]);
         let env = d.envelope.as_ref().unwrap();
-        assert_eq!((env.compressed_bytes, env.decompressed_bytes), (file.len() as u64, content.len() as u64));
+        assert_eq!(
+            (env.compressed_bytes, env.decompressed_bytes),
+            (file.len() as u64, content.len() as u64)
+        );
         assert_eq!(d.identity.size, file.len() as u64, "the identity is the compressed file's");
         assert!(!d.changed());
         d.release(0, d.data().len());

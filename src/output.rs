@@ -145,7 +145,8 @@ pub fn check_roles(roles: &[Role]) -> Result<(), OutputError> {
 fn alive(pid: i32) -> bool {
     // SAFETY: signal 0 only checks that the process exists.
     pid > 0
-        && (unsafe { libc::kill(pid, 0) } == 0 || std::io::Error::last_os_error().raw_os_error() != Some(libc::ESRCH))
+        && (unsafe { libc::kill(pid, 0) } == 0
+            || std::io::Error::last_os_error().raw_os_error() != Some(libc::ESRCH))
 }
 
 /// Removes the files in `dir` named `{prefix}{PID}{suffix}` whose process no longer exists:
@@ -199,7 +200,10 @@ fn resolve(dest: &Path) -> Result<Resolved, OutputError> {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    let name = resolved.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "out".into());
+    let name = resolved
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "out".into());
     Ok(Resolved::Temp { dest: resolved, dir, name })
 }
 
@@ -231,7 +235,10 @@ fn open_direct(dest: &Path) -> std::io::Result<File> {
             // no reader yet
             Err(e) if e.raw_os_error() == Some(libc::ENXIO) => {
                 if let Some(sig) = crate::stop::requested() {
-                    return Err(std::io::Error::other(format!("no reader yet; {}", crate::stop::error(sig))));
+                    return Err(std::io::Error::other(format!(
+                        "no reader yet; {}",
+                        crate::stop::error(sig)
+                    )));
                 }
                 std::thread::sleep(std::time::Duration::from_millis(50));
             }
@@ -265,7 +272,12 @@ impl OutFile {
             Resolved::Direct => {
                 // a device, FIFO or terminal: written as it is
                 let f = open_direct(dest).map_err(|e| OutputError::io(dest, e))?;
-                return Ok(OutFile { dest: dest.to_path_buf(), tmp: None, file: Some(f), _name: None });
+                return Ok(OutFile {
+                    dest: dest.to_path_buf(),
+                    tmp: None,
+                    file: Some(f),
+                    _name: None,
+                });
             }
             Resolved::Temp { dest, dir, name } => (dest, dir, name),
         };
@@ -359,8 +371,13 @@ mod tests {
         std::fs::hard_link(&input, d.join("hard")).unwrap();
         std::fs::create_dir(d.join("sub")).unwrap();
         let refused = |roles: &[Role]| check_roles(roles).err().map(|e| e.to_string());
-        for (name, how) in [("a.rdb", ""), ("link", " (through a symbolic link)"), ("hard", " (a hard link to it)")] {
-            let e = refused(&[Role::input(&input), Role::written("--report", &d.join(name))]).expect(name);
+        for (name, how) in [
+            ("a.rdb", ""),
+            ("link", " (through a symbolic link)"),
+            ("hard", " (a hard link to it)"),
+        ] {
+            let e = refused(&[Role::input(&input), Role::written("--report", &d.join(name))])
+                .expect(name);
             let want = format!(
                 "--report {} names the same file as the input {}{how}: ",
                 d.join(name).display(),
@@ -370,8 +387,12 @@ mod tests {
         }
         // files that do not exist yet: the same place under two spellings
         let (x, y) = (d.join("new.json"), d.join("sub/../new.json"));
-        let e = refused(&[Role::written("--checkpoint", &x), Role::written("--report", &y)]).unwrap();
-        assert!(e.starts_with("--report ") && e.contains("names the same file as --checkpoint"), "{e}");
+        let e =
+            refused(&[Role::written("--checkpoint", &x), Role::written("--report", &y)]).unwrap();
+        assert!(
+            e.starts_with("--report ") && e.contains("names the same file as --checkpoint"),
+            "{e}"
+        );
         // inputs may repeat; distinct files, devices and different new files pass
         let ok = [
             Role::input(&input),
@@ -398,7 +419,8 @@ mod tests {
         child.wait().unwrap();
         let stale = d.join(format!(".out.rdbshift-{dead}.tmp"));
         let live = d.join(format!(".out.rdbshift-{}.tmp", std::process::id()));
-        let other = [d.join(".out.rdbshift-x1.tmp"), d.join(".other.rdbshift-1.tmp"), d.join("out")];
+        let other =
+            [d.join(".out.rdbshift-x1.tmp"), d.join(".other.rdbshift-1.tmp"), d.join("out")];
         for f in other.iter().chain([&stale, &live]) {
             std::fs::write(f, b"x").unwrap();
         }
@@ -415,7 +437,11 @@ mod tests {
         let o = OutFile::create(&dest, &[]).unwrap();
         o.file().write_all(b"half a comm").unwrap();
         drop(o);
-        assert_eq!(std::fs::read(&dest).unwrap(), b"old", "an unfinished output leaves the old file");
+        assert_eq!(
+            std::fs::read(&dest).unwrap(),
+            b"old",
+            "an unfinished output leaves the old file"
+        );
         assert_eq!(std::fs::read_dir(&d).unwrap().count(), 1, "and no temporary file");
         let o = OutFile::create(&dest, &[]).unwrap();
         o.file().write_all(b"new").unwrap();

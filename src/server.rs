@@ -36,17 +36,22 @@ impl Server {
     /// Parses `7.0`, `7.0.15`, `valkey-9.1`, `valkey:9.1`, `redis-8.6`.
     pub fn parse(s: &str) -> Result<Server, String> {
         let lower = s.trim().to_ascii_lowercase();
-        let (dialect, rest) =
-            if let Some(r) = lower.strip_prefix("valkey").map(|r| r.trim_start_matches([':', '-', ' '])) {
-                (Dialect::Valkey, r)
-            } else {
-                (
-                    Dialect::Redis,
-                    lower.strip_prefix("redis").map(|r| r.trim_start_matches([':', '-', ' '])).unwrap_or(&lower),
-                )
-            };
-        Self::version(dialect, rest.as_bytes())
-            .ok_or_else(|| format!("bad target version {s:?} (expected e.g. 7.0, 8.6 or valkey-9.1)"))
+        let (dialect, rest) = if let Some(r) =
+            lower.strip_prefix("valkey").map(|r| r.trim_start_matches([':', '-', ' ']))
+        {
+            (Dialect::Valkey, r)
+        } else {
+            (
+                Dialect::Redis,
+                lower
+                    .strip_prefix("redis")
+                    .map(|r| r.trim_start_matches([':', '-', ' ']))
+                    .unwrap_or(&lower),
+            )
+        };
+        Self::version(dialect, rest.as_bytes()).ok_or_else(|| {
+            format!("bad target version {s:?} (expected e.g. 7.0, 8.6 or valkey-9.1)")
+        })
     }
 
     /// Parses a `redis-ver`/`valkey-ver` aux value (`7.0.15`, `255.255.255` for unstable).
@@ -60,7 +65,12 @@ impl Server {
 
     /// The server that wrote a dump, from its aux fields; failing that, the oldest server
     /// that writes its RDB version.
-    pub fn of_dump(version: u32, dialect: Dialect, redis_ver: Option<&[u8]>, valkey_ver: Option<&[u8]>) -> Server {
+    pub fn of_dump(
+        version: u32,
+        dialect: Dialect,
+        redis_ver: Option<&[u8]>,
+        valkey_ver: Option<&[u8]>,
+    ) -> Server {
         if let Some(t) = valkey_ver.and_then(|v| Self::version(Dialect::Valkey, v)) {
             return t;
         }
@@ -161,8 +171,8 @@ impl Server {
     /// Whether this server's `RESTORE` loads a value of type `t` written in `source`'s dialect.
     pub fn loads_type(&self, t: u8, source: Dialect) -> bool {
         let (v, valkey_only) = match t {
-            STRING | LIST | SET | ZSET | HASH | HASH_ZIPMAP | LIST_ZIPLIST | SET_INTSET | ZSET_ZIPLIST
-            | HASH_ZIPLIST => (0, false),
+            STRING | LIST | SET | ZSET | HASH | HASH_ZIPMAP | LIST_ZIPLIST | SET_INTSET
+            | ZSET_ZIPLIST | HASH_ZIPLIST => (0, false),
             ZSET_2 | MODULE_2 | LIST_QUICKLIST => (8, false),
             STREAM_LISTPACKS => (9, false),
             HASH_LISTPACK | ZSET_LISTPACK | LIST_QUICKLIST_2 | STREAM_LISTPACKS_2 => (10, false),
@@ -174,7 +184,9 @@ impl Server {
             STREAM_LISTPACKS_5 | ARRAY if source == Dialect::Redis => (14, false),
             // a save's reference types (30, 32) are never valid in a payload; they go as
             // the self-contained 29/31 (see `restore`)
-            HASH_TMPL_LP | HASH_TMPL_ARRAY | HASH_TMPL_LP_REF | HASH_TMPL_ARRAY_REF if source == Dialect::Redis => {
+            HASH_TMPL_LP | HASH_TMPL_ARRAY | HASH_TMPL_LP_REF | HASH_TMPL_ARRAY_REF
+                if source == Dialect::Redis =>
+            {
                 (15, false)
             }
             _ => return false,
@@ -203,7 +215,11 @@ mod tests {
         assert!(!Server::redis(6, 0).create_consumer());
         assert!(Server::redis(7, 4).field_ttl() && !Server::redis(7, 2).field_ttl());
         assert!(Server::valkey(9, 0).field_ttl() && !Server::valkey(8, 1).field_ttl());
-        assert!(Server::redis(8, 6).idmp() && !Server::redis(8, 0).idmp() && !Server::valkey(9, 1).idmp());
+        assert!(
+            Server::redis(8, 6).idmp()
+                && !Server::redis(8, 0).idmp()
+                && !Server::valkey(9, 1).idmp()
+        );
     }
 
     #[test]
@@ -218,12 +234,22 @@ mod tests {
         assert!(!Server::redis(8, 6).loads_type(VALKEY_HASH_2, v));
         assert!(Server::redis(8, 6).loads_type(STREAM_LISTPACKS_4, r));
         assert!(!Server::redis(8, 0).loads_type(STREAM_LISTPACKS_4, r));
-        assert!(Server::redis(8, 8).loads_type(STREAM_LISTPACKS_5, r) && Server::redis(8, 8).loads_type(ARRAY, r));
-        assert!(!Server::redis(8, 6).loads_type(STREAM_LISTPACKS_5, r) && !Server::redis(8, 6).loads_type(ARRAY, r));
         assert!(
-            Server::redis(8, 10).loads_type(HASH_TMPL_LP_REF, r) && !Server::redis(8, 8).loads_type(HASH_TMPL_LP, r)
+            Server::redis(8, 8).loads_type(STREAM_LISTPACKS_5, r)
+                && Server::redis(8, 8).loads_type(ARRAY, r)
         );
-        assert_eq!((Server::redis(8, 8).dump_version(), Server::redis(8, 10).dump_version()), (14, 15));
+        assert!(
+            !Server::redis(8, 6).loads_type(STREAM_LISTPACKS_5, r)
+                && !Server::redis(8, 6).loads_type(ARRAY, r)
+        );
+        assert!(
+            Server::redis(8, 10).loads_type(HASH_TMPL_LP_REF, r)
+                && !Server::redis(8, 8).loads_type(HASH_TMPL_LP, r)
+        );
+        assert_eq!(
+            (Server::redis(8, 8).dump_version(), Server::redis(8, 10).dump_version()),
+            (14, 15)
+        );
         assert_eq!(Server::of_dump(15, r, None, None), Server::redis(8, 10));
         assert_eq!(Server::of_dump(11, r, Some(b"7.2.4"), Some(b"8.1.1")), Server::valkey(8, 1));
         assert_eq!(Server::of_dump(9, r, None, None), Server::redis(5, 0));

@@ -39,7 +39,8 @@ const SLOTS: usize = 64;
 /// Thread ids (`gettid`) of the threads holding a [`Waking`] guard (0: free).
 static WAKING: [AtomicI32; SLOTS] = [const { AtomicI32::new(0) }; SLOTS];
 /// Paths (NUL-terminated, never freed) of the temporary files a second signal unlinks.
-static TEMPS: [AtomicPtr<libc::c_char>; SLOTS] = [const { AtomicPtr::new(std::ptr::null_mut()) }; SLOTS];
+static TEMPS: [AtomicPtr<libc::c_char>; SLOTS] =
+    [const { AtomicPtr::new(std::ptr::null_mut()) }; SLOTS];
 
 /// Handles SIGINT and SIGTERM from now on (see the module doc). A signal the process was
 /// started with ignored (a background job of a script ignores SIGINT) stays ignored.
@@ -50,7 +51,9 @@ pub fn install() {
         // atomics and calls async-signal-safe functions.
         unsafe {
             let mut old: libc::sigaction = std::mem::zeroed();
-            if libc::sigaction(sig, std::ptr::null(), &mut old) == 0 && old.sa_sigaction == libc::SIG_IGN {
+            if libc::sigaction(sig, std::ptr::null(), &mut old) == 0
+                && old.sa_sigaction == libc::SIG_IGN
+            {
                 continue;
             }
             let mut sa: libc::sigaction = std::mem::zeroed();
@@ -77,7 +80,8 @@ pub fn install() {
     if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
         return;
     }
-    let spawned = std::thread::Builder::new().name("stop watcher".into()).spawn(move || watch(fds[0]));
+    let spawned =
+        std::thread::Builder::new().name("stop watcher".into()).spawn(move || watch(fds[0]));
     if spawned.is_ok() {
         WAKE_FD.store(fds[1], Ordering::Release);
     }
@@ -231,7 +235,11 @@ pub struct Waking(Option<usize>);
 /// Registers the calling thread to be interrupted after a stop, until the guard drops.
 pub fn waking() -> Waking {
     let tid = gettid();
-    Waking(WAKING.iter().position(|w| w.compare_exchange(0, tid, Ordering::AcqRel, Ordering::Acquire).is_ok()))
+    Waking(
+        WAKING
+            .iter()
+            .position(|w| w.compare_exchange(0, tid, Ordering::AcqRel, Ordering::Acquire).is_ok()),
+    )
 }
 
 impl Drop for Waking {
@@ -248,7 +256,11 @@ impl Drop for Waking {
 /// `timeout`: the descriptor's own write timeout (`SO_SNDTIMEO`), if it has one. Each
 /// interrupted call starts that timer afresh, so it is kept here too: a write that made no
 /// progress for that long fails with `TimedOut`, as the descriptor would have.
-pub fn write_all<W: Write + ?Sized>(w: &mut W, mut buf: &[u8], timeout: Option<Duration>) -> io::Result<()> {
+pub fn write_all<W: Write + ?Sized>(
+    w: &mut W,
+    mut buf: &[u8],
+    timeout: Option<Duration>,
+) -> io::Result<()> {
     let _wake = waking();
     let mut progress = std::time::Instant::now();
     while !buf.is_empty() {
@@ -321,7 +333,9 @@ impl TempName {
         // never freed: a handler on another thread may still hold the pointer
         let p = c.into_raw();
         let null = std::ptr::null_mut();
-        let slot = TEMPS.iter().position(|t| t.compare_exchange(null, p, Ordering::AcqRel, Ordering::Acquire).is_ok());
+        let slot = TEMPS
+            .iter()
+            .position(|t| t.compare_exchange(null, p, Ordering::AcqRel, Ordering::Acquire).is_ok());
         if slot.is_none() {
             // SAFETY: `p` came from `into_raw` above and was published nowhere.
             drop(unsafe { CString::from_raw(p) });

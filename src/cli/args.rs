@@ -1,7 +1,7 @@
 //! Options shared by the commands that read dumps: how strictly ([`ReadArgs`]) and which
 //! keys ([`FilterArgs`]).
 
-use clap::Args;
+use clap::{Args, ValueEnum};
 use rdbshift::filter::Filter;
 use rdbshift::format::record::Options;
 
@@ -71,6 +71,32 @@ impl FilterArgs {
             exclude_types: self.exclude_types.clone(),
             include_expired: self.include_expired,
             now_ms: rdbshift::filter::now_ms(),
+        }
+    }
+}
+
+/// `load --mode`.
+#[derive(Copy, Clone, Debug, ValueEnum, PartialEq)]
+pub enum LoadMode {
+    /// `RESTORE` payloads for every key whose type the target loads (commands for others).
+    Restore,
+    /// Plain commands only.
+    Commands,
+}
+
+#[derive(Copy, Clone, Debug, ValueEnum, PartialEq)]
+pub enum OnConflict {
+    Replace,
+    Skip,
+    Fail,
+}
+
+impl From<OnConflict> for rdbshift::load::Conflict {
+    fn from(c: OnConflict) -> Self {
+        match c {
+            OnConflict::Replace => rdbshift::load::Conflict::Replace,
+            OnConflict::Skip => rdbshift::load::Conflict::Skip,
+            OnConflict::Fail => rdbshift::load::Conflict::Fail,
         }
     }
 }

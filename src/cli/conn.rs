@@ -85,7 +85,8 @@ impl ConnArgs {
         if self.askpass {
             u.password = Some(ask_password()?);
         } else if u.password.is_none() {
-            u.password = std::env::var("REDISCLI_AUTH").ok().filter(|p| !p.is_empty()).map(Secret::new);
+            u.password =
+                std::env::var("REDISCLI_AUTH").ok().filter(|p| !p.is_empty()).map(Secret::new);
         }
         if u.password.is_none() && u.user.is_some() {
             return Err("--user needs a password: from --askpass, the URL, or REDISCLI_AUTH".into());
@@ -101,7 +102,9 @@ impl ConnArgs {
             insecure: self.insecure,
         };
         if u.tls_opts.any() && !u.tls {
-            return Err("TLS options were given for a redis:// target: use rediss:// (or --tls)".into());
+            return Err(
+                "TLS options were given for a redis:// target: use rediss:// (or --tls)".into()
+            );
         }
         if u.tls {
             rdbshift::net::tls::config(&u.tls_opts)?;

@@ -11,8 +11,8 @@ use rdbshift::server::Server;
 use rdbshift::stop::Interruptible;
 
 use super::{
-    CliResult, FilterArgs, ReadArgs, check_output, input_ids, named, nothing_written, open_dumps, report_dump,
-    report_msg, stdout_writer,
+    CliResult, FilterArgs, ReadArgs, check_output, input_ids, named, nothing_written, open_dumps,
+    report_dump, report_msg, stdout_writer,
 };
 
 #[derive(Args)]
@@ -80,15 +80,19 @@ pub fn run(a: ConvertArgs) -> CliResult {
         nothing_written(Some(&a.output));
         return Ok(1);
     }
-    let outfile =
-        if a.output == Path::new("-") { None } else { Some(OutFile::create(&a.output, &input_ids(&a.files))?) };
+    let outfile = if a.output == Path::new("-") {
+        None
+    } else {
+        Some(OutFile::create(&a.output, &input_ids(&a.files))?)
+    };
     let dest = outfile.as_ref().map_or_else(|| PathBuf::from("-"), |o| o.dest.clone());
     let mut sink = match &outfile {
         None => RespSink::stream(Box::new(stdout_writer())),
         Some(o) if o.is_regular() => RespSink::file(o.try_clone()?),
-        Some(o) => {
-            RespSink::stream(Box::new(std::io::BufWriter::with_capacity(1 << 20, Interruptible(o.try_clone()?))))
-        }
+        Some(o) => RespSink::stream(Box::new(std::io::BufWriter::with_capacity(
+            1 << 20,
+            Interruptible(o.try_clone()?),
+        ))),
     };
     let job = Job::new(inputs)
         .mode(if a.restore { Mode::Restore } else { Mode::Commands })
@@ -160,7 +164,10 @@ fn say(a: &ConvertArgs, c: &Converted<std::io::Error>) {
         );
     }
     for (odd, k) in c.oddities.iter() {
-        eprintln!("rdbshift: note: {f}: {k} {} (every server loads them as stored)", odd.describe());
+        eprintln!(
+            "rdbshift: note: {f}: {k} {} (every server loads them as stored)",
+            odd.describe()
+        );
     }
     for w in n.warnings(&target.to_string()) {
         eprintln!("rdbshift: warning: {f}: {w}");

@@ -85,7 +85,9 @@ pub fn open_dumps(files: &[PathBuf], read: &ReadArgs) -> Result<Vec<Dump>, i32> 
 pub fn nothing_written(output: Option<&Path>) {
     let Some(p) = output.filter(|p| *p != Path::new("-")) else { return };
     match std::fs::metadata(p) {
-        Ok(m) if m.is_file() => eprintln!("rdbshift: nothing was written; {} is unchanged", p.display()),
+        Ok(m) if m.is_file() => {
+            eprintln!("rdbshift: nothing was written; {} is unchanged", p.display())
+        }
         Ok(_) => {}
         Err(_) => eprintln!("rdbshift: nothing was written to {}", p.display()),
     }
@@ -107,7 +109,10 @@ pub fn open_output(path: Option<&Path>, inputs: &[PathBuf]) -> Result<Output, Ou
             let o = OutFile::create(p, &input_ids(inputs))?;
             let f = Interruptible(o.try_clone()?);
             Output {
-                w: Box::new(PathWriter { w: std::io::BufWriter::with_capacity(1 << 20, f), path: o.dest.clone() }),
+                w: Box::new(PathWriter {
+                    w: std::io::BufWriter::with_capacity(1 << 20, f),
+                    path: o.dest.clone(),
+                }),
                 file: Some(o),
             }
         }

@@ -12,7 +12,8 @@ use rdbshift::format::record::Record;
 use rdbshift::input::{Behind, Dump};
 
 use super::{
-    CliResult, FilterArgs, ReadArgs, check_output, nothing_written, open_dumps, open_output, report, report_msg,
+    CliResult, FilterArgs, ReadArgs, check_output, nothing_written, open_dumps, open_output,
+    report, report_msg,
 };
 
 #[derive(Copy, Clone, Debug, ValueEnum, PartialEq)]

@@ -3,30 +3,18 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{Args, ValueEnum};
+use clap::Args;
 use rdbshift::convert::Mode;
 use rdbshift::job::Stop;
-use rdbshift::load::{Conflict, Job, checkpoint};
+use rdbshift::load::{Job, checkpoint};
 use rdbshift::net::url::redact;
 use rdbshift::output::{OutFile, Role, check_roles};
 
+use super::args::{LoadMode, OnConflict};
 use super::progress::Bar;
-use super::{CliResult, ConnArgs, FilterArgs, ReadArgs, input_ids, input_roles, open_dumps, report};
-
-#[derive(Copy, Clone, Debug, ValueEnum, PartialEq)]
-pub enum LoadMode {
-    /// `RESTORE` payloads for every key whose type the target loads (commands for others).
-    Restore,
-    /// Plain commands only.
-    Commands,
-}
-
-#[derive(Copy, Clone, Debug, ValueEnum, PartialEq)]
-pub enum OnConflict {
-    Replace,
-    Skip,
-    Fail,
-}
+use super::{
+    CliResult, ConnArgs, FilterArgs, ReadArgs, input_ids, input_roles, open_dumps, report,
+};
 
 #[derive(Args)]
 pub struct LoadArgs {
@@ -108,7 +96,8 @@ pub fn run(a: LoadArgs) -> CliResult {
     let mut roles = input_roles(&a.files);
     if let Some(p) = &a.checkpoint {
         roles.push(Role::written("--checkpoint", p));
-        roles.extend(checkpoint::side_files(p).into_iter().map(|(what, f)| Role::written(what, &f)));
+        roles
+            .extend(checkpoint::side_files(p).into_iter().map(|(what, f)| Role::written(what, &f)));
     }
     if let Some(p) = &a.report {
         roles.extend(Role::output("--report", p));
@@ -128,7 +117,9 @@ pub fn run(a: LoadArgs) -> CliResult {
     // the report's temporary file beside it (so its place is known to work before anything
     // is sent); renamed over it at the end
     let report_file = match &a.report {
-        Some(p) => Some(OutFile::create(p, &input_ids(&a.files)).map_err(|e| format!("report: {e}"))?),
+        Some(p) => {
+            Some(OutFile::create(p, &input_ids(&a.files)).map_err(|e| format!("report: {e}"))?)
+        }
         None => None,
     };
     let job = Job::new(url, dumps)
@@ -136,11 +127,7 @@ pub fn run(a: LoadArgs) -> CliResult {
         .to_db(a.to_db)
         .engine(a.threads, a.chunk_bytes)
         .window(a.window)
-        .on_conflict(match a.on_conflict {
-            OnConflict::Replace => Conflict::Replace,
-            OnConflict::Skip => Conflict::Skip,
-            OnConflict::Fail => Conflict::Fail,
-        })
+        .on_conflict(a.on_conflict.into())
         .checkpoint(a.checkpoint.clone(), Duration::from_millis(a.checkpoint_interval_ms))
         .resume(a.skip_failed, a.checkpoint_reset)
         .merge_dbs(a.merge_dbs)
@@ -168,7 +155,10 @@ pub fn run(a: LoadArgs) -> CliResult {
         eprintln!("rdbshift: {line}");
     }
     for (addr, why) in &rep.given_up {
-        eprintln!("rdbshift: gave up on {addr}: {why}, {} times in a row; its keys failed", rdbshift::load::STRIKES);
+        eprintln!(
+            "rdbshift: gave up on {addr}: {why}, {} times in a row; its keys failed",
+            rdbshift::load::STRIKES
+        );
     }
     if let Some(o) = report_file {
         std::io::Write::write_all(&mut o.file(), rep.to_json().as_bytes())

@@ -18,12 +18,16 @@ use clap::{CommandFactory, Parser, Subcommand};
 pub use args::{FilterArgs, ReadArgs};
 pub use conn::ConnArgs;
 pub use files::{
-    check_output, input_ids, input_roles, named, nothing_written, open_dump, open_dumps, open_output, report,
-    report_dump, report_msg, stdout_writer,
+    check_output, input_ids, input_roles, named, nothing_written, open_dump, open_dumps,
+    open_output, report, report_dump, report_msg, stdout_writer,
 };
 
 #[derive(Parser)]
-#[command(name = "rdbshift", version, about = "Read Redis/Valkey RDB snapshots offline and move their data.")]
+#[command(
+    name = "rdbshift",
+    version,
+    about = "Read Redis/Valkey RDB snapshots offline and move their data."
+)]
 struct Cli {
     #[command(subcommand)]
     cmd: Cmd,

@@ -36,7 +36,10 @@ impl Progress for Bar {
     }
     fn keys(&self, keys: u64) {
         if let Some(b) = &self.0 {
-            b.set_message(format!("{keys} keys, {:.0} keys/s", keys as f64 / b.elapsed().as_secs_f64().max(1e-3)));
+            b.set_message(format!(
+                "{keys} keys, {:.0} keys/s",
+                keys as f64 / b.elapsed().as_secs_f64().max(1e-3)
+            ));
         }
     }
     fn note(&self, line: &str) {

@@ -51,7 +51,8 @@ pub struct VerifyArgs {
 pub fn run(a: VerifyArgs) -> CliResult {
     let url = a.conn.url(&a.target)?;
     let mut code = 0;
-    let dumps: Vec<_> = a.files.iter().filter_map(|f| open_dump(f).or_else(|| (code = 1, None).1)).collect();
+    let dumps: Vec<_> =
+        a.files.iter().filter_map(|f| open_dump(f).or_else(|| (code = 1, None).1)).collect();
     let job = Job::new(url, dumps)
         .to_db(a.to_db)
         .sample(a.sample)
@@ -61,7 +62,9 @@ pub fn run(a: VerifyArgs) -> CliResult {
         .read_options(a.read.options());
     let outcome = match job.run() {
         Ok(o) => o,
-        Err(e @ rdbshift::verify::Error::Net(_)) => return Err(format!("{}: {e}", redact(&a.target)).into()),
+        Err(e @ rdbshift::verify::Error::Net(_)) => {
+            return Err(format!("{}: {e}", redact(&a.target)).into());
+        }
         Err(e) => {
             eprintln!("rdbshift: {}: {e}", redact(&a.target));
             return Ok(1);
@@ -78,7 +81,10 @@ pub fn run(a: VerifyArgs) -> CliResult {
         code = 1;
     }
     if a.strict && rep.incomplete() && code == 0 {
-        eprintln!("rdbshift: --strict: {} keys could not be compared in full", rep.not_comparable_keys());
+        eprintln!(
+            "rdbshift: --strict: {} keys could not be compared in full",
+            rep.not_comparable_keys()
+        );
         code = 2;
     }
     Ok(code)

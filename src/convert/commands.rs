@@ -20,7 +20,14 @@ use crate::format::types::{self, Kind};
 use crate::format::visit::{ArrayValue, ModuleValue, Visitor};
 
 /// Writes the commands for key `k` (named `name`), already selected by the filter.
-pub fn key(plan: &Plan, k: &Key, name: &[u8], out: &mut Out, b: &mut Bufs, n: &mut Counts) -> Result<()> {
+pub fn key(
+    plan: &Plan,
+    k: &Key,
+    name: &[u8],
+    out: &mut Out,
+    b: &mut Bufs,
+    n: &mut Counts,
+) -> Result<()> {
     let t = &plan.target;
     if dropped_array(plan, k, name, n) {
         return Ok(());
@@ -29,7 +36,8 @@ pub fn key(plan: &Plan, k: &Key, name: &[u8], out: &mut Out, b: &mut Bufs, n: &m
     let template_ref = matches!(k.ty(), types::HASH_TMPL_LP_REF | types::HASH_TMPL_ARRAY_REF);
     let restorable = t.loads_type(k.ty(), k.header().dialect) && super::restore::fits(k);
     // a plain string is as exact with SET, and SET costs the server less than RESTORE
-    let plain_string = k.ty() == types::STRING && k.idle().is_none() && k.freq().is_none() && k.meta().is_empty();
+    let plain_string =
+        k.ty() == types::STRING && k.idle().is_none() && k.freq().is_none() && k.meta().is_empty();
     let restore = k.ty() == types::MODULE_2
         || (restorable
             && ((plan.mode == Mode::Restore && !plain_string)
@@ -39,16 +47,17 @@ pub fn key(plan: &Plan, k: &Key, name: &[u8], out: &mut Out, b: &mut Bufs, n: &m
     // the server does before it accepts a payload, so that a corrupt value never goes out.
     // An empty collection (which a server skips when it loads the file, and refuses in a
     // RESTORE) goes the commands way: a DEL, nothing else.
-    let restore = restore && {
-        let elements = k.validate(&mut b.scratch)?;
-        let kind = types::kind(k.ty());
-        (elements > 0 || !matches!(kind, Kind::List | Kind::Set | Kind::Zset | Kind::Hash | Kind::Array))
+    let restore = restore
+        && {
+            let elements = k.validate(&mut b.scratch)?;
+            let kind = types::kind(k.ty());
+            (elements > 0 || !matches!(kind, Kind::List | Kind::Set | Kind::Zset | Kind::Hash | Kind::Array))
             // a Valkey-written file had its stream lengths checked exactly by the reader
             && !(kind == Kind::Stream
                 && t.exact_stream_length()
                 && k.header().dialect != crate::format::Dialect::Valkey
                 && !stream_length_exact(k, b)?)
-    };
+        };
     if !k.meta().is_empty() && (!restore || !t.key_meta()) {
         n.meta_dropped += 1;
     }

@@ -57,12 +57,12 @@ pub const SEGS_QUEUED: usize = 8;
 #[derive(Clone, Debug)]
 pub struct Config {
     /// What stops the run (a signal, the dump changing).
-    pub stop: Stop,
-    pub threads: usize,
+    pub(crate) stop: Stop,
+    pub(crate) threads: usize,
     /// A chunk is closed once it spans this many bytes of the file.
-    pub chunk_bytes: usize,
+    pub(crate) chunk_bytes: usize,
     /// Output is handed on in pieces of about this size.
-    pub piece: usize,
+    pub(crate) piece: usize,
 }
 
 impl Default for Config {
@@ -85,7 +85,11 @@ pub trait Sink {
     fn write(&mut self, bytes: &[u8]) -> std::result::Result<(), Self::Error>;
     /// An owned piece (with its key marks if [`Sink::wants_marks`]); the buffer goes back
     /// to [`Sink::pool`] once written.
-    fn write_owned(&mut self, b: Vec<u8>, _marks: Vec<Mark>) -> std::result::Result<(), Self::Error> {
+    fn write_owned(
+        &mut self,
+        b: Vec<u8>,
+        _marks: Vec<Mark>,
+    ) -> std::result::Result<(), Self::Error> {
         let r = self.write(&b);
         self.pool().put(b);
         r
@@ -145,7 +149,12 @@ impl RespSink {
                 }
             })
         };
-        RespSink { out: Output::File { file, tx: Some(tx), writer: Some(writer), err }, db: 0, bytes: 0, pool }
+        RespSink {
+            out: Output::File { file, tx: Some(tx), writer: Some(writer), err },
+            db: 0,
+            bytes: 0,
+            pool,
+        }
     }
 
     fn check(&self) -> std::io::Result<()> {
@@ -263,9 +272,11 @@ impl Stopped {
             Stopped::Format(e) => RunError::Format(e),
             Stopped::Signal(s) => RunError::Stopped(s),
             Stopped::Changed(at) => RunError::Changed(at),
-            Stopped::Closed => {
-                RunError::Format(crate::format::Error::corrupt(0, "chunk", "the engine stopped without a result"))
-            }
+            Stopped::Closed => RunError::Format(crate::format::Error::corrupt(
+                0,
+                "chunk",
+                "the engine stopped without a result",
+            )),
         }
     }
 }
@@ -395,7 +406,11 @@ fn skim<'a>(
             Err(e) => {
                 // the complete keys before the damage still go out
                 let _ = flush(&mut cur, at);
-                return Err(if stop.input_changed() { Stopped::Changed(at) } else { Stopped::Format(e) });
+                return Err(if stop.input_changed() {
+                    Stopped::Changed(at)
+                } else {
+                    Stopped::Format(e)
+                });
             }
         };
         match rec {
@@ -430,7 +445,10 @@ fn skim<'a>(
 
 /// Decodes one chunk into commands. On an error, the commands of the keys before the
 /// failing one are still handed on.
-#[allow(clippy::too_many_arguments, reason = "a worker's share of the run, handed to it as it is spawned")]
+#[allow(
+    clippy::too_many_arguments,
+    reason = "a worker's share of the run, handed to it as it is spawned"
+)]
 fn work(
     data: &[u8],
     plan: &Plan,

@@ -106,7 +106,10 @@ impl Job {
         stop: &Stop,
     ) -> Result<Vec<Converted<E>>, std::io::Error> {
         let cfg = Config { stop: stop.clone(), ..self.cfg.clone() };
-        let pool = rayon::ThreadPoolBuilder::new().num_threads(cfg.threads).build().map_err(std::io::Error::other)?;
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(cfg.threads)
+            .build()
+            .map_err(std::io::Error::other)?;
         let mut done = Vec::new();
         for (dump, target) in &self.inputs {
             let plan = Plan {
@@ -119,7 +122,10 @@ impl Job {
                 start_at: 0,
                 redo: Default::default(),
             };
-            let (counts, r) = engine::run(dump.data(), self.read, &plan, &cfg, &pool, sink, &|x, y| dump.release(x, y));
+            let (counts, r) =
+                engine::run(dump.data(), self.read, &plan, &cfg, &pool, sink, &|x, y| {
+                    dump.release(x, y)
+                });
             let (oddities, error) = match r {
                 Ok(t) => (t.oddities, None),
                 Err(e) => (Oddities::default(), Some(e)),

@@ -59,20 +59,20 @@ pub enum Mode {
 /// Everything that decides what a key becomes.
 #[derive(Clone, Debug)]
 pub struct Plan {
-    pub target: Server,
-    pub mode: Mode,
+    pub(crate) target: Server,
+    pub(crate) mode: Mode,
     /// Most elements (list items, members, field-value pairs) per command.
-    pub max_elems: usize,
+    pub(crate) max_elems: usize,
     /// Most argument bytes per command, beyond which a batch is closed (a single larger
     /// element still goes whole, in a command of its own).
-    pub max_bytes: usize,
-    pub filter: Filter,
+    pub(crate) max_bytes: usize,
+    pub(crate) filter: Filter,
     /// Leave out `FUNCTION LOAD`.
-    pub skip_functions: bool,
+    pub(crate) skip_functions: bool,
     /// Leave out the records before this offset (a load resumed from a checkpoint)...
-    pub start_at: usize,
+    pub(crate) start_at: usize,
     /// ...except the keys at these record offsets (an earlier run's failures, sent again).
-    pub redo: std::collections::BTreeSet<usize>,
+    pub(crate) redo: std::collections::BTreeSet<usize>,
 }
 
 /// Defaults well under every server's limits (`proto-max-bulk-len` 512 MB, 1M arguments
@@ -163,18 +163,33 @@ impl Counts {
         };
         say(
             self.idmp_dropped,
-            &format!("stream(s) lost their IDMP state ({target} has no XCFGSET/XIDMPRECORD; Redis 8.6+ does)"),
+            &format!(
+                "stream(s) lost their IDMP state ({target} has no XCFGSET/XIDMPRECORD; Redis 8.6+ does)"
+            ),
         );
-        say(self.field_ttls_dropped, &format!("hash field(s) kept without their TTL ({target} has no HPEXPIREAT)"));
-        say(self.meta_dropped, &format!("key(s) lost their key metadata ({target} cannot RESTORE it)"));
+        say(
+            self.field_ttls_dropped,
+            &format!("hash field(s) kept without their TTL ({target} has no HPEXPIREAT)"),
+        );
+        say(
+            self.meta_dropped,
+            &format!("key(s) lost their key metadata ({target} cannot RESTORE it)"),
+        );
         say(
             self.functions_skipped,
-            &format!("function librar(y/ies) not converted ({target} has no FUNCTION LOAD, or pre-7.0 format)"),
+            &format!(
+                "function librar(y/ies) not converted ({target} has no FUNCTION LOAD, or pre-7.0 format)"
+            ),
         );
-        say(self.module_aux_skipped, "module aux record(s) not converted (no command carries them)");
+        say(
+            self.module_aux_skipped,
+            "module aux record(s) not converted (no command carries them)",
+        );
         say(
             self.stream_counters_dropped,
-            &format!("stream(s) lost entries-added/max-deleted-id/entries-read ({target} predates them)"),
+            &format!(
+                "stream(s) lost entries-added/max-deleted-id/entries-read ({target} predates them)"
+            ),
         );
         say(self.idmp_records_dropped, "IDMP record(s) pointing at deleted entries not rebuilt");
         say(
@@ -189,7 +204,8 @@ impl Counts {
             ),
         );
         if self.arrays_dropped > 0 {
-            let names: Vec<String> = self.arrays_dropped_names.iter().map(|n| crate::encode::text::quote(n)).collect();
+            let names: Vec<String> =
+                self.arrays_dropped_names.iter().map(|n| crate::encode::text::quote(n)).collect();
             let more = if self.arrays_dropped > names.len() as u64 { ", ..." } else { "" };
             w.push(format!(
                 "{} array(s) not converted ({target} has no arrays; Redis 8.8+ does): {}{more}",
@@ -203,7 +219,10 @@ impl Counts {
 
 /// The server that wrote a dump, from its `redis-ver`/`valkey-ver` aux fields (which come
 /// before any key), else from its RDB version.
-pub fn source_server(data: &[u8], opts: crate::format::record::Options) -> crate::format::Result<Server> {
+pub fn source_server(
+    data: &[u8],
+    opts: crate::format::record::Options,
+) -> crate::format::Result<Server> {
     use crate::format::record::Record;
     let mut r = crate::format::Reader::new(data, opts)?;
     let (mut redis, mut valkey) = (None, None);

@@ -79,8 +79,22 @@ pub struct Out<'s> {
 
 impl<'s> Out<'s> {
     /// `piece`: the buffer is sent on once it holds this many bytes (at a command boundary).
-    pub fn new(input: &'s [u8], piece: usize, pool: &'s BufPool, send: &'s mut dyn FnMut(Seg) -> Result<()>) -> Self {
-        Out { buf: pool.get(piece + (64 << 10)), sent: 0, piece, input, pool, marks: None, asking: false, send }
+    pub fn new(
+        input: &'s [u8],
+        piece: usize,
+        pool: &'s BufPool,
+        send: &'s mut dyn FnMut(Seg) -> Result<()>,
+    ) -> Self {
+        Out {
+            buf: pool.get(piece + (64 << 10)),
+            sent: 0,
+            piece,
+            input,
+            pool,
+            marks: None,
+            asking: false,
+            send,
+        }
     }
 
     /// Records key marks from now on.
@@ -167,14 +181,23 @@ impl<'s> Out<'s> {
     /// is closed), or a key begun with no command yet. Without it, a key whose last command
     /// filled the piece at the end of a chunk would stay open forever for the consumer.
     pub fn flush(&mut self) -> Result<()> {
-        let news = || self.marks.as_ref().is_some_and(|m| m.iter().any(|m| m.end || m.cmds > 0 || m.name.is_some()));
+        let news = || {
+            self.marks
+                .as_ref()
+                .is_some_and(|m| m.iter().any(|m| m.end || m.cmds > 0 || m.name.is_some()))
+        };
         if !self.buf.is_empty() || news() {
             let full = std::mem::replace(&mut self.buf, self.pool.get(self.piece + (64 << 10)));
             let marks = match &mut self.marks {
                 None => Vec::new(),
                 Some(m) => {
                     // a key still being written continues at the start of the next piece
-                    let cont = m.last().filter(|l| !l.end).map(|l| Mark { at: 0, cmds: 0, name: None, ..*l });
+                    let cont = m.last().filter(|l| !l.end).map(|l| Mark {
+                        at: 0,
+                        cmds: 0,
+                        name: None,
+                        ..*l
+                    });
                     let done = std::mem::take(m);
                     m.extend(cont);
                     done
@@ -298,10 +321,16 @@ mod tests {
                 }
                 out.flush().unwrap();
                 drop(out);
-                let marks: Vec<Mark> =
-                    segs.into_iter().flat_map(|s| if let Seg::Bytes(_, m) = s { m } else { Vec::new() }).collect();
+                let marks: Vec<Mark> = segs
+                    .into_iter()
+                    .flat_map(|s| if let Seg::Bytes(_, m) = s { m } else { Vec::new() })
+                    .collect();
                 let ended: Vec<usize> = marks.iter().filter(|m| m.end).map(|m| m.record).collect();
-                assert_eq!(ended, (0..keys).map(|k| k * 10).collect::<Vec<_>>(), "piece {piece}, {keys} keys");
+                assert_eq!(
+                    ended,
+                    (0..keys).map(|k| k * 10).collect::<Vec<_>>(),
+                    "piece {piece}, {keys} keys"
+                );
                 assert_eq!(marks.iter().map(|m| m.cmds).sum::<u32>(), keys as u32, "piece {piece}");
             }
         }
@@ -312,14 +341,22 @@ mod tests {
         let (b, m) = one_key(false);
         assert_eq!(b, b"*2\r\n$3\r\nDEL\r\n$1\r\nk\r\n*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n");
         assert_eq!(m.len(), 1);
-        assert_eq!((m[0].record, m[0].cmds, m[0].end, m[0].name.as_deref()), (7, 2, true, Some(&b"k"[..])));
+        assert_eq!(
+            (m[0].record, m[0].cmds, m[0].end, m[0].name.as_deref()),
+            (7, 2, true, Some(&b"k"[..]))
+        );
     }
 
     #[test]
     fn asking_precedes_every_command_and_none_dangles() {
         let (b, m) = one_key(true);
-        let want =
-            [ASKING, b"*2\r\n$3\r\nDEL\r\n$1\r\nk\r\n", ASKING, b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n"].concat();
+        let want = [
+            ASKING,
+            b"*2\r\n$3\r\nDEL\r\n$1\r\nk\r\n",
+            ASKING,
+            b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n",
+        ]
+        .concat();
         assert_eq!(b, want);
         assert_eq!(m[0].cmds, 4, "two commands, each after an ASKING");
     }

@@ -43,7 +43,11 @@ pub fn template_key(plan: &Plan, k: &Key, name: &[u8], out: &mut Out) -> Result<
     let Some((ty, body)) = k.self_contained_hash()? else {
         return Err(super::in_key(
             k,
-            crate::format::Error::corrupt(k.value_at() as u64, "hash template", "not a template hash"),
+            crate::format::Error::corrupt(
+                k.value_at() as u64,
+                "hash template",
+                "not a template hash",
+            ),
         ));
     };
     let meta: &[u8] = if plan.target.key_meta() { k.meta_bytes() } else { &[] };
@@ -65,7 +69,15 @@ pub fn key(plan: &Plan, k: &Key, name: &[u8], out: &mut Out) -> Result<()> {
 }
 
 /// The `RESTORE` command for a payload in parts.
-fn write(k: &Key, name: &[u8], out: &mut Out, meta: &[u8], ty: &[u8], body: &[u8], footer: &[u8]) -> Result<()> {
+fn write(
+    k: &Key,
+    name: &[u8],
+    out: &mut Out,
+    meta: &[u8],
+    ty: &[u8],
+    body: &[u8],
+    footer: &[u8],
+) -> Result<()> {
     let mut argc = 5;
     if k.expire_ms().is_some() {
         argc += 1;
@@ -137,7 +149,10 @@ mod tests {
         assert_eq!((ty, body), (&[0u8][..], &[1u8, b'v'][..]));
         assert_eq!(&footer[..2], &13u16.to_le_bytes());
         let whole = [meta, ty, body, &footer[..2]].concat();
-        assert_eq!(u64::from_le_bytes(footer[2..].try_into().unwrap()), crate::format::crc64(&whole));
+        assert_eq!(
+            u64::from_le_bytes(footer[2..].try_into().unwrap()),
+            crate::format::crc64(&whole)
+        );
         let (meta, _, _, footer) = payload(&plan(Server::redis(8, 0)), &k);
         assert!(meta.is_empty());
         assert_eq!(&footer[..2], &12u16.to_le_bytes());

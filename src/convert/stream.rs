@@ -45,11 +45,25 @@ fn id_text(id: StreamId) -> String {
 /// Writes stream `k` (named `name`): entries, IDMP state, groups with their PELs and
 /// consumers, the deleted entries still needed, the counters and the expiry (see the
 /// module doc). Errors carry the key.
-pub fn key(plan: &Plan, k: &Key, name: &[u8], out: &mut Out, b: &mut Bufs, n: &mut Counts) -> Result<()> {
+pub fn key(
+    plan: &Plan,
+    k: &Key,
+    name: &[u8],
+    out: &mut Out,
+    b: &mut Bufs,
+    n: &mut Counts,
+) -> Result<()> {
     write(&plan.target, k, name, out, b, n).map_err(|e| e.context(k))
 }
 
-fn write(t: &Server, k: &Key, name: &[u8], out: &mut Out, b: &mut Bufs, n: &mut Counts) -> Result<()> {
+fn write(
+    t: &Server,
+    k: &Key,
+    name: &[u8],
+    out: &mut Out,
+    b: &mut Bufs,
+    n: &mut Counts,
+) -> Result<()> {
     let tail = k.stream_tail()?;
     let idmp = tail.idmp.as_ref().filter(|_| t.idmp());
     if tail.idmp.as_ref().is_some_and(|i| !i.is_default()) && idmp.is_none() {
@@ -57,7 +71,15 @@ fn write(t: &Server, k: &Key, name: &[u8], out: &mut Out, b: &mut Bufs, n: &mut 
     }
     let needed = needed_ids(t, &tail, idmp, n)?;
     out.command(&[b"DEL", name])?;
-    let mut w = Entries { key: name, out, needed: &needed, next: 0, ghosts: Vec::new(), first_real: None, count: 0 };
+    let mut w = Entries {
+        key: name,
+        out,
+        needed: &needed,
+        next: 0,
+        ghosts: Vec::new(),
+        first_real: None,
+        count: 0,
+    };
     k.decode(&mut w, &mut b.scratch)?;
     w.ghosts_up_to(None)?;
     let Entries { ghosts, first_real, count, .. } = w;
@@ -76,10 +98,15 @@ fn write(t: &Server, k: &Key, name: &[u8], out: &mut Out, b: &mut Bufs, n: &mut 
     let setid = |out: &mut Out, max_deleted: bool| -> Result<()> {
         if t.stream_counters() {
             // while ghosts exist the stream holds more entries than entries-added may say (v1 files)
-            let added = if max_deleted { entries_added } else { entries_added.max(count + ghosts.len() as u64) };
+            let added = if max_deleted {
+                entries_added
+            } else {
+                entries_added.max(count + ghosts.len() as u64)
+            };
             let md = id_text(meta.max_deleted_id.unwrap_or_default());
             let added = added.to_string();
-            let mut args: Vec<&[u8]> = vec![b"XSETID", name, last.as_bytes(), b"ENTRIESADDED", added.as_bytes()];
+            let mut args: Vec<&[u8]> =
+                vec![b"XSETID", name, last.as_bytes(), b"ENTRIESADDED", added.as_bytes()];
             if max_deleted {
                 args.extend([&b"MAXDELETEDID"[..], md.as_bytes()]);
             }
@@ -111,7 +138,12 @@ fn write(t: &Server, k: &Key, name: &[u8], out: &mut Out, b: &mut Bufs, n: &mut 
 /// The IDs that must exist while the groups and IDMP records are rebuilt (deleted entries
 /// among them come back as ghosts, deleted again at the end); counts the stream counters
 /// the target cannot hold.
-fn needed_ids(t: &Server, tail: &Tail, idmp: Option<&Idmp>, n: &mut Counts) -> Result<Vec<StreamId>> {
+fn needed_ids(
+    t: &Server,
+    tail: &Tail,
+    idmp: Option<&Idmp>,
+    n: &mut Counts,
+) -> Result<Vec<StreamId>> {
     let mut entries_read_known = false;
     let mut needed: Vec<StreamId> = Vec::new();
     for g in tail.groups.iter() {
@@ -121,7 +153,9 @@ fn needed_ids(t: &Server, tail: &Tail, idmp: Option<&Idmp>, n: &mut Counts) -> R
             needed.push(p?.id);
         }
     }
-    if !t.stream_counters() && (tail.meta.entries_added != Some(tail.meta.length) || entries_read_known) {
+    if !t.stream_counters()
+        && (tail.meta.entries_added != Some(tail.meta.length) || entries_read_known)
+    {
         n.stream_counters_dropped += 1;
     }
     if let Some(i) = idmp {
@@ -138,9 +172,22 @@ fn needed_ids(t: &Server, tail: &Tail, idmp: Option<&Idmp>, n: &mut Counts) -> R
 }
 
 /// The stream's IDMP configuration and records (Redis 8.6+ targets).
-fn idmp_records(name: &[u8], i: &Idmp, meta: &StreamMeta, out: &mut Out, n: &mut Counts) -> Result<()> {
+fn idmp_records(
+    name: &[u8],
+    i: &Idmp,
+    meta: &StreamMeta,
+    out: &mut Out,
+    n: &mut Counts,
+) -> Result<()> {
     let (d, m) = (i.duration_s.to_string(), i.max_size.to_string());
-    out.command(&[b"XCFGSET", name, b"IDMP-DURATION", d.as_bytes(), b"IDMP-MAXSIZE", m.as_bytes()])?;
+    out.command(&[
+        b"XCFGSET",
+        name,
+        b"IDMP-DURATION",
+        d.as_bytes(),
+        b"IDMP-MAXSIZE",
+        m.as_bytes(),
+    ])?;
     for p in i.producers() {
         let p = p?;
         for x in p.iids() {
@@ -174,7 +221,9 @@ fn group(
     let er;
     if t.stream_counters() {
         // a v1 stream stores no entries-read: a 7.0+ server estimates it on loading
-        if let Some(r) = g.entries_read.or_else(|| estimate_entries_read(meta, first_real, g.last_id)) {
+        if let Some(r) =
+            g.entries_read.or_else(|| estimate_entries_read(meta, first_real, g.last_id))
+        {
             er = r.to_string();
             args.extend([&b"ENTRIESREAD"[..], er.as_bytes()]);
         }
@@ -198,7 +247,17 @@ fn group(
         if t.create_consumer() {
             out.command(&[b"XGROUP", b"CREATECONSUMER", name, &g.name, &cons.name])?;
         } else {
-            out.command(&[b"XREADGROUP", b"GROUP", &g.name, &cons.name, b"COUNT", b"1", b"STREAMS", name, b"0"])?;
+            out.command(&[
+                b"XREADGROUP",
+                b"GROUP",
+                &g.name,
+                &cons.name,
+                b"COUNT",
+                b"1",
+                b"STREAMS",
+                name,
+                b"0",
+            ])?;
         }
     }
     Ok(dropped)
@@ -234,7 +293,14 @@ fn claim_pel(name: &[u8], g: &Group, out: &mut Out) -> Result<Vec<(StreamId, u64
         let cons = g.consumer(p.consumer.expect("NACKed entries are filtered out"))?;
         let mut args: Vec<&[u8]> = vec![b"XCLAIM", name, &g.name, &cons.name, b"0"];
         args.extend(ids.iter().map(|s| s.as_bytes()));
-        args.extend([&b"TIME"[..], time.as_bytes(), b"RETRYCOUNT", count.as_bytes(), b"FORCE", b"JUSTID"]);
+        args.extend([
+            &b"TIME"[..],
+            time.as_bytes(),
+            b"RETRYCOUNT",
+            count.as_bytes(),
+            b"FORCE",
+            b"JUSTID",
+        ]);
         out.command(&args)?;
         run.clear();
     }
@@ -244,13 +310,19 @@ fn claim_pel(name: &[u8], g: &Group, out: &mut Out) -> Result<Vec<(StreamId, u64
 
 /// The NACKed entries as `XNACK ... FAIL`, in NACK-zone order, in runs of equal delivery
 /// count (librdb does the same).
-fn nack(k: &Key, name: &[u8], g: &Group, mut nacked: Vec<(StreamId, u64)>, out: &mut Out) -> Result<()> {
+fn nack(
+    k: &Key,
+    name: &[u8],
+    g: &Group,
+    mut nacked: Vec<(StreamId, u64)>,
+    out: &mut Out,
+) -> Result<()> {
     nacked.sort_unstable();
     let mut zone: Vec<(StreamId, u64)> = Vec::with_capacity(nacked.len());
     for id in g.nacked() {
-        let i = nacked
-            .binary_search_by_key(&id, |x| x.0)
-            .map_err(|_| crate::format::Error::corrupt(k.value_at() as u64, "stream group", "NACKed ID lost"))?;
+        let i = nacked.binary_search_by_key(&id, |x| x.0).map_err(|_| {
+            crate::format::Error::corrupt(k.value_at() as u64, "stream group", "NACKed ID lost")
+        })?;
         zone.push(nacked[i]);
     }
     let mut i = 0;
@@ -303,7 +375,11 @@ fn drop_ghosts(
 /// What a 7.0+ server sets a group's entries-read to when it loads a v1 stream
 /// (`streamEstimateDistanceFromFirstEverEntry`, with entries-added = length and no
 /// deletions, as it derives them for v1); `None` for "unknown".
-pub(crate) fn estimate_entries_read(meta: &StreamMeta, first: Option<StreamId>, id: StreamId) -> Option<i64> {
+pub(crate) fn estimate_entries_read(
+    meta: &StreamMeta,
+    first: Option<StreamId>,
+    id: StreamId,
+) -> Option<i64> {
     let (added, len) = (meta.length as i64, meta.length as i64);
     if added == 0 {
         return Some(0);
@@ -342,7 +418,13 @@ impl Entries<'_, '_, '_> {
                 break;
             }
             self.next += 1;
-            self.out.command(&[b"XADD", self.key, id_text(g).as_bytes(), b"rdbshift-placeholder", b""])?;
+            self.out.command(&[
+                b"XADD",
+                self.key,
+                id_text(g).as_bytes(),
+                b"rdbshift-placeholder",
+                b"",
+            ])?;
             self.ghosts.push(g);
         }
         Ok(())

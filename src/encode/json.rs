@@ -200,7 +200,16 @@ impl<'f, 'w> KeyJson<'f, 'w> {
         }
         o.extend_from_slice(b",\"value\":");
         let buf = Buf { out: Vec::new(), b64: false, lossy: false };
-        KeyJson { buf, header: o, sink, filter, kind, started: false, first: true, groups_open: false }
+        KeyJson {
+            buf,
+            header: o,
+            sink,
+            filter,
+            kind,
+            started: false,
+            first: true,
+            groups_open: false,
+        }
     }
 
     /// The second pass over a value with a non-UTF-8 string: `,"value_base64":` and the

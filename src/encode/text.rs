@@ -3,7 +3,11 @@
 const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 /// Writes `[a,b,...]`, each item written by `f`.
-pub fn json_list<T>(out: &mut Vec<u8>, items: impl IntoIterator<Item = T>, mut f: impl FnMut(&mut Vec<u8>, T)) {
+pub fn json_list<T>(
+    out: &mut Vec<u8>,
+    items: impl IntoIterator<Item = T>,
+    mut f: impl FnMut(&mut Vec<u8>, T),
+) {
     out.push(b'[');
     for (i, x) in items.into_iter().enumerate() {
         if i > 0 {
@@ -62,7 +66,14 @@ pub fn json_str(out: &mut Vec<u8>, s: &str) {
         out.extend_from_slice(&b[last..i]);
         if esc.is_empty() {
             const HEX: &[u8; 16] = b"0123456789abcdef";
-            out.extend_from_slice(&[b'\\', b'u', b'0', b'0', HEX[(c >> 4) as usize], HEX[(c & 15) as usize]]);
+            out.extend_from_slice(&[
+                b'\\',
+                b'u',
+                b'0',
+                b'0',
+                HEX[(c >> 4) as usize],
+                HEX[(c & 15) as usize],
+            ]);
         } else {
             out.extend_from_slice(esc);
         }
@@ -136,7 +147,8 @@ pub fn json_double(out: &mut Vec<u8>, x: f64) {
 /// quotes with `\n`, `\r`, `\t`, `\a`, `\b`, `\"`, `\\` and `\xHH` escapes (`sdscatrepr` in
 /// `src/sds.c`).
 pub fn quote(b: &[u8]) -> String {
-    let bare = !b.is_empty() && b.iter().all(|&c| c.is_ascii_graphic() && !matches!(c, b'"' | b'\'' | b'\\'));
+    let bare = !b.is_empty()
+        && b.iter().all(|&c| c.is_ascii_graphic() && !matches!(c, b'"' | b'\'' | b'\\'));
     if bare {
         return String::from_utf8_lossy(b).into_owned();
     }
@@ -172,7 +184,9 @@ mod tests {
 
     #[test]
     fn doubles_round_trip() {
-        for x in [0.1, 1.0 / 3.0, 1e300, -2.5e-300, 123456789.125, 5e-324, f64::MAX, -0.0, 1e20, 1e21] {
+        for x in
+            [0.1, 1.0 / 3.0, 1e300, -2.5e-300, 123456789.125, 5e-324, f64::MAX, -0.0, 1e20, 1e21]
+        {
             let mut o = Vec::new();
             double(&mut o, x);
             let back: f64 = std::str::from_utf8(&o).unwrap().parse().unwrap();

@@ -177,11 +177,17 @@ pub fn is_envelope(head: &[u8]) -> bool {
 pub fn parse_header(head: &[u8]) -> Result<Header, EnvelopeError> {
     let bad = |offset: u64, what: String| EnvelopeError::Header { offset, what };
     if head.len() < HEADER_LEN {
-        return Err(bad(head.len() as u64, format!("truncated header ({} of its {HEADER_LEN} bytes)", head.len())));
+        return Err(bad(
+            head.len() as u64,
+            format!("truncated header ({} of its {HEADER_LEN} bytes)", head.len()),
+        ));
     }
     let version = head[4];
     if version != VERSION {
-        return Err(bad(4, format!("unknown envelope version {version} (rdbshift reads version {VERSION})")));
+        return Err(bad(
+            4,
+            format!("unknown envelope version {version} (rdbshift reads version {VERSION})"),
+        ));
     }
     let codec = match head[5] {
         1 => Codec::Lz4,
@@ -192,7 +198,10 @@ pub fn parse_header(head: &[u8]) -> Result<Header, EnvelopeError> {
     if flags & !1 != 0 {
         return Err(bad(
             6,
-            format!("reserved flag bits 0x{:02x} are set (only bit 0, checksums, is defined)", flags & !1),
+            format!(
+                "reserved flag bits 0x{:02x} are set (only bit 0, checksums, is defined)",
+                flags & !1
+            ),
         ));
     }
     match head[7] {
@@ -200,7 +209,8 @@ pub fn parse_header(head: &[u8]) -> Result<Header, EnvelopeError> {
         1 => {
             return Err(bad(
                 7,
-                "stream kind 1 is a replication stream (a replica's full sync), not an RDB file".to_string(),
+                "stream kind 1 is a replication stream (a replica's full sync), not an RDB file"
+                    .to_string(),
             ));
         }
         k => return Err(bad(7, format!("unknown stream kind {k} (0 = RDB)"))),
@@ -213,12 +223,20 @@ pub fn parse_header(head: &[u8]) -> Result<Header, EnvelopeError> {
 ///
 /// `src` should be buffered (the decoders read a few bytes at a time) and `out` too.
 /// `out` is flushed before this returns `Ok`.
-pub fn decompress<R: Read, W: Write>(src: R, out: W, compressed: u64, limit: u64) -> Result<Envelope, EnvelopeError> {
+pub fn decompress<R: Read, W: Write>(
+    src: R,
+    out: W,
+    compressed: u64,
+    limit: u64,
+) -> Result<Envelope, EnvelopeError> {
     let mut src = Source::new(src);
     let mut head = [0u8; HEADER_LEN];
     let got = src.fill(&mut head).map_err(|e| EnvelopeError::Read { offset: 0, source: e })?;
     if !is_envelope(&head[..got]) {
-        return Err(EnvelopeError::Header { offset: 0, what: "the file does not start with VKCS".into() });
+        return Err(EnvelopeError::Header {
+            offset: 0,
+            what: "the file does not start with VKCS".into(),
+        });
     }
     let header = parse_header(&head[..got])?;
     let codec = header.codec;
@@ -304,7 +322,10 @@ impl<R: Read> Source<R> {
     fn need(&mut self, buf: &mut [u8], inside: &str) -> Result<(), Fail> {
         let got = self.fill(buf).map_err(Fail::Read)?;
         if got < buf.len() {
-            return Err(Fail::at(self.pos, format!("truncated frame: the file ends inside {inside}")));
+            return Err(Fail::at(
+                self.pos,
+                format!("truncated frame: the file ends inside {inside}"),
+            ));
         }
         Ok(())
     }

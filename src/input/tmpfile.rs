@@ -12,10 +12,18 @@ use std::path::Path;
 
 /// Creates an unlinked, read-write file in `dir`, mode 0600.
 pub fn unlinked_in(dir: &Path) -> io::Result<File> {
-    match OpenOptions::new().read(true).write(true).mode(0o600).custom_flags(libc::O_TMPFILE).open(dir) {
+    match OpenOptions::new()
+        .read(true)
+        .write(true)
+        .mode(0o600)
+        .custom_flags(libc::O_TMPFILE)
+        .open(dir)
+    {
         Ok(f) => Ok(f),
         // no O_TMPFILE on this filesystem or kernel (older kernels see a directory open)
-        Err(e) if matches!(e.raw_os_error(), Some(libc::EOPNOTSUPP | libc::EISDIR | libc::EINVAL)) => {
+        Err(e)
+            if matches!(e.raw_os_error(), Some(libc::EOPNOTSUPP | libc::EISDIR | libc::EINVAL)) =>
+        {
             named_then_unlinked(dir)
         }
         Err(e) => Err(e),
@@ -23,7 +31,9 @@ pub fn unlinked_in(dir: &Path) -> io::Result<File> {
 }
 
 fn named_then_unlinked(dir: &Path) -> io::Result<File> {
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
     for attempt in 0u32..100 {
         let p = dir.join(format!(".rdbshift-{}-{nanos:x}-{attempt}.tmp", std::process::id()));
         match OpenOptions::new().read(true).write(true).create_new(true).mode(0o600).open(&p) {
@@ -35,7 +45,10 @@ fn named_then_unlinked(dir: &Path) -> io::Result<File> {
             Err(e) => return Err(e),
         }
     }
-    Err(io::Error::new(io::ErrorKind::AlreadyExists, "no free temporary file name after 100 attempts"))
+    Err(io::Error::new(
+        io::ErrorKind::AlreadyExists,
+        "no free temporary file name after 100 attempts",
+    ))
 }
 
 #[cfg(test)]
@@ -57,7 +70,11 @@ mod tests {
             let mut s = String::new();
             f.read_to_string(&mut s).unwrap();
             assert_eq!(s, "kept while open");
-            assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 0, "nothing is left in the directory");
+            assert_eq!(
+                std::fs::read_dir(&dir).unwrap().count(),
+                0,
+                "nothing is left in the directory"
+            );
         }
         std::fs::remove_dir(&dir).unwrap();
     }

@@ -66,7 +66,9 @@ impl TargetId {
             return Some(TargetId::Server(a.to_string()));
         }
         let ids = s.strip_prefix("cluster ")?;
-        Some(TargetId::Cluster(ids.split(',').filter(|i| !i.is_empty()).map(str::to_string).collect()))
+        Some(TargetId::Cluster(
+            ids.split(',').filter(|i| !i.is_empty()).map(str::to_string).collect(),
+        ))
     }
 
     /// The same target: the same address, or a cluster that still has one of its masters
@@ -165,14 +167,22 @@ pub fn fingerprint(data: &[u8]) -> String {
     let body = data.len().saturating_sub(8);
     let mut tail = [0u8; 8];
     tail[..data.len() - body].copy_from_slice(&data[body..]);
-    format!("{}:{:016x}:{:016x}", data.len(), crate::format::crc64(&data[..body]), u64::from_le_bytes(tail))
+    format!(
+        "{}:{:016x}:{:016x}",
+        data.len(),
+        crate::format::crc64(&data[..body]),
+        u64::from_le_bytes(tail)
+    )
 }
 
 fn parse(text: &str, path: &Path) -> std::io::Result<BTreeMap<String, Progress>> {
     let bad = |n: usize, why: &str| {
         std::io::Error::new(
             std::io::ErrorKind::InvalidData,
-            format!("{}: line {n}: {why} (not an rdbshift checkpoint of this version?)", path.display()),
+            format!(
+                "{}: line {n}: {why} (not an rdbshift checkpoint of this version?)",
+                path.display()
+            ),
         )
     };
     let mut out: BTreeMap<String, Progress> = BTreeMap::new();
@@ -205,10 +215,13 @@ fn parse(text: &str, path: &Path) -> std::io::Result<BTreeMap<String, Progress>>
         }
     }
     for (fp, mut fields) in specs {
-        let mut take = |k: &str| fields.remove(k).ok_or_else(|| bad(0, &format!("the load of {fp} has no {k}")));
+        let mut take = |k: &str| {
+            fields.remove(k).ok_or_else(|| bad(0, &format!("the load of {fp} has no {k}")))
+        };
         let target = take("target")?;
         let spec = Spec {
-            target: TargetId::parse(&target).ok_or_else(|| bad(0, &format!("bad target {target:?}")))?,
+            target: TargetId::parse(&target)
+                .ok_or_else(|| bad(0, &format!("bad target {target:?}")))?,
             dbs: take("dbs")?,
             selection: take("selection")?,
         };
@@ -255,7 +268,11 @@ impl Lock {
     fn take(path: &Path) -> std::io::Result<Lock> {
         let mut name = path.as_os_str().to_owned();
         name.push(".lock");
-        let f = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(PathBuf::from(name))?;
+        let f = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(PathBuf::from(name))?;
         // SAFETY: flock on a descriptor we own.
         if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX) } != 0 {
             return Err(std::io::Error::last_os_error());
@@ -275,7 +292,9 @@ impl Checkpoint {
     /// Reads `path` if it exists, and proves it can be written (before anything is sent):
     /// the file is created (or rewritten unchanged) right away. Errors name the path.
     pub fn open(path: &Path) -> std::io::Result<Checkpoint> {
-        let named = |e: std::io::Error| std::io::Error::new(e.kind(), format!("checkpoint {}: {e}", path.display()));
+        let named = |e: std::io::Error| {
+            std::io::Error::new(e.kind(), format!("checkpoint {}: {e}", path.display()))
+        };
         let _lock = Lock::take(path).map_err(named)?;
         let read = match std::fs::read_to_string(path) {
             Ok(text) => parse(&text, path)?,
@@ -336,7 +355,12 @@ impl Checkpoint {
     }
 
     /// Records progress; written now if `force`, else at most once a second.
-    pub fn record(&mut self, fingerprint: &str, mut p: Progress, force: bool) -> std::io::Result<()> {
+    pub fn record(
+        &mut self,
+        fingerprint: &str,
+        mut p: Progress,
+        force: bool,
+    ) -> std::io::Result<()> {
         if p.load.is_none() {
             p.load = self.spec.clone();
         }
@@ -399,9 +423,15 @@ mod tests {
         let mut c = Checkpoint::open(&p).unwrap();
         assert!(p.exists(), "created before anything is loaded");
         assert!(c.progress("10:00").is_none());
-        let a = Progress { path: "/a.rdb".into(), offset: 7, failed: vec![(3, 0), (5, 2)], load: None };
+        let a =
+            Progress { path: "/a.rdb".into(), offset: 7, failed: vec![(3, 0), (5, 2)], load: None };
         c.record("10:00", a.clone(), true).unwrap();
-        c.record("20:ff", Progress { path: "/b c.rdb".into(), offset: 3, failed: vec![], load: None }, true).unwrap();
+        c.record(
+            "20:ff",
+            Progress { path: "/b c.rdb".into(), offset: 3, failed: vec![], load: None },
+            true,
+        )
+        .unwrap();
         let c = Checkpoint::open(&p).unwrap();
         assert_eq!(c.progress("10:00"), Some(&a));
         assert_eq!(c.progress("20:ff").map(|p| p.offset), Some(3));
@@ -415,9 +445,24 @@ mod tests {
         let p = d.join("ck");
         let mut one = Checkpoint::open(&p).unwrap();
         let mut two = Checkpoint::open(&p).unwrap();
-        one.record("1:aa", Progress { path: "/1".into(), offset: 11, failed: vec![], load: None }, true).unwrap();
-        two.record("2:bb", Progress { path: "/2".into(), offset: 22, failed: vec![], load: None }, true).unwrap();
-        one.record("1:aa", Progress { path: "/1".into(), offset: 12, failed: vec![], load: None }, true).unwrap();
+        one.record(
+            "1:aa",
+            Progress { path: "/1".into(), offset: 11, failed: vec![], load: None },
+            true,
+        )
+        .unwrap();
+        two.record(
+            "2:bb",
+            Progress { path: "/2".into(), offset: 22, failed: vec![], load: None },
+            true,
+        )
+        .unwrap();
+        one.record(
+            "1:aa",
+            Progress { path: "/1".into(), offset: 12, failed: vec![], load: None },
+            true,
+        )
+        .unwrap();
         let c = Checkpoint::open(&p).unwrap();
         assert_eq!(c.progress("1:aa").map(|p| p.offset), Some(12));
         assert_eq!(c.progress("2:bb").map(|p| p.offset), Some(22));
@@ -437,7 +482,8 @@ mod tests {
         // a selection that needs escaping survives the round trip
         let mine = spec(cluster.clone(), "--key 'a:*\tb\\c\nd'");
         c.bind(mine.clone());
-        c.record("1:aa", Progress { path: "/1".into(), offset: 11, ..Default::default() }, true).unwrap();
+        c.record("1:aa", Progress { path: "/1".into(), offset: 11, ..Default::default() }, true)
+            .unwrap();
         let c = Checkpoint::open(&p).unwrap();
         assert_eq!(c.progress("1:aa").unwrap().load.as_ref(), Some(&mine));
         assert_eq!(c.check("1:aa", &mine), Ok(()));
@@ -448,9 +494,12 @@ mod tests {
         let e = c.check("1:aa", &spec(cluster.clone(), "all keys")).unwrap_err();
         assert_eq!(e.len(), 1);
         assert!(e[0].contains("selection was --key") && e[0].contains("(now all keys)"), "{e:?}");
-        let e = c.check("1:aa", &spec(TargetId::Server("127.0.0.1:6379".into()), &mine.selection)).unwrap_err();
+        let e = c
+            .check("1:aa", &spec(TargetId::Server("127.0.0.1:6379".into()), &mine.selection))
+            .unwrap_err();
         assert!(
-            e[0].contains("the target was the cluster of masters aaaa") && e[0].contains("127.0.0.1:6379"),
+            e[0].contains("the target was the cluster of masters aaaa")
+                && e[0].contains("127.0.0.1:6379"),
             "{e:?}"
         );
         let other_db = Spec { dbs: "all into db 3".into(), ..mine.clone() };
@@ -475,7 +524,8 @@ mod tests {
         c.reset("1:aa");
         assert!(c.progress("1:aa").is_none());
         c.bind(now.clone());
-        c.record("2:bb", Progress { path: "/y".into(), offset: 6, ..Default::default() }, true).unwrap();
+        c.record("2:bb", Progress { path: "/y".into(), offset: 6, ..Default::default() }, true)
+            .unwrap();
         let c = Checkpoint::open(&p).unwrap();
         assert!(c.progress("1:aa").is_none(), "the reset entry is gone from the file");
         assert_eq!(c.progress("2:bb").unwrap().load.as_ref(), Some(&now));

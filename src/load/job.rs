@@ -57,7 +57,10 @@ impl Outcome {
     }
 }
 
-fn problem(path: &std::path::Path, e: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Problem {
+fn problem(
+    path: &std::path::Path,
+    e: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+) -> Problem {
     (path.to_path_buf(), e.into())
 }
 
@@ -235,7 +238,9 @@ impl Job {
                 .enumerate()
                 .map(|(i, d)| {
                     let (shared, threads, ckpt) = (&shared, &threads, &ckpt);
-                    s.spawn(move || job.load_one(i as u32, d, shared, threads, ckpt.clone(), progress, stop))
+                    s.spawn(move || {
+                        job.load_one(i as u32, d, shared, threads, ckpt.clone(), progress, stop)
+                    })
                 })
                 .collect();
             hs.into_iter().map(|h| h.join().unwrap_or_else(|_| (Vec::new(), false, 0))).collect()
@@ -278,7 +283,9 @@ impl Job {
         {
             c.lock().unwrap_or_else(|p| p.into_inner()).reset(&fingerprint);
         }
-        let progress = ckpt.and_then(|c| c.lock().unwrap_or_else(|p| p.into_inner()).progress(&fingerprint).cloned());
+        let progress = ckpt.and_then(|c| {
+            c.lock().unwrap_or_else(|p| p.into_inner()).progress(&fingerprint).cloned()
+        });
         let mut offsets: Vec<u64> = Vec::new();
         if let Some(p) = &progress {
             offsets.push(p.offset);
@@ -299,7 +306,9 @@ impl Job {
             (s, None) => (s, None),
             (s, Some(e)) if self.salvage && !dump.changed() => (s, Some(e.to_string())),
             (_, Some(_)) if dump.changed() => return Err(dump.changed_message().into()),
-            (s, Some(e)) => return Err(Box::new(Refusal { error: e, salvageable: s.total_keys() })),
+            (s, Some(e)) => {
+                return Err(Box::new(Refusal { error: e, salvageable: s.total_keys() }));
+            }
         };
         if dump.changed() {
             return Err(dump.changed_message().into());
@@ -322,7 +331,12 @@ impl Job {
     }
 
     /// Several dbs into one only when asked; the notes on what the dumps hold.
-    fn check_dbs_merged(&self, dumps: &[Prepared], problems: &mut Vec<Problem>, progress: &dyn Progress) {
+    fn check_dbs_merged(
+        &self,
+        dumps: &[Prepared],
+        problems: &mut Vec<Problem>,
+        progress: &dyn Progress,
+    ) {
         for d in dumps {
             let path = &d.dump.path;
             if let Some(db) = self.dest_db()
@@ -342,8 +356,12 @@ impl Job {
                 ));
             }
             if d.survey.collision_count > 0 {
-                let names: Vec<String> =
-                    d.survey.collisions.iter().map(|n| format!("{:?}", String::from_utf8_lossy(n))).collect();
+                let names: Vec<String> = d
+                    .survey
+                    .collisions
+                    .iter()
+                    .map(|n| format!("{:?}", String::from_utf8_lossy(n)))
+                    .collect();
                 progress.note(&format!(
                     "warning: {}: {} key name(s) occur in more than one of the merged dbs; the last one wins: {}",
                     path.display(),
@@ -388,7 +406,10 @@ impl Job {
 
     /// Loads one dump through the shared pool: (its problems, whether something could not
     /// be carried, its keys).
-    #[allow(clippy::too_many_arguments, reason = "the run's shared parts, handed to each dump's thread")]
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "the run's shared parts, handed to each dump's thread"
+    )]
     fn load_one(
         &self,
         i: u32,
@@ -438,7 +459,8 @@ impl Job {
         // engine's skim need not keep a second table of key names
         let opts = self.read.allow_duplicate_keys(true);
         let cfg = Config { stop: stop.clone(), ..self.cfg.clone() };
-        let (counts, r) = engine::run(data, opts, &plan, &cfg, threads, &mut fl, &|x, y| d.dump.release(x, y));
+        let (counts, r) =
+            engine::run(data, opts, &plan, &cfg, threads, &mut fl, &|x, y| d.dump.release(x, y));
         let how = match (stop.requested(), &r) {
             // after a stop, what is left of the grace since the signal (several dumps wait in turn)
             (Some(_), _) => Finish::Stop(crate::stop::grace_left(self.stop_grace)),
@@ -454,7 +476,10 @@ impl Job {
             progress.note(&format!("warning: {}: {w}", path.display()));
         }
         if let Some(dmg) = &d.damage {
-            problems.push(problem(path, format!("{dmg} (--salvage: the complete keys before it were loaded)")));
+            problems.push(problem(
+                path,
+                format!("{dmg} (--salvage: the complete keys before it were loaded)"),
+            ));
         } else if let Err(e) = r {
             if d.dump.changed() {
                 problems.push(problem(path, d.dump.changed_message()));
@@ -485,7 +510,11 @@ impl std::fmt::Display for Refusal {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}; nothing was sent", self.error)?;
         if self.salvageable > 0 {
-            write!(f, " ({} complete key(s) come before the damage: --salvage loads them)", self.salvageable)?;
+            write!(
+                f,
+                " ({} complete key(s) come before the damage: --salvage loads them)",
+                self.salvageable
+            )?;
         }
         Ok(())
     }

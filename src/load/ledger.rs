@@ -6,7 +6,8 @@
 //! Invariants:
 //! - A key is in at most one state: open (sent or waiting for a retry), loaded, failed or
 //!   skipped. Late outcomes of a key that is no longer open are ignored.
-//! - `loaded + failed + skipped` counts each finished key once.
+//! - A key is finished once: [`Outcome::Finished`] is returned for it once, and the load's
+//!   report counts it then (the ledger keeps no counts of its own).
 //! - [`Ledger::done_upto`]: every key whose record starts before it is finished; a
 //!   checkpoint may record it, together with [`Ledger::failed_keys`] to retry later.
 
@@ -60,12 +61,6 @@ pub struct Ledger {
     /// The first key given up without being recorded one by one (its node was given up):
     /// a checkpoint must not pass it.
     abandoned_from: Option<usize>,
-    /// Keys given up that way.
-    pub abandoned: u64,
-    pub loaded: u64,
-    pub skipped: u64,
-    /// Retries sent.
-    pub retried: u64,
 }
 
 impl Ledger {
@@ -98,7 +93,6 @@ impl Ledger {
         match self.open.get(&record) {
             Some(o) if !o.retrying => {
                 self.open.remove(&record);
-                self.loaded += 1;
                 Outcome::Finished
             }
             _ => Outcome::Stale,
@@ -120,10 +114,7 @@ impl Ledger {
     /// The key exists on the target and is left alone (`--on-conflict skip`).
     pub fn skipped(&mut self, record: usize) -> Outcome {
         match self.open.remove(&record) {
-            Some(_) => {
-                self.skipped += 1;
-                Outcome::Finished
-            }
+            Some(_) => Outcome::Finished,
             None => Outcome::Stale,
         }
     }
@@ -154,7 +145,6 @@ impl Ledger {
             if let Some(o) = self.open.get_mut(&r.record) {
                 o.retrying = false;
                 o.attempts = r.attempt;
-                self.retried += 1;
                 go.push(r);
             }
         }
@@ -185,7 +175,6 @@ impl Ledger {
     pub fn abandon(&mut self, record: usize) {
         self.open.remove(&record);
         self.retries.retain(|r| r.record != record);
-        self.abandoned += 1;
         self.abandoned_from = Some(self.abandoned_from.map_or(record, |a| a.min(record)));
         self.sent_upto = self.sent_upto.max(record + 1);
     }
@@ -223,7 +212,7 @@ mod tests {
         assert_eq!(l.acked(10), Outcome::Stale, "a second ack counts nothing");
         assert_eq!(l.done_upto(), 20);
         assert_eq!(l.acked(20), Outcome::Finished);
-        assert_eq!((l.loaded, l.open_count(), l.done_upto()), (2, 0, 21));
+        assert_eq!((l.open_count(), l.done_upto()), (0, 21));
     }
 
     #[test]
@@ -237,7 +226,11 @@ mod tests {
         assert_eq!(l.acked(20), Outcome::Stale, "an abandoned key is closed");
         assert_eq!(l.acked(30), Outcome::Finished);
         l.passed(40);
-        assert_eq!((l.loaded, l.abandoned, l.open_count(), l.failed_count()), (2, 1, 0, 0));
+        assert_eq!(
+            (l.open_count(), l.failed_count()),
+            (0, 0),
+            "an abandoned key is neither open nor recorded"
+        );
         assert_eq!(l.done_upto(), 20, "a rerun starts at the first abandoned key");
         assert!(l.has_abandoned());
     }
@@ -248,17 +241,26 @@ mod tests {
         l.sent(5, 3, None);
         assert_eq!(l.retry(5, Some("h:1".into()), "ASK 1 h:1".into()), Outcome::Retrying);
         assert_eq!(l.retry(5, None, "again".into()), Outcome::Retrying, "queued once");
-        assert_eq!(l.acked(5), Outcome::Stale, "an ack of the old attempt does not finish a queued retry");
+        assert_eq!(
+            l.acked(5),
+            Outcome::Stale,
+            "an ack of the old attempt does not finish a queued retry"
+        );
         assert_eq!(l.done_upto(), 5, "a retrying key holds the checkpoint back");
         let (go, gave_up) = l.take_retries();
         assert!(gave_up.is_empty());
         assert_eq!(
             go,
-            vec![Retry { record: 5, db: 3, ask: Some("h:1".into()), attempt: 2, last_err: "ASK 1 h:1".into() }]
+            vec![Retry {
+                record: 5,
+                db: 3,
+                ask: Some("h:1".into()),
+                attempt: 2,
+                last_err: "ASK 1 h:1".into()
+            }]
         );
-        assert_eq!(l.retried, 1);
         assert_eq!(l.acked(5), Outcome::Finished);
-        assert_eq!(l.loaded, 1);
+        assert_eq!(l.acked(5), Outcome::Stale, "finished once");
     }
 
     #[test]
@@ -289,7 +291,7 @@ mod tests {
         assert_eq!(l.acked(2), Outcome::Stale, "a failed key is not loaded later");
         assert_eq!(l.skipped(3), Outcome::Finished);
         assert_eq!(l.retry(3, None, "x".into()), Outcome::Stale);
-        assert_eq!((l.loaded, l.skipped, l.failed_count()), (0, 1, 1));
+        assert_eq!((l.open_count(), l.failed_count()), (1, 1), "key 1 is still open");
         assert_eq!(l.failed_keys().collect::<Vec<_>>(), vec![(2, 4)]);
         assert_eq!(l.done_upto(), 1);
     }

@@ -3,8 +3,8 @@
 //! redirects, retries and reconnects, and a report of what arrived.
 //!
 //! - [`Job`]: a whole load (pre-pass, checkpoint, one engine run per dump, the report);
-//! - [`pool`]: the connections, the slot map, reconnects and nodes given up;
-//! - [`sink`]: the engine's sink (gather and route); `outcome`: replies into the
+//! - `pool` ([`Pool`]): the connections, the slot map, reconnects and nodes given up;
+//! - `sink`: the engine's sink (gather and route); `outcome`: replies into the
 //!   [`ledger`]; `retry`: keys sent again ([`Finish`]); [`report`]: what the load did;
 //! - [`survey`]: the pre-pass; [`checkpoint`]: progress kept across runs.
 //!
@@ -19,10 +19,10 @@ pub mod checkpoint;
 mod job;
 pub mod ledger;
 mod outcome;
-pub mod pool;
+mod pool;
 pub mod report;
 mod retry;
-pub mod sink;
+mod sink;
 pub mod survey;
 
 pub use job::{Job, Outcome};

@@ -65,7 +65,9 @@ impl FileLoad<'_, '_> {
     fn sort_done(&mut self, i: usize, done: Vec<Done>) {
         for d in done {
             match d.tag {
-                Tag::Key { file, .. } if file != self.file => self.t.inbox.entry(file).or_default().push((i, d)),
+                Tag::Key { file, .. } if file != self.file => {
+                    self.t.inbox.entry(file).or_default().push((i, d))
+                }
                 _ => self.outcome(i, d),
             }
         }

@@ -146,7 +146,8 @@ impl Pool {
             self.checkers.resize_with(i + 1, || None);
         }
         if self.checkers[i].is_none() {
-            self.checkers[i] = Some(net::handshake(&self.url, &self.nodes[i].addr, Duration::from_secs(10))?);
+            self.checkers[i] =
+                Some(net::handshake(&self.url, &self.nodes[i].addr, Duration::from_secs(10))?);
         }
         Ok(self.checkers[i].as_mut().expect("connected above"))
     }
@@ -172,7 +173,9 @@ impl Pool {
         if self.slots.owner(slot).is_none() {
             self.refresh_slots()?;
         }
-        self.slots.owner(slot).ok_or_else(|| net::Error::Cluster(format!("slot {slot} is not served by any node")))
+        self.slots
+            .owner(slot)
+            .ok_or_else(|| net::Error::Cluster(format!("slot {slot} is not served by any node")))
     }
 
     /// The connections of the nodes that serve slots (standalone: the server's).
@@ -193,7 +196,9 @@ impl Pool {
     /// Waits at most `within` for every node to acknowledge everything it was sent.
     pub(super) fn drain_within(&self, within: Duration) {
         let until = Instant::now() + within;
-        while Instant::now() < until && self.nodes.iter().any(|n| n.in_flight() > 0 && n.dead().is_none()) {
+        while Instant::now() < until
+            && self.nodes.iter().any(|n| n.in_flight() > 0 && n.dead().is_none())
+        {
             std::thread::sleep(Duration::from_millis(10));
         }
     }
@@ -257,8 +262,11 @@ impl Pool {
         if *n < STRIKES {
             return false;
         }
-        let reason = format!("timed out after {} waiting for {addr}", net::secs(self.url.timeouts.io));
-        eprintln!("rdbshift: giving up on {addr}: it timed out {STRIKES} times in a row ({why}); its keys fail");
+        let reason =
+            format!("timed out after {} waiting for {addr}", net::secs(self.url.timeouts.io));
+        eprintln!(
+            "rdbshift: giving up on {addr}: it timed out {STRIKES} times in a row ({why}); its keys fail"
+        );
         self.given_up.insert(addr, reason);
         true
     }
@@ -308,7 +316,10 @@ impl Pool {
                     self.nodes[i] = n;
                     self.report.reconnects += 1;
                     for g in self.globals.clone() {
-                        self.nodes[i].send(&g, Some(Expect { tag: Tag::Internal, cmds: 1, bytes: g.len(), end: true }));
+                        self.nodes[i].send(
+                            &g,
+                            Some(Expect { tag: Tag::Internal, cmds: 1, bytes: g.len(), end: true }),
+                        );
                     }
                     return Ok(());
                 }

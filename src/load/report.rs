@@ -65,7 +65,11 @@ impl Report {
     pub(super) fn fail(&mut self, addr: &str, name: String, e: String) {
         self.failed += 1;
         self.per_node.entry(addr.to_string()).or_default().failed += 1;
-        let kind = if e.starts_with("timed out") { "timed out" } else { e.split_whitespace().next().unwrap_or("?") };
+        let kind = if e.starts_with("timed out") {
+            "timed out"
+        } else {
+            e.split_whitespace().next().unwrap_or("?")
+        };
         *self.errors.entry(kind.to_string()).or_default() += 1;
         if self.failures.len() < FAILURES_KEPT {
             self.failures.push((name, e));
@@ -76,7 +80,8 @@ impl Report {
     /// sent.
     pub(super) fn close(&mut self, keys: u64) {
         let c = &self.counts;
-        let accounted = self.loaded + self.failed_keys() + self.skipped + c.filtered + c.expired + c.resumed;
+        let accounted =
+            self.loaded + self.failed_keys() + self.skipped + c.filtered + c.expired + c.resumed;
         self.keys = keys;
         self.not_sent = keys.saturating_sub(accounted);
     }
@@ -114,7 +119,11 @@ impl Report {
                 r.reconnects
             ),
         ];
-        v.extend(self.per_node.iter().map(|(addr, n)| format!("  {addr}: {} loaded, {} failed", n.loaded, n.failed)));
+        v.extend(
+            self.per_node
+                .iter()
+                .map(|(addr, n)| format!("  {addr}: {} loaded, {} failed", n.loaded, n.failed)),
+        );
         v.extend(self.errors.iter().map(|(kind, n)| format!("  {n} failed with {kind}")));
         v.extend(self.failures.iter().map(|(k, e)| format!("  failed: {k:?}: {e}")));
         v
@@ -144,10 +153,13 @@ impl Report {
             )
             .as_bytes(),
         );
-        let int = |o: &mut Vec<u8>, n: u64| o.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
+        let int =
+            |o: &mut Vec<u8>, n: u64| o.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
         o.extend_from_slice(b",\"per_node\":");
         json_object(&mut o, &r.per_node, |o, n| {
-            o.extend_from_slice(format!("{{\"loaded\":{},\"failed\":{}}}", n.loaded, n.failed).as_bytes())
+            o.extend_from_slice(
+                format!("{{\"loaded\":{},\"failed\":{}}}", n.loaded, n.failed).as_bytes(),
+            )
         });
         o.extend_from_slice(b",\"odd_but_loadable\":");
         json_object(&mut o, r.odd.iter().map(|(k, n)| (k.name(), n)), int);

@@ -35,7 +35,9 @@ impl FileLoad<'_, '_> {
         match Reader::resume(self.data, h, record, db)
             // a damaged registry is found and reported by the pre-pass
             .with_templates(
-                self.templates.get_or_init(|| crate::format::record::templates(self.data).unwrap_or_default()).clone(),
+                self.templates
+                    .get_or_init(|| crate::format::record::templates(self.data).unwrap_or_default())
+                    .clone(),
             )
             .next_record()
         {
@@ -118,11 +120,12 @@ impl FileLoad<'_, '_> {
             self.t.drain();
             self.collect()?;
             if !self.ledger.has_retries() {
-                let done = if complete && self.ledger.open_count() == 0 && !self.ledger.has_abandoned() {
-                    self.data.len()
-                } else {
-                    self.done_upto()
-                };
+                let done =
+                    if complete && self.ledger.open_count() == 0 && !self.ledger.has_abandoned() {
+                        self.data.len()
+                    } else {
+                        self.done_upto()
+                    };
                 return self.record_progress(done, true);
             }
             let (round, gave_up) = self.ledger.take_retries();

@@ -115,7 +115,12 @@ impl<'a, 't> FileLoad<'a, 't> {
                 return Ok(());
             }
             let failed = self.ledger.failed_keys().map(|(r, d)| (r as u64, d)).collect();
-            let p = checkpoint::Progress { path: c.path.clone(), offset: offset as u64, failed, load: None };
+            let p = checkpoint::Progress {
+                path: c.path.clone(),
+                offset: offset as u64,
+                failed,
+                load: None,
+            };
             c.file.lock().unwrap_or_else(|p| p.into_inner()).record(&c.fingerprint, p, force)?;
         }
         Ok(())
@@ -126,7 +131,10 @@ impl<'a, 't> FileLoad<'a, 't> {
     fn leave_existing(&mut self, marks: &[Mark]) -> Result<(), Error> {
         let mut by_node: BTreeMap<usize, Vec<(usize, Vec<u8>)>> = BTreeMap::new();
         for m in marks {
-            if m.record == usize::MAX || Some(m.record) == self.unfinished || self.dropped.contains(&m.record) {
+            if m.record == usize::MAX
+                || Some(m.record) == self.unfinished
+                || self.dropped.contains(&m.record)
+            {
                 continue;
             }
             let Some(name) = &m.name else { continue };
@@ -285,7 +293,12 @@ impl FileLoad<'_, '_> {
         self.collect()?;
         let done = self.done_upto();
         self.record_progress(done, false)?;
-        let upto = marks.iter().filter(|m| m.record != usize::MAX).map(|m| m.record as u64).max().unwrap_or(0);
+        let upto = marks
+            .iter()
+            .filter(|m| m.record != usize::MAX)
+            .map(|m| m.record as u64)
+            .max()
+            .unwrap_or(0);
         self.progress.advance(upto.saturating_sub(self.shown));
         self.shown = self.shown.max(upto);
         self.progress.keys(self.t.report.loaded);
@@ -298,7 +311,11 @@ impl FileLoad<'_, '_> {
             // keyless (FUNCTION LOAD): every master
             self.t.globals.push(piece.to_vec());
             for i in self.t.masters() {
-                self.gather(i, piece, Expect { tag: Tag::Global, cmds: m.cmds, bytes: piece.len(), end: m.end });
+                self.gather(
+                    i,
+                    piece,
+                    Expect { tag: Tag::Global, cmds: m.cmds, bytes: piece.len(), end: m.end },
+                );
             }
             self.cur = None;
             return Ok(());

@@ -85,7 +85,12 @@ pub fn survey<'a>(
         let walked = walk(&mut s, data, opts, filter, offsets, merge, release, &mut send);
         let _ = tx.send(batch);
         drop(tx);
-        (walked, checker.join().unwrap_or_else(|_| Err(Error::corrupt(0, "file", "the duplicate-key check stopped"))))
+        (
+            walked,
+            checker.join().unwrap_or_else(|_| {
+                Err(Error::corrupt(0, "file", "the duplicate-key check stopped"))
+            }),
+        )
     });
     // the earlier of the two errors is the one that counts
     let err = match (walked.err(), checked.err()) {
@@ -110,7 +115,8 @@ fn walk<'a>(
     each_key: &mut dyn FnMut(&Key<'a>) -> bool,
 ) -> Result<()> {
     let mut r = Reader::new(data, opts)?;
-    let mut want: BTreeSet<u64> = offsets.iter().copied().filter(|&o| o != data.len() as u64).collect();
+    let mut want: BTreeSet<u64> =
+        offsets.iter().copied().filter(|&o| o != data.len() as u64).collect();
     let mut behind = crate::input::Behind::new(release);
     // name hash -> (db, record) of its first occurrence, for merges
     let mut seen: HashMap<u64, (u64, usize)> = HashMap::new();

@@ -40,14 +40,18 @@ fn command_name(b: &[u8]) -> String {
         let mut pos = nl + 1;
         while words.len() < 2 {
             match take(&mut pos) {
-                Some(w) if w.len() <= 32 => words.push(String::from_utf8_lossy(w).to_ascii_uppercase()),
+                Some(w) if w.len() <= 32 => {
+                    words.push(String::from_utf8_lossy(w).to_ascii_uppercase())
+                }
                 _ => break,
             }
         }
     }
     match words.as_slice() {
         [] => "?".into(),
-        [c, sub, ..] if ["INFO", "CLUSTER", "CONFIG", "CLIENT", "FUNCTION", "ACL"].contains(&c.as_str()) => {
+        [c, sub, ..]
+            if ["INFO", "CLUSTER", "CONFIG", "CLIENT", "FUNCTION", "ACL"].contains(&c.as_str()) =>
+        {
             format!("{c} {}", sub.to_ascii_lowercase())
         }
         [c, ..] => c.clone(),
@@ -57,7 +61,8 @@ fn command_name(b: &[u8]) -> String {
 impl Conn {
     /// A plain TCP connection; `timeout` bounds connecting and every later wait.
     pub fn connect(addr: &str, timeout: Duration) -> Result<Conn, ConnError> {
-        let s = connect_tcp(addr, timeout).map_err(|e| ConnError::io(addr, "connect", timeout, e))?;
+        let s =
+            connect_tcp(addr, timeout).map_err(|e| ConnError::io(addr, "connect", timeout, e))?;
         let s = Stream::tcp(s).map_err(|e| ConnError::io(addr, "connect", timeout, e))?;
         Self::new(s, addr, timeout)
     }
@@ -65,7 +70,9 @@ impl Conn {
     /// A connection over an established stream to `addr`; reads and writes wait at most
     /// `timeout`.
     pub fn new(stream: Stream, addr: &str, timeout: Duration) -> Result<Conn, ConnError> {
-        let set = stream.set_read_timeout(Some(timeout)).and_then(|_| stream.set_write_timeout(Some(timeout)));
+        let set = stream
+            .set_read_timeout(Some(timeout))
+            .and_then(|_| stream.set_write_timeout(Some(timeout)));
         set.map_err(|e| ConnError::io(addr, "connect", timeout, e))?;
         Ok(Conn {
             stream,
@@ -105,7 +112,9 @@ impl Conn {
                     }
                     return Ok(r);
                 }
-                Err(ParseError::Invalid(msg)) => return Err(ConnError::Protocol { addr: self.addr.clone(), msg }),
+                Err(ParseError::Invalid(msg)) => {
+                    return Err(ConnError::Protocol { addr: self.addr.clone(), msg });
+                }
                 Err(ParseError::Incomplete) => {
                     if self.rpos > 0 {
                         self.rbuf.drain(..self.rpos);
@@ -125,15 +134,27 @@ impl Conn {
                     let n = *r.as_ref().unwrap_or(&0);
                     self.rbuf.truncate(start + n);
                     match r {
-                        Ok(0) => return Err(ConnError::Closed { addr: self.addr.clone(), what: self.what.clone() }),
+                        Ok(0) => {
+                            return Err(ConnError::Closed {
+                                addr: self.addr.clone(),
+                                what: self.what.clone(),
+                            });
+                        }
                         Ok(_) => {}
                         Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {
                             if let Some(sig) = crate::stop::requested() {
-                                let source = std::io::Error::other(crate::stop::error(sig).to_string());
-                                return Err(ConnError::Io { addr: self.addr.clone(), what: self.what.clone(), source });
+                                let source =
+                                    std::io::Error::other(crate::stop::error(sig).to_string());
+                                return Err(ConnError::Io {
+                                    addr: self.addr.clone(),
+                                    what: self.what.clone(),
+                                    source,
+                                });
                             }
                         }
-                        Err(e) => return Err(ConnError::io(&self.addr, &self.what, self.timeout, e)),
+                        Err(e) => {
+                            return Err(ConnError::io(&self.addr, &self.what, self.timeout, e));
+                        }
                     }
                 }
             }

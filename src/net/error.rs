@@ -36,7 +36,11 @@ pub enum Error {
 
 /// A duration for messages: `2 s`, `1.5 s`.
 pub fn secs(d: Duration) -> String {
-    if d.subsec_millis() == 0 { format!("{} s", d.as_secs()) } else { format!("{:.1} s", d.as_secs_f64()) }
+    if d.subsec_millis() == 0 {
+        format!("{} s", d.as_secs())
+    } else {
+        format!("{:.1} s", d.as_secs_f64())
+    }
 }
 
 impl Error {
@@ -46,7 +50,11 @@ impl Error {
     }
     /// An error reply `msg` from `addr` to `what`.
     pub fn refused(addr: &str, what: &str, msg: &[u8]) -> Error {
-        Error::Refused { addr: addr.into(), what: what.into(), msg: String::from_utf8_lossy(msg).into_owned() }
+        Error::Refused {
+            addr: addr.into(),
+            what: what.into(),
+            msg: String::from_utf8_lossy(msg).into_owned(),
+        }
     }
     /// An I/O error while waiting for `what` from `addr`: a timeout says so.
     pub fn io(addr: &str, what: &str, after: Duration, e: std::io::Error) -> Error {

@@ -118,7 +118,11 @@ impl Node {
         let reader = std::thread::Builder::new()
             .name(format!("reader {addr}"))
             .spawn(move || read_loop(r, &sh2, &a, timeout))
-            .map_err(|e| Error::Io { addr: addr.to_string(), what: "a reader thread".into(), source: e })?;
+            .map_err(|e| Error::Io {
+                addr: addr.to_string(),
+                what: "a reader thread".into(),
+                source: e,
+            })?;
         Ok(Node { addr: addr.to_string(), db, w, sh, reader: Some(reader), carry: 0, timeout })
     }
 
@@ -364,7 +368,10 @@ fn read_loop(mut r: ReadHalf, sh: &(Mutex<State>, Condvar), addr: &str, timeout:
                         r.shutdown();
                         return;
                     }
-                    timeout.saturating_sub(waited).min(next_note.saturating_sub(waited)).max(Duration::from_millis(1))
+                    timeout
+                        .saturating_sub(waited)
+                        .min(next_note.saturating_sub(waited))
+                        .max(Duration::from_millis(1))
                 }
                 None => {
                     next_note = NOTE_EVERY;

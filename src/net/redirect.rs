@@ -71,7 +71,9 @@ mod tests {
         assert_eq!(ask.unwrap().addr_from("x:1"), "[::1]:7000");
         let bare = Redirect::parse_error(b"MOVED 5 :7001").unwrap();
         assert_eq!(bare.addr_from("10.0.0.1:7000"), "10.0.0.1:7001");
-        for e in [&b"MOVED"[..], b"MOVED 16384 a:1", b"ASK x a:1", b"ERR MOVED 1 a:1", b"BUSYKEY exists"] {
+        for e in
+            [&b"MOVED"[..], b"MOVED 16384 a:1", b"ASK x a:1", b"ERR MOVED 1 a:1", b"BUSYKEY exists"]
+        {
             assert_eq!(Redirect::parse_error(e), None, "{}", String::from_utf8_lossy(e));
         }
         assert_eq!(Redirect::parse(&Reply::Status(b"MOVED 1 a:1".to_vec())), None);

@@ -19,7 +19,9 @@ use std::time::Duration;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
-use rustls::{ClientConfig, ClientConnection, DigitallySignedStruct, RootCertStore, SignatureScheme};
+use rustls::{
+    ClientConfig, ClientConnection, DigitallySignedStruct, RootCertStore, SignatureScheme,
+};
 
 use super::error::Error;
 use super::transport::{Stream, tls_io_error};
@@ -99,7 +101,9 @@ fn roots(o: &TlsOpts) -> Result<RootCertStore, String> {
         roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
         return Ok(roots);
     }
-    let mut add = |p: &Path, c: CertificateDer<'static>| roots.add(c).map_err(|e| format!("{}: {e}", p.display()));
+    let mut add = |p: &Path, c: CertificateDer<'static>| {
+        roots.add(c).map_err(|e| format!("{}: {e}", p.display()))
+    };
     if let Some(p) = &o.ca {
         for c in pem_certs(p)? {
             add(p, c)?;
@@ -143,7 +147,10 @@ pub fn config(o: &TlsOpts) -> Result<Arc<ClientConfig>, String> {
         (Some(c), Some(k)) => {
             let chain = pem_certs(c)?;
             let key = PrivateKeyDer::from_pem_file(k).map_err(|e| {
-                format!("{}: no private key read (PKCS#8, RSA or EC in PEM expected): {e}", k.display())
+                format!(
+                    "{}: no private key read (PKCS#8, RSA or EC in PEM expected): {e}",
+                    k.display()
+                )
             })?;
             builder
                 .with_client_auth_cert(chain, key)
@@ -156,13 +163,19 @@ pub fn config(o: &TlsOpts) -> Result<Arc<ClientConfig>, String> {
 
 /// The TLS handshake with `addr` over the connected `sock`, waiting at most `timeout` for
 /// each read and write. The server is checked for `--sni` or else `host`.
-pub fn handshake(mut sock: TcpStream, host: &str, addr: &str, o: &TlsOpts, timeout: Duration) -> Result<Stream, Error> {
+pub fn handshake(
+    mut sock: TcpStream,
+    host: &str,
+    addr: &str,
+    o: &TlsOpts,
+    timeout: Duration,
+) -> Result<Stream, Error> {
     let what = "TLS handshake";
     let name = o.sni.as_deref().unwrap_or(host).trim_start_matches('[').trim_end_matches(']');
-    let name =
-        ServerName::try_from(name.to_string()).map_err(|e| Error::Tls(format!("{addr}: server name {name:?}: {e}")))?;
-    let mut conn =
-        ClientConnection::new(config(o).map_err(Error::Tls)?, name).map_err(|e| Error::Tls(format!("{addr}: {e}")))?;
+    let name = ServerName::try_from(name.to_string())
+        .map_err(|e| Error::Tls(format!("{addr}: server name {name:?}: {e}")))?;
+    let mut conn = ClientConnection::new(config(o).map_err(Error::Tls)?, name)
+        .map_err(|e| Error::Tls(format!("{addr}: {e}")))?;
     let io = |e| Error::io(addr, what, timeout, tls_io_error(e));
     sock.set_read_timeout(Some(timeout)).map_err(io)?;
     sock.set_write_timeout(Some(timeout)).map_err(io)?;

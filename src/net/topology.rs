@@ -21,7 +21,9 @@ fn info_field<'r>(info: &'r str, name: &str) -> Option<&'r str> {
 /// A reply as text, for messages.
 pub(crate) fn text(r: &Reply) -> String {
     match r {
-        Reply::Bulk(Some(b)) | Reply::Status(b) | Reply::Error(b) => String::from_utf8_lossy(b).into_owned(),
+        Reply::Bulk(Some(b)) | Reply::Status(b) | Reply::Error(b) => {
+            String::from_utf8_lossy(b).into_owned()
+        }
         other => format!("{other:?}"),
     }
 }
@@ -33,7 +35,8 @@ pub fn probe(url: &Url) -> Result<(Server, bool), Error> {
     let info = text(&c.cmd(&["INFO", "server"])?);
     let server = match info_field(&info, "valkey_version") {
         Some(v) => Server::version(Dialect::Valkey, v.as_bytes()),
-        None => info_field(&info, "redis_version").and_then(|v| Server::version(Dialect::Redis, v.as_bytes())),
+        None => info_field(&info, "redis_version")
+            .and_then(|v| Server::version(Dialect::Redis, v.as_bytes())),
     }
     .ok_or_else(|| Error::Refused {
         addr: url.to_string(),
@@ -72,18 +75,19 @@ impl SlotMap {
     ) -> Result<(), Error> {
         let mut last = Error::Cluster("no node to ask".into());
         for seed in seeds {
-            let ranges =
-                match handshake(url, seed, Duration::from_secs(5)).and_then(|mut c| cluster_slots(&mut c, seed)) {
-                    Ok(r) if r.is_empty() => {
-                        last = Error::Cluster(format!("{seed}: no slots assigned"));
-                        continue;
-                    }
-                    Ok(r) => r,
-                    Err(e) => {
-                        last = e;
-                        continue;
-                    }
-                };
+            let ranges = match handshake(url, seed, Duration::from_secs(5))
+                .and_then(|mut c| cluster_slots(&mut c, seed))
+            {
+                Ok(r) if r.is_empty() => {
+                    last = Error::Cluster(format!("{seed}: no slots assigned"));
+                    continue;
+                }
+                Ok(r) => r,
+                Err(e) => {
+                    last = e;
+                    continue;
+                }
+            };
             self.owner.iter_mut().for_each(|s| *s = None);
             for (a, b, addr) in ranges {
                 let i = index_of(&addr)?;
@@ -126,12 +130,15 @@ pub fn cluster_slots(c: &mut Conn, seed: &str) -> Result<Vec<(usize, usize, Stri
     let mut map = Vec::new();
     for range in r {
         let Reply::Array(Some(f)) = range else { continue };
-        let (Some(Reply::Int(a)), Some(Reply::Int(b)), Some(Reply::Array(Some(m)))) = (f.first(), f.get(1), f.get(2))
+        let (Some(Reply::Int(a)), Some(Reply::Int(b)), Some(Reply::Array(Some(m)))) =
+            (f.first(), f.get(1), f.get(2))
         else {
             continue;
         };
         let ip = match m.first() {
-            Some(Reply::Bulk(Some(ip))) if !ip.is_empty() && ip != b"?" => String::from_utf8_lossy(ip).into_owned(),
+            Some(Reply::Bulk(Some(ip))) if !ip.is_empty() && ip != b"?" => {
+                String::from_utf8_lossy(ip).into_owned()
+            }
             _ => host.clone(),
         };
         let Some(Reply::Int(port)) = m.get(1) else { continue };

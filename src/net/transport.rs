@@ -58,9 +58,12 @@ pub fn tls_error(e: rustls::Error) -> io::Error {
     use rustls::AlertDescription as A;
     let msg = match &e {
         rustls::Error::AlertReceived(A::CertificateRequired) => {
-            "TLS: the server requires a client certificate (give --cert FILE and --tls-key FILE)".to_string()
+            "TLS: the server requires a client certificate (give --cert FILE and --tls-key FILE)"
+                .to_string()
         }
-        rustls::Error::AlertReceived(a @ (A::BadCertificate | A::UnknownCA | A::CertificateUnknown)) => {
+        rustls::Error::AlertReceived(
+            a @ (A::BadCertificate | A::UnknownCA | A::CertificateUnknown),
+        ) => {
             format!("TLS: the server refused our client certificate ({a:?})")
         }
         rustls::Error::InvalidCertificate(_) => format!(
@@ -105,7 +108,13 @@ impl Stream {
             pending: AtomicBool::new(false),
             sock: sock.try_clone()?,
         });
-        let r = TlsReader { sh: sh.clone(), sock, buf: vec![0; 1 << 17].into_boxed_slice(), start: 0, end: 0 };
+        let r = TlsReader {
+            sh: sh.clone(),
+            sock,
+            buf: vec![0; 1 << 17].into_boxed_slice(),
+            start: 0,
+            end: 0,
+        };
         Ok(Stream { r: ReadHalf(Rd::Tls(r)), w: WriteHalf(Wr::Tls(sh)) })
     }
 

@@ -119,7 +119,10 @@ impl Url {
     /// through [`redact`].
     pub fn parse(s: &str) -> Result<Url, String> {
         let bad = |why: &str| {
-            format!("bad target {:?}: {why} (expected redis://[[user]:password@]host:port[/db])", redact(s))
+            format!(
+                "bad target {:?}: {why} (expected redis://[[user]:password@]host:port[/db])",
+                redact(s)
+            )
         };
         let (tls, rest) = if let Some(r) = s.strip_prefix("redis://") {
             (false, r)
@@ -139,15 +142,23 @@ impl Url {
                     if !u.is_empty() {
                         user = Some(percent_decode(u).map_err(|e| bad(&e))?);
                     }
-                    password = Some(Secret(percent_decode(p).map_err(|_| bad("bad %-escape in the password"))?));
+                    password = Some(Secret(
+                        percent_decode(p).map_err(|_| bad("bad %-escape in the password"))?,
+                    ));
                 }
                 // a lone word is a password (as redis-cli -u reads `redis://pass@host`)
-                None => password = Some(Secret(percent_decode(a).map_err(|_| bad("bad %-escape in the password"))?)),
+                None => {
+                    password = Some(Secret(
+                        percent_decode(a).map_err(|_| bad("bad %-escape in the password"))?,
+                    ))
+                }
             }
         }
         let (hostport, db) = match hostpart.split_once('/') {
             Some((h, "")) => (h, None),
-            Some((h, d)) => (h, Some(d.parse::<u64>().map_err(|_| bad("the db must be a number"))?)),
+            Some((h, d)) => {
+                (h, Some(d.parse::<u64>().map_err(|_| bad("the db must be a number"))?))
+            }
             None => (hostpart, None),
         };
         let (host, port) = if let Some(h) = hostport.strip_prefix('[') {
@@ -166,7 +177,16 @@ impl Url {
             Some(p) => p.parse().map_err(|_| bad("the port must be a number"))?,
             None => 6379,
         };
-        Ok(Url { tls, host, port, user, password, db, tls_opts: Default::default(), timeouts: Timeouts::default() })
+        Ok(Url {
+            tls,
+            host,
+            port,
+            user,
+            password,
+            db,
+            tls_opts: Default::default(),
+            timeouts: Timeouts::default(),
+        })
     }
 
     pub fn addr(&self) -> String {
@@ -210,7 +230,11 @@ pub fn redact(s: &str) -> String {
     let letters = b.iter().take_while(|c| c.is_ascii_alphanumeric() || b"+.-".contains(c)).count();
     let colon = (b.get(letters) == Some(&b':')) as usize;
     let slashes = b[letters + colon..].iter().take(2).take_while(|&&c| c == b'/').count();
-    let p = if letters > 0 && slashes > 0 && letters + colon + slashes <= at { letters + colon + slashes } else { 0 };
+    let p = if letters > 0 && slashes > 0 && letters + colon + slashes <= at {
+        letters + colon + slashes
+    } else {
+        0
+    };
     format!("{}***{}", &s[..p], &s[at..])
 }
 
@@ -228,9 +252,14 @@ mod tests {
             (Some("alice"), Some("s@cret"), Some(3), true)
         );
         assert_eq!(u.to_string(), "rediss://alice@db.example:6380/3");
-        assert!(!format!("{u:?} {:?} {}", u.password, u.password.clone().unwrap()).contains("cret"));
+        assert!(
+            !format!("{u:?} {:?} {}", u.password, u.password.clone().unwrap()).contains("cret")
+        );
         let u = Url::parse("redis://:pw@h").unwrap();
-        assert_eq!((u.user, u.password.as_ref().map(Secret::expose), u.port), (None, Some("pw"), 6379));
+        assert_eq!(
+            (u.user, u.password.as_ref().map(Secret::expose), u.port),
+            (None, Some("pw"), 6379)
+        );
         let u = Url::parse("redis://p@ss@h:1").unwrap();
         assert_eq!(u.password.as_ref().map(Secret::expose), Some("p@ss"));
         assert!(Url::parse("http://h:1").is_err());
@@ -247,7 +276,10 @@ mod tests {
         assert!(!lone_password("redis://:pw@h"));
         assert!(!lone_password("redis://h:6379/2"));
         let u = Url::parse("redis://alice@h:1").unwrap();
-        assert_eq!((u.user.as_deref(), u.password.as_ref().map(Secret::expose)), (None, Some("alice")));
+        assert_eq!(
+            (u.user.as_deref(), u.password.as_ref().map(Secret::expose)),
+            (None, Some("alice"))
+        );
     }
 
     #[test]

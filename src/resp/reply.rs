@@ -62,7 +62,9 @@ impl Reply {
     pub fn text(&self) -> String {
         match self {
             Reply::Int(i) => i.to_string(),
-            Reply::Array(Some(a)) => format!("[{}]", a.iter().map(|r| r.text()).collect::<Vec<_>>().join(", ")),
+            Reply::Array(Some(a)) => {
+                format!("[{}]", a.iter().map(|r| r.text()).collect::<Vec<_>>().join(", "))
+            }
             Reply::Array(None) | Reply::Bulk(None) => "(nil)".into(),
             r => String::from_utf8_lossy(r.bytes().unwrap_or(b"")).into_owned(),
         }
@@ -100,16 +102,20 @@ fn line(buf: &[u8], pos: usize) -> Result<(&[u8], usize), ParseError> {
     match window.iter().position(|&b| b == b'\n') {
         Some(i) if i > 0 && window[i - 1] == b'\r' => Ok((&rest[..i - 1], pos + i + 1)),
         Some(_) => Err(ParseError::Invalid("a line ends in LF without CR".into())),
-        None if rest.len() > MAX_LINE + 1 => Err(ParseError::Invalid(format!("a line longer than {MAX_LINE} bytes"))),
+        None if rest.len() > MAX_LINE + 1 => {
+            Err(ParseError::Invalid(format!("a line longer than {MAX_LINE} bytes")))
+        }
         None => Err(ParseError::Incomplete),
     }
 }
 
 fn num(l: &[u8]) -> Result<i64, ParseError> {
-    std::str::from_utf8(l)
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .ok_or_else(|| ParseError::Invalid(format!("bad number {:?}", String::from_utf8_lossy(&l[..l.len().min(40)]))))
+    std::str::from_utf8(l).ok().and_then(|s| s.parse().ok()).ok_or_else(|| {
+        ParseError::Invalid(format!(
+            "bad number {:?}",
+            String::from_utf8_lossy(&l[..l.len().min(40)])
+        ))
+    })
 }
 
 /// Reads the element at `pos`: its value, or an aggregate's header; and the position after.
@@ -131,7 +137,9 @@ fn item(buf: &[u8], pos: usize) -> Result<(Item<'_>, usize), ParseError> {
                 return Ok((Item::Bulk(None), next));
             }
             if !(0..=MAX_BULK).contains(&n) {
-                return Err(ParseError::Invalid(format!("bulk length {n} (the limit is {MAX_BULK})")));
+                return Err(ParseError::Invalid(format!(
+                    "bulk length {n} (the limit is {MAX_BULK})"
+                )));
             }
             let end = next + n as usize;
             if buf.len() < end + 2 {
@@ -148,7 +156,9 @@ fn item(buf: &[u8], pos: usize) -> Result<(Item<'_>, usize), ParseError> {
                 return Ok((Item::Aggregate(None), next));
             }
             if !(0..=MAX_ELEMENTS).contains(&n) {
-                return Err(ParseError::Invalid(format!("aggregate of {n} elements (the limit is {MAX_ELEMENTS})")));
+                return Err(ParseError::Invalid(format!(
+                    "aggregate of {n} elements (the limit is {MAX_ELEMENTS})"
+                )));
             }
             (Item::Aggregate(Some(n as u64 * if t == b'%' { 2 } else { 1 })), next)
         }
@@ -176,7 +186,11 @@ pub struct Skipper {
 impl Skipper {
     /// Walks the reply that starts at `start`; returns its error text (a top-level error
     /// reply) and the position after it.
-    pub fn skip<'b>(&mut self, buf: &'b [u8], start: usize) -> Result<(Option<&'b [u8]>, usize), ParseError> {
+    pub fn skip<'b>(
+        &mut self,
+        buf: &'b [u8],
+        start: usize,
+    ) -> Result<(Option<&'b [u8]>, usize), ParseError> {
         let mut pos = start + self.resume;
         loop {
             let (it, next) = match item(buf, pos) {

@@ -24,8 +24,12 @@ impl Info {
                 json_str(&mut o, e.header.codec.name());
                 o.extend_from_slice(b",\"flags\":");
                 n(&mut o, e.header.flags as u64);
-                o.extend_from_slice(format!(",\"block_checksums\":{}", e.block_checksums).as_bytes());
-                o.extend_from_slice(format!(",\"content_checksum\":{}", e.content_checksum).as_bytes());
+                o.extend_from_slice(
+                    format!(",\"block_checksums\":{}", e.block_checksums).as_bytes(),
+                );
+                o.extend_from_slice(
+                    format!(",\"content_checksum\":{}", e.content_checksum).as_bytes(),
+                );
                 o.extend_from_slice(b",\"compressed_bytes\":");
                 n(&mut o, e.compressed_bytes);
                 o.extend_from_slice(b",\"decompressed_bytes\":");
@@ -71,7 +75,9 @@ impl Info {
             n(&mut o, s.already_expired);
             o.extend_from_slice(b",\"bytes\":");
             n(&mut o, s.bytes);
-            for (name, map) in [("types", &s.types), ("types_live", &s.types_live), ("encodings", &s.encodings)] {
+            for (name, map) in
+                [("types", &s.types), ("types_live", &s.types_live), ("encodings", &s.encodings)]
+            {
                 o.extend_from_slice(format!(",\"{name}\":").as_bytes());
                 json_object(&mut o, map, |o, c| n(o, *c));
             }

@@ -81,7 +81,13 @@ pub fn library_name(code: &[u8]) -> String {
 /// Gathers [`Info`] for the keys of a whole file that `filter` selects (expired keys are
 /// counted as such, never left out). `filter.now_ms` decides which keys count as already
 /// expired. `release(from, to)` is told about byte ranges the walk has finished with.
-pub fn gather(data: &[u8], opts: Options, filter: &Filter, top: usize, release: &dyn Fn(usize, usize)) -> Result<Info> {
+pub fn gather(
+    data: &[u8],
+    opts: Options,
+    filter: &Filter,
+    top: usize,
+    release: &dyn Fn(usize, usize),
+) -> Result<Info> {
     let now_ms = filter.now_ms;
     let filter = Filter { include_expired: true, ..filter.clone() };
     let by_name = !filter.globs.is_empty() || !filter.exclude_globs.is_empty();
@@ -108,7 +114,8 @@ pub fn gather(data: &[u8], opts: Options, filter: &Filter, top: usize, release: 
         oddities: Default::default(),
         filtered: 0,
     };
-    let mut g = Gather { heap: BinaryHeap::new(), scratch: Scratch::default(), top, now_ms, by_name };
+    let mut g =
+        Gather { heap: BinaryHeap::new(), scratch: Scratch::default(), top, now_ms, by_name };
     let mut buf = Vec::new();
     let mut behind = Behind::new(release);
     while let Some(rec) = r.next_record()? {
@@ -204,8 +211,15 @@ impl Gather {
             info.streams_with_idmp += u64::from(v.0);
             info.nacked_ids += v.1;
         }
-        if self.heap.len() < self.top || self.heap.peek().is_some_and(|Reverse(m)| m.bytes < bytes) {
-            self.heap.push(Reverse(BigKey { bytes, db: k.db(), key: k.name()?, kind: tname, encoding: enc }));
+        if self.heap.len() < self.top || self.heap.peek().is_some_and(|Reverse(m)| m.bytes < bytes)
+        {
+            self.heap.push(Reverse(BigKey {
+                bytes,
+                db: k.db(),
+                key: k.name()?,
+                kind: tname,
+                encoding: enc,
+            }));
             if self.heap.len() > self.top {
                 self.heap.pop();
             }

@@ -82,10 +82,10 @@ pub const NAMES_KEPT: usize = 20;
 pub struct Settings {
     /// The db every dump key is looked for in (`--to-db`, or the URL's `/db`), as `load`
     /// puts it there; `None`: the key's own db.
-    pub to_db: Option<u64>,
+    pub(crate) to_db: Option<u64>,
     /// A consumer group's PEL of up to this many entries is compared from `XINFO STREAM
     /// FULL` (exact delivery times); a longer one is paged with `XPENDING`.
-    pub pel_exact: usize,
+    pub(crate) pel_exact: usize,
 }
 
 impl Default for Settings {
@@ -228,7 +228,12 @@ pub fn date(ms: i64) -> String {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{milli:03}Z", sod / 3600, sod % 3600 / 60, sod % 60)
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{milli:03}Z",
+        sod / 3600,
+        sod % 3600 / 60,
+        sod % 60
+    )
 }
 
 /// An expiry as verify shows it: milliseconds and the date (`none` for no expiry).
@@ -297,15 +302,15 @@ pub fn survey(data: &[u8], opts: Options, filter: &Filter) -> Result<(BTreeSet<u
 
 /// A verification: the target, the selection, and what was found.
 pub struct Verifier {
-    pub p: Peers,
-    pub filter: Filter,
-    pub settings: Settings,
-    pub report: VerifyReport,
+    pub(super) p: Peers,
+    pub(super) filter: Filter,
+    pub(super) settings: Settings,
+    pub(super) report: VerifyReport,
     /// The selected dump keys, when `--extra` will look for others.
     keys: Option<KeySet>,
     /// The dbs of the target that the dumps' keys of the selected dbs go to (what
     /// `--extra` scans on a standalone server).
-    pub dbs: BTreeSet<u64>,
+    pub(super) dbs: BTreeSet<u64>,
     /// Whether the target has modules loaded (asked when a module value is missing).
     has_modules: Option<bool>,
     /// The cluster slots of the selected dump keys (for `--extra` on a cluster): a bit each.
@@ -329,7 +334,12 @@ impl Verifier {
     }
 
     /// Verifies every selected key of one dump (those for which `pick` says yes).
-    pub fn dump(&mut self, data: &[u8], opts: Options, pick: &mut dyn FnMut() -> bool) -> Result<(), Error> {
+    pub fn dump(
+        &mut self,
+        data: &[u8],
+        opts: Options,
+        pick: &mut dyn FnMut() -> bool,
+    ) -> Result<(), Error> {
         let mut r = Reader::new(data, opts)?;
         let mut scratch = Scratch::default();
         let mut w = Window::default();
@@ -359,7 +369,10 @@ impl Verifier {
                 continue;
             }
             if k.ty() == types::ARRAY && !self.p.server.arrays() {
-                let why = format!("{} has no arrays (Redis 8.8 has them): load leaves them out", self.p.server);
+                let why = format!(
+                    "{} has no arrays (Redis 8.8 has them): load leaves them out",
+                    self.p.server
+                );
                 self.report.not_comparable("arrays", &name, 1, why);
                 continue;
             }
@@ -379,7 +392,13 @@ impl Verifier {
     }
 
     /// The commands that check key `k`, and what they must answer.
-    fn prepare<'a>(&self, k: Key<'a>, name: Vec<u8>, db: u64, scratch: &mut Scratch) -> Result<Item<'a>, Error> {
+    fn prepare<'a>(
+        &self,
+        k: Key<'a>,
+        name: Vec<u8>,
+        db: u64,
+        scratch: &mut Scratch,
+    ) -> Result<Item<'a>, Error> {
         let server = &self.p.server;
         let kind = types::kind(k.ty());
         let mut cmds = Cmds::default();
@@ -466,7 +485,8 @@ impl Verifier {
                 self.p.send(i, buf)?;
             }
         }
-        let mut replies: Vec<Vec<Reply>> = items.iter().map(|it| Vec::with_capacity(it.cmds.len())).collect();
+        let mut replies: Vec<Vec<Reply>> =
+            items.iter().map(|it| Vec::with_capacity(it.cmds.len())).collect();
         for (i, (_, order)) in plan.iter().enumerate() {
             for who in order {
                 match who {
@@ -508,7 +528,10 @@ impl Verifier {
                 self.report.checked -= 1;
             } else if kind == Kind::Module && !self.target_has_modules(it) {
                 let t = k.module_id().map(module::type_name).unwrap_or_default();
-                let why = format!("{} has no modules loaded, so it cannot hold a {t} value", self.p.server);
+                let why = format!(
+                    "{} has no modules loaded, so it cannot hold a {t} value",
+                    self.p.server
+                );
                 self.report.not_comparable("module values", name, 1, why);
                 self.report.checked -= 1;
             } else {
@@ -543,14 +566,21 @@ impl Verifier {
             let what = if exact_ttl {
                 format!("expiry {}, expected {}", expiry(r[1].int()), expiry(k.expire_ms()))
             } else {
-                let want = k.expire_ms().map_or("none".to_string(), |e| format!("{} ms", e - crate::filter::now_ms()));
-                format!("TTL {} ms, expected about {want} (expiry {})", show(&r[1]), expiry(k.expire_ms()))
+                let want = k
+                    .expire_ms()
+                    .map_or("none".to_string(), |e| format!("{} ms", e - crate::filter::now_ms()));
+                format!(
+                    "TTL {} ms, expected about {want} (expiry {})",
+                    show(&r[1]),
+                    expiry(k.expire_ms())
+                )
             };
             rep.differ(name, what);
             return Ok(());
         }
         let diff = match &it.want {
-            Want::String(v) => (!matches!(&r[2], Reply::Bulk(Some(b)) if b == v)).then(|| "value differs".to_string()),
+            Want::String(v) => (!matches!(&r[2], Reply::Bulk(Some(b)) if b == v))
+                .then(|| "value differs".to_string()),
             Want::LongString(len) => {
                 if r[2] != Reply::Int(*len as i64) {
                     Some(format!("length {}, expected {len}", show(&r[2])))
@@ -624,7 +654,12 @@ impl Verifier {
 
     /// A collection bigger than one batch, or a stream: decoded again and checked batch by
     /// batch, then the cardinality (`card`, from the window), then a stream's groups.
-    fn big(&mut self, it: &Item, card: &Reply, scratch: &mut Scratch) -> Result<Option<String>, Error> {
+    fn big(
+        &mut self,
+        it: &Item,
+        card: &Reply,
+        scratch: &mut Scratch,
+    ) -> Result<Option<String>, Error> {
         let kind = types::kind(it.k.ty());
         let server = self.p.server;
         let live = Live { p: &mut self.p, key: &it.name, db: it.db, diff: None };
@@ -633,7 +668,9 @@ impl Verifier {
             Ok(()) => c.flush()?,
             Err(Halt::Format(e)) => return Err(e.into()),
             Err(Halt::Target(e)) => return Err(e),
-            Err(Halt::Overflow) => return Err(Error::Other("a live check stopped at one batch".into())),
+            Err(Halt::Overflow) => {
+                return Err(Error::Other("a live check stopped at one batch".into()));
+            }
         }
         let (seen, expired_fields, tail) = (c.seen, c.expired_fields, std::mem::take(&mut c.tail));
         let ttl_skipped = c.ttl_skipped;
@@ -648,7 +685,9 @@ impl Verifier {
         }
         let nacked = tail.groups.iter().map(|g| g.nacked()).sum::<u64>();
         if nacked > 0 && !server.xnack() {
-            let why = format!("{server} has no NACKed stream entries (they go as unowned or are dropped)");
+            let why = format!(
+                "{server} has no NACKed stream entries (they go as unowned or are dropped)"
+            );
             self.report.not_comparable("stream NACKs", &it.name, nacked, why);
         }
         if diff.is_some() {
@@ -667,8 +706,11 @@ impl Verifier {
                     self.report.not_comparable("stream lengths", &it.name, 1, why);
                 }
                 _ => {
-                    let d =
-                        format!("stream length {}, expected {} (stored; {seen} live entries)", show(card), m.length);
+                    let d = format!(
+                        "stream length {}, expected {} (stored; {seen} live entries)",
+                        show(card),
+                        m.length
+                    );
                     return Ok(Some(d));
                 }
             },
@@ -679,7 +721,14 @@ impl Verifier {
             }
         }
         if kind == Kind::Stream {
-            return streams::compare(&mut self.p, &it.name, it.db, &tail, self.settings.pel_exact, self.filter.now_ms);
+            return streams::compare(
+                &mut self.p,
+                &it.name,
+                it.db,
+                &tail,
+                self.settings.pel_exact,
+                self.filter.now_ms,
+            );
         }
         Ok(None)
     }
@@ -735,8 +784,13 @@ impl Verifier {
                     c.push(&[b"SCAN", &cursor, b"COUNT", b"1000"]);
                     let r = self.p.exec(i, db, &c)?;
                     let a = r[0].array();
-                    let (Some(next), Some(keys)) = (a.first().and_then(Reply::bytes), a.get(1)) else {
-                        return Err(Error::Other(format!("{}: SCAN gave {}", self.p.addr(i), show(&r[0]))));
+                    let (Some(next), Some(keys)) = (a.first().and_then(Reply::bytes), a.get(1))
+                    else {
+                        return Err(Error::Other(format!(
+                            "{}: SCAN gave {}",
+                            self.p.addr(i),
+                            show(&r[0])
+                        )));
                     };
                     cursor = next.to_vec();
                     let keys = keys.array();
@@ -840,19 +894,25 @@ fn module_diff(server: &Server, k: &Key, r: &Reply) -> Option<String> {
     };
     let body = &payload[..payload.len() - 10];
     let n = meta.len() + ty.len();
-    if body.len() == n + value.len() && body[..meta.len()] == *meta && body[meta.len()..n] == *ty && body[n..] == *value
+    if body.len() == n + value.len()
+        && body[..meta.len()] == *meta
+        && body[meta.len()..n] == *ty
+        && body[n..] == *value
     {
         return None;
     }
     // name a different module encoding version: the bytes then cannot match
-    let theirs =
-        (body.get(meta.len()) == Some(&types::MODULE_2)).then(|| module::payload_id(&body[meta.len() + 1..])).flatten();
+    let theirs = (body.get(meta.len()) == Some(&types::MODULE_2))
+        .then(|| module::payload_id(&body[meta.len() + 1..]))
+        .flatten();
     match (theirs, k.module_id()) {
-        (Some(t), Some(o)) if t != o && module::type_name(t) == module::type_name(o) => Some(format!(
-            "module encoding version {} on the target, {} in the dump: the bytes cannot be compared",
-            module::encver(t),
-            module::encver(o)
-        )),
+        (Some(t), Some(o)) if t != o && module::type_name(t) == module::type_name(o) => {
+            Some(format!(
+                "module encoding version {} on the target, {} in the dump: the bytes cannot be compared",
+                module::encver(t),
+                module::encver(o)
+            ))
+        }
         _ => Some("module value differs (DUMP payload)".into()),
     }
 }
@@ -935,7 +995,12 @@ fn judge_batch(kind: Kind, b: &Batch, first: u64, single: bool, r: &[Reply]) -> 
     } else {
         match r.first() {
             Some(Reply::Array(Some(a))) => a,
-            other => return Some(format!("element check gave {}", other.map_or("nothing".into(), show))),
+            other => {
+                return Some(format!(
+                    "element check gave {}",
+                    other.map_or("nothing".into(), show)
+                ));
+            }
         }
     };
     match kind {

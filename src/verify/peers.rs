@@ -96,7 +96,8 @@ impl Peers {
         if !self.cluster {
             return Ok(());
         }
-        let seeds: Vec<String> = std::iter::once(a).chain(self.links.iter().map(|l| l.addr.clone())).collect();
+        let seeds: Vec<String> =
+            std::iter::once(a).chain(self.links.iter().map(|l| l.addr.clone())).collect();
         let mut map = std::mem::take(&mut self.slots);
         let url = self.url.clone();
         let r = map.refresh(&url, &seeds, &mut |addr| self.link(addr));
@@ -140,15 +141,22 @@ impl Peers {
     /// Reads the reply of a `SELECT` written by [`Peers::select_into`].
     pub(crate) fn read_select(&mut self, i: usize) -> Result<(), net::Error> {
         match self.read(i)? {
-            Reply::Error(e) => {
-                Err(net::Error::refused(&self.links[i].addr, &format!("SELECT {}", self.links[i].db), &e))
-            }
+            Reply::Error(e) => Err(net::Error::refused(
+                &self.links[i].addr,
+                &format!("SELECT {}", self.links[i].db),
+                &e,
+            )),
             _ => Ok(()),
         }
     }
 
     /// Runs `cmds` on node `i` in `db`, pipelined; no redirects followed.
-    pub(crate) fn exec(&mut self, i: usize, db: u64, cmds: &Cmds) -> Result<Vec<Reply>, net::Error> {
+    pub(crate) fn exec(
+        &mut self,
+        i: usize,
+        db: u64,
+        cmds: &Cmds,
+    ) -> Result<Vec<Reply>, net::Error> {
         let mut buf = Vec::new();
         let select = self.select_into(i, db, &mut buf);
         buf.extend_from_slice(&cmds.buf);
@@ -161,7 +169,12 @@ impl Peers {
 
     /// Runs the commands of `key` (in `db`) pipelined and returns their replies; follows
     /// `MOVED` (slot map read again) and `ASK` (each command after `ASKING`).
-    pub(crate) fn run(&mut self, key: &[u8], db: u64, cmds: &Cmds) -> Result<Vec<Reply>, net::Error> {
+    pub(crate) fn run(
+        &mut self,
+        key: &[u8],
+        db: u64,
+        cmds: &Cmds,
+    ) -> Result<Vec<Reply>, net::Error> {
         let mut ask: Option<usize> = None;
         for _ in 0..5 {
             let out = match ask {
@@ -169,7 +182,9 @@ impl Peers {
                     let i = self.node_of(key);
                     self.exec(i, db, cmds)?
                 }
-                Some(i) => self.exec(i, db, &cmds.with_asking())?.into_iter().skip(1).step_by(2).collect(),
+                Some(i) => {
+                    self.exec(i, db, &cmds.with_asking())?.into_iter().skip(1).step_by(2).collect()
+                }
             };
             let seed = self.addr(self.node_of(key)).to_string();
             match out.iter().find_map(Redirect::parse) {

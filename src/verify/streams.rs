@@ -167,7 +167,9 @@ fn full_groups(info: &[Reply], n: usize) -> Vec<SrvGroup> {
             .map(Reply::array)
             .unwrap_or_default()
             .iter()
-            .map(|c| (bytes(get(c.array(), "name")), get(c.array(), "pel-count").and_then(Reply::int)))
+            .map(|c| {
+                (bytes(get(c.array(), "name")), get(c.array(), "pel-count").and_then(Reply::int))
+            })
             .collect();
         out.push(SrvGroup {
             name: bytes(get(m, "name")),
@@ -217,7 +219,9 @@ fn plain_info(p: &mut Peers, key: &[u8], db: u64) -> Result<(Reply, Vec<SrvGroup
             g.consumers = cons
                 .array()
                 .iter()
-                .map(|c| (bytes(get(c.array(), "name")), get(c.array(), "pending").and_then(Reply::int)))
+                .map(|c| {
+                    (bytes(get(c.array(), "name")), get(c.array(), "pending").and_then(Reply::int))
+                })
                 .collect();
         }
     }
@@ -277,7 +281,11 @@ fn stream_fields(m: &[Reply], meta: &StreamMeta, t: &Tail, now_ms: i64) -> Optio
     // commands): the caller counted that as not comparable
     let live = meta.live.filter(|l| *l != meta.length).map(|l| l as i64);
     if int("length") != Some(meta.length as i64) && (live.is_none() || int("length") != live) {
-        return Some(format!("stream length {}, expected {}", shown_id(get(m, "length")), meta.length));
+        return Some(format!(
+            "stream length {}, expected {}",
+            shown_id(get(m, "length")),
+            meta.length
+        ));
     }
     let ids = [
         ("last-generated-id", Some(meta.last_id)),
@@ -307,8 +315,11 @@ fn stream_fields(m: &[Reply], meta: &StreamMeta, t: &Tail, now_ms: i64) -> Optio
     // the server expires IIDs older than the duration (from the head of each producer's
     // list, once a second): any count between what must remain and the dump's is right
     let cutoff = now_ms.saturating_sub(i.duration_s as i64 * 1000).max(0) as u64;
-    let left: Vec<usize> =
-        i.producers.iter().map(|p| p.len() - p.iter().take_while(|x| x.1.ms <= cutoff).count()).collect();
+    let left: Vec<usize> = i
+        .producers
+        .iter()
+        .map(|p| p.len() - p.iter().take_while(|x| x.1.ms <= cutoff).count())
+        .collect();
     let total_iids: usize = i.producers.iter().map(Vec::len).sum();
     let bounds = [
         ("pids-tracked", left.iter().filter(|&&n| n > 0).count(), i.producers.len()),
@@ -402,14 +413,25 @@ fn entry(
     if let Some(c) = d.consumer {
         let want_owner = &g.consumers[c].name;
         if owner != &want_owner[..] {
-            return Some(format!("pending entry {id} owned by {}, expected {}", quote(owner), quote(want_owner)));
+            return Some(format!(
+                "pending entry {id} owned by {}, expected {}",
+                quote(owner),
+                quote(want_owner)
+            ));
         }
     }
     if count != d.delivery_count as i64 {
-        return Some(format!("pending entry {id} delivered {count} times, expected {}", d.delivery_count));
+        return Some(format!(
+            "pending entry {id} delivered {count} times, expected {}",
+            d.delivery_count
+        ));
     }
     if !time_ok {
-        return Some(format!("pending entry {id} delivery time {}, expected {}", time_got(), d.delivery_time_ms));
+        return Some(format!(
+            "pending entry {id} delivery time {}, expected {}",
+            time_got(),
+            d.delivery_time_ms
+        ));
     }
     None
 }
@@ -418,7 +440,9 @@ fn entry(
 fn exact_pel(g: &DGroup, list: &[SrvPending]) -> Option<String> {
     for (d, (id, owner, time, count)) in g.pel.iter().zip(list) {
         let t = *time;
-        if let Some(x) = entry(g, d, (*id, owner, *count), t == d.delivery_time_ms, &|| t.to_string()) {
+        if let Some(x) =
+            entry(g, d, (*id, owner, *count), t == d.delivery_time_ms, &|| t.to_string())
+        {
             return Some(x);
         }
     }
@@ -453,12 +477,15 @@ fn paged_pel(p: &mut Peers, key: &[u8], db: u64, g: &DGroup) -> Result<Option<St
         for e in entries {
             let e = e.array();
             let id = e.first().and_then(parse_id).unwrap_or_default();
-            let Some(d) = g.pel.get(i) else { return Ok(Some(format!("extra pending entry {id}"))) };
+            let Some(d) = g.pel.get(i) else {
+                return Ok(Some(format!("extra pending entry {id}")));
+            };
             let owner = bytes(e.get(1));
             let idle = e.get(2).and_then(Reply::int).unwrap_or(-1);
             let count = e.get(3).and_then(Reply::int).unwrap_or(-1);
             // idle = now - delivery time, at least 0, for a now between t0 and t1
-            let (lo, hi) = ((t0 - d.delivery_time_ms).max(0) - 1, (t1 - d.delivery_time_ms).max(0) + 1);
+            let (lo, hi) =
+                ((t0 - d.delivery_time_ms).max(0) - 1, (t1 - d.delivery_time_ms).max(0) + 1);
             let time_ok = (lo..=hi).contains(&idle);
             let shown = || format!("about {} (idle {idle} ms)", t1 - idle);
             if let Some(x) = entry(g, d, (id, &owner, count), time_ok, &shown) {

@@ -24,12 +24,12 @@ fn run(args: &[&str], auth: Option<&str>, stdin: Option<&str>) -> (i32, String) 
         child.stdin.take().unwrap().write_all(s.as_bytes()).unwrap();
     }
     let out = child.output();
-    let text = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
     (out.status.code().unwrap_or(-1), text)
 }
 
-const ARGV_WARNING: &str =
-    "rdbshift: warning: a password in the command line may be visible to other users (use REDISCLI_AUTH or --askpass)";
+const ARGV_WARNING: &str = "rdbshift: warning: a password in the command line may be visible to other users (use REDISCLI_AUTH or --askpass)";
 
 /// Keys in all the server's dbs.
 fn total_keys(c: &mut crate::common::resp::Conn) -> u64 {
@@ -43,7 +43,9 @@ fn dump() -> String {
 
 #[test]
 fn acl_user_with_password_from_rediscli_auth_or_askpass() {
-    let Some(s) = Server::start_ok("redis-7.0", None, &["--requirepass", "Default-Pw"]) else { return };
+    let Some(s) = Server::start_ok("redis-7.0", None, &["--requirepass", "Default-Pw"]) else {
+        return;
+    };
     let mut c = s.conn();
     c.cmd(&["AUTH", "Default-Pw"]).unwrap();
     let r = c.cmd(&["ACL", "SETUSER", "loader", "on", ">Loader-Pw", "~*", "&*", "+@all"]).unwrap();
@@ -63,7 +65,8 @@ fn acl_user_with_password_from_rediscli_auth_or_askpass() {
     assert!(!out.contains("warning: a password"), "no password was in the command line: {out}");
     let n = total_keys(&mut c);
     assert!(n >= 100, "{n} keys");
-    let (code, out) = run(&["verify", &f, "--target", &url, "--user", "loader"], Some("Loader-Pw"), None);
+    let (code, out) =
+        run(&["verify", &f, "--target", &url, "--user", "loader"], Some("Loader-Pw"), None);
     assert_eq!(code, 0, "{out}");
     // --askpass (stdin is no terminal: one line of it) comes before REDISCLI_AUTH
     c.cmd(&["FLUSHALL"]).unwrap();
@@ -91,7 +94,9 @@ fn acl_user_with_password_from_rediscli_auth_or_askpass() {
 /// by `load` (stdout, stderr, `--report`) or `verify`.
 #[test]
 fn a_password_is_never_printed() {
-    let Some(s) = Server::start_ok("redis-7.0", None, &["--requirepass", "Right-Pw-123"]) else { return };
+    let Some(s) = Server::start_ok("redis-7.0", None, &["--requirepass", "Right-Pw-123"]) else {
+        return;
+    };
     let p = s.port;
     let secret = "Sekr3t-pw";
     let targets = [
@@ -123,7 +128,10 @@ fn a_password_is_never_printed() {
         for args in [load, vec!["verify", &f, "--target", t, "--timeout", "3"]] {
             let (code, out) = run(&args, None, None);
             assert_ne!(code, 0, "{t}: {out}");
-            assert!(!out.contains(secret) && !out.contains("Sekr3t"), "{t}: password printed: {out}");
+            assert!(
+                !out.contains(secret) && !out.contains("Sekr3t"),
+                "{t}: password printed: {out}"
+            );
             assert!(out.contains("rdbshift: "), "{t}: no error shown: {out}");
             checked += 1;
         }
@@ -132,7 +140,11 @@ fn a_password_is_never_printed() {
         }
     }
     // a URL where a dump was expected is not printed whole either
-    let (code, out) = run(&["load", &format!("redis://:{secret}@h"), "--target", &s.url()], Some("Right-Pw-123"), None);
+    let (code, out) = run(
+        &["load", &format!("redis://:{secret}@h"), "--target", &s.url()],
+        Some("Right-Pw-123"),
+        None,
+    );
     assert_ne!(code, 0);
     assert!(!out.contains(secret) && out.contains("redis://***@h"), "{out}");
     // the right one: loads, warns that it was in the command line, prints it nowhere

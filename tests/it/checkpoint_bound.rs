@@ -19,7 +19,10 @@ fn two_prefixes(dir: &Path, n: usize) -> Option<PathBuf> {
     for i in 0..n {
         for p in ["a", "b"] {
             let k = format!("{p}:{i}");
-            assert_eq!(c.cmd(&["SET", &k, &format!("value of {k}")]).unwrap(), Reply::Status(b"OK".to_vec()));
+            assert_eq!(
+                c.cmd(&["SET", &k, &format!("value of {k}")]).unwrap(),
+                Reply::Status(b"OK".to_vec())
+            );
         }
     }
     c.cmd(&["SAVE"]).unwrap();
@@ -40,17 +43,27 @@ fn a_checkpoint_of_another_load_is_never_taken_as_done() {
     let url = s.url();
 
     // a load of half the keys
-    let (code, _, err) = rdbshift(&["load", d, "--target", &url, "--key", "a:*", "--checkpoint", ck]);
+    let (code, _, err) =
+        rdbshift(&["load", d, "--target", &url, "--key", "a:*", "--checkpoint", ck]);
     assert_eq!(code, 0, "{err}");
-    assert_eq!(common::accounting(&err), vec![2 * n as u64, n as u64, 0, 0, n as u64, 0, 0, 0], "{err}");
+    assert_eq!(
+        common::accounting(&err),
+        vec![2 * n as u64, n as u64, 0, 0, n as u64, 0, 0, 0],
+        "{err}"
+    );
     assert_eq!(dbsize(&s), n as i64);
     let recorded = std::fs::read(ck).unwrap();
 
     // the same load again: done, and the keys it left out are filtered, not "earlier"
-    let (code, _, err) = rdbshift(&["load", d, "--target", &url, "--key", "a:*", "--checkpoint", ck]);
+    let (code, _, err) =
+        rdbshift(&["load", d, "--target", &url, "--key", "a:*", "--checkpoint", ck]);
     assert_eq!(code, 0, "{err}");
     assert!(err.contains("already loaded"), "{err}");
-    assert_eq!(common::accounting(&err), vec![2 * n as u64, 0, 0, 0, n as u64, 0, n as u64, 0], "{err}");
+    assert_eq!(
+        common::accounting(&err),
+        vec![2 * n as u64, 0, 0, 0, n as u64, 0, n as u64, 0],
+        "{err}"
+    );
 
     // another selection: refused, naming it, and nothing is sent
     let (code, _, err) = rdbshift(&["load", d, "--target", &url, "--checkpoint", ck]);
@@ -60,28 +73,57 @@ fn a_checkpoint_of_another_load_is_never_taken_as_done() {
     assert_eq!(dbsize(&s), n as i64, "nothing more was sent");
 
     // another db mapping
-    let (code, _, err) = rdbshift(&["load", d, "--target", &url, "--key", "a:*", "--to-db", "3", "--checkpoint", ck]);
+    let (code, _, err) = rdbshift(&[
+        "load",
+        d,
+        "--target",
+        &url,
+        "--key",
+        "a:*",
+        "--to-db",
+        "3",
+        "--checkpoint",
+        ck,
+    ]);
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("the keys went as in the dump (now all into db 3)"), "{err}");
 
     // another target
     let other = Server::start_ok("redis-7.0", None, &[]).unwrap();
-    let (code, _, err) = rdbshift(&["load", d, "--target", &other.url(), "--key", "a:*", "--checkpoint", ck]);
+    let (code, _, err) =
+        rdbshift(&["load", d, "--target", &other.url(), "--key", "a:*", "--checkpoint", ck]);
     assert_eq!(code, 1, "{err}");
     assert!(
-        err.contains(&format!("the target was the server at {} (now the server at {})", s.addr(), other.addr())),
+        err.contains(&format!(
+            "the target was the server at {} (now the server at {})",
+            s.addr(),
+            other.addr()
+        )),
         "{err}"
     );
     assert_eq!(dbsize(&other), 0, "nothing reached the other target");
-    assert_eq!(std::fs::read(ck).unwrap(), recorded, "a refused run leaves the checkpoint as it was");
+    assert_eq!(
+        std::fs::read(ck).unwrap(),
+        recorded,
+        "a refused run leaves the checkpoint as it was"
+    );
 
     // --checkpoint-reset: the whole dump, from the start
-    let (code, _, err) = rdbshift(&["load", d, "--target", &url, "--checkpoint", ck, "--checkpoint-reset"]);
+    let (code, _, err) =
+        rdbshift(&["load", d, "--target", &url, "--checkpoint", ck, "--checkpoint-reset"]);
     assert_eq!(code, 0, "{err}");
-    assert_eq!(common::accounting(&err), vec![2 * n as u64, 2 * n as u64, 0, 0, 0, 0, 0, 0], "{err}");
+    assert_eq!(
+        common::accounting(&err),
+        vec![2 * n as u64, 2 * n as u64, 0, 0, 0, 0, 0, 0],
+        "{err}"
+    );
     assert_eq!(dbsize(&s), 2 * n as i64);
     let (code, _, err) = rdbshift(&["load", d, "--target", &url, "--checkpoint", ck]);
-    assert_eq!((code, common::accounting(&err)), (0, vec![2 * n as u64, 0, 0, 0, 0, 0, 2 * n as u64, 0]), "{err}");
+    assert_eq!(
+        (code, common::accounting(&err)),
+        (0, vec![2 * n as u64, 0, 0, 0, 0, 0, 2 * n as u64, 0]),
+        "{err}"
+    );
 }
 
 #[test]
@@ -99,7 +141,11 @@ fn a_cluster_is_the_same_target_through_any_of_its_nodes() {
     let (code, _, err) = rdbshift(&["load", d, "--target", &cl.nodes[2].url(), "--checkpoint", ck]);
     assert_eq!(code, 0, "{err}");
     assert!(err.contains("already loaded"), "{err}");
-    assert_eq!(common::accounting(&err), vec![2 * n as u64, 0, 0, 0, 0, 0, 2 * n as u64, 0], "{err}");
+    assert_eq!(
+        common::accounting(&err),
+        vec![2 * n as u64, 0, 0, 0, 0, 0, 2 * n as u64, 0],
+        "{err}"
+    );
     // a standalone server is another target
     let s = Server::start_ok("redis-7.0", None, &[]).unwrap();
     let (code, _, err) = rdbshift(&["load", d, "--target", &s.url(), "--checkpoint", ck]);

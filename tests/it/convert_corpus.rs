@@ -34,9 +34,17 @@ fn check(f: &Path, server: &str, extra: &[&str]) -> Result<bool, String> {
         return Err(format!("redis-cli --pipe: {text}"));
     }
     let t = target_of(server);
-    let (_, diffs) =
-        compare_servers(&a, &b, &t, &CmpOpts { all_dbs: true, restored: extra.contains(&"--restore"), streams: true });
-    if diffs.is_empty() { Ok(true) } else { Err(diffs.into_iter().take(8).collect::<Vec<_>>().join("\n  ")) }
+    let (_, diffs) = compare_servers(
+        &a,
+        &b,
+        &t,
+        &CmpOpts { all_dbs: true, restored: extra.contains(&"--restore"), streams: true },
+    );
+    if diffs.is_empty() {
+        Ok(true)
+    } else {
+        Err(diffs.into_iter().take(8).collect::<Vec<_>>().join("\n  "))
+    }
 }
 
 fn run(list: Vec<(std::path::PathBuf, &str)>, extra: &[&str], min_checked: usize) {

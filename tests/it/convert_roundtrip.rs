@@ -36,7 +36,8 @@ fn roundtrip(server: &str, seed: u64, extra: &[&str]) {
     assert_eq!(errors, 0, "{server}: redis-cli --pipe: {text}\nserver log:\n{}", b.log());
     assert!(replies > 100);
     let restored = extra.contains(&"--restore");
-    let (n, diffs) = compare_servers(&a, &b, &t, &CmpOpts { all_dbs: true, restored, streams: true });
+    let (n, diffs) =
+        compare_servers(&a, &b, &t, &CmpOpts { all_dbs: true, restored, streams: true });
     assert!(
         diffs.is_empty(),
         "{server} {extra:?}: {} differences over {n} keys:\n{}",
@@ -86,18 +87,32 @@ fn redis_8_6_dump_for_redis_8_0() {
     let idmp = info["streams_with_idmp"].as_u64().unwrap();
     assert!(idmp > 0);
     let out = a.dir.path().join("out.resp");
-    let (code, _, err) =
-        rdbshift(&["convert", f.to_str().unwrap(), "-o", out.to_str().unwrap(), "--target-version", "8.0"]);
+    let (code, _, err) = rdbshift(&[
+        "convert",
+        f.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+        "--target-version",
+        "8.0",
+    ]);
     assert_eq!(code, 0, "{err}");
     assert!(err.contains(&format!("{idmp} stream(s) lost their IDMP state")), "{err}");
     let Some(b) = Server::start_ok("redis-8.0", None, &[]) else { return };
     let (errors, _, text) = pipe(&b, &out);
     assert_eq!(errors, 0, "{text}");
     let t = datagen::target_of("redis-8.0");
-    let (n, diffs) = compare_servers(&a, &b, &t, &CmpOpts { all_dbs: true, restored: false, streams: false });
+    let (n, diffs) =
+        compare_servers(&a, &b, &t, &CmpOpts { all_dbs: true, restored: false, streams: false });
     assert!(diffs.is_empty() && n > 50, "{n} keys: {diffs:?}");
     // --strict makes the loss an error
-    let (code, _, _) =
-        rdbshift(&["convert", f.to_str().unwrap(), "-o", out.to_str().unwrap(), "--target-version", "8.0", "--strict"]);
+    let (code, _, _) = rdbshift(&[
+        "convert",
+        f.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+        "--target-version",
+        "8.0",
+        "--strict",
+    ]);
     assert_eq!(code, 2);
 }

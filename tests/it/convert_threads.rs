@@ -37,8 +37,10 @@ fn same_bytes_for_any_thread_count_and_chunking() {
             // into a regular file (background positional writes) the bytes are the same
             let dir = common::tempdir::Dir::new("threads");
             let out = dir.path().join("out.resp");
-            let (code, _, err) =
-                rdbshift(&[&["convert", f, "-o", out.to_str().unwrap(), "--chunk-bytes", "5000"][..], mode].concat());
+            let (code, _, err) = rdbshift(
+                &[&["convert", f, "-o", out.to_str().unwrap(), "--chunk-bytes", "5000"][..], mode]
+                    .concat(),
+            );
             assert_eq!(code, 0, "{err}");
             assert!(std::fs::read(&out).unwrap() == base, "{f} {mode:?}: file output differs");
             checked += 1;

@@ -88,7 +88,8 @@ fn payloads(tcl: &[u8]) -> Vec<(usize, Vec<u8>)> {
     while let Some(p) = text[at..].find("set ") {
         let start = at + p + 4;
         at = start;
-        let name: String = text[start..].chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
+        let name: String =
+            text[start..].chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
         let rest = start + name.len();
         if !name.is_empty()
             && tcl.get(rest..rest + 2) == Some(b" \"")
@@ -107,7 +108,8 @@ fn payloads(tcl: &[u8]) -> Vec<(usize, Vec<u8>)> {
         let key_end = i + lower[i..].iter().take_while(|c| !c.is_ascii_whitespace()).count();
         i = key_end;
         i += lower[i..].iter().take_while(|c| c.is_ascii_whitespace()).count();
-        if lower.get(i) != Some(&b'0') || !lower.get(i + 1).is_some_and(|c| c.is_ascii_whitespace()) {
+        if lower.get(i) != Some(&b'0') || !lower.get(i + 1).is_some_and(|c| c.is_ascii_whitespace())
+        {
             continue;
         }
         i += 1;
@@ -115,7 +117,10 @@ fn payloads(tcl: &[u8]) -> Vec<(usize, Vec<u8>)> {
         let payload = match tcl.get(i) {
             Some(b'"') => tcl_string(tcl, i + 1).map(|(b, _)| b),
             Some(b'$') => {
-                let name: String = text[i + 1..].chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
+                let name: String = text[i + 1..]
+                    .chars()
+                    .take_while(|c| c.is_alphanumeric() || *c == '_')
+                    .collect();
                 vars.get(&name).cloned()
             }
             _ => None,
@@ -144,8 +149,8 @@ fn restore(conn: &mut Conn, payload: &[u8]) -> Option<bool> {
 #[test]
 fn redis_corrupt_dump_payloads_are_refused() {
     let path = common::servers_root().join(TCL);
-    let tcl =
-        std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e} (run scripts/install-servers.sh)", path.display()));
+    let tcl = std::fs::read(&path)
+        .unwrap_or_else(|e| panic!("{}: {e} (run scripts/install-servers.sh)", path.display()));
     let cases = payloads(&tcl);
     eprintln!("{} distinct payloads in {}", cases.len(), path.display());
     assert!(cases.len() >= 80, "only {} payloads extracted", cases.len());
@@ -179,16 +184,23 @@ fn redis_corrupt_dump_payloads_are_refused() {
         let fp = f.to_str().unwrap();
         if ty == 6 || ty == 7 {
             modules += 1;
-            eprintln!("line {line}: module value (type {ty}) refused by the server: not judged without its module");
+            eprintln!(
+                "line {line}: module value (type {ty}) refused by the server: not judged without its module"
+            );
             continue;
         }
         if file_ok {
             // refused only as a RESTORE (an empty collection): it must not go out as one
             restore_only += 1;
-            let (code, out, err) =
-                rdbfile::run_timed(&["convert", fp, "-o", "-", "--restore"], Some(1 << 20), Duration::from_secs(30));
+            let (code, out, err) = rdbfile::run_timed(
+                &["convert", fp, "-o", "-", "--restore"],
+                Some(1 << 20),
+                Duration::from_secs(30),
+            );
             if code.is_none() || out.windows(7).any(|w| w == b"RESTORE") {
-                problems.push(format!("line {line} (type {ty}): a RESTORE went out (exit {code:?}): {err}"));
+                problems.push(format!(
+                    "line {line} (type {ty}): a RESTORE went out (exit {code:?}): {err}"
+                ));
             }
             continue;
         }

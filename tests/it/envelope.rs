@@ -30,7 +30,10 @@ fn dumps() -> Vec<PathBuf> {
         .filter(|p| p.exists())
         .collect();
     if v.is_empty() {
-        v.push(Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/servers/valkey-9.1-compact-seed1.rdb"));
+        v.push(
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../shared/corpus/servers/valkey-9.1-compact-seed1.rdb"),
+        );
     }
     for n in ["redis-8.6-compact-seed1", "redis-7.0-expanded-seed1", "redis-5.0-compact-seed1"] {
         v.push(dir.join(format!("{n}.rdb")));
@@ -77,7 +80,8 @@ fn tool_envelope(rdb: &[u8], tool: &str) -> Option<Vec<u8>> {
         common::missing(tool, "run scripts/install-servers.sh");
         return None;
     }
-    let mut child = Command::new(tool).args(args).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn_timed();
+    let mut child =
+        Command::new(tool).args(args).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn_timed();
     let mut stdin = child.stdin.take().unwrap();
     let data = rdb.to_vec();
     let feeder = std::thread::spawn(move || stdin.write_all(&data).unwrap());
@@ -130,7 +134,11 @@ fn enveloped_dumps_inspect_and_convert_like_the_plain_file() {
     for plain in dumps() {
         let rdb = std::fs::read(&plain).unwrap();
         let (json, resp) = outputs(&plain, &work, tmp.path());
-        assert!(json.iter().filter(|&&b| b == b'\n').count() > 100, "{}: few keys", plain.display());
+        assert!(
+            json.iter().filter(|&&b| b == b'\n').count() > 100,
+            "{}: few keys",
+            plain.display()
+        );
         assert!(resp.len() > 10_000);
         for (kind, env) in envelopes(&rdb) {
             let f = work.path().join(format!("{kind}.rdb"));
@@ -190,7 +198,12 @@ fn info_shows_the_envelope() {
 
 /// Runs the binary under `ulimit -v` (KiB) with `$TMPDIR` set and a time limit; returns
 /// (exit code, stderr, how long it took).
-fn run_limited(args: &[&str], tmp: &Path, limit_kib: u64, timeout: Duration) -> (Option<i32>, String, Duration) {
+fn run_limited(
+    args: &[&str],
+    tmp: &Path,
+    limit_kib: u64,
+    timeout: Duration,
+) -> (Option<i32>, String, Duration) {
     let mut child = Command::new("sh")
         .arg("-c")
         .arg(format!("ulimit -v {limit_kib}; exec \"$0\" \"$@\""))
@@ -244,7 +257,9 @@ fn a_decompression_bomb_is_refused_quickly_in_bounded_memory() {
         let (code, err, took) = run_limited(&args, tmp.path(), 1 << 20, Duration::from_secs(30));
         assert_eq!(code, Some(1), "{cmd}: {err}");
         assert!(
-            err.contains("bomb.rdb: compressed (VKCS zstd) stream: decompresses to more than 67108864 bytes"),
+            err.contains(
+                "bomb.rdb: compressed (VKCS zstd) stream: decompresses to more than 67108864 bytes"
+            ),
             "{cmd}: {err}"
         );
         assert!(err.contains("refused as a decompression bomb at compressed byte offset"), "{err}");
@@ -255,15 +270,23 @@ fn a_decompression_bomb_is_refused_quickly_in_bounded_memory() {
     // a frame that asks for a 2 GiB window is refused before anything is allocated
     let wide = work.path().join("wide.rdb");
     std::fs::write(&wide, zstd_bomb(1, 31)).unwrap();
-    let (code, err, _) =
-        run_limited(&["inspect", wide.to_str().unwrap()], tmp.path(), 1 << 20, Duration::from_secs(30));
+    let (code, err, _) = run_limited(
+        &["inspect", wide.to_str().unwrap()],
+        tmp.path(),
+        1 << 20,
+        Duration::from_secs(30),
+    );
     assert_eq!(code, Some(1), "{err}");
-    assert!(err.contains("2147483648-byte window") && err.ends_with("at compressed byte offset 13\n"), "{err}");
+    assert!(
+        err.contains("2147483648-byte window") && err.ends_with("at compressed byte offset 13\n"),
+        "{err}"
+    );
     // the largest frame under the limit still decodes in that address space (to a dump that is
     // all zeros, which the RDB reader then refuses by its magic)
     let big = work.path().join("big.rdb");
     std::fs::write(&big, zstd_bomb(511, 17)).unwrap();
-    let (code, err, _) = run_limited(&["info", big.to_str().unwrap()], tmp.path(), 1 << 20, Duration::from_secs(30));
+    let (code, err, _) =
+        run_limited(&["info", big.to_str().unwrap()], tmp.path(), 1 << 20, Duration::from_secs(30));
     assert_eq!(code, Some(1), "{err}");
     assert!(err.contains("big.rdb: not an RDB file: bad magic"), "{err}");
     assert_empty(tmp.path());
@@ -287,9 +310,13 @@ fn a_damaged_enveloped_file_is_refused_with_the_compressed_offset() {
                 let (code, out, err) = run(&args, tmp.path());
                 assert_eq!(code, 1, "{kind} cut at {cut}, {cmd}: {err}");
                 assert!(out.is_empty(), "{cmd} wrote output for a cut file");
-                let want = format!("{}: compressed (VKCS {name}) stream: truncated frame", f.display());
+                let want =
+                    format!("{}: compressed (VKCS {name}) stream: truncated frame", f.display());
                 assert!(err.contains(&want), "{cmd}: {err}");
-                assert!(err.contains(&format!("at compressed byte offset {cut}\n")), "{cmd}: {err}");
+                assert!(
+                    err.contains(&format!("at compressed byte offset {cut}\n")),
+                    "{cmd}: {err}"
+                );
             }
         }
         assert_empty(tmp.path());
@@ -298,7 +325,9 @@ fn a_damaged_enveloped_file_is_refused_with_the_compressed_offset() {
     let env = lz4_envelope(&rdb, true);
     let mut at = 8 + 7;
     for _ in 0..2 {
-        at += 4 + (u32::from_le_bytes(env[at..at + 4].try_into().unwrap()) & 0x7FFF_FFFF) as usize + 4;
+        at += 4
+            + (u32::from_le_bytes(env[at..at + 4].try_into().unwrap()) & 0x7FFF_FFFF) as usize
+            + 4;
     }
     let mut bad = env.clone();
     bad[at + 4 + 1000] ^= 0x04;
@@ -359,7 +388,9 @@ fn an_enveloped_dump_loads_into_valkey_and_verifies() {
         diffs[..diffs.len().min(20)].join("\n")
     );
     assert_eq!(n, keys);
-    eprintln!("{keys} keys loaded from an LZ4 envelope, verified, and equal to the plain file's server");
+    eprintln!(
+        "{keys} keys loaded from an LZ4 envelope, verified, and equal to the plain file's server"
+    );
 }
 
 #[test]
@@ -380,9 +411,9 @@ fn a_stop_ends_decompression_and_a_missing_tmpdir_is_named() {
     let start = Instant::now();
     let pid = child.id() as i32;
     let fd_dir = format!("/proc/{pid}/fd");
-    while !std::fs::read_dir(&fd_dir)
-        .is_ok_and(|d| d.filter_map(|e| std::fs::read_link(e.ok()?.path()).ok()).any(|l| l.starts_with(tmp.path())))
-    {
+    while !std::fs::read_dir(&fd_dir).is_ok_and(|d| {
+        d.filter_map(|e| std::fs::read_link(e.ok()?.path()).ok()).any(|l| l.starts_with(tmp.path()))
+    }) {
         assert!(start.elapsed() < Duration::from_secs(10), "no temporary file appeared");
         std::thread::sleep(Duration::from_millis(5));
     }
@@ -400,7 +431,11 @@ fn a_stop_ends_decompression_and_a_missing_tmpdir_is_named() {
     child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
     assert_eq!(status.code(), Some(130), "{err}");
     assert!(err.contains("long.rdb: decompression stopped by SIGINT"), "{err}");
-    assert!(signalled.elapsed() < Duration::from_secs(2), "took {:?} after SIGINT", signalled.elapsed());
+    assert!(
+        signalled.elapsed() < Duration::from_secs(2),
+        "took {:?} after SIGINT",
+        signalled.elapsed()
+    );
     assert!(!out.exists());
     assert_empty(tmp.path());
 

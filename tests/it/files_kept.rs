@@ -54,8 +54,10 @@ fn envelope(rdb: &[u8]) -> Vec<u8> {
 
 /// The names in `dir` (sorted).
 fn names(dir: &Path) -> Vec<String> {
-    let mut v: Vec<String> =
-        std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
     v.sort();
     v
 }
@@ -129,8 +131,15 @@ fn an_existing_output_keeps_its_bytes_when_an_input_cannot_be_read() {
             let (code, _, err) = rdbshift(&args);
             assert_eq!(code, 1, "{args:?}: {err}");
             assert!(err.contains(why), "{args:?}: wanted {why:?} in: {err}");
-            assert!(err.contains("nothing was written; ") && err.contains("OLD is unchanged"), "{args:?}: {err}");
-            assert_eq!(std::fs::read(&old).unwrap(), before, "{args:?} changed the existing output");
+            assert!(
+                err.contains("nothing was written; ") && err.contains("OLD is unchanged"),
+                "{args:?}: {err}"
+            );
+            assert_eq!(
+                std::fs::read(&old).unwrap(),
+                before,
+                "{args:?} changed the existing output"
+            );
             assert!(temps(dir.path()).is_empty(), "{args:?} left {:?}", temps(dir.path()));
         }
         // the control: a readable input does replace it (what the cases above would have done)
@@ -183,19 +192,29 @@ fn roles_naming_one_file_are_refused_before_anything_starts() {
     let d = ps("d.rdb");
     let kept = |what: &str| {
         assert_eq!(std::fs::read(p("d.rdb")).unwrap(), dump, "{what}: the dump changed");
-        assert_eq!(std::fs::read_to_string(p("ck")).unwrap(), ck_text, "{what}: the checkpoint changed");
+        assert_eq!(
+            std::fs::read_to_string(p("ck")).unwrap(),
+            ck_text,
+            "{what}: the checkpoint changed"
+        );
         assert!(!p("r.json").exists() && !p("ck.lock").exists(), "{what}: something was created");
         assert!(temps(dir.path()).is_empty(), "{what}: left {:?}", temps(dir.path()));
     };
     // (arguments, the role named first, the role named second, how)
     let mut cases: Vec<(Vec<String>, &str, &str)> = Vec::new();
-    for (name, how) in [("d.rdb", ""), ("d-link", "(through a symbolic link)"), ("d-hard", "(a hard link to it)")] {
+    for (name, how) in
+        [("d.rdb", ""), ("d-link", "(through a symbolic link)"), ("d-hard", "(a hard link to it)")]
+    {
         let o = ps(name);
         for cmd in ["convert", "inspect"] {
             cases.push((vec![cmd.into(), d.clone(), "-o".into(), o.clone()], "-o", how));
         }
         cases.push((vec!["load".into(), d.clone(), "--report".into(), o.clone()], "--report", how));
-        cases.push((vec!["load".into(), d.clone(), "--checkpoint".into(), o.clone()], "--checkpoint", how));
+        cases.push((
+            vec!["load".into(), d.clone(), "--checkpoint".into(), o.clone()],
+            "--checkpoint",
+            how,
+        ));
     }
     for (args, first, how) in &cases {
         let mut args: Vec<&str> = args.iter().map(String::as_str).collect();
@@ -205,21 +224,34 @@ fn roles_naming_one_file_are_refused_before_anything_starts() {
         let (code, _, err) = rdbshift(&args);
         assert_eq!(code, 1, "{args:?}: {err}");
         let want = format!("names the same file as the input {d}");
-        assert!(err.contains(&format!("rdbshift: {first} ")) && err.contains(&want), "{args:?}: {err}");
-        assert!(err.contains(how) && err.contains("refusing to overwrite it"), "{args:?}: wanted {how:?}: {err}");
+        assert!(
+            err.contains(&format!("rdbshift: {first} ")) && err.contains(&want),
+            "{args:?}: {err}"
+        );
+        assert!(
+            err.contains(how) && err.contains("refusing to overwrite it"),
+            "{args:?}: wanted {how:?}: {err}"
+        );
         kept(&format!("{args:?}"));
     }
     // --report naming the checkpoint, its symlink, a hard link to it, or its lock file
-    for (name, how) in
-        [("ck", ""), ("ck-link", "(through a symbolic link)"), ("ck-hard", "(a hard link to it)"), ("ck.lock", "")]
-    {
+    for (name, how) in [
+        ("ck", ""),
+        ("ck-link", "(through a symbolic link)"),
+        ("ck-hard", "(a hard link to it)"),
+        ("ck.lock", ""),
+    ] {
         let r = ps(name);
         let ck = ps("ck");
         let args = ["load", &d, "--target", &url, "--checkpoint", &ck, "--report", &r];
         let (code, _, err) = rdbshift(&args);
         assert_eq!(code, 1, "{args:?}: {err}");
-        let other = if name == "ck.lock" { "the lock file of --checkpoint" } else { "--checkpoint" };
-        assert!(err.contains(&format!("--report {r} names the same file as {other} ")), "{args:?}: {err}");
+        let other =
+            if name == "ck.lock" { "the lock file of --checkpoint" } else { "--checkpoint" };
+        assert!(
+            err.contains(&format!("--report {r} names the same file as {other} ")),
+            "{args:?}: {err}"
+        );
         assert!(err.contains(how), "{args:?}: wanted {how:?}: {err}");
         kept(&format!("{args:?}"));
     }
@@ -229,7 +261,10 @@ fn roles_naming_one_file_are_refused_before_anything_starts() {
     std::fs::create_dir(p("sub")).unwrap();
     let (code, _, err) = rdbshift(&args);
     assert_eq!(code, 1, "{err}");
-    assert!(err.contains("--report") && err.contains("names the same file as --checkpoint"), "{err}");
+    assert!(
+        err.contains("--report") && err.contains("names the same file as --checkpoint"),
+        "{err}"
+    );
     kept("a new file under two names");
     assert!(!target.connected(), "a refused load connected to the target");
 
@@ -239,10 +274,14 @@ fn roles_naming_one_file_are_refused_before_anything_starts() {
     let args = ["load", &d, "--target", &url, "--checkpoint", &ck, "--report", &r];
     let (code, _, err) = rdbshift(&args);
     assert_eq!(code, 0, "{err}");
-    let rep: serde_json::Value = serde_json::from_slice(&std::fs::read(p("r.json")).unwrap()).unwrap();
+    let rep: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(p("r.json")).unwrap()).unwrap();
     assert!(rep["loaded"].as_u64().unwrap() > 0, "{rep}");
     assert_eq!(std::fs::read(p("d.rdb")).unwrap(), dump);
-    assert!(std::fs::read_to_string(p("ck")).unwrap().lines().count() > 1, "the checkpoint was written");
+    assert!(
+        std::fs::read_to_string(p("ck")).unwrap().lines().count() > 1,
+        "the checkpoint was written"
+    );
     assert!(temps(dir.path()).is_empty(), "left {:?}", temps(dir.path()));
 }
 
@@ -280,12 +319,17 @@ fn sigterm_ends_a_write_blocked_on_a_pipe_nobody_reads() {
         std::thread::sleep(Duration::from_millis(300));
         assert!(child.try_wait().unwrap().is_none(), "{args:?} ended with its output unread");
         signal(&child, libc::SIGTERM);
-        let (st, took) = wait_for(&mut child, Duration::from_secs(10), &format!("{args:?} after SIGTERM"));
+        let (st, took) =
+            wait_for(&mut child, Duration::from_secs(10), &format!("{args:?} after SIGTERM"));
         let err = err.join().unwrap();
         assert_eq!(st.code(), Some(143), "{args:?}: {err}");
         assert!(err.contains("stopped by SIGTERM"), "{args:?}: {err}");
         assert!(took < Duration::from_secs(5), "{args:?} took {took:?} after SIGTERM");
-        assert_eq!(queued(out.as_raw_fd()), size, "{args:?}: the pipe was full when it was stopped");
+        assert_eq!(
+            queued(out.as_raw_fd()),
+            size,
+            "{args:?}: the pipe was full when it was stopped"
+        );
     }
     // `-o` a FIFO that no reader ever opens: the open itself waits, and a stop ends it
     let fifo = dir.path().join("fifo");
@@ -353,10 +397,17 @@ fn two_quick_sigterms_leave_no_temporary_file() {
             continue;
         }
         use std::os::unix::process::ExitStatusExt;
-        assert!(st.code() == Some(143) || st.signal() == Some(libc::SIGTERM), "delay {delay_ms} ms: {st:?}: {err}");
+        assert!(
+            st.code() == Some(143) || st.signal() == Some(libc::SIGTERM),
+            "delay {delay_ms} ms: {st:?}: {err}"
+        );
         by_signal += 1;
         assert_eq!(temps(work.path()), Vec::<String>::new(), "delay {delay_ms} ms: {st:?}");
-        assert_eq!(std::fs::read(&out).unwrap(), old, "delay {delay_ms} ms: the old output was replaced");
+        assert_eq!(
+            std::fs::read(&out).unwrap(),
+            old,
+            "delay {delay_ms} ms: the old output was replaced"
+        );
     }
     assert!(by_signal >= 3, "only {by_signal} runs were still converting when signalled");
 
@@ -402,7 +453,8 @@ impl Fake {
         let l = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = l.local_addr().unwrap().port();
         l.set_nonblocking(true).unwrap();
-        let (received, handshakes, stop) = (Arc::default(), Arc::default(), Arc::new(AtomicBool::new(false)));
+        let (received, handshakes, stop) =
+            (Arc::default(), Arc::default(), Arc::new(AtomicBool::new(false)));
         let (r, h, st) = (Arc::clone(&received), Arc::clone(&handshakes), Arc::clone(&stop));
         std::thread::spawn(move || {
             while !st.load(Ordering::SeqCst) {
@@ -447,7 +499,13 @@ fn command(r: &mut BufReader<TcpStream>) -> Option<(Vec<String>, usize)> {
     Some((args, size))
 }
 
-fn serve(c: TcpStream, how: Target, received: &AtomicUsize, handshakes: &AtomicUsize, stop: &AtomicBool) {
+fn serve(
+    c: TcpStream,
+    how: Target,
+    received: &AtomicUsize,
+    handshakes: &AtomicUsize,
+    stop: &AtomicBool,
+) {
     c.set_read_timeout(Some(Duration::from_millis(200))).unwrap();
     let mut w = c.try_clone().unwrap();
     let mut r = BufReader::with_capacity(1 << 16, c);
@@ -465,7 +523,11 @@ fn serve(c: TcpStream, how: Target, received: &AtomicUsize, handshakes: &AtomicU
                 Ok(n) => {
                     received.fetch_add(n, Ordering::SeqCst);
                 }
-                Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {}
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                    ) => {}
                 Err(_) => return,
             }
             continue;
@@ -475,8 +537,7 @@ fn serve(c: TcpStream, how: Target, received: &AtomicUsize, handshakes: &AtomicU
             "PING" => b"+PONG\r\n".to_vec(),
             "AUTH" | "SELECT" => b"+OK\r\n".to_vec(),
             "INFO" => {
-                let body =
-                    "# Server\r\nredis_version:7.0.0\r\nredis_mode:standalone\r\n# Cluster\r\ncluster_enabled:0\r\n";
+                let body = "# Server\r\nredis_version:7.0.0\r\nredis_mode:standalone\r\n# Cluster\r\ncluster_enabled:0\r\n";
                 format!("${}\r\n{body}\r\n", body.len()).into_bytes()
             }
             _ => {
@@ -519,26 +580,34 @@ fn sigint_ends_a_load_whose_target_never_answers_within_the_grace() {
             Target::Deaf => fake.received.load(Ordering::SeqCst) > 0,
         };
         while !stuck() {
-            assert!(start.elapsed() < Duration::from_secs(60), "{how:?}: the load did not get going");
+            assert!(
+                start.elapsed() < Duration::from_secs(60),
+                "{how:?}: the load did not get going"
+            );
             assert!(child.try_wait().unwrap().is_none(), "{how:?}: the load ended early");
             std::thread::sleep(Duration::from_millis(10));
         }
         std::thread::sleep(Duration::from_millis(500));
         assert!(child.try_wait().unwrap().is_none(), "{how:?}: the load ended before the stop");
         signal(&child, libc::SIGINT);
-        let (st, took) = wait_for(&mut child, Duration::from_secs(30), &format!("{how:?}: load after SIGINT"));
+        let (st, took) =
+            wait_for(&mut child, Duration::from_secs(30), &format!("{how:?}: load after SIGINT"));
         let err = err.join().unwrap();
         assert_eq!(st.code(), Some(130), "{how:?}: {err}");
         assert!(err.contains("stopped by SIGINT"), "{how:?}: {err}");
         // --stop-grace 1, and the timeout 60 s: a few seconds at most
-        assert!(took < Duration::from_secs(10), "{how:?}: took {took:?} after SIGINT with --stop-grace 1");
+        assert!(
+            took < Duration::from_secs(10),
+            "{how:?}: took {took:?} after SIGINT with --stop-grace 1"
+        );
         assert!(temps(dir.path()).is_empty(), "{how:?}: left {:?}", temps(dir.path()));
         if how == Target::Silent {
             // stopped in the handshake: nothing was sent, and no report
             assert_eq!(fake.handshakes.load(Ordering::SeqCst), 0);
             continue;
         }
-        let rep: serde_json::Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
+        let rep: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
         let n = |k: &str| rep[k].as_u64().unwrap();
         assert_eq!(rep["stopped_by_signal"], true, "{how:?}: {rep}");
         assert_eq!((n("keys"), n("loaded"), n("failed")), (200_000, 0, 0), "{how:?}: {rep}");

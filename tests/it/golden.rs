@@ -17,7 +17,12 @@ fn inspect_output_matches_golden_files() {
         let want = std::fs::read(p.with_extension("jsonl")).unwrap();
         let (code, out, err) = common::rdbshift(&["inspect", p.to_str().unwrap()]);
         assert_eq!(code, 0, "{err}");
-        assert!(out == want, "{}: output differs from {}", p.display(), p.with_extension("jsonl").display());
+        assert!(
+            out == want,
+            "{}: output differs from {}",
+            p.display(),
+            p.with_extension("jsonl").display()
+        );
         n += 1;
     }
     assert!(n >= 3, "expected the fixtures of at least three servers, found {n}");
@@ -30,8 +35,11 @@ fn json_format_is_one_document_with_the_same_keys() {
     assert_eq!(code, 0);
     let doc: serde_json::Value = serde_json::from_slice(&out).unwrap();
     let (_, lines, _) = common::rdbshift(&["inspect", p.to_str().unwrap()]);
-    let from_lines: Vec<serde_json::Value> =
-        lines.split(|&b| b == b'\n').filter(|l| !l.is_empty()).map(|l| serde_json::from_slice(l).unwrap()).collect();
+    let from_lines: Vec<serde_json::Value> = lines
+        .split(|&b| b == b'\n')
+        .filter(|l| !l.is_empty())
+        .map(|l| serde_json::from_slice(l).unwrap())
+        .collect();
     assert_eq!(doc.as_array().unwrap(), &from_lines);
 }
 
@@ -47,7 +55,12 @@ fn filters_select_keys() {
         let mut v: Vec<String> = out
             .split(|&b| b == b'\n')
             .filter(|l| !l.is_empty())
-            .map(|l| serde_json::from_slice::<serde_json::Value>(l).unwrap()["key"].as_str().unwrap().to_string())
+            .map(|l| {
+                serde_json::from_slice::<serde_json::Value>(l).unwrap()["key"]
+                    .as_str()
+                    .unwrap()
+                    .to_string()
+            })
             .collect();
         v.sort();
         v

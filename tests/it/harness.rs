@@ -35,7 +35,10 @@ fn readback_returns_every_byte() {
     assert_eq!(b(&z[1][0]), key);
     assert_eq!(z[1][1], "1.5000000000000001e+300");
     let l = &ks.dbs[&5][&b"l".to_vec()];
-    assert_eq!(l["value"].as_array().unwrap().iter().map(b).collect::<Vec<_>>(), vec![Vec::new(), val]);
+    assert_eq!(
+        l["value"].as_array().unwrap().iter().map(b).collect::<Vec<_>>(),
+        vec![Vec::new(), val]
+    );
     assert!(l["pttl"].as_i64().unwrap() > 99_000_000);
 }
 
@@ -71,7 +74,10 @@ fn server_comparison_finds_each_kind_of_difference() {
         (&[b"DEL", b"k:set"], "missing [\"k:set\"]"),
         (&[b"ZADD", b"k:zset", b"2", b"m"], "\"k:zset\": digest differs"),
         (&[b"SET", b"extra", b"1"], "extra [\"extra\"]"),
-        (&[b"XGROUP", b"CREATE", b"k:stream", b"late-group", b"$"], "\"k:stream\": XINFO FULL differs"),
+        (
+            &[b"XGROUP", b"CREATE", b"k:stream", b"late-group", b"$"],
+            "\"k:stream\": XINFO FULL differs",
+        ),
         (&[b"FUNCTION", b"DELETE", b"genlib"], "functions differ"),
     ];
     let mut c = b.conn();
@@ -82,7 +88,11 @@ fn server_comparison_finds_each_kind_of_difference() {
     let (_, diffs) = compare_servers(&a, &b, &t, &opts);
     let all = diffs.join("\n");
     for (cmd, want) in &changes {
-        assert!(all.contains(want), "{:?} not found ({want}):\n{all}", String::from_utf8_lossy(cmd[0]));
+        assert!(
+            all.contains(want),
+            "{:?} not found ({want}):\n{all}",
+            String::from_utf8_lossy(cmd[0])
+        );
     }
 }
 
@@ -105,7 +115,10 @@ fn listing_comparison_finds_a_changed_value_and_a_missing_key() {
     let problems = compare(&s, &ours).join("\n");
     assert!(problems.contains(&format!("key {name:?}: value differs")), "{problems}");
     assert!(
-        problems.contains(&format!("{:?} is on the server but not listed", String::from_utf8_lossy(&gone))),
+        problems.contains(&format!(
+            "{:?} is on the server but not listed",
+            String::from_utf8_lossy(&gone)
+        )),
         "{problems}"
     );
 }

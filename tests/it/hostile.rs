@@ -35,8 +35,10 @@ impl Rng {
 }
 
 fn server_dumps() -> Vec<PathBuf> {
-    let mut v: Vec<PathBuf> =
-        std::fs::read_dir(common::corpus().join("servers")).unwrap().map(|e| e.unwrap().path()).collect();
+    let mut v: Vec<PathBuf> = std::fs::read_dir(common::corpus().join("servers"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
     v.sort();
     v
 }
@@ -104,13 +106,15 @@ fn mutated_dumps_are_refused_with_offsets() {
         let p = path.to_str().unwrap();
         let inspect: &[&str] = &["inspect", p, "--format", "jsonl"];
         // convert runs the parallel engine (small chunks: many workers see the damage)
-        let mut convert = vec!["convert", p, "-o", "/dev/null", "--threads", "2", "--chunk-bytes", "4096"];
+        let mut convert =
+            vec!["convert", p, "-o", "/dev/null", "--threads", "2", "--chunk-bytes", "4096"];
         if i % 2 == 1 {
             convert.push("--restore");
         }
         for args in [inspect, &convert[..]] {
             let (code, err) = run_limited(args, 1 << 20, Duration::from_secs(20));
-            let name = format!("{} {what} ({})", src.file_name().unwrap().to_string_lossy(), args[0]);
+            let name =
+                format!("{} {what} ({})", src.file_name().unwrap().to_string_lossy(), args[0]);
             match code {
                 None => problems.push(format!("{name}: killed or timed out: {err}")),
                 Some(0) => problems.push(format!("{name}: accepted")),
@@ -118,12 +122,19 @@ fn mutated_dumps_are_refused_with_offsets() {
                 Some(_) if err.contains("panicked") || err.contains("memory allocation") => {
                     problems.push(format!("{name}: {err}"))
                 }
-                Some(_) if !err.contains("byte offset") => problems.push(format!("{name}: no offset in: {err}")),
+                Some(_) if !err.contains("byte offset") => {
+                    problems.push(format!("{name}: no offset in: {err}"))
+                }
                 _ => {}
             }
         }
     }
-    assert!(problems.is_empty(), "{} of 150 mutations mishandled:\n{}", problems.len(), problems.join("\n"));
+    assert!(
+        problems.is_empty(),
+        "{} of 150 mutations mishandled:\n{}",
+        problems.len(),
+        problems.join("\n")
+    );
 }
 
 /// Decodes every key of a prefix of `data`; must end in an error, never a panic.
@@ -151,7 +162,11 @@ fn every_truncation_of_small_dumps_is_an_error() {
         read_all(&data).unwrap_or_else(|e| panic!("{name}: {e}"));
         for n in 0..data.len() - 8 {
             let e = read_all(&data[..n]).expect_err(&format!("{name} cut at {n} was accepted"));
-            assert!(e.offset <= n as u64, "{name} cut at {n}: error offset {} past the end", e.offset);
+            assert!(
+                e.offset <= n as u64,
+                "{name} cut at {n}: error offset {} past the end",
+                e.offset
+            );
         }
     }
 }
@@ -169,7 +184,9 @@ fn wrong_checksum_is_refused() {
 #[test]
 fn newer_versions_are_refused_by_name() {
     let dir = common::tempdir::Dir::new("newer");
-    for (magic, want) in [("REDIS0016", "version 16"), ("VALKEY082", "version 82"), ("REDIS0099", "version 99")] {
+    for (magic, want) in
+        [("REDIS0016", "version 16"), ("VALKEY082", "version 82"), ("REDIS0099", "version 99")]
+    {
         let mut data = std::fs::read(common::corpus().join("librdb/empty.rdb")).unwrap();
         data[..9].copy_from_slice(magic.as_bytes());
         let p = dir.path().join("f.rdb");
@@ -217,7 +234,9 @@ fn fails_fast(f: &std::path::Path, what: &str, says: &str, secs: u64) -> Vec<Str
             {
                 problems.push(format!("{name}: {err} (expected {says:?})"))
             }
-            _ if t.elapsed() > Duration::from_secs(secs) => problems.push(format!("{name}: took {:?}", t.elapsed())),
+            _ if t.elapsed() > Duration::from_secs(secs) => {
+                problems.push(format!("{name}: took {:?}", t.elapsed()))
+            }
             _ => {}
         }
     }
@@ -272,7 +291,11 @@ fn millions_of_tiny_stream_records_in_a_big_file() {
     let n = 50_000_000u64;
     let mut idmp = len(n);
     idmp.resize(idmp.len() + 2 * n as usize, 0);
-    std::fs::write(&f, common::rdbfile::file(13, &common::rdbfile::key(26, b"s", &stream26(&[0], &idmp)))).unwrap();
+    std::fs::write(
+        &f,
+        common::rdbfile::file(13, &common::rdbfile::key(26, b"s", &stream26(&[0], &idmp))),
+    )
+    .unwrap();
     problems.extend(fails_fast(&f, "50M empty producers", "producer \"\" twice", 10));
     // 5M consumers of 18 bytes with one name: refused at the second
     let n = 5_000_000u64;
@@ -281,7 +304,11 @@ fn millions_of_tiny_stream_records_in_a_big_file() {
         cons.extend([0u8; 18]);
     }
     let groups = [&[1u8, 1, b'g', 0, 0, 0, 0][..], &cons].concat();
-    std::fs::write(&f, common::rdbfile::file(13, &common::rdbfile::key(26, b"s", &stream26(&groups, &[0])))).unwrap();
+    std::fs::write(
+        &f,
+        common::rdbfile::file(13, &common::rdbfile::key(26, b"s", &stream26(&groups, &[0]))),
+    )
+    .unwrap();
     problems.extend(fails_fast(&f, "5M consumers named alike", "duplicate consumer", 10));
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 
@@ -296,12 +323,17 @@ fn millions_of_tiny_stream_records_in_a_big_file() {
         idmp.extend_from_slice(&i.to_le_bytes());
         idmp.extend([0, 0]);
     }
-    std::fs::write(&f, common::rdbfile::file(13, &common::rdbfile::key(26, b"s", &stream26(&[0], &idmp)))).unwrap();
+    std::fs::write(
+        &f,
+        common::rdbfile::file(13, &common::rdbfile::key(26, b"s", &stream26(&[0], &idmp))),
+    )
+    .unwrap();
     let out = dir.path().join("out");
     let p = f.to_str().unwrap();
-    for args in
-        [&["inspect", p, "-o", out.to_str().unwrap()][..], &["convert", p, "-o", out.to_str().unwrap(), "--restore"]]
-    {
+    for args in [
+        &["inspect", p, "-o", out.to_str().unwrap()][..],
+        &["convert", p, "-o", out.to_str().unwrap(), "--restore"],
+    ] {
         let (code, err) = run_limited(args, 1 << 20, Duration::from_secs(120));
         assert_eq!(code, Some(0), "{args:?}: {err}");
         let size = std::fs::metadata(&out).unwrap().len();

@@ -43,7 +43,12 @@ fn check_files(list: Vec<PathBuf>) -> usize {
             ));
         }
     }
-    assert!(failures.is_empty(), "{} of {checked} files differ:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {checked} files differ:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
     checked
 }
 
@@ -71,7 +76,8 @@ fn corpus_redisshake_matches_real_server() {
 fn testdata_fixtures_match_real_servers() {
     // the fixtures themselves, not the vendored corpus below them
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata");
-    let top: Vec<PathBuf> = files(&dir).into_iter().filter(|f| f.parent() == Some(dir.as_path())).collect();
+    let top: Vec<PathBuf> =
+        files(&dir).into_iter().filter(|f| f.parent() == Some(dir.as_path())).collect();
     let n = check_files(top);
     assert!(n >= 3, "only {n} fixtures compared with a server");
 }

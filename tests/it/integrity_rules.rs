@@ -23,8 +23,16 @@ const SANITIZE: [&str; 2] = ["--sanitize-dump-payload", "yes"];
 /// in the value stays right).
 fn mutate(b: &[u8], from: &[u8], to: &[u8]) -> Vec<u8> {
     assert_eq!(from.len(), to.len());
-    let hits: Vec<usize> = b.windows(from.len()).enumerate().filter(|(_, w)| *w == from).map(|(i, _)| i).collect();
-    assert_eq!(hits.len(), 1, "{:?} occurs {} times in {:?}", String::from_utf8_lossy(from), hits.len(), b);
+    let hits: Vec<usize> =
+        b.windows(from.len()).enumerate().filter(|(_, w)| *w == from).map(|(i, _)| i).collect();
+    assert_eq!(
+        hits.len(),
+        1,
+        "{:?} occurs {} times in {:?}",
+        String::from_utf8_lossy(from),
+        hits.len(),
+        b
+    );
     let mut v = b.to_vec();
     v[hits[0]..hits[0] + from.len()].copy_from_slice(to);
     v
@@ -312,10 +320,15 @@ fn each_rule_is_the_servers() {
             Ok(s) => {
                 let n = s.conn().cmd(&["DBSIZE"]).unwrap().int();
                 if n != Some(1) {
-                    problems.push(format!("{}: the server holds {n:?} keys from the good file", case.rule));
+                    problems.push(format!(
+                        "{}: the server holds {n:?} keys from the good file",
+                        case.rule
+                    ));
                 }
             }
-            Err(log) => problems.push(format!("{}: the server refuses the good file: {log}", case.rule)),
+            Err(log) => {
+                problems.push(format!("{}: the server refuses the good file: {log}", case.rule))
+            }
         }
         for args in [
             &["inspect", good.to_str().unwrap()][..],
@@ -323,20 +336,29 @@ fn each_rule_is_the_servers() {
         ] {
             let (code, out, err) = rdbfile::run_timed(args, None, Duration::from_secs(30));
             if code != Some(0) || (args[0] == "inspect" && out.is_empty()) {
-                problems.push(format!("{}: rdbshift {} refuses the good file: {err}", case.rule, args[0]));
+                problems.push(format!(
+                    "{}: rdbshift {} refuses the good file: {err}",
+                    case.rule, args[0]
+                ));
             }
         }
         // with it: both refuse it
         match server_loads(&bad) {
             Ok(_) => problems.push(format!("{}: the server loads the bad file", case.rule)),
-            Err(log) if !log.to_lowercase().contains(&case.server_says.to_lowercase()) => {
-                problems.push(format!("{}: the server log does not say {:?}:\n{log}", case.rule, case.server_says))
-            }
+            Err(log) if !log.to_lowercase().contains(&case.server_says.to_lowercase()) => problems
+                .push(format!(
+                    "{}: the server log does not say {:?}:\n{log}",
+                    case.rule, case.server_says
+                )),
             Err(log) => {
-                let why = log
-                    .lines()
-                    .find(|l| l.contains("Internal error") || l.contains("Guru") || l.contains("Short read"));
-                eprintln!("{}: Redis 8.6 refuses: {}", case.rule, why.unwrap_or("(see log)").trim());
+                let why = log.lines().find(|l| {
+                    l.contains("Internal error") || l.contains("Guru") || l.contains("Short read")
+                });
+                eprintln!(
+                    "{}: Redis 8.6 refuses: {}",
+                    case.rule,
+                    why.unwrap_or("(see log)").trim()
+                );
             }
         }
         let p = rdbfile::refused_everywhere(bad.to_str().unwrap());
@@ -354,8 +376,15 @@ fn each_rule_is_the_servers() {
             &["convert", bad.to_str().unwrap(), "-o", "-", "--restore", "--no-checksum"],
         ] {
             let (code, out, err) = rdbfile::run_timed(args, None, Duration::from_secs(30));
-            if code == Some(0) || out.windows(7).any(|w| w == b"RESTORE") || !err.contains("byte offset") {
-                problems.push(format!("{}: {args:?} exit {code:?}, {} bytes out: {err}", case.rule, out.len()));
+            if code == Some(0)
+                || out.windows(7).any(|w| w == b"RESTORE")
+                || !err.contains("byte offset")
+            {
+                problems.push(format!(
+                    "{}: {args:?} exit {code:?}, {} bytes out: {err}",
+                    case.rule,
+                    out.len()
+                ));
             }
         }
         // load (RESTORE mode): the good value arrives, the bad one never does
@@ -366,7 +395,10 @@ fn each_rule_is_the_servers() {
                 Duration::from_secs(60),
             );
             let got = exists(&mut tc);
-            if (code == Some(0)) != (want == 1) || got != Some(want) || (want == 0 && !err.contains("byte offset")) {
+            if (code == Some(0)) != (want == 1)
+                || got != Some(want)
+                || (want == 0 && !err.contains("byte offset"))
+            {
                 problems.push(format!(
                     "{}: load of the {} file: exit {code:?}, key there: {got:?}: {err}",
                     case.rule,
@@ -375,9 +407,13 @@ fn each_rule_is_the_servers() {
             }
             tc.cmd(&["FLUSHALL"]).unwrap();
         }
-        let (_, _, err) = rdbfile::run_timed(&["inspect", bad.to_str().unwrap()], None, Duration::from_secs(30));
+        let (_, _, err) =
+            rdbfile::run_timed(&["inspect", bad.to_str().unwrap()], None, Duration::from_secs(30));
         if !err.contains(case.we_say) || !err.contains("in key \"k\"") {
-            problems.push(format!("{}: rdbshift says {err:?}, not {:?} in key \"k\"", case.rule, case.we_say));
+            problems.push(format!(
+                "{}: rdbshift says {err:?}, not {:?} in key \"k\"",
+                case.rule, case.we_say
+            ));
         }
         eprintln!("{}: rdbshift refuses: {}", case.rule, err.trim());
     }
@@ -403,7 +439,8 @@ fn duplicate_keys_are_refused_by_name_unless_allowed() {
     let fp = f.to_str().unwrap();
 
     if common::server_bin("redis-8.6").is_some() {
-        let log = server_loads(&f).err().expect("the server loads a file with a key twice in one db");
+        let log =
+            server_loads(&f).err().expect("the server loads a file with a key twice in one db");
         assert!(log.contains("Duplicated key found in RDB file"), "{log}");
     }
     let p = rdbfile::refused_everywhere(fp);
@@ -415,13 +452,18 @@ fn duplicate_keys_are_refused_by_name_unless_allowed() {
     assert!(err.contains("database 0"), "{err}");
 
     // accepted with the option: every record shows, the last one of db 0 last
-    let (code, out, err) =
-        rdbfile::run_timed(&["inspect", fp, "--allow-duplicate-keys"], None, Duration::from_secs(30));
+    let (code, out, err) = rdbfile::run_timed(
+        &["inspect", fp, "--allow-duplicate-keys"],
+        None,
+        Duration::from_secs(30),
+    );
     assert_eq!(code, Some(0), "{err}");
     let out = String::from_utf8(out).unwrap();
     assert_eq!(out.lines().count(), 5, "{out}");
     assert!(out.lines().nth(3).unwrap().contains("\"second\""), "{out}");
-    for extra in [&["convert", fp, "-o", "/dev/null"][..], &["convert", fp, "-o", "/dev/null", "--restore"]] {
+    for extra in
+        [&["convert", fp, "-o", "/dev/null"][..], &["convert", fp, "-o", "/dev/null", "--restore"]]
+    {
         let mut args = extra.to_vec();
         args.push("--allow-duplicate-keys");
         let (code, _, err) = rdbfile::run_timed(&args, None, Duration::from_secs(30));

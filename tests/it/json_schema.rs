@@ -15,8 +15,11 @@ use common::{Server, rdbshift, servers_root};
 
 /// The code block that follows `<!-- test:NAME -->` in the README.
 fn readme_block(name: &str) -> String {
-    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
-    let at = readme.find(&format!("<!-- test:{name} -->")).unwrap_or_else(|| panic!("README has no {name} example"));
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let at = readme
+        .find(&format!("<!-- test:{name} -->"))
+        .unwrap_or_else(|| panic!("README has no {name} example"));
     let rest = &readme[at..];
     let start = rest.find("```").unwrap();
     let body = &rest[start..];
@@ -52,8 +55,11 @@ fn one_type_per_field_and_the_readme_queries_work() {
     assert_eq!(code, 0, "{err}");
     let jsonl = dir.path().join("keys.jsonl");
     std::fs::write(&jsonl, &out).unwrap();
-    let records: Vec<serde_json::Value> =
-        out.split(|&b| b == b'\n').filter(|l| !l.is_empty()).map(|l| serde_json::from_slice(l).unwrap()).collect();
+    let records: Vec<serde_json::Value> = out
+        .split(|&b| b == b'\n')
+        .filter(|l| !l.is_empty())
+        .map(|l| serde_json::from_slice(l).unwrap())
+        .collect();
     assert_eq!(records.len(), 5);
     let mut names = Vec::new();
     for r in &records {
@@ -85,11 +91,19 @@ fn one_type_per_field_and_the_readme_queries_work() {
     let jq = readme_block("jq");
     let filter = jq.lines().find(|l| l.starts_with("jq ")).unwrap();
     let filter = filter.split('\'').nth(1).unwrap();
-    let o = Command::new("jq").args(["-r", filter]).arg(&jsonl).stdin(std::process::Stdio::null()).output_timed();
+    let o = Command::new("jq")
+        .args(["-r", filter])
+        .arg(&jsonl)
+        .stdin(std::process::Stdio::null())
+        .output_timed();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let lines: Vec<String> = String::from_utf8_lossy(&o.stdout).lines().map(str::to_string).collect();
+    let lines: Vec<String> =
+        String::from_utf8_lossy(&o.stdout).lines().map(str::to_string).collect();
     assert_eq!(lines.len(), 2, "two hashes named user:*: {lines:?}");
-    assert!(lines.contains(&"user:1".to_string()) && lines.iter().any(|l| l.starts_with("user:\u{fffd}")));
+    assert!(
+        lines.contains(&"user:1".to_string())
+            && lines.iter().any(|l| l.starts_with("user:\u{fffd}"))
+    );
 
     // the README's DuckDB example, in a real DuckDB
     let sql = readme_block("duckdb").replace("keys.jsonl", jsonl.to_str().unwrap());

@@ -11,7 +11,10 @@ use common::servercmp::{CmpOpts, compare_servers};
 use common::{Server, corpus, rdbshift};
 
 fn dumps(server: &str) -> Vec<std::path::PathBuf> {
-    ["compact", "expanded"].iter().map(|p| corpus().join(format!("servers/{server}-{p}-seed1.rdb"))).collect()
+    ["compact", "expanded"]
+        .iter()
+        .map(|p| corpus().join(format!("servers/{server}-{p}-seed1.rdb")))
+        .collect()
 }
 
 fn standalone(server: &str, mode: &[&str]) {
@@ -25,8 +28,12 @@ fn standalone(server: &str, mode: &[&str]) {
         assert_eq!(code, 0, "{server} {}: {err}", f.display());
         assert!(err.contains(" 0 failed"), "{err}");
         let restored = mode.is_empty();
-        let (n, diffs) =
-            compare_servers(&a, &b, &target_of(server), &CmpOpts { all_dbs: true, restored, streams: true });
+        let (n, diffs) = compare_servers(
+            &a,
+            &b,
+            &target_of(server),
+            &CmpOpts { all_dbs: true, restored, streams: true },
+        );
         assert!(
             diffs.is_empty(),
             "{server} {} {mode:?}: {} differences over {n} keys:\n{}",
@@ -55,11 +62,16 @@ fn cluster(server: &str) {
             report.to_str().unwrap(),
         ]);
         assert_eq!(code, 0, "{server} cluster: {err}");
-        let rep: serde_json::Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
+        let rep: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
         assert_eq!(rep["failed"], 0);
         assert_eq!(rep["per_node"].as_object().unwrap().len(), 3, "{rep}");
-        let (n, diffs) =
-            compare_servers(&a, &c, &target_of(server), &CmpOpts { all_dbs: false, restored: true, streams: true });
+        let (n, diffs) = compare_servers(
+            &a,
+            &c,
+            &target_of(server),
+            &CmpOpts { all_dbs: false, restored: true, streams: true },
+        );
         assert!(
             diffs.is_empty(),
             "{server} cluster {}: {} differences over {n} keys:\n{}",
@@ -68,7 +80,8 @@ fn cluster(server: &str) {
             diffs.join("\n")
         );
         assert!(n > 10 && n as u64 == rep["loaded"].as_u64().unwrap(), "{n} keys vs {rep}");
-        let (code, _, err) = rdbshift(&["verify", f.to_str().unwrap(), "--target", &url, "--db", "0"]);
+        let (code, _, err) =
+            rdbshift(&["verify", f.to_str().unwrap(), "--target", &url, "--db", "0"]);
         assert_eq!(code, 0, "verify on the cluster: {err}");
         // a cluster refuses other dbs unless one is picked
         let (code, _, err) = rdbshift(&["load", f.to_str().unwrap(), "--target", &url]);
@@ -134,8 +147,14 @@ fn redis_8_6_dump_into_redis_8_0() {
     let Some(s) = Server::start_ok("redis-8.0", None, &[]) else { return };
     let report = s.dir.path().join("report.json");
     let url = s.url();
-    let (code, _, err) =
-        rdbshift(&["load", f.to_str().unwrap(), "--target", &url, "--report", report.to_str().unwrap()]);
+    let (code, _, err) = rdbshift(&[
+        "load",
+        f.to_str().unwrap(),
+        "--target",
+        &url,
+        "--report",
+        report.to_str().unwrap(),
+    ]);
     assert_eq!(code, 0, "{err}");
     assert!(err.contains("stream(s) lost their IDMP state"), "{err}");
     let rep: serde_json::Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();

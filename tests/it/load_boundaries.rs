@@ -40,12 +40,16 @@ fn ok(c: &mut Conn, args: &[&[u8]]) {
 fn banded_dump(dir: &Path) -> Option<(PathBuf, u64)> {
     let s = Server::start_ok("redis-7.0", None, &[])?;
     let mut c = s.conn();
-    let sizes = [1usize, 7, 100, 1000, 4000, 30_000, 65_535, 65_536, 100_000, 1 << 20, 3 << 20, 5 << 20];
+    let sizes =
+        [1usize, 7, 100, 1000, 4000, 30_000, 65_535, 65_536, 100_000, 1 << 20, 3 << 20, 5 << 20];
     let mut n = 0u64;
     for round in 0..3u64 {
         for (i, &size) in sizes.iter().enumerate() {
             let name = format!("band:{round}:{i}:{size}");
-            ok(&mut c, &[b"SET", name.as_bytes(), &bytes(n, size, (round + i as u64).is_multiple_of(2))]);
+            ok(
+                &mut c,
+                &[b"SET", name.as_bytes(), &bytes(n, size, (round + i as u64).is_multiple_of(2))],
+            );
             if i.is_multiple_of(3) {
                 ok(&mut c, &[b"PEXPIRE", name.as_bytes(), b"86400000"]);
             }
@@ -87,7 +91,10 @@ fn banded_dump(dir: &Path) -> Option<(PathBuf, u64)> {
 /// The offset a checkpoint records for its (only) dump.
 fn checkpoint_offset(ck: &Path) -> u64 {
     let text = std::fs::read_to_string(ck).unwrap();
-    let line = text.lines().find(|l| l.starts_with("dump\t")).unwrap_or_else(|| panic!("no dump entry: {text}"));
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("dump\t"))
+        .unwrap_or_else(|| panic!("no dump entry: {text}"));
     line.split('\t').nth(2).unwrap().parse().unwrap()
 }
 
@@ -102,7 +109,9 @@ fn flush(urls: &[String]) {
 fn keys_on(urls: &[String]) -> i64 {
     urls.iter()
         .map(|u| {
-            let mut c = Conn::connect(u.trim_start_matches("redis://"), std::time::Duration::from_secs(60)).unwrap();
+            let mut c =
+                Conn::connect(u.trim_start_matches("redis://"), std::time::Duration::from_secs(60))
+                    .unwrap();
             match c.cmd(&["DBSIZE"]).unwrap() {
                 Reply::Int(n) => n,
                 r => panic!("{r:?}"),
@@ -112,12 +121,20 @@ fn keys_on(urls: &[String]) -> i64 {
 }
 
 /// Loads `dump` with `extra` and checks that the counts add up exactly.
-fn load_counts_every_key(dump: &Path, n: u64, target: &str, nodes: &[String], extra: &[&str], tag: &str) {
+fn load_counts_every_key(
+    dump: &Path,
+    n: u64,
+    target: &str,
+    nodes: &[String],
+    extra: &[&str],
+    tag: &str,
+) {
     let dir = common::tempdir::Dir::new("bounds");
     flush(nodes);
     let ck = dir.path().join("ck");
     let rep = dir.path().join("report.json");
-    let mut args = vec!["load", dump.to_str().unwrap(), "--target", target, "--report", rep.to_str().unwrap()];
+    let mut args =
+        vec!["load", dump.to_str().unwrap(), "--target", target, "--report", rep.to_str().unwrap()];
     args.extend_from_slice(extra);
     let with_ck = tag.contains("checkpoint");
     if with_ck {
@@ -158,14 +175,28 @@ fn keys_at_chunk_boundaries_are_counted_in_every_mode() {
         for (extra, tag) in runs {
             let mut args = vec!["--mode", mode];
             args.extend_from_slice(extra);
-            load_counts_every_key(&dump, n, &s.url(), &urls, &args, &format!("standalone {mode} {tag}"));
+            load_counts_every_key(
+                &dump,
+                n,
+                &s.url(),
+                &urls,
+                &args,
+                &format!("standalone {mode} {tag}"),
+            );
         }
     }
     drop(s);
     let Some(cl) = Cluster::start("redis-7.0") else { return };
     let urls: Vec<String> = cl.nodes.iter().map(|n| n.url()).collect();
     for mode in ["restore", "commands"] {
-        load_counts_every_key(&dump, n, &cl.url(), &urls, &["--mode", mode], &format!("cluster {mode} checkpoint"));
+        load_counts_every_key(
+            &dump,
+            n,
+            &cl.url(),
+            &urls,
+            &["--mode", mode],
+            &format!("cluster {mode} checkpoint"),
+        );
         load_counts_every_key(
             &dump,
             n,

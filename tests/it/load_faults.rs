@@ -29,7 +29,9 @@ fn finish(child: common::proc::Running) -> (i32, String) {
 fn master_killed_and_restarted_mid_load() {
     let dir = common::tempdir::Dir::new("faults");
     let f = workload(&dir, 300_000, 200);
-    let Some(mut c) = Cluster::start_with("redis-7.0", &["--appendonly", "yes", "--appendfsync", "always"]) else {
+    let Some(mut c) =
+        Cluster::start_with("redis-7.0", &["--appendonly", "yes", "--appendfsync", "always"])
+    else {
         return;
     };
     let report = dir.path().join("report.json");
@@ -115,31 +117,52 @@ fn a_slot_migrating_during_the_whole_load_follows_ask() {
     let dest = (owner + 1) % 3;
     let (src_id, dest_id) = (id(&c.nodes[owner]), id(&c.nodes[dest]));
     let ok = |r: Reply| assert_eq!(r, Reply::Status(b"OK".to_vec()));
-    ok(c.nodes[dest].conn().cmd(&["CLUSTER", "SETSLOT", &slot.to_string(), "IMPORTING", &src_id]).unwrap());
-    ok(c.nodes[owner].conn().cmd(&["CLUSTER", "SETSLOT", &slot.to_string(), "MIGRATING", &dest_id]).unwrap());
-    let in_slot =
-        (0..50_000).filter(|i| crate::common::checksum::slot(format!("key:{i:07}").as_bytes()) == slot).count() as u64;
+    ok(c.nodes[dest]
+        .conn()
+        .cmd(&["CLUSTER", "SETSLOT", &slot.to_string(), "IMPORTING", &src_id])
+        .unwrap());
+    ok(c.nodes[owner]
+        .conn()
+        .cmd(&["CLUSTER", "SETSLOT", &slot.to_string(), "MIGRATING", &dest_id])
+        .unwrap());
+    let in_slot = (0..50_000)
+        .filter(|i| crate::common::checksum::slot(format!("key:{i:07}").as_bytes()) == slot)
+        .count() as u64;
     assert!(in_slot > 0);
     let report = dir.path().join("report.json");
     let (code, err) = finish(spawn_load(f.to_str().unwrap(), &c.url(), report.to_str().unwrap()));
     assert_eq!(code, 0, "{err}");
     let rep: serde_json::Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
     assert_eq!((rep["loaded"].as_u64(), rep["failed"].as_u64()), (Some(50_000), Some(0)), "{rep}");
-    assert!(rep["redirects"].as_u64().unwrap() >= in_slot, "every key of slot {slot} was redirected: {rep}");
-    let keys = |n: &Server| match n.conn().cmd(&["CLUSTER", "COUNTKEYSINSLOT", &slot.to_string()]).unwrap() {
+    assert!(
+        rep["redirects"].as_u64().unwrap() >= in_slot,
+        "every key of slot {slot} was redirected: {rep}"
+    );
+    let keys = |n: &Server| match n
+        .conn()
+        .cmd(&["CLUSTER", "COUNTKEYSINSLOT", &slot.to_string()])
+        .unwrap()
+    {
         Reply::Int(k) => k as u64,
         r => panic!("{r:?}"),
     };
-    assert_eq!((keys(&c.nodes[owner]), keys(&c.nodes[dest])), (0, in_slot), "the keys are on the importing node");
+    assert_eq!(
+        (keys(&c.nodes[owner]), keys(&c.nodes[dest])),
+        (0, in_slot),
+        "the keys are on the importing node"
+    );
 }
 
 /// Whether `n` serves `slot` according to its own view.
 fn owns(n: &Server, slot: u16) -> bool {
-    let Reply::Array(Some(ranges)) = n.conn().cmd(&["CLUSTER", "SLOTS"]).unwrap() else { return false };
+    let Reply::Array(Some(ranges)) = n.conn().cmd(&["CLUSTER", "SLOTS"]).unwrap() else {
+        return false;
+    };
     ranges.iter().any(|r| match r {
         Reply::Array(Some(f)) => match (&f[0], &f[1], &f[2]) {
             (Reply::Int(a), Reply::Int(b), Reply::Array(Some(m))) => {
-                (*a as u16..=*b as u16).contains(&slot) && m.get(1) == Some(&Reply::Int(n.port as i64))
+                (*a as u16..=*b as u16).contains(&slot)
+                    && m.get(1) == Some(&Reply::Int(n.port as i64))
             }
             _ => false,
         },
@@ -151,8 +174,11 @@ fn owns(n: &Server, slot: u16) -> bool {
 fn memory_full_is_counted_and_fails() {
     let dir = common::tempdir::Dir::new("faults");
     let f = workload(&dir, 20_000, 500);
-    let Some(s) = Server::start_ok("redis-7.0", None, &["--maxmemory", "3mb", "--maxmemory-policy", "noeviction"])
-    else {
+    let Some(s) = Server::start_ok(
+        "redis-7.0",
+        None,
+        &["--maxmemory", "3mb", "--maxmemory-policy", "noeviction"],
+    ) else {
         return;
     };
     let report = dir.path().join("report.json");
@@ -182,7 +208,8 @@ fn rerun_after_a_crash_resumes_from_the_checkpoint() {
     // crash once the checkpoint says some progress was made
     let t = Instant::now();
     loop {
-        let off: u64 = std::fs::read_to_string(&ck).ok().and_then(|t| checkpoint_offset(&t)).unwrap_or(0);
+        let off: u64 =
+            std::fs::read_to_string(&ck).ok().and_then(|t| checkpoint_offset(&t)).unwrap_or(0);
         if off > 0 {
             break;
         }
@@ -193,13 +220,15 @@ fn rerun_after_a_crash_resumes_from_the_checkpoint() {
     child.wait();
     let before = dbsize(&s);
     assert!(before > 0 && before < 300_000, "{before} keys at the crash");
-    let (code, _, err) = rdbshift(&["load", file, "--target", &s.url(), "--checkpoint", ck.to_str().unwrap()]);
+    let (code, _, err) =
+        rdbshift(&["load", file, "--target", &s.url(), "--checkpoint", ck.to_str().unwrap()]);
     assert_eq!(code, 0, "{err}");
     assert!(err.contains("resuming at byte offset"), "{err}");
     let (code, _, err) = rdbshift(&["verify", file, "--target", &s.url()]);
     assert_eq!(code, 0, "{err}");
     // a third run has nothing left to do
-    let (code, _, err) = rdbshift(&["load", file, "--target", &s.url(), "--checkpoint", ck.to_str().unwrap()]);
+    let (code, _, err) =
+        rdbshift(&["load", file, "--target", &s.url(), "--checkpoint", ck.to_str().unwrap()]);
     assert_eq!(code, 0, "{err}");
     assert!(err.contains("already loaded"), "{err}");
 }
@@ -233,7 +262,8 @@ fn existing_keys_on_conflict() {
 #[test]
 fn shards_load_together() {
     let dir = common::tempdir::Dir::new("faults");
-    let (a, b) = (workload_named(&dir, 100_000, 100, "a:"), workload_named(&dir, 100_000, 100, "b:"));
+    let (a, b) =
+        (workload_named(&dir, 100_000, 100, "a:"), workload_named(&dir, 100_000, 100, "b:"));
     let Some(c) = Cluster::start("redis-7.0") else { return };
     let report = dir.path().join("report.json");
     let (code, _, err) = rdbshift(&[
@@ -248,12 +278,16 @@ fn shards_load_together() {
     assert_eq!(code, 0, "{err}");
     let rep: serde_json::Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
     assert_eq!((rep["loaded"].as_u64(), rep["failed"].as_u64()), (Some(200_000), Some(0)), "{rep}");
-    let (code, _, err) = rdbshift(&["verify", a.to_str().unwrap(), b.to_str().unwrap(), "--target", &c.url()]);
+    let (code, _, err) =
+        rdbshift(&["verify", a.to_str().unwrap(), b.to_str().unwrap(), "--target", &c.url()]);
     assert_eq!(code, 0, "{err}");
     assert!(err.contains("checked 200000 keys: 0 missing, 0 different"), "{err}");
 }
 
 /// The offset the checkpoint records for its (first) dump.
 fn checkpoint_offset(text: &str) -> Option<u64> {
-    text.lines().find_map(|l| l.strip_prefix("dump\t")).and_then(|l| l.split('\t').nth(1)).and_then(|o| o.parse().ok())
+    text.lines()
+        .find_map(|l| l.strip_prefix("dump\t"))
+        .and_then(|l| l.split('\t').nth(1))
+        .and_then(|o| o.parse().ok())
 }

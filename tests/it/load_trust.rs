@@ -50,16 +50,19 @@ fn a_damaged_dump_is_refused_before_anything_is_sent() {
     let Some(s) = Server::start_ok("redis-7.0", None, &[]) else { return };
     let dir = common::tempdir::Dir::new("trust");
     let bad = dir.path().join("bad.rdb");
-    std::fs::write(&bad, patched(&std::fs::read(FIXTURE).unwrap(), b"hello", b"hellp", false)).unwrap();
+    std::fs::write(&bad, patched(&std::fs::read(FIXTURE).unwrap(), b"hello", b"hellp", false))
+        .unwrap();
     for mode in ["restore", "commands"] {
-        let (code, _, err) = rdbshift(&["load", bad.to_str().unwrap(), "--target", &s.url(), "--mode", mode]);
+        let (code, _, err) =
+            rdbshift(&["load", bad.to_str().unwrap(), "--target", &s.url(), "--mode", mode]);
         assert_eq!(code, 1, "{err}");
         assert!(err.contains("checksum mismatch") && err.contains("byte offset"), "{err}");
         assert!(err.contains("nothing was loaded"), "{err}");
         assert_eq!(total_keys(&s), 0, "not one key reached the target");
     }
     // --salvage: the user takes the risk; every complete key goes, the run still fails
-    let (code, _, err) = rdbshift(&["load", bad.to_str().unwrap(), "--target", &s.url(), "--salvage"]);
+    let (code, _, err) =
+        rdbshift(&["load", bad.to_str().unwrap(), "--target", &s.url(), "--salvage"]);
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("--salvage"), "{err}");
     assert_eq!(total_keys(&s), 15, "{err}");
@@ -83,7 +86,8 @@ fn databases_are_exact() {
     let Some(t) = Server::start_ok("redis-7.0", None, &["--databases", "4"]) else { return };
 
     // a db the target does not have: refused before anything is sent
-    let (code, _, err) = rdbshift(&["load", f, "--target", &t.url(), "--to-db", "9", "--merge-dbs"]);
+    let (code, _, err) =
+        rdbshift(&["load", f, "--target", &t.url(), "--to-db", "9", "--merge-dbs"]);
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("db 9 cannot be selected") && err.contains("4 databases"), "{err}");
     let Some(t2) = Server::start_ok("redis-7.0", None, &["--databases", "2"]) else { return };
@@ -98,9 +102,13 @@ fn databases_are_exact() {
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("--merge-dbs"), "{err}");
     assert_eq!(total_keys(&t), 0);
-    let (code, _, err) = rdbshift(&["load", f, "--target", &format!("{}/2", t.url()), "--merge-dbs"]);
+    let (code, _, err) =
+        rdbshift(&["load", f, "--target", &format!("{}/2", t.url()), "--merge-dbs"]);
     assert_eq!(code, 0, "{err}");
-    assert!(err.contains("1 key name(s) occur in more than one") && err.contains("\"same\""), "{err}");
+    assert!(
+        err.contains("1 key name(s) occur in more than one") && err.contains("\"same\""),
+        "{err}"
+    );
     assert_eq!((keys_in(&t, 0), keys_in(&t, 2)), (0, 3));
     assert_eq!(t.conn().cmd(&["SELECT", "2"]).ok(), Some(Reply::Status(b"OK".to_vec())));
 
@@ -129,8 +137,11 @@ fn interrupted_with_failures_then_a_rerun_sends_them_again() {
     let dir = common::tempdir::Dir::new("trust");
     let f = workload(&dir, 200_000, 200);
     let file = f.to_str().unwrap();
-    let Some(s) = Server::start_ok("redis-7.0", None, &["--maxmemory", "4mb", "--maxmemory-policy", "noeviction"])
-    else {
+    let Some(s) = Server::start_ok(
+        "redis-7.0",
+        None,
+        &["--maxmemory", "4mb", "--maxmemory-policy", "noeviction"],
+    ) else {
         return;
     };
     let ck = dir.path().join("ck");
@@ -145,7 +156,10 @@ fn interrupted_with_failures_then_a_rerun_sends_them_again() {
     let t = Instant::now();
     while checkpoint_state(&ck).1 == 0 {
         assert!(t.elapsed() < Duration::from_secs(60), "no failure recorded in time");
-        assert!(child.try_wait().unwrap().is_none(), "the load ended before it could be interrupted");
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the load ended before it could be interrupted"
+        );
         std::thread::sleep(Duration::from_millis(2));
     }
     // the server stalls (acknowledgements stop), and the user presses Ctrl-C
@@ -162,14 +176,19 @@ fn interrupted_with_failures_then_a_rerun_sends_them_again() {
     let n = |k: &str| rep[k].as_u64().unwrap();
     assert_eq!(n("keys"), 200_000);
     assert!(n("failed") > 0 && n("loaded") > 0 && n("not_sent") > 0, "{rep}");
-    assert_eq!(n("loaded") + n("failed") + n("not_sent"), 200_000, "every key accounted for: {rep}");
+    assert_eq!(
+        n("loaded") + n("failed") + n("not_sent"),
+        200_000,
+        "every key accounted for: {rep}"
+    );
     assert!(dbsize(&s) as u64 >= n("loaded"), "keys acknowledged after the grace period may exist");
     let (offset, failed) = checkpoint_state(&ck);
     assert!(offset > 0 && failed as u64 == n("failed"), "{offset} {failed} {rep}");
 
     // the cause fixed, a rerun sends the failures again and the rest
     s.conn().cmd(&["CONFIG", "SET", "maxmemory", "0"]).unwrap();
-    let (code, _, err) = rdbshift(&["load", file, "--target", &s.url(), "--checkpoint", ck.to_str().unwrap()]);
+    let (code, _, err) =
+        rdbshift(&["load", file, "--target", &s.url(), "--checkpoint", ck.to_str().unwrap()]);
     assert_eq!(code, 0, "{err}");
     assert!(err.contains(&format!("sending again {failed} key(s) that failed")), "{err}");
     assert!(err.contains(" 0 failed"), "{err}");
@@ -212,7 +231,8 @@ fn a_checkpoint_is_for_one_dump_only() {
     assert_eq!(total_keys(&s), 0);
     // a checkpoint that cannot be written is found before anything is sent
     let missing = dir.path().join("no/such/dir/ck");
-    let (code, _, err) = rdbshift(&["load", f, "--target", &s.url(), "--checkpoint", missing.to_str().unwrap()]);
+    let (code, _, err) =
+        rdbshift(&["load", f, "--target", &s.url(), "--checkpoint", missing.to_str().unwrap()]);
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("no/such/dir/ck"), "{err}");
     assert_eq!(total_keys(&s), 0);
@@ -229,7 +249,8 @@ fn outputs_never_destroy_inputs() {
     for out in ["d.rdb", "link", "hard"] {
         let o = dir.path().join(out);
         for cmd in ["convert", "inspect"] {
-            let (code, _, err) = rdbshift(&[cmd, dump.to_str().unwrap(), "-o", o.to_str().unwrap()]);
+            let (code, _, err) =
+                rdbshift(&[cmd, dump.to_str().unwrap(), "-o", o.to_str().unwrap()]);
             assert_eq!(code, 1, "{cmd} -o {out}: {err}");
             assert!(err.contains("refusing to overwrite"), "{err}");
             assert_eq!(std::fs::read(&dump).unwrap(), orig, "{cmd} -o {out} left the input intact");
@@ -274,7 +295,13 @@ fn a_dump_truncated_under_the_reader_is_a_clear_error() {
         let st = child.output();
         let err = String::from_utf8_lossy(&st.stderr);
         assert_eq!(st.status.code(), Some(1), "{cmd:?}: {err}");
-        assert!(err.contains("victim.rdb") && err.contains("changed while it was being read"), "{cmd:?}: {err}");
-        assert!(rest.len() + first.len() > 1 << 16, "{cmd:?}: output before the change was written");
+        assert!(
+            err.contains("victim.rdb") && err.contains("changed while it was being read"),
+            "{cmd:?}: {err}"
+        );
+        assert!(
+            rest.len() + first.len() > 1 << 16,
+            "{cmd:?}: output before the change was written"
+        );
     }
 }

@@ -112,8 +112,7 @@ fn serve(c: TcpStream, script: Script, answered: &AtomicUsize, stop: &AtomicBool
             "PING" => b"+PONG\r\n".to_vec(),
             "AUTH" | "SELECT" => b"+OK\r\n".to_vec(),
             "INFO" => {
-                let body =
-                    "# Server\r\nredis_version:7.0.0\r\nredis_mode:standalone\r\n# Cluster\r\ncluster_enabled:0\r\n";
+                let body = "# Server\r\nredis_version:7.0.0\r\nredis_mode:standalone\r\n# Cluster\r\ncluster_enabled:0\r\n";
                 format!("${}\r\n{body}\r\n", body.len()).into_bytes()
             }
             _ => match script {
@@ -154,8 +153,12 @@ fn serve(c: TcpStream, script: Script, answered: &AtomicUsize, stop: &AtomicBool
 fn run(args: &[&str], limit_kib: Option<u64>, timeout: Duration) -> (Option<i32>, String, f64) {
     let mut cmd = Command::new("sh");
     let ulimit = limit_kib.map(|k| format!("ulimit -v {k}; ")).unwrap_or_default();
-    cmd.arg("-c").arg(format!("{ulimit}exec \"$0\" \"$@\"")).arg(env!("CARGO_BIN_EXE_rdbshift")).args(args);
-    let mut child = cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped()).spawn_timed();
+    cmd.arg("-c")
+        .arg(format!("{ulimit}exec \"$0\" \"$@\""))
+        .arg(env!("CARGO_BIN_EXE_rdbshift"))
+        .args(args);
+    let mut child =
+        cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped()).spawn_timed();
     let mut err = child.stderr.take().unwrap();
     let reader = std::thread::spawn(move || {
         let mut s = String::new();
@@ -170,7 +173,10 @@ fn run(args: &[&str], limit_kib: Option<u64>, timeout: Duration) -> (Option<i32>
         if start.elapsed() > timeout {
             let _ = child.kill();
             let _ = child.wait();
-            panic!("rdbshift {args:?} still running after {timeout:?}: it hangs; stderr: {}", reader.join().unwrap());
+            panic!(
+                "rdbshift {args:?} still running after {timeout:?}: it hangs; stderr: {}",
+                reader.join().unwrap()
+            );
         }
         std::thread::sleep(Duration::from_millis(10));
     }
@@ -192,8 +198,11 @@ fn a_server_that_never_answers_times_out_in_the_handshake() {
     let fake = Fake::start(Script::Silent);
     let f = dump();
     for cmd in ["load", "verify"] {
-        let (code, err, secs) =
-            run(&[cmd, &f, "--target", &fake.url(), "--timeout", "2"], None, Duration::from_secs(30));
+        let (code, err, secs) = run(
+            &[cmd, &f, "--target", &fake.url(), "--timeout", "2"],
+            None,
+            Duration::from_secs(30),
+        );
         assert_ne!(code, Some(0), "{cmd}: {err}");
         let want = format!("timed out after 2 s waiting for {} (PING)", fake.addr());
         assert!(err.contains(&want), "{cmd}: wanted {want:?} in: {err}");
@@ -210,7 +219,16 @@ fn a_server_that_stops_answering_mid_load_is_a_failure_not_a_hang() {
     let dir = common::tempdir::Dir::new("stop");
     let report = dir.path().join("report.json");
     let (code, err, secs) = run(
-        &["load", &f, "--target", &fake.url(), "--timeout", "1", "--report", report.to_str().unwrap()],
+        &[
+            "load",
+            &f,
+            "--target",
+            &fake.url(),
+            "--timeout",
+            "1",
+            "--report",
+            report.to_str().unwrap(),
+        ],
         None,
         Duration::from_secs(120),
     );
@@ -222,10 +240,16 @@ fn a_server_that_stops_answering_mid_load_is_a_failure_not_a_hang() {
     let (loaded, failed) = (rep["loaded"].as_u64().unwrap(), rep["failed"].as_u64().unwrap());
     // at most what the server acknowledged counts as loaded; every other key failed
     assert!(loaded <= 40, "{rep}");
-    assert!(failed > 0 && loaded + failed == total, "loaded {loaded} + failed {failed} != {total} keys: {rep}");
+    assert!(
+        failed > 0 && loaded + failed == total,
+        "loaded {loaded} + failed {failed} != {total} keys: {rep}"
+    );
     assert!(rep["reconnects"].as_u64().unwrap() >= 1, "{rep}");
     assert!(fake.answered.load(Ordering::SeqCst) >= 40);
-    eprintln!("stopped server: {loaded} loaded, {failed} failed, in {secs:.1} s: {}", err.lines().last().unwrap_or(""));
+    eprintln!(
+        "stopped server: {loaded} loaded, {failed} failed, in {secs:.1} s: {}",
+        err.lines().last().unwrap_or("")
+    );
 }
 
 fn huge_bulk() -> Vec<u8> {
@@ -261,10 +285,26 @@ fn endless_line() -> Vec<u8> {
 fn replies_no_server_sends_are_protocol_errors() {
     let f = dump();
     let cases: [(&str, Script, &str); 4] = [
-        ("giant bulk", Script::Reply { head: huge_bulk, fill: b'x', tail: 2 << 30 }, "bulk length 999999999999"),
-        ("2M nested arrays", Script::Reply { head: deep, fill: b'*', tail: 0 }, "nested more than 128 deep"),
-        ("garbage", Script::Reply { head: garbage, fill: 0, tail: 0 }, "unknown reply type byte 0x00"),
-        ("endless line", Script::Reply { head: endless_line, fill: b'a', tail: 2 << 30 }, "a line longer than"),
+        (
+            "giant bulk",
+            Script::Reply { head: huge_bulk, fill: b'x', tail: 2 << 30 },
+            "bulk length 999999999999",
+        ),
+        (
+            "2M nested arrays",
+            Script::Reply { head: deep, fill: b'*', tail: 0 },
+            "nested more than 128 deep",
+        ),
+        (
+            "garbage",
+            Script::Reply { head: garbage, fill: 0, tail: 0 },
+            "unknown reply type byte 0x00",
+        ),
+        (
+            "endless line",
+            Script::Reply { head: endless_line, fill: b'a', tail: 2 << 30 },
+            "a line longer than",
+        ),
     ];
     for (name, script, why) in cases {
         let fake = Fake::start(script);
@@ -276,10 +316,16 @@ fn replies_no_server_sends_are_protocol_errors() {
             }
             let (code, err, secs) = run(&args, Some(1 << 20), Duration::from_secs(120));
             let want = format!("protocol error from {}: ", fake.addr());
-            assert!(err.contains(&want) && err.contains(why), "{name}, {cmd}: wanted {want:?}, {why:?} in: {err}");
+            assert!(
+                err.contains(&want) && err.contains(why),
+                "{name}, {cmd}: wanted {want:?}, {why:?} in: {err}"
+            );
             assert_eq!(code, Some(1), "{name}, {cmd} (a crash has no exit code): {err}");
             assert!(!err.contains("memory allocation") && !err.contains("overflow"), "{err}");
-            eprintln!("{name}, {cmd}: failed cleanly in {secs:.1} s: {}", err.lines().last().unwrap_or(""));
+            eprintln!(
+                "{name}, {cmd}: failed cleanly in {secs:.1} s: {}",
+                err.lines().last().unwrap_or("")
+            );
         }
         assert!(fake.answered.load(Ordering::SeqCst) >= 2, "{name}: the bad reply was sent");
     }
@@ -301,7 +347,11 @@ fn a_paused_server_mid_load_times_out_and_the_load_recovers() {
     let (url, rep_path) = (dst.url(), report.to_str().unwrap().to_string());
     let file = f.to_str().unwrap().to_string();
     let load = std::thread::spawn(move || {
-        run(&["load", &file, "--target", &url, "--timeout", "2", "--report", &rep_path], None, Duration::from_secs(180))
+        run(
+            &["load", &file, "--target", &url, "--timeout", "2", "--report", &rep_path],
+            None,
+            Duration::from_secs(180),
+        )
     });
     // pause once the load is under way
     let mut d = dst.conn();
@@ -322,9 +372,19 @@ fn a_paused_server_mid_load_times_out_and_the_load_recovers() {
     let rep: serde_json::Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
     assert_eq!(rep["loaded"], 300_000, "{rep}");
     assert!(rep["reconnects"].as_u64().unwrap() >= 1, "the pause was not noticed: {rep}");
-    assert!(waited >= Duration::from_millis(4500), "finished {waited:?} after the pause began, before it ended");
+    assert!(
+        waited >= Duration::from_millis(4500),
+        "finished {waited:?} after the pause began, before it ended"
+    );
     assert_eq!(d.cmd(&["DBSIZE"]).unwrap().int(), Some(300_000));
-    let (code, _, err) = common::rdbshift(&["verify", f.to_str().unwrap(), "--target", &dst.url(), "--sample", "2000"]);
+    let (code, _, err) = common::rdbshift(&[
+        "verify",
+        f.to_str().unwrap(),
+        "--target",
+        &dst.url(),
+        "--sample",
+        "2000",
+    ]);
     assert_eq!(code, 0, "{err}");
 }
 
@@ -343,15 +403,22 @@ fn a_stopped_server_times_out_in_the_handshake() {
     }
     assert!(Command::new("kill").args(["-STOP", &pid]).status_timed().success());
     let resume = Resume(pid);
-    let (code, err, secs) =
-        run(&["load", &dump(), "--target", &s.url(), "--timeout", "2"], None, Duration::from_secs(30));
+    let (code, err, secs) = run(
+        &["load", &dump(), "--target", &s.url(), "--timeout", "2"],
+        None,
+        Duration::from_secs(30),
+    );
     drop(resume);
     assert_ne!(code, Some(0));
     let want = format!("timed out after 2 s waiting for {} (PING)", s.addr());
     assert!(err.contains(&want), "wanted {want:?} in: {err}");
     assert!(secs < 7.0, "{secs:.1} s");
     // and once it runs again, the same load works
-    let (code, err, _) = run(&["load", &dump(), "--target", &s.url(), "--timeout", "2"], None, Duration::from_secs(60));
+    let (code, err, _) = run(
+        &["load", &dump(), "--target", &s.url(), "--timeout", "2"],
+        None,
+        Duration::from_secs(60),
+    );
     assert_eq!(code, Some(0), "{err}");
 }
 
@@ -360,7 +427,11 @@ fn a_stopped_server_times_out_in_the_handshake() {
 fn accounted(rep: &serde_json::Value, total: u64) -> (u64, u64) {
     let n = |k: &str| rep[k].as_u64().unwrap_or_else(|| panic!("{k} in {rep}"));
     assert_eq!(n("keys"), total, "{rep}");
-    assert_eq!(n("loaded") + n("failed") + n("not_sent") + n("filtered") + n("expired"), total, "{rep}");
+    assert_eq!(
+        n("loaded") + n("failed") + n("not_sent") + n("filtered") + n("expired"),
+        total,
+        "{rep}"
+    );
     (n("loaded"), n("failed"))
 }
 
@@ -396,7 +467,10 @@ fn a_node_that_never_answers_is_given_up_in_bounded_time() {
     assert!(secs < 3.0 * 11.0 + 10.0, "took {secs:.1} s with --timeout 11: {err}");
     let want = format!("timed out after 11 s waiting for {}", fake.addr());
     let note = format!("{} has not answered for 10 s (", fake.addr());
-    assert!(err.contains(&note) && err.contains("replies outstanding)"), "wanted {note:?} in: {err}");
+    assert!(
+        err.contains(&note) && err.contains("replies outstanding)"),
+        "wanted {note:?} in: {err}"
+    );
     assert!(err.contains(&want), "wanted {want:?} in: {err}");
     assert!(err.contains(&format!("gave up on {}", fake.addr())), "{err}");
     let rep: serde_json::Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
@@ -408,13 +482,23 @@ fn a_node_that_never_answers_is_given_up_in_bounded_time() {
     // the checkpoint does not pretend anything was done: every key is before its offset and
     // listed as failed (a rerun sends it again), or after the offset
     let text = std::fs::read_to_string(&ck).unwrap();
-    let offset: u64 =
-        text.lines().find_map(|l| l.strip_prefix("dump\t")).unwrap().split('\t').nth(1).unwrap().parse().unwrap();
+    let offset: u64 = text
+        .lines()
+        .find_map(|l| l.strip_prefix("dump\t"))
+        .unwrap()
+        .split('\t')
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
     let listed = text.lines().filter(|l| l.starts_with("failed\t")).count() as u64;
     assert!(offset == 0 || listed == total, "offset {offset}, {listed} of {total} listed: {text}");
     // verify against the same silent node ends in bounded time too, saying so
-    let (code, err, secs) =
-        run(&["verify", &f, "--target", &fake.url(), "--timeout", "3"], None, Duration::from_secs(60));
+    let (code, err, secs) = run(
+        &["verify", &f, "--target", &fake.url(), "--timeout", "3"],
+        None,
+        Duration::from_secs(60),
+    );
     assert_eq!(code, Some(1), "{err}");
     assert!(secs < 3.0 * 3.0 + 10.0, "verify took {secs:.1} s with --timeout 3: {err}");
     assert!(err.contains(&format!("timed out after 3 s waiting for {}", fake.addr())), "{err}");
@@ -436,7 +520,16 @@ fn a_paused_target_ends_load_and_verify_in_bounded_time() {
     assert_eq!(d.cmd(&["CLIENT", "PAUSE", "120000", "WRITE"]).unwrap().text(), "OK");
     let report = dst.dir.path().join("report.json");
     let (code, err, secs) = run(
-        &["load", &file, "--target", &dst.url(), "--timeout", "2", "--report", report.to_str().unwrap()],
+        &[
+            "load",
+            &file,
+            "--target",
+            &dst.url(),
+            "--timeout",
+            "2",
+            "--report",
+            report.to_str().unwrap(),
+        ],
         None,
         Duration::from_secs(60),
     );
@@ -478,7 +571,16 @@ fn one_dead_master_fails_only_its_keys() {
     assert_eq!(dead.conn().cmd(&["CLIENT", "PAUSE", "120000", "WRITE"]).unwrap().text(), "OK");
     let report = cl.nodes[0].dir.path().join("report.json");
     let (code, err, secs) = run(
-        &["load", f.to_str().unwrap(), "--target", &cl.url(), "--timeout", "2", "--report", report.to_str().unwrap()],
+        &[
+            "load",
+            f.to_str().unwrap(),
+            "--target",
+            &cl.url(),
+            "--timeout",
+            "2",
+            "--report",
+            report.to_str().unwrap(),
+        ],
         None,
         Duration::from_secs(90),
     );
@@ -492,6 +594,7 @@ fn one_dead_master_fails_only_its_keys() {
     assert_eq!(rep["not_sent"], 0, "{rep}");
     // about a third each: the live masters took theirs
     assert!(loaded > 15_000 && failed > 5_000, "{rep}");
-    let live: i64 = [0, 2].iter().map(|&i| cl.nodes[i].conn().cmd(&["DBSIZE"]).unwrap().int().unwrap()).sum();
+    let live: i64 =
+        [0, 2].iter().map(|&i| cl.nodes[i].conn().cmd(&["DBSIZE"]).unwrap().int().unwrap()).sum();
     assert_eq!(live as u64, loaded, "{rep}");
 }

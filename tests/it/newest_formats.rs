@@ -14,7 +14,8 @@ use serde_json::Value;
 fn lp(items: &[&[u8]]) -> Vec<u8> {
     let mut body = Vec::new();
     for it in items {
-        let n = std::str::from_utf8(it).ok().and_then(|s| s.parse::<u8>().ok()).filter(|n| *n < 128);
+        let n =
+            std::str::from_utf8(it).ok().and_then(|s| s.parse::<u8>().ok()).filter(|n| *n < 128);
         let e: Vec<u8> = match n {
             Some(n) => vec![n],
             None => [vec![0x80 | it.len() as u8], it.to_vec()].concat(),
@@ -86,8 +87,16 @@ fn templates() -> (Vec<u8>, Vec<u8>) {
     reg.extend(string(b"x"));
     let k1 = key(32, b"k1", &[vec![3, 0xc0, 42], string(b"alice")].concat());
     let k2 = key(30, b"k2", &string(&lp(&[b"3", b"7", b"bob"])));
-    let k3 = key(31, b"k3", &[vec![1, 2], string(b"age"), string(b"name"), vec![0xc0, 1], string(b"cy")].concat());
-    let k4 = key(29, b"k4", &[vec![0], string(&lp(&[b"age", b"name"])), string(&lp(&[b"5", b"2", b"dee"]))].concat());
+    let k3 = key(
+        31,
+        b"k3",
+        &[vec![1, 2], string(b"age"), string(b"name"), vec![0xc0, 1], string(b"cy")].concat(),
+    );
+    let k4 = key(
+        29,
+        b"k4",
+        &[vec![0], string(&lp(&[b"age", b"name"])), string(&lp(&[b"5", b"2", b"dee"]))].concat(),
+    );
     (reg, [k1, k2, k3, k4].concat())
 }
 
@@ -153,7 +162,10 @@ fn v15_inspect_field_by_field() {
     let a = &keys[1];
     assert_eq!((a["type"].as_str(), a["encoding"].as_str()), (Some("array"), Some("array")));
     assert_eq!(a["value"]["insert_index"], "7");
-    assert_eq!(a["value"]["elements"], serde_json::json!([["0", "42"], ["5", "1.5"], ["7", "abc"]]));
+    assert_eq!(
+        a["value"]["elements"],
+        serde_json::json!([["0", "42"], ["5", "1.5"], ["7", "abc"]])
+    );
     assert_eq!(keys[2]["value"]["insert_index"], Value::Null);
     assert_eq!(keys[2]["value"]["elements"], serde_json::json!([["18446744073709551614", "z"]]));
     let g = &keys[3]["value"]["groups"][0];
@@ -194,14 +206,20 @@ fn v15_convert_by_target() {
         has("HSET k2 age 7 name bob");
         has("HSET k4 age 2 name dee");
         assert!(!cmds.iter().any(|c| c.starts_with("ARSEEK big")), "no cursor, no ARSEEK");
-        assert!(!cmds.iter().any(|c| c.contains("XCLAIM s g c 0 2-0")), "NACKed IDs are not claimed");
+        assert!(
+            !cmds.iter().any(|c| c.contains("XCLAIM s g c 0 2-0")),
+            "NACKed IDs are not claimed"
+        );
         let pos = |c: &str| cmds.iter().position(|x| x.starts_with(c)).unwrap();
         assert!(pos("ARMSET a") < pos("ARSEEK a") && pos("XCLAIM s") < pos("XNACK s"));
     }
     // 8.6: arrays and NACKs cannot be held; counted and named, --strict exits 2
     let (code, cmds, err) = convert(&p, &["--target-version", "8.6"]);
     assert_eq!(code, 0, "{err}");
-    assert!(!cmds.iter().any(|c| c.starts_with("ARMSET") || c.starts_with("XNACK") || c == "DEL a"), "{cmds:?}");
+    assert!(
+        !cmds.iter().any(|c| c.starts_with("ARMSET") || c.starts_with("XNACK") || c == "DEL a"),
+        "{cmds:?}"
+    );
     assert!(cmds.iter().any(|c| c == "HSET k1 age 42 name alice"));
     assert!(err.contains("2 array(s) not converted") && err.contains("does): a, big"), "{err}");
     assert!(err.contains("1 stream(s) lost their NACKed pending entries (1 in all"), "{err}");
@@ -218,7 +236,10 @@ fn unknown_type_in_v15_stops_at_its_offset_and_keeps_keys_before() {
     let p = write(&dir, "u.rdb", &file(15, &[before, key(34, b"x", &string(b"v"))].concat()));
     let (code, cmds, err) = convert(&p, &[]);
     assert_ne!(code, 0);
-    assert!(err.contains(&format!("unknown opcode or value type 34 (0x22) at byte offset {at}")), "{err}");
+    assert!(
+        err.contains(&format!("unknown opcode or value type 34 (0x22) at byte offset {at}")),
+        "{err}"
+    );
     assert!(cmds.iter().any(|c| c == "SET k0 v"), "{cmds:?}");
     for k in ["k1", "k2", "k3", "k4"] {
         assert!(cmds.iter().any(|c| c.starts_with(&format!("HSET {k} age"))), "{k}: {cmds:?}");
@@ -245,7 +266,8 @@ fn unknown_type_in_v15_stops_at_its_offset_and_keeps_keys_before() {
         assert!(err.contains(says) && err.contains("byte offset 11"), "{err}");
     }
     // a key referring to a template id the registry lacks
-    let p = write(&dir, "t.rdb", &file(15, &[vec![0xfe, 0], key(32, b"k", &[4, 1, b'v'])].concat()));
+    let p =
+        write(&dir, "t.rdb", &file(15, &[vec![0xfe, 0], key(32, b"k", &[4, 1, b'v'])].concat()));
     let (code, _, err) = common::rdbshift(&["inspect", &p]);
     assert_ne!(code, 0);
     assert!(err.contains("unknown template id 4") && err.contains("in key \"k\""), "{err}");
@@ -263,13 +285,21 @@ fn enterprise_dump_reads_completely() {
     assert_eq!(code, 0, "{err}");
     let i: Value = serde_json::from_slice(&out).unwrap();
     assert_eq!(i["checksum"], "ok");
-    assert_eq!(i["enterprise_opcodes"], serde_json::json!([{"opcode": 107, "name": "RAM LRU", "count": 3}]));
+    assert_eq!(
+        i["enterprise_opcodes"],
+        serde_json::json!([{"opcode": 107, "name": "RAM LRU", "count": 3}])
+    );
     let (_, out, _) = common::rdbshift(&["info", p]);
     assert!(String::from_utf8_lossy(&out).contains("107 (RAM LRU) x3"));
     // opcode 121 (one length) between keys is skipped too (section 5.1)
     let dir = common::tempdir::Dir::new("ent");
-    let body = [vec![0xfe, 0, 121, 5], key(0, b"x", &string(b"1")), vec![121, 0x40, 200], key(0, b"y", &string(b"2"))]
-        .concat();
+    let body = [
+        vec![0xfe, 0, 121, 5],
+        key(0, b"x", &string(b"1")),
+        vec![121, 0x40, 200],
+        key(0, b"y", &string(b"2")),
+    ]
+    .concat();
     let p = write(&dir, "e.rdb", &file(12, &body));
     assert_eq!(inspect(&p).len(), 2);
 }
@@ -317,7 +347,16 @@ fn hostile_new_types() {
     cases.push(mk(key(
         28,
         b"a",
-        &[vec![2, 0], len(u64::MAX - 1), vec![1], vec![0; 8], len(u64::MAX - 1), vec![1], vec![0; 8]].concat(),
+        &[
+            vec![2, 0],
+            len(u64::MAX - 1),
+            vec![1],
+            vec![0; 8],
+            len(u64::MAX - 1),
+            vec![1],
+            vec![0; 8],
+        ]
+        .concat(),
     )));
     cases.push(mk(key(28, b"a", &[vec![1, 0], len(u64::MAX), vec![1], vec![0; 8]].concat())));
     cases.push(mk(key(28, b"a", &[1, 0, 0, 9, 0])));
@@ -329,16 +368,21 @@ fn hostile_new_types() {
     // a registry record that claims 3 names and holds 2, then a key
     cases.push(file(
         15,
-        &[vec![242, 0, 3], string(b"a"), string(b"bb"), vec![0xfe, 0], key(0, b"k", &string(b"v"))].concat(),
+        &[vec![242, 0, 3], string(b"a"), string(b"bb"), vec![0xfe, 0], key(0, b"k", &string(b"v"))]
+            .concat(),
     ));
     // keys naming template ids that do not exist (types 32 and 30), and one whose listpack
     // id disagrees with the key's template
     let (reg, _) = templates();
     cases.push(file(15, &[reg.clone(), vec![0xfe, 0], key(32, b"k", &[4, 1, b'v'])].concat()));
-    cases.push(file(15, &[reg.clone(), vec![0xfe, 0], key(30, b"k", &string(&lp(&[b"100", b"1", b"2"])))].concat()));
     cases.push(file(
         15,
-        &[reg.clone(), vec![0xfe, 0], key(32, b"k", &[len(u64::MAX), vec![1, b'v']].concat())].concat(),
+        &[reg.clone(), vec![0xfe, 0], key(30, b"k", &string(&lp(&[b"100", b"1", b"2"])))].concat(),
+    ));
+    cases.push(file(
+        15,
+        &[reg.clone(), vec![0xfe, 0], key(32, b"k", &[len(u64::MAX), vec![1, b'v']].concat())]
+            .concat(),
     ));
     // a type-27 group claiming 50M NACKed IDs
     let mut s27 = stream27();
@@ -364,13 +408,15 @@ fn hostile_new_types() {
 fn restore_payloads_for_8_10() {
     let dir = common::tempdir::Dir::new("v15r");
     let p = write(&dir, "v15.rdb", &v15());
-    let (code, out, err) = common::rdbshift(&["convert", &p, "-o", "-", "--restore", "--target-version", "8.10"]);
+    let (code, out, err) =
+        common::rdbshift(&["convert", &p, "-o", "-", "--restore", "--target-version", "8.10"]);
     assert_eq!(code, 0, "{err}");
     // RESP: find each RESTORE's payload by parsing bulk strings
     let mut payloads = std::collections::BTreeMap::new();
     let mut i = 0;
     while i < out.len() {
-        let line_end = |from: usize| from + out[from..].windows(2).position(|w| w == b"\r\n").unwrap();
+        let line_end =
+            |from: usize| from + out[from..].windows(2).position(|w| w == b"\r\n").unwrap();
         assert_eq!(out[i], b'*');
         let e = line_end(i);
         let n: usize = std::str::from_utf8(&out[i + 1..e]).unwrap().parse().unwrap();
@@ -391,17 +437,25 @@ fn restore_payloads_for_8_10() {
     }
     let (t1, b1, v1) = common::rdbfile::split_payload(&payloads["k1"]).unwrap();
     assert_eq!((t1, v1), (31, 15));
-    assert_eq!(b1, &[vec![1, 2], string(b"age"), string(b"name"), vec![0xc0, 42], string(b"alice")].concat()[..]);
+    assert_eq!(
+        b1,
+        &[vec![1, 2], string(b"age"), string(b"name"), vec![0xc0, 42], string(b"alice")].concat()[..]
+    );
     let (t2, b2, _) = common::rdbfile::split_payload(&payloads["k2"]).unwrap();
     assert_eq!(t2, 29);
-    assert_eq!(b2, &[vec![1, 2], string(b"age"), string(b"name"), string(&lp(&[b"3", b"7", b"bob"]))].concat()[..]);
+    assert_eq!(
+        b2,
+        &[vec![1, 2], string(b"age"), string(b"name"), string(&lp(&[b"3", b"7", b"bob"]))].concat()
+            [..]
+    );
     // each payload's value, put in a file of its own, reads back as the original hash
     for (k, want) in [
         ("k1", serde_json::json!([["age", "42"], ["name", "alice"]])),
         ("k2", serde_json::json!([["age", "7"], ["name", "bob"]])),
     ] {
         let (t, b, _) = common::rdbfile::split_payload(&payloads[k]).unwrap();
-        let f = write(&dir, "one.rdb", &file(15, &[vec![0xfe, 0], key(t, k.as_bytes(), b)].concat()));
+        let f =
+            write(&dir, "one.rdb", &file(15, &[vec![0xfe, 0], key(t, k.as_bytes(), b)].concat()));
         assert_eq!(inspect(&f)[0]["value"], want);
     }
     let (_, b, _) = common::rdbfile::split_payload(&payloads["a"]).unwrap();
@@ -459,7 +513,8 @@ fn v14_dump_restored_into_real_older_servers() {
         }
         let t = common::datagen::target_of(server);
         let same = target == "8.6";
-        let (keys, diffs) = compare_servers(&a, &b, &t, &CmpOpts { all_dbs: true, restored: same, streams: same });
+        let (keys, diffs) =
+            compare_servers(&a, &b, &t, &CmpOpts { all_dbs: true, restored: same, streams: same });
         assert!(diffs.is_empty() && keys > 50, "{target}: {keys} keys: {diffs:?}");
         checked += 1;
     }

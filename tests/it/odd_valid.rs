@@ -32,7 +32,9 @@ fn odd_data(c: &mut Conn, name: &str) -> u64 {
         call(c, &["XADD", "s:trimmed", "MAXLEN", "60", "*", "f", &format!("v{i}")]);
     }
     call(c, &["XTRIM", "s:trimmed", "MAXLEN", "40"]);
-    let Reply::Array(Some(ids)) = call(c, &["XRANGE", "s:trimmed", "-", "+", "COUNT", "5"]) else { panic!() };
+    let Reply::Array(Some(ids)) = call(c, &["XRANGE", "s:trimmed", "-", "+", "COUNT", "5"]) else {
+        panic!()
+    };
     for e in ids.iter().take(3) {
         let Reply::Array(Some(f)) = e else { panic!() };
         let Reply::Bulk(Some(id)) = &f[0] else { panic!() };
@@ -103,8 +105,10 @@ fn odd_data(c: &mut Conn, name: &str) -> u64 {
 fn no_warning(what: &str, code: i32, err: &str) {
     assert_eq!(code, 0, "{what}: {err}");
     // Redis Stack writes module aux records, which no command carries: a real loss
-    let said: Vec<&str> =
-        err.lines().filter(|l| l.contains("warning") && !l.contains("module aux record(s) not converted")).collect();
+    let said: Vec<&str> = err
+        .lines()
+        .filter(|l| l.contains("warning") && !l.contains("module aux record(s) not converted"))
+        .collect();
     assert!(said.is_empty(), "{what}: a warning the server would not give: {err}");
 }
 
@@ -147,14 +151,26 @@ fn odd_but_valid_dumps_of_every_server_are_read_in_every_mode() {
             assert!(a[1] >= keys - 1, "{name} {mode}: {err}");
             let (code, _, err) = rdbshift(&["verify", fs, "--target", &t.url(), "--strict"]);
             assert_eq!(code, 0, "{name} {mode} verify: {err}");
-            assert!(err.contains(" 0 different") && err.contains(" 0 not comparable"), "{name} {mode}: {err}");
+            assert!(
+                err.contains(" 0 different") && err.contains(" 0 not comparable"),
+                "{name} {mode}: {err}"
+            );
             // what the target holds is what the server that wrote the dump held
             let mut tc = t.conn();
-            for (cmd, key) in [("XLEN", "s:trimmed"), ("XLEN", "s:empty"), ("HLEN", "h:big-shrunk"), ("LLEN", "l:one")]
-            {
-                assert_eq!(tc.cmd(&[cmd, key]).unwrap(), c.cmd(&[cmd, key]).unwrap(), "{name} {mode}: {cmd} {key}");
+            for (cmd, key) in [
+                ("XLEN", "s:trimmed"),
+                ("XLEN", "s:empty"),
+                ("HLEN", "h:big-shrunk"),
+                ("LLEN", "l:one"),
+            ] {
+                assert_eq!(
+                    tc.cmd(&[cmd, key]).unwrap(),
+                    c.cmd(&[cmd, key]).unwrap(),
+                    "{name} {mode}: {cmd} {key}"
+                );
             }
-            let xinfo = |c: &mut Conn| format!("{:?}", c.cmd(&["XINFO", "GROUPS", "s:empty"]).unwrap());
+            let xinfo =
+                |c: &mut Conn| format!("{:?}", c.cmd(&["XINFO", "GROUPS", "s:empty"]).unwrap());
             assert_eq!(xinfo(&mut tc), xinfo(&mut c), "{name} {mode}: the empty stream's group");
         }
         tried += 1;
@@ -176,7 +192,10 @@ fn long_stream(server: &str, dir: &Path) -> PathBuf {
     call(&mut c, &["SAVE"]);
     let mut d = std::fs::read(s.dir.path().join("dump.rdb")).unwrap();
     // after the nodes: length 118 (0x40 0x76), last ID 120-1 (0x40 0x78, 0x01)
-    let at = d.windows(5).position(|w| w == [0x40, 0x76, 0x40, 0x78, 0x01]).expect("the stream's length");
+    let at = d
+        .windows(5)
+        .position(|w| w == [0x40, 0x76, 0x40, 0x78, 0x01])
+        .expect("the stream's length");
     assert_eq!(d.windows(5).filter(|w| *w == [0x40, 0x76, 0x40, 0x78, 0x01]).count(), 1);
     d[at + 1] = 120;
     let n = d.len();
@@ -215,7 +234,8 @@ fn a_stream_longer_than_its_entries_is_carried_as_stored() {
         assert!(out.contains("odd but loadable (every server loads them as stored): 1 streams whose stored length is not their live entries"), "{server}: {out}");
         // RESTORE carries the stored length, and verify agrees
         let t = Server::start_ok(server, None, &[]).unwrap();
-        let (code, _, err) = rdbshift(&["load", fs, "--target", &t.url(), "--mode", "restore", "--strict"]);
+        let (code, _, err) =
+            rdbshift(&["load", fs, "--target", &t.url(), "--mode", "restore", "--strict"]);
         no_warning(&format!("{server} load restore"), code, &err);
         assert_eq!(xlen(&t), Reply::Int(120), "{server}");
         let (code, _, err) = rdbshift(&["verify", fs, "--target", &t.url(), "--strict"]);
@@ -225,14 +245,21 @@ fn a_stream_longer_than_its_entries_is_carried_as_stored() {
         let t = Server::start_ok(server, None, &[]).unwrap();
         let (code, _, err) = rdbshift(&["load", fs, "--target", &t.url(), "--mode", "commands"]);
         assert_eq!(code, 0, "{server}: {err}");
-        assert!(err.contains("1 stream(s) whose stored length is not their live entries"), "{server}: {err}");
+        assert!(
+            err.contains("1 stream(s) whose stored length is not their live entries"),
+            "{server}: {err}"
+        );
         assert_eq!(xlen(&t), Reply::Int(118), "{server}");
         let (code, _, err) = rdbshift(&["verify", fs, "--target", &t.url()]);
         assert_eq!(code, 0, "{server} verify: {err}");
-        assert!(err.contains("not comparable: 1 stream lengths: the stored length (120)"), "{server}: {err}");
+        assert!(
+            err.contains("not comparable: 1 stream lengths: the stored length (120)"),
+            "{server}: {err}"
+        );
         let (code, _, _) = rdbshift(&["verify", fs, "--target", &t.url(), "--strict"]);
         assert_eq!(code, 2, "{server}");
-        let (code, _, err) = rdbshift(&["load", fs, "--target", &t.url(), "--mode", "commands", "--strict"]);
+        let (code, _, err) =
+            rdbshift(&["load", fs, "--target", &t.url(), "--mode", "commands", "--strict"]);
         assert_eq!(code, 2, "{server}: {err}");
     }
     // Valkey 9 refuses such a stream, in a file and in a RESTORE: it goes there as commands,
@@ -241,7 +268,8 @@ fn a_stream_longer_than_its_entries_is_carried_as_stored() {
     let Some(v9) = Server::start("valkey-9.1", Some(&f), &[]) else { return };
     assert!(v9.is_err(), "Valkey 9.1 refuses the file itself");
     let t = Server::start_ok("valkey-9.1", None, &[]).unwrap();
-    let (code, _, err) = rdbshift(&["load", f.to_str().unwrap(), "--target", &t.url(), "--mode", "restore"]);
+    let (code, _, err) =
+        rdbshift(&["load", f.to_str().unwrap(), "--target", &t.url(), "--mode", "restore"]);
     assert_eq!(code, 0, "{err}");
     assert!(err.contains("1 stream(s) whose stored length is not their live entries"), "{err}");
     assert_eq!(xlen(&t), Reply::Int(118));

@@ -14,7 +14,9 @@ use common::rdbshift;
 #[test]
 fn a_file_that_is_not_an_rdb_file_says_so() {
     let dir = common::tempdir::Dir::new("texts");
-    for (name, bytes) in [("six.rdb", &b"\x89PNG\r\n"[..]), ("text.rdb", b"hello, world: not a dump")] {
+    for (name, bytes) in
+        [("six.rdb", &b"\x89PNG\r\n"[..]), ("text.rdb", b"hello, world: not a dump")]
+    {
         let f = dir.path().join(name);
         std::fs::write(&f, bytes).unwrap();
         let fs = f.to_str().unwrap();
@@ -49,9 +51,14 @@ fn salvage_is_offered_when_complete_keys_come_before_the_damage() {
     d[n - 1] ^= 1; // the checksum is wrong
     let f = dir.path().join("bad-crc.rdb");
     std::fs::write(&f, d).unwrap();
-    let (code, _, err) = rdbshift(&["load", f.to_str().unwrap(), "--target", "redis://127.0.0.1:1"]);
+    let (code, _, err) =
+        rdbshift(&["load", f.to_str().unwrap(), "--target", "redis://127.0.0.1:1"]);
     assert_eq!(code, 1, "{err}");
-    assert!(err.contains("checksum") && err.contains("3 complete key(s) come before the damage: --salvage"), "{err}");
+    assert!(
+        err.contains("checksum")
+            && err.contains("3 complete key(s) come before the damage: --salvage"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -74,9 +81,16 @@ fn info_counts_types_with_and_without_the_already_expired() {
     let out = String::from_utf8_lossy(&out);
     assert!(out.contains("(2 already expired)"), "{out}");
     assert!(out.contains("  types: string=5\n"), "{out}");
-    assert!(out.contains("  types without the already expired (what a server loads): string=3\n"), "{out}");
+    assert!(
+        out.contains("  types without the already expired (what a server loads): string=3\n"),
+        "{out}"
+    );
     let (_, listed, _) = rdbshift(&["inspect", fs]);
-    assert_eq!(listed.iter().filter(|&&b| b == b'\n').count(), 3, "inspect lists what a server loads");
+    assert_eq!(
+        listed.iter().filter(|&&b| b == b'\n').count(),
+        3,
+        "inspect lists what a server loads"
+    );
     let (code, json, err) = rdbshift(&["info", fs, "--json"]);
     assert_eq!(code, 0, "{err}");
     let v: serde_json::Value = serde_json::from_slice(&json).unwrap();

@@ -43,11 +43,15 @@ fn millions_of_template_records_stay_within_the_budget() {
     let (code, out, err) = run_timed(&["info", fs], limit, t);
     assert_eq!(code, Some(0), "info: {err}");
     let out = String::from_utf8_lossy(&out);
-    assert!(out.contains(&format!("hash templates: {RECORDS}")) && out.contains("db 0: 1 keys"), "{out}");
+    assert!(
+        out.contains(&format!("hash templates: {RECORDS}")) && out.contains("db 0: 1 keys"),
+        "{out}"
+    );
     let (code, out, err) = run_timed(&["inspect", fs], limit, t);
     assert_eq!(code, Some(0), "inspect: {err}");
     assert_eq!(out.iter().filter(|&&b| b == b'\n').count(), 1, "inspect: one key");
-    let (code, out, err) = run_timed(&["convert", fs, "-o", "-", "--target-version", "8.6"], limit, t);
+    let (code, out, err) =
+        run_timed(&["convert", fs, "-o", "-", "--target-version", "8.6"], limit, t);
     assert_eq!(code, Some(0), "convert: {err}");
     assert!(out.windows(3).any(|w| w == b"SET"), "convert wrote the key");
     let Some(s) = Server::start_ok("redis-8.6", None, &[]) else { return };

@@ -10,7 +10,11 @@ use crate::common::proc::Timed;
 use common::{Server, corpus, rdbshift};
 
 fn openssl(dir: &std::path::Path, args: &[&str]) {
-    let st = Command::new("openssl").args(args).current_dir(dir).stdin(std::process::Stdio::null()).output_timed();
+    let st = Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .stdin(std::process::Stdio::null())
+        .output_timed();
     assert!(st.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&st.stderr));
 }
 
@@ -38,7 +42,18 @@ fn load_and_verify_over_tls() {
     );
     openssl(
         d,
-        &["req", "-newkey", "rsa:2048", "-nodes", "-keyout", "srv.key", "-out", "srv.csr", "-subj", "/CN=localhost"],
+        &[
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "srv.key",
+            "-out",
+            "srv.csr",
+            "-subj",
+            "/CN=localhost",
+        ],
     );
     std::fs::write(d.join("ext"), "subjectAltName=IP:127.0.0.1,DNS:localhost\n").unwrap();
     openssl(
@@ -100,8 +115,12 @@ fn load_and_verify_over_tls() {
 /// given extensions; `keygen` are openssl's arguments that write `{name}.key`.
 fn signed(d: &std::path::Path, name: &str, ca: &str, keygen: &[&str], ext: &str) {
     openssl(d, keygen);
-    let (key, csr, crt, extf) =
-        (format!("{name}.key"), format!("{name}.csr"), format!("{name}.crt"), format!("{name}.ext"));
+    let (key, csr, crt, extf) = (
+        format!("{name}.key"),
+        format!("{name}.csr"),
+        format!("{name}.crt"),
+        format!("{name}.ext"),
+    );
     openssl(d, &["req", "-new", "-key", &key, "-out", &csr, "-subj", &format!("/CN={name}")]);
     std::fs::write(d.join(&extf), ext).unwrap();
     let (ca_crt, ca_key) = (format!("{ca}.crt"), format!("{ca}.key"));
@@ -131,7 +150,10 @@ fn ca(d: &std::path::Path, name: &str) {
     let (key, crt, subj) = (format!("{name}.key"), format!("{name}.crt"), format!("/CN={name}"));
     openssl(
         d,
-        &["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", &key, "-out", &crt, "-days", "2", "-subj", &subj],
+        &[
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", &key, "-out", &crt,
+            "-days", "2", "-subj", &subj,
+        ],
     );
 }
 
@@ -200,11 +222,16 @@ fn client_certificates_sni_and_cacertdir() {
     // the certificate is for rdbshift.test, not 127.0.0.1
     let (code, _, err) = run("load", &mtls);
     assert_ne!(code, 0);
-    assert!(err.contains("certificate is not accepted") && err.contains("not valid for name"), "{err}");
+    assert!(
+        err.contains("certificate is not accepted") && err.contains("not valid for name"),
+        "{err}"
+    );
     eprintln!("wrong name: {err}");
     // a client certificate from a CA the server does not trust
-    let (code, _, err) =
-        run("load", &["--sni", "rdbshift.test", "--cert", &p("stranger.crt"), "--tls-key", &p("stranger.key")]);
+    let (code, _, err) = run(
+        "load",
+        &["--sni", "rdbshift.test", "--cert", &p("stranger.crt"), "--tls-key", &p("stranger.key")],
+    );
     assert_ne!(code, 0);
     assert!(err.contains("refused our client certificate"), "{err}");
     eprintln!("untrusted client certificate: {err}");
@@ -221,7 +248,8 @@ fn client_certificates_sni_and_cacertdir() {
     let (code, _, err) = rdbshift(&["verify", file, "--target", &s.url()]);
     assert_eq!(code, 0, "{err}");
     // the other key formats, one file with certificate and key, a CA directory
-    let (rsa_crt, rsa_key, p8, both) = (p("clirsa.crt"), p("clirsa.key"), p("cli.p8"), p("cli-and-key.pem"));
+    let (rsa_crt, rsa_key, p8, both) =
+        (p("clirsa.crt"), p("clirsa.key"), p("cli.p8"), p("cli-and-key.pem"));
     for more in [
         vec!["--cert", &rsa_crt, "--tls-key", &rsa_key],
         vec!["--cert", &cli_crt, "--tls-key", &p8],

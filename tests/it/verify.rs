@@ -49,7 +49,8 @@ fn verify(file: &Path, url: &str, args: &[&str]) -> Outcome {
     all.extend_from_slice(args);
     let (code, _, err) = rdbshift(&all);
     let line = err.lines().find(|l| l.contains("rdbshift: checked ")).unwrap_or("").to_string();
-    let extra_line = err.lines().find(|l| l.starts_with("rdbshift: extra: ")).unwrap_or("").to_string();
+    let extra_line =
+        err.lines().find(|l| l.starts_with("rdbshift: extra: ")).unwrap_or("").to_string();
     Outcome {
         code,
         checked: num_after(&line, "checked").unwrap_or(u64::MAX),
@@ -87,7 +88,10 @@ fn listed(file: &Path, args: &[&str]) -> Vec<Value> {
     all.extend_from_slice(args);
     let (code, out, err) = rdbshift(&all);
     assert_eq!(code, 0, "{err}");
-    out.split(|&b| b == b'\n').filter(|l| !l.is_empty()).map(|l| serde_json::from_slice(l).unwrap()).collect()
+    out.split(|&b| b == b'\n')
+        .filter(|l| !l.is_empty())
+        .map(|l| serde_json::from_slice(l).unwrap())
+        .collect()
 }
 
 fn bytes(v: &Value) -> Vec<u8> {
@@ -96,7 +100,12 @@ fn bytes(v: &Value) -> Vec<u8> {
 
 fn call(c: &mut Conn, args: &[&[u8]]) -> Reply {
     let r = c.call(args).unwrap();
-    assert!(!r.is_error(), "{:?}: {}", args.iter().map(|a| String::from_utf8_lossy(a)).collect::<Vec<_>>(), r.text());
+    assert!(
+        !r.is_error(),
+        "{:?}: {}",
+        args.iter().map(|a| String::from_utf8_lossy(a)).collect::<Vec<_>>(),
+        r.text()
+    );
     r
 }
 
@@ -109,7 +118,12 @@ fn compact(server: &str) -> PathBuf {
 }
 
 /// A dump written by `server` (started fresh) after `fill` ran on it.
-fn dump_of(server: &str, dir: &common::tempdir::Dir, name: &str, fill: impl FnOnce(&mut Conn)) -> Option<PathBuf> {
+fn dump_of(
+    server: &str,
+    dir: &common::tempdir::Dir,
+    name: &str,
+    fill: impl FnOnce(&mut Conn),
+) -> Option<PathBuf> {
     let s = Server::start_ok(server, None, &[])?;
     let mut c = s.conn();
     fill(&mut c);
@@ -126,7 +140,11 @@ fn clean_load_passes_on_every_server() {
     for server in common::SERVERS {
         let f = compact(server);
         let n = listed(&f, &[]).len();
-        assert_eq!(n, listed(&f, &["--include-expired"]).len(), "{server}: the corpus has expired keys");
+        assert_eq!(
+            n,
+            listed(&f, &["--include-expired"]).len(),
+            "{server}: the corpus has expired keys"
+        );
         assert!(n >= 100, "{server}: {n} keys");
         let Some(s) = Server::start_ok(server, None, &[]) else { continue };
         let url = s.url();
@@ -162,7 +180,11 @@ fn keys_and_elements(server: &str) {
     renamed.extend_from_slice(b"-renamed");
     call(&mut c, &[b"RENAME", ren, &renamed]);
     call(&mut c, &[b"PEXPIREAT", ttl, b"99999999999999"]);
-    let hash = keys.iter().find(|k| call(&mut c, &[b"TYPE", k]) == Reply::Status(b"hash".to_vec())).unwrap().clone();
+    let hash = keys
+        .iter()
+        .find(|k| call(&mut c, &[b"TYPE", k]) == Reply::Status(b"hash".to_vec()))
+        .unwrap()
+        .clone();
     let Reply::Array(Some(fields)) = call(&mut c, &[b"HKEYS", &hash]) else { panic!() };
     let Reply::Bulk(Some(f0)) = &fields[fields.len() - 1] else { panic!() };
     call(&mut c, &[b"HSET", &hash, f0, b"changed!"]);
@@ -172,9 +194,17 @@ fn keys_and_elements(server: &str) {
     for k in [del, ren] {
         assert!(o.err.contains(&format!("missing: {}\n", quote(k))), "{k:?} not named: {}", o.err);
     }
-    let what = if server == "redis-6.0" { "TTL" } else { "expiry 99999999999999 (5138-11-16T09:46:39.999Z), expected" };
+    let what = if server == "redis-6.0" {
+        "TTL"
+    } else {
+        "expiry 99999999999999 (5138-11-16T09:46:39.999Z), expected"
+    };
     assert!(o.err.contains(&format!("different: {}: {what}", quote(ttl))), "{}", o.err);
-    assert!(o.err.contains(&format!("different: {}: field {} differs", quote(&hash), quote(f0))), "{}", o.err);
+    assert!(
+        o.err.contains(&format!("different: {}: field {} differs", quote(&hash), quote(f0))),
+        "{}",
+        o.err
+    );
 }
 
 #[test]
@@ -199,21 +229,28 @@ fn stream_groups(server: &str) {
     let all = listed(&f, &[]);
     let n = all.len();
     // a stream with a group that has pending entries and two consumers or more
-    let (db, key, g) =
-        all.iter()
-            .filter(|j| j["type"] == "stream")
-            .find_map(|j| {
-                let g = j["value"]["groups"].as_array().unwrap().iter().find(|g| {
-                    !g["pel"].as_array().unwrap().is_empty() && g["consumers"].as_array().unwrap().len() >= 2
-                })?;
-                Some((j["db"].as_u64().unwrap(), bytes(&j["key"]), g.clone()))
-            })
-            .expect("a stream with a PEL and two consumers");
+    let (db, key, g) = all
+        .iter()
+        .filter(|j| j["type"] == "stream")
+        .find_map(|j| {
+            let g = j["value"]["groups"].as_array().unwrap().iter().find(|g| {
+                !g["pel"].as_array().unwrap().is_empty()
+                    && g["consumers"].as_array().unwrap().len() >= 2
+            })?;
+            Some((j["db"].as_u64().unwrap(), bytes(&j["key"]), g.clone()))
+        })
+        .expect("a stream with a PEL and two consumers");
     let group = bytes(&g["name"]);
     let pel0 = &g["pel"][0];
     let id = pel0["id"].as_str().unwrap().as_bytes().to_vec();
     let owner = bytes(&pel0["consumer"]);
-    let other = g["consumers"].as_array().unwrap().iter().map(|c| bytes(&c["name"])).find(|c| *c != owner).unwrap();
+    let other = g["consumers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| bytes(&c["name"]))
+        .find(|c| *c != owner)
+        .unwrap();
     let pending = g["pel"].as_array().unwrap().len();
     let last = g["last_delivered_id"].as_str().unwrap().to_string();
 
@@ -230,12 +267,24 @@ fn stream_groups(server: &str) {
             false,
         ),
         (
-            vec![b"XGROUP".to_vec(), b"CREATE".to_vec(), key.clone(), b"newgroup".to_vec(), b"0".to_vec()],
+            vec![
+                b"XGROUP".to_vec(),
+                b"CREATE".to_vec(),
+                key.clone(),
+                b"newgroup".to_vec(),
+                b"0".to_vec(),
+            ],
             "extra consumer group newgroup".into(),
             false,
         ),
         (
-            vec![b"XGROUP".to_vec(), b"SETID".to_vec(), key.clone(), group.clone(), b"1-1".to_vec()],
+            vec![
+                b"XGROUP".to_vec(),
+                b"SETID".to_vec(),
+                key.clone(),
+                group.clone(),
+                b"1-1".to_vec(),
+            ],
             format!("group {}: last-delivered-id 1-1, expected {last}", quote(&group)),
             false,
         ),
@@ -275,11 +324,21 @@ fn stream_groups(server: &str) {
                 b"TIME".to_vec(),
                 b"1000".to_vec(),
             ],
-            format!("group {}: pending entry {} delivery time ", quote(&group), String::from_utf8_lossy(&id)),
+            format!(
+                "group {}: pending entry {} delivery time ",
+                quote(&group),
+                String::from_utf8_lossy(&id)
+            ),
             true,
         ),
         (
-            vec![b"XGROUP".to_vec(), b"DELCONSUMER".to_vec(), key.clone(), group.clone(), other.clone()],
+            vec![
+                b"XGROUP".to_vec(),
+                b"DELCONSUMER".to_vec(),
+                key.clone(),
+                group.clone(),
+                other.clone(),
+            ],
             format!("group {}: consumer {} missing", quote(&group), quote(&other)),
             false,
         ),
@@ -345,8 +404,14 @@ fn long_pel_in_pages() {
             call(c, &[b"XADD", b"s", format!("{i}-1").as_bytes(), b"f", b"v"]);
         }
         call(c, &[b"XGROUP", b"CREATE", b"s", b"g", b"0"]);
-        call(c, &[b"XREADGROUP", b"GROUP", b"g", b"alice", b"COUNT", b"1500", b"STREAMS", b"s", b">"]);
-        call(c, &[b"XREADGROUP", b"GROUP", b"g", b"bob", b"COUNT", b"1000", b"STREAMS", b"s", b">"]);
+        call(
+            c,
+            &[b"XREADGROUP", b"GROUP", b"g", b"alice", b"COUNT", b"1500", b"STREAMS", b"s", b">"],
+        );
+        call(
+            c,
+            &[b"XREADGROUP", b"GROUP", b"g", b"bob", b"COUNT", b"1000", b"STREAMS", b"s", b">"],
+        );
     }) else {
         return;
     };
@@ -382,7 +447,11 @@ fn module_values_redis_stack() {
     let n = listed(&f, &[]).len();
     let json = listed(&f, &["--type", "ReJSON-RL"]);
     let modules = listed(&f, &["--type", "module"]).len();
-    assert!(json.len() >= 10 && modules > json.len(), "{} JSON of {modules} module values", json.len());
+    assert!(
+        json.len() >= 10 && modules > json.len(),
+        "{} JSON of {modules} module values",
+        json.len()
+    );
     let Some(s) = Server::start_ok("redis-stack-7.4", None, &[]) else { return };
     let url = s.url();
     load(&f, &url, &[]);
@@ -396,7 +465,12 @@ fn module_values_redis_stack() {
     select(&mut c, db0);
     call(&mut c, &[b"JSON.SET", &k0, b"$", br#"{"changed":true}"#]);
     one_different(&verify(&f, &url, &[]), n, &k0, "module value differs");
-    one_different(&verify(&f, &url, &["--type", "ReJSON-RL"]), json.len(), &k0, "module value differs");
+    one_different(
+        &verify(&f, &url, &["--type", "ReJSON-RL"]),
+        json.len(),
+        &k0,
+        "module value differs",
+    );
 
     load(&f, &url, &[]);
     select(&mut c, db1);
@@ -421,7 +495,12 @@ fn db_mapping() {
     // in their own db, and in another one, nothing is there
     for (u, args) in [(url.clone(), vec!["--db", "5"]), (format!("{url}/4"), vec!["--db", "5"])] {
         let o = verify(&f, &u, &args);
-        assert_eq!((o.code, o.checked, o.missing, o.different), (1, n as u64, n as u64, 0), "{}", o.err);
+        assert_eq!(
+            (o.code, o.checked, o.missing, o.different),
+            (1, n as u64, n as u64, 0),
+            "{}",
+            o.err
+        );
     }
     // one key in the wrong db
     let moved = bytes(&db5[0]["key"]);
@@ -446,16 +525,30 @@ fn filters_select_what_inspect_lists() {
     let hashes = listed(&f, &["--type", "hash"]).len();
     assert!(hashes >= 20, "{hashes} hashes");
     passes(&verify(&f, &url, &["--type", "hash"]), hashes);
-    let several = listed(&f, &["--db", "1", "--db", "15", "--key", "k*", "--type", "set", "--type", "zset"]).len();
+    let several =
+        listed(&f, &["--db", "1", "--db", "15", "--key", "k*", "--type", "set", "--type", "zset"])
+            .len();
     assert!(several >= 5, "{several}");
-    passes(&verify(&f, &url, &["--db", "1", "--db", "15", "--key", "k*", "--type", "set", "--type", "zset"]), several);
+    passes(
+        &verify(
+            &f,
+            &url,
+            &["--db", "1", "--db", "15", "--key", "k*", "--type", "set", "--type", "zset"],
+        ),
+        several,
+    );
 
     let strings = listed(&f, &["--type", "string", "--db", "0"]);
     let k = bytes(&strings[0]["key"]);
     let mut c = s.conn();
     call(&mut c, &[b"SET", &k, b"tampered"]);
     passes(&verify(&f, &url, &["--type", "hash"]), hashes);
-    one_different(&verify(&f, &url, &["--type", "string", "--db", "0"]), strings.len(), &k, "value differs");
+    one_different(
+        &verify(&f, &url, &["--type", "string", "--db", "0"]),
+        strings.len(),
+        &k,
+        "value differs",
+    );
 }
 
 /// Keys whose expiry passed, and a hash whose every field's TTL passed, are not expected:
@@ -484,7 +577,12 @@ fn expired_keys_and_fields() {
     eprintln!("h-gone held after the load: {held}");
     let o = verify(&f, &url, &[]);
     let (checked, expired) = if held { (3, 1) } else { (2, 2) };
-    assert_eq!((o.code, o.checked, o.missing, o.different, o.expired), (0, checked, 0, 0, expired), "{}", o.err);
+    assert_eq!(
+        (o.code, o.checked, o.missing, o.different, o.expired),
+        (0, checked, 0, 0, expired),
+        "{}",
+        o.err
+    );
     // a live field more: HLEN within what expired fields explain, HKEYS tells
     call(&mut c, &[b"HDEL", b"h-half", b"f"]);
     call(&mut c, &[b"HSET", b"h-half", b"x", b"y"]);
@@ -507,7 +605,12 @@ fn expired_keys_and_fields() {
     }
     for args in [&[][..], &["--include-expired"][..]] {
         let o = verify(&f, &url, args);
-        assert_eq!((o.code, o.checked, o.missing, o.different, o.expired), (0, 2, 0, 0, 2), "{}", o.err);
+        assert_eq!(
+            (o.code, o.checked, o.missing, o.different, o.expired),
+            (0, 2, 0, 0, 2),
+            "{}",
+            o.err
+        );
     }
     assert_eq!(listed(&f, &[]).len(), 2);
 }
@@ -534,7 +637,12 @@ fn extra_keys_standalone() {
     select(&mut c, 7); // no dump key goes to db 7: not verified
     call(&mut c, &[b"SET", b"elsewhere", b"x"]);
     let o = verify(&f, &url, &["--extra"]);
-    assert_eq!((o.code, o.checked, o.missing, o.different, o.extra), (1, n as u64, 0, 0, Some(2)), "{}", o.err);
+    assert_eq!(
+        (o.code, o.checked, o.missing, o.different, o.extra),
+        (1, n as u64, 0, 0, Some(2)),
+        "{}",
+        o.err
+    );
     assert_eq!(o.scanned, Some(n as u64 + 2));
     assert!(o.err.contains("extra: stray\n") && o.err.contains("extra: stray-hash\n"), "{}", o.err);
     let o = verify(&f, &url, &["--extra", "--type", "hash"]);
@@ -559,12 +667,15 @@ fn cluster_db0_and_extra() {
     let o = verify(&f, &url, &[]);
     assert_eq!(o.code, 1);
     assert!(o.err.contains("a cluster has only db 0"), "{}", o.err);
-    let (code, _, err) = rdbshift(&["verify", f.to_str().unwrap(), "--target", &url, "--db", "0", "--to-db", "3"]);
+    let (code, _, err) =
+        rdbshift(&["verify", f.to_str().unwrap(), "--target", &url, "--db", "0", "--to-db", "3"]);
     assert!(code == 1 && err.contains("a cluster has only db 0"), "{err}");
     // a stray key in a slot the dump's keys hold, and one in a slot they do not (another
     // shard's, as far as this dump can tell): only the first is extra
-    let slots: std::collections::BTreeSet<u16> =
-        listed(&f, &["--db", "0"]).iter().map(|k| crate::common::checksum::slot(&bytes(&k["key"]))).collect();
+    let slots: std::collections::BTreeSet<u16> = listed(&f, &["--db", "0"])
+        .iter()
+        .map(|k| crate::common::checksum::slot(&bytes(&k["key"])))
+        .collect();
     let name = |inside: bool| {
         (0..)
             .map(|i| format!("stray-{i}"))
@@ -582,9 +693,18 @@ fn cluster_db0_and_extra() {
         assert_eq!(added, 1);
     }
     let o = verify(&f, &url, &["--db", "0", "--extra"]);
-    assert_eq!((o.code, o.checked, o.extra, o.scanned), (1, n as u64, Some(1), Some(n as u64 + 2)), "{}", o.err);
+    assert_eq!(
+        (o.code, o.checked, o.extra, o.scanned),
+        (1, n as u64, Some(1), Some(n as u64 + 2)),
+        "{}",
+        o.err
+    );
     assert!(o.err.contains(&format!("extra: {inside}\n")), "{}", o.err);
-    assert!(o.err.contains(&format!("in the {} slots the dumps' keys hold", slots.len())), "{}", o.err);
+    assert!(
+        o.err.contains(&format!("in the {} slots the dumps' keys hold", slots.len())),
+        "{}",
+        o.err
+    );
 }
 
 /// Binary key names are printed quoted as redis-cli does (`\n`, `\xff`, spaces).
@@ -608,7 +728,11 @@ fn binary_key_names_quoted() {
     let o = verify(&f, &url, &[]);
     assert_eq!((o.code, o.checked, o.missing, o.different), (1, 3, 1, 1), "{}", o.err);
     assert!(o.err.contains("rdbshift:   missing: \"bin\\n\\xffkey\"\n"), "{}", o.err);
-    assert!(o.err.contains("rdbshift:   different: \"sp ace\": field \"f\\t1\" differs\n"), "{}", o.err);
+    assert!(
+        o.err.contains("rdbshift:   different: \"sp ace\": field \"f\\t1\" differs\n"),
+        "{}",
+        o.err
+    );
 }
 
 /// Redis 8.6 streams' IDMP settings (the dump's `XCFGSET`) are compared too.
@@ -619,7 +743,9 @@ fn idmp_settings_redis_8_6() {
     let n = all.len();
     let j = all
         .iter()
-        .find(|j| j["type"] == "stream" && !j["value"]["idmp"]["producers"].as_array().unwrap().is_empty())
+        .find(|j| {
+            j["type"] == "stream" && !j["value"]["idmp"]["producers"].as_array().unwrap().is_empty()
+        })
         .expect("a stream with IDMP producers");
     let (db, key) = (j["db"].as_u64().unwrap(), bytes(&j["key"]));
     let d = j["value"]["idmp"]["duration_s"].as_u64().unwrap();
@@ -631,15 +757,25 @@ fn idmp_settings_redis_8_6() {
     let mut c = s.conn();
     select(&mut c, db);
     let (d2, m2) = ((d % 1000 + 1).to_string(), m.to_string());
-    call(&mut c, &[b"XCFGSET", &key, b"IDMP-DURATION", d2.as_bytes(), b"IDMP-MAXSIZE", m2.as_bytes()]);
-    one_different(&verify(&f, &url, &[]), n, &key, &format!("stream idmp-duration {d2}, expected {d}"));
+    call(
+        &mut c,
+        &[b"XCFGSET", &key, b"IDMP-DURATION", d2.as_bytes(), b"IDMP-MAXSIZE", m2.as_bytes()],
+    );
+    one_different(
+        &verify(&f, &url, &[]),
+        n,
+        &key,
+        &format!("stream idmp-duration {d2}, expected {d}"),
+    );
 }
 
 /// Older dumps in newer servers (both modes): a type-15 stream's group gets the
 /// entries-read a 7.0+ server derives, and verify expects exactly that.
 #[test]
 fn older_dumps_into_newer_servers() {
-    for (src, dst) in [("redis-5.0", "redis-8.6"), ("redis-5.0", "valkey-9.1"), ("redis-6.2", "redis-7.0")] {
+    for (src, dst) in
+        [("redis-5.0", "redis-8.6"), ("redis-5.0", "valkey-9.1"), ("redis-6.2", "redis-7.0")]
+    {
         let f = compact(src);
         let all = listed(&f, &[]);
         let n = all.len();
@@ -664,10 +800,17 @@ fn older_dumps_into_newer_servers() {
             })
             .expect("a stream with a group");
         select(&mut c, db);
-        let Reply::Array(Some(groups)) = call(&mut c, &[b"XINFO", b"GROUPS", &key]) else { panic!() };
-        let derived = groups[0].array().chunks(2).find(|p| p[0].bytes() == Some(b"entries-read")).unwrap()[1].clone();
+        let Reply::Array(Some(groups)) = call(&mut c, &[b"XINFO", b"GROUPS", &key]) else {
+            panic!()
+        };
+        let derived =
+            groups[0].array().chunks(2).find(|p| p[0].bytes() == Some(b"entries-read")).unwrap()[1]
+                .clone();
         let moved = if derived == Reply::Int(0) { "1" } else { "0" };
-        call(&mut c, &[b"XGROUP", b"SETID", &key, &group, last.as_bytes(), b"ENTRIESREAD", moved.as_bytes()]);
+        call(
+            &mut c,
+            &[b"XGROUP", b"SETID", &key, &group, last.as_bytes(), b"ENTRIESREAD", moved.as_bytes()],
+        );
         one_different(
             &verify(&f, &url, &[]),
             n,
@@ -718,8 +861,13 @@ fn field_ttls_the_target_cannot_hold_are_not_comparable() {
         }
         let refs: Vec<&[u8]> = args.iter().map(|a| a.as_slice()).collect();
         call(c, &refs);
-        let mut args: Vec<Vec<u8>> =
-            vec![b"HPEXPIRE".to_vec(), b"h:ttl".to_vec(), b"86400000".to_vec(), b"FIELDS".to_vec(), b"500".to_vec()];
+        let mut args: Vec<Vec<u8>> = vec![
+            b"HPEXPIRE".to_vec(),
+            b"h:ttl".to_vec(),
+            b"86400000".to_vec(),
+            b"FIELDS".to_vec(),
+            b"500".to_vec(),
+        ];
         args.extend((0..500).map(|i| format!("f{i}").into_bytes()));
         let refs: Vec<&[u8]> = args.iter().map(|a| a.as_slice()).collect();
         call(c, &refs);
@@ -735,13 +883,18 @@ fn field_ttls_the_target_cannot_hold_are_not_comparable() {
     let o = verify(&f, &url, &[]);
     passes(&o, 3);
     assert!(o.err.contains(" 1 not comparable"), "{}", o.err);
-    assert!(o.err.contains("not comparable: 500 hash field TTLs in 1 keys: Redis 7.0"), "{}", o.err);
+    assert!(
+        o.err.contains("not comparable: 500 hash field TTLs in 1 keys: Redis 7.0"),
+        "{}",
+        o.err
+    );
     assert!(o.err.contains("rdbshift:   not comparable: h:ttl\n"), "{}", o.err);
     let o = verify(&f, &url, &["--strict"]);
     assert_eq!(o.code, 2, "{}", o.err);
     // a target that holds them: nothing is left out
     let s86 = Server::start_ok("redis-8.6", None, &[]).unwrap();
-    let (code, _, err) = rdbshift(&["load", f.to_str().unwrap(), "--target", &s86.url(), "--strict"]);
+    let (code, _, err) =
+        rdbshift(&["load", f.to_str().unwrap(), "--target", &s86.url(), "--strict"]);
     assert_eq!(code, 0, "{err}");
     let o = verify(&f, &s86.url(), &["--strict"]);
     passes(&o, 3);

@@ -13,8 +13,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     while let Some(record) = reader.next_record()? {
         if let Record::Key(k) = record {
             let name = k.name()?;
-            let expiry = k.expire_ms().map(|ms| format!(" (expires at {ms} ms)")).unwrap_or_default();
-            println!("db {} {} {}{expiry}", k.db(), k.kind().name(), String::from_utf8_lossy(&name));
+            let expiry =
+                k.expire_ms().map(|ms| format!(" (expires at {ms} ms)")).unwrap_or_default();
+            println!(
+                "db {} {} {}{expiry}",
+                k.db(),
+                k.kind().name(),
+                String::from_utf8_lossy(&name)
+            );
             n += 1;
         }
     }

@@ -113,13 +113,20 @@ impl<'a> RStr<'a> {
         }
     }
     /// A cursor over the string's bytes, for containers (ziplist, listpack, ...) stored in a string.
-    pub fn open<'b>(&self, buf: &'b mut Vec<u8>, container: &'static str, at: u64) -> Result<Cursor<'b>>
+    pub fn open<'b>(
+        &self,
+        buf: &'b mut Vec<u8>,
+        container: &'static str,
+        at: u64,
+    ) -> Result<Cursor<'b>>
     where
         'a: 'b,
     {
         match *self {
             RStr::Raw(b) => Ok(Cursor::new(b, Origin::File(at))),
-            RStr::Int(_) => Err(Error::corrupt(at, container, "stored as an integer-encoded string")),
+            RStr::Int(_) => {
+                Err(Error::corrupt(at, container, "stored as an integer-encoded string"))
+            }
             RStr::Lzf { data, ulen, at } => {
                 lzf::decompress(data, ulen, buf).map_err(|e| Error::new(at, ErrorKind::Lzf(e)))?;
                 Ok(Cursor::new(&buf[..], Origin::Lzf(at)))
@@ -295,7 +302,10 @@ impl<'a> Cursor<'a> {
             Len::Plain(n) => {
                 let remaining = self.remaining() as u64;
                 if n > remaining {
-                    return Err(self.err_at(start, ErrorKind::LengthTooLarge { what: "string", len: n, remaining }));
+                    return Err(self.err_at(
+                        start,
+                        ErrorKind::LengthTooLarge { what: "string", len: n, remaining },
+                    ));
                 }
                 Ok(RStr::Raw(self.take(n as usize)?))
             }
@@ -307,14 +317,17 @@ impl<'a> Cursor<'a> {
                 let ulen = self.plain_len()?;
                 let remaining = self.remaining() as u64;
                 if clen > remaining {
-                    return Err(
-                        self.err_at(start, ErrorKind::LengthTooLarge { what: "LZF string", len: clen, remaining })
-                    );
+                    return Err(self.err_at(
+                        start,
+                        ErrorKind::LengthTooLarge { what: "LZF string", len: clen, remaining },
+                    ));
                 }
                 if ulen > clen.saturating_mul(lzf::MAX_RATIO) || ulen > usize::MAX as u64 / 2 {
                     return Err(self.err_at(
                         start,
-                        ErrorKind::Lzf("declared length is larger than the compressed bytes can expand to"),
+                        ErrorKind::Lzf(
+                            "declared length is larger than the compressed bytes can expand to",
+                        ),
                     ));
                 }
                 let at = self.offset_of(start);

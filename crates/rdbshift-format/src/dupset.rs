@@ -104,7 +104,9 @@ impl Hasher {
         let (x, y) = match r.len() {
             8.. => (le64(r), le64(&r[r.len() - 8..])),
             4.. => (le32(r), le32(&r[r.len() - 4..])),
-            1.. => ((r[0] as u64) | (r[r.len() / 2] as u64) << 8 | (r[r.len() - 1] as u64) << 16, 0),
+            1.. => {
+                ((r[0] as u64) | (r[r.len() / 2] as u64) << 8 | (r[r.len() - 1] as u64) << 16, 0)
+            }
             0 => (0, 0),
         };
         h = fold(x ^ k1, y ^ k2 ^ h);
@@ -191,14 +193,18 @@ impl Slots {
             Slots::Heap(v) => v,
             // SAFETY: the mapping is page-aligned, `n` slots long, and every bit pattern
             // is a valid `Slot` (two integers).
-            Slots::Mapped(m, n) => unsafe { std::slice::from_raw_parts(m.as_ptr() as *const Slot, *n) },
+            Slots::Mapped(m, n) => unsafe {
+                std::slice::from_raw_parts(m.as_ptr() as *const Slot, *n)
+            },
         }
     }
     fn get_mut(&mut self) -> &mut [Slot] {
         match self {
             Slots::Heap(v) => v,
             // SAFETY: as in `get`, and the mapping is borrowed mutably.
-            Slots::Mapped(m, n) => unsafe { std::slice::from_raw_parts_mut(m.as_mut_ptr() as *mut Slot, *n) },
+            Slots::Mapped(m, n) => unsafe {
+                std::slice::from_raw_parts_mut(m.as_mut_ptr() as *mut Slot, *n)
+            },
         }
     }
     fn len(&self) -> usize {
@@ -330,7 +336,13 @@ impl Seen {
     }
 
     /// Inserts one element (`bytes`: its bytes when at hand, else read again at `pos`).
-    fn insert(&mut self, h: u64, pos: u64, bytes: Option<&[u8]>, src: &dyn ElementAt) -> Result<Option<Dup>> {
+    fn insert(
+        &mut self,
+        h: u64,
+        pos: u64,
+        bytes: Option<&[u8]>,
+        src: &dyn ElementAt,
+    ) -> Result<Option<Dup>> {
         let mask = self.slots.len() - 1;
         let mut i = h as usize & mask;
         loop {

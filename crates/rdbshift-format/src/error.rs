@@ -76,7 +76,9 @@ pub enum ErrorKind {
         /// The CRC-64 of every byte before the trailer.
         computed: u64,
     },
-    #[error("module value of type 6 (pre-GA module format, Redis 4.0 RC) cannot be read without its module")]
+    #[error(
+        "module value of type 6 (pre-GA module format, Redis 4.0 RC) cannot be read without its module"
+    )]
     /// A type-6 module value (Redis 4.0 RC format), which cannot be skipped without its module.
     ModulePreGa,
     #[error(

@@ -55,23 +55,30 @@ impl Header {
             if data.is_empty() || !(looks(b"REDIS") || looks(b"VALKEY")) {
                 return Err(Error::new(0, ErrorKind::BadMagic(super::error::show_bytes(data))));
             }
-            return Err(Error::new(0, ErrorKind::Truncated { needed: 9, available: data.len() as u64 }));
+            return Err(Error::new(
+                0,
+                ErrorKind::Truncated { needed: 9, available: data.len() as u64 },
+            ));
         };
         let digits = |d: &[u8]| -> Option<u32> {
             d.iter().all(u8::is_ascii_digit).then(|| std::str::from_utf8(d).ok()?.parse().ok())?
         };
-        let (dialect, version, newest) = if let Some(v) = magic.strip_prefix(b"REDIS").and_then(digits) {
-            (Dialect::Redis, v, NEWEST_REDIS)
-        } else if let Some(v) = magic.strip_prefix(b"VALKEY").and_then(digits) {
-            (Dialect::Valkey, v, NEWEST_VALKEY)
-        } else {
-            return Err(Error::new(0, ErrorKind::BadMagic(super::error::show_bytes(magic))));
-        };
+        let (dialect, version, newest) =
+            if let Some(v) = magic.strip_prefix(b"REDIS").and_then(digits) {
+                (Dialect::Redis, v, NEWEST_REDIS)
+            } else if let Some(v) = magic.strip_prefix(b"VALKEY").and_then(digits) {
+                (Dialect::Valkey, v, NEWEST_VALKEY)
+            } else {
+                return Err(Error::new(0, ErrorKind::BadMagic(super::error::show_bytes(magic))));
+            };
         if version == 0 {
             return Err(Error::new(5, ErrorKind::BadMagic(super::error::show_bytes(magic))));
         }
         if version > newest && !allow_newer {
-            return Err(Error::new(5, ErrorKind::TooNew { dialect: dialect.name(), found: version, newest }));
+            return Err(Error::new(
+                5,
+                ErrorKind::TooNew { dialect: dialect.name(), found: version, newest },
+            ));
         }
         Ok(Header { dialect, version, len: 9 })
     }
@@ -110,7 +117,10 @@ mod tests {
         assert_eq!(Header::parse(b"REDIS0014", false).unwrap().version, 14);
         assert_eq!(Header::parse(b"REDIS0015", false).unwrap().version, 15);
         let e = Header::parse(b"REDIS0016", false).unwrap_err();
-        assert!(e.to_string().contains("16") && e.to_string().contains("newest supported is 15"), "{e}");
+        assert!(
+            e.to_string().contains("16") && e.to_string().contains("newest supported is 15"),
+            "{e}"
+        );
         assert!(Header::parse(b"REDIS0016", true).is_ok());
         assert_eq!(Header::parse(b"VALKEY081", false).unwrap().version, 81);
         assert!(Header::parse(b"VALKEY082", false).is_err());

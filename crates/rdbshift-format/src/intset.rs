@@ -26,7 +26,10 @@ impl<'a> Intset<'a> {
         if len as u64 * width as u64 != c.remaining() as u64 {
             return Err(c.corrupt(
                 "intset",
-                format!("{len} values of {width} bytes do not fill the {} bytes left", c.remaining()),
+                format!(
+                    "{len} values of {width} bytes do not fill the {} bytes left",
+                    c.remaining()
+                ),
             ));
         }
         if len == 0 {
@@ -51,8 +54,14 @@ impl<'a> Intset<'a> {
         if let Some(p) = self.prev
             && v <= p
         {
-            let why = if v == p { format!("duplicate member {v}") } else { format!("{v} after {p}: not sorted") };
-            return Err(self.c.err_at(at, super::ErrorKind::Corrupt { container: "intset", reason: why }));
+            let why = if v == p {
+                format!("duplicate member {v}")
+            } else {
+                format!("{v} after {p}: not sorted")
+            };
+            return Err(self
+                .c
+                .err_at(at, super::ErrorKind::Corrupt { container: "intset", reason: why }));
         }
         self.prev = Some(v);
         Ok(Some(v))

@@ -118,7 +118,10 @@ fn read_value<'a>(c: &mut Cursor<'a>, start: usize) -> Result<Str<'a>> {
             _ => {
                 return Err(c.err_at(
                     start,
-                    ErrorKind::Corrupt { container: WHAT, reason: format!("bad encoding byte 0x{enc:02x}") },
+                    ErrorKind::Corrupt {
+                        container: WHAT,
+                        reason: format!("bad encoding byte 0x{enc:02x}"),
+                    },
                 ));
             }
         }
@@ -166,13 +169,17 @@ impl<'a> Listpack<'a> {
         let declared_total = c.u32_le()? as usize;
         if declared_total != total {
             // listpack.c:1704-1706
-            return Err(c.corrupt(WHAT, format!("header says {declared_total} bytes, the string holds {total}")));
+            return Err(c.corrupt(
+                WHAT,
+                format!("header says {declared_total} bytes, the string holds {total}"),
+            ));
         }
         let declared = c.u16_le()?;
         if c.data()[total - 1] != 0xff {
-            return Err(
-                c.err_at(total - 1, ErrorKind::Corrupt { container: WHAT, reason: "no 0xFF end marker".into() })
-            );
+            return Err(c.err_at(
+                total - 1,
+                ErrorKind::Corrupt { container: WHAT, reason: "no 0xFF end marker".into() },
+            ));
         }
         Ok(Listpack { c, declared, seen: 0, done: false })
     }
@@ -194,7 +201,10 @@ impl<'a> Listpack<'a> {
             if c.remaining() != 1 {
                 return Err(c.err_at(
                     start,
-                    ErrorKind::Corrupt { container: WHAT, reason: "data after the end marker".into() },
+                    ErrorKind::Corrupt {
+                        container: WHAT,
+                        reason: "data after the end marker".into(),
+                    },
                 ));
             }
             // listpack.c:1738-1740, deep only
@@ -203,7 +213,10 @@ impl<'a> Listpack<'a> {
                     start,
                     ErrorKind::Corrupt {
                         container: WHAT,
-                        reason: format!("header counts {} elements, found {}", self.declared, self.seen),
+                        reason: format!(
+                            "header counts {} elements, found {}",
+                            self.declared, self.seen
+                        ),
                     },
                 ));
             }
@@ -233,7 +246,10 @@ impl<'a> Listpack<'a> {
         if c.remaining() == 0 {
             return Err(c.err_at(
                 start,
-                ErrorKind::Corrupt { container: WHAT, reason: "element runs into the end marker".into() },
+                ErrorKind::Corrupt {
+                    container: WHAT,
+                    reason: "element runs into the end marker".into(),
+                },
             ));
         }
         self.seen += 1;
@@ -256,7 +272,8 @@ impl<'a> Listpack<'a> {
         let at = self.c.pos();
         match self.expect(what)? {
             Str::Int(i) => Ok(i),
-            Str::Bytes(b) => parse_i64_strict(b).ok_or_else(|| self.err_at(at, format!("{what} is not an integer"))),
+            Str::Bytes(b) => parse_i64_strict(b)
+                .ok_or_else(|| self.err_at(at, format!("{what} is not an integer"))),
         }
     }
 

@@ -75,7 +75,8 @@ mod tests {
 
     #[test]
     fn skip_all_opcodes() {
-        let data = [1, 5, 2, 0x40, 0x10, 3, 0, 0, 0, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 5, 2, b'h', b'i', 0, 9];
+        let data =
+            [1, 5, 2, 0x40, 0x10, 3, 0, 0, 0, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 5, 2, b'h', b'i', 0, 9];
         let mut c = Cursor::file(&data);
         skip_opcodes(&mut c).unwrap();
         assert_eq!(c.remaining(), 1);

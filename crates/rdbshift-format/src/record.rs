@@ -129,10 +129,20 @@ impl<'a> Key<'a> {
     /// Decodes the value into `v`, element by element. The visitor's own error stops the
     /// decoding and is returned as it is; the reader's errors carry this key's name.
     /// `s` is reused buffer space (keep one per thread).
-    pub fn decode<V: Visitor>(&self, v: &mut V, s: &mut Scratch) -> std::result::Result<(), V::Error> {
+    pub fn decode<V: Visitor>(
+        &self,
+        v: &mut V,
+        s: &mut Scratch,
+    ) -> std::result::Result<(), V::Error> {
         let mut relay = Relay::new(v);
-        let r =
-            value::decode_with(&mut self.value_cursor(), self.ty, &self.header, self.tmpl.as_deref(), &mut relay, s);
+        let r = value::decode_with(
+            &mut self.value_cursor(),
+            self.ty,
+            &self.header,
+            self.tmpl.as_deref(),
+            &mut relay,
+            s,
+        );
         relay.finish(r, |e| self.context(e))
     }
     /// Checks the whole value as the server would on loading it with deep sanitization;
@@ -165,7 +175,9 @@ impl<'a> Key<'a> {
     /// value. Errors carry the key.
     pub fn self_contained_hash(&self) -> Result<Option<(u8, Vec<u8>)>> {
         let Some(t) = self.tmpl.as_deref() else { return Ok(None) };
-        template::self_contained(&mut self.value_cursor(), self.ty, t).map(Some).map_err(|e| self.context(e))
+        template::self_contained(&mut self.value_cursor(), self.ty, t)
+            .map(Some)
+            .map_err(|e| self.context(e))
     }
     /// Adds this key's name to an error (left as it is if the name cannot be read).
     pub fn context(&self, e: Error) -> Error {
@@ -337,9 +349,11 @@ impl KeyNames {
                 {
                     let mut buf = Vec::new();
                     let name = RdbStrings(data).bytes_at(dup.second, &mut buf)?.to_vec();
-                    return Err(
-                        Error::new(dup.second, ErrorKind::DuplicateKey { db: *d, first: dup.first }).with_key(&name)
-                    );
+                    return Err(Error::new(
+                        dup.second,
+                        ErrorKind::DuplicateKey { db: *d, first: dup.first },
+                    )
+                    .with_key(&name));
                 }
             }
         }
@@ -356,7 +370,8 @@ impl KeyNames {
             // the duplicate may be an earlier key than this one (see `Seen::check`)
             let mut buf = Vec::new();
             let name = RdbStrings(data).bytes_at(d.second, &mut buf)?.to_vec();
-            return Err(Error::new(d.second, ErrorKind::DuplicateKey { db, first: d.first }).with_key(&name));
+            return Err(Error::new(d.second, ErrorKind::DuplicateKey { db, first: d.first })
+                .with_key(&name));
         }
         Ok(())
     }
@@ -416,7 +431,8 @@ pub struct Reader<'a> {
 
 /// The Redis Enterprise opcodes the reader skips (each followed by one length; librdb
 /// `__elementRamLru`, `__elementSlotNum`; docs/rdb-newest-formats.md section 5).
-pub const ENTERPRISE_OPCODES: [(u8, &str); 2] = [(op::ENT_RAM_LRU, "RAM LRU"), (op::ENT_SLOT_NUM, "slot number")];
+pub const ENTERPRISE_OPCODES: [(u8, &str); 2] =
+    [(op::ENT_RAM_LRU, "RAM LRU"), (op::ENT_SLOT_NUM, "slot number")];
 
 /// How far ahead of the parsing position memory is prefetched. Skimming jumps over values,
 /// so every record starts in a cache line the hardware prefetcher did not fetch (it stops at
@@ -499,7 +515,12 @@ impl<'a> Reader<'a> {
     /// How often each Redis Enterprise opcode was skipped so far:
     /// (opcode, name, count), for those seen.
     pub fn enterprise_opcodes(&self) -> Vec<(u8, &'static str, u64)> {
-        ENTERPRISE_OPCODES.iter().zip(self.enterprise).filter(|x| x.1 > 0).map(|((o, n), k)| (*o, *n, k)).collect()
+        ENTERPRISE_OPCODES
+            .iter()
+            .zip(self.enterprise)
+            .filter(|x| x.1 > 0)
+            .map(|((o, n), k)| (*o, *n, k))
+            .collect()
     }
 
     /// Bytes before this offset have been read and checksummed: a caller may release them.
@@ -578,11 +599,18 @@ impl<'a> Reader<'a> {
                     }));
                 }
                 op::AUX => return Ok(Some(Record::Aux { key: c.string()?, value: c.string()? })),
-                op::FUNCTION2 => return Ok(Some(Record::Function(Function { code: c.string()?, pre_ga: None }))),
+                op::FUNCTION2 => {
+                    return Ok(Some(Record::Function(Function {
+                        code: c.string()?,
+                        pre_ga: None,
+                    })));
+                }
                 op::FUNCTION_PRE_GA => return function_pre_ga(c).map(Some),
                 op::MODULE_AUX => return module_aux(c).map(Some),
                 op::EOF => return self.eof(at).map(Some),
-                op::KEY_META_OR_SLOT_IMPORT if self.header.dialect == Dialect::Redis && self.header.version >= 13 => {
+                op::KEY_META_OR_SLOT_IMPORT
+                    if self.header.dialect == Dialect::Redis && self.header.version >= 13 =>
+                {
                     let meta = keymeta::read(c)?;
                     let type_at = c.pos();
                     let ty = c.u8()?;
@@ -593,15 +621,21 @@ impl<'a> Reader<'a> {
                         };
                         return Err(c.err_at(type_at, kind));
                     }
-                    return self.key_record(start, at, type_at, ty, (expire_ms, idle, freq), meta).map(Some);
+                    return self
+                        .key_record(start, at, type_at, ty, (expire_ms, idle, freq), meta)
+                        .map(Some);
                 }
                 op::KEY_META_OR_SLOT_IMPORT if self.header.dialect == Dialect::Valkey => {
                     return slot_import(c).map(Some);
                 }
                 t if types::is_value_type(t, &self.header) => {
-                    return self.key_record(start, at, at, t, (expire_ms, idle, freq), Vec::new()).map(Some);
+                    return self
+                        .key_record(start, at, at, t, (expire_ms, idle, freq), Vec::new())
+                        .map(Some);
                 }
-                op::HASH_TEMPLATE if self.header.dialect == Dialect::Redis && self.header.version >= 15 => {
+                op::HASH_TEMPLATE
+                    if self.header.dialect == Dialect::Redis && self.header.version >= 15 =>
+                {
                     return Ok(Some(Record::Template(self.templates.read_record(c, at)?)));
                 }
                 op::ENT_RAM_LRU | op::ENT_SLOT_NUM if self.header.dialect == Dialect::Redis => {
@@ -648,7 +682,13 @@ impl<'a> Reader<'a> {
             names.finish(c.data(), None)?;
         }
         self.done = true;
-        let mut tr = Trailer { eof_at: at, stored: None, computed: None, trailing: 0, oddities: self.oddities };
+        let mut tr = Trailer {
+            eof_at: at,
+            stored: None,
+            computed: None,
+            trailing: 0,
+            oddities: self.oddities,
+        };
         if self.header.has_checksum() {
             let stored = self.c.u64_le()?;
             tr.stored = Some(stored);
@@ -657,7 +697,10 @@ impl<'a> Reader<'a> {
                 let computed = self.crc.finish();
                 tr.computed = Some(computed);
                 if computed != stored {
-                    return Err(Error::new((at + 1) as u64, ErrorKind::Checksum { stored, computed }));
+                    return Err(Error::new(
+                        (at + 1) as u64,
+                        ErrorKind::Checksum { stored, computed },
+                    ));
                 }
             }
         }
@@ -742,7 +785,10 @@ fn module_aux<'a>(c: &mut Cursor<'a>) -> Result<Record<'a>> {
     if when_op != 2 {
         return Err(c.err_at(
             wat,
-            ErrorKind::Corrupt { container: "module aux", reason: format!("'when' opcode {when_op}, expected 2") },
+            ErrorKind::Corrupt {
+                container: "module aux",
+                reason: format!("'when' opcode {when_op}, expected 2"),
+            },
         ));
     }
     let when = c.plain_len()?;
@@ -760,10 +806,14 @@ fn slot_import<'a>(c: &mut Cursor<'a>) -> Result<Record<'a>> {
     if n > 16384 {
         return Err(c.err_at(
             n_at,
-            ErrorKind::Corrupt { container: "slot import", reason: format!("{n} slot ranges for 16384 slots") },
+            ErrorKind::Corrupt {
+                container: "slot import",
+                reason: format!("{n} slot ranges for 16384 slots"),
+            },
         ));
     }
-    let ranges = (0..n).map(|_| Ok((c.plain_len()?, c.plain_len()?))).collect::<Result<Vec<_>>>()?;
+    let ranges =
+        (0..n).map(|_| Ok((c.plain_len()?, c.plain_len()?))).collect::<Result<Vec<_>>>()?;
     Ok(Record::SlotImport { job, ranges })
 }
 
@@ -865,7 +915,10 @@ mod tests {
         ks[0].decode(&mut v, &mut Scratch::default()).unwrap();
         let (d, m, added, dups, producers) = v.0.unwrap();
         assert_eq!((d, m, added, dups), (60, 10, 7, 2));
-        assert_eq!(producers, vec![(b"p1".to_vec(), vec![(b"iid".to_vec(), StreamId { ms: 4, seq: 0 })])]);
+        assert_eq!(
+            producers,
+            vec![(b"p1".to_vec(), vec![(b"iid".to_vec(), StreamId { ms: 4, seq: 0 })])]
+        );
         // type 26 does not exist in Valkey files, and is refused inside bounds in Redis ones
         let e = keys(&file(b"VALKEY080", &stream26())).unwrap_err();
         assert!(matches!(e.kind, ErrorKind::UnknownType(26)), "{e}");
@@ -889,16 +942,37 @@ mod tests {
         let ks = keys(&data).unwrap();
         assert_eq!(ks[0].meta.len(), 1);
         assert_eq!(ks[0].meta[0].body, &[2, 0x2a, 0]);
-        assert_eq!(&data[ks[0].meta_at..ks[0].type_at], &b[..9], "the metadata as a DUMP payload carries it");
+        assert_eq!(
+            &data[ks[0].meta_at..ks[0].type_at],
+            &b[..9],
+            "the metadata as a DUMP payload carries it"
+        );
         // the same byte before Redis 13 is no opcode at all
         let e = keys(&file(b"REDIS0012", &b)).unwrap_err();
         assert!(matches!(e.kind, ErrorKind::UnknownType(243)), "{e}");
         // Valkey 9: slot import (job name, ranges), then a key without metadata
-        let v = [op::KEY_META_OR_SLOT_IMPORT, 3, b'j', b'o', b'b', 1, 0, 0x40, 100, 0, 1, b'k', 1, b'v'];
+        let v = [
+            op::KEY_META_OR_SLOT_IMPORT,
+            3,
+            b'j',
+            b'o',
+            b'b',
+            1,
+            0,
+            0x40,
+            100,
+            0,
+            1,
+            b'k',
+            1,
+            b'v',
+        ];
         let data = file(b"VALKEY080", &v);
         let mut r = Reader::new(&data, Options::default()).unwrap();
         match r.next_record().unwrap() {
-            Some(Record::SlotImport { job, ranges }) => assert_eq!((job, ranges), (b"job".to_vec(), vec![(0, 100)])),
+            Some(Record::SlotImport { job, ranges }) => {
+                assert_eq!((job, ranges), (b"job".to_vec(), vec![(0, 100)]))
+            }
             other => panic!("{other:?}"),
         }
         let Some(Record::Key(k)) = r.next_record().unwrap() else { panic!() };
@@ -926,9 +1000,15 @@ mod tests {
         assert_eq!(e.offset, 20, "the second name's offset");
         assert_eq!(e.key.as_deref(), Some(&b"k"[..]));
         let text = e.to_string();
-        assert!(text.contains("database 0 (first at byte offset 10)") && text.contains("Duplicated key"), "{text}");
+        assert!(
+            text.contains("database 0 (first at byte offset 10)")
+                && text.contains("Duplicated key"),
+            "{text}"
+        );
         // allowed: every record, in order
-        let mut r = Reader::new(&data, Options { allow_duplicate_keys: true, ..Options::default() }).unwrap();
+        let mut r =
+            Reader::new(&data, Options { allow_duplicate_keys: true, ..Options::default() })
+                .unwrap();
         let mut n = 0;
         while let Some(rec) = r.next_record().unwrap() {
             n += matches!(rec, Record::Key(_)) as usize;
@@ -940,7 +1020,10 @@ mod tests {
         b.extend(rec(b"k", b"4"));
         assert_eq!(keys(&file(b"REDIS0013", &b)).unwrap().len(), 2);
         let h = Header::parse(&data, false).unwrap();
-        let again = Reader::resume(&data, h, 9, 0).take(3).filter(|r| matches!(r, Ok(Record::Key(_)))).count();
+        let again = Reader::resume(&data, h, 9, 0)
+            .take(3)
+            .filter(|r| matches!(r, Ok(Record::Key(_))))
+            .count();
         assert_eq!(again, 3, "resume reads the records without the check");
         // many keys (the table path), one duplicate far apart
         let mut b = Vec::new();
@@ -970,7 +1053,12 @@ mod tests {
         struct Fields(Vec<(Vec<u8>, Vec<u8>)>);
         impl Visitor for Fields {
             type Error = crate::Error;
-            fn hash_field(&mut self, f: crate::Str<'_>, v: crate::Str<'_>, e: Option<i64>) -> Result<()> {
+            fn hash_field(
+                &mut self,
+                f: crate::Str<'_>,
+                v: crate::Str<'_>,
+                e: Option<i64>,
+            ) -> Result<()> {
                 assert!(e.is_none());
                 self.0.push((f.to_vec(), v.to_vec()));
                 Ok(())
@@ -979,13 +1067,17 @@ mod tests {
         let h = Header::parse(&data, false).unwrap();
         let mut f = Fields(Vec::new());
         ks[0].decode(&mut f, &mut Scratch::default()).unwrap();
-        assert_eq!(f.0, vec![(b"age".to_vec(), b"42".to_vec()), (b"name".to_vec(), b"al".to_vec())]);
+        assert_eq!(
+            f.0,
+            vec![(b"age".to_vec(), b"42".to_vec()), (b"name".to_vec(), b"al".to_vec())]
+        );
         // resumed at the key: without the registry the id is unknown; with it, the same key
         let e = Reader::resume(&data, h, key_at, 0).next_record().unwrap_err();
         assert!(e.to_string().contains("unknown template id 7"), "{e}");
         let reg = super::templates(&data).unwrap();
         assert_eq!(reg.len(), 2);
-        let Some(Record::Key(k)) = Reader::resume(&data, h, key_at, 0).with_templates(reg).next_record().unwrap()
+        let Some(Record::Key(k)) =
+            Reader::resume(&data, h, key_at, 0).with_templates(reg).next_record().unwrap()
         else {
             panic!()
         };
@@ -996,7 +1088,10 @@ mod tests {
             (vec![op::HASH_TEMPLATE, 1, 2, 2, b'b', b'b', 1, b'a'], "names must ascend"),
             (vec![op::HASH_TEMPLATE, 1, 2, 1, b'b', 1, b'a'], "names must ascend"),
             (vec![op::HASH_TEMPLATE, 1, 2, 1, b'a', 1, b'a'], "names must ascend"),
-            (vec![op::HASH_TEMPLATE, 1, 1, 1, b'a', op::HASH_TEMPLATE, 1, 1, 1, b'b'], "template id 1 twice"),
+            (
+                vec![op::HASH_TEMPLATE, 1, 1, 1, b'a', op::HASH_TEMPLATE, 1, 1, 1, b'b'],
+                "template id 1 twice",
+            ),
             // an id twice among unordered ids is found when the registry is complete
             (
                 vec![
@@ -1071,7 +1166,11 @@ mod tests {
         let mut n = 0;
         while let Some(rec) = r.next_record().unwrap() {
             if let Record::Key(k) = rec {
-                assert_eq!(k.start, if n == 0 { 9 } else { 19 }, "a key's record starts at the opcode before it");
+                assert_eq!(
+                    k.start,
+                    if n == 0 { 9 } else { 19 },
+                    "a key's record starts at the opcode before it"
+                );
                 n += 1;
             }
         }
@@ -1079,7 +1178,10 @@ mod tests {
         assert_eq!(r.enterprise_opcodes(), vec![(107, "RAM LRU", 2), (121, "slot number", 1)]);
         let e = keys(&file(b"REDIS0015", &[op::ENT_GCAS])).unwrap_err();
         assert_eq!(e.offset, 9);
-        assert!(e.to_string().contains("Redis Enterprise opcode 101 (GCAS) has no published layout"), "{e}");
+        assert!(
+            e.to_string().contains("Redis Enterprise opcode 101 (GCAS) has no published layout"),
+            "{e}"
+        );
         // not an opcode in Valkey files
         let e = keys(&file(b"VALKEY080", &b)).unwrap_err();
         assert!(matches!(e.kind, ErrorKind::UnknownType(107)), "{e}");

@@ -36,7 +36,8 @@ use super::dupset::Seen;
 use super::error::{Error, Result};
 use super::listpack::{self, Listpack};
 pub use super::stream_view::{
-    Consumer, EntryFields, Group, Groups, Idmp, Pending, Producer, StreamEntry, StreamId, StreamMeta,
+    Consumer, EntryFields, Group, Groups, Idmp, Pending, Producer, StreamEntry, StreamId,
+    StreamMeta,
 };
 use super::stream_view::{corrupt, read_group, read_idmp};
 use super::types;
@@ -85,7 +86,11 @@ pub(crate) fn decode<V: Visitor<Error = Error>>(
         let nodekey = c.string()?;
         let master = match nodekey.get(scratch)? {
             Str::Bytes(b) if b.len() == 16 => StreamId::from_be(b.try_into().unwrap()),
-            _ => return Err(c.err_at(key_at, corrupt("stream", "node key is not a 16-byte ID".into()))),
+            _ => {
+                return Err(
+                    c.err_at(key_at, corrupt("stream", "node key is not a 16-byte ID".into()))
+                );
+            }
         };
         // rdb.c, "Listpack re-added with existing key": a master ID twice is refused; nodes
         // out of order are not (the server's rax sorts them): an oddity
@@ -96,7 +101,10 @@ pub(crate) fn decode<V: Visitor<Error = Error>>(
             prev_master == Some(master)
         };
         if twice {
-            return Err(c.err_at(key_at, corrupt("stream", format!("two listpack nodes with master ID {master}"))));
+            return Err(c.err_at(
+                key_at,
+                corrupt("stream", format!("two listpack nodes with master ID {master}")),
+            ));
         }
         prev_master = Some(master);
         masters.push(master);
@@ -184,9 +192,15 @@ pub(crate) fn read_tail<'a>(c: &mut Cursor<'a>, t: u8) -> Result<Tail<'a>> {
 
 /// Reads and checks everything after the nodes; groups and IDMP producers are walked once
 /// here to check them, and handed on as views.
-fn read_after_nodes<'a>(c: &mut Cursor<'a>, t: u8, first: Option<StreamId>, nodes: u64) -> Result<Tail<'a>> {
+fn read_after_nodes<'a>(
+    c: &mut Cursor<'a>,
+    t: u8,
+    first: Option<StreamId>,
+    nodes: u64,
+) -> Result<Tail<'a>> {
     let length_at = c.pos();
-    let mut meta = StreamMeta { length: c.plain_len()?, last_id: StreamId::read(c)?, ..Default::default() };
+    let mut meta =
+        StreamMeta { length: c.plain_len()?, last_id: StreamId::read(c)?, ..Default::default() };
     if t >= types::STREAM_LISTPACKS_2 {
         meta.first_id = Some(StreamId::read(c)?);
         meta.max_deleted_id = Some(StreamId::read(c)?);
@@ -200,9 +214,13 @@ fn read_after_nodes<'a>(c: &mut Cursor<'a>, t: u8, first: Option<StreamId>, node
     // `rdbLoadObject` (rdb.c, "Stream length inconsistent with rax entries"): a length
     // with no node at all is refused; any other length is taken as stored
     if meta.length > 0 && nodes == 0 {
-        return Err(c.err_at(length_at, corrupt("stream", format!("length {} but no listpack nodes", meta.length))));
+        return Err(c.err_at(
+            length_at,
+            corrupt("stream", format!("length {} but no listpack nodes", meta.length)),
+        ));
     }
-    let ngroups = c.count("stream consumer groups", if t >= types::STREAM_LISTPACKS_2 { 6 } else { 5 })?;
+    let ngroups =
+        c.count("stream consumer groups", if t >= types::STREAM_LISTPACKS_2 { 6 } else { 5 })?;
     let groups = Groups { c: *c, len: ngroups, t };
     let mut names = Seen::eager();
     for _ in 0..ngroups {
@@ -219,7 +237,9 @@ fn decode_node<'a, V: Visitor<Error = Error>>(
     v: &mut V,
 ) -> Result<()> {
     let mut lp = Listpack::open(lc)?;
-    let bad = |lp: &Listpack, at: usize, why: String| lp.cursor().err_at(at, corrupt("stream listpack", why));
+    let bad = |lp: &Listpack, at: usize, why: String| {
+        lp.cursor().err_at(at, corrupt("stream listpack", why))
+    };
     if lp.cursor().peek() == Some(0xff) {
         return Err(bad(&lp, lp.pos(), "empty listpack node".into()));
     }
@@ -252,7 +272,10 @@ fn decode_node<'a, V: Visitor<Error = Error>>(
         };
         let ms = lp.expect_int("an ID delta")?;
         let seq = lp.expect_int("an ID delta")?;
-        let id = StreamId { ms: master.ms.wrapping_add(ms as u64), seq: master.seq.wrapping_add(seq as u64) };
+        let id = StreamId {
+            ms: master.ms.wrapping_add(ms as u64),
+            seq: master.seq.wrapping_add(seq as u64),
+        };
         // no server check orders entry IDs (streamValidateListpackIntegrity reads them as
         // integers only): an oddity, not an error
         walk.unordered |= walk.last.is_some_and(|p| id <= p);
@@ -282,7 +305,11 @@ fn decode_node<'a, V: Visitor<Error = Error>>(
         let lp_count = lp.expect_int("the entry's element count")?;
         let expect = if same { n + 3 } else { 2 * n + 4 };
         if lp_count != expect {
-            return Err(bad(&lp, count_at, format!("entry element count {lp_count}, expected {expect}")));
+            return Err(bad(
+                &lp,
+                count_at,
+                format!("entry element count {lp_count}, expected {expect}"),
+            ));
         }
         if flags & FLAG_DELETED != 0 {
             seen_deleted += 1;
@@ -292,7 +319,12 @@ fn decode_node<'a, V: Visitor<Error = Error>>(
             walk.first = Some(walk.first.map_or(id, |f| f.min(id)));
             let mut values = *lp.cursor();
             values.set_pos(values_at);
-            v.stream_entry(&StreamEntry { id, n: n as usize, names: same.then_some(names), values })?;
+            v.stream_entry(&StreamEntry {
+                id,
+                n: n as usize,
+                names: same.then_some(names),
+                values,
+            })?;
         }
     }
     if seen_valid != valid || seen_deleted != deleted {
@@ -317,7 +349,11 @@ mod tests {
     use crate::visit::Oddities;
 
     fn s(b: &[u8]) -> Vec<u8> {
-        let mut v = if b.len() < 64 { vec![b.len() as u8] } else { vec![0x40 | (b.len() >> 8) as u8, b.len() as u8] };
+        let mut v = if b.len() < 64 {
+            vec![b.len() as u8]
+        } else {
+            vec![0x40 | (b.len() >> 8) as u8, b.len() as u8]
+        };
         v.extend_from_slice(b);
         v
     }
@@ -325,8 +361,13 @@ mod tests {
     /// A node: master fields ["f"], entries (flags, ms delta, seq delta, value of "f").
     fn node(master: StreamId, entries: &[(i64, i64, i64)]) -> Vec<u8> {
         let valid = entries.iter().filter(|e| e.0 & FLAG_DELETED == 0).count() as i64;
-        let mut items =
-            vec![Str::Int(valid), Str::Int(entries.len() as i64 - valid), Str::Int(1), Str::Bytes(b"f"), Str::Int(0)];
+        let mut items = vec![
+            Str::Int(valid),
+            Str::Int(entries.len() as i64 - valid),
+            Str::Int(1),
+            Str::Bytes(b"f"),
+            Str::Int(0),
+        ];
         for &(flags, ms, seq) in entries {
             items.extend([
                 Str::Int(flags | FLAG_SAMEFIELDS),
@@ -398,7 +439,10 @@ mod tests {
             Ok(())
         }
         fn stream_entry(&mut self, e: &StreamEntry<'_>) -> Result<()> {
-            let f = e.fields().map(|r| r.map(|(f, v)| (f.to_vec(), v.to_vec()))).collect::<Result<_>>()?;
+            let f = e
+                .fields()
+                .map(|r| r.map(|(f, v)| (f.to_vec(), v.to_vec())))
+                .collect::<Result<_>>()?;
             self.entries.push((e.id, f));
             Ok(())
         }
@@ -412,7 +456,10 @@ mod tests {
                 };
                 pel.push((p.id, owner));
             }
-            let cons = g.consumers().map(|c| c.map(|c| (c.name.clone(), c.pending_len()))).collect::<Result<_>>()?;
+            let cons = g
+                .consumers()
+                .map(|c| c.map(|c| (c.name.clone(), c.pending_len())))
+                .collect::<Result<_>>()?;
             self.groups.push((g.name.clone(), pel, cons));
             Ok(())
         }
@@ -433,10 +480,17 @@ mod tests {
 
     #[test]
     fn views_read_what_the_file_holds() {
-        let nodes = [node(id(5, 0), &[(0, 0, 0), (FLAG_DELETED, 0, 1), (0, 1, 0)]), node(id(9, 0), &[(0, 0, 0)])];
+        let nodes = [
+            node(id(5, 0), &[(0, 0, 0), (FLAG_DELETED, 0, 1), (0, 1, 0)]),
+            node(id(9, 0), &[(0, 0, 0)]),
+        ];
         let groups = [
             vec![2],
-            group(b"g1", &[id(9, 0), id(5, 0)], &[(b"alice", &[id(5, 0)]), (b"bob", &[]), (b"carol", &[id(9, 0)])]),
+            group(
+                b"g1",
+                &[id(9, 0), id(5, 0)],
+                &[(b"alice", &[id(5, 0)]), (b"bob", &[]), (b"carol", &[id(9, 0)])],
+            ),
             group(b"g2", &[], &[]),
         ]
         .concat();
@@ -447,8 +501,15 @@ mod tests {
         assert_eq!(got.groups.len(), 2);
         let (name, pel, cons) = &got.groups[0];
         assert_eq!(name, b"g1");
-        assert_eq!(pel, &vec![(id(9, 0), b"carol".to_vec()), (id(5, 0), b"alice".to_vec())], "file order, owners");
-        assert_eq!(cons, &vec![(b"alice".to_vec(), 1), (b"bob".to_vec(), 0), (b"carol".to_vec(), 1)]);
+        assert_eq!(
+            pel,
+            &vec![(id(9, 0), b"carol".to_vec()), (id(5, 0), b"alice".to_vec())],
+            "file order, owners"
+        );
+        assert_eq!(
+            cons,
+            &vec![(b"alice".to_vec(), 1), (b"bob".to_vec(), 0), (b"carol".to_vec(), 1)]
+        );
         assert_eq!(got.groups[1].0, b"g2");
     }
 
@@ -466,7 +527,11 @@ mod tests {
         // entry IDs within a node, backwards and twice
         let (g, o) = odd(&stream(&[node(id(5, 0), &[(0, 0, 1), (0, 0, 0)])], 2, (9, 0), &[0]));
         only(o, Oddity::StreamEntryIdsUnordered);
-        assert_eq!(g.entries.iter().map(|e| e.0).collect::<Vec<_>>(), vec![id(5, 1), id(5, 0)], "in file order");
+        assert_eq!(
+            g.entries.iter().map(|e| e.0).collect::<Vec<_>>(),
+            vec![id(5, 1), id(5, 0)],
+            "in file order"
+        );
         only(
             odd(&stream(&[node(id(5, 0), &[(0, 0, 1), (0, 0, 1)])], 2, (9, 0), &[0])).1,
             Oddity::StreamEntryIdsUnordered,
@@ -474,14 +539,21 @@ mod tests {
         // the nodes' own order (the server's rax sorts them)
         let two = |a, b| [node(a, &[(0, 0, 0)]), node(b, &[(0, 0, 0)])];
         let (g, o) = odd(&stream(&two(id(6, 0), id(5, 0)), 2, (9, 0), &[0]));
-        assert!(o.get(Oddity::StreamNodesOutOfOrder) == 1 && o.get(Oddity::StreamEntryIdsUnordered) == 1, "{o:?}");
+        assert!(
+            o.get(Oddity::StreamNodesOutOfOrder) == 1
+                && o.get(Oddity::StreamEntryIdsUnordered) == 1,
+            "{o:?}"
+        );
         assert_eq!(g.entries.len(), 2);
         // a stored length other than the live entries is carried as stored
         let (g, o) = odd(&stream(&two(id(5, 0), id(6, 0)), 3, (9, 0), &[0]));
         assert_eq!((g.meta.length, g.meta.live), (3, Some(2)));
         only(o, Oddity::StreamLengthNotLive);
         // entries after the last ID
-        only(odd(&stream(&two(id(5, 0), id(6, 0)), 2, (5, 9), &[0])).1, Oddity::StreamEntriesAfterLastId);
+        only(
+            odd(&stream(&two(id(5, 0), id(6, 0)), 2, (5, 9), &[0])).1,
+            Oddity::StreamEntriesAfterLastId,
+        );
         // and nothing odd about a plain stream
         assert!(odd(&stream(&two(id(5, 0), id(6, 0)), 2, (6, 0), &[0])).1.is_empty());
     }
@@ -490,17 +562,32 @@ mod tests {
     fn what_the_server_refuses_is_refused() {
         let two = |a, b| [node(a, &[(0, 0, 0)]), node(b, &[(0, 0, 0)])];
         // rdb.c "Listpack re-added with existing key", also when the nodes are unordered
-        refused(&stream(&two(id(5, 0), id(5, 0)), 2, (9, 0), &[0]), "two listpack nodes with master ID 5-0");
-        let three = [node(id(6, 0), &[(0, 0, 0)]), node(id(5, 0), &[(0, 0, 0)]), node(id(6, 0), &[(0, 0, 1)])];
+        refused(
+            &stream(&two(id(5, 0), id(5, 0)), 2, (9, 0), &[0]),
+            "two listpack nodes with master ID 5-0",
+        );
+        let three = [
+            node(id(6, 0), &[(0, 0, 0)]),
+            node(id(5, 0), &[(0, 0, 0)]),
+            node(id(6, 0), &[(0, 0, 1)]),
+        ];
         refused(&stream(&three, 3, (9, 0), &[0]), "two listpack nodes with master ID 6-0");
         // rdb.c "Stream length inconsistent with rax entries"
         refused(&stream(&[], 3, (9, 0), &[0]), "length 3 but no listpack nodes");
-        assert!(read(&stream(&[], 0, (9, 0), &[0])).is_ok(), "an empty stream (all deleted, groups kept)");
+        assert!(
+            read(&stream(&[], 0, (9, 0), &[0])).is_ok(),
+            "an empty stream (all deleted, groups kept)"
+        );
         // Valkey 9: the length must be the live entries in the files it writes
         let odd = stream(&two(id(5, 0), id(6, 0)), 3, (9, 0), &[0]);
         let mut c = Cursor::file(&odd);
-        let e = decode(&mut c, types::STREAM_LISTPACKS_3, &mut Got::default(), &mut Vec::new(), true).unwrap_err();
-        assert!(e.to_string().contains("length 3 but the nodes hold 2 live entries (Valkey 9 refuses"), "{e}");
+        let e =
+            decode(&mut c, types::STREAM_LISTPACKS_3, &mut Got::default(), &mut Vec::new(), true)
+                .unwrap_err();
+        assert!(
+            e.to_string().contains("length 3 but the nodes hold 2 live entries (Valkey 9 refuses"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -508,16 +595,43 @@ mod tests {
         let one = [node(id(5, 0), &[(0, 0, 0)])];
         let st = |groups: Vec<u8>| stream(&one, 1, (5, 0), &groups);
         let p = id(5, 0);
-        refused(&st([vec![2], group(b"g", &[], &[]), group(b"g", &[], &[])].concat()), "two groups named \"g\"");
-        refused(&st([vec![1], group(b"g", &[p, p], &[(b"c", &[p])])].concat()), "duplicate PEL entry 5-0");
-        refused(&st([vec![1], group(b"g", &[p], &[(b"c", &[p]), (b"c", &[])])].concat()), "duplicate consumer \"c\"");
-        refused(&st([vec![1], group(b"g", &[p], &[(b"c", &[p, p])])].concat()), "PEL entry 5-0 twice in one consumer");
-        refused(&st([vec![1], group(b"g", &[p], &[(b"c", &[p]), (b"d", &[p])])].concat()), "owned by two consumers");
-        refused(&st([vec![1], group(b"g", &[p], &[(b"c", &[])])].concat()), "PEL entry 5-0 has no consumer");
-        refused(&st([vec![1], group(b"g", &[], &[(b"c", &[p])])].concat()), "is not in the group PEL");
+        refused(
+            &st([vec![2], group(b"g", &[], &[]), group(b"g", &[], &[])].concat()),
+            "two groups named \"g\"",
+        );
+        refused(
+            &st([vec![1], group(b"g", &[p, p], &[(b"c", &[p])])].concat()),
+            "duplicate PEL entry 5-0",
+        );
+        refused(
+            &st([vec![1], group(b"g", &[p], &[(b"c", &[p]), (b"c", &[])])].concat()),
+            "duplicate consumer \"c\"",
+        );
+        refused(
+            &st([vec![1], group(b"g", &[p], &[(b"c", &[p, p])])].concat()),
+            "PEL entry 5-0 twice in one consumer",
+        );
+        refused(
+            &st([vec![1], group(b"g", &[p], &[(b"c", &[p]), (b"d", &[p])])].concat()),
+            "owned by two consumers",
+        );
+        refused(
+            &st([vec![1], group(b"g", &[p], &[(b"c", &[])])].concat()),
+            "PEL entry 5-0 has no consumer",
+        );
+        refused(
+            &st([vec![1], group(b"g", &[], &[(b"c", &[p])])].concat()),
+            "is not in the group PEL",
+        );
         // the same consumer name in two groups is fine
         assert!(
-            read(&st([vec![2], group(b"g", &[], &[(b"c", &[])]), group(b"h", &[], &[(b"c", &[])])].concat())).is_ok()
+            read(&st([
+                vec![2],
+                group(b"g", &[], &[(b"c", &[])]),
+                group(b"h", &[], &[(b"c", &[])])
+            ]
+            .concat()))
+            .is_ok()
         );
     }
 
@@ -551,7 +665,9 @@ mod tests {
         assert_eq!(got.groups[0].1, vec![(a, b"c".to_vec()), (b, b"(nacked)".to_vec())]);
         // an empty zone is fine; without it the unowned entry is refused as before
         assert!(read27(&[vec![1], group(b"g", &[a], &[(b"c", &[a])]), nack(&[])].concat()).is_ok());
-        let e = read27(&[vec![1], group(b"g", &[a, b], &[(b"c", &[a])]), nack(&[])].concat()).err().unwrap();
+        let e = read27(&[vec![1], group(b"g", &[a, b], &[(b"c", &[a])]), nack(&[])].concat())
+            .err()
+            .unwrap();
         assert!(e.to_string().contains("PEL entry 6-0 has no consumer"), "{e}");
         let says = |g: Vec<u8>, what: &str| {
             let e = read27(&g).err().unwrap_or_else(|| panic!("accepted; expected {what}"));
@@ -565,8 +681,14 @@ mod tests {
             [vec![1], group(b"g", &[a], &[(b"c", &[a])]), nack(&[a])].concat(),
             "NACKed ID 5-0 is owned by a consumer",
         );
-        says([vec![1], group(b"g", &[a, b], &[(b"c", &[a])]), nack(&[b, b])].concat(), "NACKed ID 6-0 twice");
+        says(
+            [vec![1], group(b"g", &[a, b], &[(b"c", &[a])]), nack(&[b, b])].concat(),
+            "NACKed ID 6-0 twice",
+        );
         // a count the bytes cannot hold fails before anything is read
-        says([vec![1], group(b"g", &[], &[]), vec![0x80, 0x10, 0, 0, 0]].concat(), "NACKed IDs length");
+        says(
+            [vec![1], group(b"g", &[], &[]), vec![0x80, 0x10, 0, 0, 0]].concat(),
+            "NACKed IDs length",
+        );
     }
 }

@@ -218,7 +218,8 @@ impl<'a> Group<'a> {
         let mut buf = Vec::new();
         let name = c.string()?.bytes(&mut buf)?.to_vec();
         let seen_time_ms = c.i64_le()?;
-        let active_time_ms = if self.t >= types::STREAM_LISTPACKS_3 { Some(c.i64_le()?) } else { None };
+        let active_time_ms =
+            if self.t >= types::STREAM_LISTPACKS_3 { Some(c.i64_le()?) } else { None };
         let n = c.plain_len()? as usize;
         let pending = c.take(n * 16)?;
         Ok(Consumer { name, seen_time_ms, active_time_ms, pending })
@@ -234,7 +235,10 @@ impl<'a> Group<'a> {
     /// The NACKed IDs (type 27; empty otherwise), in file order: each is in the group PEL
     /// and owned by no consumer (XNACK released it).
     pub fn nacked(&self) -> impl Iterator<Item = StreamId> + use<'a> {
-        self.nacked.unwrap_or_default().chunks_exact(16).map(|r| StreamId::from_be(r.try_into().expect("16 bytes")))
+        self.nacked
+            .unwrap_or_default()
+            .chunks_exact(16)
+            .map(|r| StreamId::from_be(r.try_into().expect("16 bytes")))
     }
     /// Number of NACKed IDs (0 before type 27).
     pub fn nacked_len(&self) -> usize {
@@ -339,18 +343,42 @@ impl<'a> Producer<'a> {
 /// Reads and checks one group (`rdbLoadObject`: unique group names, unique PEL entries,
 /// unique consumer names, consumer PEL entries in the group PEL and owned once, every PEL
 /// entry owned); the cursor ends after it.
-pub(crate) fn read_group<'a>(c: &mut Cursor<'a>, t: u8, group_names: &mut Seen) -> Result<Group<'a>> {
+pub(crate) fn read_group<'a>(
+    c: &mut Cursor<'a>,
+    t: u8,
+    group_names: &mut Seen,
+) -> Result<Group<'a>> {
     let data = c.data();
     let name_at = c.pos();
     let name = c.string()?.bytes(&mut Vec::new())?.to_vec();
-    if let Some(Dup { first: prev, .. }) = group_names.check(&name, name_at as u64, &RdbStrings(data))? {
+    if let Some(Dup { first: prev, .. }) =
+        group_names.check(&name, name_at as u64, &RdbStrings(data))?
+    {
         return Err(c.err_at(
             name_at,
-            corrupt("stream", format!("two groups named \"{}\" (first at byte offset {prev})", show_bytes(&name))),
+            corrupt(
+                "stream",
+                format!("two groups named \"{}\" (first at byte offset {prev})", show_bytes(&name)),
+            ),
         ));
     }
     let last_id = StreamId::read(c)?;
-    let entries_read = if t >= types::STREAM_LISTPACKS_2 { Some(c.plain_len()? as i64) } else { None };
+    let entries_read =
+        if t >= types::STREAM_LISTPACKS_2 { Some(c.plain_len()? as i64) } else { None };
+    let (pel, npel, mut owners) = read_pel(c)?;
+    let consumers = read_consumers(c, t, &mut owners)?;
+    let nacked = read_nacked(c, t, &mut owners)?;
+    let cur = *c;
+    if let Some(o) = owners.iter().find(|o| o.1 == u32::MAX) {
+        // rdb.c:3346-3358 "Stream CG PEL entry without consumer" (sanitize-dump-payload yes)
+        return Err(c.corrupt("stream group", format!("PEL entry {} has no consumer", o.0)));
+    }
+    Ok(Group { name, last_id, entries_read, t, pel, pel_len: npel, consumers, owners, cur, nacked })
+}
+
+/// A group's PEL: a cursor at it, its length, and (ID, owner) sorted by ID with no owner
+/// yet; duplicate entries are refused.
+fn read_pel<'a>(c: &mut Cursor<'a>) -> Result<(Cursor<'a>, u64, Vec<(StreamId, u32)>)> {
     let npel = c.count("group PEL entries", 25)?;
     let pel = *c;
     let mut owners: Vec<(StreamId, u32)> = Vec::new();
@@ -368,14 +396,22 @@ pub(crate) fn read_group<'a>(c: &mut Cursor<'a>, t: u8, group_names: &mut Seen) 
     for w in order.windows(2) {
         if owners[w[0] as usize].0 == owners[w[1] as usize].0 {
             let later = pel_at[w[0] as usize].max(pel_at[w[1] as usize]);
-            return Err(
-                c.err_at(later, corrupt("stream group", format!("duplicate PEL entry {}", owners[w[0] as usize].0)))
-            );
+            return Err(c.err_at(
+                later,
+                corrupt("stream group", format!("duplicate PEL entry {}", owners[w[0] as usize].0)),
+            ));
         }
     }
     drop(pel_at);
     owners.sort_unstable_by_key(|o| o.0);
     drop(order);
+    Ok((pel, npel, owners))
+}
+
+/// A group's consumers (the offset of each): unique names, each PEL entry in the group PEL
+/// and owned once; `owners` records the owner of each entry.
+fn read_consumers(c: &mut Cursor, t: u8, owners: &mut [(StreamId, u32)]) -> Result<Vec<usize>> {
+    let data = c.data();
     let ncons = c.count("consumers", if t >= types::STREAM_LISTPACKS_3 { 18 } else { 10 })?;
     let mut consumers = Vec::new();
     let mut cnames = Seen::eager();
@@ -391,7 +427,10 @@ pub(crate) fn read_group<'a>(c: &mut Cursor<'a>, t: u8, group_names: &mut Seen) 
                 at,
                 corrupt(
                     "stream group",
-                    format!("duplicate consumer \"{}\" (first at byte offset {prev})", show_bytes(cname)),
+                    format!(
+                        "duplicate consumer \"{}\" (first at byte offset {prev})",
+                        show_bytes(cname)
+                    ),
                 ),
             ));
         }
@@ -404,52 +443,76 @@ pub(crate) fn read_group<'a>(c: &mut Cursor<'a>, t: u8, group_names: &mut Seen) 
             let at = c.pos();
             let id = StreamId::read_raw(c)?;
             let Ok(pi) = owners.binary_search_by_key(&id, |o| o.0) else {
-                return Err(
-                    c.err_at(at, corrupt("stream group", format!("consumer PEL entry {id} is not in the group PEL")))
-                );
+                return Err(c.err_at(
+                    at,
+                    corrupt(
+                        "stream group",
+                        format!("consumer PEL entry {id} is not in the group PEL"),
+                    ),
+                ));
             };
             match owners[pi].1 {
                 u32::MAX => owners[pi].1 = ci,
                 o if o == ci => {
                     // rdb.c:3335-3341 "Duplicated consumer PEL entry"
-                    return Err(c.err_at(at, corrupt("stream group", format!("PEL entry {id} twice in one consumer"))));
+                    return Err(c.err_at(
+                        at,
+                        corrupt("stream group", format!("PEL entry {id} twice in one consumer")),
+                    ));
                 }
                 _ => {
                     // stricter than the server (rdb.c:3334 keeps the last owner); no server writes it
-                    return Err(c.err_at(at, corrupt("stream group", format!("PEL entry {id} owned by two consumers"))));
+                    return Err(c.err_at(
+                        at,
+                        corrupt("stream group", format!("PEL entry {id} owned by two consumers")),
+                    ));
                 }
             }
         }
     }
+    Ok(consumers)
+}
+
+/// Type 27's NACK zone: IDs pending in the group and owned by no consumer.
+fn read_nacked<'a>(
+    c: &mut Cursor<'a>,
+    t: u8,
+    owners: &mut [(StreamId, u32)],
+) -> Result<Option<&'a [u8]>> {
+    let data = c.data();
     // type 27: the NACK zone, IDs that are pending in the group and owned by no consumer
     // (`rdbLoadObject`: "not found in group global PEL", "has a consumer assigned")
-    let nacked = if t >= types::STREAM_LISTPACKS_5 {
+    Ok(if t >= types::STREAM_LISTPACKS_5 {
         let n = c.count("NACKed IDs", 16)?;
         let zone_at = c.pos();
         for _ in 0..n {
             let at = c.pos();
             let id = StreamId::read_raw(c)?;
             let Ok(pi) = owners.binary_search_by_key(&id, |o| o.0) else {
-                return Err(c.err_at(at, corrupt("stream group", format!("NACKed ID {id} is not in the group PEL"))));
+                return Err(c.err_at(
+                    at,
+                    corrupt("stream group", format!("NACKed ID {id} is not in the group PEL")),
+                ));
             };
             match owners[pi].1 {
                 u32::MAX => owners[pi].1 = NACKED,
-                NACKED => return Err(c.err_at(at, corrupt("stream group", format!("NACKed ID {id} twice")))),
+                NACKED => {
+                    return Err(
+                        c.err_at(at, corrupt("stream group", format!("NACKed ID {id} twice")))
+                    );
+                }
                 _ => {
-                    return Err(c.err_at(at, corrupt("stream group", format!("NACKed ID {id} is owned by a consumer"))));
+                    return Err(c.err_at(
+                        at,
+                        corrupt("stream group", format!("NACKed ID {id} is owned by a consumer")),
+                    ));
                 }
             }
         }
         Some(&data[zone_at..c.pos()])
     } else {
         None
-    };
-    let cur = *c;
-    if let Some(o) = owners.iter().find(|o| o.1 == u32::MAX) {
-        // rdb.c:3346-3358 "Stream CG PEL entry without consumer" (sanitize-dump-payload yes)
-        return Err(c.corrupt("stream group", format!("PEL entry {} has no consumer", o.0)));
-    }
-    Ok(Group { name, last_id, entries_read, t, pel, pel_len: npel, consumers, owners, cur, nacked })
+    })
 }
 
 /// The IDMP section of type 26 (`rdbLoadStreamIdmpEntries`): duration (s, 1..86400), max
@@ -461,9 +524,13 @@ pub(crate) fn read_idmp<'a>(c: &mut Cursor<'a>) -> Result<Idmp<'a>> {
     let duration_s = c.plain_len()?;
     let max_size = c.plain_len()?;
     if !(1..=86400).contains(&duration_s) || !(1..=10000).contains(&max_size) {
-        return Err(
-            c.err_at(at, corrupt("stream IDMP", format!("duration {duration_s} or max size {max_size} out of range")))
-        );
+        return Err(c.err_at(
+            at,
+            corrupt(
+                "stream IDMP",
+                format!("duration {duration_s} or max size {max_size} out of range"),
+            ),
+        ));
     }
     let n = c.count("IDMP producers", 2)?;
     let producers = *c;
@@ -478,7 +545,10 @@ pub(crate) fn read_idmp<'a>(c: &mut Cursor<'a>) -> Result<Idmp<'a>> {
                 at,
                 corrupt(
                     "stream IDMP",
-                    format!("producer \"{}\" twice (first at byte offset {prev})", show_bytes(name)),
+                    format!(
+                        "producer \"{}\" twice (first at byte offset {prev})",
+                        show_bytes(name)
+                    ),
                 ),
             ));
         }

@@ -101,7 +101,11 @@ impl<'a> Registry<'a> {
     }
     /// Reads one record (the cursor after its opcode byte at `at`), checks it and indexes
     /// it. Its names are checked here; its id against the others when sealed.
-    pub(crate) fn read_record(&mut self, c: &mut Cursor<'a>, at: usize) -> Result<Arc<Template<'a>>> {
+    pub(crate) fn read_record(
+        &mut self,
+        c: &mut Cursor<'a>,
+        at: usize,
+    ) -> Result<Arc<Template<'a>>> {
         let id_at = c.pos();
         let id = c.plain_len()?;
         if self.sealed
@@ -170,7 +174,12 @@ impl<'a> Registry<'a> {
 }
 
 fn twice(c: &Cursor, at: usize, id: u64, first: usize) -> super::error::Error {
-    c.err_at(at, corrupt(format!("template id {id} twice (first at byte offset {first}): duplicate template")))
+    c.err_at(
+        at,
+        corrupt(format!(
+            "template id {id} twice (first at byte offset {first}): duplicate template"
+        )),
+    )
 }
 
 fn corrupt(reason: String) -> ErrorKind {
@@ -285,7 +294,11 @@ pub fn decode<'a, V: Visitor<Error = Error>>(
         HASH_TMPL_LP_REF | HASH_TMPL_ARRAY_REF => {
             let Some(tm) = tmpl else {
                 let (id, at) = ref_id(c, t, values_blob)?;
-                return Err(super::Error::corrupt(at, "hash template", format!("unknown template id {id}")));
+                return Err(super::Error::corrupt(
+                    at,
+                    "hash template",
+                    format!("unknown template id {id}"),
+                ));
             };
             Names::Strings(tm.names, tm.len)
         }
@@ -329,7 +342,9 @@ pub fn decode<'a, V: Visitor<Error = Error>>(
             let id_at = lp.pos();
             let id = lp.expect_encoded_int("the template id")?;
             if id < 0 || tmpl.is_some_and(|tm| tm.id != id as u64) {
-                return Err(lp.cursor().err_at(id_at, corrupt(format!("template id {id} in the values"))));
+                return Err(lp
+                    .cursor()
+                    .err_at(id_at, corrupt(format!("template id {id} in the values"))));
             }
             Values::Pack(lp)
         }
@@ -379,7 +394,9 @@ pub fn decode<'a, V: Visitor<Error = Error>>(
     if let Values::Pack(lp) = &mut values {
         let at = lp.pos();
         if lp.next_elem()?.is_some() {
-            return Err(lp.cursor().err_at(at, corrupt(format!("the values listpack holds more than {n} values"))));
+            return Err(lp
+                .cursor()
+                .err_at(at, corrupt(format!("the values listpack holds more than {n} values"))));
         }
     }
     Ok(())

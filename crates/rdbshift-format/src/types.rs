@@ -166,9 +166,18 @@ impl Kind {
     }
     /// The kind of a name as [`Kind::name`] spells it; `None` for any other name.
     pub fn from_name(s: &str) -> Option<Kind> {
-        [Kind::String, Kind::List, Kind::Set, Kind::Zset, Kind::Hash, Kind::Stream, Kind::Module, Kind::Array]
-            .into_iter()
-            .find(|k| k.name() == s)
+        [
+            Kind::String,
+            Kind::List,
+            Kind::Set,
+            Kind::Zset,
+            Kind::Hash,
+            Kind::Stream,
+            Kind::Module,
+            Kind::Array,
+        ]
+        .into_iter()
+        .find(|k| k.name() == s)
     }
 }
 
@@ -176,11 +185,15 @@ impl Kind {
 /// readable, or exists only in a product whose layout is not public); `None` for the rest.
 pub fn refused_by_name(t: u8, h: &Header) -> Option<&'static str> {
     match (h.dialect, t) {
-        (Dialect::Redis, op::ENT_GCAS) => Some("Redis Enterprise opcode 101 (GCAS) has no published layout"),
-        (Dialect::Redis, op::ENT_GFLAGS) => Some("Redis Enterprise opcode 102 (GFLAGS) has no published layout"),
-        (Dialect::Redis, GCRA) => {
-            Some("Redis Enterprise GCRA value (type 33, built only with ENABLE_GCRA) has no published layout")
+        (Dialect::Redis, op::ENT_GCAS) => {
+            Some("Redis Enterprise opcode 101 (GCAS) has no published layout")
         }
+        (Dialect::Redis, op::ENT_GFLAGS) => {
+            Some("Redis Enterprise opcode 102 (GFLAGS) has no published layout")
+        }
+        (Dialect::Redis, GCRA) => Some(
+            "Redis Enterprise GCRA value (type 33, built only with ENABLE_GCRA) has no published layout",
+        ),
         (Dialect::Valkey, VALKEY_PATH_HASH) => {
             Some("Valkey 9.2 path hash (type 23): layout not published, not supported")
         }
@@ -210,9 +223,8 @@ pub fn kind(t: u8) -> Kind {
         LIST | LIST_ZIPLIST | LIST_QUICKLIST | LIST_QUICKLIST_2 => Kind::List,
         SET | SET_INTSET | SET_LISTPACK => Kind::Set,
         ZSET | ZSET_2 | ZSET_ZIPLIST | ZSET_LISTPACK => Kind::Zset,
-        STREAM_LISTPACKS | STREAM_LISTPACKS_2 | STREAM_LISTPACKS_3 | STREAM_LISTPACKS_4 | STREAM_LISTPACKS_5 => {
-            Kind::Stream
-        }
+        STREAM_LISTPACKS | STREAM_LISTPACKS_2 | STREAM_LISTPACKS_3 | STREAM_LISTPACKS_4
+        | STREAM_LISTPACKS_5 => Kind::Stream,
         MODULE_PRE_GA | MODULE_2 => Kind::Module,
         ARRAY => Kind::Array,
         _ => Kind::Hash,
@@ -235,9 +247,8 @@ pub fn encoding(t: u8, h: &Header) -> &'static str {
         LIST_QUICKLIST => "quicklist",
         LIST_QUICKLIST_2 => "quicklist2",
         HASH_LISTPACK | ZSET_LISTPACK | SET_LISTPACK => "listpack",
-        STREAM_LISTPACKS | STREAM_LISTPACKS_2 | STREAM_LISTPACKS_3 | STREAM_LISTPACKS_4 | STREAM_LISTPACKS_5 => {
-            "stream"
-        }
+        STREAM_LISTPACKS | STREAM_LISTPACKS_2 | STREAM_LISTPACKS_3 | STREAM_LISTPACKS_4
+        | STREAM_LISTPACKS_5 => "stream",
         ARRAY => "array",
         HASH_TMPL_LP | HASH_TMPL_LP_REF => "template-listpack",
         HASH_TMPL_ARRAY | HASH_TMPL_ARRAY_REF => "template-array",

@@ -68,7 +68,13 @@ fn open_container<'b, 'a: 'b>(
 // rdb.c rdbLoadObject "Duplicate set members/zset fields/hash fields detected" (hashtable
 // encodings, always), "Hash zipmap with dup elements" (always), ziplist pairs (always, rdb.c:2013)
 // and listpacks (lpValidateIntegrityAndDups, sanitize-dump-payload yes)
-fn dup_error(d: Dup, src: &dyn ElementAt, c: &Cursor, container: &'static str, what: &str) -> Error {
+fn dup_error(
+    d: Dup,
+    src: &dyn ElementAt,
+    c: &Cursor,
+    container: &'static str,
+    what: &str,
+) -> Error {
     let mut buf = Vec::new();
     let shown = src.bytes_at(d.second, &mut buf).map(show_bytes).unwrap_or_default();
     let first = match c.origin() {
@@ -100,7 +106,13 @@ fn no_dup(
 
 /// Refuses a duplicate among the elements [`no_dup`] left pending (at the end of a
 /// collection).
-fn no_dup_left(seen: &mut Seen, src: &dyn ElementAt, c: &Cursor, container: &'static str, what: &str) -> Result<()> {
+fn no_dup_left(
+    seen: &mut Seen,
+    src: &dyn ElementAt,
+    c: &Cursor,
+    container: &'static str,
+    what: &str,
+) -> Result<()> {
     match seen.finish(src)? {
         None => Ok(()),
         Some(d) => Err(dup_error(d, src, c, container, what)),
@@ -145,7 +157,13 @@ impl ElementAt for Elems<'_> {
 
 /// Decodes the value of type `t` at the cursor into `v`; the cursor ends after the value.
 /// A template hash that refers to the registry (types 30, 32) needs [`decode_with`].
-pub fn decode<V: Visitor<Error = Error>>(c: &mut Cursor, t: u8, h: &Header, v: &mut V, s: &mut Scratch) -> Result<()> {
+pub fn decode<V: Visitor<Error = Error>>(
+    c: &mut Cursor,
+    t: u8,
+    h: &Header,
+    v: &mut V,
+    s: &mut Scratch,
+) -> Result<()> {
     decode_with(c, t, h, None, v, s)
 }
 
@@ -205,18 +223,29 @@ pub fn decode_with<'a, V: Visitor<Error = Error>>(
         STREAM_LISTPACKS_4 if h.dialect == Dialect::Redis => stream::decode(c, t, v, a, false),
         STREAM_LISTPACKS_5 if types_ok(t, h) => stream::decode(c, t, v, a, false),
         ARRAY if types_ok(t, h) => array(c, v, a),
-        HASH_TMPL_LP | HASH_TMPL_LP_REF | HASH_TMPL_ARRAY | HASH_TMPL_ARRAY_REF if types_ok(t, h) => {
+        HASH_TMPL_LP | HASH_TMPL_LP_REF | HASH_TMPL_ARRAY | HASH_TMPL_ARRAY_REF
+            if types_ok(t, h) =>
+        {
             template::decode(c, t, tmpl, v, tbufs)
         }
         VALKEY_HASH_2 if h.dialect == Dialect::Valkey => valkey_hash2(c, v, a, b, seen),
-        HASH_METADATA_PRE_GA | HASH_METADATA if h.dialect == Dialect::Redis => hash_with_ttls(c, t, v, a, b, seen),
-        HASH_LISTPACK_EX_PRE_GA | HASH_LISTPACK_EX if h.dialect == Dialect::Redis => listpack_ex(c, t, v, blob, seen),
+        HASH_METADATA_PRE_GA | HASH_METADATA if h.dialect == Dialect::Redis => {
+            hash_with_ttls(c, t, v, a, b, seen)
+        }
+        HASH_LISTPACK_EX_PRE_GA | HASH_LISTPACK_EX if h.dialect == Dialect::Redis => {
+            listpack_ex(c, t, v, blob, seen)
+        }
         _ => Err(c.err(ErrorKind::UnknownType(t))),
     }
 }
 
 /// A set as RDB strings (type 2): members must be unique.
-fn plain_set<V: Visitor<Error = Error>>(c: &mut Cursor, v: &mut V, a: &mut Vec<u8>, seen: &mut Seen) -> Result<()> {
+fn plain_set<V: Visitor<Error = Error>>(
+    c: &mut Cursor,
+    v: &mut V,
+    a: &mut Vec<u8>,
+    seen: &mut Seen,
+) -> Result<()> {
     let src = RdbStrings(c.data());
     let n = c.count("collection", 1)?;
     seen.clear();
@@ -297,7 +326,10 @@ fn zipmap_hash<V: Visitor<Error = Error>>(
         if lp_bytes + (f.len() + x.len()) as u64 > LISTPACK_MAX_SAFETY_SIZE {
             return Err(z.cursor().err_at(
                 pos,
-                ErrorKind::Corrupt { container: "zipmap", reason: "entries outgrow a listpack (1 GiB)".into() },
+                ErrorKind::Corrupt {
+                    container: "zipmap",
+                    reason: "entries outgrow a listpack (1 GiB)".into(),
+                },
             ));
         }
         lp_bytes += listpack::entry_size(f) + listpack::entry_size(x);
@@ -307,7 +339,12 @@ fn zipmap_hash<V: Visitor<Error = Error>>(
 }
 
 /// A quicklist of ziplists (type 14).
-fn quicklist<V: Visitor<Error = Error>>(c: &mut Cursor, v: &mut V, blob: &mut Vec<u8>, seen: &mut Seen) -> Result<()> {
+fn quicklist<V: Visitor<Error = Error>>(
+    c: &mut Cursor,
+    v: &mut V,
+    blob: &mut Vec<u8>,
+    seen: &mut Seen,
+) -> Result<()> {
     let n = c.count("quicklist nodes", 1)?;
     for _ in 0..n {
         let at = c.offset();
@@ -334,7 +371,11 @@ fn quicklist_2<V: Visitor<Error = Error>>(
         let at = c.offset();
         let container = c.plain_len()?;
         if container != 1 && container != 2 {
-            return Err(Error::corrupt(at, "quicklist", format!("unknown node container {container}")));
+            return Err(Error::corrupt(
+                at,
+                "quicklist",
+                format!("unknown node container {container}"),
+            ));
         }
         let node_at = c.offset();
         let node = c.string()?;
@@ -344,7 +385,8 @@ fn quicklist_2<V: Visitor<Error = Error>>(
         if container == 1 {
             v.list_item(node.get(a)?)?;
         } else {
-            let lp = Listpack::open(node.open(blob, "listpack", data_offset(c, &node, node_at))?)?;
+            let lp =
+                Listpack::open(node.open(blob, "listpack", data_offset(c, &node, node_at))?)?;
             compact(ZipOrPack::Pack(lp), Kind::List, v, seen)?;
         }
     }
@@ -367,7 +409,10 @@ fn hash_with_ttls<V: Visitor<Error = Error>>(
         if m > EXPIRE_TIME_MAX + 1 {
             return Err(c.err_at(
                 at,
-                ErrorKind::Corrupt { container: "hash", reason: format!("minimum field expiry {m} out of range") },
+                ErrorKind::Corrupt {
+                    container: "hash",
+                    reason: format!("minimum field expiry {m} out of range"),
+                },
             ));
         }
         Some(m)
@@ -420,7 +465,9 @@ fn listpack_ex<V: Visitor<Error = Error>>(
         let x = lp.expect("a hash value")?;
         let ttl_at = lp.pos();
         let ttl = lp.expect_encoded_int("a field TTL")?;
-        let bad = |why: String| lp.cursor().err_at(ttl_at, ErrorKind::Corrupt { container: "listpack", reason: why });
+        let bad = |why: String| {
+            lp.cursor().err_at(ttl_at, ErrorKind::Corrupt { container: "listpack", reason: why })
+        };
         if ttl < 0 || ttl as u64 > EXPIRE_TIME_MAX {
             return Err(bad(format!("field expiry {ttl} out of range")));
         }
@@ -451,7 +498,9 @@ fn types_ok(t: u8, h: &Header) -> bool {
 /// the order (a duplicate would silently replace an element and leave the count short);
 /// we refuse both, as no server-written file has them. Nothing is allocated per index.
 fn array<V: Visitor<Error = Error>>(c: &mut Cursor, v: &mut V, buf: &mut Vec<u8>) -> Result<()> {
-    let bad = |c: &Cursor, at: usize, why: String| c.err_at(at, ErrorKind::Corrupt { container: "array", reason: why });
+    let bad = |c: &Cursor, at: usize, why: String| {
+        c.err_at(at, ErrorKind::Corrupt { container: "array", reason: why })
+    };
     let n_at = c.pos();
     let n = c.count("array elements", 3)?;
     if n == 0 {
@@ -496,7 +545,11 @@ fn array<V: Visitor<Error = Error>>(c: &mut Cursor, v: &mut V, buf: &mut Vec<u8>
                 let s_at = c.pos();
                 let s = c.string()?;
                 if s.decoded_len() > 7 {
-                    return Err(bad(c, s_at, format!("small string of {} bytes (at most 7)", s.decoded_len())));
+                    return Err(bad(
+                        c,
+                        s_at,
+                        format!("small string of {} bytes (at most 7)", s.decoded_len()),
+                    ));
                 }
                 ArrayValue::Str(s.get(buf)?)
             }
@@ -512,7 +565,9 @@ const EXPIRE_TIME_MAX: u64 = (1 << 48) - 1;
 
 fn checked_expire(e: Option<u64>, at: u64) -> Result<Option<i64>> {
     match e {
-        Some(x) if x > EXPIRE_TIME_MAX => Err(Error::corrupt(at, "hash", format!("field expiry {x} out of range"))),
+        Some(x) if x > EXPIRE_TIME_MAX => {
+            Err(Error::corrupt(at, "hash", format!("field expiry {x} out of range")))
+        }
         other => Ok(other.map(|x| x as i64)),
     }
 }
@@ -595,7 +650,12 @@ impl<'a> ZipOrPack<'a> {
 /// Walks a ziplist or listpack holding a list, set, zset (member, score) or hash (field,
 /// value). Members and fields must be unique (`lpValidateIntegrityAndDups`,
 /// `ziplistPairsConvertAndValidateIntegrity`), pairs complete.
-fn compact<V: Visitor<Error = Error>>(mut z: ZipOrPack, k: Kind, v: &mut V, seen: &mut Seen) -> Result<()> {
+fn compact<V: Visitor<Error = Error>>(
+    mut z: ZipOrPack,
+    k: Kind,
+    v: &mut V,
+    seen: &mut Seen,
+) -> Result<()> {
     let elems = z.elems();
     let what = match k {
         Kind::Set | Kind::Zset => "member",
@@ -638,7 +698,10 @@ fn compact<V: Visitor<Error = Error>>(mut z: ZipOrPack, k: Kind, v: &mut V, seen
 impl ZipOrPack<'_> {
     // stricter than the server: it reads such a score as 0 (zzlStrtod); no server writes one
     fn bad_score(&self, at: usize) -> Error {
-        self.cursor().err_at(at, ErrorKind::Corrupt { container: self.name(), reason: "score is not a number".into() })
+        self.cursor().err_at(
+            at,
+            ErrorKind::Corrupt { container: self.name(), reason: "score is not a number".into() },
+        )
     }
 }
 
@@ -720,8 +783,8 @@ pub fn skip_checks(t: u8, h: &Header) -> bool {
 /// used to find where a key ends.
 pub fn skip(c: &mut Cursor, t: u8, h: &Header, odd: &mut super::visit::Oddities) -> Result<()> {
     match t {
-        STRING | HASH_ZIPMAP | LIST_ZIPLIST | SET_INTSET | ZSET_ZIPLIST | HASH_ZIPLIST | HASH_LISTPACK
-        | ZSET_LISTPACK | SET_LISTPACK => c.skip_string(),
+        STRING | HASH_ZIPMAP | LIST_ZIPLIST | SET_INTSET | ZSET_ZIPLIST | HASH_ZIPLIST
+        | HASH_LISTPACK | ZSET_LISTPACK | SET_LISTPACK => c.skip_string(),
         LIST | SET | LIST_QUICKLIST => {
             let n = c.count("collection", 1)?;
             (0..n).try_for_each(|_| c.skip_string())
@@ -802,7 +865,11 @@ mod tests {
 
     /// An RDB string with a 6- or 14-bit length.
     fn s(b: &[u8]) -> Vec<u8> {
-        let mut v = if b.len() < 64 { vec![b.len() as u8] } else { vec![0x40 | (b.len() >> 8) as u8, b.len() as u8] };
+        let mut v = if b.len() < 64 {
+            vec![b.len() as u8]
+        } else {
+            vec![0x40 | (b.len() >> 8) as u8, b.len() as u8]
+        };
         v.extend_from_slice(b);
         v
     }
@@ -839,7 +906,10 @@ mod tests {
         hash.extend([s(b"f"), s(b"1"), s(b"f"), s(b"2")].concat());
         refused(HASH, &hash, "duplicate field \"f\"");
         let mut zset = vec![2];
-        zset.extend([s(b"m"), 1.0f64.to_le_bytes().to_vec(), s(b"m"), 2.0f64.to_le_bytes().to_vec()].concat());
+        zset.extend(
+            [s(b"m"), 1.0f64.to_le_bytes().to_vec(), s(b"m"), 2.0f64.to_le_bytes().to_vec()]
+                .concat(),
+        );
         refused(ZSET_2, &zset, "duplicate member \"m\"");
         // the same members in different keys (or a list) are fine
         let mut list = vec![2];
@@ -907,13 +977,32 @@ mod tests {
         let ex = |items: &[Str]| [vec![0; 8], s(&lp(items))].concat();
         let (f, g, v) = (Str::Bytes(b"f"), Str::Bytes(b"g"), Str::Bytes(b"v"));
         let t = 1_700_000_000_000i64;
-        assert_eq!(check(HASH_LISTPACK_EX, &ex(&[f, v, Str::Int(t), g, v, Str::Int(0)])).unwrap(), 2);
-        refused(HASH_LISTPACK_EX, &ex(&[f, v, Str::Int(0), g, v, Str::Int(t)]), "those without one last");
-        refused(HASH_LISTPACK_EX, &ex(&[f, v, Str::Int(t), g, v, Str::Int(t - 1)]), "ordered by expiry");
-        refused(HASH_LISTPACK_EX, &ex(&[f, v, Str::Bytes(b"1700000000000")]), "is a string, not an integer");
+        assert_eq!(
+            check(HASH_LISTPACK_EX, &ex(&[f, v, Str::Int(t), g, v, Str::Int(0)])).unwrap(),
+            2
+        );
+        refused(
+            HASH_LISTPACK_EX,
+            &ex(&[f, v, Str::Int(0), g, v, Str::Int(t)]),
+            "those without one last",
+        );
+        refused(
+            HASH_LISTPACK_EX,
+            &ex(&[f, v, Str::Int(t), g, v, Str::Int(t - 1)]),
+            "ordered by expiry",
+        );
+        refused(
+            HASH_LISTPACK_EX,
+            &ex(&[f, v, Str::Bytes(b"1700000000000")]),
+            "is a string, not an integer",
+        );
         refused(HASH_LISTPACK_EX, &ex(&[f, v, Str::Int(1 << 48)]), "out of range");
         refused(HASH_LISTPACK_EX, &ex(&[f, v, Str::Int(-5)]), "out of range");
-        refused(HASH_LISTPACK_EX, &ex(&[f, v, Str::Int(t), f, v, Str::Int(t)]), "duplicate hash field");
+        refused(
+            HASH_LISTPACK_EX,
+            &ex(&[f, v, Str::Int(t), f, v, Str::Int(t)]),
+            "duplicate hash field",
+        );
         // type 24: the minimum expiry must be a time or "none" (2^48)
         let mut b = ((1u64 << 48) + 1).to_le_bytes().to_vec();
         b.push(0);
@@ -959,7 +1048,13 @@ mod tests {
         let mut c = Cursor::file(&data);
         c.set_pos(100);
         let mut g = Got::default();
-        decode(&mut c, ARRAY, &Header::parse(b"REDIS0014", false).unwrap(), &mut g, &mut Scratch::default())?;
+        decode(
+            &mut c,
+            ARRAY,
+            &Header::parse(b"REDIS0014", false).unwrap(),
+            &mut g,
+            &mut Scratch::default(),
+        )?;
         assert_eq!(c.remaining(), 0);
         Ok((g.0, g.1))
     }
@@ -998,7 +1093,10 @@ mod tests {
         let e = bad(&[2, 0, 5, 3, 1, b'x', 5, 3, 1, b'y'], "index 5 twice");
         assert_eq!(e.offset, 106);
         bad(&[2, 0, 5, 3, 1, b'x', 4, 3, 1, b'y'], "index 4 after 5");
-        bad(&[1, 0, 0, 3, 8, b'a', b'b', b'c', b'd', b'e', b'f', b'g', b'h'], "small string of 8 bytes");
+        bad(
+            &[1, 0, 0, 3, 8, b'a', b'b', b'c', b'd', b'e', b'f', b'g', b'h'],
+            "small string of 8 bytes",
+        );
         bad(&[1, 0, 0xc0, 1, 3, 1, b'x'], "invalid length encoding");
         let mut b = vec![1, 0, 0x81];
         b.extend(u64::MAX.to_be_bytes());
@@ -1007,7 +1105,9 @@ mod tests {
         bad(&[0x80, 0x10, 0, 0, 0, 0], "array elements length 268435456 exceeds");
         // not a type before RDB 14
         let mut c = Cursor::file(&[1, 0, 0, 3, 1, b'x']);
-        let e = decode(&mut c, ARRAY, &h(), &mut super::super::visit::Ignore, &mut Scratch::default()).unwrap_err();
+        let e =
+            decode(&mut c, ARRAY, &h(), &mut super::super::visit::Ignore, &mut Scratch::default())
+                .unwrap_err();
         assert!(matches!(e.kind, ErrorKind::UnknownType(28)), "{e}");
     }
 }

@@ -182,7 +182,11 @@ pub trait Visitor {
         Ok(())
     }
     /// One sorted-set member with its score, in stored order.
-    fn zset_member(&mut self, _member: Str<'_>, _score: f64) -> std::result::Result<(), Self::Error> {
+    fn zset_member(
+        &mut self,
+        _member: Str<'_>,
+        _score: f64,
+    ) -> std::result::Result<(), Self::Error> {
         Ok(())
     }
     /// `expire_ms`: the field's absolute expiry in Unix ms, if it has one.
@@ -222,7 +226,11 @@ pub trait Visitor {
         Ok(())
     }
     /// One array element, in ascending index order.
-    fn array_element(&mut self, _index: u64, _v: ArrayValue<'_>) -> std::result::Result<(), Self::Error> {
+    fn array_element(
+        &mut self,
+        _index: u64,
+        _v: ArrayValue<'_>,
+    ) -> std::result::Result<(), Self::Error> {
         Ok(())
     }
 }

@@ -53,7 +53,10 @@ fn read_value<'a>(c: &mut Cursor<'a>) -> Result<Str<'a>> {
                 let at = c.pos() - 1;
                 return Err(c.err_at(
                     at,
-                    ErrorKind::Corrupt { container: WHAT, reason: format!("bad integer encoding 0x{enc:02x}") },
+                    ErrorKind::Corrupt {
+                        container: WHAT,
+                        reason: format!("bad integer encoding 0x{enc:02x}"),
+                    },
                 ));
             }
         }),
@@ -86,18 +89,23 @@ impl<'a> Ziplist<'a> {
         let zlbytes = c.u32_le()? as usize;
         if zlbytes != total {
             // ziplist.c:1501-1503
-            return Err(c.corrupt(WHAT, format!("header says {zlbytes} bytes, the string holds {total}")));
+            return Err(
+                c.corrupt(WHAT, format!("header says {zlbytes} bytes, the string holds {total}"))
+            );
         }
         let tail = c.u32_le()? as usize;
         if tail > total - 1 {
             // ziplist.c:1510-1511
-            return Err(c.corrupt(WHAT, format!("tail offset {tail} outside the {total}-byte blob")));
+            return Err(
+                c.corrupt(WHAT, format!("tail offset {tail} outside the {total}-byte blob"))
+            );
         }
         let declared = c.u16_le()?;
         if c.data()[total - 1] != 0xff {
-            return Err(
-                c.err_at(total - 1, ErrorKind::Corrupt { container: WHAT, reason: "no 0xFF end marker".into() })
-            );
+            return Err(c.err_at(
+                total - 1,
+                ErrorKind::Corrupt { container: WHAT, reason: "no 0xFF end marker".into() },
+            ));
         }
         Ok(Ziplist { c, declared, tail, seen: 0, prev_size: 0, prev_start: None, done: false })
     }
@@ -134,20 +142,27 @@ impl<'a> Ziplist<'a> {
                 && last != self.tail
             {
                 // ziplist.c:1547-1548
-                return Err(self.err_at(4, format!("tail offset {} but the last entry is at {last}", self.tail)));
+                return Err(self.err_at(
+                    4,
+                    format!("tail offset {} but the last entry is at {last}", self.tail),
+                ));
             }
             if self.declared != u16::MAX && self.seen != self.declared as u32 {
                 // ziplist.c:1551-1552
-                return Err(self.err_at(8, format!("header counts {} entries, found {}", self.declared, self.seen)));
+                return Err(self.err_at(
+                    8,
+                    format!("header counts {} entries, found {}", self.declared, self.seen),
+                ));
             }
             self.done = true;
             return Ok(None);
         }
         let prevlen = read_prevlen(&mut self.c)?;
         if prevlen != self.prev_size {
-            return Err(
-                self.err_at(start, format!("prevlen {prevlen} but the previous entry is {} bytes", self.prev_size))
-            );
+            return Err(self.err_at(
+                start,
+                format!("prevlen {prevlen} but the previous entry is {} bytes", self.prev_size),
+            ));
         }
         let v = read_value(&mut self.c)?;
         // The last byte of the blob is the end marker: an entry must end before it.

@@ -42,12 +42,15 @@ impl<'a> Zipmap<'a> {
     pub fn open(c: Cursor<'a>) -> Result<Self> {
         let d = c.data();
         if d.len() < 2 {
-            return Err(c.corrupt(WHAT, format!("{} bytes is shorter than an empty zipmap", d.len())));
+            return Err(
+                c.corrupt(WHAT, format!("{} bytes is shorter than an empty zipmap", d.len()))
+            );
         }
         if d[d.len() - 1] != 255 {
-            return Err(
-                c.err_at(d.len() - 1, ErrorKind::Corrupt { container: WHAT, reason: "no 255 end marker".into() })
-            );
+            return Err(c.err_at(
+                d.len() - 1,
+                ErrorKind::Corrupt { container: WHAT, reason: "no 255 end marker".into() },
+            ));
         }
         let mut c = c;
         let declared = c.u8()?;

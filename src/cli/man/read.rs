@@ -16,13 +16,19 @@ pub(super) const PAGES: &[Page] = &[
         ],
         exit: &[
             ("0", "Success."),
-            ("1", "An error: a file could not be read or is damaged, a key failed, a difference was found."),
+            (
+                "1",
+                "An error: a file could not be read or is damaged, a key failed, a difference was found.",
+            ),
             (
                 "2",
                 "With --strict (convert, load, verify): something could not be carried to, or compared on, the \
                  target, and nothing else went wrong. Also: the command line was not understood.",
             ),
-            ("130, 143", "Stopped by SIGINT or SIGTERM (inspect, convert, load finish what a stop finishes first)."),
+            (
+                "130, 143",
+                "Stopped by SIGINT or SIGTERM (inspect, convert, load finish what a stop finishes first).",
+            ),
             PIPE_EXIT,
         ],
         examples: &[

@@ -16,7 +16,10 @@ pub(super) const PAGES: &[Page] = &[
              --strict turns such warnings into exit code 2. The output is byte-identical for any --threads.",
         ],
         exit: &[
-            ("0", "Every file was converted and nothing was lost for the target (or --strict was not given)."),
+            (
+                "0",
+                "Every file was converted and nothing was lost for the target (or --strict was not given).",
+            ),
             (
                 "1",
                 "A file could not be read or is damaged (every complete key before the damaged one is written), \
@@ -64,7 +67,10 @@ pub(super) const PAGES: &[Page] = &[
              rerun continue where a run stopped. The password comes from --askpass, the URL, or REDISCLI_AUTH.",
         ],
         exit: &[
-            ("0", "Every selected key was loaded (or skipped with --on-conflict skip, or done by an earlier run)."),
+            (
+                "0",
+                "Every selected key was loaded (or skipped with --on-conflict skip, or done by an earlier run).",
+            ),
             (
                 "1",
                 "A key failed (a server error such as OOM or NOPERM, an existing key with --on-conflict fail, a \
@@ -85,7 +91,10 @@ pub(super) const PAGES: &[Page] = &[
             ),
         ],
         examples: &[
-            ("Load a dump into a local server:", "rdbshift load dump.rdb --target redis://127.0.0.1:6379"),
+            (
+                "Load a dump into a local server:",
+                "rdbshift load dump.rdb --target redis://127.0.0.1:6379",
+            ),
             (
                 "One shard into a cluster (any node), resumable, with a JSON report:",
                 "rdbshift load shard-1.rdb --target redis://node1:7000 --checkpoint shard-1.ckpt --report shard-1.json",
@@ -102,14 +111,19 @@ pub(super) const PAGES: &[Page] = &[
     },
     Page {
         name: "verify",
-        description: &["Checks that a server or cluster holds every key the filters select from the files (or about \
+        description: &[
+            "Checks that a server or cluster holds every key the filters select from the files (or about \
              --sample N of them), in the database load put it in: presence, type, expiry and value, element by \
              element; streams also by their counters, consumer groups and pending entries; module values by \
              their DUMP bytes. --extra also scans the target for keys the dumps lack (on a cluster only in the \
              slots the dumps' keys hold). It prints counts and up to 20 names per kind on stderr, and needs no \
-             DEBUG command."],
+             DEBUG command.",
+        ],
         exit: &[
-            ("0", "Every key checked is present and equal (and with --extra, the target holds no other key)."),
+            (
+                "0",
+                "Every key checked is present and equal (and with --extra, the target holds no other key).",
+            ),
             (
                 "1",
                 "A key is missing or different, a server error was returned for a key, an extra key was found \
@@ -125,7 +139,10 @@ pub(super) const PAGES: &[Page] = &[
             ("", "A signal ends it at once, as usual (a shell shows 128 + the signal number)."),
         ],
         examples: &[
-            ("Every key, after a load:", "rdbshift verify dump.rdb --target redis://127.0.0.1:6379"),
+            (
+                "Every key, after a load:",
+                "rdbshift verify dump.rdb --target redis://127.0.0.1:6379",
+            ),
             (
                 "A quick check of about 10000 keys:",
                 "rdbshift verify dump.rdb --target redis://HOST:6379 --sample 10000",

@@ -37,9 +37,13 @@ struct Frame {
 
 /// Decodes the frame that starts at `src`'s position into `out`; returns which checksums it
 /// carried (block, content), all of them verified.
-pub(super) fn decode<R: Read, W: Write>(src: &mut Source<R>, out: &mut Output<W>) -> Result<(bool, bool), Fail> {
+pub(super) fn decode<R: Read, W: Write>(
+    src: &mut Source<R>,
+    out: &mut Output<W>,
+) -> Result<(bool, bool), Fail> {
     let f = header(src, out)?;
-    let Frame { start, independent, block_checksums, content_checksum, max_block, content_size } = f;
+    let Frame { start, independent, block_checksums, content_checksum, max_block, content_size } =
+        f;
     let mut block = Vec::new();
     let mut plain = vec![0u8; max_block];
     // linked blocks only: the last WINDOW bytes of output, which the next block may copy from
@@ -57,7 +61,10 @@ pub(super) fn decode<R: Read, W: Write>(src: &mut Source<R>, out: &mut Output<W>
         let stored = word & 0x8000_0000 != 0;
         let size = (word & 0x7FFF_FFFF) as usize;
         if size > max_block {
-            return Err(Fail::at(at, format!("LZ4 block of {size} bytes, more than the frame's maximum {max_block}")));
+            return Err(Fail::at(
+                at,
+                format!("LZ4 block of {size} bytes, more than the frame's maximum {max_block}"),
+            ));
         }
         block.resize(size, 0);
         src.need(&mut block, &format!("a {size}-byte block (which starts at byte {at})"))?;
@@ -109,7 +116,9 @@ pub(super) fn decode<R: Read, W: Write>(src: &mut Source<R>, out: &mut Output<W>
         if stored_sum != computed {
             return Err(Fail::at(
                 at,
-                format!("content checksum mismatch (stored 0x{stored_sum:08x}, computed 0x{computed:08x})"),
+                format!(
+                    "content checksum mismatch (stored 0x{stored_sum:08x}, computed 0x{computed:08x})"
+                ),
             ));
         }
     }
@@ -130,17 +139,26 @@ fn header<R: Read, W: Write>(src: &mut Source<R>, out: &mut Output<W>) -> Result
     let mut magic = [0u8; 4];
     src.need(&mut magic, "the LZ4 frame header")?;
     if magic != FRAME_MAGIC {
-        return Err(Fail::at(start, format!("not an LZ4 frame (magic {}, expected 04224d18)", hex(&magic))));
+        return Err(Fail::at(
+            start,
+            format!("not an LZ4 frame (magic {}, expected 04224d18)", hex(&magic)),
+        ));
     }
     // FLG, BD, then up to 12 optional bytes; the header checksum covers them all
     let mut desc = [0u8; 14];
     src.need(&mut desc[..2], "the LZ4 frame header")?;
     let (flg, bd) = (desc[0], desc[1]);
     if flg >> 6 != 1 {
-        return Err(Fail::at(start + 4, format!("LZ4 frame version {} (FLG 0x{flg:02x}), expected 1", flg >> 6)));
+        return Err(Fail::at(
+            start + 4,
+            format!("LZ4 frame version {} (FLG 0x{flg:02x}), expected 1", flg >> 6),
+        ));
     }
     if flg & 0x02 != 0 {
-        return Err(Fail::at(start + 4, format!("reserved bit set in the LZ4 frame's FLG byte 0x{flg:02x}")));
+        return Err(Fail::at(
+            start + 4,
+            format!("reserved bit set in the LZ4 frame's FLG byte 0x{flg:02x}"),
+        ));
     }
     let independent = flg & 0x20 != 0;
     let block_checksums = flg & 0x10 != 0;
@@ -148,11 +166,19 @@ fn header<R: Read, W: Write>(src: &mut Source<R>, out: &mut Output<W>) -> Result
     let content_checksum = flg & 0x04 != 0;
     let has_dict = flg & 0x01 != 0;
     if bd & 0x8F != 0 {
-        return Err(Fail::at(start + 5, format!("reserved bits set in the LZ4 frame's BD byte 0x{bd:02x}")));
+        return Err(Fail::at(
+            start + 5,
+            format!("reserved bits set in the LZ4 frame's BD byte 0x{bd:02x}"),
+        ));
     }
     let max_block = match (bd >> 4) & 7 {
         id @ 4..=7 => (64usize << 10) << (2 * (id - 4)),
-        id => return Err(Fail::at(start + 5, format!("LZ4 block maximum size id {id} (4 to 7 are defined)"))),
+        id => {
+            return Err(Fail::at(
+                start + 5,
+                format!("LZ4 block maximum size id {id} (4 to 7 are defined)"),
+            ));
+        }
     };
     let mut len = 2;
     let mut content_size = None;
@@ -173,7 +199,10 @@ fn header<R: Read, W: Write>(src: &mut Source<R>, out: &mut Output<W>) -> Result
     if hc[0] != expected {
         return Err(Fail::at(
             src.pos - 1,
-            format!("LZ4 frame header checksum 0x{:02x} does not match its header (0x{expected:02x})", hc[0]),
+            format!(
+                "LZ4 frame header checksum 0x{:02x} does not match its header (0x{expected:02x})",
+                hc[0]
+            ),
         ));
     }
     if let Some(n) = content_size {

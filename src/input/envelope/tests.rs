@@ -85,7 +85,10 @@ fn lz4_round_trips_as_valkey_writes_it() {
         assert!(out == data, "content differs (checksums {checksums})");
         assert_eq!(env.header, Header { version: 1, codec: Codec::Lz4, flags: checksums as u8 });
         assert_eq!((env.block_checksums, env.content_checksum), (checksums, false));
-        assert_eq!((env.compressed_bytes, env.decompressed_bytes, env.trailing_bytes), (file.len() as u64, 300_000, 0));
+        assert_eq!(
+            (env.compressed_bytes, env.decompressed_bytes, env.trailing_bytes),
+            (file.len() as u64, 300_000, 0)
+        );
         assert!(file.len() < data.len() / 2, "the sample compresses");
         let want = format!(
             "VKCS v1 LZ4 ({}), {} -> 300000 bytes",
@@ -177,7 +180,10 @@ fn header_errors_name_the_byte() {
             Err(e @ EnvelopeError::Header { offset: o, .. }) => {
                 let msg = e.to_string();
                 assert_eq!(o, offset, "{msg}");
-                assert!(msg.contains(text) && msg.ends_with(&format!("at byte offset {offset}")), "{msg}");
+                assert!(
+                    msg.contains(text) && msg.ends_with(&format!("at byte offset {offset}")),
+                    "{msg}"
+                );
             }
             other => panic!("byte {byte} = {value}: {:?}", other.map(|r| r.0)),
         }
@@ -196,21 +202,29 @@ fn header_errors_name_the_byte() {
     f[5] = 2;
     let (offset, msg) = stream_err(run(&f));
     assert_eq!(offset, 8);
-    assert!(msg.starts_with("compressed (VKCS zstd) stream: not a zstd frame (magic 04224d18"), "{msg}");
+    assert!(
+        msg.starts_with("compressed (VKCS zstd) stream: not a zstd frame (magic 04224d18"),
+        "{msg}"
+    );
 }
 
 #[test]
 fn every_truncation_is_an_error_at_the_files_end() {
     // three LZ4 blocks, two zstd blocks, in a few KB
     let data = sample(1_500).repeat(100);
-    for file in [valkey_lz4(&data, true), valkey_lz4(&data, false), zstd(&data, true), zstd(&data, false)] {
+    for file in
+        [valkey_lz4(&data, true), valkey_lz4(&data, false), zstd(&data, true), zstd(&data, false)]
+    {
         let mut stream_errors = 0;
         for cut in 0..file.len() {
             match run(&file[..cut]) {
                 Ok(_) => panic!("a file cut at {cut} of {} was accepted", file.len()),
                 Err(EnvelopeError::Stream { offset, what, codec }) => {
                     assert_eq!(offset, cut as u64, "{codec}: {what}");
-                    assert!(what.starts_with("truncated frame: the file ends inside"), "cut {cut}: {what}");
+                    assert!(
+                        what.starts_with("truncated frame: the file ends inside"),
+                        "cut {cut}: {what}"
+                    );
                     stream_errors += 1;
                 }
                 Err(EnvelopeError::Header { .. }) => assert!(cut < HEADER_LEN, "cut {cut}"),
@@ -229,7 +243,8 @@ fn a_flipped_bit_in_a_checksummed_block_is_caught_at_the_block() {
     let file = valkey_lz4(&data, true);
     // the first block: envelope 8, frame header 7 (magic, FLG, BD, HC), size field 4
     let first = 8 + 7;
-    let size = u32::from_le_bytes(file[first..first + 4].try_into().unwrap()) as usize & 0x7FFF_FFFF;
+    let size =
+        u32::from_le_bytes(file[first..first + 4].try_into().unwrap()) as usize & 0x7FFF_FFFF;
     let second = first + 4 + size + 4;
     for (at, byte) in [(first, first + 4 + 10), (second, second + 4 + 100)] {
         let mut f = file.clone();
@@ -261,7 +276,9 @@ fn flipped_bits_never_panic_nor_yield_other_content() {
     // without codec checksums the damage may decode to other bytes (the RDB's CRC-64 is
     // then what catches it); with them, no flip may give other content silently
     let data = sample(8_000);
-    for (file, checked) in [(valkey_lz4(&data, false), false), (zstd(&data, true), true), (zstd(&data, false), false)] {
+    for (file, checked) in
+        [(valkey_lz4(&data, false), false), (zstd(&data, true), true), (zstd(&data, false), false)]
+    {
         let (mut refused, mut same) = (0, 0);
         for i in 8..file.len() {
             for bit in 0..8 {
@@ -276,7 +293,10 @@ fn flipped_bits_never_panic_nor_yield_other_content() {
         }
         eprintln!("{} bytes, checksums {checked}: {refused} refused, {same} harmless", file.len());
         // with the content checksum, only flips that leave the content alone pass
-        assert!(refused > 0 && (!checked || refused > 100 * same), "{refused} refused, {same} harmless");
+        assert!(
+            refused > 0 && (!checked || refused > 100 * same),
+            "{refused} refused, {same} harmless"
+        );
     }
 }
 
@@ -365,7 +385,10 @@ fn a_decompression_bomb_stops_at_the_limit() {
     let zeros = vec![0u8; 4 << 20];
     let f = valkey_lz4(&zeros, true);
     assert!(f.len() * 200 < zeros.len());
-    assert!(matches!(run_limited(&f, 1 << 20), Err(EnvelopeError::TooBig { codec: Codec::Lz4, .. })));
+    assert!(matches!(
+        run_limited(&f, 1 << 20),
+        Err(EnvelopeError::TooBig { codec: Codec::Lz4, .. })
+    ));
     assert!(run(&f).unwrap().1 == zeros);
 }
 
@@ -411,7 +434,8 @@ fn random_damage_never_panics() {
     // runs of random bytes, inflated size fields, swapped blocks: an error or, when the codec
     // checksums cover the damage, the original content; never a panic or a hang
     let data = sample(300_000);
-    let files = [valkey_lz4(&data, true), valkey_lz4(&data, false), zstd(&data, true), zstd(&data, false)];
+    let files =
+        [valkey_lz4(&data, true), valkey_lz4(&data, false), zstd(&data, true), zstd(&data, false)];
     let mut x = 0x9E3779B97F4A7C15u64;
     let mut rnd = move |n: usize| {
         x ^= x << 13;
@@ -445,7 +469,10 @@ fn random_damage_never_panics() {
             match run(&f) {
                 Err(_) => refused += 1,
                 Ok((_, out)) => {
-                    assert!(i % 2 == 1 || out == data || f == *file, "checksummed frame gave other content")
+                    assert!(
+                        i % 2 == 1 || out == data || f == *file,
+                        "checksummed frame gave other content"
+                    )
                 }
             }
         }

@@ -35,7 +35,9 @@ pub fn slot(key: &[u8]) -> u16 {
 /// A key name as rdbshift's messages print it: bare when it is all printable ASCII without
 /// quotes or backslashes, else in double quotes with C-style escapes (as redis-cli shows it).
 pub fn quote(b: &[u8]) -> String {
-    if !b.is_empty() && b.iter().all(|&c| c.is_ascii_graphic() && c != b'"' && c != b'\'' && c != b'\\') {
+    if !b.is_empty()
+        && b.iter().all(|&c| c.is_ascii_graphic() && c != b'"' && c != b'\'' && c != b'\\')
+    {
         return String::from_utf8_lossy(b).into_owned();
     }
     let mut s = String::from("\"");

@@ -25,8 +25,14 @@ impl Cluster {
         for _ in 0..3 {
             let conf = format!("nodes-{}.conf", super::unique());
             // the bus port is P + 100 (free_port keeps it free), which 7.0+ can be told
-            let mut args =
-                vec!["--cluster-enabled", "yes", "--cluster-config-file", &conf, "--cluster-node-timeout", "5000"];
+            let mut args = vec![
+                "--cluster-enabled",
+                "yes",
+                "--cluster-config-file",
+                &conf,
+                "--cluster-node-timeout",
+                "5000",
+            ];
             args.extend_from_slice(extra);
             let s = Server::start_ok(name, None, &args)?;
             nodes.push(s);

@@ -99,14 +99,19 @@ pub fn check_key(rec: &Value, caps: &Caps, j: &Value) -> Result<(), String> {
             return Err(format!("expiry presence differs: PTTL {t}, ours {}", j["expire_ms"]));
         }
     }
-    let same = |what: &str, a: &dyn std::fmt::Debug, b: &dyn std::fmt::Debug| -> Result<(), String> {
-        let (x, y) = (format!("{a:?}"), format!("{b:?}"));
-        if x == y {
-            Ok(())
-        } else {
-            Err(format!("{what} differs:\n ours   {}\n server {}", &x[..x.len().min(400)], &y[..y.len().min(400)]))
-        }
-    };
+    let same =
+        |what: &str, a: &dyn std::fmt::Debug, b: &dyn std::fmt::Debug| -> Result<(), String> {
+            let (x, y) = (format!("{a:?}"), format!("{b:?}"));
+            if x == y {
+                Ok(())
+            } else {
+                Err(format!(
+                    "{what} differs:\n ours   {}\n server {}",
+                    &x[..x.len().min(400)],
+                    &y[..y.len().min(400)]
+                ))
+            }
+        };
     let sv = &rec["value"];
     match ty {
         "string" => same("value", &jbytes(v), &rb(sv)),
@@ -124,8 +129,12 @@ pub fn check_key(rec: &Value, caps: &Caps, j: &Value) -> Result<(), String> {
         }
         "zset" => {
             // ours is in file order (a skiplist is saved from its tail), so compare sorted
-            let mut ours: Vec<(Vec<u8>, u64)> =
-                v.as_array().unwrap().iter().map(|p| (jbytes(&p[0]), score_bits(jscore(&p[1])))).collect();
+            let mut ours: Vec<(Vec<u8>, u64)> = v
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|p| (jbytes(&p[0]), score_bits(jscore(&p[1]))))
+                .collect();
             let mut theirs: Vec<(Vec<u8>, u64)> =
                 arr(sv).iter().map(|p| (rb(&p[0]), score_bits(rscore(&text(&p[1]))))).collect();
             ours.sort();
@@ -135,7 +144,8 @@ pub fn check_key(rec: &Value, caps: &Caps, j: &Value) -> Result<(), String> {
         "hash" => {
             let mut ours: Vec<(Vec<u8>, Vec<u8>)> =
                 v.as_array().unwrap().iter().map(|p| (jbytes(&p[0]), jbytes(&p[1]))).collect();
-            let mut theirs: Vec<(Vec<u8>, Vec<u8>)> = arr(sv).iter().map(|p| (rb(&p[0]), rb(&p[1]))).collect();
+            let mut theirs: Vec<(Vec<u8>, Vec<u8>)> =
+                arr(sv).iter().map(|p| (rb(&p[0]), rb(&p[1]))).collect();
             ours.sort();
             theirs.sort();
             same("hash", &ours, &theirs)?;
@@ -147,7 +157,11 @@ pub fn check_key(rec: &Value, caps: &Caps, j: &Value) -> Result<(), String> {
                     .map(|(p, t)| (rb(&p[0]), t.as_i64().expect("HPEXPIRETIME read back")))
                     .collect();
                 if ttls.len() != theirs.len() {
-                    return Err(format!("{} field TTLs read back for {} fields", ttls.len(), theirs.len()));
+                    return Err(format!(
+                        "{} field TTLs read back for {} fields",
+                        ttls.len(),
+                        theirs.len()
+                    ));
                 }
                 for p in v.as_array().unwrap() {
                     let f = jbytes(&p[0]);
@@ -186,7 +200,12 @@ fn check_stream(sv: &Value, v: &Value) -> Result<(), String> {
         .map(|e| {
             (
                 e["id"].as_str().unwrap().to_string(),
-                e["fields"].as_array().unwrap().iter().map(|p| (jbytes(&p[0]), jbytes(&p[1]))).collect(),
+                e["fields"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|p| (jbytes(&p[0]), jbytes(&p[1])))
+                    .collect(),
             )
         })
         .collect();
@@ -195,7 +214,11 @@ fn check_stream(sv: &Value, v: &Value) -> Result<(), String> {
         .map(|e| (text(&e[0]), arr(&e[1]).chunks(2).map(|p| (rb(&p[0]), rb(&p[1]))).collect()))
         .collect();
     if ours != theirs {
-        return Err(format!("stream entries differ: {} ours, {} on the server", ours.len(), theirs.len()));
+        return Err(format!(
+            "stream entries differ: {} ours, {} on the server",
+            ours.len(),
+            theirs.len()
+        ));
     }
     let info = map(&sv["xinfo"]);
     let field = |m: &BTreeMap<String, Value>, f: &str| m.get(f).map(text);
@@ -222,17 +245,22 @@ fn check_stream(sv: &Value, v: &Value) -> Result<(), String> {
         // The server expires IIDs whose stream ID is older than the duration, once a
         // second, from the head of each producer's list, and drops emptied producers; it
         // may have done so by now or not yet: either count is right.
-        let cutoff = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as u64
-            - idmp["duration_s"].as_u64().unwrap() * 1000;
+        let cutoff =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis()
+                as u64
+                - idmp["duration_s"].as_u64().unwrap() * 1000;
         let left: Vec<usize> = producers
             .iter()
             .map(|p| {
                 let l = p["iids"].as_array().unwrap();
-                let ms = |x: &Value| x[1].as_str().unwrap().split('-').next().unwrap().parse::<u64>().unwrap();
+                let ms = |x: &Value| {
+                    x[1].as_str().unwrap().split('-').next().unwrap().parse::<u64>().unwrap()
+                };
                 l.len() - l.iter().take_while(|x| ms(x) <= cutoff).count()
             })
             .collect();
-        let (pids_after, iids_after) = (left.iter().filter(|&&n| n > 0).count(), left.iter().sum::<usize>());
+        let (pids_after, iids_after) =
+            (left.iter().filter(|&&n| n > 0).count(), left.iter().sum::<usize>());
         for (f, want) in [
             ("idmp-duration", vec![idmp["duration_s"].to_string()]),
             ("idmp-maxsize", vec![idmp["max_size"].to_string()]),
@@ -258,7 +286,11 @@ fn check_stream(sv: &Value, v: &Value) -> Result<(), String> {
             return Err("group name differs (order or name)".into());
         }
         if field(&m, "pending") != Some(g["pel"].as_array().unwrap().len().to_string()) {
-            return Err(format!("group pending {} vs {:?}", g["pel"].as_array().unwrap().len(), field(&m, "pending")));
+            return Err(format!(
+                "group pending {} vs {:?}",
+                g["pel"].as_array().unwrap().len(),
+                field(&m, "pending")
+            ));
         }
         if field(&m, "last-delivered-id").as_deref() != g["last_delivered_id"].as_str() {
             return Err("group last-delivered-id differs".into());
@@ -362,10 +394,16 @@ pub fn compare(server: &dyn Source, ours: &BTreeMap<u64, BTreeMap<Vec<u8>, Value
         let o = ours.get(&db).unwrap_or(&empty_o);
         let t = theirs.get(&db).unwrap_or(&empty_t);
         for k in t.keys().filter(|k| !o.contains_key(*k)) {
-            problems.push(format!("db {db}: key {:?} is on the server but not listed", String::from_utf8_lossy(k)));
+            problems.push(format!(
+                "db {db}: key {:?} is on the server but not listed",
+                String::from_utf8_lossy(k)
+            ));
         }
         for k in o.keys().filter(|k| !t.contains_key(*k)) {
-            problems.push(format!("db {db}: key {:?} listed but not on the server", String::from_utf8_lossy(k)));
+            problems.push(format!(
+                "db {db}: key {:?} listed but not on the server",
+                String::from_utf8_lossy(k)
+            ));
         }
         for (k, j) in o.iter() {
             let Some(rec) = t.get(k) else { continue };

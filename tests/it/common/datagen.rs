@@ -38,7 +38,9 @@ impl Rng {
             x if x < 45 => (0..self.below(40)).map(|_| self.next() as u8).collect(),
             _ => {
                 let n = 1 + self.below(90) as usize;
-                (0..n).map(|_| b"abcdefghijklmnopqrstuvwxyz0123456789 :-_"[self.below(40) as usize]).collect()
+                (0..n)
+                    .map(|_| b"abcdefghijklmnopqrstuvwxyz0123456789 :-_"[self.below(40) as usize])
+                    .collect()
             }
         }
     }
@@ -48,7 +50,10 @@ impl Rng {
             1 => "-inf".into(),
             2 => (self.next() as i64 % 1000).to_string(),
             3 => "0.1".into(),
-            _ => format!("{:e}", f64::from_bits(self.next() >> 2) * if self.chance(50) { 1.0 } else { -1.0 }),
+            _ => format!(
+                "{:e}",
+                f64::from_bits(self.next() >> 2) * if self.chance(50) { 1.0 } else { -1.0 }
+            ),
         }
     }
 }
@@ -128,7 +133,11 @@ pub fn populate(c: &mut Conn, t: &Target, o: &Opts) {
         let k = format!("set:{i}");
         let ints = r.chance(40);
         for _ in 0..n {
-            let m = if ints { (r.next() as i64 >> r.below(63)).to_string().into_bytes() } else { r.value(bigv) };
+            let m = if ints {
+                (r.next() as i64 >> r.below(63)).to_string().into_bytes()
+            } else {
+                r.value(bigv)
+            };
             b.push(&[b"SADD", k.as_bytes(), &m]);
         }
         // zset
@@ -139,11 +148,19 @@ pub fn populate(c: &mut Conn, t: &Target, o: &Opts) {
         // hash, with field TTLs where the server has them
         let k = format!("hash:{i}");
         for j in 0..n {
-            let f = format!("f{j}:{}", String::from_utf8_lossy(&r.value(0)).replace(['\r', '\n'], ""));
+            let f =
+                format!("f{j}:{}", String::from_utf8_lossy(&r.value(0)).replace(['\r', '\n'], ""));
             b.push(&[b"HSET", k.as_bytes(), f.as_bytes(), &r.value(bigv)]);
             if field_ttl && r.chance(30) {
                 let at = (now + 86_400_000 + r.below(1_000_000) as i64).to_string();
-                b.push(&[b"HPEXPIREAT", k.as_bytes(), at.as_bytes(), b"FIELDS", b"1", f.as_bytes()]);
+                b.push(&[
+                    b"HPEXPIREAT",
+                    k.as_bytes(),
+                    at.as_bytes(),
+                    b"FIELDS",
+                    b"1",
+                    f.as_bytes(),
+                ]);
             }
         }
         for name in ["str", "list", "set", "zset", "hash"] {
@@ -161,7 +178,8 @@ pub fn populate(c: &mut Conn, t: &Target, o: &Opts) {
     b.s(&["XADD", "stream:emptied", "5-1", "a", "b"]);
     b.s(&["XDEL", "stream:emptied", "5-1"]);
     if o.functions && t.functions() {
-        let lib = "#!lua name=genlib\nredis.register_function('gen_hello', function() return 'hi' end)\n";
+        let lib =
+            "#!lua name=genlib\nredis.register_function('gen_hello', function() return 'hi' end)\n";
         b.s(&["FUNCTION", "LOAD", lib]);
     }
     b.send(c);
@@ -174,7 +192,11 @@ fn stream(b: &mut Batch, r: &mut Rng, t: &Target, k: &str, big: bool) {
     for e in 0..n {
         let mut args: Vec<Vec<u8>> = vec![b"XADD".to_vec(), k.as_bytes().to_vec()];
         if idmp && r.chance(60) {
-            args.extend([b"IDMP".to_vec(), format!("p{}", r.below(3)).into_bytes(), format!("iid-{e}").into_bytes()]);
+            args.extend([
+                b"IDMP".to_vec(),
+                format!("p{}", r.below(3)).into_bytes(),
+                format!("iid-{e}").into_bytes(),
+            ]);
         }
         args.push(b"*".to_vec());
         // same fields as the master entry most of the time (the SAMEFIELDS flag)
@@ -248,11 +270,14 @@ pub fn scan(c: &mut Conn, pattern: &str) -> Vec<Vec<u8>> {
     let mut cursor = b"0".to_vec();
     let mut out = Vec::new();
     loop {
-        let r = c.call(&[b"SCAN", &cursor, b"MATCH", pattern.as_bytes(), b"COUNT", b"1000"]).unwrap();
+        let r =
+            c.call(&[b"SCAN", &cursor, b"MATCH", pattern.as_bytes(), b"COUNT", b"1000"]).unwrap();
         let Reply::Array(Some(mut parts)) = r else { panic!("SCAN: {r:?}") };
         let Reply::Array(Some(keys)) = parts.pop().unwrap() else { panic!() };
         let Reply::Bulk(Some(next)) = parts.pop().unwrap() else { panic!() };
-        out.extend(keys.into_iter().map(|k| if let Reply::Bulk(Some(k)) = k { k } else { panic!() }));
+        out.extend(
+            keys.into_iter().map(|k| if let Reply::Bulk(Some(k)) = k { k } else { panic!() }),
+        );
         if next == b"0" {
             return out;
         }

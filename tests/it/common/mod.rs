@@ -119,7 +119,9 @@ pub fn free_port_with_bus(bus: Option<u16>) -> u16 {
         let p = free_port();
         match bus {
             None => return p,
-            Some(off) if p < 65535 - off && TcpListener::bind(("127.0.0.1", p + off)).is_ok() => return p,
+            Some(off) if p < 65535 - off && TcpListener::bind(("127.0.0.1", p + off)).is_ok() => {
+                return p;
+            }
             Some(_) => {}
         }
     }
@@ -155,8 +157,12 @@ pub mod tempdir {
     pub struct Dir(PathBuf);
     impl Dir {
         pub fn new(tag: &str) -> Dir {
-            let base =
-                std::env::temp_dir().join(format!("rdbshift-test-{}-{}-{}", tag, std::process::id(), super::unique()));
+            let base = std::env::temp_dir().join(format!(
+                "rdbshift-test-{}-{}-{}",
+                tag,
+                std::process::id(),
+                super::unique()
+            ));
             std::fs::create_dir_all(&base).unwrap();
             Dir(base)
         }
@@ -186,7 +192,8 @@ impl Server {
     /// Starts `name` with an empty data set, or loading `rdb` when given.
     /// Starts `name` (panics if it does not come up).
     pub fn start_ok(name: &str, rdb: Option<&Path>, extra: &[&str]) -> Option<Server> {
-        Self::start(name, rdb, extra).map(|r| r.unwrap_or_else(|log| panic!("{name} did not start; log:\n{log}")))
+        Self::start(name, rdb, extra)
+            .map(|r| r.unwrap_or_else(|log| panic!("{name} did not start; log:\n{log}")))
     }
 
     /// Starts `name`; `Err` carries the server log when it exits or does not answer. A
@@ -230,7 +237,11 @@ impl Server {
                 args.extend(["--enable-debug-command".into(), "yes".into()]);
             }
             for a in extra {
-                args.push(if *a == FREE_PORT { extra_port.unwrap().to_string() } else { a.to_string() });
+                args.push(if *a == FREE_PORT {
+                    extra_port.unwrap().to_string()
+                } else {
+                    a.to_string()
+                });
             }
             if let Some(off) = bus.filter(|_| has_debug_flag(name)) {
                 args.extend(["--cluster-port".into(), (port + off).to_string()]);
@@ -238,14 +249,26 @@ impl Server {
             let _ = std::fs::remove_file(&log);
             let mut child = spawn_server(&bin, &args);
             match wait_ready(&mut child, port, &log) {
-                Ok(()) => return Some(Ok(Server { name: name.into(), port, extra_port, dir, child, bin, args })),
+                Ok(()) => {
+                    return Some(Ok(Server {
+                        name: name.into(),
+                        port,
+                        extra_port,
+                        dir,
+                        child,
+                        bin,
+                        args,
+                    }));
+                }
                 Err(text) => {
                     let _ = child.kill();
                     let _ = child.wait();
                     if !bind_race(&text) {
                         return Some(Err(text));
                     }
-                    eprintln!("{name}: a port was taken before the server bound it (try {attempt}); again");
+                    eprintln!(
+                        "{name}: a port was taken before the server bound it (try {attempt}); again"
+                    );
                     // a cluster node may have written its config with the old port
                     if let Some(i) = args.iter().position(|a| a == "--cluster-config-file") {
                         let _ = std::fs::remove_file(dir.path().join(&args[i + 1]));
@@ -270,8 +293,9 @@ impl Server {
         self.kill();
         self.child = spawn_server(&self.bin, &self.args);
         let log = self.dir.path().join("log");
-        wait_ready(&mut self.child, self.port, &log)
-            .unwrap_or_else(|log| panic!("{} did not restart on port {}:\n{log}", self.name, self.port));
+        wait_ready(&mut self.child, self.port, &log).unwrap_or_else(|log| {
+            panic!("{} did not restart on port {}:\n{log}", self.name, self.port)
+        });
     }
 
     pub fn addr(&self) -> String {
@@ -328,7 +352,8 @@ fn wait_ready(child: &mut Child, port: u16, log: &Path) -> Result<(), String> {
             return Err(format!("{}\n(not ready after 60 s)", read_log()));
         }
         if read_log().to_ascii_lowercase().contains("ready to accept connections")
-            && let Ok(mut c) = resp::Conn::connect(&format!("127.0.0.1:{port}"), Duration::from_secs(5))
+            && let Ok(mut c) =
+                resp::Conn::connect(&format!("127.0.0.1:{port}"), Duration::from_secs(5))
         {
             match c.cmd(&["PING"]) {
                 Ok(resp::Reply::Status(s)) if s == b"PONG" => return Ok(()),
@@ -413,10 +438,17 @@ pub fn pipe(s: &Server, file: &Path) -> (u64, u64, String) {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     let out = proc::spawn(&mut c, proc::DEFAULT_TIMEOUT).output();
-    let text = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
     let num = |tag: &str| -> u64 {
         let i = text.find(tag).unwrap_or_else(|| panic!("redis-cli --pipe said: {text}"));
-        text[i + tag.len()..].trim_start().split(|c: char| !c.is_ascii_digit()).next().unwrap().parse().unwrap()
+        text[i + tag.len()..]
+            .trim_start()
+            .split(|c: char| !c.is_ascii_digit())
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap()
     };
     (num("errors:"), num("replies:"), text)
 }
@@ -425,6 +457,12 @@ pub fn pipe(s: &Server, file: &Path) -> (u64, u64, String) {
 /// expired, done by an earlier run, not sent).
 #[allow(dead_code)]
 pub fn accounting(err: &str) -> Vec<u64> {
-    let line = err.lines().find(|l| l.contains("keys in the dumps:")).unwrap_or_else(|| panic!("no summary: {err}"));
-    line.split(|c: char| !c.is_ascii_digit()).filter(|w| !w.is_empty()).map(|w| w.parse().unwrap()).collect()
+    let line = err
+        .lines()
+        .find(|l| l.contains("keys in the dumps:"))
+        .unwrap_or_else(|| panic!("no summary: {err}"));
+    line.split(|c: char| !c.is_ascii_digit())
+        .filter(|w| !w.is_empty())
+        .map(|w| w.parse().unwrap())
+        .collect()
 }

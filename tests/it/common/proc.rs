@@ -22,7 +22,8 @@ pub fn bin() -> Command {
 pub fn command_line(cmd: &Command) -> String {
     let q = |s: &std::ffi::OsStr| {
         let s = s.to_string_lossy();
-        if !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_./:=@,+%".contains(c)) {
+        if !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_./:=@,+%".contains(c))
+        {
             s.into_owned()
         } else {
             format!("'{}'", s.replace('\'', "'\\''"))
@@ -109,7 +110,12 @@ impl Running {
     }
 
     fn timed_out(&self) -> String {
-        format!("TIMEOUT: killed after {:.1?} (limit {:?}): {}", self.start.elapsed(), self.timeout, self.line)
+        format!(
+            "TIMEOUT: killed after {:.1?} (limit {:?}): {}",
+            self.start.elapsed(),
+            self.timeout,
+            self.line
+        )
     }
 
     /// Waits for the exit; `Err` (with the command line) when the watchdog killed it.
@@ -171,7 +177,11 @@ pub fn run_with(mut cmd: Command, input: Option<&[u8]>, timeout: Duration) -> Ou
 }
 
 /// As [`run_with`] with `Err` on a timeout.
-pub fn try_run_with(c: &mut Command, input: Option<&[u8]>, timeout: Duration) -> Result<Output, String> {
+pub fn try_run_with(
+    c: &mut Command,
+    input: Option<&[u8]>,
+    timeout: Duration,
+) -> Result<Output, String> {
     c.stdin(if input.is_some() { Stdio::piped() } else { Stdio::null() });
     c.stdout(Stdio::piped()).stderr(Stdio::piped());
     let mut r = spawn(c, timeout);
@@ -223,8 +233,10 @@ impl Timed for Command {
 pub fn installed(tool: &str) -> bool {
     use std::os::unix::fs::PermissionsExt;
     let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .any(|d| std::fs::metadata(d.join(tool)).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0))
+    std::env::split_paths(&path).any(|d| {
+        std::fs::metadata(d.join(tool))
+            .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    })
 }
 
 #[cfg(test)]
@@ -243,12 +255,17 @@ mod tests {
         // the background sleep was in the group: gone, or a zombie about to be reaped
         let pid = std::fs::read_to_string(&pidfile).unwrap().trim().to_string();
         let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-        assert!(stat.is_empty() || stat.contains(") Z "), "the group's sleep {pid} lives on: {stat}");
+        assert!(
+            stat.is_empty() || stat.contains(") Z "),
+            "the group's sleep {pid} lives on: {stat}"
+        );
         // and run_with panics with the same message
         let mut c = Command::new("sleep");
         c.arg("300");
         let c = std::panic::AssertUnwindSafe(c);
-        let p = std::panic::catch_unwind(move || run_with({ c }.0, None, Duration::from_millis(300))).unwrap_err();
+        let p =
+            std::panic::catch_unwind(move || run_with({ c }.0, None, Duration::from_millis(300)))
+                .unwrap_err();
         let msg = p.downcast_ref::<String>().unwrap();
         assert!(msg.contains("TIMEOUT") && msg.contains("sleep 300"), "{msg}");
     }
@@ -258,6 +275,9 @@ mod tests {
         let mut c = Command::new("sh");
         c.arg("-c").arg("cat; echo err >&2; exit 3");
         let o = try_run_with(&mut c, Some(b"input"), DEFAULT_TIMEOUT).unwrap();
-        assert_eq!((o.status.code(), &o.stdout[..], &o.stderr[..]), (Some(3), &b"input"[..], &b"err\n"[..]));
+        assert_eq!(
+            (o.status.code(), &o.stdout[..], &o.stderr[..]),
+            (Some(3), &b"input"[..], &b"err\n"[..])
+        );
     }
 }

@@ -72,11 +72,17 @@ pub fn payload(ty: u8, body: &[u8], version: u16) -> Vec<u8> {
 /// Runs the rdbshift binary (with `ulimit -v` in KiB when given), killing it (its process
 /// group) after `timeout`; returns (exit code, None when killed by a signal or timed out;
 /// stdout; stderr, which names the command line and the time when it timed out).
-pub fn run_timed(args: &[&str], limit_kib: Option<u64>, timeout: Duration) -> (Option<i32>, Vec<u8>, String) {
+pub fn run_timed(
+    args: &[&str],
+    limit_kib: Option<u64>,
+    timeout: Duration,
+) -> (Option<i32>, Vec<u8>, String) {
     let mut cmd = match limit_kib {
         Some(l) => {
             let mut c = Command::new("sh");
-            c.arg("-c").arg(format!("ulimit -v {l}; exec \"$0\" \"$@\"")).arg(env!("CARGO_BIN_EXE_rdbshift"));
+            c.arg("-c")
+                .arg(format!("ulimit -v {l}; exec \"$0\" \"$@\""))
+                .arg(env!("CARGO_BIN_EXE_rdbshift"));
             c
         }
         None => super::proc::bin(),
@@ -92,10 +98,14 @@ pub fn run_timed(args: &[&str], limit_kib: Option<u64>, timeout: Duration) -> (O
 /// mode that accepted the file, panicked, timed out, or failed without naming an offset.
 pub fn refused_everywhere(path: &str) -> Vec<String> {
     let mut problems = Vec::new();
-    let modes: [&[&str]; 3] =
-        [&["inspect", path], &["convert", path, "-o", "/dev/null"], &["convert", path, "-o", "/dev/null", "--restore"]];
+    let modes: [&[&str]; 3] = [
+        &["inspect", path],
+        &["convert", path, "-o", "/dev/null"],
+        &["convert", path, "-o", "/dev/null", "--restore"],
+    ];
     for args in modes {
-        let name = args.iter().filter(|a| !a.starts_with('/')).cloned().collect::<Vec<_>>().join(" ");
+        let name =
+            args.iter().filter(|a| !a.starts_with('/')).cloned().collect::<Vec<_>>().join(" ");
         let (code, _, err) = run_timed(args, Some(1 << 20), Duration::from_secs(30));
         match code {
             None => problems.push(format!("{name}: {err}")),
@@ -103,7 +113,9 @@ pub fn refused_everywhere(path: &str) -> Vec<String> {
             Some(_) if err.contains("panicked") || err.contains("memory allocation") => {
                 problems.push(format!("{name}: {err}"))
             }
-            Some(_) if !err.contains("byte offset") => problems.push(format!("{name}: no offset in: {err}")),
+            Some(_) if !err.contains("byte offset") => {
+                problems.push(format!("{name}: no offset in: {err}"))
+            }
             _ => {}
         }
     }

@@ -53,13 +53,22 @@ pub fn read(s: &dyn Source) -> Keyspace {
     let mut c = Command::new(&py);
     c.arg(script).arg(s.addrs().join(","));
     let out = super::proc::run(c);
-    assert!(out.status.success(), "readback.py {}: {}", s.addrs().join(","), String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "readback.py {}: {}",
+        s.addrs().join(","),
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v: Value = serde_json::from_slice(&out.stdout).expect("readback.py prints JSON");
     let mut dbs = BTreeMap::new();
     for d in v["dbs"].as_array().unwrap() {
         let mut keys = BTreeMap::new();
         for k in d["keys"].as_array().unwrap() {
-            assert!(keys.insert(b(&k["key"]), k.clone()).is_none(), "a key read twice: {}", k["key"]);
+            assert!(
+                keys.insert(b(&k["key"]), k.clone()).is_none(),
+                "a key read twice: {}",
+                k["key"]
+            );
         }
         dbs.insert(d["db"].as_u64().unwrap(), keys);
     }
@@ -69,7 +78,9 @@ pub fn read(s: &dyn Source) -> Keyspace {
 /// The bytes of a read-back byte string (one character per byte).
 pub fn b(v: &Value) -> Vec<u8> {
     let s = v.as_str().unwrap_or_else(|| panic!("not a byte string: {v}"));
-    s.chars().map(|c| u8::try_from(c as u32).unwrap_or_else(|_| panic!("not a byte string: {v}"))).collect()
+    s.chars()
+        .map(|c| u8::try_from(c as u32).unwrap_or_else(|_| panic!("not a byte string: {v}")))
+        .collect()
 }
 
 /// A read-back byte string as text (what the server said, lossy for non-UTF-8).
@@ -88,7 +99,10 @@ pub fn arr(v: &Value) -> &[Value] {
 /// The value of `field` in a flat map reply (field, value, field, value ...).
 pub fn field<'v>(v: &'v Value, name: &str) -> Option<&'v Value> {
     let a = arr(v);
-    (0..a.len().saturating_sub(1)).step_by(2).find(|&i| a[i].as_str() == Some(name)).map(|i| &a[i + 1])
+    (0..a.len().saturating_sub(1))
+        .step_by(2)
+        .find(|&i| a[i].as_str() == Some(name))
+        .map(|i| &a[i + 1])
 }
 
 /// A flat map reply as a map (field name -> value).

@@ -51,7 +51,9 @@ impl Reply {
     pub fn int(&self) -> Option<i64> {
         match self {
             Reply::Int(n) => Some(*n),
-            Reply::Status(b) | Reply::Bulk(Some(b)) => std::str::from_utf8(b).ok().and_then(|s| s.parse().ok()),
+            Reply::Status(b) | Reply::Bulk(Some(b)) => {
+                std::str::from_utf8(b).ok().and_then(|s| s.parse().ok())
+            }
             _ => None,
         }
     }
@@ -81,7 +83,8 @@ impl Conn {
             .map_err(|e| format!("{addr}: {e}"))?
             .next()
             .ok_or_else(|| format!("{addr}: no address"))?;
-        let s = TcpStream::connect_timeout(&sa, timeout).map_err(|e| format!("connect {addr}: {e}"))?;
+        let s =
+            TcpStream::connect_timeout(&sa, timeout).map_err(|e| format!("connect {addr}: {e}"))?;
         s.set_read_timeout(Some(timeout)).map_err(|e| e.to_string())?;
         s.set_write_timeout(Some(timeout)).map_err(|e| e.to_string())?;
         let _ = s.set_nodelay(true);
@@ -113,7 +116,10 @@ impl Conn {
         let mut l = Vec::new();
         self.r.read_until(b'\n', &mut l).map_err(|e| format!("read from {}: {e}", self.addr))?;
         if !l.ends_with(b"\r\n") {
-            return Err(format!("{}: connection closed or a line without CRLF: {:?}", self.addr, l));
+            return Err(format!(
+                "{}: connection closed or a line without CRLF: {:?}",
+                self.addr, l
+            ));
         }
         l.truncate(l.len() - 2);
         Ok(l)
@@ -128,7 +134,9 @@ impl Conn {
 
     pub fn read_reply(&mut self) -> Result<Reply, String> {
         let l = self.line()?;
-        let Some((&kind, rest)) = l.split_first() else { return Err(format!("{}: empty reply line", self.addr)) };
+        let Some((&kind, rest)) = l.split_first() else {
+            return Err(format!("{}: empty reply line", self.addr));
+        };
         match kind {
             b'+' => Ok(Reply::Status(rest.to_vec())),
             b'-' => Ok(Reply::Error(rest.to_vec())),

@@ -125,7 +125,12 @@ fn contents(rec: &Value) -> Value {
 /// Differences between `a` (the original) and `b` (our copy), described, and how many keys
 /// were compared. Both are read back by the oracle after `IDMP` records had their chance to
 /// expire.
-pub fn compare_servers(a: &dyn Source, b: &dyn Source, t: &Target, o: &CmpOpts) -> (usize, Vec<String>) {
+pub fn compare_servers(
+    a: &dyn Source,
+    b: &dyn Source,
+    t: &Target,
+    o: &CmpOpts,
+) -> (usize, Vec<String>) {
     if t.idmp() {
         // each server expires old IDMP records once a second: let both have done so
         std::thread::sleep(std::time::Duration::from_millis(1100));
@@ -135,25 +140,43 @@ pub fn compare_servers(a: &dyn Source, b: &dyn Source, t: &Target, o: &CmpOpts) 
 }
 
 /// [`compare_servers`] on two read-backs.
-pub fn compare_keyspaces(ka: &Keyspace, kb: &Keyspace, t: &Target, o: &CmpOpts) -> (usize, Vec<String>) {
+pub fn compare_keyspaces(
+    ka: &Keyspace,
+    kb: &Keyspace,
+    t: &Target,
+    o: &CmpOpts,
+) -> (usize, Vec<String>) {
     let mut diffs = Vec::new();
     let mut compared = 0;
     let valkey = t.dialect == Dialect::Valkey;
     let pexpiretime = valkey || t.stream_counters();
     let full_xinfo = valkey || (t.major, t.minor) >= (6, 0);
     let empty = std::collections::BTreeMap::new();
-    let dbs: std::collections::BTreeSet<u64> = ka.dbs.keys().chain(kb.dbs.keys()).copied().collect();
+    let dbs: std::collections::BTreeSet<u64> =
+        ka.dbs.keys().chain(kb.dbs.keys()).copied().collect();
     for db in dbs {
         if !o.all_dbs && db != 0 {
             continue;
         }
         let (da, dbb) = (ka.dbs.get(&db).unwrap_or(&empty), kb.dbs.get(&db).unwrap_or(&empty));
         if da.keys().ne(dbb.keys()) {
-            let missing: Vec<_> =
-                da.keys().filter(|k| !dbb.contains_key(*k)).take(10).map(|k| String::from_utf8_lossy(k)).collect();
-            let extra: Vec<_> =
-                dbb.keys().filter(|k| !da.contains_key(*k)).take(10).map(|k| String::from_utf8_lossy(k)).collect();
-            diffs.push(format!("db {db}: {} keys vs {}; missing {missing:?}, extra {extra:?}", da.len(), dbb.len()));
+            let missing: Vec<_> = da
+                .keys()
+                .filter(|k| !dbb.contains_key(*k))
+                .take(10)
+                .map(|k| String::from_utf8_lossy(k))
+                .collect();
+            let extra: Vec<_> = dbb
+                .keys()
+                .filter(|k| !da.contains_key(*k))
+                .take(10)
+                .map(|k| String::from_utf8_lossy(k))
+                .collect();
+            diffs.push(format!(
+                "db {db}: {} keys vs {}; missing {missing:?}, extra {extra:?}",
+                da.len(),
+                dbb.len()
+            ));
         }
         for (k, x) in da {
             let Some(y) = dbb.get(k) else { continue };
@@ -161,11 +184,17 @@ pub fn compare_keyspaces(ka: &Keyspace, kb: &Keyspace, t: &Target, o: &CmpOpts) 
             let name = String::from_utf8_lossy(k).into_owned();
             let check = |diffs: &mut Vec<String>, what: &str, p: &Value, q: &Value| {
                 if p != q {
-                    diffs.push(format!("db {db} key {name:?}: {what} differs: {}", first_difference(p, q)));
+                    diffs.push(format!(
+                        "db {db} key {name:?}: {what} differs: {}",
+                        first_difference(p, q)
+                    ));
                 }
             };
             check(&mut diffs, "type", &x["type"], &y["type"]);
-            assert!(!x["digest"].is_null() && !y["digest"].is_null(), "no DEBUG DIGEST-VALUE read back");
+            assert!(
+                !x["digest"].is_null() && !y["digest"].is_null(),
+                "no DEBUG DIGEST-VALUE read back"
+            );
             check(&mut diffs, "digest", &x["digest"], &y["digest"]);
             check(&mut diffs, "contents", &contents(x), &contents(y));
             if pexpiretime {
@@ -173,11 +202,14 @@ pub fn compare_keyspaces(ka: &Keyspace, kb: &Keyspace, t: &Target, o: &CmpOpts) 
                 check(&mut diffs, "expiry", &x["pexpiretime"], &y["pexpiretime"]);
             } else {
                 let close = match (x["pttl"].as_i64(), y["pttl"].as_i64()) {
-                    (Some(p), Some(q)) => (p < 0 && p == q) || (p >= 0 && q >= 0 && (p - q).abs() < 30_000),
+                    (Some(p), Some(q)) => {
+                        (p < 0 && p == q) || (p >= 0 && q >= 0 && (p - q).abs() < 30_000)
+                    }
                     _ => false,
                 };
                 if !close {
-                    diffs.push(format!("db {db} key {name:?}: PTTL {} vs {}", x["pttl"], y["pttl"]));
+                    diffs
+                        .push(format!("db {db} key {name:?}: PTTL {} vs {}", x["pttl"], y["pttl"]));
                 }
             }
             match x["type"].as_str().unwrap() {
@@ -189,7 +221,10 @@ pub fn compare_keyspaces(ka: &Keyspace, kb: &Keyspace, t: &Target, o: &CmpOpts) 
                 }
                 "stream" if !o.streams => {}
                 "stream" if full_xinfo => {
-                    let (p, q) = (stream_info(&x["value"], o.restored), stream_info(&y["value"], o.restored));
+                    let (p, q) = (
+                        stream_info(&x["value"], o.restored),
+                        stream_info(&y["value"], o.restored),
+                    );
                     if p != q {
                         diffs.push(format!(
                             "db {db} stream {name:?}: XINFO FULL differs:\n  {}",
@@ -200,11 +235,19 @@ pub fn compare_keyspaces(ka: &Keyspace, kb: &Keyspace, t: &Target, o: &CmpOpts) 
                 "stream" => {
                     let (p, q) = (stream_info_5(&x["value"]), stream_info_5(&y["value"]));
                     if p != q {
-                        diffs.push(format!("db {db} stream {name:?}: groups differ:\n  {}", first_difference(&p, &q)));
+                        diffs.push(format!(
+                            "db {db} stream {name:?}: groups differ:\n  {}",
+                            first_difference(&p, &q)
+                        ));
                     }
                 }
                 "string" | "list" | "set" | "zset" | "hash" | "none" => {}
-                _ => check(&mut diffs, "module value (DUMP)", &x["value"]["dump"], &y["value"]["dump"]),
+                _ => check(
+                    &mut diffs,
+                    "module value (DUMP)",
+                    &x["value"]["dump"],
+                    &y["value"]["dump"],
+                ),
             }
         }
     }
