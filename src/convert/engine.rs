@@ -2,7 +2,7 @@
 //!
 //! - A skimmer (one thread) walks the records by their length prefixes ([`Reader`]: no
 //!   decompression, no container decoding) and cuts the file into chunks at key
-//!   boundaries: at most [`Config::chunk_bytes`] bytes or [`CHUNK_ITEMS`] records, never
+//!   boundaries: at most `chunk_bytes` ([`Config`]) bytes or [`CHUNK_ITEMS`] records, never
 //!   spanning two databases.
 //! - Chunks are decoded on a rayon pool, FIFO, each into a bounded channel of output
 //!   pieces ([`Seg`]).
@@ -10,7 +10,7 @@
 //!   releases the mapped pages behind what it has written.
 //!
 //! Memory is bounded: at most `2 * threads + 2` chunks are in flight, and a chunk holds at
-//! most [`SEGS_QUEUED`] pieces of about [`Config::piece`] bytes before its worker waits, so
+//! most [`SEGS_QUEUED`] pieces of about `piece` ([`Config`]) bytes before its worker waits, so
 //! a single huge key streams through instead of being materialized. Chunk boundaries and a
 //! key's output depend only on the input, so the output is the same for any thread count.
 

@@ -376,9 +376,13 @@ pub(crate) fn read_group<'a>(
     Ok(Group { name, last_id, entries_read, t, pel, pel_len: npel, consumers, owners, cur, nacked })
 }
 
-/// A group's PEL: a cursor at it, its length, and (ID, owner) sorted by ID with no owner
-/// yet; duplicate entries are refused.
-fn read_pel<'a>(c: &mut Cursor<'a>) -> Result<(Cursor<'a>, u64, Vec<(StreamId, u32)>)> {
+/// A group's PEL entries with their owner (a consumer's index, [`NACKED`], or `u32::MAX`
+/// for none yet), sorted by ID.
+type Owners = Vec<(StreamId, u32)>;
+
+/// A group's PEL: a cursor at it, its length, and its entries with no owner yet; duplicate
+/// entries are refused.
+fn read_pel<'a>(c: &mut Cursor<'a>) -> Result<(Cursor<'a>, u64, Owners)> {
     let npel = c.count("group PEL entries", 25)?;
     let pel = *c;
     let mut owners: Vec<(StreamId, u32)> = Vec::new();
