@@ -72,7 +72,7 @@ pub const WINDOW_KEYS: usize = 256;
 pub const WINDOW_BYTES: usize = 1 << 20;
 /// Strings longer than this are compared in pieces of this size (`GETRANGE`).
 pub const STRING_PIECE: usize = 1 << 20;
-/// Default for [`Settings::pel_exact`].
+/// Default for `pel_exact` (see [`Job::pel_exact`]).
 pub const PEL_EXACT: usize = 1000;
 /// Names of missing, different and extra keys kept for the report, per kind.
 pub const NAMES_KEPT: usize = 20;
