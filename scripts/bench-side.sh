@@ -5,6 +5,8 @@
 #     `rdbshift load` (RESTORE), `rdbshift load --mode commands`, librdb's `rdb-cli FILE
 #     redis` (scripts/build-rdb-cli.sh), `redis-cli --pipe` of the same data as RESP;
 #   - convert to a file: `rdbshift convert`, `rdb-cli FILE resp`, `cat FILE > OUT`.
+# With BASELINE=/path/to/an/older/rdbshift, that binary runs too (a regression check of a
+# change; not a peer).
 # Usage: scripts/bench-side.sh DUMP   (e.g. the strings dump scripts/bench.sh builds)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -37,17 +39,25 @@ declare -A CONV=(
   [librdb-resp]="$RDBCLI $F -l /dev/null resp -o $WORK/out"
   [cat]="sh -c 'cat $F > $WORK/out'"
 )
+LOADS="rdbshift-load librdb-redis redis-cli-pipe rdbshift-load-commands"
+CONVS="cat rdbshift-convert librdb-resp"
+if [ -n "${BASELINE:-}" ]; then
+  LOAD[baseline-load]="$BASELINE load $F --target redis://127.0.0.1:$P"
+  CONV[baseline-convert]="$BASELINE convert $F -o $WORK/out"
+  LOADS="$LOADS baseline-load"
+  CONVS="$CONVS baseline-convert"
+fi
 secs() { local s e; s=$(date +%s.%N); eval "$1" >/dev/null 2>&1; e=$(date +%s.%N); echo "$e - $s" | bc; }
 : > "$WORK/times"
 for r in $(seq "$RUNS"); do
-  for k in rdbshift-load librdb-redis redis-cli-pipe rdbshift-load-commands; do
+  for k in $LOADS; do
     redis-cli -p $P flushall sync >/dev/null
     t=$(secs "${LOAD[$k]}")
     n=$(redis-cli -p $P dbsize)
     [ "$n" = "$KEYS" ] || { echo "$k: $n of $KEYS keys arrived" >&2; exit 1; }
     echo "$k $t" >> "$WORK/times"
   done
-  for k in cat rdbshift-convert librdb-resp; do
+  for k in $CONVS; do
     rm -f "$WORK/out"
     echo "$k $(secs "${CONV[$k]}")" >> "$WORK/times"
   done
@@ -60,8 +70,8 @@ for line in open(sys.argv[1]):
     t.setdefault(k, []).append(float(v))
 m = {k: statistics.median(v) for k, v in t.items()}
 print(f"{sys.argv[2]} keys; medians of {sys.argv[3]} alternating rounds (seconds, then ratios)")
-for k in ["rdbshift-load", "rdbshift-load-commands", "librdb-redis", "redis-cli-pipe"]:
+for k in [x for x in ["rdbshift-load", "rdbshift-load-commands", "librdb-redis", "redis-cli-pipe", "baseline-load"] if x in m]:
     print(f"  {k:24} {m[k]:7.2f} s  {m[k] / m['librdb-redis']:.2f}x librdb  {m[k] / m['redis-cli-pipe']:.2f}x redis-cli --pipe")
-for k in ["rdbshift-convert", "librdb-resp", "cat"]:
+for k in [x for x in ["rdbshift-convert", "librdb-resp", "cat", "baseline-convert"] if x in m]:
     print(f"  {k:24} {m[k]:7.2f} s  {m[k] / m['cat']:.2f}x cat  {m['librdb-resp'] / m[k]:.2f}x faster than librdb")
 PY
