@@ -1,20 +1,21 @@
 //! rdbshift: read Redis/Valkey RDB snapshots offline and move their data.
 //!
-//! Layers, each knowing only those below it:
+//! Layers, each knowing only those below it (ARCHITECTURE.md draws them):
 //! - [`mod@format`]: the RDB format over borrowed bytes (records, values as visitor events,
 //!   integrity rules, checksums). No I/O.
+//! - [`stop`]: SIGINT/SIGTERM as a request to stop cleanly; [`resp`]: the RESP command
+//!   writer and the bounded reply parser; [`slot`]: cluster hash slots.
 //! - [`input`]: dump files, memory-mapped and guarded (SIGBUS, `VKCS` envelopes);
-//!   [`output`]: output files written beside their destination and renamed on success.
-//! - [`filter`]: the one selection stage every command uses.
-//! - [`encode`]: JSON (`inspect`); [`stats`]: what `info` shows.
-//! - [`convert`]: keys to RESP commands or RESTORE payloads, and the parallel engine.
-//! - [`resp`]: the RESP command writer, the bounded reply parser, the client and its
-//!   transport (TCP or TLS); [`slot`]: cluster hash slots.
-//! - [`load`]: pipelined loading into a server or cluster (pre-pass, ledger, checkpoints)
-//!   and `verify`.
-//! - [`stop`]: SIGINT/SIGTERM as a request to stop cleanly.
+//!   [`filter`]: the one selection stage; [`server`]: what a target server understands.
+//! - [`output`]: output files written beside their destination and renamed on success;
+//!   [`encode`]: JSON (`inspect`); [`job`]: what a job is handed (`Progress`, `Stop`);
+//!   [`net`]: the connection layer (URL, TLS, handshake, slot map, redirects, pipelines).
+//! - [`convert`]: keys to RESP commands or RESTORE payloads, and the parallel engine;
+//!   [`stats`]: what `info` shows.
+//! - [`load`]: pipelined loading into a server or cluster (pre-pass, ledger, checkpoints);
+//!   [`verify`]: checking that a server holds what dumps hold.
 //!
-//! The binary (`src/cli/`) only parses arguments and wires these together.
+//! The binary (`src/cli/`) only parses arguments, runs the jobs and prints.
 
 pub mod convert;
 pub mod encode;
