@@ -24,19 +24,19 @@ pub struct Mark {
     /// Offset in the piece where this key's commands (or their continuation) start; they
     /// run to the next mark or the end of the piece (mapped segments in between belong to
     /// the key being written).
-    pub at: usize,
+    pub(crate) at: usize,
     /// The key's record offset in the dump (identifies it; a retry decodes it again from
     /// there). `usize::MAX` for commands that belong to no key (`FUNCTION LOAD`).
-    pub record: usize,
+    pub(crate) record: usize,
     /// The key's hash slot; `None` for commands every node needs (`FUNCTION LOAD`).
-    pub slot: Option<u16>,
+    pub(crate) slot: Option<u16>,
     /// Commands that end in this piece.
-    pub cmds: u32,
+    pub(crate) cmds: u32,
     /// The key's last command ends in this piece.
-    pub end: bool,
+    pub(crate) end: bool,
     /// The key's name, on the mark where its commands begin (a loader names a failed key
     /// with it, without reading the dump or its own commands again).
-    pub name: Option<Box<[u8]>>,
+    pub(crate) name: Option<Box<[u8]>>,
 }
 
 const ASKING: &[u8] = b"*1\r\n$6\r\nASKING\r\n";
@@ -64,14 +64,14 @@ impl BufPool {
 
 /// The sending end for one unit of work (a chunk of keys).
 pub struct Out<'s> {
-    pub buf: Vec<u8>,
+    pub(crate) buf: Vec<u8>,
     /// Pieces handed on so far.
-    pub sent: u64,
+    pub(crate) sent: u64,
     piece: usize,
     input: &'s [u8],
     pool: &'s BufPool,
     /// Key marks, when the consumer wants them.
-    pub marks: Option<Vec<Mark>>,
+    pub(crate) marks: Option<Vec<Mark>>,
     /// `ASKING` before every command (see [`Out::with_asking`]).
     asking: bool,
     send: &'s mut dyn FnMut(Seg) -> Result<()>,

@@ -153,7 +153,7 @@ pub struct Checkpoint {
     read: BTreeMap<String, Progress>,
     written: Option<Instant>,
     /// Least time between two writes (but the last).
-    pub interval: Duration,
+    pub(crate) interval: Duration,
     /// The load this run records progress for (attached to every entry it writes).
     spec: Option<Spec>,
     /// Dumps whose entries this run dropped (`--checkpoint-reset`).

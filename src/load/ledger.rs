@@ -19,13 +19,13 @@ pub const MAX_ATTEMPTS: u32 = 12;
 /// A key to send again.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Retry {
-    pub record: usize,
-    pub db: u64,
+    pub(crate) record: usize,
+    pub(crate) db: u64,
     /// `ASK` target: send there, each command after `ASKING`.
-    pub ask: Option<String>,
+    pub(crate) ask: Option<String>,
     /// The attempt this retry will be (the first send was attempt 1).
-    pub attempt: u32,
-    pub last_err: String,
+    pub(crate) attempt: u32,
+    pub(crate) last_err: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -160,7 +160,8 @@ impl Ledger {
         self.open.len()
     }
 
-    pub fn failed_count(&self) -> u64 {
+    #[cfg(test)]
+    fn failed_count(&self) -> u64 {
         self.failed.len() as u64
     }
 

@@ -5,8 +5,8 @@
 //! - [`Job`]: a whole load (pre-pass, checkpoint, one engine run per dump, the report);
 //! - `pool` ([`Pool`]): the connections, the slot map, reconnects and nodes given up;
 //! - `sink`: the engine's sink (gather and route); `outcome`: replies into the
-//!   [`ledger`]; `retry`: keys sent again ([`Finish`]); [`report`]: what the load did;
-//! - [`survey`]: the pre-pass; [`checkpoint`]: progress kept across runs.
+//!   `ledger`; `retry`: keys sent again ([`Finish`]); [`report`]: what the load did;
+//! - `survey`: the pre-pass; [`checkpoint`]: progress kept across runs.
 //!
 //! Invariants:
 //! - A key is counted loaded only when every one of its commands was acknowledged without
@@ -17,13 +17,13 @@
 
 pub mod checkpoint;
 mod job;
-pub mod ledger;
+mod ledger;
 mod outcome;
 mod pool;
 pub mod report;
 mod retry;
 mod sink;
-pub mod survey;
+mod survey;
 
 pub use job::{Job, Outcome};
 pub use ledger::MAX_ATTEMPTS;

@@ -18,9 +18,9 @@ use crate::resp::Reply;
 /// Where a dump's progress is recorded (`--checkpoint`): the shared checkpoint, this dump's
 /// fingerprint and its path as recorded.
 pub struct CheckpointAt {
-    pub file: Arc<Mutex<checkpoint::Checkpoint>>,
-    pub fingerprint: String,
-    pub path: String,
+    pub(crate) file: Arc<Mutex<checkpoint::Checkpoint>>,
+    pub(crate) fingerprint: String,
+    pub(crate) path: String,
 }
 
 /// Loads one dump through the convert engine: the engine's [`Sink`].

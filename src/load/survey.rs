@@ -18,16 +18,16 @@ use crate::format::{Error, RStr, Reader, Result};
 #[derive(Debug, Default)]
 pub struct Survey {
     /// Key records in the dump, per db (before any filter).
-    pub keys: BTreeMap<u64, u64>,
+    pub(crate) keys: BTreeMap<u64, u64>,
     /// The dbs holding keys the db filter selects.
-    pub selected_dbs: BTreeSet<u64>,
+    pub(crate) selected_dbs: BTreeSet<u64>,
     /// The asked offsets that are not key boundaries of this dump.
-    pub bad_offsets: Vec<u64>,
+    pub(crate) bad_offsets: Vec<u64>,
     /// Names that occur in more than one of the merged dbs (up to 20), and how many.
-    pub collisions: Vec<Vec<u8>>,
-    pub collision_count: u64,
+    pub(crate) collisions: Vec<Vec<u8>>,
+    pub(crate) collision_count: u64,
     /// Values no server writes but every server loads (said, not refused).
-    pub oddities: crate::format::visit::Oddities,
+    pub(crate) oddities: crate::format::visit::Oddities,
 }
 
 impl Survey {
