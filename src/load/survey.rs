@@ -45,7 +45,7 @@ pub fn survey<'a>(
     filter: &Filter,
     offsets: &[u64],
     merge: bool,
-    release: &dyn Fn(usize, usize),
+    release: &(dyn Fn(usize, usize) + Sync),
 ) -> (Survey, Option<Error>) {
     let mut s = Survey::default();
     if opts.allow_duplicate_keys {
@@ -59,7 +59,11 @@ pub fn survey<'a>(
         let checker = sc.spawn(move || -> Result<()> {
             let mut names = KeyNameCheck::default();
             let mut cur = None;
+            // the names are read from the mapping behind the walk, which has released those
+            // pages already: what this thread reads in again it releases behind itself
+            let mut behind = crate::input::Behind::new(release);
             for batch in rx {
+                let last = batch.last().map(|x| x.2);
                 for (db, key, at) in batch {
                     if cur != Some(db) {
                         if let Some(prev) = cur {
@@ -68,6 +72,9 @@ pub fn survey<'a>(
                         cur = Some(db);
                     }
                     names.check(data, db, &key, at)?;
+                }
+                if let Some(last) = last {
+                    behind.passed(last);
                 }
             }
             names.finish(data, None)

@@ -121,7 +121,7 @@ impl Job {
         let mut v = Verifier::new(p, self.filter.clone(), settings, self.extra);
         let mut problems: Vec<Problem> = Vec::new();
         for d in &self.dumps {
-            if let Err(e) = v.dump(d.data(), self.read, &mut pick) {
+            if let Err(e) = v.dump(d.data(), self.read, &mut pick, &|a, b| d.release(a, b)) {
                 problems.push((d.path.clone(), Box::new(e)));
             }
         }

@@ -159,16 +159,24 @@ impl Verifier {
     }
 
     /// Verifies every selected key of one dump (those for which `pick` says yes).
+    /// `release(from, to)` is told about byte ranges of the dump no longer needed.
     pub fn dump(
         &mut self,
         data: &[u8],
         opts: Options,
         pick: &mut dyn FnMut() -> bool,
+        release: &dyn Fn(usize, usize),
     ) -> Result<(), Error> {
         let mut r = Reader::new(data, opts)?;
         let mut scratch = Scratch::default();
         let mut w = Window::default();
-        while let Some(rec) = r.next_record()? {
+        let mut behind = crate::input::Behind::new(release);
+        loop {
+            // the pages behind the reader go once no key of the window still needs them
+            if w.items.is_empty() {
+                behind.passed(r.checked_upto());
+            }
+            let Some(rec) = r.next_record()? else { break };
             let Record::Key(k) = rec else { continue };
             if !self.filter.db(k.db()) {
                 continue;

@@ -20,6 +20,7 @@ mod load;
 mod load_boundaries;
 mod load_faults;
 mod load_trust;
+mod memory_release;
 mod net_faults;
 mod newest_formats;
 mod odd_valid;
