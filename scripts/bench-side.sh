@@ -4,6 +4,8 @@
 #   - load into a fresh standalone Redis 7.0 (emptied before each run, every key checked):
 #     `rdbshift load` (RESTORE), `rdbshift load --mode commands`, librdb's `rdb-cli FILE
 #     redis` (scripts/build-rdb-cli.sh), `redis-cli --pipe` of the same data as RESP;
+#     beside the wall time, the server's user and sys CPU (/proc/PID/stat) and the
+#     zero-window advertisements on loopback (nstat TcpExtTCPToZeroWindowAdv) per load;
 #   - convert to a file: `rdbshift convert`, `rdb-cli FILE resp`, `cat FILE > OUT`.
 # With BASELINE=/path/to/an/older/rdbshift, that binary runs too (a regression check of a
 # change; not a peer).
@@ -22,7 +24,7 @@ P=$((22000 + RANDOM % 20000))
 cleanup() { redis-cli -p $P shutdown nosave >/dev/null 2>&1 || true; rm -rf "$WORK"; }
 trap cleanup EXIT
 "$R/bin/redis-7.0-server" --port $P --bind 127.0.0.1 --save '' --appendonly no --dir "$WORK" \
-  --daemonize yes --logfile "$WORK/log" --protected-mode no
+  --daemonize yes --logfile "$WORK/log" --protected-mode no --pidfile "$WORK/pid"
 for _ in $(seq 100); do redis-cli -p $P ping >/dev/null 2>&1 && break; sleep 0.1; done
 "$B" convert "$F" -o "$WORK/data.resp" --target-version 7.0 2>/dev/null
 KEYS=$("$B" info "$F" --json | python3 -c 'import json,sys; print(sum(d["keys"] for d in json.load(sys.stdin)["dbs"].values()))')
@@ -48,21 +50,32 @@ if [ -n "${BASELINE:-}" ]; then
   CONVS="$CONVS baseline-convert"
 fi
 secs() { local s e; s=$(date +%s.%N); eval "$1" >/dev/null 2>&1; e=$(date +%s.%N); echo "$e - $s" | bc; }
+SPID=$(cat "$WORK/pid")
+TICK=$(getconf CLK_TCK)
+# the server's CPU (user, sys) in seconds, from /proc/PID/stat
+srv_cpu() { awk -v t="$TICK" '{printf "%.2f %.2f\n", $14 / t, $15 / t}' "/proc/$SPID/stat"; }
+HAVE_NSTAT=$(command -v nstat >/dev/null && echo 1 || echo 0)
 : > "$WORK/times"
 for r in $(seq "$RUNS"); do
   for k in $LOADS; do
     redis-cli -p $P flushall sync >/dev/null
+    [ "$HAVE_NSTAT" = 1 ] && nstat -n >/dev/null
+    read -r u0 s0 < <(srv_cpu)
     t=$(secs "${LOAD[$k]}")
+    read -r u1 s1 < <(srv_cpu)
+    z=-1
+    [ "$HAVE_NSTAT" = 1 ] && z=$(nstat -z TcpExtTCPToZeroWindowAdv | awk '/TCPToZero/ {print $2}')
     n=$(redis-cli -p $P dbsize)
     [ "$n" = "$KEYS" ] || { echo "$k: $n of $KEYS keys arrived" >&2; exit 1; }
     echo "$k $t" >> "$WORK/times"
+    echo "$k $(echo "$u1 - $u0" | bc) $(echo "$s1 - $s0" | bc) ${z:-0}" >> "$WORK/server"
   done
   for k in $CONVS; do
     rm -f "$WORK/out"
     echo "$k $(secs "${CONV[$k]}")" >> "$WORK/times"
   done
 done
-python3 - "$WORK/times" "$KEYS" "$RUNS" <<'PY'
+python3 - "$WORK/times" "$KEYS" "$RUNS" "$WORK/server" <<'PY'
 import statistics, sys
 t = {}
 for line in open(sys.argv[1]):
@@ -72,6 +85,15 @@ m = {k: statistics.median(v) for k, v in t.items()}
 print(f"{sys.argv[2]} keys; medians of {sys.argv[3]} alternating rounds (seconds, then ratios)")
 for k in [x for x in ["rdbshift-load", "rdbshift-load-commands", "librdb-redis", "redis-cli-pipe", "baseline-load"] if x in m]:
     print(f"  {k:24} {m[k]:7.2f} s  {m[k] / m['librdb-redis']:.2f}x librdb  {m[k] / m['redis-cli-pipe']:.2f}x redis-cli --pipe")
+srv = {}
+for line in open(sys.argv[4]):
+    k, u, s, z = line.split()
+    srv.setdefault(k, []).append((float(u), float(s), int(z)))
+med = lambda v: statistics.median(v)
+cpu = {k: med([u + s for u, s, _ in v]) for k, v in srv.items()}
+print("  the server during each load (medians): CPU user+sys, sys, zero-window advertisements (nstat; -1 without it)")
+for k, v in srv.items():
+    print(f"  {k:24} {cpu[k]:6.2f} s ({cpu[k] / cpu['librdb-redis']:.2f}x librdb)  sys {med([s for _, s, _ in v]):.2f} s  zero windows {med([z for _, _, z in v]):.0f}")
 for k in [x for x in ["rdbshift-convert", "librdb-resp", "cat", "baseline-convert"] if x in m]:
     print(f"  {k:24} {m[k]:7.2f} s  {m[k] / m['cat']:.2f}x cat  {m['librdb-resp'] / m[k]:.2f}x faster than librdb")
 PY
