@@ -12,7 +12,7 @@
 use super::Result;
 use super::bufs::Bufs;
 use super::out::{Out, ZERO_COPY_MIN, array_header, bulk, bulk_int, bulk_str};
-use super::{Counts, Mode, Plan};
+use super::{Counts, KeyWriter, Mode, Plan};
 use crate::encode::text;
 use crate::format::Str;
 use crate::format::record::Key;
@@ -20,14 +20,9 @@ use crate::format::types::{self, Kind};
 use crate::format::visit::{ArrayValue, ModuleValue, Visitor};
 
 /// Writes the commands for key `k` (named `name`), already selected by the filter.
-pub fn key(
-    plan: &Plan,
-    k: &Key,
-    name: &[u8],
-    out: &mut Out,
-    b: &mut Bufs,
-    n: &mut Counts,
-) -> Result<()> {
+pub fn key(w: &mut KeyWriter, k: &Key, name: &[u8]) -> Result<()> {
+    let plan = w.plan;
+    let (out, b, n) = (&mut *w.out, &mut *w.bufs, &mut *w.counts);
     let t = &plan.target;
     if dropped_array(plan, k, name, n) {
         return Ok(());
@@ -70,7 +65,9 @@ pub fn key(
         return super::restore::key(plan, k, name, out);
     }
     match types::kind(k.ty()) {
-        Kind::Stream => super::stream::key(plan, k, name, out, b, n),
+        Kind::Stream => {
+            super::stream::key(&mut KeyWriter { plan, out, bufs: b, counts: n }, k, name)
+        }
         kind => {
             let Bufs { scratch, body, ttls } = b;
             body.clear();

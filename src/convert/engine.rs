@@ -24,7 +24,7 @@ use std::thread::JoinHandle;
 use super::bufs::Bufs;
 use super::commands;
 use super::out::{BufPool, Mark, Out, Seg};
-use super::{Counts, Error, Plan};
+use super::{Counts, Error, KeyWriter, Plan};
 use crate::filter::Verdict;
 use crate::format::record::{Function, Key, Options, Record, Trailer};
 use crate::format::{Reader, Str};
@@ -305,6 +305,8 @@ pub fn run<'a, E: std::error::Error + 'static>(
     let bufs = sink.pool().clone();
     let bufs = &*bufs;
     let marks = sink.wants_marks();
+    let shared = Shared { data, plan, piece: cfg.piece, pool: bufs, marks, stop };
+    let shared = &shared;
     let (otx, orx) = sync_channel::<Slot>(cfg.threads * 2 + 2);
     std::thread::scope(|ts| {
         ts.spawn(move || {
@@ -315,7 +317,7 @@ pub fn run<'a, E: std::error::Error + 'static>(
                         return false;
                     }
                     s.spawn_fifo(move |_| {
-                        let r = work(data, plan, cfg.piece, bufs, marks, &chunk, &tx, stop);
+                        let r = work(shared, &chunk, &tx);
                         let _ = tx.send(Msg::Done(r));
                     });
                     true
@@ -443,22 +445,21 @@ fn skim<'a>(
     }
 }
 
+/// What every worker of one run shares: the dump, the plan, the output's piece size, where
+/// buffers come from, whether pieces carry key marks, and what stops the run.
+struct Shared<'r> {
+    data: &'r [u8],
+    plan: &'r Plan,
+    piece: usize,
+    pool: &'r BufPool,
+    marks: bool,
+    stop: &'r Stop,
+}
+
 /// Decodes one chunk into commands. On an error, the commands of the keys before the
 /// failing one are still handed on.
-#[allow(
-    clippy::too_many_arguments,
-    reason = "a worker's share of the run, handed to it as it is spawned"
-)]
-fn work(
-    data: &[u8],
-    plan: &Plan,
-    piece: usize,
-    pool: &BufPool,
-    marks: bool,
-    chunk: &Chunk,
-    tx: &SyncSender<Msg>,
-    stop: &Stop,
-) -> std::result::Result<Counts, Stopped> {
+fn work(w: &Shared, chunk: &Chunk, tx: &SyncSender<Msg>) -> std::result::Result<Counts, Stopped> {
+    let Shared { data, plan, piece, pool, marks, stop } = *w;
     let mut send = |s: Seg| tx.send(Msg::Seg(s)).map_err(|_| Error::Closed);
     let mut out = Out::new(data, piece, pool, &mut send);
     if marks {
@@ -504,7 +505,11 @@ fn work(
                     return Ok(());
                 }
                 out.begin_key(k.start(), Some(crate::slot::of(name)), name);
-                commands::key(plan, k, name, &mut out, &mut bufs, &mut n)?;
+                commands::key(
+                    &mut KeyWriter { plan, out: &mut out, bufs: &mut bufs, counts: &mut n },
+                    k,
+                    name,
+                )?;
                 out.end_key();
                 Ok(())
             })(),

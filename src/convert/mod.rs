@@ -39,6 +39,15 @@ impl Error {
     }
 }
 
+/// What writing one key's commands needs besides the key: the plan, where the commands go,
+/// reusable buffer space, and the counts of what was written and what could not be carried.
+pub struct KeyWriter<'w, 's> {
+    pub(crate) plan: &'w Plan,
+    pub(crate) out: &'w mut out::Out<'s>,
+    pub(crate) bufs: &'w mut bufs::Bufs,
+    pub(crate) counts: &'w mut Counts,
+}
+
 /// `e` with key `k`'s name added, when it is a format error.
 pub fn in_key(k: &crate::format::Key, e: impl Into<Error>) -> Error {
     e.into().context(k)

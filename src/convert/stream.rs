@@ -23,7 +23,7 @@
 use super::Result;
 use super::bufs::Bufs;
 use super::out::{Out, array_header, bulk};
-use super::{Counts, Plan, Server};
+use super::{Counts, KeyWriter, Server};
 use crate::format::record::Key;
 use crate::format::stream::{Group, Idmp, Pending, StreamEntry, StreamId, StreamMeta, Tail};
 use crate::format::visit::Visitor;
@@ -45,15 +45,8 @@ fn id_text(id: StreamId) -> String {
 /// Writes stream `k` (named `name`): entries, IDMP state, groups with their PELs and
 /// consumers, the deleted entries still needed, the counters and the expiry (see the
 /// module doc). Errors carry the key.
-pub fn key(
-    plan: &Plan,
-    k: &Key,
-    name: &[u8],
-    out: &mut Out,
-    b: &mut Bufs,
-    n: &mut Counts,
-) -> Result<()> {
-    write(&plan.target, k, name, out, b, n).map_err(|e| e.context(k))
+pub fn key(w: &mut KeyWriter, k: &Key, name: &[u8]) -> Result<()> {
+    write(&w.plan.target, k, name, w.out, w.bufs, w.counts).map_err(|e| e.context(k))
 }
 
 fn write(

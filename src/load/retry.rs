@@ -6,10 +6,10 @@ use std::time::Duration;
 
 use super::sink::FileLoad;
 use super::{Error, ledger};
-use crate::convert::Counts;
 use crate::convert::bufs::Bufs;
 use crate::convert::commands;
 use crate::convert::out::{BufPool, Out, Seg};
+use crate::convert::{Counts, KeyWriter};
 use crate::format::Reader;
 use crate::format::record::Record;
 use crate::net::node::{Expect, Tag};
@@ -78,7 +78,12 @@ impl FileLoad<'_, '_> {
         }
         let mut bufs = Bufs::default();
         out.begin_key(record, Some(slot), &name);
-        commands::key(self.plan, &k, &name, &mut out, &mut bufs, &mut Counts::default())?;
+        let counts = &mut Counts::default();
+        commands::key(
+            &mut KeyWriter { plan: self.plan, out: &mut out, bufs: &mut bufs, counts },
+            &k,
+            &name,
+        )?;
         out.end_key();
         out.flush()?;
         drop(out);
