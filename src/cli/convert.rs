@@ -103,7 +103,7 @@ pub fn run(a: ConvertArgs) -> CliResult {
         .read_options(a.read.options());
     let started = std::time::Instant::now();
     let stop = Stop::on_signals();
-    let done = job.run(&mut sink, &stop)?;
+    let mut done = job.run(&mut sink, &stop)?;
     if let Some(sig) = stop.requested() {
         // the unfinished output is removed when `outfile` drops
         match &outfile {
@@ -116,12 +116,15 @@ pub fn run(a: ConvertArgs) -> CliResult {
         }
         return Ok(rdbshift::stop::exit_code(sig));
     }
+    // a failed output ends the run (the dump it was writing is the last converted)
+    if let Some(Converted { error: Some(RunError::Sink(io)), .. }) =
+        done.pop_if(|c| matches!(c.error, Some(RunError::Sink(_))))
+    {
+        return Err(named(&dest, io).into());
+    }
     let mut code = 0;
     for c in &done {
         match (&c.error, &c.changed) {
-            (Some(RunError::Sink(io)), _) => {
-                return Err(named(&dest, std::io::Error::new(io.kind(), io.to_string())).into());
-            }
             // what followed from reading zeros is not the error: the change is
             (_, Some(changed)) => report_msg(&c.path, changed),
             (Some(e), None) => super::report(&c.path, e),

@@ -76,6 +76,20 @@ impl Default for Config {
     }
 }
 
+impl Config {
+    /// With `threads` decoding threads and chunks of `chunk_bytes` of the file, where given
+    /// (each at least 1).
+    pub fn sized(mut self, threads: Option<usize>, chunk_bytes: Option<usize>) -> Self {
+        if let Some(n) = threads {
+            self.threads = n.max(1);
+        }
+        if let Some(c) = chunk_bytes {
+            self.chunk_bytes = c.max(1);
+        }
+        self
+    }
+}
+
 /// Where the engine's output goes, in order.
 pub trait Sink {
     /// Why a write failed.

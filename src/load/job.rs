@@ -117,12 +117,7 @@ impl Job {
     }
     /// Decoding threads, and bytes of the file per unit of parallel work.
     pub fn engine(mut self, threads: Option<usize>, chunk_bytes: Option<usize>) -> Self {
-        if let Some(n) = threads {
-            self.cfg.threads = n.max(1);
-        }
-        if let Some(c) = chunk_bytes {
-            self.cfg.chunk_bytes = c.max(1);
-        }
+        self.cfg = self.cfg.sized(threads, chunk_bytes);
         self
     }
     /// Unacknowledged bytes allowed per node.

@@ -129,10 +129,9 @@ impl FileLoad<'_, '_> {
     /// (`RESTORE` without `REPLACE`) is a skip, anything else fails the key.
     fn key_error(&mut self, addr: &str, record: usize, db: u64, e: String) {
         match Redirect::parse_error(e.as_bytes()) {
-            Some(Redirect::Ask { .. }) => {
+            Some(r @ Redirect::Ask { .. }) => {
                 self.t.report.redirects += 1;
-                let to = Redirect::parse_error(e.as_bytes()).map(|r| r.addr_from(addr));
-                self.ledger.retry(record, to, e);
+                self.ledger.retry(record, Some(r.addr_from(addr)), e);
                 return;
             }
             Some(Redirect::Moved { .. }) => {

@@ -31,7 +31,7 @@ pub enum Finish {
 impl FileLoad<'_, '_> {
     /// The key whose record starts at `record` (read again from the dump).
     fn key_at(&self, record: usize, db: u64) -> Option<crate::format::Key<'_>> {
-        let h = crate::format::Header::parse(self.data, true).ok()?;
+        let h = self.header?;
         match Reader::resume(self.data, h, record, db)
             // a damaged registry is found and reported by the pre-pass
             .with_templates(

@@ -51,6 +51,8 @@ pub struct FileLoad<'a, 't> {
     /// Bytes of this dump already counted as progress.
     shown: u64,
     pub(super) stop: Stop,
+    /// The dump's header (read again for a key decoded again; the pre-pass read it first).
+    pub(super) header: Option<crate::format::Header>,
     /// The dump's hash templates (Redis 8.10), read the first time a key is decoded again.
     pub(super) templates: std::cell::OnceCell<crate::format::record::Registry<'a>>,
 }
@@ -85,6 +87,7 @@ impl<'a, 't> FileLoad<'a, 't> {
             progress,
             shown: 0,
             stop,
+            header: crate::format::Header::parse(data, true).ok(),
             // read only when a key is decoded again (a retry, a failed key's name)
             templates: std::cell::OnceCell::new(),
         }

@@ -284,6 +284,24 @@ fn plain_zset<V: Visitor<Error = Error>>(
     no_dup_left(seen, &src, c, "sorted set", "member")
 }
 
+/// One field and its value as RDB strings (types 4, 21, 22), the field checked unique
+/// among the hash's fields so far; `bufs` hold them when they are compressed.
+fn string_field<V: Visitor<Error = Error>>(
+    c: &mut Cursor,
+    v: &mut V,
+    (a, b): (&mut Vec<u8>, &mut Vec<u8>),
+    seen: &mut Seen,
+    src: &RdbStrings,
+    expire: Option<i64>,
+) -> Result<()> {
+    let at = c.pos();
+    let f = c.string()?;
+    let x = c.string()?;
+    let f = f.get(a)?;
+    no_dup(seen, f, at, src, c, "hash", "field")?;
+    v.hash_field(f, x.get(b)?, expire)
+}
+
 /// A hash as RDB strings (type 4): fields must be unique.
 fn plain_hash<V: Visitor<Error = Error>>(
     c: &mut Cursor,
@@ -297,12 +315,7 @@ fn plain_hash<V: Visitor<Error = Error>>(
     seen.clear();
     seen.reserve(n.min(c.remaining() as u64 / RESERVE_BYTES));
     for _ in 0..n {
-        let at = c.pos();
-        let f = c.string()?;
-        let x = c.string()?;
-        let f = f.get(a)?;
-        no_dup(seen, f, at, &src, c, "hash", "field")?;
-        v.hash_field(f, x.get(b)?, None)?;
+        string_field(c, v, (a, b), seen, &src, None)?;
     }
     no_dup_left(seen, &src, c, "hash", "field")
 }
@@ -431,12 +444,7 @@ fn hash_with_ttls<V: Visitor<Error = Error>>(
             (t, None) => Some(t),
         };
         let expire = checked_expire(expire, ttl_at)?;
-        let at = c.pos();
-        let f = c.string()?;
-        let x = c.string()?;
-        let f = f.get(a)?;
-        no_dup(seen, f, at, &src, c, "hash", "field")?;
-        v.hash_field(f, x.get(b)?, expire)?;
+        string_field(c, v, (a, b), seen, &src, expire)?;
     }
     no_dup_left(seen, &src, c, "hash", "field")
 }
