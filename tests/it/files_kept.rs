@@ -16,7 +16,7 @@
 use crate::common;
 use crate::common::proc::Timed;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
@@ -25,6 +25,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use common::fake::{Listener, command, handshake_reply};
 use common::rdbfile;
 use common::tempdir::Dir;
 use common::{Server, rdbshift};
@@ -440,63 +441,23 @@ enum Target {
 }
 
 struct Fake {
-    port: u16,
+    l: Listener,
     /// Bytes of data commands received (after the handshake).
     received: Arc<AtomicUsize>,
     /// Handshake commands received.
     handshakes: Arc<AtomicUsize>,
-    stop: Arc<AtomicBool>,
 }
 
 impl Fake {
     fn start(how: Target) -> Fake {
-        let l = TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = l.local_addr().unwrap().port();
-        l.set_nonblocking(true).unwrap();
-        let (received, handshakes, stop) =
-            (Arc::default(), Arc::default(), Arc::new(AtomicBool::new(false)));
-        let (r, h, st) = (Arc::clone(&received), Arc::clone(&handshakes), Arc::clone(&stop));
-        std::thread::spawn(move || {
-            while !st.load(Ordering::SeqCst) {
-                match l.accept() {
-                    Ok((c, _)) => {
-                        let (r, h, st) = (Arc::clone(&r), Arc::clone(&h), Arc::clone(&st));
-                        std::thread::spawn(move || serve(c, how, &r, &h, &st));
-                    }
-                    Err(_) => std::thread::sleep(Duration::from_millis(10)),
-                }
-            }
-        });
-        Fake { port, received, handshakes, stop }
+        let (received, handshakes): (Arc<AtomicUsize>, Arc<AtomicUsize>) = Default::default();
+        let (r, h) = (Arc::clone(&received), Arc::clone(&handshakes));
+        let l = Listener::start(move |c, stop| serve(c, how, &r, &h, stop));
+        Fake { l, received, handshakes }
     }
     fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
+        self.l.url()
     }
-}
-
-impl Drop for Fake {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-    }
-}
-
-/// One command (a RESP array of bulks) and its size in bytes; `None` at the end.
-fn command(r: &mut BufReader<TcpStream>) -> Option<(Vec<String>, usize)> {
-    let mut line = String::new();
-    let mut size = r.read_line(&mut line).ok().filter(|n| *n > 0)?;
-    let n: usize = line.trim().strip_prefix('*')?.parse().ok()?;
-    let mut args = Vec::with_capacity(n);
-    for _ in 0..n {
-        line.clear();
-        size += r.read_line(&mut line).ok()?;
-        let len: usize = line.trim().strip_prefix('$')?.parse().ok()?;
-        let mut b = vec![0; len + 2];
-        r.read_exact(&mut b).ok()?;
-        size += len + 2;
-        b.truncate(len);
-        args.push(String::from_utf8_lossy(&b).into_owned());
-    }
-    Some((args, size))
 }
 
 fn serve(
@@ -533,19 +494,11 @@ fn serve(
             continue;
         }
         let Some((args, size)) = command(&mut r) else { return };
-        let reply: Vec<u8> = match args[0].to_ascii_uppercase().as_str() {
-            "PING" => b"+PONG\r\n".to_vec(),
-            "AUTH" | "SELECT" => b"+OK\r\n".to_vec(),
-            "INFO" => {
-                let body = "# Server\r\nredis_version:7.0.0\r\nredis_mode:standalone\r\n# Cluster\r\ncluster_enabled:0\r\n";
-                format!("${}\r\n{body}\r\n", body.len()).into_bytes()
-            }
-            _ => {
-                // the first data command: from now on, no answers
-                received.fetch_add(size, Ordering::SeqCst);
-                data = true;
-                continue;
-            }
+        let Some(reply) = handshake_reply(&args[0]) else {
+            // the first data command: from now on, no answers
+            received.fetch_add(size, Ordering::SeqCst);
+            data = true;
+            continue;
         };
         handshakes.fetch_add(1, Ordering::SeqCst);
         if w.write_all(&reply).is_err() {

@@ -9,13 +9,14 @@
 use crate::common;
 use crate::common::proc::Timed;
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::io::{BufReader, Read, Write};
+use std::net::TcpStream;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use common::fake::{Listener, command, handshake_reply};
 use common::{Server, corpus};
 
 /// What the scripted server does.
@@ -32,65 +33,26 @@ enum Script {
 }
 
 struct Fake {
-    port: u16,
+    l: Listener,
     /// Data commands answered so far.
     answered: Arc<AtomicUsize>,
-    stop: Arc<AtomicBool>,
 }
 
 impl Fake {
     fn start(script: Script) -> Fake {
-        let l = TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = l.local_addr().unwrap().port();
-        l.set_nonblocking(true).unwrap();
         let answered = Arc::new(AtomicUsize::new(0));
-        let stop = Arc::new(AtomicBool::new(false));
-        let (a, s) = (answered.clone(), stop.clone());
-        std::thread::spawn(move || {
-            while !s.load(Ordering::SeqCst) {
-                match l.accept() {
-                    Ok((c, _)) => {
-                        let (a, s) = (a.clone(), s.clone());
-                        std::thread::spawn(move || serve(c, script, &a, &s));
-                    }
-                    Err(_) => std::thread::sleep(Duration::from_millis(10)),
-                }
-            }
-        });
-        Fake { port, answered, stop }
+        let a = Arc::clone(&answered);
+        let l = Listener::start(move |c, stop| serve(c, script, &a, stop));
+        Fake { l, answered }
     }
 
     fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
+        self.l.url()
     }
 
     fn addr(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
+        self.l.addr()
     }
-}
-
-impl Drop for Fake {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-    }
-}
-
-/// Reads one command (a RESP array of bulks); `None` at the end of the stream.
-fn command(r: &mut BufReader<TcpStream>) -> Option<Vec<String>> {
-    let mut line = String::new();
-    r.read_line(&mut line).ok().filter(|n| *n > 0)?;
-    let n: usize = line.trim().strip_prefix('*')?.parse().ok()?;
-    let mut args = Vec::with_capacity(n);
-    for _ in 0..n {
-        line.clear();
-        r.read_line(&mut line).ok()?;
-        let len: usize = line.trim().strip_prefix('$')?.parse().ok()?;
-        let mut b = vec![0; len + 2];
-        r.read_exact(&mut b).ok()?;
-        b.truncate(len);
-        args.push(String::from_utf8_lossy(&b).into_owned());
-    }
-    Some(args)
 }
 
 /// One connection, until the client closes it (blocking reads: the client's exit ends it).
@@ -107,15 +69,10 @@ fn serve(c: TcpStream, script: Script, answered: &AtomicUsize, stop: &AtomicBool
                 _ => return,
             }
         }
-        let Some(args) = command(&mut r) else { return };
-        let reply: Vec<u8> = match args[0].to_ascii_uppercase().as_str() {
-            "PING" => b"+PONG\r\n".to_vec(),
-            "AUTH" | "SELECT" => b"+OK\r\n".to_vec(),
-            "INFO" => {
-                let body = "# Server\r\nredis_version:7.0.0\r\nredis_mode:standalone\r\n# Cluster\r\ncluster_enabled:0\r\n";
-                format!("${}\r\n{body}\r\n", body.len()).into_bytes()
-            }
-            _ => match script {
+        let Some((args, _)) = command(&mut r) else { return };
+        let reply: Vec<u8> = match handshake_reply(&args[0]) {
+            Some(reply) => reply,
+            None => match script {
                 Script::Silent => unreachable!(),
                 Script::Budget(n) => {
                     if answered.fetch_add(1, Ordering::SeqCst) >= n {

@@ -11,6 +11,7 @@ pub mod checksum;
 pub mod cluster;
 pub mod compare;
 pub mod datagen;
+pub mod fake;
 pub mod proc;
 pub mod rdbfile;
 pub mod readback;
