@@ -3,6 +3,7 @@
 
   strings N [SIZE [PREFIX]]  N string keys, 11-byte names (key:NNNNNNN), ~470-byte
                   random values (or about SIZE bytes; PREFIX instead of "key:")
+  tiny N          N string keys, 11-byte names, 3 to 8-byte values (the per-key cost)
   bigkeys         a 5M-field hash, a 2M-member zset, a 1M-entry stream with 2 groups
                   and a PEL (scaled by an optional factor: bigkeys 0.1)
 Seeded: the same data every run.
@@ -29,6 +30,10 @@ if what == "strings":
         size = max(1, base - 30 + rnd.randrange(60))
         off = rnd.randrange(len(pool) - size)
         cmd("SET", "%s%07d" % (prefix, i), pool[off:off + size])
+elif what == "tiny":
+    n = int(sys.argv[2])
+    for i in range(n):
+        cmd("SET", "key:%07d" % i, "v%x" % rnd.randrange(1 << (4 * rnd.randrange(2, 8))))
 elif what == "bigkeys":
     f = float(sys.argv[2]) if len(sys.argv) > 2 else 1.0
     step = 1000

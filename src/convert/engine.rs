@@ -26,7 +26,10 @@ use super::commands;
 use super::out::{BufPool, Mark, Out, Seg};
 use super::{Counts, Error, KeyWriter, Plan};
 use crate::filter::Verdict;
-use crate::format::record::{Function, Key, Options, Record, Trailer};
+use crate::format::Header;
+use crate::format::record::{
+    Fingerprints, Function, Key, KeyNameCheck, Options, Record, Registry, Trailer,
+};
 use crate::format::{Reader, Str};
 use crate::job::Stop;
 
@@ -243,22 +246,82 @@ impl Drop for RespSink {
     }
 }
 
-enum Item<'a> {
-    Key(Key<'a>),
-    Function(Function<'a>),
+/// A record a worker converts.
+enum Item<'r, 'a> {
+    Key(&'r Key<'a>),
+    Function(&'r Function<'a>),
     ModuleAux,
 }
 
+/// The records of a chunk, in file order.
+///
+/// Small records are not handed over as read: a worker reads them again from the file
+/// (measured: moving a ~200-byte [`Key`] through the skim's channel cost more than the
+/// whole skim of a small key; 10M tiny keys, convert 1.5x slower). A big key is handed over
+/// as read, so that no value is skimmed twice where that costs.
+enum Part<'a> {
+    /// The records in `start..end`, all of them items (keys, functions, module aux).
+    Run {
+        start: usize,
+        end: usize,
+    },
+    Key(Box<Key<'a>>),
+}
+
+/// Records from this size up are handed over as read ([`Part::Key`]).
+const HAND_OVER: usize = 64 << 10;
+
 struct Chunk<'a> {
     db: Option<u64>,
-    items: Vec<Item<'a>>,
+    parts: Vec<Part<'a>>,
+    /// Items in the parts.
+    items: usize,
     start: usize,
     end: usize,
+    /// What reading a run again needs.
+    header: Header,
+    templates: Registry<'a>,
+}
+
+impl<'a> Chunk<'a> {
+    fn new(at: usize, header: Header) -> Self {
+        let templates = Registry::default();
+        Chunk { db: None, parts: Vec::new(), items: 0, start: at, end: at, header, templates }
+    }
+
+    /// Adds the item record `start..end`.
+    fn add(&mut self, start: usize, end: usize, key: Option<&Key<'a>>) {
+        if self.items == 0 {
+            self.start = start;
+        }
+        self.items += 1;
+        self.end = end;
+        match (key, self.parts.last_mut()) {
+            (Some(k), _) if end - start >= HAND_OVER => {
+                self.parts.push(Part::Key(Box::new(k.clone())))
+            }
+            (_, Some(Part::Run { end: e, .. })) if *e == start => *e = end,
+            _ => self.parts.push(Part::Run { start, end }),
+        }
+    }
 }
 
 enum Msg {
     Seg(Seg),
-    Done(std::result::Result<Counts, Stopped>),
+    /// The chunk's result, and the fingerprints of its key names (duplicate-key check).
+    Done(std::result::Result<Counts, Stopped>, Vec<u64>),
+}
+
+/// Damage found after some keys: a key twice among those keys comes first in the file,
+/// so it is the error (as a server reports the first thing it refuses).
+fn checked(names: &mut Option<KeyNameCheck>, data: &[u8], e: Stopped) -> Stopped {
+    match (names, e) {
+        (Some(names), Stopped::Format(e)) => match names.finish(data) {
+            Err(dup) if dup.offset < e.offset => Stopped::Format(dup),
+            _ => Stopped::Format(e),
+        },
+        (_, e) => e,
+    }
 }
 
 /// Why the skim or a worker stopped (the engine's error without the sink's).
@@ -302,6 +365,11 @@ enum Slot {
 
 /// Converts one dump. Returns what was done, and the trailer or the first error;
 /// everything before the error has been written.
+///
+/// The duplicate-key check (unless `opts` allows them) runs beside the decoding, not in the
+/// skim: the workers fingerprint the names they read anyway, and the writer gathers the
+/// fingerprints and checks them at the end (a key twice is refused then, or at damage found
+/// after it: the output of a refused dump is not committed).
 pub fn run<'a, E: std::error::Error + 'static>(
     data: &'a [u8],
     opts: Options,
@@ -311,7 +379,8 @@ pub fn run<'a, E: std::error::Error + 'static>(
     sink: &mut dyn Sink<Error = E>,
     release: &(dyn Fn(usize, usize) + Sync),
 ) -> (Counts, std::result::Result<Trailer, RunError<E>>) {
-    let reader = match Reader::new(data, opts) {
+    let names = (!opts.allow_duplicate_keys).then(KeyNameCheck::default);
+    let reader = match Reader::new(data, opts.allow_duplicate_keys(true)) {
         Ok(r) => r,
         Err(e) => return (Counts::default(), Err(RunError::Format(e))),
     };
@@ -319,7 +388,9 @@ pub fn run<'a, E: std::error::Error + 'static>(
     let bufs = sink.pool().clone();
     let bufs = &*bufs;
     let marks = sink.wants_marks();
-    let shared = Shared { data, plan, piece: cfg.piece, pool: bufs, marks, stop };
+    let fingerprints = names.as_ref().map(|n| n.fingerprints());
+    let shared =
+        Shared { data, plan, piece: cfg.piece, pool: bufs, marks, stop, names: fingerprints };
     let shared = &shared;
     let (otx, orx) = sync_channel::<Slot>(cfg.threads * 2 + 2);
     std::thread::scope(|ts| {
@@ -331,8 +402,9 @@ pub fn run<'a, E: std::error::Error + 'static>(
                         return false;
                     }
                     s.spawn_fifo(move |_| {
-                        let r = work(shared, &chunk, &tx);
-                        let _ = tx.send(Msg::Done(r));
+                        let mut fps = Vec::new();
+                        let r = work(shared, &chunk, &tx, &mut fps);
+                        let _ = tx.send(Msg::Done(r, fps));
                     });
                     true
                 };
@@ -340,7 +412,7 @@ pub fn run<'a, E: std::error::Error + 'static>(
                 let _ = otx.send(Slot::End(end));
             });
         });
-        write_in_order(orx, data, sink, release)
+        write_in_order(orx, data, sink, release, names)
     })
 }
 
@@ -349,6 +421,7 @@ fn write_in_order<E: std::error::Error + 'static>(
     data: &[u8],
     sink: &mut dyn Sink<Error = E>,
     release: &(dyn Fn(usize, usize) + Sync),
+    mut names: Option<KeyNameCheck>,
 ) -> (Counts, std::result::Result<Trailer, RunError<E>>) {
     let mut counts = Counts::default();
     let mut behind = crate::input::Behind::new(release);
@@ -371,11 +444,18 @@ fn write_in_order<E: std::error::Error + 'static>(
                             };
                             w().map_err(RunError::Sink)
                         }
-                        Ok(Msg::Done(Ok(c))) => {
-                            counts.add(&c);
-                            break;
+                        Ok(Msg::Done(r, fps)) => {
+                            if let Some(names) = &mut names {
+                                fps.into_iter().for_each(|h| names.add(h));
+                            }
+                            match r {
+                                Ok(c) => {
+                                    counts.add(&c);
+                                    break;
+                                }
+                                Err(e) => Err(checked(&mut names, data, e).run_error()),
+                            }
                         }
-                        Ok(Msg::Done(Err(e))) => Err(e.run_error()),
                         Err(_) => Err(RunError::Format(crate::format::Error::corrupt(
                             end as u64,
                             "chunk",
@@ -388,7 +468,14 @@ fn write_in_order<E: std::error::Error + 'static>(
                 }
                 behind.passed(end);
             }
-            Slot::End(r) => return (counts, r.map_err(Stopped::run_error)),
+            Slot::End(Ok(t)) => {
+                let r = match names.as_mut().map(|n| n.finish(data)) {
+                    Some(Err(dup)) => Err(RunError::Format(dup)),
+                    _ => Ok(t),
+                };
+                return (counts, r);
+            }
+            Slot::End(Err(e)) => return (counts, Err(checked(&mut names, data, e).run_error())),
         }
     }
     (counts, Err(Stopped::Closed.run_error()))
@@ -401,11 +488,12 @@ fn skim<'a>(
     stop: &Stop,
     dispatch: &mut dyn FnMut(Chunk<'a>) -> bool,
 ) -> std::result::Result<Trailer, Stopped> {
-    let mut cur = Chunk { db: None, items: Vec::new(), start: r.pos(), end: r.pos() };
-    let mut flush = |cur: &mut Chunk<'a>, at: usize| -> std::result::Result<(), Stopped> {
-        let next = Chunk { db: None, items: Vec::new(), start: at, end: at };
-        let full = std::mem::replace(cur, next);
-        if !full.items.is_empty() && !dispatch(full) {
+    let header = r.header;
+    let mut cur = Chunk::new(r.pos(), header);
+    let mut flush = |cur: &mut Chunk<'a>, at: usize, r: &Reader<'a>| {
+        let mut full = std::mem::replace(cur, Chunk::new(at, header));
+        full.templates = r.templates().clone();
+        if full.items > 0 && !dispatch(full) {
             return Err(Stopped::Closed);
         }
         Ok(())
@@ -415,13 +503,15 @@ fn skim<'a>(
         if let Some(sig) = stop.requested() {
             return Err(Stopped::Signal(sig));
         }
-        let rec = match r.next_record() {
+        let next = r.next_record();
+        let rec = match &next {
             Ok(Some(rec)) if !stop.input_changed() => rec,
             Ok(Some(_)) => return Err(Stopped::Changed(at)),
             Ok(None) => return Err(Stopped::Closed),
-            Err(e) => {
+            Err(_) => {
                 // the complete keys before the damage still go out
-                let _ = flush(&mut cur, at);
+                let _ = flush(&mut cur, at, &r);
+                let Err(e) = next else { unreachable!("matched as an error") };
                 return Err(if stop.input_changed() {
                     Stopped::Changed(at)
                 } else {
@@ -432,29 +522,22 @@ fn skim<'a>(
         match rec {
             Record::Key(k) => {
                 if cur.db.is_some_and(|d| d != k.db()) {
-                    flush(&mut cur, at)?;
+                    flush(&mut cur, at, &r)?;
                 }
                 cur.db = Some(k.db());
-                cur.end = k.end();
-                cur.items.push(Item::Key(k));
+                cur.add(at, k.end(), Some(k));
             }
-            Record::Function(f) => {
-                cur.items.push(Item::Function(f));
-                cur.end = r.pos();
-            }
-            Record::ModuleAux { .. } => {
-                cur.items.push(Item::ModuleAux);
-                cur.end = r.pos();
-            }
+            Record::Function(_) | Record::ModuleAux { .. } => cur.add(at, r.pos(), None),
             Record::Eof(t) => {
-                flush(&mut cur, r.pos())?;
+                let t = *t;
+                flush(&mut cur, r.pos(), &r)?;
                 return Ok(t);
             }
             _ => continue,
         }
-        if cur.end - cur.start >= chunk_bytes || cur.items.len() >= CHUNK_ITEMS {
+        if cur.end - cur.start >= chunk_bytes || cur.items >= CHUNK_ITEMS {
             let end = cur.end;
-            flush(&mut cur, end)?;
+            flush(&mut cur, end, &r)?;
         }
     }
 }
@@ -468,12 +551,20 @@ struct Shared<'r> {
     pool: &'r BufPool,
     marks: bool,
     stop: &'r Stop,
+    /// How key names are fingerprinted, when the duplicate-key check is on.
+    names: Option<Fingerprints>,
 }
 
 /// Decodes one chunk into commands. On an error, the commands of the keys before the
-/// failing one are still handed on.
-fn work(w: &Shared, chunk: &Chunk, tx: &SyncSender<Msg>) -> std::result::Result<Counts, Stopped> {
-    let Shared { data, plan, piece, pool, marks, stop } = *w;
+/// failing one are still handed on. When the duplicate-key check is on, the fingerprints of the chunk's key names (up to the
+/// failing key) go into `fps`.
+fn work(
+    w: &Shared,
+    chunk: &Chunk,
+    tx: &SyncSender<Msg>,
+    fps: &mut Vec<u64>,
+) -> std::result::Result<Counts, Stopped> {
+    let Shared { data, plan, piece, pool, marks, stop, names } = *w;
     let mut send = |s: Seg| tx.send(Msg::Seg(s)).map_err(|_| Error::Closed);
     let mut out = Out::new(data, piece, pool, &mut send);
     if marks {
@@ -484,15 +575,18 @@ fn work(w: &Shared, chunk: &Chunk, tx: &SyncSender<Msg>) -> std::result::Result<
     let mut code = Vec::new();
     let mut namebuf = Vec::new();
     let f = &plan.filter;
-    for item in &chunk.items {
+    let mut each = |item: Item| -> std::result::Result<(), Stopped> {
         let (key_start, sent) = (out.buf.len(), out.sent);
         let r = match item {
             Item::Key(k) => (|| -> super::Result<()> {
+                let name = k.raw_name().bytes(&mut namebuf).map_err(|e| super::in_key(k, e))?;
+                if let Some(fp) = names {
+                    fps.push(fp.of(k.db(), name));
+                }
                 if !f.db(k.db()) {
                     n.filtered += 1;
                     return Ok(());
                 }
-                let name = k.raw_name().bytes(&mut namebuf).map_err(|e| super::in_key(k, e))?;
                 // a key an earlier run of this load finished: but one the selection leaves
                 // out was never part of it
                 if k.start() < plan.start_at && !plan.redo.contains(&k.start()) {
@@ -518,7 +612,9 @@ fn work(w: &Shared, chunk: &Chunk, tx: &SyncSender<Msg>) -> std::result::Result<
                 if commands::dropped_array(plan, k, name, &mut n) {
                     return Ok(());
                 }
-                out.begin_key(k.start(), Some(crate::slot::of(name)), name);
+                // the slot routes a load; a file needs none (CRC16: a tenth of a tiny key's cost)
+                let slot = out.marked().then(|| crate::slot::of(name));
+                out.begin_key(k.start(), slot, name);
                 commands::key(
                     &mut KeyWriter { plan, out: &mut out, bufs: &mut bufs, counts: &mut n },
                     k,
@@ -567,6 +663,31 @@ fn work(w: &Shared, chunk: &Chunk, tx: &SyncSender<Msg>) -> std::result::Result<
                 let _ = out.flush();
             }
             return Err(e);
+        }
+        Ok(())
+    };
+    for part in &chunk.parts {
+        match part {
+            Part::Key(k) => each(Item::Key(k))?,
+            Part::Run { start, end } => {
+                let mut r = Reader::resume(data, chunk.header, *start, chunk.db.unwrap_or(0))
+                    .with_templates(chunk.templates.clone());
+                while r.pos() < *end {
+                    let next = r.next_record();
+                    match &next {
+                        Ok(Some(Record::Key(k))) => each(Item::Key(k))?,
+                        Ok(Some(Record::Function(func))) => each(Item::Function(func))?,
+                        Ok(Some(Record::ModuleAux { .. })) => each(Item::ModuleAux)?,
+                        Ok(Some(_)) => {}
+                        Ok(None) => break,
+                        Err(_) => {
+                            let _ = out.flush();
+                            let Err(e) = next else { unreachable!("matched as an error") };
+                            return Err(Stopped::Format(e));
+                        }
+                    }
+                }
+            }
         }
     }
     out.flush()?;

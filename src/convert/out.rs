@@ -111,6 +111,11 @@ impl<'s> Out<'s> {
     }
 
     /// The commands that follow belong to the key at `record`, named `name` (see [`Mark`]).
+    /// Whether pieces carry key marks (then a key's slot is wanted: [`Out::begin_key`]).
+    pub fn marked(&self) -> bool {
+        self.marks.is_some()
+    }
+
     pub fn begin_key(&mut self, record: usize, slot: Option<u16>, name: &[u8]) {
         if let Some(m) = &mut self.marks {
             let name = (record != usize::MAX).then(|| name.into());

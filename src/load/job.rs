@@ -458,8 +458,8 @@ impl Job {
             .on_conflict(self.on_conflict)
             .checkpoint(at);
         // the pre-pass has checked the structure, the checksum and duplicate keys: the
-        // engine's skim need not keep a second table of key names
-        let opts = self.read.allow_duplicate_keys(true);
+        // engine's skim computes neither the checksum nor a second table of key names
+        let opts = self.read.allow_duplicate_keys(true).no_checksum(true);
         let cfg = Config { stop: stop.clone(), piece: LOAD_PIECE, ..self.cfg.clone() };
         let (counts, r) =
             engine::run(data, opts, &plan, &cfg, threads, &mut fl, &|x, y| d.dump.release(x, y));

@@ -58,26 +58,18 @@ pub fn survey<'a>(
         let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<(u64, RStr<'a>, usize)>>(8);
         let checker = sc.spawn(move || -> Result<()> {
             let mut names = KeyNameCheck::default();
-            let mut cur = None;
             // the names are read from the mapping behind the walk, which has released those
             // pages already: what this thread reads in again it releases behind itself
             let mut behind = crate::input::Behind::new(release);
             for batch in rx {
-                let last = batch.last().map(|x| x.2);
-                for (db, key, at) in batch {
-                    if cur != Some(db) {
-                        if let Some(prev) = cur {
-                            names.finish(data, Some(prev))?;
-                        }
-                        cur = Some(db);
-                    }
-                    names.check(data, db, &key, at)?;
+                for (db, key, _) in &batch {
+                    names.check(*db, key)?;
                 }
-                if let Some(last) = last {
-                    behind.passed(last);
+                if let Some(&(_, _, at)) = batch.last() {
+                    behind.passed(at);
                 }
             }
-            names.finish(data, None)
+            names.finish(data)
         });
         let mut batch = Vec::with_capacity(BATCH);
         let mut send = |k: &Key<'a>| {

@@ -1,7 +1,8 @@
 //! Duplicate detection in bounded memory: the server refuses a hash with two equal fields,
-//! a set or sorted set with two equal members, and a file with a key twice in one database
-//! (`rdbLoadObject` and `rdbLoadRioWithLoadingCtx` in `src/rdb.c`, the `dupSearchDict` of
-//! the listpack checks in `lpValidateIntegrityAndDups`).
+//! a set or sorted set with two equal members (`rdbLoadObject` in `src/rdb.c`, the
+//! `dupSearchDict` of the listpack checks in `lpValidateIntegrityAndDups`), and stream
+//! consumers and groups named twice. (Key names, many more and checked at the end of the
+//! file, have their own 8-byte-per-key table: `keynames`.)
 //!
 //! [`Seen`] keeps no copy of an element: per element it keeps its 64-bit hash and where it
 //! is (its position in the bytes being read), 16 bytes in a table at most 3/4 full (21 to

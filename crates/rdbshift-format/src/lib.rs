@@ -137,6 +137,7 @@ pub mod error;
 pub mod header;
 mod intset;
 mod keymeta;
+mod keynames;
 mod listpack;
 mod lzf;
 pub mod module;

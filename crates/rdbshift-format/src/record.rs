@@ -8,10 +8,11 @@
 
 use super::crc;
 use super::cursor::{Cursor, RStr};
-use super::dupset::{ElementAt, RdbStrings, Seen};
 use super::error::{Error, ErrorKind, Result};
 use super::header::{Dialect, Header};
 use super::keymeta::{self, MetaClass};
+use super::keynames::KeyNames;
+pub use super::keynames::{Fingerprints, KeyNameCheck};
 pub use super::template::Registry;
 use super::template::{self, Template};
 use super::types::{self, op};
@@ -37,7 +38,6 @@ pub struct Key<'a> {
     idle: Option<u64>,
     freq: Option<u8>,
     meta: Vec<MetaClass<'a>>,
-    module_id: Option<u64>,
     start: usize,
     meta_at: usize,
     type_at: usize,
@@ -55,6 +55,10 @@ impl<'a> Key<'a> {
     /// The database the key is in (the last SELECTDB before it, 0 if none).
     pub fn db(&self) -> u64 {
         self.db
+    }
+    /// Where the name starts in the file (right after the type byte).
+    pub fn name_at(&self) -> usize {
+        self.type_at + 1
     }
     /// The key name as stored, borrowed from the file (possibly LZF or an integer); see
     /// [`Key::name`] for its bytes.
@@ -89,7 +93,7 @@ impl<'a> Key<'a> {
     }
     /// The module type id, for module values (type 7).
     pub fn module_id(&self) -> Option<u64> {
-        self.module_id
+        (self.ty == types::MODULE_2).then(|| self.value_cursor().plain_len().ok()).flatten()
     }
     /// The header of the file the key was read from.
     pub fn header(&self) -> &Header {
@@ -306,104 +310,6 @@ impl Options {
     }
 }
 
-/// The key names seen so far, per database, for the duplicate-key check: per key its hash
-/// and the offset of its name (see [`Seen`]); a name is compared byte for byte with the
-/// earlier one, read again at its offset, before a duplicate is reported.
-///
-/// The check of a name is completed up to 16 keys later (the table is big and read at
-/// random: the memory reads of 16 keys overlap, which makes the check 2x cheaper,
-/// measured), or at the next `SELECTDB` or at EOF: a duplicate is reported at most 16
-/// keys after its second occurrence, always naming it and both offsets.
-#[derive(Default)]
-struct KeyNames {
-    dbs: Vec<(u64, Seen)>,
-    buf: Vec<u8>,
-}
-
-/// The key-name table is sized from the file's resize hint for at most one key per this
-/// many bytes that remain.
-const KEY_RESERVE_BYTES: u64 = 32;
-
-impl KeyNames {
-    fn set(&mut self, db: u64) -> &mut Seen {
-        let i = match self.dbs.iter().position(|d| d.0 == db) {
-            Some(i) => i,
-            None => {
-                self.dbs.push((db, Seen::default()));
-                self.dbs.len() - 1
-            }
-        };
-        &mut self.dbs[i].1
-    }
-
-    fn reserve(&mut self, db: u64, n: u64) {
-        self.set(db).reserve(n);
-    }
-
-    /// Checks the names still pending in `db`'s set (or in every set).
-    fn finish(&mut self, data: &[u8], db: Option<u64>) -> Result<()> {
-        for (d, seen) in &mut self.dbs {
-            if db.is_none_or(|x| x == *d)
-                && let Some(dup) = seen.finish(&RdbStrings(data))?
-            {
-                {
-                    let mut buf = Vec::new();
-                    let name = RdbStrings(data).bytes_at(dup.second, &mut buf)?.to_vec();
-                    return Err(Error::new(
-                        dup.second,
-                        ErrorKind::DuplicateKey { db: *d, first: dup.first },
-                    )
-                    .with_key(&name));
-                }
-            }
-        }
-        Ok(())
-    }
-
-    /// Records the key string at `at` in database `db`; fails if the name is there already.
-    fn check(&mut self, data: &[u8], db: u64, key: &RStr, at: usize) -> Result<()> {
-        let mut buf = std::mem::take(&mut self.buf);
-        let name = key.bytes(&mut buf)?;
-        let r = self.set(db).check(name, at as u64, &RdbStrings(data));
-        self.buf = buf;
-        if let Some(d) = r? {
-            // the duplicate may be an earlier key than this one (see `Seen::check`)
-            let mut buf = Vec::new();
-            let name = RdbStrings(data).bytes_at(d.second, &mut buf)?.to_vec();
-            return Err(Error::new(d.second, ErrorKind::DuplicateKey { db, first: d.first })
-                .with_key(&name));
-        }
-        Ok(())
-    }
-}
-
-/// The duplicate-key check on its own, for a caller that runs it apart from the skim (on
-/// another thread, with the reader's own check off): fed every key's name, in file order,
-/// with [`KeyNameCheck::check`], and [`KeyNameCheck::finish`] at each change of database
-/// and at the end. It reports what the reader would: the key and both offsets.
-#[derive(Default)]
-pub struct KeyNameCheck(KeyNames);
-
-impl KeyNameCheck {
-    /// What the check needs of key `k`: its database, its name as stored, and where that
-    /// name starts (right after the type byte). All of it borrows from the file, so it may
-    /// be sent to another thread.
-    pub fn of<'a>(k: &Key<'a>) -> (u64, RStr<'a>, usize) {
-        (k.db, k.key, k.type_at + 1)
-    }
-
-    /// The name `key`, stored at byte offset `at` of `data` (the whole file), of a key in
-    /// database `db` (see [`KeyNameCheck::of`]).
-    pub fn check(&mut self, data: &[u8], db: u64, key: &RStr<'_>, at: usize) -> Result<()> {
-        self.0.check(data, db, key, at)
-    }
-
-    /// Database `db` is complete (`None`: the file is): its pending names are checked.
-    pub fn finish(&mut self, data: &[u8], db: Option<u64>) -> Result<()> {
-        self.0.finish(data, db)
-    }
-}
-
 /// Reads the records of a whole RDB file held in memory (usually a mapping), one at a time,
 /// checking the checksum and duplicate keys as it goes (see [`Options`]).
 pub struct Reader<'a> {
@@ -419,7 +325,7 @@ pub struct Reader<'a> {
     crc_upto: usize,
     /// Memory up to here has been asked for ahead of parsing (see [`PREFETCH_AHEAD`]).
     prefetched: usize,
-    /// Key names per database (`None`: not checked).
+    /// The key names read so far (`None`: not checked).
     names: Option<KeyNames>,
     /// The hash templates read so far (Redis 8.10 opcode 242).
     templates: Registry<'a>,
@@ -530,7 +436,9 @@ impl<'a> Reader<'a> {
 
     fn advance_crc(&mut self, to: usize) {
         if to > self.crc_upto {
-            self.crc.update(&self.c.data()[self.crc_upto..to]);
+            if !self.opts.no_checksum {
+                self.crc.update(&self.c.data()[self.crc_upto..to]);
+            }
             self.crc_upto = to;
         }
     }
@@ -549,7 +457,23 @@ impl<'a> Reader<'a> {
     }
 
     /// The next record, `None` after EOF.
+    ///
+    /// A key whose name an earlier key of its database has is refused once the file is
+    /// read to its end (the check keeps 8 bytes per key: see `keynames`), or at an error
+    /// found later in the file: the duplicate, being earlier, is the error then.
     pub fn next_record(&mut self) -> Result<Option<Record<'a>>> {
+        let r = self.read_record();
+        if let (Err(e), Some(names)) = (&r, &mut self.names)
+            && !matches!(e.kind, ErrorKind::DuplicateKey { .. })
+        {
+            self.done = true;
+            names.check(self.c.data())?;
+        }
+        r
+    }
+
+    #[inline(always)]
+    fn read_record(&mut self) -> Result<Option<Record<'a>>> {
         if self.done {
             return Ok(None);
         }
@@ -577,18 +501,11 @@ impl<'a> Reader<'a> {
                 op::IDLE => idle = Some(c.plain_len()?),
                 op::FREQ => freq = Some(c.u8()?),
                 op::SELECTDB => {
-                    if let Some(names) = &mut self.names {
-                        names.finish(c.data(), Some(self.db))?;
-                    }
                     self.db = c.plain_len()?;
                     return Ok(Some(Record::SelectDb(self.db)));
                 }
                 op::RESIZEDB => {
                     let (keys, expires) = (c.plain_len()?, c.plain_len()?);
-                    if let Some(names) = &mut self.names {
-                        // a hint: the table for the db's names is sized once, not grown
-                        names.reserve(self.db, keys.min(c.remaining() as u64 / KEY_RESERVE_BYTES));
-                    }
                     return Ok(Some(Record::ResizeDb { keys, expires }));
                 }
                 op::SLOT_INFO => {
@@ -621,17 +538,13 @@ impl<'a> Reader<'a> {
                         };
                         return Err(c.err_at(type_at, kind));
                     }
-                    return self
-                        .key_record(start, at, type_at, ty, (expire_ms, idle, freq), meta)
-                        .map(Some);
+                    return self.key_record(start, at, type_at, ty, (expire_ms, idle, freq), meta);
                 }
                 op::KEY_META_OR_SLOT_IMPORT if self.header.dialect == Dialect::Valkey => {
                     return slot_import(c).map(Some);
                 }
                 t if types::is_value_type(t, &self.header) => {
-                    return self
-                        .key_record(start, at, at, t, (expire_ms, idle, freq), Vec::new())
-                        .map(Some);
+                    return self.key_record(start, at, at, t, (expire_ms, idle, freq), Vec::new());
                 }
                 op::HASH_TEMPLATE
                     if self.header.dialect == Dialect::Redis && self.header.version >= 15 =>
@@ -679,7 +592,7 @@ impl<'a> Reader<'a> {
     fn eof(&mut self, at: usize) -> Result<Record<'a>> {
         let c = &mut self.c;
         if let Some(names) = &mut self.names {
-            names.finish(c.data(), None)?;
+            names.check(c.data())?;
         }
         self.done = true;
         let mut tr = Trailer {
@@ -716,55 +629,64 @@ impl<'a> Reader<'a> {
         ty: u8,
         (expire_ms, idle, freq): (Option<i64>, Option<u64>, Option<u8>),
         meta: Vec<MetaClass<'a>>,
-    ) -> Result<Record<'a>> {
+    ) -> Result<Option<Record<'a>>> {
         let c = &mut self.c;
-        let key_at = c.pos();
         let key = c.string()?;
         if let Some(names) = &mut self.names {
-            names.check(c.data(), self.db, &key, key_at)?;
+            names.record(self.db, &key)?;
         }
         let c = &mut self.c;
         let value_at = c.pos();
-        let module_id = if ty == types::MODULE_2 { c.clone().plain_len().ok() } else { None };
-        let mut k = Key {
-            data: c.data(),
-            header: self.header,
-            db: self.db,
+        // the key is built once its end is known, in place: a key is moved as little as
+        // possible (measured: copies of it were a third of a tiny key's skim)
+        let (data, header, db) = (c.data(), self.header, self.db);
+        let checked = value::skip_checks(ty, &header);
+        let key_for = move |end, tmpl| Key {
+            data,
+            header,
+            db,
             key,
             ty,
             expire_ms,
             idle,
             freq,
             meta,
-            module_id,
             start,
             meta_at,
             type_at,
             value_at,
-            end: 0,
-            checked: value::skip_checks(ty, &self.header),
-            tmpl: None,
+            end,
+            checked,
+            tmpl,
         };
-        if ty == types::HASH_TMPL_LP_REF || ty == types::HASH_TMPL_ARRAY_REF {
-            let mut blob = Vec::new();
-            let (id, at) = template::ref_id(c, ty, &mut blob).map_err(|e| k.context(e))?;
-            // the templates come before the first database: the registry is complete
-            self.templates.seal().map_err(|e| k.context(e))?;
-            let Some(t) = self.templates.get(id) else {
-                return Err(k.context(Error::corrupt(
-                    at,
-                    "hash template",
-                    format!("unknown template id {id} (no opcode 242 record defines it)"),
-                )));
-            };
-            template::skip_ref(c, ty, &t).map_err(|e| k.context(e))?;
-            k.tmpl = Some(t);
-            k.end = c.pos();
-            return Ok(Record::Key(k));
+        let skipped = if ty == types::HASH_TMPL_LP_REF || ty == types::HASH_TMPL_ARRAY_REF {
+            self.skip_template_ref(ty).map(Some)
+        } else {
+            value::skip(&mut self.c, ty, &self.header, &mut self.oddities).map(|()| None)
+        };
+        let end = self.c.pos();
+        match skipped {
+            Ok(tmpl) => Ok(Some(Record::Key(key_for(end, tmpl)))),
+            Err(e) => Err(key_for(end, None).context(e)),
         }
-        value::skip(c, ty, &self.header, &mut self.oddities).map_err(|e| k.context(e))?;
-        k.end = c.pos();
-        Ok(Record::Key(k))
+    }
+
+    /// Skips a value that refers to a hash template (types 30, 32); returns the template.
+    fn skip_template_ref(&mut self, ty: u8) -> Result<Arc<Template<'a>>> {
+        let c = &mut self.c;
+        let mut blob = Vec::new();
+        let (id, at) = template::ref_id(c, ty, &mut blob)?;
+        // the templates come before the first database: the registry is complete
+        self.templates.seal()?;
+        let Some(t) = self.templates.get(id) else {
+            return Err(Error::corrupt(
+                at,
+                "hash template",
+                format!("unknown template id {id} (no opcode 242 record defines it)"),
+            ));
+        };
+        template::skip_ref(c, ty, &t)?;
+        Ok(t)
     }
 }
 
