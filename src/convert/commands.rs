@@ -23,6 +23,7 @@ use crate::format::visit::{ArrayValue, ModuleValue, Visitor};
 pub fn key(w: &mut KeyWriter, k: &Key, name: &[u8]) -> Result<()> {
     let plan = w.plan;
     let (out, b, n) = (&mut *w.out, &mut *w.bufs, &mut *w.counts);
+    let grouped = out.grouping() && groupable(k);
     let t = &plan.target;
     if dropped_array(plan, k, name, n) {
         return Ok(());
@@ -85,6 +86,7 @@ pub fn key(w: &mut KeyWriter, k: &Key, name: &[u8]) -> Result<()> {
                 wrote: false,
                 n,
                 insert: None,
+                group: grouped,
             };
             if kind != Kind::String {
                 c.out.command(&[b"DEL", name])?;
@@ -104,6 +106,18 @@ pub fn key(w: &mut KeyWriter, k: &Key, name: &[u8]) -> Result<()> {
             Ok(())
         }
     }
+}
+
+/// A plain string: no TTL, no LRU/LFU, no metadata. Such a key is exactly one `SET key
+/// value`, so when the output gathers groups ([`Out::with_groups`]) it shares an `MSET`
+/// with its neighbours. The engine asks before it begins the key
+/// ([`Out::begin_grouped_key`]), and [`key`] writes it so.
+pub fn groupable(k: &Key) -> bool {
+    k.ty() == types::STRING
+        && k.expire_ms().is_none()
+        && k.idle().is_none()
+        && k.freq().is_none()
+        && k.meta().is_empty()
 }
 
 /// An array (Redis 8.8) for a target that cannot hold one: counted and named, never
@@ -166,6 +180,8 @@ struct Coll<'p, 'o, 's, 'b> {
     n: &'b mut Counts,
     /// An array's insert cursor (sent after its elements).
     insert: Option<u64>,
+    /// The string goes into the `MSET` being gathered (see [`groupable`]).
+    group: bool,
 }
 
 fn is_big(s: &Str) -> bool {
@@ -257,6 +273,9 @@ impl Coll<'_, '_, '_, '_> {
 impl Visitor for Coll<'_, '_, '_, '_> {
     type Error = super::Error;
     fn string(&mut self, v: Str<'_>) -> Result<()> {
+        if self.group {
+            return self.out.group_string(self.key, v);
+        }
         // PXAT takes only positive times; an older time still goes through PEXPIREAT
         let pxat = self.plan.target.set_pxat() && self.expire.is_some_and(|ms| ms > 0);
         let exp = self.expire;

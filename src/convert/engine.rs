@@ -117,6 +117,11 @@ pub trait Sink {
     fn wants_marks(&self) -> bool {
         false
     }
+    /// Whether plain strings may share `MSET`s (`Some`; `Some(true)`: only keys of one hash
+    /// slot), for a sink that acknowledges keys by their marks ([`Out::with_groups`]).
+    fn groups(&mut self) -> Option<bool> {
+        None
+    }
 }
 
 /// RESP commands into a file or a stream (`redis-cli --pipe` input, or an AOF): `SELECT`
@@ -387,10 +392,18 @@ pub fn run<'a, E: std::error::Error + 'static>(
     let stop = &cfg.stop;
     let bufs = sink.pool().clone();
     let bufs = &*bufs;
-    let marks = sink.wants_marks();
+    let (marks, groups) = (sink.wants_marks(), sink.groups());
     let fingerprints = names.as_ref().map(|n| n.fingerprints());
-    let shared =
-        Shared { data, plan, piece: cfg.piece, pool: bufs, marks, stop, names: fingerprints };
+    let shared = Shared {
+        data,
+        plan,
+        piece: cfg.piece,
+        pool: bufs,
+        marks,
+        groups,
+        stop,
+        names: fingerprints,
+    };
     let shared = &shared;
     let (otx, orx) = sync_channel::<Slot>(cfg.threads * 2 + 2);
     std::thread::scope(|ts| {
@@ -550,6 +563,8 @@ struct Shared<'r> {
     piece: usize,
     pool: &'r BufPool,
     marks: bool,
+    /// Plain strings share `MSET`s (see [`Sink::groups`]).
+    groups: Option<bool>,
     stop: &'r Stop,
     /// How key names are fingerprinted, when the duplicate-key check is on.
     names: Option<Fingerprints>,
@@ -564,11 +579,14 @@ fn work(
     tx: &SyncSender<Msg>,
     fps: &mut Vec<u64>,
 ) -> std::result::Result<Counts, Stopped> {
-    let Shared { data, plan, piece, pool, marks, stop, names } = *w;
+    let Shared { data, plan, piece, pool, marks, groups, stop, names } = *w;
     let mut send = |s: Seg| tx.send(Msg::Seg(s)).map_err(|_| Error::Closed);
     let mut out = Out::new(data, piece, pool, &mut send);
     if marks {
         out = out.with_marks();
+        if let Some(by_slot) = groups {
+            out = out.with_groups(by_slot);
+        }
     }
     let mut n = Counts::default();
     let mut bufs = Bufs::default();
@@ -614,7 +632,11 @@ fn work(
                 }
                 // the slot routes a load; a file needs none (CRC16: a tenth of a tiny key's cost)
                 let slot = out.marked().then(|| crate::slot::of(name));
-                out.begin_key(k.start(), slot, name);
+                if out.grouping() && commands::groupable(k) {
+                    out.begin_grouped_key(k.start(), slot, name);
+                } else {
+                    out.begin_key(k.start(), slot, name);
+                }
                 commands::key(
                     &mut KeyWriter { plan, out: &mut out, bufs: &mut bufs, counts: &mut n },
                     k,
@@ -659,7 +681,12 @@ fn work(
         if let Err(e) = r {
             // keep the complete keys before this one (a closed output needs no more)
             if !matches!(e, Stopped::Closed) {
-                out.truncate(if out.sent == sent { key_start } else { 0 });
+                if out.marked() {
+                    // by its mark: a group still open holds complete keys before it
+                    out.drop_unfinished();
+                } else {
+                    out.truncate(if out.sent == sent { key_start } else { 0 });
+                }
                 let _ = out.flush();
             }
             return Err(e);

@@ -37,12 +37,21 @@ pub struct Mark {
     /// The key's name, on the mark where its commands begin (a loader names a failed key
     /// with it, without reading the dump or its own commands again).
     pub(crate) name: Option<Box<[u8]>>,
+    /// The key's command is shared with the keys after it, up to the first mark that is not
+    /// joined: an `MSET` of plain strings ([`Out::with_groups`]). It has no bytes and no
+    /// command of its own; it is acknowledged by the reply to that mark's command.
+    pub(crate) joined: bool,
 }
 
 const ASKING: &[u8] = b"*1\r\n$6\r\nASKING\r\n";
 
 /// Strings at least this long that lie in the input are sent by reference.
 pub const ZERO_COPY_MIN: usize = 64 << 10;
+
+/// Most keys in one `MSET` ([`Out::with_groups`]).
+pub const GROUP_KEYS: usize = 64;
+/// An `MSET` is closed once its arguments reach this many bytes.
+pub const GROUP_BYTES: usize = 32 << 10;
 
 /// Output buffers handed back once written, so that pieces reuse memory that is already
 /// mapped instead of faulting in fresh pages for every megabyte of output.
@@ -74,7 +83,21 @@ pub struct Out<'s> {
     pub(crate) marks: Option<Vec<Mark>>,
     /// `ASKING` before every command (see [`Out::with_asking`]).
     asking: bool,
+    /// Plain strings are gathered into `MSET`s (see [`Out::with_groups`]).
+    groups: Option<Groups>,
     send: &'s mut dyn FnMut(Seg) -> Result<()>,
+}
+
+/// The `MSET` being gathered: its keys' marks are the last `n` marks, all at the offset
+/// where the command will be written (nothing else is written while a group is open).
+#[derive(Default)]
+struct Groups {
+    /// Keys of one group share a hash slot (a cluster's `MSET` must).
+    by_slot: bool,
+    /// Name and value of each key, RESP-encoded.
+    body: Vec<u8>,
+    n: usize,
+    slot: Option<u16>,
 }
 
 impl<'s> Out<'s> {
@@ -93,7 +116,82 @@ impl<'s> Out<'s> {
             pool,
             marks: None,
             asking: false,
+            groups: None,
             send,
+        }
+    }
+
+    /// Gathers plain strings into `MSET`s of up to [`GROUP_KEYS`] keys (a server spends
+    /// less per key on one `MSET` than on many `SET`s: measured, 0.77x the CPU on 1M
+    /// 470-byte strings). Needs marks: each key keeps its own mark, acknowledged by the
+    /// group's reply. `by_slot`: a group never mixes hash slots (a cluster target).
+    pub fn with_groups(mut self, by_slot: bool) -> Self {
+        self.groups = Some(Groups { by_slot, ..Groups::default() });
+        self
+    }
+
+    /// Whether plain strings go into groups ([`Out::begin_grouped_key`]).
+    pub fn grouping(&self) -> bool {
+        self.groups.is_some() && self.marks.is_some()
+    }
+
+    /// Starts a key that goes into the `MSET` being gathered (with [`Out::group_string`]);
+    /// a group of another slot is closed first, when groups keep to one slot.
+    pub fn begin_grouped_key(&mut self, record: usize, slot: Option<u16>, name: &[u8]) {
+        if let Some(g) = &self.groups
+            && g.n > 0
+            && g.by_slot
+            && g.slot != slot
+        {
+            self.close_group();
+        }
+        if let Some(g) = &mut self.groups {
+            g.slot = slot;
+        }
+        self.push_mark(record, slot, name);
+    }
+
+    /// The value of the key begun with [`Out::begin_grouped_key`].
+    pub fn group_string(&mut self, name: &[u8], v: Str) -> Result<()> {
+        let Some(g) = &mut self.groups else { unreachable!("group_string without groups") };
+        bulk(&mut g.body, name);
+        bulk_str(&mut g.body, v);
+        g.n += 1;
+        if g.n >= GROUP_KEYS || g.body.len() >= GROUP_BYTES {
+            self.close_group();
+            if self.buf.len() >= self.piece {
+                self.flush()?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes the `MSET` gathered so far (none: nothing), its last key's mark owning the
+    /// command, the others joined to it.
+    pub fn close_group(&mut self) {
+        let Some(g) = &mut self.groups else { return };
+        if g.n == 0 {
+            return;
+        }
+        array_header(&mut self.buf, 1 + 2 * g.n);
+        bulk(&mut self.buf, b"MSET");
+        self.buf.extend_from_slice(&g.body);
+        g.body.clear();
+        let n = std::mem::take(&mut g.n);
+        let marks = self.marks.as_mut().expect("groups need marks");
+        let last = marks.len() - 1;
+        for m in &mut marks[last + 1 - n..last] {
+            m.joined = true;
+        }
+        marks[last].cmds += 1;
+    }
+
+    /// Drops what the key being written wrote, if it began (an error in it): its mark and
+    /// its bytes. The keys before it, in a group still open among them, stay whole.
+    pub fn drop_unfinished(&mut self) {
+        let Some(marks) = &mut self.marks else { return };
+        if let Some(m) = marks.pop_if(|m| !m.end) {
+            self.buf.truncate(m.at);
         }
     }
 
@@ -117,12 +215,18 @@ impl<'s> Out<'s> {
     }
 
     pub fn begin_key(&mut self, record: usize, slot: Option<u16>, name: &[u8]) {
-        if let Some(m) = &mut self.marks {
-            let name = (record != usize::MAX).then(|| name.into());
-            m.push(Mark { at: self.buf.len(), record, slot, cmds: 0, end: false, name });
-        }
+        self.close_group();
+        self.push_mark(record, slot, name);
         if self.asking {
             self.asking_before_next();
+        }
+    }
+
+    fn push_mark(&mut self, record: usize, slot: Option<u16>, name: &[u8]) {
+        if let Some(m) = &mut self.marks {
+            let name = (record != usize::MAX).then(|| name.into());
+            let at = self.buf.len();
+            m.push(Mark { at, record, slot, cmds: 0, end: false, name, joined: false });
         }
     }
 
@@ -186,6 +290,7 @@ impl<'s> Out<'s> {
     /// is closed), or a key begun with no command yet. Without it, a key whose last command
     /// filled the piece at the end of a chunk would stay open forever for the consumer.
     pub fn flush(&mut self) -> Result<()> {
+        self.close_group();
         let news = || {
             self.marks
                 .as_ref()
@@ -201,6 +306,7 @@ impl<'s> Out<'s> {
                         at: 0,
                         cmds: 0,
                         name: None,
+                        joined: false,
                         ..*l
                     });
                     let done = std::mem::take(m);

@@ -318,7 +318,13 @@ impl Pool {
                     for g in self.globals.clone() {
                         self.nodes[i].send(
                             &g,
-                            Some(Expect { tag: Tag::Internal, cmds: 1, bytes: g.len(), end: true }),
+                            Some(Expect {
+                                tag: Tag::Internal,
+                                cmds: 1,
+                                bytes: g.len(),
+                                end: true,
+                                joined: false,
+                            }),
                         );
                     }
                     return Ok(());

@@ -164,7 +164,8 @@ impl FileLoad<'_, '_> {
             return Ok(());
         }
         let tag = Tag::Key { file: self.file, record: r.record, db: r.db };
-        self.t.nodes[node].send(&bytes, Some(Expect { tag, cmds, bytes: bytes.len(), end: true }));
+        self.t.nodes[node]
+            .send(&bytes, Some(Expect { tag, cmds, bytes: bytes.len(), end: true, joined: false }));
         Ok(())
     }
 }

@@ -239,6 +239,14 @@ impl Sink for FileLoad<'_, '_> {
     fn wants_marks(&self) -> bool {
         true
     }
+
+    fn groups(&mut self) -> Option<bool> {
+        // a key left out because it exists cannot be cut out of an MSET
+        self.t.acquire();
+        let cluster = self.t.cluster;
+        self.t.release();
+        (self.on_conflict == Conflict::Replace).then_some(cluster)
+    }
 }
 
 /// The engine's calls, with the pool's lock held.
@@ -317,7 +325,13 @@ impl FileLoad<'_, '_> {
                 self.gather(
                     i,
                     piece,
-                    Expect { tag: Tag::Global, cmds: m.cmds, bytes: piece.len(), end: m.end },
+                    Expect {
+                        tag: Tag::Global,
+                        cmds: m.cmds,
+                        bytes: piece.len(),
+                        end: m.end,
+                        joined: false,
+                    },
                 );
             }
             self.cur = None;
@@ -341,7 +355,8 @@ impl FileLoad<'_, '_> {
             return Ok(());
         }
         let tag = Tag::Key { file: self.file, record: m.record, db: self.db };
-        self.gather(i, piece, Expect { tag, cmds: m.cmds, bytes: piece.len(), end: m.end });
+        let e = Expect { tag, cmds: m.cmds, bytes: piece.len(), end: m.end, joined: m.joined };
+        self.gather(i, piece, e);
         self.cur = Some(i);
         Ok(())
     }

@@ -42,6 +42,10 @@ pub struct Expect {
     pub bytes: usize,
     /// The key's last piece.
     pub end: bool,
+    /// The key's command is the next entries' (up to the first entry not joined): it has
+    /// none of its own, and completes with that entry's command, with its error (an `MSET`
+    /// of several keys).
+    pub joined: bool,
 }
 
 /// A key (or keyless command group) whose replies have all arrived.
@@ -270,9 +274,25 @@ pub fn thousands(n: u64) -> String {
     out
 }
 
-/// Pops the entries at the front whose replies have all arrived.
+/// Pops the entries at the front whose replies have all arrived. Joined entries wait for
+/// the entry whose command they share, and take its error.
 fn pop_complete(st: &mut State) {
-    while st.q.front().is_some_and(|f| f.cmds == 0) {
+    while let Some(f) = st.q.front() {
+        if f.joined {
+            let Some(owner) = st.q.iter().position(|e| !e.joined) else { return };
+            if st.q[owner].cmds != 0 {
+                return;
+            }
+            let err = st.cur_err.clone();
+            for f in st.q.drain(..owner) {
+                st.bytes -= f.bytes.min(st.bytes);
+                st.done.push(Done { tag: f.tag, err: err.clone() });
+            }
+            continue;
+        }
+        if f.cmds != 0 {
+            return;
+        }
         let f = st.q.pop_front().unwrap();
         st.bytes -= f.bytes.min(st.bytes);
         if f.end {
@@ -325,7 +345,8 @@ fn read_loop(mut r: ReadHalf, sh: &(Mutex<State>, Condvar), addr: &str, timeout:
             let st = &mut *g;
             for err in got.drain(..) {
                 pop_complete(st);
-                let Some(front) = st.q.front_mut() else {
+                // the first entry that waits for a reply (joined entries have none)
+                let Some(front) = st.q.iter_mut().find(|e| e.cmds > 0) else {
                     let why = format!("protocol error from {addr}: a reply nobody asked for");
                     st.dead.get_or_insert(Death { why, timed_out: false });
                     sh.1.notify_all();

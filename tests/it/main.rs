@@ -16,6 +16,7 @@ mod hostile;
 mod inspect_vs_server;
 mod integrity_rules;
 mod json_schema;
+mod key_names_memory;
 mod load;
 mod load_boundaries;
 mod load_faults;

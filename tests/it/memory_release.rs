@@ -7,8 +7,7 @@
 
 use crate::common;
 
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::Server;
 use common::rdbfile;
@@ -46,46 +45,6 @@ fn crafted(dir: &std::path::Path) -> std::path::PathBuf {
     p
 }
 
-/// Runs the binary to its end (killed after `timeout`); returns its exit code, its stderr
-/// and its peak resident set in KiB: the kernel's high-water mark (`VmHWM`, file pages
-/// counted), read every 10 ms while it runs (it only grows, so the last read before the
-/// exit misses at most the last 10 ms).
-fn peak_rss(args: &[&str], timeout: Duration) -> (Option<i32>, String, i64) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_rdbshift"))
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let status_file = format!("/proc/{}/status", child.id());
-    let mut stderr = child.stderr.take().unwrap();
-    let reader = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = std::io::Read::read_to_string(&mut stderr, &mut s);
-        s
-    });
-    let start = Instant::now();
-    let mut peak = 0i64;
-    let status = loop {
-        if let Some(st) = child.try_wait().unwrap() {
-            break st;
-        }
-        if start.elapsed() > timeout {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("TIMEOUT after {timeout:?}: rdbshift {}", args.join(" "));
-        }
-        let hwm = std::fs::read_to_string(&status_file).ok().and_then(|s| {
-            let l = s.lines().find(|l| l.starts_with("VmHWM:"))?.to_string();
-            l.split_whitespace().nth(1)?.parse::<i64>().ok()
-        });
-        peak = peak.max(hwm.unwrap_or(0));
-        std::thread::sleep(Duration::from_millis(10));
-    };
-    (status.code(), reader.join().unwrap(), peak)
-}
-
 #[test]
 fn load_and_verify_release_the_dump_behind_them() {
     let Some(target) = Server::start_ok("redis-7.0", None, &[]) else { return };
@@ -95,12 +54,13 @@ fn load_and_verify_release_the_dump_behind_them() {
     assert!(size_kib > 180 << 10, "a dump of about 200 MB ({size_kib} KiB)");
     let (fs, url) = (f.to_str().unwrap(), target.url());
     let limit = Duration::from_secs(300);
-    let (code, err, load_kib) = peak_rss(&["load", fs, "--target", &url], limit);
+    let (code, err, load_kib) = common::proc::peak(&["load", fs, "--target", &url], limit, "VmHWM");
     assert_eq!(code, Some(0), "{err}");
     let n = common::accounting(&err);
     assert_eq!(n[0], SMALL + BIG, "every key of the dump counted: {err}");
     assert_eq!(n[1], SMALL + BIG, "every key loaded: {err}");
-    let (code, err, verify_kib) = peak_rss(&["verify", fs, "--target", &url], limit);
+    let (code, err, verify_kib) =
+        common::proc::peak(&["verify", fs, "--target", &url], limit, "VmHWM");
     assert_eq!(code, Some(0), "{err}");
     assert!(
         err.contains(&format!("checked {} keys: 0 missing, 0 different", SMALL + BIG)),
