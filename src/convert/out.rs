@@ -389,6 +389,49 @@ pub fn array_header(out: &mut Vec<u8>, argc: usize) {
 mod tests {
     use super::*;
 
+    #[test]
+    fn grouped_strings_share_one_mset_and_keep_their_marks() {
+        let pool = BufPool::default();
+        let mut segs = Vec::new();
+        let mut send = |s: Seg| {
+            segs.push(s);
+            Ok(())
+        };
+        let mut out = Out::new(b"", 1 << 20, &pool, &mut send).with_marks().with_groups(true);
+        assert!(out.grouping());
+        // a, b in slot 1; c in slot 2 (a group of its own); then a key of commands
+        for (rec, slot, name) in [(10, 1, "a"), (20, 1, "b"), (30, 2, "c")] {
+            out.begin_grouped_key(rec, Some(slot), name.as_bytes());
+            out.group_string(name.as_bytes(), Str::Int(rec as i64)).unwrap();
+            out.end_key();
+        }
+        // a key that fails half-way: dropped, the open group stays whole
+        out.begin_grouped_key(35, Some(2), b"x");
+        out.drop_unfinished();
+        out.begin_key(40, Some(3), b"d");
+        out.command(&[b"DEL", b"d"]).unwrap();
+        out.end_key();
+        out.flush().unwrap();
+        drop(out);
+        let Some(Seg::Bytes(b, m)) = segs.pop() else { panic!("one piece") };
+        let want = "*5\r\n$4\r\nMSET\r\n$1\r\na\r\n$2\r\n10\r\n$1\r\nb\r\n$2\r\n20\r\n\
+                    *3\r\n$4\r\nMSET\r\n$1\r\nc\r\n$2\r\n30\r\n\
+                    *2\r\n$3\r\nDEL\r\n$1\r\nd\r\n";
+        assert_eq!(String::from_utf8_lossy(&b), want);
+        let got: Vec<_> = m.iter().map(|m| (m.record, m.at, m.cmds, m.joined, m.end)).collect();
+        let c_at = want.find("*3").unwrap();
+        let d_at = want.find("*2").unwrap();
+        assert_eq!(
+            got,
+            vec![
+                (10, 0, 0, true, true),
+                (20, 0, 1, false, true),
+                (30, c_at, 1, false, true),
+                (40, d_at, 1, false, true)
+            ]
+        );
+    }
+
     fn one_key(asking: bool) -> (Vec<u8>, Vec<Mark>) {
         let pool = BufPool::default();
         let mut segs = Vec::new();

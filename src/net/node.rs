@@ -302,6 +302,19 @@ fn pop_complete(st: &mut State) {
     }
 }
 
+/// One reply (`err`: its error) for the first entry that waits for one (joined entries
+/// have none of their own); false if none does.
+fn answer(st: &mut State, err: Option<String>) -> bool {
+    pop_complete(st);
+    let Some(front) = st.q.iter_mut().find(|e| e.cmds > 0) else { return false };
+    if let Some(e) = err {
+        st.cur_err.get_or_insert(e);
+    }
+    front.cmds -= 1;
+    st.cmds = st.cmds.saturating_sub(1);
+    true
+}
+
 /// Marks the connection dead (the first reason stays) and wakes the loader.
 fn die(sh: &(Mutex<State>, Condvar), why: String) {
     let mut st = sh.0.lock().unwrap();
@@ -344,19 +357,12 @@ fn read_loop(mut r: ReadHalf, sh: &(Mutex<State>, Condvar), addr: &str, timeout:
             let mut g = sh.0.lock().unwrap();
             let st = &mut *g;
             for err in got.drain(..) {
-                pop_complete(st);
-                // the first entry that waits for a reply (joined entries have none)
-                let Some(front) = st.q.iter_mut().find(|e| e.cmds > 0) else {
+                if !answer(st, err) {
                     let why = format!("protocol error from {addr}: a reply nobody asked for");
                     st.dead.get_or_insert(Death { why, timed_out: false });
                     sh.1.notify_all();
                     return;
-                };
-                if let Some(e) = err {
-                    st.cur_err.get_or_insert(e);
                 }
-                front.cmds -= 1;
-                st.cmds = st.cmds.saturating_sub(1);
             }
             pop_complete(st);
             if st.cmds == 0 {
@@ -425,6 +431,43 @@ fn read_loop(mut r: ReadHalf, sh: &(Mutex<State>, Condvar), addr: &str, timeout:
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
+    fn key(record: usize, cmds: u32, joined: bool) -> Expect {
+        let tag = Tag::Key { file: 0, record, db: 0 };
+        Expect { tag, cmds, bytes: if joined { 0 } else { 10 }, end: true, joined }
+    }
+
+    fn done(st: &mut State) -> Vec<(usize, Option<String>)> {
+        let rec = |t: Tag| match t {
+            Tag::Key { record, .. } => record,
+            _ => usize::MAX,
+        };
+        st.done.drain(..).map(|d| (rec(d.tag), d.err)).collect()
+    }
+
+    #[test]
+    fn joined_keys_complete_with_their_group_and_share_its_error() {
+        let mut st = State::default();
+        // key 1: a SET; keys 2-4: one MSET (4 owns it); key 5: a SET
+        st.q.extend([key(1, 1, false), key(2, 0, true), key(3, 0, true), key(4, 1, false)]);
+        st.q.push_back(key(5, 1, false));
+        st.cmds = 3;
+        assert!(answer(&mut st, None));
+        pop_complete(&mut st);
+        assert_eq!(done(&mut st), vec![(1, None)], "the joined keys wait for their MSET");
+        assert_eq!(st.q.len(), 4);
+        let oom = Some("OOM command not allowed".to_string());
+        assert!(answer(&mut st, oom.clone()));
+        pop_complete(&mut st);
+        assert_eq!(done(&mut st), vec![(2, oom.clone()), (3, oom.clone()), (4, oom)]);
+        assert!(answer(&mut st, None));
+        pop_complete(&mut st);
+        assert_eq!(done(&mut st), vec![(5, None)], "the next key's error is its own");
+        assert!(st.q.is_empty() && st.bytes == 0 && st.cmds == 0);
+        assert!(!answer(&mut st, None), "a reply nobody asked for");
+    }
+
     #[test]
     fn thousands_are_grouped() {
         let t = super::thousands;
