@@ -239,6 +239,48 @@ pub fn installed(tool: &str) -> bool {
     })
 }
 
+/// Runs the binary to its end (killed after `timeout`); returns its exit code, its stderr
+/// and the largest value of `field` in its `/proc/PID/status` (in KiB), read every 10 ms
+/// while it runs: `VmHWM` (the resident high-water mark, file pages counted; it only grows,
+/// so the last read misses at most the last 10 ms) or `RssAnon` (anonymous memory now:
+/// the largest reading is a floor of the peak).
+pub fn peak(args: &[&str], timeout: Duration, field: &str) -> (Option<i32>, String, i64) {
+    let mut child = bin()
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let status_file = format!("/proc/{}/status", child.id());
+    let mut stderr = child.stderr.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = stderr.read_to_string(&mut s);
+        s
+    });
+    let start = Instant::now();
+    let mut peak = 0i64;
+    let key = format!("{field}:");
+    let status = loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            break st;
+        }
+        if start.elapsed() > timeout {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("TIMEOUT after {timeout:?}: rdbshift {}", args.join(" "));
+        }
+        let kib = std::fs::read_to_string(&status_file).ok().and_then(|s| {
+            let l = s.lines().find(|l| l.starts_with(&key))?.to_string();
+            l.split_whitespace().nth(1)?.parse::<i64>().ok()
+        });
+        peak = peak.max(kib.unwrap_or(0));
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    (status.code(), reader.join().unwrap(), peak)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -280,46 +322,4 @@ mod tests {
             (Some(3), &b"input"[..], &b"err\n"[..])
         );
     }
-}
-
-/// Runs the binary to its end (killed after `timeout`); returns its exit code, its stderr
-/// and the largest value of `field` in its `/proc/PID/status` (in KiB), read every 10 ms
-/// while it runs: `VmHWM` (the resident high-water mark, file pages counted; it only grows,
-/// so the last read misses at most the last 10 ms) or `RssAnon` (anonymous memory now:
-/// the largest reading is a floor of the peak).
-pub fn peak(args: &[&str], timeout: Duration, field: &str) -> (Option<i32>, String, i64) {
-    let mut child = bin()
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let status_file = format!("/proc/{}/status", child.id());
-    let mut stderr = child.stderr.take().unwrap();
-    let reader = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = stderr.read_to_string(&mut s);
-        s
-    });
-    let start = Instant::now();
-    let mut peak = 0i64;
-    let key = format!("{field}:");
-    let status = loop {
-        if let Some(st) = child.try_wait().unwrap() {
-            break st;
-        }
-        if start.elapsed() > timeout {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("TIMEOUT after {timeout:?}: rdbshift {}", args.join(" "));
-        }
-        let kib = std::fs::read_to_string(&status_file).ok().and_then(|s| {
-            let l = s.lines().find(|l| l.starts_with(&key))?.to_string();
-            l.split_whitespace().nth(1)?.parse::<i64>().ok()
-        });
-        peak = peak.max(kib.unwrap_or(0));
-        std::thread::sleep(Duration::from_millis(10));
-    };
-    (status.code(), reader.join().unwrap(), peak)
 }
