@@ -35,8 +35,10 @@ pub struct LoadArgs {
     /// Decoding threads (default: all cores).
     #[arg(long, value_name = "N")]
     threads: Option<usize>,
-    /// Unacknowledged bytes allowed per node (tuning).
-    #[arg(long, value_name = "BYTES", hide = true)]
+    /// Unacknowledged bytes allowed per node (default 384 KiB, which keeps a server on the
+    /// same network from filling its receive buffer; raise it for a target with a long
+    /// round trip: at most one window is in flight per round trip).
+    #[arg(long, value_name = "BYTES")]
     window: Option<usize>,
     /// Bytes of the file per unit of parallel work (tuning and tests).
     #[arg(long, value_name = "BYTES", hide = true)]

@@ -13,8 +13,13 @@ use crate::net::{self, Conn, SlotMap, Url};
 use crate::resp::Reply;
 use crate::server::Server;
 
-/// Unacknowledged bytes allowed per node before the loader waits.
-pub const WINDOW: usize = 16 << 20;
+/// Unacknowledged bytes allowed per node: what is written waits until it fits (in writes of
+/// half of it). Chosen by measurement (BENCHMARKS.md, pacing): on 1M 470-byte strings into
+/// Redis 7.0 on loopback, 384 KiB kept the server's receive window open (4 zero-window
+/// advertisements against about 1,200 at 16 MiB) and its CPU lower, at 0.92x librdb's wall
+/// time; 256 KiB starves the server (0.97x), 1 MiB and more fill its buffer again. A target
+/// far away needs more (`--window`): at most one window per round trip is in flight.
+pub const WINDOW: usize = 384 << 10;
 /// How long a lost node may take to come back.
 pub const RECONNECT_FOR: Duration = Duration::from_secs(60);
 /// Timeouts in a row after which a node is given up: it is reconnected at most

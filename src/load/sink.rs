@@ -198,8 +198,26 @@ impl<'a, 't> FileLoad<'a, 't> {
             return;
         }
         let (bytes, es) = (std::mem::take(bytes), std::mem::take(es));
-        self.t.nodes[i].wait_below(self.t.window);
-        self.t.nodes[i].send_many(&bytes, es);
+        // in writes of at most half the window, each sent once the node's unacknowledged
+        // bytes leave room for it: the window bounds what is in flight, not just when a
+        // write starts (a joined key goes with the key whose command it shares)
+        let window = self.t.window;
+        let step = (window / 2).max(16 << 10);
+        let (mut from, mut len, mut run) = (0, 0, Vec::new());
+        for e in es {
+            len += e.bytes;
+            let boundary = !e.joined;
+            run.push(e);
+            if len >= step && boundary {
+                self.t.nodes[i].wait_below(window.saturating_sub(len));
+                self.t.nodes[i].send_many(&bytes[from..from + len], run.drain(..));
+                (from, len) = (from + len, 0);
+            }
+        }
+        if !run.is_empty() || from < bytes.len() {
+            self.t.nodes[i].wait_below(window.saturating_sub(len));
+            self.t.nodes[i].send_many(&bytes[from..], run);
+        }
         let slot = &mut self.gathered[i].0;
         if slot.capacity() == 0 {
             *slot = bytes;
@@ -355,7 +373,8 @@ impl FileLoad<'_, '_> {
             return Ok(());
         }
         let tag = Tag::Key { file: self.file, record: m.record, db: self.db };
-        let e = Expect { tag, cmds: m.cmds, bytes: piece.len(), end: m.end, joined: m.joined };
+        let (cmds, end, joined) = (m.cmds, m.end, m.joined);
+        let e = Expect { tag, cmds, bytes: piece.len(), end, joined };
         self.gather(i, piece, e);
         self.cur = Some(i);
         Ok(())
