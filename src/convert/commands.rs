@@ -65,6 +65,11 @@ pub fn key(w: &mut KeyWriter, k: &Key, name: &[u8]) -> Result<()> {
         }
         return super::restore::key(plan, k, name, out);
     }
+    if let Some(v) = k.string_value() {
+        // the common case, without a visitor (measured: a tenth of a tiny key's cost)
+        let v = v.get(&mut b.body).map_err(|e| super::in_key(k, e))?;
+        return string(plan, out, name, k.expire_ms(), v, grouped);
+    }
     match types::kind(k.ty()) {
         Kind::Stream => {
             super::stream::key(&mut KeyWriter { plan, out, bufs: b, counts: n }, k, name)
@@ -106,6 +111,37 @@ pub fn key(w: &mut KeyWriter, k: &Key, name: &[u8]) -> Result<()> {
             Ok(())
         }
     }
+}
+
+/// A string key's commands: its place in the `MSET` being gathered (`group`), or `SET`
+/// (with `PXAT`, or a `PEXPIREAT` after it for a target older than 6.2 or a time before 1970).
+fn string(
+    plan: &Plan,
+    out: &mut Out,
+    key: &[u8],
+    expire: Option<i64>,
+    v: Str<'_>,
+    group: bool,
+) -> Result<()> {
+    if group {
+        return out.group_string(key, v);
+    }
+    // PXAT takes only positive times; an older time still goes through PEXPIREAT
+    let pxat = plan.target.set_pxat() && expire.is_some_and(|ms| ms > 0);
+    let argc = if expire.is_some() && pxat { 5 } else { 3 };
+    array_header(&mut out.buf, argc);
+    bulk(&mut out.buf, b"SET");
+    bulk(&mut out.buf, key);
+    out.bulk_str(v)?;
+    if let (Some(ms), true) = (expire, pxat) {
+        bulk(&mut out.buf, b"PXAT");
+        bulk_int(&mut out.buf, ms);
+    }
+    out.end_cmd()?;
+    if let (Some(ms), false) = (expire, pxat) {
+        out.pexpireat(key, ms)?;
+    }
+    Ok(())
 }
 
 /// A plain string: no TTL, no LRU/LFU, no metadata. Such a key is exactly one `SET key
@@ -273,26 +309,7 @@ impl Coll<'_, '_, '_, '_> {
 impl Visitor for Coll<'_, '_, '_, '_> {
     type Error = super::Error;
     fn string(&mut self, v: Str<'_>) -> Result<()> {
-        if self.group {
-            return self.out.group_string(self.key, v);
-        }
-        // PXAT takes only positive times; an older time still goes through PEXPIREAT
-        let pxat = self.plan.target.set_pxat() && self.expire.is_some_and(|ms| ms > 0);
-        let exp = self.expire;
-        let argc = if exp.is_some() && pxat { 5 } else { 3 };
-        array_header(&mut self.out.buf, argc);
-        bulk(&mut self.out.buf, b"SET");
-        bulk(&mut self.out.buf, self.key);
-        self.out.bulk_str(v)?;
-        if let (Some(ms), true) = (exp, pxat) {
-            bulk(&mut self.out.buf, b"PXAT");
-            bulk_int(&mut self.out.buf, ms);
-        }
-        self.out.end_cmd()?;
-        if let (Some(ms), false) = (exp, pxat) {
-            self.out.pexpireat(self.key, ms)?;
-        }
-        Ok(())
+        string(self.plan, self.out, self.key, self.expire, v, self.group)
     }
     fn list_item(&mut self, v: Str<'_>) -> Result<()> {
         self.element(&[v])

@@ -276,31 +276,85 @@ enum Part<'a> {
 /// Records from this size up are handed over as read ([`Part::Key`]).
 const HAND_OVER: usize = 64 << 10;
 
+/// One chunk of a dump: the records from `start` to `end`, `items` of them keys, functions
+/// or module aux, all in database `db` (`None`: no key).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Cut {
+    pub start: usize,
+    pub end: usize,
+    pub db: Option<u64>,
+    pub items: usize,
+}
+
+/// Where the engine cuts a dump into chunks: at most `chunk_bytes` bytes of the file or
+/// [`CHUNK_ITEMS`] records, never spanning two databases, nor a hash template record (a
+/// worker reads a chunk's records again, and a template must be read once). The skim cuts
+/// with it as it reads; a load's survey cuts with it too, and its cuts stand for a skim
+/// ([`run_cut`]).
+pub struct Cutter {
+    cur: Cut,
+    chunk_bytes: usize,
+}
+
+impl Cutter {
+    pub fn new(chunk_bytes: usize) -> Self {
+        Cutter { cur: Cut::default(), chunk_bytes: chunk_bytes.max(1) }
+    }
+
+    /// The item record `start..end` (of a key in database `db`; `None`: no key). Returns
+    /// the cut it closed before it (another database) and the one it completed.
+    pub fn item(&mut self, start: usize, end: usize, db: Option<u64>) -> [Option<Cut>; 2] {
+        let mut done = [None, None];
+        if let (Some(d), Some(c)) = (db, self.cur.db)
+            && d != c
+        {
+            done[0] = self.take();
+        }
+        if self.cur.items == 0 {
+            self.cur.start = start;
+        }
+        self.cur.items += 1;
+        self.cur.end = end;
+        if db.is_some() {
+            self.cur.db = db;
+        }
+        if self.cur.end - self.cur.start >= self.chunk_bytes || self.cur.items >= CHUNK_ITEMS {
+            done[1] = self.take();
+        }
+        done
+    }
+
+    /// A record no chunk may hold (a hash template): the open cut ends before it.
+    pub fn gap(&mut self) -> Option<Cut> {
+        self.take()
+    }
+
+    /// The end of the records: the last cut.
+    pub fn finish(&mut self) -> Option<Cut> {
+        self.take()
+    }
+
+    fn take(&mut self) -> Option<Cut> {
+        let c = std::mem::take(&mut self.cur);
+        (c.items > 0).then_some(c)
+    }
+}
+
 struct Chunk<'a> {
-    db: Option<u64>,
+    cut: Cut,
     parts: Vec<Part<'a>>,
-    /// Items in the parts.
-    items: usize,
-    start: usize,
-    end: usize,
     /// What reading a run again needs.
     header: Header,
     templates: Registry<'a>,
 }
-
 impl<'a> Chunk<'a> {
-    fn new(at: usize, header: Header) -> Self {
-        let templates = Registry::default();
-        Chunk { db: None, parts: Vec::new(), items: 0, start: at, end: at, header, templates }
+    fn new(header: Header) -> Self {
+        let (cut, templates) = (Cut::default(), Registry::default());
+        Chunk { cut, parts: Vec::new(), header, templates }
     }
 
     /// Adds the item record `start..end`.
     fn add(&mut self, start: usize, end: usize, key: Option<&Key<'a>>) {
-        if self.items == 0 {
-            self.start = start;
-        }
-        self.items += 1;
-        self.end = end;
         match (key, self.parts.last_mut()) {
             (Some(k), _) if end - start >= HAND_OVER => {
                 self.parts.push(Part::Key(Box::new(k.clone())))
@@ -375,8 +429,8 @@ enum Slot {
 /// skim: the workers fingerprint the names they read anyway, and the writer gathers the
 /// fingerprints and checks them at the end (a key twice is refused then, or at damage found
 /// after it: the output of a refused dump is not committed).
-pub fn run<'a, E: std::error::Error + 'static>(
-    data: &'a [u8],
+pub fn run<E: std::error::Error + 'static>(
+    data: &[u8],
     opts: Options,
     plan: &Plan,
     cfg: &Config,
@@ -384,10 +438,48 @@ pub fn run<'a, E: std::error::Error + 'static>(
     sink: &mut dyn Sink<Error = E>,
     release: &(dyn Fn(usize, usize) + Sync),
 ) -> (Counts, std::result::Result<Trailer, RunError<E>>) {
-    let names = (!opts.allow_duplicate_keys).then(KeyNameCheck::default);
-    let reader = match Reader::new(data, opts.allow_duplicate_keys(true)) {
-        Ok(r) => r,
-        Err(e) => return (Counts::default(), Err(RunError::Format(e))),
+    run_from(data, Source::Skim(opts), plan, cfg, pool, sink, release)
+}
+
+/// [`run`] over a dump an earlier pass has read whole and cut ([`Cutter`]): no skim, no
+/// checksum and no duplicate-key check (that pass made them), the chunks as cut.
+#[allow(clippy::too_many_arguments, reason = "run's inputs, and the cuts")]
+pub fn run_cut<E: std::error::Error + 'static>(
+    data: &[u8],
+    cuts: &[Cut],
+    trailer: Trailer,
+    plan: &Plan,
+    cfg: &Config,
+    pool: &rayon::ThreadPool,
+    sink: &mut dyn Sink<Error = E>,
+    release: &(dyn Fn(usize, usize) + Sync),
+) -> (Counts, std::result::Result<Trailer, RunError<E>>) {
+    run_from(data, Source::Cuts(cuts, trailer), plan, cfg, pool, sink, release)
+}
+
+/// Where a run's chunks come from.
+enum Source<'c> {
+    /// A skim of the dump, reading it with these options.
+    Skim(Options),
+    /// Cuts an earlier pass made, and the trailer it read.
+    Cuts(&'c [Cut], Trailer),
+}
+
+fn run_from<'a, E: std::error::Error + 'static>(
+    data: &'a [u8],
+    source: Source,
+    plan: &Plan,
+    cfg: &Config,
+    pool: &rayon::ThreadPool,
+    sink: &mut dyn Sink<Error = E>,
+    release: &(dyn Fn(usize, usize) + Sync),
+) -> (Counts, std::result::Result<Trailer, RunError<E>>) {
+    let (names, reader) = match source {
+        Source::Skim(opts) => match Reader::new(data, opts.allow_duplicate_keys(true)) {
+            Ok(r) => ((!opts.allow_duplicate_keys).then(KeyNameCheck::default), Some(r)),
+            Err(e) => return (Counts::default(), Err(RunError::Format(e))),
+        },
+        Source::Cuts(..) => (None, None),
     };
     let stop = &cfg.stop;
     let bufs = sink.pool().clone();
@@ -411,7 +503,7 @@ pub fn run<'a, E: std::error::Error + 'static>(
             pool.in_place_scope_fifo(|s| {
                 let mut dispatch = |chunk: Chunk<'a>| {
                     let (tx, rx) = sync_channel(SEGS_QUEUED);
-                    if otx.send(Slot::Chunk { db: chunk.db, end: chunk.end, rx }).is_err() {
+                    if otx.send(Slot::Chunk { db: chunk.cut.db, end: chunk.cut.end, rx }).is_err() {
                         return false;
                     }
                     s.spawn_fifo(move |_| {
@@ -421,7 +513,13 @@ pub fn run<'a, E: std::error::Error + 'static>(
                     });
                     true
                 };
-                let end = skim(reader, cfg.chunk_bytes, stop, &mut dispatch);
+                let end = match (reader, source) {
+                    (Some(r), _) => skim(r, cfg.chunk_bytes, stop, &mut dispatch),
+                    (None, Source::Cuts(cuts, t)) => {
+                        dispatch_cuts(data, cuts, t, stop, &mut dispatch)
+                    }
+                    (None, Source::Skim(_)) => unreachable!("a skim has its reader"),
+                };
                 let _ = otx.send(Slot::End(end));
             });
         });
@@ -502,11 +600,15 @@ fn skim<'a>(
     dispatch: &mut dyn FnMut(Chunk<'a>) -> bool,
 ) -> std::result::Result<Trailer, Stopped> {
     let header = r.header;
-    let mut cur = Chunk::new(r.pos(), header);
-    let mut flush = |cur: &mut Chunk<'a>, at: usize, r: &Reader<'a>| {
-        let mut full = std::mem::replace(cur, Chunk::new(at, header));
+    let mut cutter = Cutter::new(chunk_bytes);
+    let mut cur = Chunk::new(header);
+    // hands on the chunk being filled, as the cut `c` (nothing: no cut was completed)
+    let mut flush = |cur: &mut Chunk<'a>, c: Option<Cut>, r: &Reader<'a>| {
+        let Some(c) = c else { return Ok(()) };
+        let mut full = std::mem::replace(cur, Chunk::new(header));
+        full.cut = c;
         full.templates = r.templates().clone();
-        if full.items > 0 && !dispatch(full) {
+        if !dispatch(full) {
             return Err(Stopped::Closed);
         }
         Ok(())
@@ -523,7 +625,7 @@ fn skim<'a>(
             Ok(None) => return Err(Stopped::Closed),
             Err(_) => {
                 // the complete keys before the damage still go out
-                let _ = flush(&mut cur, at, &r);
+                let _ = flush(&mut cur, cutter.finish(), &r);
                 let Err(e) = next else { unreachable!("matched as an error") };
                 return Err(if stop.input_changed() {
                     Stopped::Changed(at)
@@ -532,27 +634,52 @@ fn skim<'a>(
                 });
             }
         };
-        match rec {
-            Record::Key(k) => {
-                if cur.db.is_some_and(|d| d != k.db()) {
-                    flush(&mut cur, at, &r)?;
-                }
-                cur.db = Some(k.db());
-                cur.add(at, k.end(), Some(k));
+        let (end, db, key) = match rec {
+            Record::Key(k) => (k.end(), Some(k.db()), Some(k)),
+            Record::Function(_) | Record::ModuleAux { .. } => (r.pos(), None, None),
+            Record::Template(_) => {
+                flush(&mut cur, cutter.gap(), &r)?;
+                continue;
             }
-            Record::Function(_) | Record::ModuleAux { .. } => cur.add(at, r.pos(), None),
             Record::Eof(t) => {
                 let t = *t;
-                flush(&mut cur, r.pos(), &r)?;
+                flush(&mut cur, cutter.finish(), &r)?;
                 return Ok(t);
             }
             _ => continue,
+        };
+        let [before, full] = cutter.item(at, end, db);
+        flush(&mut cur, before, &r)?;
+        cur.add(at, end, key);
+        flush(&mut cur, full, &r)?;
+    }
+}
+
+/// Hands on chunks cut by an earlier pass over the same dump ([`Cutter`], a load's survey)
+/// instead of skimming it: each chunk is one run its worker reads.
+fn dispatch_cuts<'a>(
+    data: &'a [u8],
+    cuts: &[Cut],
+    trailer: Trailer,
+    stop: &Stop,
+    dispatch: &mut dyn FnMut(Chunk<'a>) -> bool,
+) -> std::result::Result<Trailer, Stopped> {
+    let header = crate::format::Header::parse(data, true).map_err(Stopped::Format)?;
+    let templates = crate::format::record::templates(data).map_err(Stopped::Format)?;
+    for c in cuts {
+        if let Some(sig) = stop.requested() {
+            return Err(Stopped::Signal(sig));
         }
-        if cur.end - cur.start >= chunk_bytes || cur.items >= CHUNK_ITEMS {
-            let end = cur.end;
-            flush(&mut cur, end, &r)?;
+        if stop.input_changed() {
+            return Err(Stopped::Changed(c.start));
+        }
+        let parts = vec![Part::Run { start: c.start, end: c.end }];
+        let chunk = Chunk { cut: *c, parts, header, templates: templates.clone() };
+        if !dispatch(chunk) {
+            return Err(Stopped::Closed);
         }
     }
+    Ok(trailer)
 }
 
 /// What every worker of one run shares: the dump, the plan, the output's piece size, where
@@ -646,7 +773,7 @@ fn work(
                 Ok(())
             })(),
             Item::Function(func) => (|| -> super::Result<()> {
-                if plan.skip_functions || chunk.start < plan.start_at {
+                if plan.skip_functions || chunk.cut.start < plan.start_at {
                     return Ok(());
                 }
                 if func.pre_ga.is_some() || !plan.target.functions() {
@@ -656,7 +783,7 @@ fn work(
                 let body = func.code.get(&mut code)?;
                 let Str::Bytes(body) = body else {
                     return Err(crate::format::Error::corrupt(
-                        chunk.start as u64,
+                        chunk.cut.start as u64,
                         "function",
                         "library code is an integer",
                     )
@@ -675,7 +802,7 @@ fn work(
         };
         let r: std::result::Result<(), Stopped> = match r {
             // a key read over pages that vanished never leaves
-            Ok(()) if stop.input_changed() => Err(Stopped::Changed(chunk.start)),
+            Ok(()) if stop.input_changed() => Err(Stopped::Changed(chunk.cut.start)),
             r => r.map_err(Stopped::from),
         };
         if let Err(e) = r {
@@ -697,7 +824,7 @@ fn work(
         match part {
             Part::Key(k) => each(Item::Key(k))?,
             Part::Run { start, end } => {
-                let mut r = Reader::resume(data, chunk.header, *start, chunk.db.unwrap_or(0))
+                let mut r = Reader::resume(data, chunk.header, *start, chunk.cut.db.unwrap_or(0))
                     .with_templates(chunk.templates.clone());
                 while r.pos() < *end {
                     let next = r.next_record();

@@ -296,14 +296,18 @@ impl Job {
         let release = |x, y| dump.release(x, y);
         // name collisions between dbs matter only when several dbs are merged, which a first
         // pass tells: the names are gathered in a second one only then
-        let first = match survey(data, self.read, &self.filter, &offsets, false, &release) {
-            (s, None) if self.dest_db().is_some() && self.merge_dbs && s.selected_dbs.len() > 1 => {
-                // the first pass proved the structure, the checksum and the key names unique
-                let names_only = self.read.no_checksum(true).allow_duplicate_keys(true);
-                survey(data, names_only, &self.filter, &offsets, true, &release)
-            }
-            other => other,
-        };
+        let chunk_bytes = self.cfg.chunk_bytes;
+        let first =
+            match survey(data, self.read, &self.filter, &offsets, false, chunk_bytes, &release) {
+                (s, None)
+                    if self.dest_db().is_some() && self.merge_dbs && s.selected_dbs.len() > 1 =>
+                {
+                    // the first pass proved the structure, the checksum and the key names unique
+                    let names_only = self.read.no_checksum(true).allow_duplicate_keys(true);
+                    survey(data, names_only, &self.filter, &offsets, true, chunk_bytes, &release)
+                }
+                other => other,
+            };
         let (survey, damage) = match first {
             (s, None) => (s, None),
             (s, Some(e)) if self.salvage && !dump.changed() => (s, Some(e.to_string())),
@@ -461,8 +465,15 @@ impl Job {
         // engine's skim computes neither the checksum nor a second table of key names
         let opts = self.read.allow_duplicate_keys(true).no_checksum(true);
         let cfg = Config { stop: stop.clone(), piece: LOAD_PIECE, ..self.cfg.clone() };
-        let (counts, r) =
-            engine::run(data, opts, &plan, &cfg, threads, &mut fl, &|x, y| d.dump.release(x, y));
+        let release = |x, y| d.dump.release(x, y);
+        let (counts, r) = match (d.survey.trailer, &d.damage) {
+            // the pre-pass read the whole dump: its cuts stand for the engine's skim
+            (Some(t), None) => {
+                let cuts = &d.survey.cuts;
+                engine::run_cut(data, cuts, t, &plan, &cfg, threads, &mut fl, &release)
+            }
+            _ => engine::run(data, opts, &plan, &cfg, threads, &mut fl, &release),
+        };
         let how = match (stop.requested(), &r) {
             // after a stop, what is left of the grace since the signal (several dumps wait in turn)
             (Some(_), _) => Finish::Stop(crate::stop::grace_left(self.stop_grace)),

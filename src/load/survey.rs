@@ -10,8 +10,9 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::hash::{BuildHasher, Hasher};
 
+use crate::convert::engine::{Cut, Cutter};
 use crate::filter::Filter;
-use crate::format::record::{Key, KeyNameCheck, Options, Record};
+use crate::format::record::{Key, KeyNameCheck, Options, Record, Trailer};
 use crate::format::{Error, RStr, Reader, Result};
 
 /// What the pre-pass found.
@@ -28,6 +29,11 @@ pub struct Survey {
     pub(crate) collision_count: u64,
     /// Values no server writes but every server loads (said, not refused).
     pub(crate) oddities: crate::format::visit::Oddities,
+    /// The dump cut into the engine's chunks, so that it need not skim the dump again
+    /// (see [`crate::convert::engine::Cut`]); complete only when the survey is.
+    pub(crate) cuts: Vec<Cut>,
+    /// The dump's trailer (EOF and checksum), when the survey reached it.
+    pub(crate) trailer: Option<Trailer>,
 }
 
 impl Survey {
@@ -38,18 +44,25 @@ impl Survey {
 
 /// Surveys `data`; on damage, what was found before it comes with the error. `offsets`: checkpoint offsets that must each be a key record's start
 /// (or one past it: a checkpoint records "after this key"), or the file's length.
-/// `merge`: find names that occur in more than one selected db.
+/// `merge`: find names that occur in more than one selected db. `chunk_bytes`: the size of
+/// the engine's chunks ([`Survey::cuts`]).
+#[allow(clippy::too_many_arguments, reason = "the survey's inputs, passed through once")]
 pub fn survey<'a>(
     data: &'a [u8],
     opts: Options,
     filter: &Filter,
     offsets: &[u64],
     merge: bool,
+    chunk_bytes: usize,
     release: &(dyn Fn(usize, usize) + Sync),
 ) -> (Survey, Option<Error>) {
     let mut s = Survey::default();
+    let walk = |s: &mut Survey, opts, each: &mut dyn FnMut(&Key<'a>) -> bool| {
+        let w = Walk { data, opts, filter, offsets, merge, chunk_bytes, release };
+        walk(s, w, each)
+    };
     if opts.allow_duplicate_keys {
-        let r = walk(&mut s, data, opts, filter, offsets, merge, release, &mut |_| true);
+        let r = walk(&mut s, opts, &mut |_| true);
         return (s, r.err());
     }
     // the duplicate-key check runs on the second core, fed in batches, so that the pass
@@ -81,7 +94,7 @@ pub fn survey<'a>(
             tx.send(std::mem::replace(&mut batch, Vec::with_capacity(BATCH))).is_ok()
         };
         let opts = opts.allow_duplicate_keys(true);
-        let walked = walk(&mut s, data, opts, filter, offsets, merge, release, &mut send);
+        let walked = walk(&mut s, opts, &mut send);
         let _ = tx.send(batch);
         drop(tx);
         (
@@ -102,18 +115,25 @@ pub fn survey<'a>(
 /// Keys per batch handed to the duplicate-key check.
 const BATCH: usize = 4096;
 
-#[allow(clippy::too_many_arguments, reason = "the survey's inputs, passed through once")]
-fn walk<'a>(
-    s: &mut Survey,
+/// What one walk reads and how (see [`survey`]).
+struct Walk<'a, 'f> {
     data: &'a [u8],
     opts: Options,
-    filter: &Filter,
-    offsets: &[u64],
+    filter: &'f Filter,
+    offsets: &'f [u64],
     merge: bool,
-    release: &dyn Fn(usize, usize),
+    chunk_bytes: usize,
+    release: &'f (dyn Fn(usize, usize) + Sync),
+}
+
+fn walk<'a>(
+    s: &mut Survey,
+    w: Walk<'a, '_>,
     each_key: &mut dyn FnMut(&Key<'a>) -> bool,
 ) -> Result<()> {
+    let Walk { data, opts, filter, offsets, merge, chunk_bytes, release } = w;
     let mut r = Reader::new(data, opts)?;
+    let mut cutter = Cutter::new(chunk_bytes);
     let mut want: BTreeSet<u64> =
         offsets.iter().copied().filter(|&o| o != data.len() as u64).collect();
     let mut behind = crate::input::Behind::new(release);
@@ -121,25 +141,64 @@ fn walk<'a>(
     let mut seen: HashMap<u64, (u64, usize)> = HashMap::new();
     let hasher = std::collections::hash_map::RandomState::new();
     let mut name = Vec::new();
-    while let Some(rec) = r.next_record()? {
+    // keys of the current db, counted here and added at each change of db (a map per key
+    // was a tenth of the pass on tiny keys)
+    let mut cur: Option<(u64, u64, bool)> = None;
+    let result = loop {
+        // the record stays where the reader wrote it (moving a key costs more than reading it)
+        let at = r.pos();
+        let next = r.next_record();
+        let rec = match &next {
+            Ok(Some(rec)) => rec,
+            Ok(None) => break Ok(()),
+            Err(_) => break next.map(|_| ()),
+        };
         behind.passed(r.checked_upto());
-        if let Record::Eof(t) = &rec {
-            s.oddities = t.oddities;
+        match rec {
+            Record::Eof(t) => {
+                s.oddities = t.oddities;
+                s.trailer = Some(*t);
+                s.cuts.extend(cutter.finish());
+            }
+            Record::Function(_) | Record::ModuleAux { .. } => {
+                s.cuts.extend(cutter.item(at, r.pos(), None).into_iter().flatten());
+            }
+            Record::Key(k) => {
+                s.cuts.extend(cutter.item(at, k.end(), Some(k.db())).into_iter().flatten());
+            }
+            Record::Template(_) => s.cuts.extend(cutter.gap()),
+            _ => {}
         }
         let Record::Key(k) = rec else { continue };
-        if !each_key(&k) {
+        if !each_key(k) {
             // the duplicate-key check has its error: no need to read on
-            break;
+            break Ok(());
         }
-        *s.keys.entry(k.db()).or_default() += 1;
-        want.remove(&(k.start() as u64));
-        want.remove(&(k.start() as u64 + 1));
-        if !filter.db(k.db()) {
+        let db = k.db();
+        match &mut cur {
+            Some((d, n, _)) if *d == db => *n += 1,
+            _ => {
+                if let Some((d, n, _)) = cur {
+                    *s.keys.entry(d).or_default() += n;
+                }
+                cur = Some((db, 1, filter.db(db)));
+                if filter.db(db) {
+                    s.selected_dbs.insert(db);
+                }
+            }
+        }
+        if !want.is_empty() {
+            want.remove(&(k.start() as u64));
+            want.remove(&(k.start() as u64 + 1));
+        }
+        if cur.is_some_and(|c| !c.2) {
             continue;
         }
-        s.selected_dbs.insert(k.db());
         if merge {
-            let n = k.raw_name().bytes(&mut name).map_err(|e| k.context(e))?;
+            let n = match k.raw_name().bytes(&mut name) {
+                Ok(n) => n,
+                Err(e) => break Err(k.context(e)),
+            };
             let mut h = hasher.build_hasher();
             h.write(n);
             let hv = h.finish();
@@ -163,7 +222,10 @@ fn walk<'a>(
                 }
             }
         }
+    };
+    if let Some((d, n, _)) = cur {
+        *s.keys.entry(d).or_default() += n;
     }
     s.bad_offsets = want.into_iter().collect();
-    Ok(())
+    result
 }
