@@ -847,3 +847,35 @@ fn work(
     out.flush()?;
     Ok(n)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cut(start: usize, end: usize, db: Option<u64>, items: usize) -> Option<Cut> {
+        Some(Cut { start, end, db, items })
+    }
+
+    #[test]
+    fn cuts_keep_to_one_database_a_size_and_around_templates() {
+        let mut c = Cutter::new(100);
+        // a function (no db), then keys of db 0 up to the size
+        assert_eq!(c.item(10, 20, None), [None, None]);
+        assert_eq!(c.item(20, 60, Some(0)), [None, None]);
+        assert_eq!(c.item(60, 115, Some(0)), [None, cut(10, 115, Some(0), 3)]);
+        // another database closes the open cut before its key
+        assert_eq!(c.item(115, 120, Some(0)), [None, None]);
+        assert_eq!(c.item(125, 130, Some(1)), [cut(115, 120, Some(0), 1), None]);
+        // a template may not be read twice: no cut holds one
+        assert_eq!(c.gap(), cut(125, 130, Some(1), 1));
+        assert_eq!(c.gap(), None);
+        assert_eq!(c.item(140, 150, Some(1)), [None, None]);
+        assert_eq!(c.finish(), cut(140, 150, Some(1), 1));
+        assert_eq!(c.finish(), None);
+        // and at most CHUNK_ITEMS records
+        let mut c = Cutter::new(usize::MAX);
+        let full =
+            (0..CHUNK_ITEMS).filter_map(|i| c.item(i, i + 1, Some(0))[1]).collect::<Vec<_>>();
+        assert_eq!(full, vec![Cut { start: 0, end: CHUNK_ITEMS, db: Some(0), items: CHUNK_ITEMS }]);
+    }
+}
