@@ -4,6 +4,9 @@
   strings N [SIZE [PREFIX]]  N string keys, 11-byte names (key:NNNNNNN), ~470-byte
                   random values (or about SIZE bytes; PREFIX instead of "key:")
   tiny N          N string keys, 11-byte names, 3 to 8-byte values (the per-key cost)
+  compact N       N each of hashes, sets, integer sets, sorted sets and lists of 10 small
+                  elements (listpack and intset encodings), and every 100th of 200 elements
+                  (hashtable, skiplist and quicklist encodings)
   bigkeys         a 5M-field hash, a 2M-member zset, a 1M-entry stream with 2 groups
                   and a PEL (scaled by an optional factor: bigkeys 0.1)
 Seeded: the same data every run.
@@ -34,6 +37,16 @@ elif what == "tiny":
     n = int(sys.argv[2])
     for i in range(n):
         cmd("SET", "key:%07d" % i, "v%x" % rnd.randrange(1 << (4 * rnd.randrange(2, 8))))
+elif what == "compact":
+    n = int(sys.argv[2])
+    for i in range(n):
+        m = 200 if i % 100 == 0 else 10
+        w = lambda j: "v%d-%x" % (j, rnd.randrange(1 << 32))
+        cmd("HSET", "h:%d" % i, *[a for j in range(m) for a in ("f%d" % j, w(j))])
+        cmd("SADD", "s:%d" % i, *[w(j) for j in range(m)])
+        cmd("SADD", "i:%d" % i, *[str(rnd.randrange(1 << 40)) for _ in range(m)])
+        cmd("ZADD", "z:%d" % i, *[a for j in range(m) for a in (repr(rnd.random()), w(j))])
+        cmd("RPUSH", "l:%d" % i, *[w(j) for j in range(m)])
 elif what == "bigkeys":
     f = float(sys.argv[2]) if len(sys.argv) > 2 else 1.0
     step = 1000
