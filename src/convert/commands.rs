@@ -128,9 +128,11 @@ fn string(
     }
     // PXAT takes only positive times; an older time still goes through PEXPIREAT
     let pxat = plan.target.set_pxat() && expire.is_some_and(|ms| ms > 0);
-    let argc = if expire.is_some() && pxat { 5 } else { 3 };
-    array_header(&mut out.buf, argc);
-    bulk(&mut out.buf, b"SET");
+    if expire.is_some() && pxat {
+        out.buf.extend_from_slice(b"*5\r\n$3\r\nSET\r\n");
+    } else {
+        out.buf.extend_from_slice(b"*3\r\n$3\r\nSET\r\n");
+    }
     bulk(&mut out.buf, key);
     out.bulk_str(v)?;
     if let (Some(ms), true) = (expire, pxat) {

@@ -30,7 +30,7 @@ use crate::format::Header;
 use crate::format::record::{
     Fingerprints, Function, Key, KeyNameCheck, Options, Record, Registry, Trailer,
 };
-use crate::format::{Reader, Str};
+use crate::format::{Reader, Step, Str};
 use crate::job::Stop;
 
 /// Why a run of the engine ended before the dump's end, for a sink whose errors are `E`.
@@ -618,9 +618,16 @@ fn skim<'a>(
         if let Some(sig) = stop.requested() {
             return Err(Stopped::Signal(sig));
         }
-        let next = r.next_record();
+        let next = r.next_step();
         let rec = match &next {
-            Ok(Some(rec)) if !stop.input_changed() => rec,
+            Ok(Some(Step::PlainString { end, .. })) if !stop.input_changed() => {
+                let [before, full] = cutter.item(at, *end, Some(r.db()));
+                flush(&mut cur, before, &r)?;
+                cur.add(at, *end, None);
+                flush(&mut cur, full, &r)?;
+                continue;
+            }
+            Ok(Some(Step::Record(rec))) if !stop.input_changed() => rec,
             Ok(Some(_)) => return Err(Stopped::Changed(at)),
             Ok(None) => return Err(Stopped::Closed),
             Err(_) => {

@@ -336,6 +336,10 @@ impl<'s> Out<'s> {
 
     /// Appends a bulk string argument.
     pub fn bulk(&mut self, b: &[u8]) -> Result<()> {
+        if b.len() < ZERO_COPY_MIN {
+            bulk(&mut self.buf, b);
+            return Ok(());
+        }
         bulk_header(&mut self.buf, b.len());
         match self.input_range(b) {
             Some(r) if b.len() >= ZERO_COPY_MIN => self.mapped(r)?,
@@ -363,7 +367,27 @@ pub fn bulk_header(out: &mut Vec<u8>, len: usize) {
 }
 
 pub fn bulk(out: &mut Vec<u8>, b: &[u8]) {
-    bulk_header(out, b.len());
+    let n = b.len();
+    if n < 100 {
+        // a short argument in one reserved write (measured: appends were a sixth of the
+        // instructions of a tiny key's conversion)
+        let head = [b'$', b'0' + (n / 10) as u8, b'0' + (n % 10) as u8, b'\r', b'\n'];
+        let head = if n < 10 { [b'$', head[2], b'\r', b'\n', 0] } else { head };
+        let hl = if n < 10 { 4 } else { 5 };
+        out.reserve(hl + n + 2);
+        let at = out.len();
+        // SAFETY: `hl + n + 2` bytes are reserved past `at`; the three copies fill exactly
+        // those bytes, from sources that do not overlap the vector's spare capacity.
+        unsafe {
+            let p = out.as_mut_ptr().add(at);
+            std::ptr::copy_nonoverlapping(head.as_ptr(), p, hl);
+            std::ptr::copy_nonoverlapping(b.as_ptr(), p.add(hl), n);
+            std::ptr::copy_nonoverlapping(b"\r\n".as_ptr(), p.add(hl + n), 2);
+            out.set_len(at + hl + n + 2);
+        }
+        return;
+    }
+    bulk_header(out, n);
     out.extend_from_slice(b);
     out.extend_from_slice(b"\r\n");
 }

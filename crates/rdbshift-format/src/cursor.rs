@@ -161,6 +161,7 @@ impl<'a> Cursor<'a> {
         self.pos = pos.min(self.buf.len());
     }
     /// Bytes left between the position and the end of the buffer.
+    #[inline]
     pub fn remaining(&self) -> usize {
         self.buf.len() - self.pos
     }
@@ -212,6 +213,7 @@ impl<'a> Cursor<'a> {
         }
     }
     /// The next `n` bytes, borrowed from the buffer; fails if fewer remain.
+    #[inline]
     pub fn take(&mut self, n: usize) -> Result<&'a [u8]> {
         self.need(n as u64)?;
         let s = &self.buf[self.pos..self.pos + n];
@@ -225,10 +227,12 @@ impl<'a> Cursor<'a> {
         Ok(())
     }
     /// The next `N` bytes, copied into an array.
+    #[inline]
     pub fn array<const N: usize>(&mut self) -> Result<[u8; N]> {
         Ok(self.take(N)?.try_into().expect("take returned N bytes"))
     }
     /// Reads one byte.
+    #[inline]
     pub fn u8(&mut self) -> Result<u8> {
         Ok(self.array::<1>()?[0])
     }
@@ -262,6 +266,7 @@ impl<'a> Cursor<'a> {
     }
 
     /// Reads an RDB length prefix (`rdbLoadLenByRef`).
+    #[inline]
     pub fn len(&mut self) -> Result<Len> {
         let start = self.pos;
         let b = self.u8()?;
@@ -277,6 +282,7 @@ impl<'a> Cursor<'a> {
         })
     }
     /// A plain length (a special encoding here is corruption).
+    #[inline]
     pub fn plain_len(&mut self) -> Result<u64> {
         let start = self.pos;
         match self.len()? {
@@ -296,6 +302,7 @@ impl<'a> Cursor<'a> {
     }
 
     /// Reads an RDB string (`rdbGenericLoadStringObject`), borrowing raw bytes.
+    #[inline]
     pub fn string(&mut self) -> Result<RStr<'a>> {
         let start = self.pos;
         match self.len()? {

@@ -156,5 +156,5 @@ pub use cursor::{RStr, Str, parse_double};
 pub use error::{Error, ErrorKind, Result};
 pub use header::{Dialect, Header};
 pub use keymeta::MetaClass;
-pub use record::{Key, Reader, Record};
+pub use record::{Key, Reader, Record, Step};
 pub use value::Scratch;
