@@ -834,6 +834,61 @@ mod tests {
     use super::*;
     use crate::stream::{Idmp, StreamId};
 
+    /// Every record's (start, end) and its key's database (or none), and the error that
+    /// ends the walk, read with `next_step` (`steps`) or `next_record`.
+    fn boundaries(data: &[u8], steps: bool) -> (Vec<(usize, usize, Option<u64>)>, Option<Error>) {
+        let opts = Options::default().allow_duplicate_keys(true);
+        let mut r = Reader::new(data, opts).unwrap();
+        let mut out = Vec::new();
+        loop {
+            let at = r.pos();
+            let rec =
+                if steps { r.next_step() } else { r.next_record().map(|x| x.map(Step::Record)) };
+            match rec {
+                Ok(None) => return (out, None),
+                Err(e) => return (out, Some(e)),
+                Ok(Some(Step::PlainString { start, end })) => {
+                    assert_eq!(start, at);
+                    out.push((start, end, Some(r.db())));
+                }
+                Ok(Some(Step::Record(Record::Key(k)))) => out.push((at, k.end(), Some(k.db()))),
+                Ok(Some(Step::Record(_))) => out.push((at, r.pos(), None)),
+            }
+        }
+    }
+
+    #[test]
+    fn steps_find_the_records_and_the_errors_that_records_do() {
+        let mut b = vec![0, 1, b'a', 1, b'1']; // a plain string
+        b.extend([0, 0xc0, 7, 0xc1, 0x34, 0x12]); // integer name and value
+        b.extend([0, 0xc3, 4, 3, 0x02, b'a', b'b', b'c', 1, b'x']); // an LZF name: "abc"
+        b.extend([op::EXPIRETIME_MS, 1, 0, 0, 0, 0, 0, 0, 0, 0, 1, b'e', 1, b'v']); // expiry
+        b.extend([op::SELECTDB, 3]);
+        b.extend([4, 1, b'h', 1, 1, b'f', 1, b'v']); // a hash, then a plain string in db 3
+        b.extend([0, 1, b'z', 2, b'z', b'z']);
+        let data = file(b"REDIS0009", &b);
+        let (fast, e) = boundaries(&data, true);
+        assert!(e.is_none(), "{e:?}");
+        assert_eq!(fast, boundaries(&data, false).0);
+        assert_eq!(fast.iter().filter(|x| x.2.is_some()).count(), 6, "{fast:?}");
+        assert_eq!(fast.last().map(|x| x.2), Some(None), "EOF last");
+        // damage in a plain string: the same error at the same offset, after the same records
+        for cut in [b.len() - 1, b.len() - 3, 3, 2] {
+            let mut bad = b"REDIS0009".to_vec();
+            bad.extend_from_slice(&b[..cut]);
+            let (fast, e1) = boundaries(&bad, true);
+            let (slow, e2) = boundaries(&bad, false);
+            assert_eq!(fast, slow, "cut at {cut}");
+            let (e1, e2) = (e1.expect("an error"), e2.expect("an error"));
+            assert_eq!((e1.offset, e1.to_string()), (e2.offset, e2.to_string()), "cut at {cut}");
+        }
+        // a length that is no length
+        let mut bad = b"REDIS0009".to_vec();
+        bad.extend([0, 1, b'a', 0xc7]);
+        let (e1, e2) = (boundaries(&bad, true).1.unwrap(), boundaries(&bad, false).1.unwrap());
+        assert_eq!(e1.to_string(), e2.to_string());
+    }
+
     /// magic + records + EOF + a zero (disabled) checksum.
     fn file(magic: &[u8], body: &[u8]) -> Vec<u8> {
         let mut v = magic.to_vec();
