@@ -836,7 +836,10 @@ mod tests {
 
     /// Every record's (start, end) and its key's database (or none), and the error that
     /// ends the walk, read with `next_step` (`steps`) or `next_record`.
-    fn boundaries(data: &[u8], steps: bool) -> (Vec<(usize, usize, Option<u64>)>, Option<Error>) {
+    /// Records as (start, end, the key's database).
+    type Spans = Vec<(usize, usize, Option<u64>)>;
+
+    fn boundaries(data: &[u8], steps: bool) -> (Spans, Option<Error>) {
         let opts = Options::default().allow_duplicate_keys(true);
         let mut r = Reader::new(data, opts).unwrap();
         let mut out = Vec::new();
