@@ -290,7 +290,7 @@ pub struct Cut {
 /// [`CHUNK_ITEMS`] records, never spanning two databases, nor a hash template record (a
 /// worker reads a chunk's records again, and a template must be read once). The skim cuts
 /// with it as it reads; a load's survey cuts with it too, and its cuts stand for a skim
-/// ([`run_cut`]).
+/// ([`Source::Cuts`]).
 pub struct Cutter {
     cur: Cut,
     chunk_bytes: usize,
@@ -308,7 +308,7 @@ impl Cutter {
         if let (Some(d), Some(c)) = (db, self.cur.db)
             && d != c
         {
-            done[0] = self.take();
+            done[0] = self.close();
         }
         if self.cur.items == 0 {
             self.cur.start = start;
@@ -319,22 +319,14 @@ impl Cutter {
             self.cur.db = db;
         }
         if self.cur.end - self.cur.start >= self.chunk_bytes || self.cur.items >= CHUNK_ITEMS {
-            done[1] = self.take();
+            done[1] = self.close();
         }
         done
     }
 
-    /// A record no chunk may hold (a hash template): the open cut ends before it.
-    pub fn gap(&mut self) -> Option<Cut> {
-        self.take()
-    }
-
-    /// The end of the records: the last cut.
-    pub fn finish(&mut self) -> Option<Cut> {
-        self.take()
-    }
-
-    fn take(&mut self) -> Option<Cut> {
+    /// Ends the open cut: at a record no chunk may hold (a hash template), at the end of
+    /// the records, or at damage.
+    pub fn close(&mut self) -> Option<Cut> {
         let c = std::mem::take(&mut self.cur);
         (c.items > 0).then_some(c)
     }
@@ -422,50 +414,23 @@ enum Slot {
     End(std::result::Result<Trailer, Stopped>),
 }
 
-/// Converts one dump. Returns what was done, and the trailer or the first error;
-/// everything before the error has been written.
-///
-/// The duplicate-key check (unless `opts` allows them) runs beside the decoding, not in the
-/// skim: the workers fingerprint the names they read anyway, and the writer gathers the
-/// fingerprints and checks them at the end (a key twice is refused then, or at damage found
-/// after it: the output of a refused dump is not committed).
-pub fn run<E: std::error::Error + 'static>(
-    data: &[u8],
-    opts: Options,
-    plan: &Plan,
-    cfg: &Config,
-    pool: &rayon::ThreadPool,
-    sink: &mut dyn Sink<Error = E>,
-    release: &(dyn Fn(usize, usize) + Sync),
-) -> (Counts, std::result::Result<Trailer, RunError<E>>) {
-    run_from(data, Source::Skim(opts), plan, cfg, pool, sink, release)
-}
-
-/// [`run`] over a dump an earlier pass has read whole and cut ([`Cutter`]): no skim, no
-/// checksum and no duplicate-key check (that pass made them), the chunks as cut.
-#[allow(clippy::too_many_arguments, reason = "run's inputs, and the cuts")]
-pub fn run_cut<E: std::error::Error + 'static>(
-    data: &[u8],
-    cuts: &[Cut],
-    trailer: Trailer,
-    plan: &Plan,
-    cfg: &Config,
-    pool: &rayon::ThreadPool,
-    sink: &mut dyn Sink<Error = E>,
-    release: &(dyn Fn(usize, usize) + Sync),
-) -> (Counts, std::result::Result<Trailer, RunError<E>>) {
-    run_from(data, Source::Cuts(cuts, trailer), plan, cfg, pool, sink, release)
-}
-
 /// Where a run's chunks come from.
-enum Source<'c> {
+pub enum Source<'c> {
     /// A skim of the dump, reading it with these options.
     Skim(Options),
-    /// Cuts an earlier pass made, and the trailer it read.
+    /// Cuts an earlier pass made over the whole dump ([`Cutter`]), and the trailer it
+    /// read: no skim, and neither the checksum nor duplicate keys checked again.
     Cuts(&'c [Cut], Trailer),
 }
 
-fn run_from<'a, E: std::error::Error + 'static>(
+/// Converts one dump. Returns what was done, and the trailer or the first error;
+/// everything before the error has been written.
+///
+/// The duplicate-key check (unless the options allow them) runs beside the decoding, not
+/// in the skim: the workers fingerprint the names they read anyway, and the writer gathers
+/// the fingerprints and checks them at the end (a key twice is refused then, or at damage
+/// found after it: the output of a refused dump is not committed).
+pub fn run<'a, E: std::error::Error + 'static>(
     data: &'a [u8],
     source: Source,
     plan: &Plan,
@@ -474,12 +439,12 @@ fn run_from<'a, E: std::error::Error + 'static>(
     sink: &mut dyn Sink<Error = E>,
     release: &(dyn Fn(usize, usize) + Sync),
 ) -> (Counts, std::result::Result<Trailer, RunError<E>>) {
-    let (names, reader) = match source {
+    let (names, feed) = match source {
         Source::Skim(opts) => match Reader::new(data, opts.allow_duplicate_keys(true)) {
-            Ok(r) => ((!opts.allow_duplicate_keys).then(KeyNameCheck::default), Some(r)),
+            Ok(r) => ((!opts.allow_duplicate_keys).then(KeyNameCheck::default), Ok(r)),
             Err(e) => return (Counts::default(), Err(RunError::Format(e))),
         },
-        Source::Cuts(..) => (None, None),
+        Source::Cuts(cuts, trailer) => (None, Err((cuts, trailer))),
     };
     let stop = &cfg.stop;
     let bufs = sink.pool().clone();
@@ -513,12 +478,9 @@ fn run_from<'a, E: std::error::Error + 'static>(
                     });
                     true
                 };
-                let end = match (reader, source) {
-                    (Some(r), _) => skim(r, cfg.chunk_bytes, stop, &mut dispatch),
-                    (None, Source::Cuts(cuts, t)) => {
-                        dispatch_cuts(data, cuts, t, stop, &mut dispatch)
-                    }
-                    (None, Source::Skim(_)) => unreachable!("a skim has its reader"),
+                let end = match feed {
+                    Ok(r) => skim(r, cfg.chunk_bytes, stop, &mut dispatch),
+                    Err((cuts, t)) => dispatch_cuts(data, cuts, t, stop, &mut dispatch),
                 };
                 let _ = otx.send(Slot::End(end));
             });
@@ -619,20 +581,13 @@ fn skim<'a>(
             return Err(Stopped::Signal(sig));
         }
         let next = r.next_step();
-        let rec = match &next {
-            Ok(Some(Step::PlainString { end, .. })) if !stop.input_changed() => {
-                let [before, full] = cutter.item(at, *end, Some(r.db()));
-                flush(&mut cur, before, &r)?;
-                cur.add(at, *end, None);
-                flush(&mut cur, full, &r)?;
-                continue;
-            }
-            Ok(Some(Step::Record(rec))) if !stop.input_changed() => rec,
+        let step = match &next {
+            Ok(Some(step)) if !stop.input_changed() => step,
             Ok(Some(_)) => return Err(Stopped::Changed(at)),
             Ok(None) => return Err(Stopped::Closed),
             Err(_) => {
                 // the complete keys before the damage still go out
-                let _ = flush(&mut cur, cutter.finish(), &r);
+                let _ = flush(&mut cur, cutter.close(), &r);
                 let Err(e) = next else { unreachable!("matched as an error") };
                 return Err(if stop.input_changed() {
                     Stopped::Changed(at)
@@ -641,19 +596,20 @@ fn skim<'a>(
                 });
             }
         };
-        let (end, db, key) = match rec {
-            Record::Key(k) => (k.end(), Some(k.db()), Some(k)),
-            Record::Function(_) | Record::ModuleAux { .. } => (r.pos(), None, None),
-            Record::Template(_) => {
-                flush(&mut cur, cutter.gap(), &r)?;
+        let (end, db, key) = match step {
+            Step::PlainString { end, .. } => (*end, Some(r.db()), None),
+            Step::Record(Record::Key(k)) => (k.end(), Some(k.db()), Some(k)),
+            Step::Record(Record::Function(_) | Record::ModuleAux { .. }) => (r.pos(), None, None),
+            Step::Record(Record::Template(_)) => {
+                flush(&mut cur, cutter.close(), &r)?;
                 continue;
             }
-            Record::Eof(t) => {
+            Step::Record(Record::Eof(t)) => {
                 let t = *t;
-                flush(&mut cur, cutter.finish(), &r)?;
+                flush(&mut cur, cutter.close(), &r)?;
                 return Ok(t);
             }
-            _ => continue,
+            Step::Record(_) => continue,
         };
         let [before, full] = cutter.item(at, end, db);
         flush(&mut cur, before, &r)?;
@@ -728,7 +684,6 @@ fn work(
     let mut namebuf = Vec::new();
     let f = &plan.filter;
     let mut each = |item: Item| -> std::result::Result<(), Stopped> {
-        let (key_start, sent) = (out.buf.len(), out.sent);
         let r = match item {
             Item::Key(k) => (|| -> super::Result<()> {
                 let name = k.raw_name().bytes(&mut namebuf).map_err(|e| super::in_key(k, e))?;
@@ -815,12 +770,7 @@ fn work(
         if let Err(e) = r {
             // keep the complete keys before this one (a closed output needs no more)
             if !matches!(e, Stopped::Closed) {
-                if out.marked() {
-                    // by its mark: a group still open holds complete keys before it
-                    out.drop_unfinished();
-                } else {
-                    out.truncate(if out.sent == sent { key_start } else { 0 });
-                }
+                out.drop_unfinished();
                 let _ = out.flush();
             }
             return Err(e);
@@ -874,11 +824,11 @@ mod tests {
         assert_eq!(c.item(115, 120, Some(0)), [None, None]);
         assert_eq!(c.item(125, 130, Some(1)), [cut(115, 120, Some(0), 1), None]);
         // a template may not be read twice: no cut holds one
-        assert_eq!(c.gap(), cut(125, 130, Some(1), 1));
-        assert_eq!(c.gap(), None);
+        assert_eq!(c.close(), cut(125, 130, Some(1), 1));
+        assert_eq!(c.close(), None);
         assert_eq!(c.item(140, 150, Some(1)), [None, None]);
-        assert_eq!(c.finish(), cut(140, 150, Some(1), 1));
-        assert_eq!(c.finish(), None);
+        assert_eq!(c.close(), cut(140, 150, Some(1), 1));
+        assert_eq!(c.close(), None);
         // and at most CHUNK_ITEMS records
         let mut c = Cutter::new(usize::MAX);
         let full =

@@ -1,7 +1,7 @@
 //! A conversion of dumps into one RESP stream: each dump through the engine, in order,
 //! for the server it is meant for.
 
-use super::engine::{self, Config, RunError, Sink};
+use super::engine::{self, Config, RunError, Sink, Source};
 use super::{Counts, MAX_BYTES, MAX_ELEMS, Mode, Plan, Server};
 use crate::filter::Filter;
 use crate::format::record::Options;
@@ -117,10 +117,15 @@ impl Job {
                 start_at: 0,
                 redo: Default::default(),
             };
-            let (counts, r) =
-                engine::run(dump.data(), self.read, &plan, &cfg, &pool, sink, &|x, y| {
-                    dump.release(x, y)
-                });
+            let (counts, r) = engine::run(
+                dump.data(),
+                Source::Skim(self.read),
+                &plan,
+                &cfg,
+                &pool,
+                sink,
+                &|x, y| dump.release(x, y),
+            );
             let (oddities, error) = match r {
                 Ok(t) => (t.oddities, None),
                 Err(e) => (Oddities::default(), Some(e)),

@@ -74,8 +74,6 @@ impl BufPool {
 /// The sending end for one unit of work (a chunk of keys).
 pub struct Out<'s> {
     pub(crate) buf: Vec<u8>,
-    /// Pieces handed on so far.
-    pub(crate) sent: u64,
     piece: usize,
     input: &'s [u8],
     pool: &'s BufPool,
@@ -85,6 +83,9 @@ pub struct Out<'s> {
     asking: bool,
     /// Plain strings are gathered into `MSET`s (see [`Out::with_groups`]).
     groups: Option<Groups>,
+    /// Where the key being written began in `buf` (0: in an earlier piece); `None`
+    /// between keys. What [`Out::drop_unfinished`] drops.
+    open: Option<usize>,
     send: &'s mut dyn FnMut(Seg) -> Result<()>,
 }
 
@@ -110,13 +111,13 @@ impl<'s> Out<'s> {
     ) -> Self {
         Out {
             buf: pool.get(piece + (64 << 10)),
-            sent: 0,
             piece,
             input,
             pool,
             marks: None,
             asking: false,
             groups: None,
+            open: None,
             send,
         }
     }
@@ -186,12 +187,13 @@ impl<'s> Out<'s> {
         marks[last].cmds += 1;
     }
 
-    /// Drops what the key being written wrote, if it began (an error in it): its mark and
-    /// its bytes. The keys before it, in a group still open among them, stay whole.
+    /// Drops what the key being written wrote, if it began (an error in it): its bytes
+    /// and its mark. The keys before it stay whole, in an `MSET` still being gathered too.
     pub fn drop_unfinished(&mut self) {
-        let Some(marks) = &mut self.marks else { return };
-        if let Some(m) = marks.pop_if(|m| !m.end) {
-            self.buf.truncate(m.at);
+        let Some(at) = self.open.take() else { return };
+        self.buf.truncate(at);
+        if let Some(m) = &mut self.marks {
+            m.pop_if(|m| !m.end);
         }
     }
 
@@ -208,12 +210,12 @@ impl<'s> Out<'s> {
         self
     }
 
-    /// The commands that follow belong to the key at `record`, named `name` (see [`Mark`]).
     /// Whether pieces carry key marks (then a key's slot is wanted: [`Out::begin_key`]).
     pub fn marked(&self) -> bool {
         self.marks.is_some()
     }
 
+    /// The commands that follow belong to the key at `record`, named `name` (see [`Mark`]).
     pub fn begin_key(&mut self, record: usize, slot: Option<u16>, name: &[u8]) {
         self.close_group();
         self.push_mark(record, slot, name);
@@ -223,6 +225,7 @@ impl<'s> Out<'s> {
     }
 
     fn push_mark(&mut self, record: usize, slot: Option<u16>, name: &[u8]) {
+        self.open = Some(self.buf.len());
         if let Some(m) = &mut self.marks {
             let name = (record != usize::MAX).then(|| name.into());
             let at = self.buf.len();
@@ -249,14 +252,7 @@ impl<'s> Out<'s> {
         if let Some(m) = self.marks.as_mut().and_then(|m| m.last_mut()) {
             m.end = true;
         }
-    }
-
-    /// Drops what was written since `at` (with the marks that start there or later).
-    pub fn truncate(&mut self, at: usize) {
-        self.buf.truncate(at);
-        if let Some(m) = &mut self.marks {
-            m.retain(|m| m.at < at);
-        }
+        self.open = None;
     }
 
     /// `PEXPIREAT key ms`: an absolute expiry, so a replay later than the dump keeps it.
@@ -314,7 +310,10 @@ impl<'s> Out<'s> {
                     done
                 }
             };
-            self.sent += 1;
+            if let Some(o) = &mut self.open {
+                // the key being written continues in the next piece
+                *o = 0;
+            }
             (self.send)(Seg::Bytes(full, marks))?;
         }
         Ok(())
@@ -323,7 +322,6 @@ impl<'s> Out<'s> {
     /// Sends `input[r]` by reference, after what is buffered.
     pub fn mapped(&mut self, r: Range<usize>) -> Result<()> {
         self.flush()?;
-        self.sent += 1;
         (self.send)(Seg::Mapped(r))
     }
 

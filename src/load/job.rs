@@ -11,7 +11,7 @@ use super::checkpoint::{self, Checkpoint};
 use super::sink::{CheckpointAt, FileLoad};
 use super::survey::{Survey, survey};
 use super::{Conflict, Error, Finish, Pool, Report};
-use crate::convert::engine::{self, Config, RunError};
+use crate::convert::engine::{self, Config, RunError, Source};
 use crate::convert::{MAX_BYTES, MAX_ELEMS, Mode, Plan};
 use crate::filter::Filter;
 use crate::format::record::Options;
@@ -466,14 +466,12 @@ impl Job {
         let opts = self.read.allow_duplicate_keys(true).no_checksum(true);
         let cfg = Config { stop: stop.clone(), piece: LOAD_PIECE, ..self.cfg.clone() };
         let release = |x, y| d.dump.release(x, y);
-        let (counts, r) = match (d.survey.trailer, &d.damage) {
+        let source = match (d.survey.trailer, &d.damage) {
             // the pre-pass read the whole dump: its cuts stand for the engine's skim
-            (Some(t), None) => {
-                let cuts = &d.survey.cuts;
-                engine::run_cut(data, cuts, t, &plan, &cfg, threads, &mut fl, &release)
-            }
-            _ => engine::run(data, opts, &plan, &cfg, threads, &mut fl, &release),
+            (Some(t), None) => Source::Cuts(&d.survey.cuts, t),
+            _ => Source::Skim(opts),
         };
+        let (counts, r) = engine::run(data, source, &plan, &cfg, threads, &mut fl, &release);
         let how = match (stop.requested(), &r) {
             // after a stop, what is left of the grace since the signal (several dumps wait in turn)
             (Some(_), _) => Finish::Stop(crate::stop::grace_left(self.stop_grace)),

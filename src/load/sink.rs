@@ -203,20 +203,23 @@ impl<'a, 't> FileLoad<'a, 't> {
         // write starts (a joined key goes with the key whose command it shares)
         let window = self.t.window;
         let step = (window / 2).max(16 << 10);
+        let node = &mut self.t.nodes[i];
+        let mut send = |part: &[u8], run: Vec<Expect>| {
+            node.wait_below(window.saturating_sub(part.len()));
+            node.send_many(part, run);
+        };
         let (mut from, mut len, mut run) = (0, 0, Vec::new());
         for e in es {
             len += e.bytes;
             let boundary = !e.joined;
             run.push(e);
             if len >= step && boundary {
-                self.t.nodes[i].wait_below(window.saturating_sub(len));
-                self.t.nodes[i].send_many(&bytes[from..from + len], run.drain(..));
+                send(&bytes[from..from + len], std::mem::take(&mut run));
                 (from, len) = (from + len, 0);
             }
         }
         if !run.is_empty() || from < bytes.len() {
-            self.t.nodes[i].wait_below(window.saturating_sub(len));
-            self.t.nodes[i].send_many(&bytes[from..], run);
+            send(&bytes[from..], run);
         }
         let slot = &mut self.gathered[i].0;
         if slot.capacity() == 0 {
@@ -373,8 +376,7 @@ impl FileLoad<'_, '_> {
             return Ok(());
         }
         let tag = Tag::Key { file: self.file, record: m.record, db: self.db };
-        let (cmds, end, joined) = (m.cmds, m.end, m.joined);
-        let e = Expect { tag, cmds, bytes: piece.len(), end, joined };
+        let e = Expect { tag, cmds: m.cmds, bytes: piece.len(), end: m.end, joined: m.joined };
         self.gather(i, piece, e);
         self.cur = Some(i);
         Ok(())

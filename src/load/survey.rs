@@ -158,7 +158,7 @@ fn walk<'a>(
             Record::Eof(t) => {
                 s.oddities = t.oddities;
                 s.trailer = Some(*t);
-                s.cuts.extend(cutter.finish());
+                s.cuts.extend(cutter.close());
             }
             Record::Function(_) | Record::ModuleAux { .. } => {
                 s.cuts.extend(cutter.item(at, r.pos(), None).into_iter().flatten());
@@ -166,7 +166,7 @@ fn walk<'a>(
             Record::Key(k) => {
                 s.cuts.extend(cutter.item(at, k.end(), Some(k.db())).into_iter().flatten());
             }
-            Record::Template(_) => s.cuts.extend(cutter.gap()),
+            Record::Template(_) => s.cuts.extend(cutter.close()),
             _ => {}
         }
         let Record::Key(k) = rec else { continue };

@@ -81,15 +81,10 @@ impl Fingerprints {
 }
 
 impl KeyNames {
-    #[inline]
-    fn fingerprint(&self, db: u64, name: &[u8]) -> u64 {
-        self.hasher.of(db, name)
-    }
-
     /// Records the key `name` (as stored) of database `db`.
     pub fn record(&mut self, db: u64, name: &RStr<'_>) -> Result<()> {
         let mut buf = std::mem::take(&mut self.buf);
-        let h = self.fingerprint(db, name.bytes(&mut buf)?);
+        let h = self.hasher.of(db, name.bytes(&mut buf)?);
         self.buf = buf;
         self.add(h);
         Ok(())
@@ -165,7 +160,7 @@ impl KeyNames {
             let Record::Key(k) = rec else { continue };
             n += 1;
             let name = k.raw_name().bytes(&mut buf)?;
-            let h = self.fingerprint(k.db(), name);
+            let h = self.hasher.of(k.db(), name);
             if !candidates.contains(&h) {
                 continue;
             }
@@ -353,10 +348,10 @@ mod tests {
     #[test]
     fn fingerprints_differ_by_database_and_are_never_zero() {
         let k = KeyNames::default();
-        assert_ne!(k.fingerprint(0, b"a"), k.fingerprint(1, b"a"));
-        assert_ne!(k.fingerprint(0, b"a"), k.fingerprint(0, b"b"));
+        assert_ne!(k.hasher.of(0, b"a"), k.hasher.of(1, b"a"));
+        assert_ne!(k.hasher.of(0, b"a"), k.hasher.of(0, b"b"));
         for i in 0..1000u64 {
-            assert_ne!(k.fingerprint(i, &i.to_le_bytes()), 0);
+            assert_ne!(k.hasher.of(i, &i.to_le_bytes()), 0);
         }
     }
 

@@ -514,10 +514,7 @@ impl<'a> Reader<'a> {
                 let mut c = self.c;
                 c.set_pos(start + 1);
                 if c.string().is_ok() && c.skip_string().is_ok() {
-                    if start - self.crc_upto >= CRC_STEP {
-                        self.advance_crc(start);
-                    }
-                    self.prefetch_ahead();
+                    self.before_record();
                     self.c = c;
                     return Ok(Some(Step::PlainString { start, end: c.pos() }));
                 }
@@ -532,10 +529,7 @@ impl<'a> Reader<'a> {
         if self.done {
             return Ok(None);
         }
-        if self.c.pos() - self.crc_upto >= CRC_STEP {
-            self.advance_crc(self.c.pos());
-        }
-        self.prefetch_ahead();
+        self.before_record();
         let c = &mut self.c;
         let start = c.pos();
         let (mut expire_ms, mut idle, mut freq) = (None, None, None);
@@ -619,6 +613,16 @@ impl<'a> Reader<'a> {
                 }
             }
         }
+    }
+
+    /// What comes before reading each record: the checksum catches up with the position
+    /// when it has fallen [`CRC_STEP`] behind, and the bytes ahead are prefetched.
+    #[inline]
+    fn before_record(&mut self) {
+        if self.c.pos() - self.crc_upto >= CRC_STEP {
+            self.advance_crc(self.c.pos());
+        }
+        self.prefetch_ahead();
     }
 
     /// Touches the bytes ahead of the cursor so that the next records' pages are in cache
