@@ -160,18 +160,17 @@ pub fn compare_keyspaces(
         }
         let (da, dbb) = (ka.dbs.get(&db).unwrap_or(&empty), kb.dbs.get(&db).unwrap_or(&empty));
         if da.keys().ne(dbb.keys()) {
-            let missing: Vec<_> = da
-                .keys()
-                .filter(|k| !dbb.contains_key(*k))
-                .take(10)
-                .map(|k| String::from_utf8_lossy(k))
-                .collect();
-            let extra: Vec<_> = dbb
-                .keys()
-                .filter(|k| !da.contains_key(*k))
-                .take(10)
-                .map(|k| String::from_utf8_lossy(k))
-                .collect();
+            // up to 10 names one side has and the other lacks
+            let only = |x: &std::collections::BTreeMap<Vec<u8>, _>,
+                        y: &std::collections::BTreeMap<Vec<u8>, _>|
+             -> Vec<String> {
+                x.keys()
+                    .filter(|k| !y.contains_key(*k))
+                    .take(10)
+                    .map(|k| String::from_utf8_lossy(k).into_owned())
+                    .collect()
+            };
+            let (missing, extra) = (only(da, dbb), only(dbb, da));
             diffs.push(format!(
                 "db {db}: {} keys vs {}; missing {missing:?}, extra {extra:?}",
                 da.len(),
