@@ -1,5 +1,6 @@
 //! The selection stage: which keys a command works on (`--db`, `--key GLOB`, `--type`,
-//! their `--exclude-*` counterparts, and expired keys).
+//! their `--exclude-*` counterparts, and expired keys), and the name and db each goes out
+//! under ([`crate::rename`]).
 
 use std::borrow::Cow;
 
@@ -99,9 +100,8 @@ fn class(pat: &[u8], p: usize, c: u8) -> Option<(bool, usize)> {
 ///
 /// A key is kept when its db, name and type match an inclusion of each kind (an empty list
 /// matches everything), none of the exclusions matches, and its expiry has not passed
-/// (unless `include_expired`). [`Verdict::Keep`] carries the name the key goes out under:
-/// today always its own; a renaming rule will return another one there, without the
-/// commands changing.
+/// (unless `include_expired`). The rules look at a key's own db and name; [`Verdict::Keep`]
+/// carries the name it goes out under (`rename`), and [`Filter::dest_db`] its db.
 #[derive(Clone, Debug, Default)]
 pub struct Filter {
     pub dbs: Vec<u64>,
@@ -115,6 +115,8 @@ pub struct Filter {
     pub include_expired: bool,
     /// "Now" in Unix ms for expiry decisions.
     pub now_ms: i64,
+    /// The names and dbs selected keys go out under.
+    pub rename: crate::rename::Rename,
 }
 
 /// What the selection stage decided for one key.
@@ -170,6 +172,11 @@ impl Filter {
         !self.include_expired && matches!(expire_ms, Some(e) if e < self.now_ms)
     }
 
+    /// The db a selected key of `db` goes to (`--map-db`; `--to-db` is the target's).
+    pub fn dest_db(&self, db: u64) -> u64 {
+        self.rename.db(db)
+    }
+
     /// Whether the db, name and type rules select the key `k` named `name` (expiry apart).
     pub fn selects(&self, k: &Key<'_>, name: &[u8]) -> bool {
         if !self.db(k.db()) || !self.key(name) {
@@ -216,6 +223,7 @@ impl Filter {
         if self.include_expired {
             parts.push("--include-expired".into());
         }
+        parts.extend(self.rename.describe());
         if parts.is_empty() { "all keys".into() } else { parts.join(" ") }
     }
 
@@ -230,7 +238,7 @@ impl Filter {
         if !self.selects(k, name) {
             return Verdict::Filtered;
         }
-        Verdict::Keep(Cow::Borrowed(name))
+        Verdict::Keep(self.rename.name(name))
     }
 }
 
@@ -283,6 +291,7 @@ mod tests {
             exclude_types: vec![],
             include_expired: false,
             now_ms: 1000,
+            rename: Default::default(),
         };
         assert!(f.db(0) && !f.db(1) && !f.db(2));
         assert!(f.key(b"user:1") && !f.key(b"user:tmp:1") && !f.key(b"other"));

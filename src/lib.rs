@@ -26,6 +26,7 @@ pub mod job;
 pub mod load;
 pub mod net;
 pub mod output;
+pub mod rename;
 pub mod resp;
 pub mod server;
 pub mod slot;

@@ -57,12 +57,31 @@ pub struct FilterArgs {
     /// them when it loads the file).
     #[arg(long)]
     pub include_expired: bool,
+    /// Keys whose name begins with FROM go out under TO and the rest of the name
+    /// (repeatable; the longest FROM that matches wins; \\= for an = in FROM). The other
+    /// options select by the name in the dump; a cluster slot is the new name's.
+    #[arg(long = "rename-prefix", value_name = "FROM=TO", value_parser = rdbshift::rename::parse_prefix)]
+    pub rename_prefixes: Vec<(Vec<u8>, Vec<u8>)>,
+    /// Keys whose name matches PATTERN (literal text and * captures) go out under
+    /// TEMPLATE, with $1..$9 for the captures (repeatable; the first that matches wins,
+    /// before any --rename-prefix): 'user:*:profile=profile:$1'.
+    #[arg(long = "rename-key", value_name = "PATTERN=TEMPLATE", value_parser = rdbshift::rename::Pattern::parse)]
+    pub rename_keys: Vec<rdbshift::rename::Pattern>,
+    /// The keys of db SRC go to db DST (repeatable; --db and --exclude-db select by the
+    /// dump's db).
+    #[arg(long = "map-db", value_name = "SRC=DST", value_parser = rdbshift::rename::parse_db)]
+    pub map_dbs: Vec<(u64, u64)>,
 }
 
 impl FilterArgs {
-    pub fn filter(&self) -> Filter {
+    pub fn filter(&self) -> Result<Filter, String> {
         let globs = |g: &[String]| g.iter().map(|g| g.as_bytes().to_vec()).collect();
-        Filter {
+        let rename = rdbshift::rename::Rename::new(
+            self.rename_keys.clone(),
+            self.rename_prefixes.clone(),
+            self.map_dbs.clone(),
+        )?;
+        Ok(Filter {
             dbs: self.dbs.clone(),
             exclude_dbs: self.exclude_dbs.clone(),
             globs: globs(&self.keys),
@@ -71,7 +90,8 @@ impl FilterArgs {
             exclude_types: self.exclude_types.clone(),
             include_expired: self.include_expired,
             now_ms: rdbshift::filter::now_ms(),
-        }
+            rename,
+        })
     }
 }
 

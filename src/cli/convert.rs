@@ -99,7 +99,7 @@ pub fn run(a: ConvertArgs) -> CliResult {
         .batches(a.batch_elements, a.batch_bytes)
         .skip_functions(a.skip_functions)
         .engine(a.threads, a.chunk_bytes)
-        .filter(a.filter.filter())
+        .filter(a.filter.filter()?)
         .read_options(a.read.options());
     let started = std::time::Instant::now();
     let stop = Stop::on_signals();

@@ -28,7 +28,7 @@ pub struct InfoArgs {
 
 pub fn run(a: InfoArgs) -> CliResult {
     let mut code = 0;
-    let filter = a.filter.filter();
+    let filter = a.filter.filter()?;
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     for f in &a.files {

@@ -55,7 +55,7 @@ pub fn run(a: InspectArgs) -> CliResult {
     };
     let mut output = open_output(a.output.as_deref(), &a.files)?;
     let out = &mut output.w;
-    let filter = a.filter.filter();
+    let filter = a.filter.filter()?;
     let mut written = 0u64;
     if a.format == Format::Json {
         out.write_all(b"[")?;

@@ -30,7 +30,7 @@ pub struct LoadArgs {
     #[arg(long, value_enum)]
     mode: Option<LoadMode>,
     /// Put every key into this database (a cluster has only db 0).
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", conflicts_with = "map_dbs")]
     to_db: Option<u64>,
     /// Decoding threads (default: all cores).
     #[arg(long, value_name = "N")]
@@ -135,7 +135,7 @@ pub fn run(a: LoadArgs) -> CliResult {
         .merge_dbs(a.merge_dbs)
         .salvage(a.salvage)
         .stop_grace(Duration::from_secs(a.stop_grace))
-        .filter(a.filter.filter())
+        .filter(a.filter.filter()?)
         .read_options(a.read.options());
     let stop = Stop::on_signals();
     let bar = Bar::for_stderr();

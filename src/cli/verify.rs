@@ -20,7 +20,7 @@ pub struct VerifyArgs {
     target: String,
     /// Look for every dump key in this database, as `load --to-db N` put it there (a
     /// cluster has only db 0).
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", conflicts_with = "map_dbs")]
     to_db: Option<u64>,
     /// Check about N keys, spread evenly over the selected keys of the dumps, instead of all.
     #[arg(long, value_name = "N")]
@@ -58,7 +58,7 @@ pub fn run(a: VerifyArgs) -> CliResult {
         .sample(a.sample)
         .extra(a.extra)
         .pel_exact(a.pel_exact)
-        .filter(a.filter.filter())
+        .filter(a.filter.filter()?)
         .read_options(a.read.options());
     let outcome = match job.run() {
         Ok(o) => o,

@@ -468,7 +468,9 @@ pub fn run<'a, E: std::error::Error + 'static>(
             pool.in_place_scope_fifo(|s| {
                 let mut dispatch = |chunk: Chunk<'a>| {
                     let (tx, rx) = sync_channel(SEGS_QUEUED);
-                    if otx.send(Slot::Chunk { db: chunk.cut.db, end: chunk.cut.end, rx }).is_err() {
+                    // the db its keys go to (`--map-db`)
+                    let db = chunk.cut.db.map(|d| plan.filter.dest_db(d));
+                    if otx.send(Slot::Chunk { db, end: chunk.cut.end, rx }).is_err() {
                         return false;
                     }
                     s.spawn_fifo(move |_| {

@@ -155,7 +155,7 @@ impl<'f, 'w> KeyJson<'f, 'w> {
             o.push(b',');
         }
         o.extend_from_slice(b"\"db\":");
-        num(&mut o, k.db());
+        num(&mut o, filter.dest_db(k.db()));
         o.extend_from_slice(b",\"key\":");
         if !json_text(&mut o, name) {
             o.extend_from_slice(b",\"key_base64\":\"");

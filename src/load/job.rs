@@ -178,6 +178,13 @@ impl Job {
     /// outcome.
     pub fn run(mut self, progress: &dyn Progress, stop: &Stop) -> Result<Outcome, Error> {
         let started = Instant::now();
+        if let Some(db) = self.dest_db()
+            && self.filter.rename.maps_dbs()
+        {
+            return Err(Error::Refused(format!(
+                "--map-db and a target db ({db}, from --to-db or the URL) both say where keys go: give one"
+            )));
+        }
         let ckpt = match &self.checkpoint {
             Some((p, interval)) => {
                 let mut c = Checkpoint::open(p)?;
@@ -222,7 +229,10 @@ impl Job {
         // every db keys go to exists, before anything is sent
         let target_dbs: BTreeSet<u64> = match self.dest_db() {
             Some(db) => [db].into(),
-            None => dumps.iter().flat_map(|d| d.survey.selected_dbs.iter().copied()).collect(),
+            None => dumps
+                .iter()
+                .flat_map(|d| d.survey.selected_dbs.iter().map(|&db| self.filter.dest_db(db)))
+                .collect(),
         };
         pool.check_dbs(&target_dbs.into_iter().collect::<Vec<_>>())?;
         let threads = rayon::ThreadPoolBuilder::new()
@@ -294,17 +304,31 @@ impl Job {
             offsets.extend(p.failed.iter().map(|x| x.0));
         }
         let release = |x, y| dump.release(x, y);
-        // name collisions between dbs matter only when several dbs are merged, which a first
-        // pass tells: the names are gathered in a second one only then
+        // names that collide (several dbs merged into one, or renames) matter only when
+        // keys go out elsewhere than they are, which a first pass tells: the names are
+        // gathered in a second one only then
         let chunk_bytes = self.cfg.chunk_bytes;
+        let dest = |db| self.dest_db().unwrap_or(self.filter.dest_db(db));
         let first =
-            match survey(data, self.read, &self.filter, &offsets, false, chunk_bytes, &release) {
+            match survey(data, self.read, &self.filter, &offsets, None, chunk_bytes, &release) {
                 (s, None)
-                    if self.dest_db().is_some() && self.merge_dbs && s.selected_dbs.len() > 1 =>
+                    if self.filter.rename.is_active()
+                        || (self.dest_db().is_some()
+                            && self.merge_dbs
+                            && s.selected_dbs.len() > 1) =>
                 {
                     // the first pass proved the structure, the checksum and the key names unique
                     let names_only = self.read.no_checksum(true).allow_duplicate_keys(true);
-                    survey(data, names_only, &self.filter, &offsets, true, chunk_bytes, &release)
+                    let merge: &dyn Fn(u64) -> u64 = &dest;
+                    survey(
+                        data,
+                        names_only,
+                        &self.filter,
+                        &offsets,
+                        Some(merge),
+                        chunk_bytes,
+                        &release,
+                    )
                 }
                 other => other,
             };
@@ -369,7 +393,7 @@ impl Job {
                     .map(|n| format!("{:?}", String::from_utf8_lossy(n)))
                     .collect();
                 progress.note(&format!(
-                    "warning: {}: {} key name(s) occur in more than one of the merged dbs; the last one wins: {}",
+                    "warning: {}: {} key(s) go out under a name another key of the same db also goes out under (merged dbs or renames); the last one sent wins: {}",
                     path.display(),
                     d.survey.collision_count,
                     names.join(", ")

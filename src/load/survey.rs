@@ -44,7 +44,8 @@ impl Survey {
 
 /// Surveys `data`; on damage, what was found before it comes with the error. `offsets`: checkpoint offsets that must each be a key record's start
 /// (or one past it: a checkpoint records "after this key"), or the file's length.
-/// `merge`: find names that occur in more than one selected db. `chunk_bytes`: the size of
+/// `merge`: where each db's keys go; when given, find the selected keys that go out under
+/// the same name into the same db as another key (several dbs merged into one, or renames). `chunk_bytes`: the size of
 /// the engine's chunks ([`Survey::cuts`]).
 #[allow(clippy::too_many_arguments, reason = "the survey's inputs, passed through once")]
 pub fn survey<'a>(
@@ -52,7 +53,7 @@ pub fn survey<'a>(
     opts: Options,
     filter: &Filter,
     offsets: &[u64],
-    merge: bool,
+    merge: Option<&dyn Fn(u64) -> u64>,
     chunk_bytes: usize,
     release: &(dyn Fn(usize, usize) + Sync),
 ) -> (Survey, Option<Error>) {
@@ -121,7 +122,7 @@ struct Walk<'a, 'f> {
     opts: Options,
     filter: &'f Filter,
     offsets: &'f [u64],
-    merge: bool,
+    merge: Option<&'f dyn Fn(u64) -> u64>,
     chunk_bytes: usize,
     release: &'f (dyn Fn(usize, usize) + Sync),
 }
@@ -137,7 +138,7 @@ fn walk<'a>(
     let mut want: BTreeSet<u64> =
         offsets.iter().copied().filter(|&o| o != data.len() as u64).collect();
     let mut behind = crate::input::Behind::new(release);
-    // name hash -> (db, record) of its first occurrence, for merges
+    // hash of (db, name) a key goes out under -> the record of the first key to do so
     let mut seen: HashMap<u64, (u64, usize)> = HashMap::new();
     let hasher = std::collections::hash_map::RandomState::new();
     let mut name = Vec::new();
@@ -194,31 +195,40 @@ fn walk<'a>(
         if cur.is_some_and(|c| !c.2) {
             continue;
         }
-        if merge {
+        if let Some(dest) = merge {
             let n = match k.raw_name().bytes(&mut name) {
                 Ok(n) => n,
                 Err(e) => break Err(k.context(e)),
             };
+            if !filter.selects(k, n) || filter.expired(k.expire_ms()) {
+                continue;
+            }
+            let out = filter.rename.name(n);
             let mut h = hasher.build_hasher();
-            h.write(n);
-            let hv = h.finish();
-            match seen.get(&hv) {
-                Some(&(db, _)) if db == k.db() => {}
-                Some(&(_, first)) => {
-                    // confirm: the first key's name, read again
-                    let same = match Reader::resume(data, r.header, first, 0).next_record() {
-                        Ok(Some(Record::Key(f))) => f.name().map(|f| f == n).unwrap_or(false),
+            h.write_u64(dest(db));
+            h.write(&out);
+            match seen.entry(h.finish()) {
+                std::collections::hash_map::Entry::Vacant(v) => {
+                    v.insert((db, k.start()));
+                }
+                std::collections::hash_map::Entry::Occupied(first) => {
+                    // confirm: the first key, read again, goes out the same way and is
+                    // another key (a name twice in one db is the duplicate-key check's)
+                    let (fdb, at) = *first.get();
+                    let same = match Reader::resume(data, r.header, at, fdb).next_record() {
+                        Ok(Some(Record::Key(f))) => f.name().is_ok_and(|f| {
+                            dest(fdb) == dest(db)
+                                && *filter.rename.name(&f) == *out
+                                && (fdb != db || f != n)
+                        }),
                         _ => false,
                     };
                     if same {
                         s.collision_count += 1;
                         if s.collisions.len() < 20 {
-                            s.collisions.push(n.to_vec());
+                            s.collisions.push(out.into_owned());
                         }
                     }
-                }
-                None => {
-                    seen.insert(hv, (k.db(), k.start()));
                 }
             }
         }

@@ -57,7 +57,10 @@ impl Verifier {
         } else if let Some(d) = self.settings.to_db {
             vec![d]
         } else if !self.filter.dbs.is_empty() {
-            self.filter.dbs.clone()
+            let mut d: Vec<u64> = self.filter.dbs.iter().map(|&d| self.filter.dest_db(d)).collect();
+            d.sort();
+            d.dedup();
+            d
         } else {
             self.dbs.iter().copied().collect()
         };
@@ -88,7 +91,13 @@ impl Verifier {
                     let mut found: Vec<&[u8]> = keys
                         .iter()
                         .filter_map(Reply::bytes)
-                        .filter(|k| ours(k) && self.filter.key(k) && !set.contains(db, k))
+                        // a renamed key's glob was about its name in the dump, which the
+                        // target's name no longer tells: then every name is looked at
+                        .filter(|k| {
+                            ours(k)
+                                && (self.filter.rename.names() || self.filter.key(k))
+                                && !set.contains(db, k)
+                        })
                         .collect();
                     if self.filter.by_type() && !found.is_empty() {
                         let mut c = Cmds::default();

@@ -87,6 +87,13 @@ impl Job {
     /// Runs the verification. `Err` when it could not start (the target, a db a cluster
     /// lacks); what differs is in the outcome.
     pub fn run(self) -> Result<Outcome, Error> {
+        if let Some(db) = self.to_db
+            && self.filter.rename.maps_dbs()
+        {
+            return Err(Error::Other(format!(
+                "--map-db and a target db ({db}, from --to-db or the URL) both say where keys are: give one"
+            )));
+        }
         let p = Peers::connect(self.target.clone())?;
         if p.is_cluster() && self.to_db.is_some_and(|d| d != 0) {
             return Err(Error::Other("a cluster has only db 0 (--to-db or the URL's /db)".into()));

@@ -110,15 +110,15 @@ pub fn selected(filter: &Filter, k: &Key, name: &[u8]) -> bool {
     filter.selects(k, name)
 }
 
-/// A quick skim of a dump: the dbs that hold keys the filters select, and how many keys
-/// they select (for `--sample`, and for a cluster, which has only db 0).
+/// A quick skim of a dump: the dbs the keys the filters select go to (`--map-db`), and how
+/// many keys they select (for `--sample`, and for a cluster, which has only db 0).
 pub fn survey(data: &[u8], opts: Options, filter: &Filter) -> Result<(BTreeSet<u64>, u64), Error> {
     let mut r = Reader::new(data, opts)?;
     let (mut dbs, mut n) = (BTreeSet::new(), 0);
     while let Some(rec) = r.next_record()? {
         let Record::Key(k) = rec else { continue };
         if selected(filter, &k, &k.name()?) {
-            dbs.insert(k.db());
+            dbs.insert(filter.dest_db(k.db()));
             n += 1;
         }
     }
@@ -181,12 +181,17 @@ impl Verifier {
             if !self.filter.db(k.db()) {
                 continue;
             }
-            let db = self.settings.to_db.unwrap_or(k.db());
+            let db = self.settings.to_db.unwrap_or(self.filter.dest_db(k.db()));
             self.dbs.insert(db);
             let name = k.name()?;
             if !selected(&self.filter, &k, &name) {
                 continue;
             }
+            // the name it was loaded under (`--rename-*`)
+            let name = match self.filter.rename.name(&name) {
+                std::borrow::Cow::Borrowed(_) => name,
+                std::borrow::Cow::Owned(n) => n,
+            };
             if self.p.is_cluster() && db != 0 {
                 return Err(Error::Other(format!(
                     "key {} is in db {db}, and a cluster has only db 0: choose a db with --db N and map it with --to-db 0",
