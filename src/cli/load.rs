@@ -6,6 +6,7 @@ use std::time::Duration;
 use clap::Args;
 use rdbshift::convert::Mode;
 use rdbshift::job::Stop;
+use rdbshift::load::throttle::Limits;
 use rdbshift::load::{Job, checkpoint};
 use rdbshift::net::url::redact;
 use rdbshift::output::{OutFile, Role, check_roles};
@@ -17,6 +18,7 @@ use super::{
 };
 
 #[derive(Args)]
+#[command(group = clap::ArgGroup::new("limit").multiple(true).args(["max_ops", "max_bytes"]))]
 pub struct LoadArgs {
     /// RDB files to load (one per source shard), one after the other.
     #[arg(required = true)]
@@ -40,6 +42,21 @@ pub struct LoadArgs {
     /// round trip: at most one window is in flight per round trip).
     #[arg(long, value_name = "BYTES")]
     window: Option<usize>,
+    /// Send at most N operations per second over all nodes (each node with --per-node): a
+    /// command is one, an MSET one per key it sets.
+    #[arg(long, value_name = "N", value_parser = positive_rate)]
+    max_ops: Option<f64>,
+    /// Send at most RATE bytes per second over all nodes (each node with --per-node):
+    /// 50MB, 512KiB, 1G (K, M, G are powers of 1000; KiB, MiB, GiB of 1024).
+    #[arg(long, value_name = "RATE", value_parser = rdbshift::load::throttle::Limits::parse_rate)]
+    max_bytes: Option<f64>,
+    /// --max-ops and --max-bytes limit each node apart.
+    #[arg(long, requires = "limit")]
+    per_node: bool,
+    /// Back off when a node's acknowledgements take longer than MS: its window halves
+    /// (down to 16 KiB), and grows back once they take less than half of it.
+    #[arg(long, value_name = "MS")]
+    max_latency: Option<u64>,
     /// Bytes of the file per unit of parallel work (tuning and tests).
     #[arg(long, value_name = "BYTES", hide = true)]
     chunk_bytes: Option<usize>,
@@ -92,6 +109,13 @@ pub struct LoadArgs {
     read: ReadArgs,
 }
 
+fn positive_rate(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(n) if n >= 1.0 && n.is_finite() => Ok(n),
+        _ => Err(format!("{s:?}: expected a number of operations per second, at least 1")),
+    }
+}
+
 pub fn run(a: LoadArgs) -> CliResult {
     let url = a.conn.url(&a.target)?;
     // what is read and written is checked first: no two roles may name one file
@@ -129,6 +153,12 @@ pub fn run(a: LoadArgs) -> CliResult {
         .to_db(a.to_db)
         .engine(a.threads, a.chunk_bytes)
         .window(a.window)
+        .limits(Limits {
+            ops: a.max_ops,
+            bytes: a.max_bytes,
+            per_node: a.per_node,
+            max_latency: a.max_latency.map(Duration::from_millis),
+        })
         .on_conflict(a.on_conflict.into())
         .checkpoint(a.checkpoint.clone(), Duration::from_millis(a.checkpoint_interval_ms))
         .resume(a.skip_failed, a.checkpoint_reset)

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use super::checkpoint::{self, Checkpoint};
 use super::sink::{CheckpointAt, FileLoad};
 use super::survey::{Survey, survey};
+use super::throttle::Limits;
 use super::{Conflict, Error, Finish, Pool, Report};
 use crate::convert::engine::{self, Config, RunError, Source};
 use crate::convert::{MAX_BYTES, MAX_ELEMS, Mode, Plan};
@@ -37,6 +38,7 @@ pub struct Job {
     to_db: Option<u64>,
     cfg: Config,
     window: Option<usize>,
+    limits: Limits,
     on_conflict: Conflict,
     checkpoint: Option<(PathBuf, Duration)>,
     skip_failed: bool,
@@ -94,6 +96,7 @@ impl Job {
             to_db: None,
             cfg: Config::default(),
             window: None,
+            limits: Limits::default(),
             on_conflict: Conflict::Replace,
             checkpoint: None,
             skip_failed: false,
@@ -123,6 +126,11 @@ impl Job {
     /// Unacknowledged bytes allowed per node.
     pub fn window(mut self, bytes: Option<usize>) -> Self {
         self.window = bytes;
+        self
+    }
+    /// Limits on the sender (rates, latency): see [`super::throttle`].
+    pub fn limits(mut self, l: Limits) -> Self {
+        self.limits = l;
         self
     }
     /// What to do with keys that exist on the target.
@@ -226,6 +234,7 @@ impl Job {
         if let Some(w) = self.window {
             pool.set_window(w);
         }
+        pool.set_limits(self.limits);
         // every db keys go to exists, before anything is sent
         let target_dbs: BTreeSet<u64> = match self.dest_db() {
             Some(db) => [db].into(),
@@ -266,6 +275,17 @@ impl Job {
             report.odd.merge(&d.survey.oddities);
         }
         report.seconds = started.elapsed().as_secs_f64();
+        let t = pool.throttle();
+        let (ops_per_second, bytes_per_second) = t.achieved(Instant::now());
+        report.rates = super::report::Rates {
+            limits: *t.limits(),
+            ops: t.ops,
+            bytes: t.bytes,
+            ops_per_second,
+            bytes_per_second,
+            throttled_seconds: t.throttled.as_secs_f64(),
+            latency_backoffs: t.latency_backoffs,
+        };
         report.stopped_by = stop.requested();
         report.close(results.iter().map(|r| r.2).sum());
         let incomplete = results.iter().any(|r| r.1);

@@ -24,6 +24,7 @@ pub mod report;
 mod retry;
 mod sink;
 mod survey;
+pub mod throttle;
 
 pub use job::{Job, Outcome};
 pub use ledger::MAX_ATTEMPTS;

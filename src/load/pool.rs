@@ -7,6 +7,7 @@ use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use super::report::Report;
+use super::throttle::{self, Limits, Throttle};
 use super::{Error, checkpoint};
 use crate::net::node::{Done, Expect, Node, Tag};
 use crate::net::{self, Conn, SlotMap, Url};
@@ -37,6 +38,10 @@ pub struct Pool {
     pub(super) report: Report,
     /// Unacknowledged bytes allowed per node.
     pub(super) window: usize,
+    /// The rate limits, and what they cost.
+    pub(super) throttle: Throttle,
+    /// Per connection under `--max-latency`: its window now, and when it last changed.
+    windows: Vec<(usize, Instant)>,
     /// Keyless commands (`FUNCTION LOAD`) sent so far, resent to a node that reconnects.
     pub(super) globals: Vec<Vec<u8>>,
     /// Plain connections for questions (`--on-conflict`), per node.
@@ -102,6 +107,8 @@ impl Pool {
             slots: SlotMap::default(),
             report: Report::default(),
             window: WINDOW,
+            throttle: Throttle::default(),
+            windows: Vec::new(),
             globals: Vec::new(),
             checkers: Vec::new(),
             inbox: HashMap::new(),
@@ -131,6 +138,58 @@ impl Pool {
     /// Sets the unacknowledged bytes allowed per node (at least 1).
     pub fn set_window(&mut self, bytes: usize) {
         self.window = bytes.max(1);
+    }
+
+    /// Sets the sender's limits.
+    pub fn set_limits(&mut self, l: Limits) {
+        self.throttle = Throttle::new(l);
+    }
+
+    /// What the sender's limits cost so far.
+    pub fn throttle(&self) -> &Throttle {
+        &self.throttle
+    }
+
+    /// Books a write of `ops` operations and `bytes` bytes to connection `i` with the rate
+    /// limits, and waits until it may go (a stop ends the wait). The pool's lock stays
+    /// held: every write of the run waits on the same budget anyway.
+    pub(super) fn pace(&mut self, i: usize, ops: u64, bytes: usize) {
+        let mut wait = self.throttle.book(i, ops, bytes);
+        while !wait.is_zero() && crate::stop::requested().is_none() {
+            let nap = wait.min(Duration::from_millis(100));
+            std::thread::sleep(nap);
+            wait -= nap;
+        }
+    }
+
+    /// Connection `i`'s window: the one asked for, or under `--max-latency` what its
+    /// acknowledgement latency allows (changed at most once per `max_latency`).
+    pub(super) fn window_of(&mut self, i: usize) -> usize {
+        let Some(max) = self.throttle.limits().max_latency else { return self.window };
+        let full = self.window;
+        if self.windows.len() <= i {
+            self.windows.resize(i + 1, (full, Instant::now()));
+        }
+        let (w, at) = self.windows[i];
+        if at.elapsed() < max {
+            return w;
+        }
+        let now = throttle::adapt_window(w, full, self.nodes[i].latency(), max);
+        if now < w {
+            self.throttle.latency_backoffs += 1;
+        }
+        self.windows[i] = (now, Instant::now());
+        now
+    }
+
+    /// Sends `part` (with its entries, `ops` operations) to connection `i` once the rate
+    /// limits allow it and its window has room for it.
+    pub(super) fn send_paced(&mut self, i: usize, part: &[u8], run: Vec<Expect>, ops: u64) {
+        self.pace(i, ops, part.len());
+        let window = self.window_of(i);
+        let node = &mut self.nodes[i];
+        node.wait_below(window.saturating_sub(part.len()));
+        node.send_many(part, run);
     }
 
     /// The index of the connection to `addr` working in `db`, connecting if needed. A

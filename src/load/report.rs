@@ -53,6 +53,49 @@ pub struct Report {
     pub seconds: f64,
     /// The signal that stopped the load, if one did.
     pub stopped_by: Option<i32>,
+    /// What was sent, how fast, and what the limits held back.
+    pub rates: Rates,
+}
+
+/// The sender's rates over the load, and the limits it ran under.
+#[derive(Debug, Default, Clone)]
+pub struct Rates {
+    pub limits: crate::load::throttle::Limits,
+    /// Operations (commands; an `MSET` counts once per key) and bytes sent, retries included.
+    pub ops: u64,
+    pub bytes: u64,
+    pub ops_per_second: f64,
+    pub bytes_per_second: f64,
+    /// Time the rate limits held writes back.
+    pub throttled_seconds: f64,
+    /// Times a node's window was halved for `--max-latency`.
+    pub latency_backoffs: u64,
+}
+
+impl Rates {
+    /// Whether any limit was set.
+    pub fn limited(&self) -> bool {
+        self.limits.rated() || self.limits.max_latency.is_some()
+    }
+
+    /// The limits as the options that set them.
+    pub fn describe_limits(&self) -> String {
+        let l = &self.limits;
+        let mut v = Vec::new();
+        if let Some(o) = l.ops {
+            v.push(format!("--max-ops {o}"));
+        }
+        if let Some(b) = l.bytes {
+            v.push(format!("--max-bytes {b}"));
+        }
+        if l.per_node {
+            v.push("--per-node".into());
+        }
+        if let Some(m) = l.max_latency {
+            v.push(format!("--max-latency {}", m.as_millis()));
+        }
+        v.join(" ")
+    }
 }
 
 impl Report {
@@ -119,6 +162,17 @@ impl Report {
                 r.reconnects
             ),
         ];
+        if r.rates.limited() {
+            let x = &r.rates;
+            v.push(format!(
+                "rates: {:.0} ops/s, {:.1} MB/s; held back {:.1}s by the limits ({}), {} latency backoffs",
+                x.ops_per_second,
+                x.bytes_per_second / 1e6,
+                x.throttled_seconds,
+                x.describe_limits(),
+                x.latency_backoffs
+            ));
+        }
         v.extend(
             self.per_node
                 .iter()
@@ -155,6 +209,24 @@ impl Report {
         );
         let int =
             |o: &mut Vec<u8>, n: u64| o.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
+        let x = &r.rates;
+        let opt = |v: Option<f64>| v.map_or("null".to_string(), |v| format!("{v}"));
+        o.extend_from_slice(
+            format!(
+                ",\"rates\":{{\"ops\":{},\"bytes\":{},\"ops_per_second\":{:.1},\"bytes_per_second\":{:.1},\"throttled_seconds\":{:.3},\"latency_backoffs\":{},\"limits\":{{\"max_ops\":{},\"max_bytes\":{},\"per_node\":{},\"max_latency_ms\":{}}}}}",
+                x.ops,
+                x.bytes,
+                x.ops_per_second,
+                x.bytes_per_second,
+                x.throttled_seconds,
+                x.latency_backoffs,
+                opt(x.limits.ops),
+                opt(x.limits.bytes),
+                x.limits.per_node,
+                x.limits.max_latency.map_or("null".to_string(), |d| d.as_millis().to_string())
+            )
+            .as_bytes(),
+        );
         o.extend_from_slice(b",\"per_node\":");
         json_object(&mut o, &r.per_node, |o, n| {
             o.extend_from_slice(

@@ -164,6 +164,7 @@ impl FileLoad<'_, '_> {
             return Ok(());
         }
         let tag = Tag::Key { file: self.file, record: r.record, db: r.db };
+        self.t.pace(node, cmds as u64, bytes.len());
         self.t.nodes[node]
             .send(&bytes, Some(Expect { tag, cmds, bytes: bytes.len(), end: true, joined: false }));
         Ok(())

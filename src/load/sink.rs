@@ -191,35 +191,33 @@ impl<'a, 't> FileLoad<'a, 't> {
         self.gathered[i].1.push(e);
     }
 
-    /// Sends what was gathered for node `i` (after waiting for room in its window).
+    /// Sends what was gathered for node `i`, within its window and the rate limits.
     fn flush_node(&mut self, i: usize) {
         let Some((bytes, es)) = self.gathered.get_mut(i) else { return };
         if es.is_empty() && bytes.is_empty() {
             return;
         }
         let (bytes, es) = (std::mem::take(bytes), std::mem::take(es));
-        // in writes of at most half the window, each sent once the node's unacknowledged
-        // bytes leave room for it: the window bounds what is in flight, not just when a
-        // write starts (a joined key goes with the key whose command it shares)
-        let window = self.t.window;
-        let step = (window / 2).max(16 << 10);
-        let node = &mut self.t.nodes[i];
-        let mut send = |part: &[u8], run: Vec<Expect>| {
-            node.wait_below(window.saturating_sub(part.len()));
-            node.send_many(part, run);
-        };
-        let (mut from, mut len, mut run) = (0, 0, Vec::new());
+        // in writes of at most half the window (and about 50 ms of a rate limit), each sent
+        // once the node's unacknowledged bytes leave room for it: the window bounds what is
+        // in flight, not just when a write starts (a joined key goes with the key whose
+        // command it shares)
+        let pool = &mut *self.t;
+        let (step_ops, step_bytes) = pool.throttle.limits().step();
+        let step = (pool.window_of(i) / 2).max(8 << 10).min(step_bytes);
+        let (mut from, mut len, mut ops, mut run) = (0, 0, 0u64, Vec::new());
         for e in es {
             len += e.bytes;
+            ops += e.cmds as u64 + e.joined as u64;
             let boundary = !e.joined;
             run.push(e);
-            if len >= step && boundary {
-                send(&bytes[from..from + len], std::mem::take(&mut run));
-                (from, len) = (from + len, 0);
+            if (len >= step || ops >= step_ops) && boundary {
+                pool.send_paced(i, &bytes[from..from + len], std::mem::take(&mut run), ops);
+                (from, len, ops) = (from + len, 0, 0);
             }
         }
         if !run.is_empty() || from < bytes.len() {
-            send(&bytes[from..], run);
+            pool.send_paced(i, &bytes[from..], run, ops);
         }
         let slot = &mut self.gathered[i].0;
         if slot.capacity() == 0 {
@@ -287,6 +285,7 @@ impl FileLoad<'_, '_> {
         // a mapped piece of the key being written: after what was gathered for its node
         if let Some(i) = self.cur {
             self.flush_node(i);
+            self.t.pace(i, 0, bytes.len());
             self.t.nodes[i].send(bytes, None);
         }
         Ok(())

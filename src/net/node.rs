@@ -78,9 +78,72 @@ struct State {
     cur_err: Option<String>,
     done: Vec<Done>,
     dead: Option<Death>,
+    /// Commands ever sent and ever answered on this connection, and per write the count
+    /// its last command brings `sent` to, with when it went out: what acknowledgement
+    /// latency is measured from.
+    sent: u64,
+    answered: u64,
+    writes: VecDeque<(u64, Instant)>,
+    latency: Latency,
+}
+
+/// How long writes took to be acknowledged in full (from the write to its last reply).
+#[derive(Clone, Debug, Default)]
+pub struct Latency {
+    /// The latest write's.
+    pub last: Duration,
+    /// Writes acknowledged, per bucket of [`LATENCY_BUCKETS`] (the last: longer).
+    pub buckets: [u64; LATENCY_BUCKETS.len() + 1],
+    /// Their total, in seconds.
+    pub sum: f64,
+    pub count: u64,
+}
+
+/// Upper bounds of the latency buckets, in seconds.
+pub const LATENCY_BUCKETS: [f64; 12] =
+    [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0];
+
+impl Latency {
+    fn record(&mut self, d: Duration) {
+        let s = d.as_secs_f64();
+        let b = LATENCY_BUCKETS.iter().position(|&le| s <= le).unwrap_or(LATENCY_BUCKETS.len());
+        self.buckets[b] += 1;
+        self.sum += s;
+        self.count += 1;
+        self.last = d;
+    }
+
+    /// Adds another connection's.
+    pub fn merge(&mut self, o: &Latency) {
+        for (a, b) in self.buckets.iter_mut().zip(o.buckets) {
+            *a += b;
+        }
+        self.sum += o.sum;
+        self.count += o.count;
+        self.last = self.last.max(o.last);
+    }
 }
 
 impl State {
+    /// A write of `cmds` commands went out now.
+    fn wrote(&mut self, cmds: u64) {
+        if cmds > 0 {
+            self.sent += cmds;
+            self.writes.push_back((self.sent, Instant::now()));
+        }
+    }
+
+    /// The writes whose last command was answered: their latency.
+    fn acknowledged(&mut self) {
+        while let Some(&(upto, at)) = self.writes.front() {
+            if upto > self.answered {
+                return;
+            }
+            self.writes.pop_front();
+            self.latency.record(at.elapsed());
+        }
+    }
+
     fn owe(&mut self, cmds: u32) {
         if self.cmds == 0 && cmds > 0 {
             self.owing_since = Some(Instant::now());
@@ -154,6 +217,7 @@ impl Node {
             if let Some(e) = e {
                 st.bytes += e.bytes;
                 st.owe(e.cmds);
+                st.wrote(e.cmds as u64);
                 st.q.push_back(e);
             }
             // a key's end that needs no reply (its last command went in an earlier piece)
@@ -171,6 +235,7 @@ impl Node {
         }
         {
             let mut st = self.sh.0.lock().unwrap();
+            let mut cmds = 0;
             for mut e in es {
                 if e.cmds == 0 && !e.end {
                     self.carry += e.bytes;
@@ -179,8 +244,10 @@ impl Node {
                 e.bytes += std::mem::take(&mut self.carry);
                 st.bytes += e.bytes;
                 st.owe(e.cmds);
+                cmds += e.cmds as u64;
                 st.q.push_back(e);
             }
+            st.wrote(cmds);
             pop_complete(&mut st);
             if st.dead.is_some() {
                 return;
@@ -241,7 +308,23 @@ impl Node {
         st.bytes = 0;
         st.cmds = 0;
         st.owing_since = None;
+        st.writes.clear();
+        st.answered = st.sent;
         st.q.drain(..).collect()
+    }
+
+    /// Unacknowledged bytes, and the acknowledgement latency so far.
+    pub fn load(&self) -> (usize, Latency) {
+        let st = self.sh.0.lock().unwrap();
+        (st.bytes, st.latency.clone())
+    }
+
+    /// The latest write's acknowledgement latency: how long it has waited when it is still
+    /// waiting and that is longer (a server slowing down shows before it answers).
+    pub fn latency(&self) -> Duration {
+        let st = self.sh.0.lock().unwrap();
+        let waiting = st.writes.front().map_or(Duration::ZERO, |w| w.1.elapsed());
+        st.latency.last.max(waiting)
     }
 
     pub fn in_flight(&self) -> usize {
@@ -312,6 +395,7 @@ fn answer(st: &mut State, err: Option<String>) -> bool {
     }
     front.cmds -= 1;
     st.cmds = st.cmds.saturating_sub(1);
+    st.answered += 1;
     true
 }
 
@@ -365,6 +449,7 @@ fn read_loop(mut r: ReadHalf, sh: &(Mutex<State>, Condvar), addr: &str, timeout:
                 }
             }
             pop_complete(st);
+            st.acknowledged();
             if st.cmds == 0 {
                 st.owing_since = None;
             }
