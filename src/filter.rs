@@ -179,9 +179,11 @@ impl Filter {
 
     /// Whether the db, name and type rules select the key `k` named `name` (expiry apart).
     pub fn selects(&self, k: &Key<'_>, name: &[u8]) -> bool {
-        if !self.db(k.db()) || !self.key(name) {
-            return false;
-        }
+        self.db(k.db()) && self.key(name) && self.key_type(k)
+    }
+
+    /// Whether the type rules select the key `k`.
+    pub fn key_type(&self, k: &Key<'_>) -> bool {
         if self.by_type() {
             let kind = types::kind(k.ty());
             let mname = (kind == Kind::Module)

@@ -57,6 +57,23 @@ pub struct LoadArgs {
     /// (down to 16 KiB), and grows back once they take less than half of it.
     #[arg(long, value_name = "MS")]
     max_latency: Option<u64>,
+    /// Check everything and print pre-flight (the target, permissions, keys and bytes per
+    /// node, memory), then stop: nothing is sent.
+    #[arg(long)]
+    dry_run: bool,
+    /// Load into a target whose maxmemory-policy may evict keys (refused by default: keys
+    /// could disappear silently during the load).
+    #[arg(long)]
+    allow_eviction: bool,
+    /// The target's version (`7.0`, `valkey-9.1` ...), for a target that denies INFO and
+    /// HELLO; it also replaces what the server says.
+    #[arg(long, value_name = "X.Y", value_parser = rdbshift::server::Server::parse)]
+    target_version: Option<rdbshift::server::Server>,
+    /// The target is a proxy that routes keys itself (twemproxy, Envoy ...): one
+    /// connection, db 0, no cluster commands (also taken when it answers neither INFO nor
+    /// HELLO).
+    #[arg(long)]
+    proxy: bool,
     /// Bytes of the file per unit of parallel work (tuning and tests).
     #[arg(long, value_name = "BYTES", hide = true)]
     chunk_bytes: Option<usize>,
@@ -153,6 +170,9 @@ pub fn run(a: LoadArgs) -> CliResult {
         .to_db(a.to_db)
         .engine(a.threads, a.chunk_bytes)
         .window(a.window)
+        .hints(rdbshift::net::Hints { version: a.target_version, proxy: a.proxy })
+        .allow_eviction(a.allow_eviction)
+        .dry_run(a.dry_run)
         .limits(Limits {
             ops: a.max_ops,
             bytes: a.max_bytes,
@@ -180,6 +200,10 @@ pub fn run(a: LoadArgs) -> CliResult {
         report(path, e.as_ref());
     }
     let Some(rep) = outcome.report else {
+        if a.dry_run && outcome.problems.is_empty() && outcome.preflight.is_some() {
+            eprintln!("rdbshift: --dry-run: the load may go; nothing was sent");
+            return Ok(0);
+        }
         eprintln!("rdbshift: nothing was loaded");
         return Ok(1);
     };

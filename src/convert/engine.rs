@@ -740,7 +740,7 @@ fn work(
                 if plan.skip_functions || chunk.cut.start < plan.start_at {
                     return Ok(());
                 }
-                if func.pre_ga.is_some() || !plan.target.functions() {
+                if func.pre_ga.is_some() || !plan.target.functions() || plan.functions_denied {
                     n.functions_skipped += 1;
                     return Ok(());
                 }

@@ -114,6 +114,7 @@ impl Job {
                 max_bytes: self.max_bytes,
                 filter: self.filter.clone(),
                 skip_functions: self.skip_functions,
+                functions_denied: false,
                 start_at: 0,
                 redo: Default::default(),
             };

@@ -78,6 +78,9 @@ pub struct Plan {
     pub(crate) filter: Filter,
     /// Leave out `FUNCTION LOAD`.
     pub(crate) skip_functions: bool,
+    /// The target denies `FUNCTION LOAD` to this user: libraries are counted as not
+    /// carried.
+    pub(crate) functions_denied: bool,
     /// Leave out the records before this offset (a load resumed from a checkpoint)...
     pub(crate) start_at: usize,
     /// ...except the keys at these record offsets (an earlier run's failures, sent again).
@@ -187,7 +190,7 @@ impl Counts {
         say(
             self.functions_skipped,
             &format!(
-                "function librar(y/ies) not converted ({target} has no FUNCTION LOAD, or pre-7.0 format)"
+                "function librar(y/ies) not converted ({target} has no FUNCTION LOAD or denies it to this user, or pre-7.0 format)"
             ),
         );
         say(

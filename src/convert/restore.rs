@@ -131,6 +131,7 @@ mod tests {
             max_bytes: 1 << 20,
             filter: Default::default(),
             skip_functions: false,
+            functions_denied: false,
             start_at: 0,
             redo: Default::default(),
         }

@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use super::checkpoint::{self, Checkpoint};
+use super::preflight::{self, Preflight};
 use super::sink::{CheckpointAt, FileLoad};
 use super::survey::{Survey, survey};
 use super::throttle::Limits;
@@ -19,7 +20,9 @@ use crate::format::record::Options;
 use crate::input::Dump;
 use crate::job::Progress;
 use crate::job::Stop;
+use crate::net::Hints;
 use crate::net::Url;
+use crate::net::access::Perm;
 
 use crate::job::Problem;
 
@@ -48,6 +51,11 @@ pub struct Job {
     stop_grace: Duration,
     filter: Filter,
     read: Options,
+    hints: Hints,
+    allow_eviction: bool,
+    dry_run: bool,
+    /// `FUNCTION LOAD` is denied to the user (found at the start).
+    functions_denied: bool,
 }
 
 /// How a load ended.
@@ -58,11 +66,13 @@ pub struct Outcome {
     pub problems: Vec<Problem>,
     /// Something could not be carried to the target (see the warnings).
     pub incomplete: bool,
+    /// What pre-flight found (when it ran).
+    pub preflight: Option<Preflight>,
 }
 
 impl Outcome {
     fn refused(problems: Vec<Problem>) -> Outcome {
-        Outcome { report: None, problems, incomplete: false }
+        Outcome { report: None, problems, incomplete: false, preflight: None }
     }
 }
 
@@ -106,7 +116,27 @@ impl Job {
             stop_grace: Duration::from_secs(30),
             filter: Filter::default(),
             read: Options::default(),
+            hints: Hints::default(),
+            allow_eviction: false,
+            dry_run: false,
+            functions_denied: false,
         }
+    }
+    /// How to take a target that does not say what it is: its version (`--target-version`),
+    /// a routing proxy (`--proxy`).
+    pub fn hints(mut self, h: Hints) -> Self {
+        self.hints = h;
+        self
+    }
+    /// Load into a target that may evict keys (a `maxmemory` with an evicting policy).
+    pub fn allow_eviction(mut self, yes: bool) -> Self {
+        self.allow_eviction = yes;
+        self
+    }
+    /// Stop after pre-flight: nothing is sent.
+    pub fn dry_run(mut self, yes: bool) -> Self {
+        self.dry_run = yes;
+        self
     }
     /// `RESTORE` payloads (where the target loads the type) or plain commands.
     pub fn mode(mut self, m: Mode) -> Self {
@@ -218,13 +248,8 @@ impl Job {
         if !problems.is_empty() {
             return Ok(Outcome::refused(problems));
         }
-        let mut pool = Pool::connect(self.target.clone())?;
-        progress.note(&format!(
-            "{} is {} ({})",
-            self.target,
-            pool.server(),
-            if pool.is_cluster() { "cluster" } else { "standalone" }
-        ));
+        let mut pool = Pool::connect_with(self.target.clone(), &self.hints)?;
+        let adapted = self.adapt(&pool);
         if let Some(c) = &ckpt {
             self.bind_checkpoint(c, &mut pool, &dumps, &mut problems)?;
             if !problems.is_empty() {
@@ -244,6 +269,22 @@ impl Job {
                 .collect(),
         };
         pool.check_dbs(&target_dbs.into_iter().collect::<Vec<_>>())?;
+        // pre-flight: the block, then refused, a dry run's end, or on
+        let mut per_slot = super::survey::PerSlot::default();
+        for d in &dumps {
+            per_slot.add(&d.survey.per_slot);
+        }
+        let on_disk = dumps.iter().map(|d| d.dump.data().len() as u64).sum();
+        let pre = preflight::check(&mut pool, &per_slot, on_disk, self.allow_eviction, adapted);
+        for line in &pre.lines {
+            progress.note(&format!("pre-flight: {line}"));
+        }
+        if !pre.refusals.is_empty() {
+            return Err(Error::Refused(pre.refusals.join("; ")));
+        }
+        if self.dry_run {
+            return Ok(Outcome { preflight: Some(pre), ..Outcome::refused(problems) });
+        }
         let threads = rayon::ThreadPoolBuilder::new()
             .num_threads(self.cfg.threads)
             .build()
@@ -288,9 +329,37 @@ impl Job {
         };
         report.stopped_by = stop.requested();
         report.close(results.iter().map(|r| r.2).sum());
+        report.preflight = pre.json.clone();
         let incomplete = results.iter().any(|r| r.1);
         problems.extend(results.into_iter().flat_map(|r| r.0));
-        Ok(Outcome { report: Some(report), problems, incomplete })
+        Ok(Outcome { report: Some(report), problems, incomplete, preflight: Some(pre) })
+    }
+
+    /// Adapts the load to what the user may run on the target; says what changed.
+    fn adapt(&mut self, pool: &Pool) -> Vec<String> {
+        let p = pool.probe();
+        let mut v = Vec::new();
+        if p.version_from != "INFO" {
+            v.push(format!("the version ({}) is taken from {}", p.server, p.version_from));
+        }
+        if p.proxy {
+            v.push("a proxy: one connection, db 0 only, no cluster commands".into());
+        }
+        if self.mode == Mode::Restore && !p.access.restore.allowed() {
+            self.mode = Mode::Commands;
+            v.push(
+                "RESTORE is denied: every key goes as commands (a module value, which only RESTORE carries, fails)"
+                    .into(),
+            );
+        }
+        if matches!(p.access.function, Perm::Denied(_)) {
+            self.functions_denied = true;
+            v.push("FUNCTION LOAD is denied: function libraries are counted as not carried".into());
+        }
+        if matches!(p.access.select, Perm::Denied(_)) && !pool.is_cluster() {
+            v.push("SELECT is denied: only db 0 can be loaded".into());
+        }
+        v
     }
 
     /// The pre-pass of one dump (see [`super::survey`]): refuses it when damaged (unless
@@ -479,6 +548,7 @@ impl Job {
             max_bytes: MAX_BYTES,
             filter: self.filter.clone(),
             skip_functions: false,
+            functions_denied: self.functions_denied,
             start_at: d.start_at,
             redo: d.redo.clone(),
         };

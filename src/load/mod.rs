@@ -20,6 +20,7 @@ mod job;
 mod ledger;
 mod outcome;
 mod pool;
+pub mod preflight;
 pub mod report;
 mod retry;
 mod sink;

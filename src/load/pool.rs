@@ -32,6 +32,8 @@ pub struct Pool {
     pub(super) url: Url,
     pub(super) cluster: bool,
     pub(super) server: Server,
+    /// What the target is and what the user may run there.
+    pub(super) probe: net::Probe,
     pub(super) nodes: Vec<Node>,
     /// slot -> index into `nodes` (cluster).
     slots: SlotMap,
@@ -98,11 +100,23 @@ impl Pool {
     /// Connects, asks the server its version, and detects a cluster (`cluster_enabled`),
     /// whose slot map it then reads.
     pub fn connect(url: Url) -> Result<Pool, Error> {
-        let (server, cluster) = net::probe(&url)?;
+        Pool::connect_with(url, &net::Hints::default())
+    }
+
+    /// [`Pool::connect`], taking the target as `hints` say where it does not tell.
+    pub fn connect_with(url: Url, hints: &net::Hints) -> Result<Pool, Error> {
+        let probe = net::probe_with(&url, hints)?;
+        let (server, cluster) = (probe.server, probe.cluster);
+        if cluster && !probe.access.cluster.allowed() {
+            return Err(Error::Refused(format!(
+                "{url} is a cluster, and CLUSTER is denied to this user, so its slot map cannot be read: behind a proxy that routes keys itself, say --proxy"
+            )));
+        }
         let mut t = Pool {
             url,
             cluster,
             server,
+            probe,
             nodes: Vec::new(),
             slots: SlotMap::default(),
             report: Report::default(),
@@ -128,6 +142,27 @@ impl Pool {
     /// The server's version.
     pub fn server(&self) -> Server {
         self.server
+    }
+
+    /// What the target is and what the user may run there.
+    pub fn probe(&self) -> &net::Probe {
+        &self.probe
+    }
+
+    /// The masters' addresses with their connections (standalone: the server's).
+    pub fn master_addrs(&self) -> Vec<(usize, String)> {
+        self.masters().into_iter().map(|i| (i, self.nodes[i].addr.clone())).collect()
+    }
+
+    /// The connection serving `slot`, if a node does (a cluster; standalone: the server's).
+    pub fn slot_owner(&self, slot: u16) -> Option<usize> {
+        if self.cluster { self.slots.owner(slot) } else { Some(0) }
+    }
+
+    /// Asks connection `i`'s node its memory facts.
+    pub fn memory(&mut self, i: usize) -> Result<net::topology::Memory, Error> {
+        let c = self.checker(i)?;
+        Ok(net::topology::memory(c)?)
     }
 
     /// Whether the target is a cluster.
@@ -280,7 +315,8 @@ impl Pool {
         }
         let addr = self.nodes[0].addr.clone();
         let c = self.checker(0)?;
-        for d in dbs {
+        // db 0 is every connection's first: nothing to check (and SELECT may be denied)
+        for d in dbs.iter().filter(|&&d| d != 0) {
             if let Reply::Error(e) = c.cmd(&["SELECT", &d.to_string()])? {
                 let have = match c.cmd(&["CONFIG", "GET", "databases"]) {
                     Ok(Reply::Array(Some(v))) if v.len() == 2 => {
@@ -288,8 +324,9 @@ impl Pool {
                     }
                     _ => String::new(),
                 };
+                let why = if self.probe.proxy { " (a proxy serves db 0 only)" } else { "" };
                 return Err(Error::Refused(format!(
-                    "db {d} cannot be selected on {addr}{have}: {}",
+                    "db {d} cannot be selected on {addr}{have}{why}: {}",
                     String::from_utf8_lossy(&e)
                 )));
             }

@@ -55,6 +55,8 @@ pub struct Report {
     pub stopped_by: Option<i32>,
     /// What was sent, how fast, and what the limits held back.
     pub rates: Rates,
+    /// What pre-flight found, as a JSON object (empty: it did not run).
+    pub preflight: String,
 }
 
 /// The sender's rates over the load, and the limits it ran under.
@@ -227,6 +229,8 @@ impl Report {
             )
             .as_bytes(),
         );
+        o.extend_from_slice(b",\"preflight\":");
+        o.extend_from_slice(if r.preflight.is_empty() { b"null" } else { r.preflight.as_bytes() });
         o.extend_from_slice(b",\"per_node\":");
         json_object(&mut o, &r.per_node, |o, n| {
             o.extend_from_slice(

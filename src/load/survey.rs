@@ -34,6 +34,49 @@ pub struct Survey {
     pub(crate) cuts: Vec<Cut>,
     /// The dump's trailer (EOF and checksum), when the survey reached it.
     pub(crate) trailer: Option<Trailer>,
+    /// Per cluster slot of the name each goes out under: the selected keys that have not
+    /// expired, and their records' bytes in the dump (what pre-flight shows per node).
+    pub(crate) per_slot: PerSlot,
+}
+
+/// Keys and bytes per cluster slot (see [`Survey::per_slot`]).
+#[derive(Debug, Clone)]
+pub struct PerSlot(pub Vec<(u64, u64)>);
+
+impl Default for PerSlot {
+    fn default() -> Self {
+        PerSlot(vec![(0, 0); crate::net::topology::SLOTS])
+    }
+}
+
+impl PerSlot {
+    /// Counts a key named `name` (in the dump) of `bytes` bytes, if the name rules select
+    /// it (db, type and expiry were decided before).
+    fn count(&mut self, filter: &Filter, name: &[u8], bytes: u64) {
+        if !filter.key(name) {
+            return;
+        }
+        let slot = crate::slot::of(&filter.rename.name(name)) as usize;
+        self.0[slot].0 += 1;
+        self.0[slot].1 += bytes;
+    }
+
+    pub(crate) fn add(&mut self, o: &PerSlot) {
+        for (a, b) in self.0.iter_mut().zip(&o.0) {
+            a.0 += b.0;
+            a.1 += b.1;
+        }
+    }
+
+    /// Keys and bytes in all.
+    pub fn total(&self) -> (u64, u64) {
+        self.0.iter().fold((0, 0), |t, x| (t.0 + x.0, t.1 + x.1))
+    }
+}
+
+/// Whether the selection may keep `k` whatever its name: its db, type and expiry.
+fn may_keep(filter: &Filter, k: &Key<'_>) -> bool {
+    filter.db(k.db()) && !filter.expired(k.expire_ms()) && filter.key_type(k)
 }
 
 impl Survey {
@@ -63,31 +106,51 @@ pub fn survey<'a>(
         walk(s, w, each)
     };
     if opts.allow_duplicate_keys {
-        let r = walk(&mut s, opts, &mut |_| true);
+        let mut slots = PerSlot::default();
+        let mut buf = Vec::new();
+        let r = walk(&mut s, opts, &mut |k| {
+            if may_keep(filter, k)
+                && let Ok(n) = k.raw_name().bytes(&mut buf)
+            {
+                slots.count(filter, n, (k.end() - k.start()) as u64);
+            }
+            true
+        });
+        s.per_slot = slots;
         return (s, r.err());
     }
     // the duplicate-key check runs on the second core, fed in batches, so that the pass
-    // costs about what the skim costs
+    // costs about what the skim costs; it counts the keys per slot too
     let (walked, checked) = std::thread::scope(|sc| {
-        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<(u64, RStr<'a>, usize)>>(8);
-        let checker = sc.spawn(move || -> Result<()> {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Named<'a>>>(8);
+        let checker = sc.spawn(move || -> (Result<()>, PerSlot) {
             let mut names = KeyNameCheck::default();
+            let mut slots = PerSlot::default();
+            let mut buf = Vec::new();
             // the names are read from the mapping behind the walk, which has released those
             // pages already: what this thread reads in again it releases behind itself
             let mut behind = crate::input::Behind::new(release);
             for batch in rx {
-                for (db, key, _) in &batch {
-                    names.check(*db, key)?;
+                for ((db, key, _), keep) in &batch {
+                    if let Err(e) = names.check(*db, key) {
+                        return (Err(e), slots);
+                    }
+                    if let Some(bytes) = keep
+                        && let Ok(n) = key.bytes(&mut buf)
+                    {
+                        slots.count(filter, n, *bytes);
+                    }
                 }
-                if let Some(&(_, _, at)) = batch.last() {
+                if let Some(&((_, _, at), _)) = batch.last() {
                     behind.passed(at);
                 }
             }
-            names.finish(data)
+            (names.finish(data), slots)
         });
         let mut batch = Vec::with_capacity(BATCH);
         let mut send = |k: &Key<'a>| {
-            batch.push(KeyNameCheck::of(k));
+            let keep = may_keep(filter, k).then(|| (k.end() - k.start()) as u64);
+            batch.push((KeyNameCheck::of(k), keep));
             if batch.len() < BATCH {
                 return true;
             }
@@ -98,12 +161,11 @@ pub fn survey<'a>(
         let walked = walk(&mut s, opts, &mut send);
         let _ = tx.send(batch);
         drop(tx);
-        (
-            walked,
-            checker.join().unwrap_or_else(|_| {
-                Err(Error::corrupt(0, "file", "the duplicate-key check stopped"))
-            }),
-        )
+        let (checked, slots) = checker.join().unwrap_or_else(|_| {
+            (Err(Error::corrupt(0, "file", "the duplicate-key check stopped")), PerSlot::default())
+        });
+        s.per_slot.add(&slots);
+        (walked, checked)
     });
     // the earlier of the two errors is the one that counts
     let err = match (walked.err(), checked.err()) {
@@ -112,6 +174,9 @@ pub fn survey<'a>(
     };
     (s, err)
 }
+
+/// A key as the duplicate-key check sees it, with its bytes when the selection may keep it.
+type Named<'a> = ((u64, RStr<'a>, usize), Option<u64>);
 
 /// Keys per batch handed to the duplicate-key check.
 const BATCH: usize = 4096;

@@ -6,6 +6,7 @@
 //! Every wait is bounded by the URL's timeouts, and every error names the node and what was
 //! being waited for ([`Error`]); a password never appears in one.
 
+pub mod access;
 pub mod client;
 mod error;
 mod handshake;
@@ -20,5 +21,5 @@ pub use client::Conn;
 pub use error::{Error, secs};
 pub use handshake::{handshake, handshake_in_db};
 pub use redirect::Redirect;
-pub use topology::{SlotMap, probe};
+pub use topology::{Hints, Probe, SlotMap, probe, probe_with};
 pub use url::Url;

@@ -30,21 +30,167 @@ pub(crate) fn text(r: &Reply) -> String {
 
 /// Asks the server at `url` its version, and whether it runs in cluster mode.
 pub fn probe(url: &Url) -> Result<(Server, bool), Error> {
+    let p = probe_with(url, &Hints::default())?;
+    Ok((p.server, p.cluster))
+}
+
+/// How to take a target that does not say what it is (`INFO` denied, a proxy).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Hints {
+    /// The target's version as the user gave it (`--target-version`): used instead of
+    /// what the server says.
+    pub version: Option<Server>,
+    /// The target is a proxy that routes keys itself (`--proxy`): one connection, no
+    /// cluster commands.
+    pub proxy: bool,
+}
+
+/// What a target is and what the user may run on it.
+#[derive(Clone, Debug)]
+pub struct Probe {
+    pub server: Server,
+    /// Where the version came from: `INFO`, `HELLO` or `--target-version`.
+    pub version_from: &'static str,
+    pub cluster: bool,
+    /// Taken as a proxy: asked (`--proxy`), or neither `INFO` nor `HELLO` answered.
+    pub proxy: bool,
+    pub access: super::access::Access,
+}
+
+/// `HELLO`'s fields (a flat array of names and values in RESP2).
+fn hello_field(r: &Reply, name: &str) -> Option<String> {
+    let Reply::Array(Some(v)) = r else { return None };
+    v.chunks(2).find(|kv| matches!(&kv[0], Reply::Bulk(Some(k)) if k == name.as_bytes())).and_then(
+        |kv| match kv.get(1) {
+            Some(Reply::Bulk(Some(b))) | Some(Reply::Status(b)) => {
+                Some(String::from_utf8_lossy(b).into_owned())
+            }
+            _ => None,
+        },
+    )
+}
+
+/// Asks the server at `url` its version (`INFO`, else `HELLO`, else the hint), its mode,
+/// and what the user may run there ([`super::access::Access`]).
+pub fn probe_with(url: &Url, hints: &Hints) -> Result<Probe, Error> {
     let addr = url.addr();
-    let mut c = handshake(url, &addr, Duration::from_secs(10))?;
-    let info = text(&c.cmd(&["INFO", "server"])?);
-    let server = match info_field(&info, "valkey_version") {
+    let mut conn = Some(handshake(url, &addr, Duration::from_secs(10))?);
+    // one command; a connection closed instead of an answer is reopened for the next
+    let mut ask = |args: &[&str]| -> Result<Option<Reply>, Error> {
+        let c = match &mut conn {
+            Some(c) => c,
+            None => conn.insert(handshake(url, &addr, Duration::from_secs(10))?),
+        };
+        match c.cmd(args) {
+            Ok(r) => Ok(Some(r)),
+            Err(e) if e.is_timeout() => Err(e),
+            Err(_) => {
+                conn = None;
+                Ok(None)
+            }
+        }
+    };
+    let info = match ask(&["INFO", "server"])? {
+        Some(r @ Reply::Bulk(Some(_))) => Some(text(&r)),
+        _ => None,
+    };
+    let from_info = info.as_deref().and_then(|info| match info_field(info, "valkey_version") {
         Some(v) => Server::version(Dialect::Valkey, v.as_bytes()),
-        None => info_field(&info, "redis_version")
+        None => info_field(info, "redis_version")
             .and_then(|v| Server::version(Dialect::Redis, v.as_bytes())),
+    });
+    let hello = if info.is_none() { ask(&["HELLO"])? } else { None };
+    let from_hello = hello.as_ref().and_then(|h| {
+        let dialect = if hello_field(h, "server").as_deref() == Some("valkey") {
+            Dialect::Valkey
+        } else {
+            Dialect::Redis
+        };
+        hello_field(h, "version").and_then(|v| Server::version(dialect, v.as_bytes()))
+    });
+    let (server, version_from) = match (hints.version, from_info, from_hello) {
+        (Some(v), _, _) => (v, "--target-version"),
+        (None, Some(v), _) => (v, "INFO"),
+        (None, None, Some(v)) => (v, "HELLO"),
+        (None, None, None) => {
+            return Err(Error::Refused {
+                addr: url.to_string(),
+                what: String::new(),
+                msg: "neither INFO nor HELLO gave the server's version (denied, or a proxy): say which it is with --target-version X.Y".into(),
+            });
+        }
+    };
+    let proxy = hints.proxy || (from_info.is_none() && from_hello.is_none());
+    let cluster = if proxy {
+        false
+    } else if from_info.is_some() {
+        let cinfo = ask(&["INFO", "cluster"])?.map(|r| text(&r)).unwrap_or_default();
+        info_field(&cinfo, "cluster_enabled") == Some("1")
+    } else {
+        hello.as_ref().and_then(|h| hello_field(h, "mode")).as_deref() == Some("cluster")
+    };
+    let access = super::access::Access::probe(&mut ask, server.functions())?;
+    Ok(Probe { server, version_from, cluster, proxy, access })
+}
+
+/// A node's memory as the user may see it (`INFO memory`, else `CONFIG GET`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Memory {
+    pub used: Option<u64>,
+    /// 0: no limit.
+    pub maxmemory: Option<u64>,
+    pub policy: Option<String>,
+    /// The machine's memory, as the server reports it.
+    pub system: Option<u64>,
+}
+
+impl Memory {
+    /// What the node can still take: up to `maxmemory` when set, else the machine's.
+    pub fn free(&self) -> Option<u64> {
+        let used = self.used?;
+        match self.maxmemory {
+            Some(m) if m > 0 => Some(m.saturating_sub(used)),
+            _ => self.system.filter(|&s| s > 0).map(|s| s.saturating_sub(used)),
+        }
     }
-    .ok_or_else(|| Error::Refused {
-        addr: url.to_string(),
-        what: String::new(),
-        msg: "INFO gave no version".into(),
-    })?;
-    let cinfo = text(&c.cmd(&["INFO", "cluster"])?);
-    Ok((server, info_field(&cinfo, "cluster_enabled") == Some("1")))
+
+    /// Whether keys may be evicted: a limit and a policy other than `noeviction`. `None`
+    /// when the user may see neither.
+    pub fn evicts(&self) -> Option<bool> {
+        match (self.maxmemory, self.policy.as_deref()) {
+            (Some(0), _) => Some(false),
+            (Some(_), Some(p)) => Some(p != "noeviction"),
+            _ => None,
+        }
+    }
+}
+
+/// Asks the node behind `c` its memory facts.
+pub fn memory(c: &mut Conn) -> Result<Memory, Error> {
+    let mut m = Memory::default();
+    if let Reply::Bulk(Some(b)) = c.cmd(&["INFO", "memory"])? {
+        let info = String::from_utf8_lossy(&b);
+        let num = |n| info_field(&info, n).and_then(|v| v.parse::<u64>().ok());
+        m.used = num("used_memory");
+        m.maxmemory = num("maxmemory");
+        m.system = num("total_system_memory");
+        m.policy = info_field(&info, "maxmemory_policy").map(str::to_string);
+    }
+    if m.maxmemory.is_none() || m.policy.is_none() {
+        for (name, slot) in [("maxmemory", 0), ("maxmemory-policy", 1)] {
+            if let Reply::Array(Some(v)) = c.cmd(&["CONFIG", "GET", name])?
+                && v.len() == 2
+            {
+                let t = text(&v[1]);
+                if slot == 0 {
+                    m.maxmemory = m.maxmemory.or(t.parse().ok());
+                } else if m.policy.is_none() {
+                    m.policy = Some(t);
+                }
+            }
+        }
+    }
+    Ok(m)
 }
 
 /// Which node serves each slot of a cluster, as an index the owner of the map chooses for

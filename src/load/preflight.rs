@@ -1,0 +1,228 @@
+//! Pre-flight: what the target is and whether the load may go, decided before the first
+//! key is sent and shown as one block (and in the report).
+//!
+//! It shows the target's version and mode, what the user may run there and how the load
+//! adapts, the keys and bytes going to each node (from the pre-pass's counts per slot),
+//! and each master's memory. It refuses a target that could lose keys silently: a
+//! `maxmemory` with a policy other than `noeviction` (unless eviction is allowed), and a
+//! cluster with slots no master serves.
+
+use std::collections::BTreeMap;
+
+use super::pool::Pool;
+use super::survey::PerSlot;
+use crate::encode::text::{json_list, json_object, json_str};
+use crate::net::access::Perm;
+use crate::net::topology::{Memory, SLOTS};
+
+/// What pre-flight found.
+#[derive(Debug, Default, Clone)]
+pub struct Preflight {
+    /// The block for a person, a line each.
+    pub lines: Vec<String>,
+    /// Why the load may not go (empty: it may).
+    pub refusals: Vec<String>,
+    pub warnings: Vec<String>,
+    /// How the load adapts to what the user may run.
+    pub adapted: Vec<String>,
+    /// The same, as a JSON object for the report.
+    pub json: String,
+}
+
+/// One node's share and memory.
+#[derive(Debug, Default)]
+struct NodeFacts {
+    keys: u64,
+    bytes: u64,
+    memory: Option<Memory>,
+    memory_error: Option<String>,
+}
+
+fn size(b: u64) -> String {
+    match b {
+        b if b >= 1 << 30 => format!("{:.1} GiB", b as f64 / (1u64 << 30) as f64),
+        b if b >= 1 << 20 => format!("{:.1} MiB", b as f64 / (1u64 << 20) as f64),
+        b if b >= 1 << 10 => format!("{:.1} KiB", b as f64 / 1024.0),
+        b => format!("{b} B"),
+    }
+}
+
+/// Checks the target for a load of the keys counted in `per_slot` (`dump_bytes`: the
+/// dumps' size on disk). `adapted`: what the job changed for the user's permissions.
+pub fn check(
+    pool: &mut Pool,
+    per_slot: &PerSlot,
+    dump_bytes: u64,
+    allow_eviction: bool,
+    adapted: Vec<String>,
+) -> Preflight {
+    let mut p = Preflight { adapted, ..Default::default() };
+    let probe = pool.probe().clone();
+    let masters = pool.master_addrs();
+    let mode = if probe.proxy {
+        "proxy (keys are routed by it)".to_string()
+    } else if pool.is_cluster() {
+        format!("cluster of {} masters", masters.len())
+    } else {
+        "standalone".to_string()
+    };
+    p.lines.push(format!(
+        "target: {} ({} from {}), {mode}",
+        pool.url, probe.server, probe.version_from
+    ));
+    let denied = probe.access.denied();
+    p.lines.push(if denied.is_empty() {
+        "permissions: every command a load may use is allowed".into()
+    } else {
+        format!("permissions: denied {}", denied.join(", "))
+    });
+    for a in &p.adapted {
+        p.lines.push(format!("adapted: {a}"));
+    }
+    // keys and bytes per node, and the slots no master serves
+    let mut nodes: BTreeMap<String, NodeFacts> = BTreeMap::new();
+    let by_index: BTreeMap<usize, String> = masters.iter().cloned().collect();
+    let (mut orphan_slots, mut orphan_keys) = (0u64, 0u64);
+    for (slot, &(keys, bytes)) in per_slot.0.iter().enumerate() {
+        match pool.slot_owner(slot as u16).and_then(|i| by_index.get(&i)) {
+            Some(addr) => {
+                let n = nodes.entry(addr.clone()).or_default();
+                n.keys += keys;
+                n.bytes += bytes;
+            }
+            None => {
+                orphan_slots += 1;
+                orphan_keys += keys;
+            }
+        }
+    }
+    if pool.is_cluster() && orphan_slots > 0 {
+        p.refusals.push(format!(
+            "{orphan_slots} of the cluster's {SLOTS} slots are served by no master ({orphan_keys} of the selected keys hash to them): fix the cluster's slot assignment first"
+        ));
+    }
+    for (i, addr) in &masters {
+        let n = nodes.entry(addr.clone()).or_default();
+        match pool.memory(*i) {
+            Ok(m) => n.memory = Some(m),
+            Err(e) => n.memory_error = Some(e.to_string()),
+        }
+    }
+    let total: (u64, u64) = per_slot.total();
+    p.lines.push(format!(
+        "to send: {} keys, {} of records (the dumps: {} on disk)",
+        total.0,
+        size(total.1),
+        size(dump_bytes)
+    ));
+    for (addr, n) in &nodes {
+        let mem = match &n.memory {
+            Some(m) => {
+                let mut v = Vec::new();
+                if let Some(u) = m.used {
+                    v.push(format!("used {}", size(u)));
+                }
+                match m.maxmemory {
+                    Some(0) => v.push("no maxmemory".into()),
+                    Some(x) => v.push(format!("maxmemory {}", size(x))),
+                    None => v.push("maxmemory unknown".into()),
+                }
+                v.push(format!("policy {}", m.policy.as_deref().unwrap_or("unknown")));
+                v.join(", ")
+            }
+            None => format!("memory unknown: {}", n.memory_error.as_deref().unwrap_or("?")),
+        };
+        p.lines.push(format!("  {addr}: {} keys, {}; {mem}", n.keys, size(n.bytes)));
+        let Some(m) = &n.memory else { continue };
+        match m.evicts() {
+            Some(true) if !allow_eviction => p.refusals.push(format!(
+                "{addr} has maxmemory {} with maxmemory-policy {}: keys could be evicted silently during the load (set noeviction, or say --allow-eviction)",
+                size(m.maxmemory.unwrap_or(0)),
+                m.policy.as_deref().unwrap_or("?")
+            )),
+            Some(true) => p.warnings.push(format!(
+                "{addr} may evict keys (maxmemory-policy {}): --allow-eviction says go on; verify afterwards",
+                m.policy.as_deref().unwrap_or("?")
+            )),
+            None => p.warnings.push(format!(
+                "{addr}: cannot tell whether it evicts keys (neither INFO nor CONFIG is allowed)"
+            )),
+            Some(false) => {}
+        }
+        if let Some(free) = m.free()
+            && free < n.bytes
+        {
+            p.warnings.push(format!(
+                "{addr} has {} free and is sent {} of records (a value takes more memory than on disk): the load may run out of memory",
+                size(free),
+                size(n.bytes)
+            ));
+        }
+    }
+    for w in &p.warnings {
+        p.lines.push(format!("warning: {w}"));
+    }
+    p.json = to_json(&p, &probe, &mode, &nodes, total);
+    p
+}
+
+fn to_json(
+    p: &Preflight,
+    probe: &crate::net::Probe,
+    mode: &str,
+    nodes: &BTreeMap<String, NodeFacts>,
+    total: (u64, u64),
+) -> String {
+    let mut o = Vec::new();
+    o.extend_from_slice(b"{\"version\":");
+    json_str(&mut o, &probe.server.to_string());
+    o.extend_from_slice(b",\"version_from\":");
+    json_str(&mut o, probe.version_from);
+    o.extend_from_slice(b",\"mode\":");
+    json_str(&mut o, mode);
+    o.extend_from_slice(b",\"permissions\":");
+    let perms: Vec<(String, String)> = probe
+        .access
+        .lines()
+        .into_iter()
+        .map(|(k, v)| {
+            let v = match v {
+                Perm::Allowed => "allowed".to_string(),
+                Perm::Denied(why) => format!("denied: {why}"),
+                Perm::NotAsked => "not asked".to_string(),
+            };
+            (k.to_string(), v)
+        })
+        .collect();
+    json_object(&mut o, perms.iter().map(|(k, v)| (k, v)), |o, v| json_str(o, v));
+    o.extend_from_slice(format!(",\"keys\":{},\"bytes\":{}", total.0, total.1).as_bytes());
+    o.extend_from_slice(b",\"nodes\":");
+    json_object(&mut o, nodes, |o, n| {
+        let num = |v: Option<u64>| v.map_or("null".to_string(), |v| v.to_string());
+        let m = n.memory.clone().unwrap_or_default();
+        o.extend_from_slice(
+            format!(
+                "{{\"keys\":{},\"bytes\":{},\"used_memory\":{},\"maxmemory\":{},\"free\":{},\"policy\":",
+                n.keys,
+                n.bytes,
+                num(m.used),
+                num(m.maxmemory),
+                num(m.free())
+            )
+            .as_bytes(),
+        );
+        match &m.policy {
+            Some(pol) => json_str(o, pol),
+            None => o.extend_from_slice(b"null"),
+        }
+        o.push(b'}');
+    });
+    for (name, list) in
+        [("adapted", &p.adapted), ("warnings", &p.warnings), ("refused", &p.refusals)]
+    {
+        o.extend_from_slice(format!(",\"{name}\":").as_bytes());
+        json_list(&mut o, list, |o, s| json_str(o, s));
+    }
+    o.push(b'}');
+    String::from_utf8(o).expect("JSON text is UTF-8")
+}

@@ -1,0 +1,146 @@
+//! What a user may run on a target (ACLs, renamed or disabled commands): each command a load
+//! may need is tried in a form that changes nothing, and the answer tells allowed from
+//! denied. Managed services deny `CONFIG`, `DEBUG` and sometimes `INFO` or `RESTORE`; the
+//! load adapts to what is found here.
+
+use super::error::Error;
+use crate::resp::Reply;
+
+/// Whether a command may be run.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Perm {
+    Allowed,
+    /// Denied (`NOPERM`), unknown (renamed away) or disabled: the server's words.
+    Denied(String),
+    /// Not asked (it does not apply to this target).
+    NotAsked,
+}
+
+impl Perm {
+    pub fn allowed(&self) -> bool {
+        matches!(self, Perm::Allowed)
+    }
+}
+
+/// What the user may run, per command a load may use.
+#[derive(Clone, Debug)]
+pub struct Access {
+    pub info: Perm,
+    pub config: Perm,
+    pub debug: Perm,
+    pub cluster: Perm,
+    pub function: Perm,
+    pub restore: Perm,
+    pub select: Perm,
+}
+
+impl Default for Access {
+    fn default() -> Self {
+        let a = Perm::Allowed;
+        Access {
+            info: a.clone(),
+            config: a.clone(),
+            debug: a.clone(),
+            cluster: a.clone(),
+            function: a.clone(),
+            restore: a.clone(),
+            select: a,
+        }
+    }
+}
+
+/// An error reply that says the command may not be run (as opposed to one about its
+/// arguments, which proves it may): `NOPERM ... run the 'x' command`, an unknown command,
+/// a command disabled by configuration.
+pub fn denial(e: &[u8]) -> bool {
+    let t = String::from_utf8_lossy(e).to_ascii_lowercase();
+    (t.starts_with("noperm") && !t.contains("access a key") && !t.contains("access a channel"))
+        || t.contains("unknown command")
+        || t.contains("command not allowed")
+        || t.contains("unknown subcommand")
+}
+
+/// Runs one command: its reply, or `None` when the connection closed instead.
+pub type Ask<'a> = dyn FnMut(&[&str]) -> Result<Option<Reply>, Error> + 'a;
+
+impl Access {
+    /// Tries each command in a harmless form: `INFO server`, `CONFIG GET maxmemory`,
+    /// `DEBUG HELP`, `CLUSTER INFO`, `FUNCTION LOAD` of an empty library (when
+    /// `functions`), `RESTORE` of an invalid payload, `SELECT 0`. `ask` runs one command:
+    /// `None` when the connection was closed instead of answering (some proxies do that
+    /// for a command they do not support), which is a denial too.
+    pub fn probe(ask: &mut Ask<'_>, functions: bool) -> Result<Access, Error> {
+        let mut perm = |args: &[&str]| -> Result<Perm, Error> {
+            Ok(match ask(args)? {
+                Some(Reply::Error(e)) if denial(&e) => {
+                    Perm::Denied(String::from_utf8_lossy(&e).into_owned())
+                }
+                Some(_) => Perm::Allowed,
+                None => Perm::Denied("the connection was closed instead of an answer".into()),
+            })
+        };
+        Ok(Access {
+            info: perm(&["INFO", "server"])?,
+            config: perm(&["CONFIG", "GET", "maxmemory"])?,
+            debug: perm(&["DEBUG", "HELP"])?,
+            cluster: perm(&["CLUSTER", "INFO"])?,
+            function: if functions {
+                perm(&["FUNCTION", "LOAD", "#!rdbshift-access-probe"])?
+            } else {
+                Perm::NotAsked
+            },
+            restore: perm(&["RESTORE", "rdbshift:access-probe", "0", "\x00"])?,
+            select: perm(&["SELECT", "0"])?,
+        })
+    }
+
+    /// Each command and what was found, for a person: `RESTORE denied (NOPERM ...)`.
+    pub fn lines(&self) -> Vec<(&'static str, &Perm)> {
+        vec![
+            ("INFO", &self.info),
+            ("CONFIG", &self.config),
+            ("DEBUG", &self.debug),
+            ("CLUSTER", &self.cluster),
+            ("FUNCTION LOAD", &self.function),
+            ("RESTORE", &self.restore),
+            ("SELECT", &self.select),
+        ]
+    }
+
+    /// The commands denied, by name.
+    pub fn denied(&self) -> Vec<&'static str> {
+        self.lines()
+            .into_iter()
+            .filter(|(_, p)| matches!(p, Perm::Denied(_)))
+            .map(|x| x.0)
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::denial;
+
+    #[test]
+    fn denials_are_told_from_other_errors() {
+        for d in [
+            &b"NOPERM User lim has no permissions to run the 'restore' command"[..],
+            b"NOPERM this user has no permissions to run the 'info' command",
+            b"ERR unknown command 'CONFIG', with args beginning with: 'GET' ",
+            b"ERR DEBUG command not allowed. If the enable-debug-command option is ...",
+            b"ERR unknown subcommand 'LOAD'. Try FUNCTION HELP.",
+        ] {
+            assert!(denial(d), "{}", String::from_utf8_lossy(d));
+        }
+        for ok in [
+            &b"ERR DUMP payload version or checksum are wrong"[..],
+            b"ERR Missing library metadata",
+            b"ERR This instance has cluster support disabled",
+            b"NOPERM No permissions to access a key",
+            b"MOVED 1234 127.0.0.1:7001",
+            b"ERR SELECT is not allowed in cluster mode",
+        ] {
+            assert!(!denial(ok), "{}", String::from_utf8_lossy(ok));
+        }
+    }
+}
