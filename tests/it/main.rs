@@ -25,6 +25,7 @@ mod memory_release;
 mod net_faults;
 mod newest_formats;
 mod odd_valid;
+mod production;
 mod small_texts;
 mod template_memory;
 mod tls;

@@ -1,0 +1,252 @@
+//! Loading into production and managed targets, against real servers: renames and db
+//! mappings (a cluster slot computed on the new name, `verify` clean with the same
+//! options), rate limits that lose nothing, ACL users without `RESTORE`, `CONFIG`, `DEBUG`
+//! or `INFO`, pre-flight refusing an evicting target or unserved slots before anything is
+//! sent, and `--dry-run`.
+
+use crate::common;
+
+use common::cluster::Cluster;
+use common::datagen::scan;
+use common::{Server, corpus, rdbshift};
+use serde_json::Value;
+
+fn dump() -> String {
+    corpus().join("servers/redis-7.0-compact-seed1.rdb").to_str().unwrap().to_string()
+}
+
+/// The dump's keys as inspect shows them (with the given options): (db, name).
+fn inspected(extra: &[&str]) -> Vec<(u64, Vec<u8>)> {
+    let f = dump();
+    let mut args = vec!["inspect", f.as_str()];
+    args.extend_from_slice(extra);
+    let (code, out, err) = rdbshift(&args);
+    assert_eq!(code, 0, "{err}");
+    String::from_utf8(out)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let v: Value = serde_json::from_str(l).unwrap();
+            // a name that is not UTF-8 comes exactly in key_base64
+            let name = match v.get("key_base64").and_then(Value::as_str) {
+                Some(b) => common::compare::b64decode(b),
+                None => v["key"].as_str().unwrap().as_bytes().to_vec(),
+            };
+            (v["db"].as_u64().unwrap(), name)
+        })
+        .collect()
+}
+
+/// Keys in all of a server's dbs.
+fn total_keys(s: &Server) -> u64 {
+    let info = s.conn().cmd(&["INFO", "keyspace"]).unwrap().text();
+    info.split("keys=").skip(1).map(|x| x.split(',').next().unwrap().parse::<u64>().unwrap()).sum()
+}
+
+#[test]
+fn renames_move_every_key_into_a_cluster_and_verify_is_clean() {
+    let Some(c) = Cluster::start("redis-7.0") else { return };
+    let f = dump();
+    let url = c.url();
+    let opts = ["--db", "1", "--map-db", "1=0", "--rename-prefix", "k1:=moved:"];
+    // what the dump holds in db 1, and what inspect says the keys go out as
+    let before = inspected(&["--db", "1"]);
+    let after = inspected(&opts);
+    let renamed = before.iter().filter(|(_, n)| n.starts_with(b"k1:")).count();
+    assert!(renamed >= 20, "the fixture has keys to rename: {renamed}");
+    assert_eq!(after.len(), before.len());
+    assert!(after.iter().all(|(db, n)| *db == 0 && !n.starts_with(b"k1:")));
+    assert_eq!(after.iter().filter(|(_, n)| n.starts_with(b"moved:")).count(), renamed);
+
+    let mut args = vec!["load", f.as_str(), "--target", url.as_str()];
+    args.extend_from_slice(&opts);
+    let (code, _, err) = rdbshift(&args);
+    assert_eq!(code, 0, "{err}");
+    let counts = common::accounting(&err);
+    assert_eq!(counts[1], before.len() as u64, "every selected key loaded: {err}");
+    // every key is on the node that serves its new name's slot, none under its old name
+    let mut on_target: Vec<Vec<u8>> = Vec::new();
+    for n in &c.nodes {
+        let mut conn = n.conn();
+        assert!(scan(&mut conn, "k1:*").is_empty(), "no key keeps its old name");
+        on_target.extend(scan(&mut conn, "*"));
+    }
+    let mut want: Vec<Vec<u8>> = after.iter().map(|(_, n)| n.clone()).collect();
+    want.sort();
+    on_target.sort();
+    assert_eq!(on_target, want, "the cluster holds exactly the renamed keys");
+
+    // verify with the same options is clean, --extra included; without them it is not
+    let mut v = vec!["verify", f.as_str(), "--target", url.as_str(), "--extra"];
+    v.extend_from_slice(&opts);
+    let (code, out, err) = rdbshift(&v);
+    assert_eq!(code, 0, "{err}{}", String::from_utf8_lossy(&out));
+    assert!(err.contains(&format!("checked {} keys: 0 missing", before.len())), "{err}");
+    let plain = ["verify", f.as_str(), "--target", url.as_str(), "--db", "1", "--to-db", "0"];
+    let (code, _, err) = rdbshift(&plain);
+    assert_ne!(code, 0, "the old names are missing: {err}");
+    assert!(err.contains(&format!("{renamed} missing")), "{err}");
+}
+
+#[test]
+fn renamed_keys_that_meet_are_reported() {
+    let Some(s) = Server::start_ok("redis-7.0", None, &[]) else { return };
+    let f = dump();
+    let url = s.url();
+    // db 1's k1:* and db 5's k5:* both become x:* in db 0: names that meet are reported
+    let k1: Vec<Vec<u8>> = inspected(&["--db", "1", "--key", "k1:*"])
+        .into_iter()
+        .map(|(_, n)| n[3..].to_vec())
+        .collect();
+    let k5: Vec<Vec<u8>> = inspected(&["--db", "5", "--key", "k5:*"])
+        .into_iter()
+        .map(|(_, n)| n[3..].to_vec())
+        .collect();
+    let meet = k1.iter().filter(|n| k5.contains(n)).count();
+    assert!(meet > 0, "the fixture has suffixes in both dbs");
+    let args = [
+        "load",
+        &f,
+        "--target",
+        &url,
+        "--db",
+        "1",
+        "--db",
+        "5",
+        "--map-db",
+        "1=0",
+        "--map-db",
+        "5=0",
+        "--rename-prefix",
+        "k1:=x:",
+        "--rename-prefix",
+        "k5:=x:",
+    ];
+    let (code, _, err) = rdbshift(&args);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains(&format!("{meet} key(s) go out under a name another key")),
+        "{meet} collisions expected: {err}"
+    );
+    assert_eq!(total_keys(&s), s.conn().cmd(&["DBSIZE"]).unwrap().int().unwrap() as u64);
+    // --map-db and --to-db both say where keys go
+    let (code, _, err) =
+        rdbshift(&["load", &f, "--target", &url, "--map-db", "1=0", "--to-db", "0"]);
+    assert_eq!(code, 2, "{err}");
+}
+
+#[test]
+fn max_ops_limits_the_rate_and_loses_nothing() {
+    let Some(s) = Server::start_ok("redis-7.0", None, &[]) else { return };
+    let f = dump();
+    let url = s.url();
+    let dir = common::tempdir::Dir::new("max-ops");
+    let report = dir.path().join("r.json");
+    let r = report.to_str().unwrap();
+    let (code, _, err) =
+        rdbshift(&["load", &f, "--target", &url, "--max-ops", "300", "--report", r]);
+    assert_eq!(code, 0, "{err}");
+    let keys = inspected(&[]).len() as u64;
+    let rep: Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
+    assert_eq!(rep["loaded"].as_u64(), Some(keys), "{rep}");
+    assert_eq!(total_keys(&s), keys);
+    let rates = &rep["rates"];
+    assert_eq!(rates["limits"]["max_ops"].as_f64(), Some(300.0));
+    assert!(rates["ops"].as_u64().unwrap() >= keys, "{rates}");
+    // a limit is never exceeded (a slow machine only makes the rate lower)
+    assert!(rates["ops_per_second"].as_f64().unwrap() <= 330.0, "{rates}");
+    assert!(rates["throttled_seconds"].as_f64().unwrap() > 0.0, "{rates}");
+    assert!(err.contains("rates: "), "{err}");
+}
+
+/// Loads the mixed dump as an ACL user that lacks `denied`; returns the run's stderr.
+fn load_as_restricted(denied: &[&str]) -> Option<String> {
+    let s = Server::start_ok("redis-7.0", None, &[])?;
+    let mut c = s.conn();
+    let mut acl = vec!["ACL", "SETUSER", "lim", "on", ">Lim-Pw", "~*", "&*", "+@all"];
+    acl.extend_from_slice(denied);
+    assert_eq!(c.cmd(&acl).unwrap().text(), "OK");
+    let f = dump();
+    let url = s.url();
+    let run = |args: &[&str]| {
+        let mut cmd = common::proc::bin();
+        cmd.args(args).env("REDISCLI_AUTH", "Lim-Pw");
+        let out = common::proc::run_with(cmd, None, common::proc::DEFAULT_TIMEOUT);
+        (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    let (code, err) = run(&["load", &f, "--target", &url, "--user", "lim"]);
+    assert_eq!(code, 0, "{err}");
+    let keys = inspected(&[]).len() as u64;
+    assert_eq!(common::accounting(&err)[1], keys, "{err}");
+    assert_eq!(total_keys(&s), keys);
+    let (code, verr) = run(&["verify", &f, "--target", &url, "--user", "lim"]);
+    assert_eq!(code, 0, "{verr}");
+    assert!(verr.contains(&format!("checked {keys} keys: 0 missing, 0 different")), "{verr}");
+    Some(err)
+}
+
+#[test]
+fn a_user_without_restore_config_debug_or_info_loads_everything() {
+    let Some(err) = load_as_restricted(&["-restore", "-config", "-debug", "-info"]) else {
+        return;
+    };
+    assert!(err.contains("permissions: denied INFO, CONFIG, DEBUG, RESTORE"), "{err}");
+    assert!(err.contains("taken from HELLO"), "{err}");
+    assert!(err.contains("adapted: RESTORE is denied: every key goes as commands"), "{err}");
+}
+
+#[test]
+fn a_user_without_function_load_gets_the_keys_and_a_count() {
+    let Some(err) = load_as_restricted(&["-function|load"]) else { return };
+    assert!(err.contains("adapted: FUNCTION LOAD is denied"), "{err}");
+    assert!(err.contains("1 function librar(y/ies) not converted"), "{err}");
+}
+
+#[test]
+fn an_evicting_target_is_refused_before_anything_is_sent_and_dry_run_sends_nothing() {
+    let lru = ["--maxmemory", "200mb", "--maxmemory-policy", "allkeys-lru"];
+    let Some(s) = Server::start_ok("redis-7.0", None, &lru) else { return };
+    let f = dump();
+    let url = s.url();
+    let (code, _, err) = rdbshift(&["load", &f, "--target", &url]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("maxmemory-policy allkeys-lru: keys could be evicted silently"), "{err}");
+    assert!(err.contains("nothing was loaded"), "{err}");
+    assert_eq!(total_keys(&s), 0, "nothing was sent");
+    // a dry run checks and shows everything, and sends nothing
+    let (code, _, err) = rdbshift(&["load", &f, "--target", &url, "--allow-eviction", "--dry-run"]);
+    assert_eq!(code, 0, "{err}");
+    for want in
+        ["pre-flight: target:", "pre-flight: to send: ", "policy allkeys-lru", "nothing was sent"]
+    {
+        assert!(err.contains(want), "{want}: {err}");
+    }
+    assert_eq!(total_keys(&s), 0, "a dry run sends nothing");
+    let (code, _, err) = rdbshift(&["load", &f, "--target", &url, "--allow-eviction"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(total_keys(&s), inspected(&[]).len() as u64);
+}
+
+#[test]
+fn a_cluster_with_slots_no_master_serves_is_refused() {
+    let Some(c) = Cluster::start("redis-7.0") else { return };
+    let mut seed = c.nodes[0].conn();
+    let owned = seed.cmd(&["CLUSTER", "SLOTS"]).unwrap();
+    // the seed's first range: a few of its slots are unassigned
+    let first = owned
+        .array()
+        .iter()
+        .find(|r| r.array()[2].array()[1].int() == Some(c.nodes[0].port as i64))
+        .map(|r| r.array()[0].int().unwrap())
+        .unwrap();
+    let (a, b) = (first.to_string(), (first + 9).to_string());
+    assert_eq!(seed.cmd(&["CLUSTER", "DELSLOTSRANGE", &a, &b]).unwrap().text(), "OK");
+    let f = dump();
+    let url = c.url();
+    let (code, _, err) = rdbshift(&["load", &f, "--target", &url, "--db", "0"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("10 of the cluster's 16384 slots are served by no master"), "{err}");
+    for n in &c.nodes {
+        assert_eq!(n.conn().cmd(&["DBSIZE"]).unwrap().int(), Some(0), "nothing was sent");
+    }
+}
