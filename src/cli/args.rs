@@ -120,3 +120,18 @@ impl From<OnConflict> for rdbshift::load::Conflict {
         }
     }
 }
+
+/// How progress is shown (a bar on a terminal, plain lines otherwise).
+#[derive(Args, Clone, Debug)]
+pub struct ProgressArgs {
+    /// When stderr is not a terminal (nohup, CI, a pod's log): a progress line every SECS
+    /// seconds (0: none). On a terminal a bar shows instead.
+    #[arg(long, value_name = "SECS", default_value_t = 10)]
+    pub progress_interval: u64,
+}
+
+impl ProgressArgs {
+    pub fn bar(&self) -> super::progress::Bar {
+        super::progress::Bar::for_stderr(std::time::Duration::from_secs(self.progress_interval))
+    }
+}

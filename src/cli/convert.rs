@@ -50,6 +50,8 @@ pub struct ConvertArgs {
     #[arg(long)]
     strict: bool,
     #[command(flatten)]
+    progress: super::args::ProgressArgs,
+    #[command(flatten)]
     filter: FilterArgs,
     #[command(flatten)]
     read: ReadArgs,
@@ -103,7 +105,11 @@ pub fn run(a: ConvertArgs) -> CliResult {
         .read_options(a.read.options());
     let started = std::time::Instant::now();
     let stop = Stop::on_signals();
-    let mut done = job.run(&mut sink, &stop)?;
+    // no progress over an output written to the terminal, where it would mix with it
+    let to_terminal =
+        a.output == Path::new("-") && std::io::IsTerminal::is_terminal(&std::io::stdout());
+    let bar = if to_terminal { super::progress::Bar::none() } else { a.progress.bar() };
+    let mut done = job.run(&mut sink, &stop, &bar)?;
     if let Some(sig) = stop.requested() {
         // the unfinished output is removed when `outfile` drops
         match &outfile {

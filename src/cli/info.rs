@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 use rdbshift::input::Dump;
+use rdbshift::job::Progress;
 use rdbshift::stats::gather;
 
 use super::{CliResult, FilterArgs, ReadArgs, report};
@@ -21,6 +22,8 @@ pub struct InfoArgs {
     #[arg(long, default_value_t = 10)]
     top: usize,
     #[command(flatten)]
+    progress: super::args::ProgressArgs,
+    #[command(flatten)]
     filter: FilterArgs,
     #[command(flatten)]
     read: ReadArgs,
@@ -34,7 +37,14 @@ pub fn run(a: InfoArgs) -> CliResult {
     for f in &a.files {
         type Failure = Box<dyn std::error::Error + Send + Sync>;
         let res = Dump::open(f).map_err(Failure::from).and_then(|d| {
-            let r = gather(d.data(), a.read.options(), &filter, a.top, &|x, y| d.release(x, y));
+            let bar = a.progress.bar();
+            bar.start(d.data().len() as u64);
+            let release = |x, y| {
+                d.release(x, y);
+                bar.advance((y - x) as u64);
+            };
+            let r = gather(d.data(), a.read.options(), &filter, a.top, &release);
+            bar.finish();
             if d.changed() {
                 return Err(d.changed_message().into());
             }

@@ -10,6 +10,7 @@ use rdbshift::format::Reader;
 use rdbshift::format::Scratch;
 use rdbshift::format::record::Record;
 use rdbshift::input::{Behind, Dump};
+use rdbshift::job::Progress;
 
 use super::{
     CliResult, FilterArgs, ReadArgs, check_output, nothing_written, open_dumps, open_output,
@@ -34,6 +35,8 @@ pub struct InspectArgs {
     /// Write here instead of stdout (`-` is stdout).
     #[arg(short = 'o', long = "output")]
     output: Option<PathBuf>,
+    #[command(flatten)]
+    progress: super::args::ProgressArgs,
     #[command(flatten)]
     filter: FilterArgs,
     #[command(flatten)]
@@ -61,8 +64,11 @@ pub fn run(a: InspectArgs) -> CliResult {
         out.write_all(b"[")?;
     }
     let mut code = 0;
+    // progress with -o only: on stdout it would mix with the keys
+    let bar = if a.output.is_some() { a.progress.bar() } else { super::progress::Bar::none() };
+    bar.start(dumps.iter().map(|d| d.data().len() as u64).sum());
     for dump in &dumps {
-        match inspect_one(dump, &a, &filter, &mut **out, &mut written) {
+        match inspect_one(dump, &a, &filter, &mut **out, &mut written, &bar) {
             Err(json::Error::Output(io)) => return Err(io.into()),
             _ if dump.changed() => report_msg(&dump.path, &dump.changed_message()),
             Err(json::Error::Format(e)) => report(&dump.path, &e),
@@ -73,6 +79,7 @@ pub fn run(a: InspectArgs) -> CliResult {
     if a.format == Format::Json {
         out.write_all(if written > 0 { b"\n]\n" } else { b"]\n" })?;
     }
+    bar.finish();
     output.commit()?;
     Ok(code)
 }
@@ -83,11 +90,15 @@ fn inspect_one(
     filter: &Filter,
     out: &mut dyn Write,
     written: &mut u64,
+    bar: &dyn Progress,
 ) -> Result<(), json::Error> {
     let data = dump.data();
     let mut r = Reader::new(data, a.read.options())?;
     let mut scratch = Scratch::default();
-    let mut behind = Behind::new(|a, b| dump.release(a, b));
+    let mut behind = Behind::new(|a, b| {
+        dump.release(a, b);
+        bar.advance((b - a) as u64);
+    });
     // several dumps: every record says which one it came from
     let path = dump.path.display().to_string();
     let file = (a.files.len() > 1).then_some(path.as_str());

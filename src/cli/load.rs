@@ -12,7 +12,6 @@ use rdbshift::net::url::redact;
 use rdbshift::output::{OutFile, Role, check_roles};
 
 use super::args::{LoadMode, OnConflict};
-use super::progress::Bar;
 use super::{
     CliResult, ConnArgs, FilterArgs, ReadArgs, input_ids, input_roles, open_dumps, report,
 };
@@ -119,6 +118,8 @@ pub struct LoadArgs {
     #[arg(long, value_name = "FILE")]
     report: Option<PathBuf>,
     #[command(flatten)]
+    progress: super::args::ProgressArgs,
+    #[command(flatten)]
     conn: ConnArgs,
     #[command(flatten)]
     filter: FilterArgs,
@@ -188,7 +189,7 @@ pub fn run(a: LoadArgs) -> CliResult {
         .filter(a.filter.filter()?)
         .read_options(a.read.options());
     let stop = Stop::on_signals();
-    let bar = Bar::for_stderr();
+    let bar = a.progress.bar();
     let outcome = match job.run(&bar, &stop) {
         Ok(o) => o,
         Err(e) => {

@@ -1,16 +1,81 @@
-//! The progress bar a person at a terminal sees (nothing when stderr is not a terminal),
-//! and the notes a job has for them.
+//! Progress for a person: a bar on stderr when it is a terminal; otherwise (nohup, CI, a
+//! pod's log) a plain line every `--progress-interval` seconds. Notes go to stderr either
+//! way.
 
 use std::io::IsTerminal;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use rdbshift::job::Progress;
 
-/// A bar on stderr when it is a terminal; notes go to stderr either way.
-pub struct Bar(Option<indicatif::ProgressBar>);
+/// Progress on stderr: a bar, or plain lines.
+pub struct Bar {
+    bar: Option<indicatif::ProgressBar>,
+    plain: Option<Plain>,
+}
+
+/// The plain lines' state.
+struct Plain {
+    every: Duration,
+    started: Instant,
+    total: AtomicU64,
+    done: AtomicU64,
+    keys: AtomicU64,
+    /// When the next line is due.
+    next: Mutex<Instant>,
+}
+
+fn size(b: u64) -> String {
+    match b {
+        b if b >= 1 << 30 => format!("{:.2} GiB", b as f64 / (1u64 << 30) as f64),
+        b if b >= 1 << 20 => format!("{:.1} MiB", b as f64 / (1u64 << 20) as f64),
+        b => format!("{:.1} KiB", b as f64 / 1024.0),
+    }
+}
+
+impl Plain {
+    /// The line for now: bytes, share, keys and their rate, ETA.
+    fn line(&self) -> String {
+        let (total, done, keys) = (
+            self.total.load(Ordering::Relaxed),
+            self.done.load(Ordering::Relaxed),
+            self.keys.load(Ordering::Relaxed),
+        );
+        let secs = self.started.elapsed().as_secs_f64().max(1e-3);
+        let pct = if total > 0 { done as f64 * 100.0 / total as f64 } else { 0.0 };
+        let mut l = format!("progress: {} of {} ({pct:.0}%)", size(done), size(total));
+        if keys > 0 {
+            l += &format!(", {keys} keys, {:.0} keys/s", keys as f64 / secs);
+        }
+        l += &format!(", {}/s", size((done as f64 / secs) as u64));
+        if done > 0 && total > done {
+            let eta = (total - done) as f64 * secs / done as f64;
+            l += &format!(", ETA {:.0} s", eta.ceil());
+        }
+        l
+    }
+
+    /// Prints a line if one is due.
+    fn tick(&self) {
+        let now = Instant::now();
+        let Ok(mut next) = self.next.try_lock() else { return };
+        if now >= *next {
+            *next = now + self.every;
+            eprintln!("rdbshift: {}", self.line());
+        }
+    }
+}
 
 impl Bar {
-    pub fn for_stderr() -> Bar {
-        Bar(std::io::stderr().is_terminal().then(|| {
+    /// No progress at all.
+    pub fn none() -> Bar {
+        Bar { bar: None, plain: None }
+    }
+
+    /// A bar when stderr is a terminal, else a plain line every `every` (none when zero).
+    pub fn for_stderr(every: Duration) -> Bar {
+        if std::io::stderr().is_terminal() {
             let b = indicatif::ProgressBar::new(0);
             b.set_style(
                 indicatif::ProgressStyle::with_template(
@@ -18,38 +83,58 @@ impl Bar {
                 )
                 .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
             );
-            b
-        }))
+            return Bar { bar: Some(b), plain: None };
+        }
+        let plain = (!every.is_zero()).then(|| Plain {
+            every,
+            started: Instant::now(),
+            total: AtomicU64::new(0),
+            done: AtomicU64::new(0),
+            keys: AtomicU64::new(0),
+            next: Mutex::new(Instant::now() + every),
+        });
+        Bar { bar: None, plain }
     }
 }
 
 impl Progress for Bar {
     fn start(&self, total: u64) {
-        if let Some(b) = &self.0 {
+        if let Some(b) = &self.bar {
             b.set_length(total);
+        }
+        if let Some(p) = &self.plain {
+            p.total.store(total, Ordering::Relaxed);
         }
     }
     fn advance(&self, bytes: u64) {
-        if let Some(b) = &self.0 {
+        if let Some(b) = &self.bar {
             b.inc(bytes);
+        }
+        if let Some(p) = &self.plain {
+            p.done.fetch_add(bytes, Ordering::Relaxed);
+            p.tick();
         }
     }
     fn keys(&self, keys: u64) {
-        if let Some(b) = &self.0 {
+        if let Some(b) = &self.bar {
             b.set_message(format!(
                 "{keys} keys, {:.0} keys/s",
                 keys as f64 / b.elapsed().as_secs_f64().max(1e-3)
             ));
         }
+        if let Some(p) = &self.plain {
+            p.keys.store(keys, Ordering::Relaxed);
+            p.tick();
+        }
     }
     fn note(&self, line: &str) {
-        match &self.0 {
+        match &self.bar {
             Some(b) => b.suspend(|| eprintln!("rdbshift: {line}")),
             None => eprintln!("rdbshift: {line}"),
         }
     }
     fn finish(&self) {
-        if let Some(b) = &self.0 {
+        if let Some(b) = &self.bar {
             b.finish_and_clear();
         }
     }

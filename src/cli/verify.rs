@@ -41,6 +41,8 @@ pub struct VerifyArgs {
     #[arg(long, value_name = "N", hide = true, default_value_t = PEL_EXACT)]
     pel_exact: usize,
     #[command(flatten)]
+    progress: super::args::ProgressArgs,
+    #[command(flatten)]
     conn: ConnArgs,
     #[command(flatten)]
     filter: FilterArgs,
@@ -60,7 +62,8 @@ pub fn run(a: VerifyArgs) -> CliResult {
         .pel_exact(a.pel_exact)
         .filter(a.filter.filter()?)
         .read_options(a.read.options());
-    let outcome = match job.run() {
+    let bar = a.progress.bar();
+    let outcome = match job.run(&bar) {
         Ok(o) => o,
         Err(e @ rdbshift::verify::Error::Net(_)) => {
             return Err(format!("{}: {e}", redact(&a.target)).into());

@@ -99,7 +99,9 @@ impl Job {
         &self,
         sink: &mut dyn Sink<Error = E>,
         stop: &Stop,
+        progress: &dyn crate::job::Progress,
     ) -> Result<Vec<Converted<E>>, std::io::Error> {
+        progress.start(self.inputs.iter().map(|(d, _)| d.data().len() as u64).sum());
         let cfg = Config { stop: stop.clone(), ..self.cfg.clone() };
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(cfg.threads)
@@ -125,7 +127,11 @@ impl Job {
                 &cfg,
                 &pool,
                 sink,
-                &|x, y| dump.release(x, y),
+                // the pages released behind the writer are the progress
+                &|x, y| {
+                    dump.release(x, y);
+                    progress.advance((y - x) as u64);
+                },
             );
             let (oddities, error) = match r {
                 Ok(t) => (t.oddities, None),
@@ -144,6 +150,7 @@ impl Job {
                 break;
             }
         }
+        progress.finish();
         Ok(done)
     }
 }

@@ -86,7 +86,7 @@ impl Job {
 
     /// Runs the verification. `Err` when it could not start (the target, a db a cluster
     /// lacks); what differs is in the outcome.
-    pub fn run(self) -> Result<Outcome, Error> {
+    pub fn run(self, progress: &dyn crate::job::Progress) -> Result<Outcome, Error> {
         if let Some(db) = self.to_db
             && self.filter.rename.maps_dbs()
         {
@@ -127,8 +127,10 @@ impl Job {
         let settings = Settings { to_db: self.to_db, pel_exact: self.pel_exact };
         let mut v = Verifier::new(p, self.filter.clone(), settings, self.extra);
         let mut problems: Vec<Problem> = Vec::new();
+        progress.start(self.dumps.iter().map(|d| d.data().len() as u64).sum());
         for d in &self.dumps {
-            if let Err(e) = v.dump(d.data(), self.read, &mut pick, &|a, b| d.release(a, b)) {
+            let release = |a, b| d.release(a, b);
+            if let Err(e) = v.dump(d.data(), self.read, &mut pick, &release, progress) {
                 problems.push((d.path.clone(), Box::new(e)));
             }
         }
@@ -138,6 +140,7 @@ impl Job {
         {
             problems.push(("looking for extra keys".into(), Box::new(e)));
         }
+        progress.finish();
         Ok(Outcome { report: v.report, problems, seconds: started.elapsed().as_secs_f64() })
     }
 }

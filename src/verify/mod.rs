@@ -166,8 +166,10 @@ impl Verifier {
         opts: Options,
         pick: &mut dyn FnMut() -> bool,
         release: &dyn Fn(usize, usize),
+        progress: &dyn crate::job::Progress,
     ) -> Result<(), Error> {
         let mut r = Reader::new(data, opts)?;
+        let mut shown = 0;
         let mut scratch = Scratch::default();
         let mut w = Window::default();
         let mut behind = crate::input::Behind::new(release);
@@ -224,9 +226,15 @@ impl Verifier {
             w.items.push(item);
             if w.items.len() >= WINDOW_KEYS || w.bytes >= WINDOW_BYTES {
                 self.run_window(&mut w, &mut scratch)?;
+                progress.advance((r.pos() - shown) as u64);
+                shown = r.pos();
+                progress.keys(self.report.checked);
             }
         }
-        self.run_window(&mut w, &mut scratch)
+        self.run_window(&mut w, &mut scratch)?;
+        progress.advance((data.len() - shown.min(data.len())) as u64);
+        progress.keys(self.report.checked);
+        Ok(())
     }
 }
 
