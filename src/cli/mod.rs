@@ -9,6 +9,7 @@ mod inspect;
 mod load;
 mod man;
 mod progress;
+mod report;
 mod verify;
 
 use std::path::PathBuf;
@@ -45,6 +46,8 @@ enum Cmd {
     Load(load::LoadArgs),
     /// Check that a server or cluster holds every key of RDB files (or a sample).
     Verify(verify::VerifyArgs),
+    /// Work with load reports: `report merge shard-*.json` sums one migration's shards.
+    Report(report::ReportArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions {
         #[arg(value_enum)]
@@ -76,6 +79,7 @@ pub fn run() -> i32 {
         Cmd::Convert(a) => convert::run(a),
         Cmd::Load(a) => load::run(a),
         Cmd::Verify(a) => verify::run(a),
+        Cmd::Report(a) => report::run(a),
         Cmd::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "rdbshift", &mut std::io::stdout());
             Ok(0)

@@ -40,6 +40,10 @@ pub struct VerifyArgs {
     /// longer ones in pages with XPENDING (tuning, tests).
     #[arg(long, value_name = "N", hide = true, default_value_t = PEL_EXACT)]
     pel_exact: usize,
+    /// Write the report as JSON to this file (what was checked, against what, what was
+    /// found; through a temporary file beside it, renamed into place at the end).
+    #[arg(long, value_name = "FILE")]
+    report: Option<PathBuf>,
     #[command(flatten)]
     progress: super::args::ProgressArgs,
     #[command(flatten)]
@@ -52,6 +56,11 @@ pub struct VerifyArgs {
 
 pub fn run(a: VerifyArgs) -> CliResult {
     let url = a.conn.url(&a.target)?;
+    if let Some(p) = &a.report {
+        let mut roles = super::input_roles(&a.files);
+        roles.extend(rdbshift::output::Role::output("--report", p));
+        rdbshift::output::check_roles(&roles)?;
+    }
     // a dump that cannot be opened is reported; the others are still verified
     let dumps: Vec<_> = a.files.iter().filter_map(|f| open_dump(f)).collect();
     let mut code = i32::from(dumps.len() < a.files.len());
@@ -61,7 +70,8 @@ pub fn run(a: VerifyArgs) -> CliResult {
         .extra(a.extra)
         .pel_exact(a.pel_exact)
         .filter(a.filter.filter()?)
-        .read_options(a.read.options());
+        .read_options(a.read.options())
+        .json_report(a.report.is_some());
     let bar = a.progress.bar();
     let outcome = match job.run(&bar) {
         Ok(o) => o,
@@ -82,6 +92,13 @@ pub fn run(a: VerifyArgs) -> CliResult {
     }
     if outcome.differs() {
         code = 1;
+    }
+    if let (Some(p), Some(json)) = (&a.report, &outcome.json) {
+        let o = rdbshift::output::OutFile::create(p, &super::input_ids(&a.files))
+            .map_err(|e| format!("report: {e}"))?;
+        std::io::Write::write_all(&mut o.file(), json.as_bytes())
+            .map_err(|e| format!("report {}: {e}", p.display()))?;
+        o.commit().map_err(|e| format!("report: {e}"))?;
     }
     if a.strict && rep.incomplete() && code == 0 {
         eprintln!(

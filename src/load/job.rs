@@ -15,6 +15,7 @@ use super::throttle::Limits;
 use super::{Conflict, Error, Finish, Pool, Report};
 use crate::convert::engine::{self, Config, RunError, Source};
 use crate::convert::{MAX_BYTES, MAX_ELEMS, Mode, Plan};
+use crate::encode::text::json_str;
 use crate::filter::Filter;
 use crate::format::record::Options;
 use crate::input::Dump;
@@ -216,6 +217,7 @@ impl Job {
     /// outcome.
     pub fn run(mut self, progress: &dyn Progress, stop: &Stop) -> Result<Outcome, Error> {
         let started = Instant::now();
+        let started_ms = crate::filter::now_ms();
         if let Some(db) = self.dest_db()
             && self.filter.rename.maps_dbs()
         {
@@ -330,9 +332,70 @@ impl Job {
         report.stopped_by = stop.requested();
         report.close(results.iter().map(|r| r.2).sum());
         report.preflight = pre.json.clone();
+        report.tool = format!("rdbshift {}", env!("CARGO_PKG_VERSION"));
+        report.started_ms = started_ms;
+        report.ended_ms = crate::filter::now_ms();
+        report.options = self.options_json();
+        report.dumps = dumps
+            .iter()
+            .enumerate()
+            .map(|(i, d)| {
+                let data = d.dump.data();
+                // the checksum the pre-pass computed, else computed here
+                let crc64 = match d.survey.trailer {
+                    Some(t) if t.computed.is_some() => t.computed.unwrap_or_default(),
+                    t => {
+                        let body =
+                            t.filter(|t| t.stored.is_some()).map_or(data.len(), |t| t.eof_at + 1);
+                        let c = crate::format::crc64(&data[..body.min(data.len())]);
+                        d.dump.release(0, data.len());
+                        c
+                    }
+                };
+                super::report::DumpReport {
+                    path: d.dump.path.display().to_string(),
+                    size: data.len() as u64,
+                    crc64,
+                    keys: d.survey.total_keys(),
+                    counts: report.by_file.get(&(i as u32)).copied().unwrap_or_default(),
+                }
+            })
+            .collect();
         let incomplete = results.iter().any(|r| r.1);
         problems.extend(results.into_iter().flat_map(|r| r.0));
         Ok(Outcome { report: Some(report), problems, incomplete, preflight: Some(pre) })
+    }
+
+    /// The options the load runs with, as a JSON object for the report.
+    fn options_json(&self) -> String {
+        let mut o = Vec::new();
+        o.extend_from_slice(b"{\"mode\":");
+        json_str(&mut o, if self.mode == Mode::Commands { "commands" } else { "restore" });
+        o.extend_from_slice(b",\"selection\":");
+        json_str(&mut o, &self.filter.describe());
+        let db = self.dest_db().map_or("null".to_string(), |d| d.to_string());
+        let on_conflict = match self.on_conflict {
+            Conflict::Replace => "replace",
+            Conflict::Skip => "skip",
+            Conflict::Fail => "fail",
+        };
+        o.extend_from_slice(
+            format!(
+                ",\"to_db\":{db},\"on_conflict\":\"{on_conflict}\",\"window\":{},\"salvage\":{},\"allow_eviction\":{},\"threads\":{}",
+                self.window.unwrap_or(super::pool::WINDOW),
+                self.salvage,
+                self.allow_eviction,
+                self.cfg.threads
+            )
+            .as_bytes(),
+        );
+        o.extend_from_slice(b",\"checkpoint\":");
+        match &self.checkpoint {
+            Some((p, _)) => json_str(&mut o, &p.display().to_string()),
+            None => o.extend_from_slice(b"null"),
+        }
+        o.push(b'}');
+        String::from_utf8(o).expect("JSON text is UTF-8")
     }
 
     /// Adapts the load to what the user may run on the target; says what changed.

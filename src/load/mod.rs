@@ -18,6 +18,7 @@
 pub mod checkpoint;
 mod job;
 mod ledger;
+pub mod merge;
 mod outcome;
 mod pool;
 pub mod preflight;

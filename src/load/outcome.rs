@@ -99,6 +99,7 @@ impl FileLoad<'_, '_> {
         }
         let name = self.key_name(record, self.db);
         self.ledger.abandon(record);
+        self.tally().failed += 1;
         self.fail(addr, name, reason);
     }
 
@@ -108,6 +109,7 @@ impl FileLoad<'_, '_> {
             (Tag::Key { record, .. }, None) => {
                 if self.ledger.acked(record) == ledger::Outcome::Finished {
                     self.t.report.loaded += 1;
+                    self.tally().loaded += 1;
                     self.t.report.per_node.entry(addr).or_default().loaded += 1;
                 }
             }
@@ -147,7 +149,8 @@ impl FileLoad<'_, '_> {
         }
         let word = e.split_whitespace().next().unwrap_or("");
         match word {
-            "TRYAGAIN" | "CLUSTERDOWN" | "LOADING" | "BUSY" | "MASTERDOWN" | "READONLY" => {
+            "TRYAGAIN" | "CLUSTERDOWN" | "LOADING" | "BUSY" | "MASTERDOWN" | "READONLY" | "OOM" => {
+                *self.t.report.backoffs.entry(word.to_string()).or_default() += 1;
                 if word == "READONLY" || word == "CLUSTERDOWN" {
                     let _ = self.t.refresh_slots();
                 }
@@ -155,7 +158,8 @@ impl FileLoad<'_, '_> {
             }
             "BUSYKEY" => {
                 if self.ledger.skipped(record) == ledger::Outcome::Finished {
-                    self.t.report.skipped += 1
+                    self.t.report.skipped += 1;
+                    self.tally().skipped += 1;
                 }
             }
             _ => self.fail_key(addr, record, db, e),
@@ -167,8 +171,14 @@ impl FileLoad<'_, '_> {
         // the name travels with the open key: take it before the ledger closes it
         let name = self.key_name(record, db);
         if self.ledger.failed(record, db) == ledger::Outcome::Finished {
+            self.tally().failed += 1;
             self.fail(addr, name, e);
         }
+    }
+
+    /// This dump's counts in the report.
+    pub(super) fn tally(&mut self) -> &mut super::report::FileCounts {
+        self.t.report.by_file.entry(self.file).or_default()
     }
 
     pub(super) fn fail(&mut self, addr: &str, name: String, e: String) {

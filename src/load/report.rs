@@ -57,6 +57,39 @@ pub struct Report {
     pub rates: Rates,
     /// What pre-flight found, as a JSON object (empty: it did not run).
     pub preflight: String,
+    /// The tool that made the report (`rdbshift 0.1.0`).
+    pub tool: String,
+    /// When the load started and ended (Unix ms).
+    pub started_ms: i64,
+    pub ended_ms: i64,
+    /// The options the load ran with, as a JSON object.
+    pub options: String,
+    /// Each dump: what identifies it and what became of its keys.
+    pub dumps: Vec<DumpReport>,
+    /// Per dump number of the run: its keys' outcomes.
+    pub(crate) by_file: BTreeMap<u32, FileCounts>,
+    /// Errors that were waited out and retried, per kind (`OOM`, `BUSY`, `LOADING` ...).
+    pub backoffs: BTreeMap<String, u64>,
+}
+
+/// One dump of a load.
+#[derive(Debug, Default, Clone)]
+pub struct DumpReport {
+    pub path: String,
+    pub size: u64,
+    /// CRC-64 (Redis's) of its bytes before the 8-byte trailer: its stored checksum when
+    /// it has one (the whole file for RDB versions before 5).
+    pub crc64: u64,
+    pub keys: u64,
+    pub counts: FileCounts,
+}
+
+/// What became of one dump's keys.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct FileCounts {
+    pub loaded: u64,
+    pub failed: u64,
+    pub skipped: u64,
 }
 
 /// The sender's rates over the load, and the limits it ran under.
@@ -229,6 +262,28 @@ impl Report {
             )
             .as_bytes(),
         );
+        o.extend_from_slice(b",\"tool\":");
+        json_str(&mut o, &r.tool);
+        o.extend_from_slice(b",\"started\":");
+        json_str(&mut o, &crate::encode::text::date(r.started_ms));
+        o.extend_from_slice(b",\"ended\":");
+        json_str(&mut o, &crate::encode::text::date(r.ended_ms));
+        o.extend_from_slice(b",\"options\":");
+        o.extend_from_slice(if r.options.is_empty() { b"{}" } else { r.options.as_bytes() });
+        o.extend_from_slice(b",\"dumps\":");
+        json_list(&mut o, &r.dumps, |o, d| {
+            o.extend_from_slice(b"{\"path\":");
+            json_str(o, &d.path);
+            o.extend_from_slice(
+                format!(
+                    ",\"size\":{},\"crc64\":\"{:016x}\",\"keys\":{},\"loaded\":{},\"failed\":{},\"skipped\":{}}}",
+                    d.size, d.crc64, d.keys, d.counts.loaded, d.counts.failed, d.counts.skipped
+                )
+                .as_bytes(),
+            );
+        });
+        o.extend_from_slice(b",\"backoffs\":");
+        json_object(&mut o, &r.backoffs, |o, n| int(o, *n));
         o.extend_from_slice(b",\"preflight\":");
         o.extend_from_slice(if r.preflight.is_empty() { b"null" } else { r.preflight.as_bytes() });
         o.extend_from_slice(b",\"per_node\":");

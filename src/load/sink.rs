@@ -171,7 +171,9 @@ impl<'a, 't> FileLoad<'a, 't> {
                 self.ledger.passed(rec);
                 if self.on_conflict == Conflict::Skip {
                     self.t.report.skipped += 1;
+                    self.tally().skipped += 1;
                 } else {
+                    self.tally().failed += 1;
                     self.fail(
                         &addr,
                         String::from_utf8_lossy(&name).into_owned(),

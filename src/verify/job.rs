@@ -18,6 +18,8 @@ pub struct Job {
     pel_exact: usize,
     filter: Filter,
     read: Options,
+    /// Build the JSON report ([`Outcome::json`]).
+    json: bool,
 }
 
 /// How a verification ended.
@@ -27,6 +29,8 @@ pub struct Outcome {
     /// Dumps that could not be verified (wholly), and a failed scan for extra keys.
     pub problems: Vec<Problem>,
     pub seconds: f64,
+    /// The report as JSON (when asked for): what was checked, against what, and what was found.
+    pub json: Option<String>,
 }
 
 impl Outcome {
@@ -51,7 +55,13 @@ impl Job {
             pel_exact: super::PEL_EXACT,
             filter: Filter::default(),
             read: Options::default(),
+            json: false,
         }
+    }
+    /// Also build the report as JSON ([`Outcome::json`]).
+    pub fn json_report(mut self, yes: bool) -> Self {
+        self.json = yes;
+        self
     }
     /// Look for every dump key in this db (as `load --to-db` put it), else the URL's.
     pub fn to_db(mut self, db: Option<u64>) -> Self {
@@ -87,6 +97,7 @@ impl Job {
     /// Runs the verification. `Err` when it could not start (the target, a db a cluster
     /// lacks); what differs is in the outcome.
     pub fn run(self, progress: &dyn crate::job::Progress) -> Result<Outcome, Error> {
+        let started_ms = crate::filter::now_ms();
         if let Some(db) = self.to_db
             && self.filter.rename.maps_dbs()
         {
@@ -141,6 +152,58 @@ impl Job {
             problems.push(("looking for extra keys".into(), Box::new(e)));
         }
         progress.finish();
-        Ok(Outcome { report: v.report, problems, seconds: started.elapsed().as_secs_f64() })
+        let seconds = started.elapsed().as_secs_f64();
+        let json = self.json.then(|| {
+            let differs = !problems.is_empty() || {
+                let r = &v.report;
+                r.missing + r.different + r.extra + r.errors > 0
+            };
+            let dumps: Vec<serde_json::Value> = self
+                .dumps
+                .iter()
+                .map(|d| {
+                    let data = d.data();
+                    // the CRC-64 of the bytes the stored checksum covers (the whole file
+                    // before RDB 5); one more pass at memory speed
+                    let body =
+                        if crate::format::Header::parse(data, true).is_ok_and(|h| h.version >= 5) {
+                            data.len().saturating_sub(8)
+                        } else {
+                            data.len()
+                        };
+                    let crc = crate::format::crc64(&data[..body]);
+                    d.release(0, data.len());
+                    serde_json::json!({
+                        "path": d.path.display().to_string(),
+                        "size": data.len(),
+                        "crc64": format!("{crc:016x}"),
+                    })
+                })
+                .collect();
+            let mut j = v.report.to_json(self.extra);
+            if let Some(m) = j.as_object_mut() {
+                m.insert("tool".into(), format!("rdbshift {}", env!("CARGO_PKG_VERSION")).into());
+                m.insert("target".into(), self.target.to_string().into());
+                m.insert("started".into(), crate::encode::text::date(started_ms).into());
+                m.insert("ended".into(), crate::encode::text::date(crate::filter::now_ms()).into());
+                m.insert("seconds".into(), seconds.into());
+                m.insert("dumps".into(), dumps.into());
+                m.insert(
+                    "options".into(),
+                    serde_json::json!({
+                        "selection": self.filter.describe(),
+                        "to_db": self.to_db,
+                        "sample": self.sample,
+                        "extra": self.extra,
+                    }),
+                );
+                let problems: Vec<String> =
+                    problems.iter().map(|(p, e)| format!("{}: {e}", p.display())).collect();
+                m.insert("problems".into(), problems.into());
+                m.insert("identical".into(), (!differs).into());
+            }
+            serde_json::to_string_pretty(&j).expect("JSON") + "\n"
+        });
+        Ok(Outcome { report: v.report, problems, seconds, json })
     }
 }

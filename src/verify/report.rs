@@ -79,6 +79,38 @@ impl VerifyReport {
             n.names.push(quote(name));
         }
     }
+    /// The counts and the first names of each kind, as a JSON object (`extra`: whether the
+    /// target was scanned for keys the dumps lack).
+    pub fn to_json(&self, extra: bool) -> serde_json::Value {
+        let pairs = |v: &[(String, String)], what: &str| -> Vec<serde_json::Value> {
+            v.iter().map(|(k, w)| serde_json::json!({ "key": k, what: w })).collect()
+        };
+        let not_comparable: serde_json::Map<String, serde_json::Value> = self
+            .not_comparable
+            .iter()
+            .map(|(k, n)| {
+                let v = serde_json::json!({
+                    "keys": n.keys, "items": n.items, "why": n.why, "names": n.names,
+                });
+                (k.to_string(), v)
+            })
+            .collect();
+        serde_json::json!({
+            "checked": self.checked,
+            "missing": self.missing,
+            "different": self.different,
+            "expired": self.expired,
+            "errors": self.errors,
+            "extra": if extra { Some(self.extra) } else { None },
+            "scanned": if extra { Some(self.scanned) } else { None },
+            "missing_keys": self.missing_keys,
+            "different_keys": pairs(&self.different_keys, "difference"),
+            "error_keys": pairs(&self.error_keys, "error"),
+            "extra_keys": self.extra_keys,
+            "not_comparable": not_comparable,
+        })
+    }
+
     /// Keys with something that could not be compared.
     pub fn not_comparable_keys(&self) -> u64 {
         self.not_comparable.values().map(|n| n.keys).sum()
@@ -128,28 +160,7 @@ impl VerifyReport {
     }
 }
 
-/// Unix milliseconds as a UTC date and time, `2262-04-11T23:47:16.854Z` (proleptic
-/// Gregorian; what a person reads next to the number).
-pub fn date(ms: i64) -> String {
-    let (secs, milli) = (ms.div_euclid(1000), ms.rem_euclid(1000));
-    let (days, sod) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    // days since 1970-01-01 to (y, m, d): Howard Hinnant's civil_from_days
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{milli:03}Z",
-        sod / 3600,
-        sod % 3600 / 60,
-        sod % 60
-    )
-}
+pub use crate::encode::text::date;
 
 /// An expiry as verify shows it: milliseconds and the date (`none` for no expiry).
 pub(super) fn expiry(ms: Option<i64>) -> String {

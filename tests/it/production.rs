@@ -250,3 +250,98 @@ fn a_cluster_with_slots_no_master_serves_is_refused() {
         assert_eq!(n.conn().cmd(&["DBSIZE"]).unwrap().int(), Some(0), "nothing was sent");
     }
 }
+
+#[test]
+fn two_shards_loaded_by_two_processes_then_report_merge() {
+    let Some(c) = Cluster::start("redis-7.0") else { return };
+    use common::proc::Timed;
+    use std::process::Stdio;
+    let dir = common::tempdir::Dir::new("merge");
+    let url = c.url();
+    let shards = [
+        ("a", corpus().join("servers/redis-7.0-compact-seed1.rdb")),
+        ("b", corpus().join("servers/redis-7.0-expanded-seed1.rdb")),
+    ];
+    // one process per shard, at once; each shard's keys under their own prefix
+    let running: Vec<_> = shards
+        .iter()
+        .map(|(tag, f)| {
+            let rep = dir.path().join(format!("shard-{tag}.json"));
+            let mut cmd = common::proc::bin();
+            cmd.args(["load", f.to_str().unwrap(), "--target", &url, "--db", "0"])
+                .args(["--rename-key", &format!("*={tag}:$1"), "--report"])
+                .arg(&rep)
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped());
+            (rep, cmd.spawn_timed())
+        })
+        .collect();
+    let mut reports = Vec::new();
+    let mut loaded = 0;
+    for ((rep, child), (_, f)) in running.into_iter().zip(&shards) {
+        let out = child.output();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let r: Value = serde_json::from_slice(&std::fs::read(&rep).unwrap()).unwrap();
+        // the report names its dump: path, size and the CRC-64 its trailer stores
+        let data = std::fs::read(f).unwrap();
+        let stored = u64::from_le_bytes(data[data.len() - 8..].try_into().unwrap());
+        let d = &r["dumps"][0];
+        assert_eq!(d["path"].as_str(), Some(f.to_str().unwrap()));
+        assert_eq!(d["size"].as_u64(), Some(data.len() as u64));
+        assert_eq!(d["crc64"].as_str(), Some(format!("{stored:016x}").as_str()));
+        assert_eq!(d["loaded"], r["loaded"]);
+        assert!(r["tool"].as_str().unwrap().starts_with("rdbshift "));
+        assert!(r["started"].as_str().unwrap() <= r["ended"].as_str().unwrap());
+        loaded += r["loaded"].as_u64().unwrap();
+        reports.push(rep.to_str().unwrap().to_string());
+    }
+    let on_cluster: u64 =
+        c.nodes.iter().map(|n| n.conn().cmd(&["DBSIZE"]).unwrap().int().unwrap() as u64).sum();
+    assert!(loaded > 40 && on_cluster == loaded, "{loaded} loaded, {on_cluster} on the cluster");
+    let merged = dir.path().join("migration.json");
+    let m = merged.to_str().unwrap();
+    let args = ["report", "merge", &reports[0], &reports[1], "--expect", "2", "-o", m];
+    let (code, _, err) = rdbshift(&args);
+    assert_eq!(code, 0, "{err}");
+    let j: Value = serde_json::from_slice(&std::fs::read(&merged).unwrap()).unwrap();
+    assert_eq!(j["loaded"].as_u64(), Some(loaded));
+    assert_eq!(
+        j["keys"].as_u64(),
+        Some(
+            inspected(&[]).len() as u64 + {
+                let f = corpus().join("servers/redis-7.0-expanded-seed1.rdb");
+                let (_, out, _) = rdbshift(&["inspect", f.to_str().unwrap()]);
+                out.split(|&b| b == b'\n').filter(|l| !l.is_empty()).count() as u64
+            }
+        )
+    );
+    assert_eq!(j["dumps"].as_array().unwrap().len(), 2);
+    assert_eq!(j["complete"], true);
+    let per_node: u64 =
+        j["per_node"].as_object().unwrap().values().map(|n| n["loaded"].as_u64().unwrap()).sum();
+    assert_eq!(per_node, loaded);
+    // a shard missing fails the migration
+    let (code, out, err) =
+        rdbshift(&["report", "merge", &reports[0], &reports[1], "--expect", "3"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("1 missing") && err.contains("NOT complete"), "{err}");
+    let j: Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(j["complete"], false);
+}
+
+#[test]
+fn load_and_verify_without_a_terminal_write_progress_lines() {
+    let Some(s) = Server::start_ok("redis-7.0", None, &[]) else { return };
+    let f = dump();
+    let url = s.url();
+    // about 3 s at 60 operations a second: lines every second
+    let (code, _, err) =
+        rdbshift(&["load", &f, "--target", &url, "--max-ops", "60", "--progress-interval", "1"]);
+    assert_eq!(code, 0, "{err}");
+    let lines: Vec<&str> = err.lines().filter(|l| l.starts_with("rdbshift: progress: ")).collect();
+    assert!(lines.len() >= 2, "{err}");
+    assert!(lines.iter().all(|l| l.contains(" of ") && l.contains("%)")), "{lines:?}");
+    let (code, _, err) = rdbshift(&["verify", &f, "--target", &url, "--progress-interval", "0"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(!err.contains("progress:"), "0 turns the lines off: {err}");
+}
