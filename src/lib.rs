@@ -24,6 +24,7 @@ pub use rdbshift_format as format;
 pub mod input;
 pub mod job;
 pub mod load;
+pub mod metrics;
 pub mod net;
 pub mod output;
 pub mod rename;

@@ -56,6 +56,11 @@ pub struct LoadArgs {
     /// (down to 16 KiB), and grows back once they take less than half of it.
     #[arg(long, value_name = "MS")]
     max_latency: Option<u64>,
+    /// Serve Prometheus metrics on http://ADDR/metrics while loading (keys, bytes,
+    /// failures by reason, retries, redirects, reconnects, throttled time, windows,
+    /// acknowledgement latency; per node): 127.0.0.1:9187, or :9187 for every interface.
+    #[arg(long, value_name = "ADDR")]
+    metrics: Option<String>,
     /// Check everything and print pre-flight (the target, permissions, keys and bytes per
     /// node, memory), then stop: nothing is sent.
     #[arg(long)]
@@ -174,6 +179,9 @@ pub fn run(a: LoadArgs) -> CliResult {
         .hints(rdbshift::net::Hints { version: a.target_version, proxy: a.proxy })
         .allow_eviction(a.allow_eviction)
         .dry_run(a.dry_run)
+        .metrics(
+            a.metrics.clone().map(|m| if m.starts_with(':') { format!("0.0.0.0{m}") } else { m }),
+        )
         .limits(Limits {
             ops: a.max_ops,
             bytes: a.max_bytes,

@@ -57,6 +57,8 @@ pub struct Job {
     dry_run: bool,
     /// `FUNCTION LOAD` is denied to the user (found at the start).
     functions_denied: bool,
+    /// Where to serve Prometheus metrics while loading.
+    metrics: Option<String>,
 }
 
 /// How a load ended.
@@ -121,7 +123,13 @@ impl Job {
             allow_eviction: false,
             dry_run: false,
             functions_denied: false,
+            metrics: None,
         }
+    }
+    /// Serve Prometheus metrics on `http://ADDR/metrics` while loading.
+    pub fn metrics(mut self, addr: Option<String>) -> Self {
+        self.metrics = addr;
+        self
     }
     /// How to take a target that does not say what it is: its version (`--target-version`),
     /// a routing proxy (`--proxy`).
@@ -250,7 +258,17 @@ impl Job {
         if !problems.is_empty() {
             return Ok(Outcome::refused(problems));
         }
+        // the metrics listen first: an address that cannot be had stops the load at once
+        let exporter = match &self.metrics {
+            Some(addr) => Some(crate::metrics::Exporter::start(addr).map_err(Error::Refused)?),
+            None => None,
+        };
         let mut pool = Pool::connect_with(self.target.clone(), &self.hints)?;
+        if let Some(e) = &exporter {
+            pool.set_metrics(e.page.clone());
+            pool.publish_metrics(true);
+            progress.note(&format!("metrics on http://{}/metrics", e.addr));
+        }
         let adapted = self.adapt(&pool);
         if let Some(c) = &ckpt {
             self.bind_checkpoint(c, &mut pool, &dumps, &mut problems)?;
@@ -310,7 +328,8 @@ impl Job {
             hs.into_iter().map(|h| h.join().unwrap_or_else(|_| (Vec::new(), false, 0))).collect()
         });
         progress.finish();
-        let pool = shared.into_inner().unwrap_or_else(|p| p.into_inner());
+        let mut pool = shared.into_inner().unwrap_or_else(|p| p.into_inner());
+        pool.publish_metrics(true);
         let mut report = pool.report().clone();
         report.target = self.target.to_string();
         report.given_up = pool.given_up().clone();
@@ -544,8 +563,13 @@ impl Job {
                     .iter()
                     .map(|n| format!("{:?}", String::from_utf8_lossy(n)))
                     .collect();
+                let what = if self.filter.rename.is_active() {
+                    "key(s) go out under a name another key of the same db also goes out under (renames or merged dbs); the last one sent wins"
+                } else {
+                    "key name(s) occur in more than one of the merged dbs; the last one wins"
+                };
                 progress.note(&format!(
-                    "warning: {}: {} key(s) go out under a name another key of the same db also goes out under (merged dbs or renames); the last one sent wins: {}",
+                    "warning: {}: {} {what}: {}",
                     path.display(),
                     d.survey.collision_count,
                     names.join(", ")

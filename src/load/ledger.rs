@@ -195,7 +195,8 @@ impl Ledger {
 
 /// The message for a key that ran out of attempts.
 pub fn gave_up(r: &Retry) -> String {
-    format!("gave up after {} attempts: {}", r.attempt - 1, r.last_err)
+    // the error's own kind first, so that the report counts it under it
+    format!("{} (gave up after {} attempts)", r.last_err, r.attempt - 1)
 }
 
 #[cfg(test)]
@@ -277,7 +278,10 @@ mod tests {
         let (go, gave_up) = l.take_retries();
         assert!(go.is_empty());
         assert_eq!(gave_up.len(), 1);
-        assert!(super::gave_up(&gave_up[0]).contains(&format!("after {MAX_ATTEMPTS} attempts")));
+        assert!(
+            super::gave_up(&gave_up[0])
+                .contains(&format!("(gave up after {MAX_ATTEMPTS} attempts)"))
+        );
         assert_eq!(l.failed(1, 0), Outcome::Finished);
         assert_eq!(l.failed_keys().collect::<Vec<_>>(), vec![(1, 0)]);
     }

@@ -19,6 +19,7 @@ pub mod checkpoint;
 mod job;
 mod ledger;
 pub mod merge;
+mod metrics;
 mod outcome;
 mod pool;
 pub mod preflight;

@@ -149,7 +149,9 @@ impl FileLoad<'_, '_> {
         }
         let word = e.split_whitespace().next().unwrap_or("");
         match word {
-            "TRYAGAIN" | "CLUSTERDOWN" | "LOADING" | "BUSY" | "MASTERDOWN" | "READONLY" | "OOM" => {
+            // not OOM: a full target does not free memory by being waited on, and keys held
+            // open for retries would keep their failures out of the checkpoint meanwhile
+            "TRYAGAIN" | "CLUSTERDOWN" | "LOADING" | "BUSY" | "MASTERDOWN" | "READONLY" => {
                 *self.t.report.backoffs.entry(word.to_string()).or_default() += 1;
                 if word == "READONLY" || word == "CLUSTERDOWN" {
                     let _ = self.t.refresh_slots();

@@ -44,6 +44,8 @@ pub struct Pool {
     pub(super) throttle: Throttle,
     /// Per connection under `--max-latency`: its window now, and when it last changed.
     windows: Vec<(usize, Instant)>,
+    /// Where `--metrics` are published.
+    pub(super) metrics: Option<super::metrics::Published>,
     /// Keyless commands (`FUNCTION LOAD`) sent so far, resent to a node that reconnects.
     pub(super) globals: Vec<Vec<u8>>,
     /// Plain connections for questions (`--on-conflict`), per node.
@@ -123,6 +125,7 @@ impl Pool {
             window: WINDOW,
             throttle: Throttle::default(),
             windows: Vec::new(),
+            metrics: None,
             globals: Vec::new(),
             checkers: Vec::new(),
             inbox: HashMap::new(),
@@ -178,6 +181,16 @@ impl Pool {
     /// Sets the sender's limits.
     pub fn set_limits(&mut self, l: Limits) {
         self.throttle = Throttle::new(l);
+    }
+
+    /// Publishes the load's metrics on `page` as it goes (`--metrics`).
+    pub fn set_metrics(&mut self, page: crate::metrics::Page) {
+        self.metrics = Some(super::metrics::Published { page, at: None });
+    }
+
+    /// Connection `i`'s window as it stands.
+    pub(super) fn window_now(&self, i: usize) -> usize {
+        self.windows.get(i).map_or(self.window, |w| w.0)
     }
 
     /// What the sender's limits cost so far.

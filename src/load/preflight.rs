@@ -190,6 +190,7 @@ fn to_json(
                 Perm::Allowed => "allowed".to_string(),
                 Perm::Denied(why) => format!("denied: {why}"),
                 Perm::NotAsked => "not asked".to_string(),
+                Perm::Unknown(why) => format!("unknown: {why}"),
             };
             (k.to_string(), v)
         })

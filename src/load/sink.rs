@@ -335,6 +335,7 @@ impl FileLoad<'_, '_> {
         self.progress.advance(upto.saturating_sub(self.shown));
         self.shown = self.shown.max(upto);
         self.progress.keys(self.t.report.loaded);
+        self.t.publish_metrics(false);
         Ok(())
     }
 

@@ -14,12 +14,26 @@ pub enum Perm {
     Denied(String),
     /// Not asked (it does not apply to this target).
     NotAsked,
+    /// Asked, and no answer came in time (a write command on a paused server waits):
+    /// taken as allowed; a denial would show per key.
+    Unknown(String),
 }
 
 impl Perm {
+    /// Allowed, or not known to be denied.
     pub fn allowed(&self) -> bool {
-        matches!(self, Perm::Allowed)
+        matches!(self, Perm::Allowed | Perm::Unknown(_))
     }
+}
+
+/// What asking one command gave.
+pub enum Answer {
+    Reply(Reply),
+    /// The connection was closed instead (some proxies do that for a command they do not
+    /// support): a denial.
+    Closed,
+    /// No answer within the probe's wait (only for commands that write).
+    NoAnswer,
 }
 
 /// What the user may run, per command a load may use.
@@ -60,37 +74,39 @@ pub fn denial(e: &[u8]) -> bool {
         || t.contains("unknown subcommand")
 }
 
-/// Runs one command: its reply, or `None` when the connection closed instead.
-pub type Ask<'a> = dyn FnMut(&[&str]) -> Result<Option<Reply>, Error> + 'a;
+/// Runs one command (`write`: one a paused server holds back, asked with a short wait).
+pub type Ask<'a> = dyn FnMut(&[&str], bool) -> Result<Answer, Error> + 'a;
 
 impl Access {
     /// Tries each command in a harmless form: `INFO server`, `CONFIG GET maxmemory`,
     /// `DEBUG HELP`, `CLUSTER INFO`, `FUNCTION LOAD` of an empty library (when
-    /// `functions`), `RESTORE` of an invalid payload, `SELECT 0`. `ask` runs one command:
-    /// `None` when the connection was closed instead of answering (some proxies do that
-    /// for a command they do not support), which is a denial too.
+    /// `functions`), `RESTORE` of an invalid payload, `SELECT 0`. `ask` runs one command.
     pub fn probe(ask: &mut Ask<'_>, functions: bool) -> Result<Access, Error> {
-        let mut perm = |args: &[&str]| -> Result<Perm, Error> {
-            Ok(match ask(args)? {
-                Some(Reply::Error(e)) if denial(&e) => {
+        let mut ask_perm = |args: &[&str], write: bool| -> Result<Perm, Error> {
+            Ok(match ask(args, write)? {
+                Answer::Reply(Reply::Error(e)) if denial(&e) => {
                     Perm::Denied(String::from_utf8_lossy(&e).into_owned())
                 }
-                Some(_) => Perm::Allowed,
-                None => Perm::Denied("the connection was closed instead of an answer".into()),
+                Answer::Reply(_) => Perm::Allowed,
+                Answer::Closed => {
+                    Perm::Denied("the connection was closed instead of an answer".into())
+                }
+                Answer::NoAnswer => Perm::Unknown("no answer in time (a paused server?)".into()),
             })
         };
+        let mut perm = |args: &[&str]| ask_perm(args, false);
         Ok(Access {
             info: perm(&["INFO", "server"])?,
             config: perm(&["CONFIG", "GET", "maxmemory"])?,
             debug: perm(&["DEBUG", "HELP"])?,
             cluster: perm(&["CLUSTER", "INFO"])?,
+            select: perm(&["SELECT", "0"])?,
             function: if functions {
-                perm(&["FUNCTION", "LOAD", "#!rdbshift-access-probe"])?
+                ask_perm(&["FUNCTION", "LOAD", "#!rdbshift-access-probe"], true)?
             } else {
                 Perm::NotAsked
             },
-            restore: perm(&["RESTORE", "rdbshift:access-probe", "0", "\x00"])?,
-            select: perm(&["SELECT", "0"])?,
+            restore: ask_perm(&["RESTORE", "rdbshift:access-probe", "0", "\x00"], true)?,
         })
     }
 

@@ -93,6 +93,17 @@ impl Conn {
         self.timeout
     }
 
+    /// Reads and writes wait at most `d` from now on.
+    pub fn set_timeout(&mut self, d: Duration) -> Result<(), ConnError> {
+        let set = self
+            .stream
+            .set_read_timeout(Some(d))
+            .and_then(|_| self.stream.set_write_timeout(Some(d)));
+        set.map_err(|e| ConnError::io(&self.addr, "setting a timeout", d, e))?;
+        self.timeout = d;
+        Ok(())
+    }
+
     pub fn send_raw(&mut self, bytes: &[u8]) -> Result<(), ConnError> {
         self.what = command_name(bytes);
         // a stop ends a write blocked on a server that does not read

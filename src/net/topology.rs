@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use super::access::Answer;
 use super::client::Conn;
 use super::error::Error;
 use super::handshake::handshake;
@@ -45,6 +46,9 @@ pub struct Hints {
     pub proxy: bool,
 }
 
+/// How long the probe waits for the answer to a write command (see [`probe_with`]).
+const PROBE_WAIT: Duration = Duration::from_secs(2);
+
 /// What a target is and what the user may run on it.
 #[derive(Clone, Debug)]
 pub struct Probe {
@@ -75,22 +79,41 @@ fn hello_field(r: &Reply, name: &str) -> Option<String> {
 pub fn probe_with(url: &Url, hints: &Hints) -> Result<Probe, Error> {
     let addr = url.addr();
     let mut conn = Some(handshake(url, &addr, Duration::from_secs(10))?);
-    // one command; a connection closed instead of an answer is reopened for the next
-    let mut ask = |args: &[&str]| -> Result<Option<Reply>, Error> {
+    // one command; a connection closed instead of an answer is reopened for the next. A
+    // write command (RESTORE, FUNCTION LOAD) waits for its answer at most PROBE_WAIT: a
+    // paused server holds writes back, and a load must still find it (and wait on it as
+    // it waits on any silent server)
+    let mut ask = |args: &[&str], write: bool| -> Result<Answer, Error> {
         let c = match &mut conn {
             Some(c) => c,
             None => conn.insert(handshake(url, &addr, Duration::from_secs(10))?),
         };
-        match c.cmd(args) {
-            Ok(r) => Ok(Some(r)),
+        let full = c.timeout();
+        if write {
+            c.set_timeout(full.min(PROBE_WAIT))?;
+        }
+        let r = c.cmd(args);
+        if write && r.is_ok() {
+            c.set_timeout(full)?;
+        }
+        match r {
+            Ok(r) => Ok(Answer::Reply(r)),
+            Err(_) if write => {
+                conn = None;
+                Ok(Answer::NoAnswer)
+            }
             Err(e) if e.is_timeout() => Err(e),
             Err(_) => {
                 conn = None;
-                Ok(None)
+                Ok(Answer::Closed)
             }
         }
     };
-    let info = match ask(&["INFO", "server"])? {
+    let reply = |a: Answer| match a {
+        Answer::Reply(r) => Some(r),
+        _ => None,
+    };
+    let info = match reply(ask(&["INFO", "server"], false)?) {
         Some(r @ Reply::Bulk(Some(_))) => Some(text(&r)),
         _ => None,
     };
@@ -99,7 +122,7 @@ pub fn probe_with(url: &Url, hints: &Hints) -> Result<Probe, Error> {
         None => info_field(info, "redis_version")
             .and_then(|v| Server::version(Dialect::Redis, v.as_bytes())),
     });
-    let hello = if info.is_none() { ask(&["HELLO"])? } else { None };
+    let hello = if info.is_none() { reply(ask(&["HELLO"], false)?) } else { None };
     let from_hello = hello.as_ref().and_then(|h| {
         let dialect = if hello_field(h, "server").as_deref() == Some("valkey") {
             Dialect::Valkey
@@ -124,7 +147,7 @@ pub fn probe_with(url: &Url, hints: &Hints) -> Result<Probe, Error> {
     let cluster = if proxy {
         false
     } else if from_info.is_some() {
-        let cinfo = ask(&["INFO", "cluster"])?.map(|r| text(&r)).unwrap_or_default();
+        let cinfo = reply(ask(&["INFO", "cluster"], false)?).map(|r| text(&r)).unwrap_or_default();
         info_field(&cinfo, "cluster_enabled") == Some("1")
     } else {
         hello.as_ref().and_then(|h| hello_field(h, "mode")).as_deref() == Some("cluster")

@@ -494,7 +494,7 @@ fn serve(
             continue;
         }
         let Some((args, size)) = command(&mut r) else { return };
-        let Some(reply) = handshake_reply(&args[0]) else {
+        let Some(reply) = handshake_reply(&args) else {
             // the first data command: from now on, no answers
             received.fetch_add(size, Ordering::SeqCst);
             data = true;

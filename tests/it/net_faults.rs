@@ -70,7 +70,7 @@ fn serve(c: TcpStream, script: Script, answered: &AtomicUsize, stop: &AtomicBool
             }
         }
         let Some((args, _)) = command(&mut r) else { return };
-        let reply: Vec<u8> = match handshake_reply(&args[0]) {
+        let reply: Vec<u8> = match handshake_reply(&args) {
             Some(reply) => reply,
             None => match script {
                 Script::Silent => unreachable!(),

@@ -345,3 +345,81 @@ fn load_and_verify_without_a_terminal_write_progress_lines() {
     assert_eq!(code, 0, "{err}");
     assert!(!err.contains("progress:"), "0 turns the lines off: {err}");
 }
+
+/// `GET /metrics` from `addr`: the body, or `None` while nothing listens.
+fn scrape(addr: &str) -> Option<String> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).ok()?;
+    s.set_read_timeout(Some(std::time::Duration::from_secs(10))).unwrap();
+    write!(s, "GET /metrics HTTP/1.0\r\nHost: x\r\n\r\n").ok()?;
+    let mut out = String::new();
+    s.read_to_string(&mut out).ok()?;
+    Some(out.split_once("\r\n\r\n")?.1.to_string())
+}
+
+/// A sample's value in a page (`name` with its labels, as printed).
+fn sample(page: &str, name: &str) -> Option<f64> {
+    page.lines().find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+}
+
+#[test]
+fn metrics_scraped_mid_load_show_rising_counters() {
+    let Some(s) = Server::start_ok("redis-7.0", None, &[]) else { return };
+    use common::proc::Timed;
+    use std::process::Stdio;
+    use std::time::{Duration, Instant};
+    let f = dump();
+    let url = s.url();
+    let addr = format!("127.0.0.1:{}", common::free_port());
+    // about 4 s at 50 operations a second
+    let mut cmd = common::proc::bin();
+    cmd.args(["load", &f, "--target", &url, "--max-ops", "50", "--metrics", &addr])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    let child = cmd.spawn_timed();
+    let t = Instant::now();
+    let mut pages = Vec::new();
+    while pages.len() < 2 {
+        assert!(t.elapsed() < Duration::from_secs(30), "no two pages in time: {pages:?}");
+        if let Some(p) = scrape(&addr)
+            && sample(&p, "rdbshift_keys_loaded_total").is_some_and(|n| n > 0.0)
+            && pages.last().is_none_or(|l: &String| {
+                sample(&p, "rdbshift_keys_loaded_total") > sample(l, "rdbshift_keys_loaded_total")
+            })
+        {
+            pages.push(p);
+        }
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    let out = child.output();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let (a, b) = (&pages[0], &pages[1]);
+    let node = format!("{{node=\"{}\"}}", s.addr());
+    for name in ["rdbshift_ops_sent_total", "rdbshift_bytes_sent_total"] {
+        assert!(sample(b, name) > sample(a, name), "{name} rises:\n{a}\n{b}");
+    }
+    let loaded = format!("rdbshift_node_keys_loaded_total{node}");
+    assert!(sample(b, &loaded) > sample(a, &loaded), "{b}");
+    assert!(sample(b, "rdbshift_throttled_seconds_total").unwrap() > 0.0, "{b}");
+    for family in [
+        "# TYPE rdbshift_keys_failed_total counter",
+        "# TYPE rdbshift_inflight_bytes gauge",
+        "# TYPE rdbshift_window_bytes gauge",
+        "# TYPE rdbshift_ack_latency_seconds histogram",
+        "rdbshift_retries_total 0",
+        "rdbshift_redirects_total 0",
+        "rdbshift_reconnects_total 0",
+    ] {
+        assert!(b.contains(family), "{family}: {b}");
+    }
+    let count = format!("rdbshift_ack_latency_seconds_count{{node=\"{}\",db=\"0\"}}", s.addr());
+    assert!(sample(b, &count).unwrap() > 0.0, "{b}");
+    // a port that is taken is an error before anything is sent
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let taken = l.local_addr().unwrap().to_string();
+    s.conn().cmd(&["FLUSHALL"]).unwrap();
+    let (code, _, err) = rdbshift(&["load", &f, "--target", &url, "--metrics", &taken]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("cannot listen"), "{err}");
+    assert_eq!(total_keys(&s), 0);
+}

@@ -75,14 +75,35 @@ pub fn command(r: &mut BufReader<TcpStream>) -> Option<(Vec<String>, usize)> {
 }
 
 /// What a standalone Redis 7.0 answers to a handshake or probe command (`PING`, `AUTH`,
-/// `SELECT`, `INFO`); `None` for any other command.
-pub fn handshake_reply(name: &str) -> Option<Vec<u8>> {
-    Some(match name.to_ascii_uppercase().as_str() {
+/// `SELECT`, `INFO`, and what load's probe of permissions and pre-flight ask: `CONFIG GET`,
+/// `DEBUG`, `CLUSTER`, `FUNCTION`, the `RESTORE` of its probe key); `None` for any other
+/// command.
+pub fn handshake_reply(args: &[String]) -> Option<Vec<u8>> {
+    let bulk = |s: &str| format!("${}\r\n{s}\r\n", s.len());
+    let name = args.first()?.to_ascii_uppercase();
+    Some(match name.as_str() {
         "PING" => b"+PONG\r\n".to_vec(),
         "AUTH" | "SELECT" => b"+OK\r\n".to_vec(),
         "INFO" => {
-            let body = "# Server\r\nredis_version:7.0.0\r\nredis_mode:standalone\r\n# Cluster\r\ncluster_enabled:0\r\n";
-            format!("${}\r\n{body}\r\n", body.len()).into_bytes()
+            let body = "# Server\r\nredis_version:7.0.0\r\nredis_mode:standalone\r\n# Cluster\r\ncluster_enabled:0\r\n# Memory\r\nused_memory:1000000\r\nmaxmemory:0\r\nmaxmemory_policy:noeviction\r\n";
+            bulk(body).into_bytes()
+        }
+        "CONFIG" => {
+            let key = args.get(2).map(String::as_str).unwrap_or("");
+            let value = match key {
+                "maxmemory-policy" => "noeviction",
+                "databases" => "16",
+                _ => "0",
+            };
+            format!("*2\r\n{}{}", bulk(key), bulk(value)).into_bytes()
+        }
+        "DEBUG" => b"-ERR DEBUG command not allowed.\r\n".to_vec(),
+        "CLUSTER" => b"-ERR This instance has cluster support disabled\r\n".to_vec(),
+        "FUNCTION" if args.get(2).is_some_and(|c| c == "#!rdbshift-access-probe") => {
+            b"-ERR Missing library metadata\r\n".to_vec()
+        }
+        "RESTORE" if args.get(1).is_some_and(|k| k == "rdbshift:access-probe") => {
+            b"-ERR DUMP payload version or checksum are wrong\r\n".to_vec()
         }
         _ => return None,
     })
