@@ -50,6 +50,15 @@ if ! command -v openssl >/dev/null; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssl >/dev/null
 fi
 
+# nutcracker (twemproxy): a real routing proxy that speaks RESP, for load --proxy.
+if ! command -v nutcracker >/dev/null; then
+  say "apt: nutcracker"
+  apt-get update -qq >/dev/null 2>&1 || true
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nutcracker >/dev/null
+fi
+# nutcracker's package starts a daemon on 127.0.0.1:22121; the tests run their own
+systemctl disable --now nutcracker >/dev/null 2>&1 || true
+
 # lz4, zstd: the reference command-line tools (the C libraries Valkey links); the envelope
 # test wraps real dumps with them as Valkey 9.2 does with `rdbcompression lz4|zstd`.
 if ! command -v lz4 >/dev/null || ! command -v zstd >/dev/null; then

@@ -98,7 +98,7 @@ pub fn probe_with(url: &Url, hints: &Hints) -> Result<Probe, Error> {
         }
         match r {
             Ok(r) => Ok(Answer::Reply(r)),
-            Err(_) if write => {
+            Err(e) if write && e.is_timeout() => {
                 conn = None;
                 Ok(Answer::NoAnswer)
             }

@@ -423,3 +423,87 @@ fn metrics_scraped_mid_load_show_rising_counters() {
     assert!(err.contains("cannot listen"), "{err}");
     assert_eq!(total_keys(&s), 0);
 }
+
+/// A real twemproxy (`nutcracker`) on loopback in front of `backends`, stopped on drop.
+struct Nutcracker {
+    child: std::process::Child,
+    port: u16,
+    _dir: common::tempdir::Dir,
+}
+
+impl Nutcracker {
+    fn start(backends: &[&Server]) -> Option<Nutcracker> {
+        let bin = std::env::var_os("PATH").and_then(|p| {
+            std::env::split_paths(&p).map(|d| d.join("nutcracker")).find(|b| b.is_file())
+        });
+        let Some(bin) = bin else {
+            common::missing("nutcracker", "Debian's nutcracker package (twemproxy)");
+            return None;
+        };
+        let dir = common::tempdir::Dir::new("nutcracker");
+        let port = common::free_port();
+        let servers: String =
+            backends.iter().map(|s| format!("   - 127.0.0.1:{}:1\n", s.port)).collect();
+        let conf = dir.path().join("nut.yml");
+        std::fs::write(
+            &conf,
+            format!(
+                "alpha:\n  listen: 127.0.0.1:{port}\n  hash: fnv1a_64\n  distribution: ketama\n  redis: true\n  auto_eject_hosts: false\n  servers:\n{servers}"
+            ),
+        )
+        .unwrap();
+        // its stats port too is one of ours (22222 by default)
+        let stats = common::free_port().to_string();
+        let child = std::process::Command::new(bin)
+            .args(["-a", "127.0.0.1", "-s", &stats, "-c"])
+            .arg(&conf)
+            .arg("-o")
+            .arg(dir.path().join("log"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let n = Nutcracker { child, port, _dir: dir };
+        let t = std::time::Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(t.elapsed() < std::time::Duration::from_secs(10), "nutcracker did not listen");
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        Some(n)
+    }
+}
+
+impl Drop for Nutcracker {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn through_a_real_routing_proxy() {
+    let Some(a) = Server::start_ok("redis-7.0", None, &[]) else { return };
+    let Some(b) = Server::start_ok("redis-7.0", None, &[]) else { return };
+    let Some(proxy) = Nutcracker::start(&[&a, &b]) else { return };
+    let url = format!("redis://127.0.0.1:{}", proxy.port);
+    let f = dump();
+    // twemproxy has no streams and no functions: the rest of db 0
+    let sel = ["--db", "0", "--exclude-type", "stream"];
+    let want = inspected(&sel).len() as u64;
+    assert!(want >= 20, "{want}");
+    // it answers neither INFO nor HELLO (it closes the connection): the version is asked for
+    let mut args = vec!["load", f.as_str(), "--target", url.as_str()];
+    args.extend_from_slice(&sel);
+    let (code, _, err) = rdbshift(&args);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("--target-version"), "{err}");
+    args.extend_from_slice(&["--target-version", "7.0"]);
+    let (code, _, err) = rdbshift(&args);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("proxy (keys are routed by it)"), "{err}");
+    assert!(err.contains("denied INFO, CONFIG, DEBUG, CLUSTER, FUNCTION LOAD, SELECT"), "{err}");
+    assert_eq!(common::accounting(&err)[1], want, "{err}");
+    // the proxy spread the keys over both servers, every one of them arrived
+    let (na, nb) = (total_keys(&a), total_keys(&b));
+    assert!(na > 0 && nb > 0 && na + nb == want, "{na} + {nb} != {want}");
+}
