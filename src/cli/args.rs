@@ -125,13 +125,17 @@ impl From<OnConflict> for rdbshift::load::Conflict {
 #[derive(Args, Clone, Debug)]
 pub struct ProgressArgs {
     /// When stderr is not a terminal (nohup, CI, a pod's log): a progress line every SECS
-    /// seconds (0: none). On a terminal a bar shows instead.
-    #[arg(long, value_name = "SECS", default_value_t = 10)]
-    pub progress_interval: u64,
+    /// seconds (0: none; load and verify: 10 by default, with a line at the start and at
+    /// the end; the other commands: none unless asked). On a terminal a bar shows instead.
+    #[arg(long, value_name = "SECS")]
+    pub progress_interval: Option<u64>,
 }
 
 impl ProgressArgs {
-    pub fn bar(&self) -> super::progress::Bar {
-        super::progress::Bar::for_stderr(std::time::Duration::from_secs(self.progress_interval))
+    /// The progress display; `default`: the interval of plain lines when none is given
+    /// (`None`: no plain lines unless asked).
+    pub fn bar(&self, default: Option<u64>) -> super::progress::Bar {
+        let every = self.progress_interval.or(default).unwrap_or(0);
+        super::progress::Bar::for_stderr(std::time::Duration::from_secs(every))
     }
 }

@@ -108,7 +108,7 @@ pub fn run(a: ConvertArgs) -> CliResult {
     // no progress over an output written to the terminal, where it would mix with it
     let to_terminal =
         a.output == Path::new("-") && std::io::IsTerminal::is_terminal(&std::io::stdout());
-    let bar = if to_terminal { super::progress::Bar::none() } else { a.progress.bar() };
+    let bar = if to_terminal { super::progress::Bar::none() } else { a.progress.bar(None) };
     let mut done = job.run(&mut sink, &stop, &bar)?;
     if let Some(sig) = stop.requested() {
         // the unfinished output is removed when `outfile` drops

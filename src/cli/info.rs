@@ -37,7 +37,7 @@ pub fn run(a: InfoArgs) -> CliResult {
     for f in &a.files {
         type Failure = Box<dyn std::error::Error + Send + Sync>;
         let res = Dump::open(f).map_err(Failure::from).and_then(|d| {
-            let bar = a.progress.bar();
+            let bar = a.progress.bar(None);
             bar.start(d.data().len() as u64);
             let release = |x, y| {
                 d.release(x, y);

@@ -65,7 +65,7 @@ pub fn run(a: InspectArgs) -> CliResult {
     }
     let mut code = 0;
     // progress with -o only: on stdout it would mix with the keys
-    let bar = if a.output.is_some() { a.progress.bar() } else { super::progress::Bar::none() };
+    let bar = if a.output.is_some() { a.progress.bar(None) } else { super::progress::Bar::none() };
     bar.start(dumps.iter().map(|d| d.data().len() as u64).sum());
     for dump in &dumps {
         match inspect_one(dump, &a, &filter, &mut **out, &mut written, &bar) {

@@ -197,7 +197,7 @@ pub fn run(a: LoadArgs) -> CliResult {
         .filter(a.filter.filter()?)
         .read_options(a.read.options());
     let stop = Stop::on_signals();
-    let bar = a.progress.bar();
+    let bar = a.progress.bar(Some(10));
     let outcome = match job.run(&bar, &stop) {
         Ok(o) => o,
         Err(e) => {

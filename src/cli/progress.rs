@@ -103,7 +103,12 @@ impl Progress for Bar {
             b.set_length(total);
         }
         if let Some(p) = &self.plain {
+            // a first line at once: a log shows the run going even when it is short
             p.total.store(total, Ordering::Relaxed);
+            if let Ok(mut next) = p.next.lock() {
+                *next = Instant::now() + p.every;
+            }
+            eprintln!("rdbshift: {}", p.line());
         }
     }
     fn advance(&self, bytes: u64) {
@@ -136,6 +141,9 @@ impl Progress for Bar {
     fn finish(&self) {
         if let Some(b) = &self.bar {
             b.finish_and_clear();
+        }
+        if let Some(p) = &self.plain {
+            eprintln!("rdbshift: {} in {:.1} s", p.line(), p.started.elapsed().as_secs_f64());
         }
     }
 }

@@ -72,7 +72,7 @@ pub fn run(a: VerifyArgs) -> CliResult {
         .filter(a.filter.filter()?)
         .read_options(a.read.options())
         .json_report(a.report.is_some());
-    let bar = a.progress.bar();
+    let bar = a.progress.bar(Some(10));
     let outcome = match job.run(&bar) {
         Ok(o) => o,
         Err(e @ rdbshift::verify::Error::Net(_)) => {

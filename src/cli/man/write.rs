@@ -65,6 +65,14 @@ pub(super) const PAGES: &[Page] = &[
             "Every key is accounted for in the summary on stderr (loaded, failed, skipped, filtered out, \
              expired, done by an earlier run, not sent), and in --report FILE as JSON. --checkpoint FILE lets a \
              rerun continue where a run stopped. The password comes from --askpass, the URL, or REDISCLI_AUTH.",
+            "Before the first key, pre-flight prints the target's version and mode, the commands the user may \
+             not run and how the load adapts (commands instead of RESTORE, functions counted, the version from \
+             HELLO or --target-version), the keys and bytes per node and each master's memory. A target that \
+             may evict keys is refused unless --allow-eviction, and a cluster with unserved slots is refused; \
+             --dry-run stops after pre-flight. --max-ops, --max-bytes (--per-node) and --max-latency limit the \
+             sender; --rename-prefix, --rename-key and --map-db rename on the way; --metrics ADDR serves \
+             Prometheus text on /metrics. Without a terminal, a progress line every --progress-interval \
+             seconds.",
         ],
         exit: &[
             (
