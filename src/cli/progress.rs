@@ -35,13 +35,15 @@ fn size(b: u64) -> String {
 }
 
 impl Plain {
-    /// The line for now: bytes, share, keys and their rate, ETA.
-    fn line(&self) -> String {
+    /// The line for now: bytes, share, keys and their rate, ETA (`end`: the last line,
+    /// everything done).
+    fn line(&self, end: bool) -> String {
         let (total, done, keys) = (
             self.total.load(Ordering::Relaxed),
             self.done.load(Ordering::Relaxed),
             self.keys.load(Ordering::Relaxed),
         );
+        let done = if end { total.max(done) } else { done };
         let secs = self.started.elapsed().as_secs_f64().max(1e-3);
         let pct = if total > 0 { done as f64 * 100.0 / total as f64 } else { 0.0 };
         let mut l = format!("progress: {} of {} ({pct:.0}%)", size(done), size(total));
@@ -62,7 +64,7 @@ impl Plain {
         let Ok(mut next) = self.next.try_lock() else { return };
         if now >= *next {
             *next = now + self.every;
-            eprintln!("rdbshift: {}", self.line());
+            eprintln!("rdbshift: {}", self.line(false));
         }
     }
 }
@@ -108,7 +110,7 @@ impl Progress for Bar {
             if let Ok(mut next) = p.next.lock() {
                 *next = Instant::now() + p.every;
             }
-            eprintln!("rdbshift: {}", p.line());
+            eprintln!("rdbshift: {}", p.line(false));
         }
     }
     fn advance(&self, bytes: u64) {
@@ -143,7 +145,7 @@ impl Progress for Bar {
             b.finish_and_clear();
         }
         if let Some(p) = &self.plain {
-            eprintln!("rdbshift: {} in {:.1} s", p.line(), p.started.elapsed().as_secs_f64());
+            eprintln!("rdbshift: {} in {:.1} s", p.line(true), p.started.elapsed().as_secs_f64());
         }
     }
 }

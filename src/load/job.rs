@@ -291,11 +291,29 @@ impl Job {
         pool.check_dbs(&target_dbs.into_iter().collect::<Vec<_>>())?;
         // pre-flight: the block, then refused, a dry run's end, or on
         let mut per_slot = super::survey::PerSlot::default();
+        let (mut types, mut functions) = (vec![0u64; 256], 0);
         for d in &dumps {
             per_slot.add(&d.survey.per_slot);
+            for (a, b) in types.iter_mut().zip(&d.survey.types) {
+                *a += b;
+            }
+            functions += d.survey.functions;
         }
+        let dialect = dumps
+            .first()
+            .and_then(|d| crate::format::Header::parse(d.dump.data(), true).ok())
+            .map_or(crate::format::Dialect::Redis, |h| h.dialect);
         let on_disk = dumps.iter().map(|d| d.dump.data().len() as u64).sum();
-        let pre = preflight::check(&mut pool, &per_slot, on_disk, self.allow_eviction, adapted);
+        let pre = preflight::check(
+            &mut pool,
+            &per_slot,
+            &types,
+            functions,
+            dialect,
+            on_disk,
+            self.allow_eviction,
+            adapted,
+        );
         for line in &pre.lines {
             progress.note(&format!("pre-flight: {line}"));
         }
@@ -327,8 +345,9 @@ impl Job {
                 .collect();
             hs.into_iter().map(|h| h.join().unwrap_or_else(|_| (Vec::new(), false, 0))).collect()
         });
-        progress.finish();
         let mut pool = shared.into_inner().unwrap_or_else(|p| p.into_inner());
+        progress.keys(pool.report.loaded);
+        progress.finish();
         pool.publish_metrics(true);
         let mut report = pool.report().clone();
         report.target = self.target.to_string();

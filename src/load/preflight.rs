@@ -49,15 +49,20 @@ fn size(b: u64) -> String {
 
 /// Checks the target for a load of the keys counted in `per_slot` (`dump_bytes`: the
 /// dumps' size on disk). `adapted`: what the job changed for the user's permissions.
+#[allow(clippy::too_many_arguments, reason = "what pre-flight weighs, passed once")]
 pub fn check(
     pool: &mut Pool,
     per_slot: &PerSlot,
+    types: &[u64],
+    functions: u64,
+    dialect: crate::format::Dialect,
     dump_bytes: u64,
     allow_eviction: bool,
     adapted: Vec<String>,
 ) -> Preflight {
     let mut p = Preflight { adapted, ..Default::default() };
     let probe = pool.probe().clone();
+    p.warnings.extend(cannot_hold(&probe, types, functions, dialect));
     let masters = pool.master_addrs();
     let mode = if probe.proxy {
         "proxy (keys are routed by it)".to_string()
@@ -164,6 +169,43 @@ pub fn check(
     }
     p.json = to_json(&p, &probe, &mode, &nodes, total);
     p
+}
+
+/// What the dumps hold that the target cannot: arrays before Redis 8.8, hashes stored with
+/// field TTLs before Redis 7.4 / Valkey 9 (their TTLs), function libraries it has no
+/// `FUNCTION LOAD` for or denies. The run counts each exactly (streams' IDMP and NACKs too).
+fn cannot_hold(
+    probe: &crate::net::Probe,
+    types: &[u64],
+    functions: u64,
+    dialect: crate::format::Dialect,
+) -> Vec<String> {
+    use crate::format::types as t;
+    let n = |ty: u8| types.get(ty as usize).copied().unwrap_or(0);
+    let server = probe.server;
+    let mut v = Vec::new();
+    if !server.arrays() && n(t::ARRAY) > 0 {
+        v.push(format!(
+            "{} array(s): {server} has no arrays (Redis 8.8 has them); they are not sent",
+            n(t::ARRAY)
+        ));
+    }
+    let mut ttl_hashes = n(t::HASH_METADATA) + n(t::HASH_LISTPACK_EX);
+    ttl_hashes += match dialect {
+        crate::format::Dialect::Valkey => n(t::VALKEY_HASH_2),
+        _ => n(t::HASH_METADATA_PRE_GA) + n(t::HASH_LISTPACK_EX_PRE_GA),
+    };
+    if !server.field_ttl() && ttl_hashes > 0 {
+        v.push(format!(
+            "{ttl_hashes} hash(es) stored with field TTLs: {server} has none (Redis 7.4, Valkey 9); the TTLs are not carried"
+        ));
+    }
+    let denied = matches!(probe.access.function, Perm::Denied(_));
+    if functions > 0 && (!server.functions() || denied) {
+        let why = if denied { "FUNCTION LOAD is denied" } else { "it has no FUNCTION LOAD" };
+        v.push(format!("{functions} function librar(y/ies): {why}; not carried"));
+    }
+    v
 }
 
 fn to_json(

@@ -37,6 +37,10 @@ pub struct Survey {
     /// Per cluster slot of the name each goes out under: the selected keys that have not
     /// expired, and their records' bytes in the dump (what pre-flight shows per node).
     pub(crate) per_slot: PerSlot,
+    /// Key records per RDB type byte (in the selected dbs), and function libraries: what
+    /// pre-flight checks against what the target can hold.
+    pub(crate) types: Vec<u64>,
+    pub(crate) functions: u64,
 }
 
 /// Keys and bytes per cluster slot (see [`Survey::per_slot`]).
@@ -226,7 +230,11 @@ fn walk<'a>(
                 s.trailer = Some(*t);
                 s.cuts.extend(cutter.close());
             }
-            Record::Function(_) | Record::ModuleAux { .. } => {
+            Record::Function(_) => {
+                s.functions += 1;
+                s.cuts.extend(cutter.item(at, r.pos(), None).into_iter().flatten());
+            }
+            Record::ModuleAux { .. } => {
                 s.cuts.extend(cutter.item(at, r.pos(), None).into_iter().flatten());
             }
             Record::Key(k) => {
@@ -260,6 +268,10 @@ fn walk<'a>(
         if cur.is_some_and(|c| !c.2) {
             continue;
         }
+        if s.types.is_empty() {
+            s.types = vec![0; 256];
+        }
+        s.types[k.ty() as usize] += 1;
         if let Some(dest) = merge {
             let n = match k.raw_name().bytes(&mut name) {
                 Ok(n) => n,
