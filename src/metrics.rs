@@ -56,10 +56,10 @@ impl Exporter {
 
 impl Drop for Exporter {
     fn drop(&mut self) {
+        // the thread ends at its next wake-up (100 ms); it is not joined: a client that
+        // stopped reading a page could hold it in a write, and the job must not wait for it
         self.stop.store(true, Ordering::Relaxed);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
+        drop(self.thread.take());
     }
 }
 

@@ -127,7 +127,7 @@ pub struct ProgressArgs {
     /// When stderr is not a terminal (nohup, CI, a pod's log): a progress line every SECS
     /// seconds (0: none; load and verify: 10 by default, with a line at the start and at
     /// the end; the other commands: none unless asked). On a terminal a bar shows instead.
-    #[arg(long, value_name = "SECS")]
+    #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(0..=86_400))]
     pub progress_interval: Option<u64>,
 }
 

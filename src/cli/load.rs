@@ -54,7 +54,7 @@ pub struct LoadArgs {
     per_node: bool,
     /// Back off when a node's acknowledgements take longer than MS: its window halves
     /// (down to 16 KiB), and grows back once they take less than half of it.
-    #[arg(long, value_name = "MS")]
+    #[arg(long, value_name = "MS", value_parser = clap::value_parser!(u64).range(1..=3_600_000))]
     max_latency: Option<u64>,
     /// Serve Prometheus metrics on http://ADDR/metrics while loading (keys, bytes,
     /// failures by reason, retries, redirects, reconnects, throttled time, windows,

@@ -557,6 +557,11 @@ impl Job {
         problems: &mut Vec<Problem>,
         progress: &dyn Progress,
     ) {
+        if dumps.len() > 1 && (self.filter.rename.is_active() || self.merge_dbs) {
+            progress.note(
+                "note: keys that go out under one name are looked for within each dump, not across dumps (shards hold disjoint keys; renames that make two shards' keys meet are not reported)",
+            );
+        }
         for d in dumps {
             let path = &d.dump.path;
             if let Some(db) = self.dest_db()

@@ -85,6 +85,12 @@ pub fn merge(inputs: Vec<(PathBuf, std::io::Result<Vec<u8>>)>, expect: Option<us
         let r: Value = match bytes.map_err(|e| e.to_string()).and_then(|b| {
             serde_json::from_slice::<Value>(&b).map_err(|e| format!("not a load report: {e}"))
         }) {
+            Ok(v) if v.get("merged_reports").is_some() => {
+                problems.push(format!(
+                    "{name}: a merged report, not a shard's: merge the shards' reports themselves"
+                ));
+                continue;
+            }
             Ok(v) if v.get("loaded").is_some() && v.get("keys").is_some() => v,
             Ok(_) => {
                 problems.push(format!("{name}: not a load report (no keys/loaded counts)"));
@@ -161,10 +167,12 @@ pub fn merge(inputs: Vec<(PathBuf, std::io::Result<Vec<u8>>)>, expect: Option<us
             "ok": ok,
         }));
     }
-    if let Some(n) = expect
-        && given < n
-    {
-        problems.push(format!("{given} report(s) for {n} shards: {} missing", n - given));
+    if let Some(n) = expect {
+        if given < n {
+            problems.push(format!("{given} report(s) for {n} shards: {} missing", n - given));
+        } else if given > n {
+            problems.push(format!("{given} report(s) for {n} shards: {} too many", given - n));
+        }
     }
     let ok = problems.is_empty() && !shards.is_empty();
     if shards.is_empty() && problems.is_empty() {
@@ -296,5 +304,16 @@ mod tests {
         );
         assert!(!twice.ok && twice.lines.iter().any(|l| l.contains("loaded twice")));
         assert!(!merge(vec![], None).ok, "no reports prove nothing");
+        let merged = merge(vec![("a.json".into(), Ok(rep(10, 10, 0, "01", "n1")))], None);
+        let again = merge(vec![("m.json".into(), Ok(merged.json.into_bytes()))], None);
+        assert!(!again.ok && again.lines.iter().any(|l| l.contains("a merged report")));
+        let extra = merge(
+            vec![
+                ("a.json".into(), Ok(rep(10, 10, 0, "01", "n1"))),
+                ("b.json".into(), Ok(rep(5, 5, 0, "02", "n2"))),
+            ],
+            Some(1),
+        );
+        assert!(!extra.ok && extra.lines.iter().any(|l| l.contains("1 too many")));
     }
 }

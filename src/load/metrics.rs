@@ -58,10 +58,12 @@ impl Pool {
             m.family(name, "counter", help);
             m.sample(name, &[], v);
         }
-        m.family("rdbshift_keys_failed_total", "counter", "Keys that failed, by reason.");
+        m.family("rdbshift_keys_failed_total", "counter", "Keys that failed.");
         m.sample("rdbshift_keys_failed_total", &[], r.failed_keys() as f64);
+        let f = "rdbshift_failures_total";
+        m.family(f, "counter", "Keys and function libraries that failed, by reason.");
         for (reason, n) in &r.errors {
-            m.sample("rdbshift_keys_failed_total", &[("reason", reason)], *n as f64);
+            m.sample(f, &[("reason", reason)], *n as f64);
         }
         m.family("rdbshift_backoffs_total", "counter", "Errors waited out and retried, by kind.");
         for (kind, n) in &r.backoffs {

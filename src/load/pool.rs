@@ -164,8 +164,18 @@ impl Pool {
 
     /// Asks connection `i`'s node its memory facts.
     pub fn memory(&mut self, i: usize) -> Result<net::topology::Memory, Error> {
+        let a = &self.probe.access;
+        if self.probe.proxy || !(a.info.allowed() || a.config.allowed()) {
+            // a proxy may close the connection on what it does not know
+            return Ok(net::topology::Memory::default());
+        }
         let c = self.checker(i)?;
-        Ok(net::topology::memory(c)?)
+        let r = net::topology::memory(c);
+        if r.is_err() {
+            // the side connection is not used again after an error (`--on-conflict` asks on it)
+            self.checkers[i] = None;
+        }
+        Ok(r?)
     }
 
     /// Whether the target is a cluster.
@@ -202,7 +212,8 @@ impl Pool {
     /// limits, and waits until it may go (a stop ends the wait). The pool's lock stays
     /// held: every write of the run waits on the same budget anyway.
     pub(super) fn pace(&mut self, i: usize, ops: u64, bytes: usize) {
-        let mut wait = self.throttle.book(i, ops, bytes);
+        let (nodes, throttle) = (&self.nodes, &mut self.throttle);
+        let mut wait = throttle.book(&nodes[i].addr, ops, bytes);
         while !wait.is_zero() && crate::stop::requested().is_none() {
             let nap = wait.min(Duration::from_millis(100));
             std::thread::sleep(nap);

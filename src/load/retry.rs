@@ -53,7 +53,11 @@ impl FileLoad<'_, '_> {
             return String::from_utf8_lossy(n).into_owned();
         }
         match self.key_at(record, db) {
-            Some(k) => String::from_utf8_lossy(&k.name().unwrap_or_default()).into_owned(),
+            // the name it goes out under (`--rename-*`)
+            Some(k) => {
+                let name = k.name().unwrap_or_default();
+                String::from_utf8_lossy(&self.plan.filter.rename.name(&name)).into_owned()
+            }
             None => format!("(key at byte offset {record})"),
         }
     }
@@ -64,7 +68,9 @@ impl FileLoad<'_, '_> {
         let Some(k) = self.key_at(record, db) else {
             return Err(Error::Fatal(format!("no key at byte offset {record}")));
         };
+        // sent again under the name it goes out under (`--rename-*`), to its slot's node
         let name = k.name()?;
+        let name = self.plan.filter.rename.name(&name).into_owned();
         let slot = crate::slot::of(&name);
         let mut segs = Vec::new();
         let mut send = |s: Seg| {

@@ -271,7 +271,10 @@ fn walk<'a>(
         if s.types.is_empty() {
             s.types = vec![0; 256];
         }
-        s.types[k.ty() as usize] += 1;
+        // what pre-flight weighs: keys the selection may keep (name globs aside)
+        if may_keep(filter, k) {
+            s.types[k.ty() as usize] += 1;
+        }
         if let Some(dest) = merge {
             let n = match k.raw_name().bytes(&mut name) {
                 Ok(n) => n,

@@ -78,8 +78,9 @@ struct Due {
 #[derive(Debug, Default)]
 pub struct Throttle {
     limits: Limits,
-    /// Index 0 for all nodes together, else one per node.
-    due: Vec<Due>,
+    /// For all nodes together (`""`), else per node address (a standalone server's
+    /// connections for several dbs share one).
+    due: std::collections::HashMap<String, Due>,
     /// Operations and bytes booked (sent), and since when.
     pub ops: u64,
     pub bytes: u64,
@@ -101,9 +102,9 @@ impl Throttle {
         &self.limits
     }
 
-    /// Books a write of `ops` operations and `bytes` bytes to node `node`: how long to wait
-    /// before it goes out (zero without limits).
-    pub fn book(&mut self, node: usize, ops: u64, bytes: usize) -> Duration {
+    /// Books a write of `ops` operations and `bytes` bytes to the node at `node` (its
+    /// address): how long to wait before it goes out (zero without limits).
+    pub fn book(&mut self, node: &str, ops: u64, bytes: usize) -> Duration {
         let now = Instant::now();
         self.started.get_or_insert(now);
         self.last = Some(now);
@@ -112,11 +113,11 @@ impl Throttle {
         if !self.limits.rated() {
             return Duration::ZERO;
         }
-        let i = if self.limits.per_node { node } else { 0 };
-        if self.due.len() <= i {
-            self.due.resize(i + 1, Due::default());
+        let key = if self.limits.per_node { node } else { "" };
+        if !self.due.contains_key(key) {
+            self.due.insert(key.to_string(), Due::default());
         }
-        let d = &mut self.due[i];
+        let d = self.due.get_mut(key).expect("inserted above");
         let mut at = now;
         let mut next = |due: &mut Option<Instant>, rate: Option<f64>, n: f64| {
             if let Some(r) = rate {
@@ -151,7 +152,7 @@ pub fn adapt_window(current: usize, full: usize, latency: Duration, max: Duratio
     if latency > max {
         (current / 2).max(MIN_WINDOW.min(full))
     } else if latency < max / 2 {
-        (current + full / 8).min(full)
+        current.saturating_add(full / 8).min(full)
     } else {
         current
     }
@@ -167,11 +168,11 @@ mod tests {
     #[test]
     fn writes_are_spaced_by_their_cost() {
         let mut t = Throttle::new(Limits { ops: Some(1000.0), ..Default::default() });
-        assert_eq!(t.book(0, 100, 10), Duration::ZERO, "the first write goes at once");
+        assert_eq!(t.book("n0", 100, 10), Duration::ZERO, "the first write goes at once");
         // the second is due 100 ms after the first, whatever node it goes to
-        let w = t.book(1, 50, 10);
+        let w = t.book("n1", 50, 10);
         assert!(w > Duration::from_millis(90) && w <= Duration::from_millis(100), "{w:?}");
-        let w = t.book(0, 1, 10);
+        let w = t.book("n0", 1, 10);
         assert!(w > Duration::from_millis(140) && w <= Duration::from_millis(150), "{w:?}");
         assert_eq!((t.ops, t.bytes), (151, 30));
         assert!(t.throttled >= Duration::from_millis(230));
@@ -182,10 +183,10 @@ mod tests {
         let l =
             Limits { ops: Some(10.0), bytes: Some(1000.0), per_node: true, ..Default::default() };
         let mut t = Throttle::new(l);
-        assert_eq!(t.book(0, 1, 500), Duration::ZERO);
-        assert_eq!(t.book(1, 1, 500), Duration::ZERO, "another node has its own budget");
+        assert_eq!(t.book("n0", 1, 500), Duration::ZERO);
+        assert_eq!(t.book("n1", 1, 500), Duration::ZERO, "another node has its own budget");
         // node 0: ops due in 100 ms, bytes in 500 ms: the later wins
-        let w = t.book(0, 1, 10);
+        let w = t.book("n0", 1, 10);
         assert!(w > Duration::from_millis(450) && w <= Duration::from_millis(500), "{w:?}");
     }
 
@@ -193,7 +194,7 @@ mod tests {
     fn without_limits_nothing_waits_but_rates_are_counted() {
         let mut t = Throttle::new(Limits::default());
         for _ in 0..1000 {
-            assert_eq!(t.book(0, 64, 1 << 20), Duration::ZERO);
+            assert_eq!(t.book("n0", 64, 1 << 20), Duration::ZERO);
         }
         assert_eq!((t.ops, t.throttled), (64_000, Duration::ZERO));
         let (ops, bytes) = t.achieved(Instant::now() + Duration::from_secs(1));

@@ -247,7 +247,9 @@ impl Node {
                 cmds += e.cmds as u64;
                 st.q.push_back(e);
             }
-            st.wrote(cmds);
+            if st.dead.is_none() {
+                st.wrote(cmds);
+            }
             pop_complete(&mut st);
             if st.dead.is_some() {
                 return;

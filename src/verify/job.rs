@@ -139,11 +139,13 @@ impl Job {
         let mut v = Verifier::new(p, self.filter.clone(), settings, self.extra);
         let mut problems: Vec<Problem> = Vec::new();
         progress.start(self.dumps.iter().map(|d| d.data().len() as u64).sum());
+        let mut trailers = Vec::new();
         for d in &self.dumps {
             let release = |a, b| d.release(a, b);
             if let Err(e) = v.dump(d.data(), self.read, &mut pick, &release, progress) {
                 problems.push((d.path.clone(), Box::new(e)));
             }
+            trailers.push(v.trailer.take());
         }
         if self.extra
             && problems.is_empty()
@@ -161,18 +163,23 @@ impl Job {
             let dumps: Vec<serde_json::Value> = self
                 .dumps
                 .iter()
-                .map(|d| {
+                .zip(&trailers)
+                .map(|(d, t)| {
                     let data = d.data();
-                    // the CRC-64 of the bytes the stored checksum covers (the whole file
-                    // before RDB 5); one more pass at memory speed
-                    let body =
-                        if crate::format::Header::parse(data, true).is_ok_and(|h| h.version >= 5) {
-                            data.len().saturating_sub(8)
-                        } else {
-                            data.len()
-                        };
-                    let crc = crate::format::crc64(&data[..body]);
-                    d.release(0, data.len());
+                    // the CRC-64 of the bytes the stored checksum covers, as load's report
+                    // gives it: the reader's when it checked it, else computed here
+                    let crc = match t {
+                        Some(t) if t.computed.is_some() => t.computed.unwrap_or_default(),
+                        t => {
+                            let body = t
+                                .filter(|t| t.stored.is_some())
+                                .map_or(data.len(), |t| t.eof_at + 1)
+                                .min(data.len());
+                            let c = crate::format::crc64(&data[..body]);
+                            d.release(0, data.len());
+                            c
+                        }
+                    };
                     serde_json::json!({
                         "path": d.path.display().to_string(),
                         "size": data.len(),

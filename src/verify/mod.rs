@@ -140,6 +140,8 @@ pub struct Verifier {
     has_modules: Option<bool>,
     /// The cluster slots of the selected dump keys (for `--extra` on a cluster): a bit each.
     slots: Vec<u64>,
+    /// The trailer of the last dump read to its end (its checksum, where it ends).
+    pub(super) trailer: Option<crate::format::record::Trailer>,
 }
 
 impl Verifier {
@@ -155,6 +157,7 @@ impl Verifier {
             dbs: BTreeSet::new(),
             has_modules: None,
             slots: vec![0; 16384 / 64],
+            trailer: None,
         }
     }
 
@@ -170,6 +173,7 @@ impl Verifier {
     ) -> Result<(), Error> {
         let mut r = Reader::new(data, opts)?;
         let mut shown = 0;
+        self.trailer = None;
         let mut scratch = Scratch::default();
         let mut w = Window::default();
         let mut behind = crate::input::Behind::new(release);
@@ -179,7 +183,14 @@ impl Verifier {
                 behind.passed(r.checked_upto());
             }
             let Some(rec) = r.next_record()? else { break };
-            let Record::Key(k) = rec else { continue };
+            let k = match rec {
+                Record::Key(k) => k,
+                Record::Eof(t) => {
+                    self.trailer = Some(t);
+                    continue;
+                }
+                _ => continue,
+            };
             if !self.filter.db(k.db()) {
                 continue;
             }

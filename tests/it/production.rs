@@ -507,3 +507,48 @@ fn through_a_real_routing_proxy() {
     let (na, nb) = (total_keys(&a), total_keys(&b));
     assert!(na > 0 && nb > 0 && na + nb == want, "{na} + {nb} != {want}");
 }
+
+#[test]
+fn a_renamed_key_sent_again_keeps_its_new_name() {
+    use common::resp::Reply;
+    let Some(c) = Cluster::start("redis-7.0") else { return };
+    let f = dump();
+    let opts = ["--db", "0", "--rename-prefix", "k0:=renamed:"];
+    let out = inspected(&opts);
+    let first = out.iter().find(|(_, n)| n.starts_with(b"renamed:")).unwrap().1.clone();
+    // the new name's slot is migrating for the whole load: its keys come back with ASK and
+    // are sent again, which must be under the new name, to the importing node
+    let slot = common::checksum::slot(&first);
+    let in_slot = out.iter().filter(|(_, n)| common::checksum::slot(n) == slot).count() as i64;
+    let owns = |n: &Server| {
+        n.conn().cmd(&["CLUSTER", "SLOTS"]).unwrap().array().iter().any(|r| {
+            let f = r.array();
+            (f[0].int().unwrap()..=f[1].int().unwrap()).contains(&(slot as i64))
+                && f[2].array()[1].int() == Some(n.port as i64)
+        })
+    };
+    let owner = c.nodes.iter().position(owns).expect("an owner");
+    let dest = (owner + 1) % 3;
+    let id = |s: &Server| s.conn().cmd(&["CLUSTER", "MYID"]).unwrap().text();
+    let (src_id, dest_id) = (id(&c.nodes[owner]), id(&c.nodes[dest]));
+    let s = slot.to_string();
+    let r = c.nodes[dest].conn().cmd(&["CLUSTER", "SETSLOT", &s, "IMPORTING", &src_id]).unwrap();
+    assert_eq!(r.text(), "OK");
+    let r = c.nodes[owner].conn().cmd(&["CLUSTER", "SETSLOT", &s, "MIGRATING", &dest_id]).unwrap();
+    assert_eq!(r.text(), "OK");
+    let url = c.url();
+    let mut args = vec!["load", f.as_str(), "--target", url.as_str()];
+    args.extend_from_slice(&opts);
+    let (code, _, err) = rdbshift(&args);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(common::accounting(&err)[1], out.len() as u64, "{err}");
+    assert!(!err.contains(" 0 redirects"), "the slot's keys were redirected: {err}");
+    let count = |n: &Server| match n.conn().cmd(&["CLUSTER", "COUNTKEYSINSLOT", &s]).unwrap() {
+        Reply::Int(k) => k,
+        r => panic!("{r:?}"),
+    };
+    assert_eq!((count(&c.nodes[owner]), count(&c.nodes[dest])), (0, in_slot));
+    for n in &c.nodes {
+        assert!(scan(&mut n.conn(), "k0:*").is_empty(), "a key went out under its old name");
+    }
+}
