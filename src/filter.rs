@@ -177,6 +177,17 @@ impl Filter {
         self.rename.db(db)
     }
 
+    /// Refuses `--map-db` beside a target db (`--to-db`, a URL `/db`) that puts every key
+    /// in `to_db`: both would say where keys go.
+    pub fn check_target_db(&self, to_db: Option<u64>) -> Result<(), String> {
+        match to_db {
+            Some(db) if self.rename.maps_dbs() => Err(format!(
+                "--map-db and a target db ({db}, from --to-db or the URL) both say where keys go: give one"
+            )),
+            _ => Ok(()),
+        }
+    }
+
     /// Whether the db, name and type rules select the key `k` named `name` (expiry apart).
     pub fn selects(&self, k: &Key<'_>, name: &[u8]) -> bool {
         self.db(k.db()) && self.key(name) && self.key_type(k)

@@ -250,6 +250,20 @@ impl Dump {
             .to_string()
     }
 
+    /// The dump's CRC-64 (Redis's) over the bytes its stored checksum covers (up to its EOF
+    /// opcode; the whole file when it stores none, as before RDB 5): the reader's, when it
+    /// checked it while reading to `trailer`, else computed here (one pass, pages released).
+    pub fn crc64(&self, trailer: Option<&crate::format::record::Trailer>) -> u64 {
+        if let Some(c) = trailer.and_then(|t| t.computed) {
+            return c;
+        }
+        let data = self.data();
+        let body = trailer.filter(|t| t.stored.is_some()).map_or(data.len(), |t| t.eof_at + 1);
+        let c = crate::format::crc64(&data[..body.min(data.len())]);
+        self.release(0, data.len());
+        c
+    }
+
     /// Tells the kernel the pages in `[from, to)` are no longer needed by this reader.
     pub fn release(&self, from: usize, to: usize) {
         let page = 4096;

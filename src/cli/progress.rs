@@ -7,6 +7,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use rdbshift::encode::text::size;
 use rdbshift::job::Progress;
 
 /// Progress on stderr: a bar, or plain lines.
@@ -24,14 +25,6 @@ struct Plain {
     keys: AtomicU64,
     /// When the next line is due.
     next: Mutex<Instant>,
-}
-
-fn size(b: u64) -> String {
-    match b {
-        b if b >= 1 << 30 => format!("{:.2} GiB", b as f64 / (1u64 << 30) as f64),
-        b if b >= 1 << 20 => format!("{:.1} MiB", b as f64 / (1u64 << 20) as f64),
-        b => format!("{:.1} KiB", b as f64 / 1024.0),
-    }
 }
 
 impl Plain {

@@ -171,6 +171,16 @@ pub fn quote(b: &[u8]) -> String {
     s
 }
 
+/// A byte count for a person: `512 B`, `1.5 KiB`, `462.0 MiB`, `1.1 GiB`.
+pub fn size(b: u64) -> String {
+    match b {
+        b if b >= 1 << 30 => format!("{:.1} GiB", b as f64 / (1u64 << 30) as f64),
+        b if b >= 1 << 20 => format!("{:.1} MiB", b as f64 / (1u64 << 20) as f64),
+        b if b >= 1 << 10 => format!("{:.1} KiB", b as f64 / 1024.0),
+        b => format!("{b} B"),
+    }
+}
+
 /// Unix milliseconds as a UTC date and time, `2262-04-11T23:47:16.854Z` (proleptic
 /// Gregorian; what a person reads next to the number).
 pub fn date(ms: i64) -> String {

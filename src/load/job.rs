@@ -226,13 +226,7 @@ impl Job {
     pub fn run(mut self, progress: &dyn Progress, stop: &Stop) -> Result<Outcome, Error> {
         let started = Instant::now();
         let started_ms = crate::filter::now_ms();
-        if let Some(db) = self.dest_db()
-            && self.filter.rename.maps_dbs()
-        {
-            return Err(Error::Refused(format!(
-                "--map-db and a target db ({db}, from --to-db or the URL) both say where keys go: give one"
-            )));
-        }
+        self.filter.check_target_db(self.dest_db()).map_err(Error::Refused)?;
         let ckpt = match &self.checkpoint {
             Some((p, interval)) => {
                 let mut c = Checkpoint::open(p)?;
@@ -290,30 +284,11 @@ impl Job {
         };
         pool.check_dbs(&target_dbs.into_iter().collect::<Vec<_>>())?;
         // pre-flight: the block, then refused, a dry run's end, or on
-        let mut per_slot = super::survey::PerSlot::default();
-        let (mut types, mut functions) = (vec![0u64; 256], 0);
+        let mut held = preflight::Held::default();
         for d in &dumps {
-            per_slot.add(&d.survey.per_slot);
-            for (a, b) in types.iter_mut().zip(&d.survey.types) {
-                *a += b;
-            }
-            functions += d.survey.functions;
+            held.add(&d.survey, d.dump.data().len() as u64);
         }
-        let dialect = dumps
-            .first()
-            .and_then(|d| crate::format::Header::parse(d.dump.data(), true).ok())
-            .map_or(crate::format::Dialect::Redis, |h| h.dialect);
-        let on_disk = dumps.iter().map(|d| d.dump.data().len() as u64).sum();
-        let pre = preflight::check(
-            &mut pool,
-            &per_slot,
-            &types,
-            functions,
-            dialect,
-            on_disk,
-            self.allow_eviction,
-            adapted,
-        );
+        let pre = preflight::check(&mut pool, &held, self.allow_eviction, adapted);
         for line in &pre.lines {
             progress.note(&format!("pre-flight: {line}"));
         }
@@ -356,17 +331,7 @@ impl Job {
             report.odd.merge(&d.survey.oddities);
         }
         report.seconds = started.elapsed().as_secs_f64();
-        let t = pool.throttle();
-        let (ops_per_second, bytes_per_second) = t.achieved(Instant::now());
-        report.rates = super::report::Rates {
-            limits: *t.limits(),
-            ops: t.ops,
-            bytes: t.bytes,
-            ops_per_second,
-            bytes_per_second,
-            throttled_seconds: t.throttled.as_secs_f64(),
-            latency_backoffs: t.latency_backoffs,
-        };
+        report.rates = pool.throttle().rates(Instant::now());
         report.stopped_by = stop.requested();
         report.close(results.iter().map(|r| r.2).sum());
         report.preflight = pre.json.clone();
@@ -379,21 +344,10 @@ impl Job {
             .enumerate()
             .map(|(i, d)| {
                 let data = d.dump.data();
-                // the checksum the pre-pass computed, else computed here
-                let crc64 = match d.survey.trailer {
-                    Some(t) if t.computed.is_some() => t.computed.unwrap_or_default(),
-                    t => {
-                        let body =
-                            t.filter(|t| t.stored.is_some()).map_or(data.len(), |t| t.eof_at + 1);
-                        let c = crate::format::crc64(&data[..body.min(data.len())]);
-                        d.dump.release(0, data.len());
-                        c
-                    }
-                };
                 super::report::DumpReport {
                     path: d.dump.path.display().to_string(),
                     size: data.len() as u64,
-                    crc64,
+                    crc64: d.dump.crc64(d.survey.trailer.as_ref()),
                     keys: d.survey.total_keys(),
                     counts: report.by_file.get(&(i as u32)).copied().unwrap_or_default(),
                 }

@@ -124,18 +124,10 @@ pub fn merge(inputs: Vec<(PathBuf, std::io::Result<Vec<u8>>)>, expect: Option<us
                 if stopped { ", stopped by a signal" } else { "" }
             ));
         }
-        for t in ["started", "ended"] {
-            if let Some(s) = r.get(t).and_then(Value::as_str) {
-                let slot = if t == "started" { &mut first } else { &mut last };
-                let keep = match slot.as_deref() {
-                    None => true,
-                    Some(cur) => (t == "started") == (s < cur),
-                };
-                if keep {
-                    *slot = Some(s.to_string());
-                }
-            }
-        }
+        // the earliest start and the latest end (UTC dates sort as text)
+        let when = |k: &str| r.get(k).and_then(Value::as_str).map(str::to_string);
+        first = first.into_iter().chain(when("started")).min();
+        last = last.into_iter().chain(when("ended")).max();
         for d in r.get("dumps").and_then(Value::as_array).into_iter().flatten() {
             let id =
                 (num(d, "size"), d.get("crc64").and_then(Value::as_str).unwrap_or("").to_string());
@@ -266,6 +258,10 @@ mod tests {
         assert_eq!(j["seconds_total"].as_f64(), Some(4.5));
         assert_eq!(j["dumps"].as_array().unwrap().len(), 3);
         assert_eq!(j["dumps"][1]["report"], "b.json");
+        assert_eq!(
+            (j["started"].as_str(), j["ended"].as_str()),
+            (Some("2026-12-05T10:00:00.000Z"), Some("2026-12-05T10:01:00.000Z"))
+        );
     }
 
     #[test]

@@ -99,8 +99,7 @@ impl FileLoad<'_, '_> {
         }
         let name = self.key_name(record, self.db);
         self.ledger.abandon(record);
-        self.tally().failed += 1;
-        self.fail(addr, name, reason);
+        self.t.report.key_failed(self.file, addr, name, reason);
     }
 
     fn outcome(&mut self, node: usize, d: Done) {
@@ -108,16 +107,14 @@ impl FileLoad<'_, '_> {
         match (d.tag, d.err) {
             (Tag::Key { record, .. }, None) => {
                 if self.ledger.acked(record) == ledger::Outcome::Finished {
-                    self.t.report.loaded += 1;
-                    self.tally().loaded += 1;
-                    self.t.report.per_node.entry(addr).or_default().loaded += 1;
+                    self.t.report.key_loaded(self.file, &addr);
                 }
             }
             (Tag::Key { record, db, .. }, Some(e)) => self.key_error(&addr, record, db, e),
             (Tag::Global, None) => self.t.report.functions += 1,
             (Tag::Global, Some(e)) => {
                 self.t.report.failed_functions += 1;
-                self.fail(&addr, "(function library)".into(), e)
+                self.t.report.fail(&addr, "(function library)".into(), e)
             }
             // SELECT (and ASKING): nothing more may run on this connection
             (Tag::Internal, Some(e)) => {
@@ -160,8 +157,7 @@ impl FileLoad<'_, '_> {
             }
             "BUSYKEY" => {
                 if self.ledger.skipped(record) == ledger::Outcome::Finished {
-                    self.t.report.skipped += 1;
-                    self.tally().skipped += 1;
+                    self.t.report.key_skipped(self.file);
                 }
             }
             _ => self.fail_key(addr, record, db, e),
@@ -173,17 +169,7 @@ impl FileLoad<'_, '_> {
         // the name travels with the open key: take it before the ledger closes it
         let name = self.key_name(record, db);
         if self.ledger.failed(record, db) == ledger::Outcome::Finished {
-            self.tally().failed += 1;
-            self.fail(addr, name, e);
+            self.t.report.key_failed(self.file, addr, name, e);
         }
-    }
-
-    /// This dump's counts in the report.
-    pub(super) fn tally(&mut self) -> &mut super::report::FileCounts {
-        self.t.report.by_file.entry(self.file).or_default()
-    }
-
-    pub(super) fn fail(&mut self, addr: &str, name: String, e: String) {
-        self.t.report.fail(addr, name, e);
     }
 }

@@ -10,8 +10,8 @@
 use std::collections::BTreeMap;
 
 use super::pool::Pool;
-use super::survey::PerSlot;
-use crate::encode::text::{json_list, json_object, json_str};
+use super::survey::{PerSlot, Survey};
+use crate::encode::text::{json_list, json_object, json_str, size};
 use crate::net::access::Perm;
 use crate::net::topology::{Memory, SLOTS};
 
@@ -38,31 +38,41 @@ struct NodeFacts {
     memory_error: Option<String>,
 }
 
-fn size(b: u64) -> String {
-    match b {
-        b if b >= 1 << 30 => format!("{:.1} GiB", b as f64 / (1u64 << 30) as f64),
-        b if b >= 1 << 20 => format!("{:.1} MiB", b as f64 / (1u64 << 20) as f64),
-        b if b >= 1 << 10 => format!("{:.1} KiB", b as f64 / 1024.0),
-        b => format!("{b} B"),
+/// What the dumps of a load hold, as pre-flight weighs it: their pre-passes summed.
+#[derive(Debug, Default)]
+pub struct Held {
+    /// The keys to send and their records' bytes, per slot of the name each goes out under.
+    pub per_slot: PerSlot,
+    pub arrays: u64,
+    pub field_ttl_hashes: u64,
+    pub functions: u64,
+    /// The dumps' size on disk.
+    pub on_disk: u64,
+}
+
+impl Held {
+    /// Adds one dump (`size` bytes on disk) and its pre-pass.
+    pub fn add(&mut self, s: &Survey, size: u64) {
+        self.per_slot.add(&s.per_slot);
+        self.arrays += s.arrays;
+        self.field_ttl_hashes += s.field_ttl_hashes;
+        self.functions += s.functions;
+        self.on_disk += size;
     }
 }
 
-/// Checks the target for a load of the keys counted in `per_slot` (`dump_bytes`: the
-/// dumps' size on disk). `adapted`: what the job changed for the user's permissions.
-#[allow(clippy::too_many_arguments, reason = "what pre-flight weighs, passed once")]
+/// Checks the target for a load of what `held` counts. `adapted`: what the job changed for
+/// the user's permissions.
 pub fn check(
     pool: &mut Pool,
-    per_slot: &PerSlot,
-    types: &[u64],
-    functions: u64,
-    dialect: crate::format::Dialect,
-    dump_bytes: u64,
+    held: &Held,
     allow_eviction: bool,
     adapted: Vec<String>,
 ) -> Preflight {
     let mut p = Preflight { adapted, ..Default::default() };
     let probe = pool.probe().clone();
-    p.warnings.extend(cannot_hold(&probe, types, functions, dialect));
+    p.warnings.extend(cannot_hold(&probe, held));
+    let per_slot = &held.per_slot;
     let masters = pool.master_addrs();
     let mode = if probe.proxy {
         "proxy (keys are routed by it)".to_string()
@@ -118,7 +128,7 @@ pub fn check(
         "to send: {} keys, {} of records (the dumps: {} on disk)",
         total.0,
         size(total.1),
-        size(dump_bytes)
+        size(held.on_disk)
     ));
     for (addr, n) in &nodes {
         let mem = match &n.memory {
@@ -174,36 +184,25 @@ pub fn check(
 /// What the dumps hold that the target cannot: arrays before Redis 8.8, hashes stored with
 /// field TTLs before Redis 7.4 / Valkey 9 (their TTLs), function libraries it has no
 /// `FUNCTION LOAD` for or denies. The run counts each exactly (streams' IDMP and NACKs too).
-fn cannot_hold(
-    probe: &crate::net::Probe,
-    types: &[u64],
-    functions: u64,
-    dialect: crate::format::Dialect,
-) -> Vec<String> {
-    use crate::format::types as t;
-    let n = |ty: u8| types.get(ty as usize).copied().unwrap_or(0);
+fn cannot_hold(probe: &crate::net::Probe, held: &Held) -> Vec<String> {
     let server = probe.server;
     let mut v = Vec::new();
-    if !server.arrays() && n(t::ARRAY) > 0 {
+    if !server.arrays() && held.arrays > 0 {
         v.push(format!(
             "{} array(s): {server} has no arrays (Redis 8.8 has them); they are not sent",
-            n(t::ARRAY)
+            held.arrays
         ));
     }
-    let mut ttl_hashes = n(t::HASH_METADATA) + n(t::HASH_LISTPACK_EX);
-    ttl_hashes += match dialect {
-        crate::format::Dialect::Valkey => n(t::VALKEY_HASH_2),
-        _ => n(t::HASH_METADATA_PRE_GA) + n(t::HASH_LISTPACK_EX_PRE_GA),
-    };
+    let ttl_hashes = held.field_ttl_hashes;
     if !server.field_ttl() && ttl_hashes > 0 {
         v.push(format!(
             "{ttl_hashes} hash(es) stored with field TTLs: {server} has none (Redis 7.4, Valkey 9); the TTLs are not carried"
         ));
     }
     let denied = matches!(probe.access.function, Perm::Denied(_));
-    if functions > 0 && (!server.functions() || denied) {
+    if held.functions > 0 && (!server.functions() || denied) {
         let why = if denied { "FUNCTION LOAD is denied" } else { "it has no FUNCTION LOAD" };
-        v.push(format!("{functions} function librar(y/ies): {why}; not carried"));
+        v.push(format!("{} function librar(y/ies): {why}; not carried", held.functions));
     }
     v
 }

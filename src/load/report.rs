@@ -154,6 +154,25 @@ impl Report {
         }
     }
 
+    /// A key of dump number `file` was acknowledged by `addr`.
+    pub(super) fn key_loaded(&mut self, file: u32, addr: &str) {
+        self.loaded += 1;
+        self.per_node.entry(addr.to_string()).or_default().loaded += 1;
+        self.by_file.entry(file).or_default().loaded += 1;
+    }
+
+    /// A key of dump number `file` was left alone: it existed on the target.
+    pub(super) fn key_skipped(&mut self, file: u32) {
+        self.skipped += 1;
+        self.by_file.entry(file).or_default().skipped += 1;
+    }
+
+    /// A key of dump number `file`, named `name`, failed on `addr` with `e`.
+    pub(super) fn key_failed(&mut self, file: u32, addr: &str, name: String, e: String) {
+        self.by_file.entry(file).or_default().failed += 1;
+        self.fail(addr, name, e);
+    }
+
     /// Closes the books: `keys` keys were in the dumps; what is not accounted for was not
     /// sent.
     pub(super) fn close(&mut self, keys: u64) {

@@ -170,11 +170,10 @@ impl<'a, 't> FileLoad<'a, 't> {
                 self.dropped.insert(rec);
                 self.ledger.passed(rec);
                 if self.on_conflict == Conflict::Skip {
-                    self.t.report.skipped += 1;
-                    self.tally().skipped += 1;
+                    self.t.report.key_skipped(self.file);
                 } else {
-                    self.tally().failed += 1;
-                    self.fail(
+                    self.t.report.key_failed(
+                        self.file,
                         &addr,
                         String::from_utf8_lossy(&name).into_owned(),
                         "the key exists (--on-conflict fail)".into(),

@@ -37,9 +37,10 @@ pub struct Survey {
     /// Per cluster slot of the name each goes out under: the selected keys that have not
     /// expired, and their records' bytes in the dump (what pre-flight shows per node).
     pub(crate) per_slot: PerSlot,
-    /// Key records per RDB type byte (in the selected dbs), and function libraries: what
-    /// pre-flight checks against what the target can hold.
-    pub(crate) types: Vec<u64>,
+    /// Of the keys the selection may keep, arrays and hashes stored with field TTLs; and
+    /// the function libraries: what pre-flight checks against what the target can hold.
+    pub(crate) arrays: u64,
+    pub(crate) field_ttl_hashes: u64,
     pub(crate) functions: u64,
 }
 
@@ -78,7 +79,8 @@ impl PerSlot {
     }
 }
 
-/// Whether the selection may keep `k` whatever its name: its db, type and expiry.
+/// Whether the selection may keep `k` whatever its name: its db, type and expiry (the
+/// walk decides it once per key, and hands it to the duplicate-key check with the key).
 fn may_keep(filter: &Filter, k: &Key<'_>) -> bool {
     filter.db(k.db()) && !filter.expired(k.expire_ms()) && filter.key_type(k)
 }
@@ -105,17 +107,15 @@ pub fn survey<'a>(
     release: &(dyn Fn(usize, usize) + Sync),
 ) -> (Survey, Option<Error>) {
     let mut s = Survey::default();
-    let walk = |s: &mut Survey, opts, each: &mut dyn FnMut(&Key<'a>) -> bool| {
+    let walk = |s: &mut Survey, opts, each: &mut dyn FnMut(&Key<'a>, bool) -> bool| {
         let w = Walk { data, opts, filter, offsets, merge, chunk_bytes, release };
         walk(s, w, each)
     };
     if opts.allow_duplicate_keys {
         let mut slots = PerSlot::default();
         let mut buf = Vec::new();
-        let r = walk(&mut s, opts, &mut |k| {
-            if may_keep(filter, k)
-                && let Ok(n) = k.raw_name().bytes(&mut buf)
-            {
+        let r = walk(&mut s, opts, &mut |k, keep| {
+            if keep && let Ok(n) = k.raw_name().bytes(&mut buf) {
                 slots.count(filter, n, (k.end() - k.start()) as u64);
             }
             true
@@ -152,8 +152,8 @@ pub fn survey<'a>(
             (names.finish(data), slots)
         });
         let mut batch = Vec::with_capacity(BATCH);
-        let mut send = |k: &Key<'a>| {
-            let keep = may_keep(filter, k).then(|| (k.end() - k.start()) as u64);
+        let mut send = |k: &Key<'a>, keep: bool| {
+            let keep = keep.then(|| (k.end() - k.start()) as u64);
             batch.push((KeyNameCheck::of(k), keep));
             if batch.len() < BATCH {
                 return true;
@@ -199,7 +199,7 @@ struct Walk<'a, 'f> {
 fn walk<'a>(
     s: &mut Survey,
     w: Walk<'a, '_>,
-    each_key: &mut dyn FnMut(&Key<'a>) -> bool,
+    each_key: &mut dyn FnMut(&Key<'a>, bool) -> bool,
 ) -> Result<()> {
     let Walk { data, opts, filter, offsets, merge, chunk_bytes, release } = w;
     let mut r = Reader::new(data, opts)?;
@@ -244,7 +244,9 @@ fn walk<'a>(
             _ => {}
         }
         let Record::Key(k) = rec else { continue };
-        if !each_key(k) {
+        // whether the selection may keep it whatever its name (decided once per key)
+        let keep = may_keep(filter, k);
+        if !each_key(k, keep) {
             // the duplicate-key check has its error: no need to read on
             break Ok(());
         }
@@ -268,12 +270,13 @@ fn walk<'a>(
         if cur.is_some_and(|c| !c.2) {
             continue;
         }
-        if s.types.is_empty() {
-            s.types = vec![0; 256];
-        }
         // what pre-flight weighs: keys the selection may keep (name globs aside)
-        if may_keep(filter, k) {
-            s.types[k.ty() as usize] += 1;
+        if keep {
+            if k.ty() == crate::format::types::ARRAY {
+                s.arrays += 1;
+            } else if crate::format::types::field_ttls(k.ty(), &r.header) {
+                s.field_ttl_hashes += 1;
+            }
         }
         if let Some(dest) = merge {
             let n = match k.raw_name().bytes(&mut name) {

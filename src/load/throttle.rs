@@ -133,9 +133,24 @@ impl Throttle {
         wait
     }
 
+    /// What the sender did, for the report: its limits, what it sent, the rates it achieved
+    /// up to `end`, and what the limits held back.
+    pub fn rates(&self, end: Instant) -> super::report::Rates {
+        let (ops_per_second, bytes_per_second) = self.achieved(end);
+        super::report::Rates {
+            limits: self.limits,
+            ops: self.ops,
+            bytes: self.bytes,
+            ops_per_second,
+            bytes_per_second,
+            throttled_seconds: self.throttled.as_secs_f64(),
+            latency_backoffs: self.latency_backoffs,
+        }
+    }
+
     /// The rates achieved since the first write (operations and bytes per second), counted
     /// up to `end`.
-    pub fn achieved(&self, end: Instant) -> (f64, f64) {
+    fn achieved(&self, end: Instant) -> (f64, f64) {
         let Some(start) = self.started else { return (0.0, 0.0) };
         let secs = end.max(self.last.unwrap_or(start)).duration_since(start).as_secs_f64();
         if secs <= 0.0 {

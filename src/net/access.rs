@@ -36,6 +36,20 @@ pub enum Answer {
     NoAnswer,
 }
 
+impl Answer {
+    /// What the answer says of the permission to run the command.
+    pub fn perm(&self) -> Perm {
+        match self {
+            Answer::Reply(Reply::Error(e)) if denial(e) => {
+                Perm::Denied(String::from_utf8_lossy(e).into_owned())
+            }
+            Answer::Reply(_) => Perm::Allowed,
+            Answer::Closed => Perm::Denied("the connection was closed instead of an answer".into()),
+            Answer::NoAnswer => Perm::Unknown("no answer in time (a paused server?)".into()),
+        }
+    }
+}
+
 /// What the user may run, per command a load may use.
 #[derive(Clone, Debug)]
 pub struct Access {
@@ -78,25 +92,16 @@ pub fn denial(e: &[u8]) -> bool {
 pub type Ask<'a> = dyn FnMut(&[&str], bool) -> Result<Answer, Error> + 'a;
 
 impl Access {
-    /// Tries each command in a harmless form: `INFO server`, `CONFIG GET maxmemory`,
+    /// Tries each command in a harmless form: `CONFIG GET maxmemory`,
     /// `DEBUG HELP`, `CLUSTER INFO`, `FUNCTION LOAD` of an empty library (when
     /// `functions`), `RESTORE` of an invalid payload, `SELECT 0`. `ask` runs one command.
-    pub fn probe(ask: &mut Ask<'_>, functions: bool) -> Result<Access, Error> {
-        let mut ask_perm = |args: &[&str], write: bool| -> Result<Perm, Error> {
-            Ok(match ask(args, write)? {
-                Answer::Reply(Reply::Error(e)) if denial(&e) => {
-                    Perm::Denied(String::from_utf8_lossy(&e).into_owned())
-                }
-                Answer::Reply(_) => Perm::Allowed,
-                Answer::Closed => {
-                    Perm::Denied("the connection was closed instead of an answer".into())
-                }
-                Answer::NoAnswer => Perm::Unknown("no answer in time (a paused server?)".into()),
-            })
-        };
+    ///
+    /// `info`: what asking `INFO server` gave already (the version's question).
+    pub fn probe(ask: &mut Ask<'_>, functions: bool, info: Perm) -> Result<Access, Error> {
+        let mut ask_perm = |args: &[&str], write: bool| ask(args, write).map(|a| a.perm());
         let mut perm = |args: &[&str]| ask_perm(args, false);
         Ok(Access {
-            info: perm(&["INFO", "server"])?,
+            info,
             config: perm(&["CONFIG", "GET", "maxmemory"])?,
             debug: perm(&["DEBUG", "HELP"])?,
             cluster: perm(&["CLUSTER", "INFO"])?,

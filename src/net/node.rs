@@ -112,16 +112,6 @@ impl Latency {
         self.count += 1;
         self.last = d;
     }
-
-    /// Adds another connection's.
-    pub fn merge(&mut self, o: &Latency) {
-        for (a, b) in self.buckets.iter_mut().zip(o.buckets) {
-            *a += b;
-        }
-        self.sum += o.sum;
-        self.count += o.count;
-        self.last = self.last.max(o.last);
-    }
 }
 
 impl State {

@@ -113,7 +113,10 @@ pub fn probe_with(url: &Url, hints: &Hints) -> Result<Probe, Error> {
         Answer::Reply(r) => Some(r),
         _ => None,
     };
-    let info = match reply(ask(&["INFO", "server"], false)?) {
+    // asked once: its answer is the version and the permission to run INFO
+    let info_answer = ask(&["INFO", "server"], false)?;
+    let info_perm = info_answer.perm();
+    let info = match reply(info_answer) {
         Some(r @ Reply::Bulk(Some(_))) => Some(text(&r)),
         _ => None,
     };
@@ -152,7 +155,7 @@ pub fn probe_with(url: &Url, hints: &Hints) -> Result<Probe, Error> {
     } else {
         hello.as_ref().and_then(|h| hello_field(h, "mode")).as_deref() == Some("cluster")
     };
-    let access = super::access::Access::probe(&mut ask, server.functions())?;
+    let access = super::access::Access::probe(&mut ask, server.functions(), info_perm)?;
     Ok(Probe { server, version_from, cluster, proxy, access })
 }
 

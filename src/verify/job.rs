@@ -98,13 +98,7 @@ impl Job {
     /// lacks); what differs is in the outcome.
     pub fn run(self, progress: &dyn crate::job::Progress) -> Result<Outcome, Error> {
         let started_ms = crate::filter::now_ms();
-        if let Some(db) = self.to_db
-            && self.filter.rename.maps_dbs()
-        {
-            return Err(Error::Other(format!(
-                "--map-db and a target db ({db}, from --to-db or the URL) both say where keys are: give one"
-            )));
-        }
+        self.filter.check_target_db(self.to_db).map_err(Error::Other)?;
         let p = Peers::connect(self.target.clone())?;
         if p.is_cluster() && self.to_db.is_some_and(|d| d != 0) {
             return Err(Error::Other("a cluster has only db 0 (--to-db or the URL's /db)".into()));
@@ -155,62 +149,56 @@ impl Job {
         }
         progress.finish();
         let seconds = started.elapsed().as_secs_f64();
-        let json = self.json.then(|| {
-            let differs = !problems.is_empty() || {
-                let r = &v.report;
-                r.missing + r.different + r.extra + r.errors > 0
-            };
-            let dumps: Vec<serde_json::Value> = self
-                .dumps
-                .iter()
-                .zip(&trailers)
-                .map(|(d, t)| {
-                    let data = d.data();
-                    // the CRC-64 of the bytes the stored checksum covers, as load's report
-                    // gives it: the reader's when it checked it, else computed here
-                    let crc = match t {
-                        Some(t) if t.computed.is_some() => t.computed.unwrap_or_default(),
-                        t => {
-                            let body = t
-                                .filter(|t| t.stored.is_some())
-                                .map_or(data.len(), |t| t.eof_at + 1)
-                                .min(data.len());
-                            let c = crate::format::crc64(&data[..body]);
-                            d.release(0, data.len());
-                            c
-                        }
-                    };
-                    serde_json::json!({
-                        "path": d.path.display().to_string(),
-                        "size": data.len(),
-                        "crc64": format!("{crc:016x}"),
-                    })
+        let mut outcome = Outcome { report: v.report, problems, seconds, json: None };
+        if self.json {
+            outcome.json = Some(self.json_of(&outcome, started_ms, &trailers));
+        }
+        Ok(outcome)
+    }
+
+    /// The report of `o` as JSON: what was checked (each dump by path, size and CRC-64, as
+    /// load's report names it), against what, with which options, and what was found.
+    fn json_of(
+        &self,
+        o: &Outcome,
+        started_ms: i64,
+        trailers: &[Option<crate::format::record::Trailer>],
+    ) -> String {
+        let dumps: Vec<serde_json::Value> = self
+            .dumps
+            .iter()
+            .zip(trailers)
+            .map(|(d, t)| {
+                let crc = d.crc64(t.as_ref());
+                serde_json::json!({
+                    "path": d.path.display().to_string(),
+                    "size": d.data().len(),
+                    "crc64": format!("{crc:016x}"),
                 })
-                .collect();
-            let mut j = v.report.to_json(self.extra);
-            if let Some(m) = j.as_object_mut() {
-                m.insert("tool".into(), format!("rdbshift {}", env!("CARGO_PKG_VERSION")).into());
-                m.insert("target".into(), self.target.to_string().into());
-                m.insert("started".into(), crate::encode::text::date(started_ms).into());
-                m.insert("ended".into(), crate::encode::text::date(crate::filter::now_ms()).into());
-                m.insert("seconds".into(), seconds.into());
-                m.insert("dumps".into(), dumps.into());
-                m.insert(
-                    "options".into(),
-                    serde_json::json!({
-                        "selection": self.filter.describe(),
-                        "to_db": self.to_db,
-                        "sample": self.sample,
-                        "extra": self.extra,
-                    }),
-                );
-                let problems: Vec<String> =
-                    problems.iter().map(|(p, e)| format!("{}: {e}", p.display())).collect();
-                m.insert("problems".into(), problems.into());
-                m.insert("identical".into(), (!differs).into());
-            }
-            serde_json::to_string_pretty(&j).expect("JSON") + "\n"
-        });
-        Ok(Outcome { report: v.report, problems, seconds, json })
+            })
+            .collect();
+        let mut j = o.report.to_json(self.extra);
+        if let Some(m) = j.as_object_mut() {
+            m.insert("tool".into(), format!("rdbshift {}", env!("CARGO_PKG_VERSION")).into());
+            m.insert("target".into(), self.target.to_string().into());
+            m.insert("started".into(), crate::encode::text::date(started_ms).into());
+            m.insert("ended".into(), crate::encode::text::date(crate::filter::now_ms()).into());
+            m.insert("seconds".into(), o.seconds.into());
+            m.insert("dumps".into(), dumps.into());
+            m.insert(
+                "options".into(),
+                serde_json::json!({
+                    "selection": self.filter.describe(),
+                    "to_db": self.to_db,
+                    "sample": self.sample,
+                    "extra": self.extra,
+                }),
+            );
+            let problems: Vec<String> =
+                o.problems.iter().map(|(p, e)| format!("{}: {e}", p.display())).collect();
+            m.insert("problems".into(), problems.into());
+            m.insert("identical".into(), (!o.differs()).into());
+        }
+        serde_json::to_string_pretty(&j).expect("JSON") + "\n"
     }
 }

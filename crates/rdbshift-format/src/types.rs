@@ -216,6 +216,17 @@ pub fn is_value_type(t: u8, h: &Header) -> bool {
     }
 }
 
+/// Whether a value type is a hash stored with field TTLs: Redis 7.4's (and its release
+/// candidates'), Valkey 9's `HASH_2`.
+pub fn field_ttls(t: u8, h: &Header) -> bool {
+    match t {
+        HASH_METADATA | HASH_LISTPACK_EX => true,
+        HASH_METADATA_PRE_GA => true,
+        HASH_LISTPACK_EX_PRE_GA => h.dialect == Dialect::Redis,
+        _ => false,
+    }
+}
+
 /// The logical type of a value type byte (assumes `is_value_type`).
 pub fn kind(t: u8) -> Kind {
     match t {
