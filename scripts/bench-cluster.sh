@@ -4,32 +4,13 @@
 # load. Beside the wall time: the servers' CPU (user+sys, /proc/PID/stat) summed.
 # Usage: scripts/bench-cluster.sh DUMP
 set -euo pipefail
-cd "$(dirname "$0")/.."
-F=${1:?usage: scripts/bench-cluster.sh DUMP}
-R=${RDB_SERVERS:-/opt/rdb-servers}
-RUNS=${BENCH_RUNS:-3}
-cargo build --release -q
-B=$PWD/target/release/rdbshift
-WORK=$(mktemp -d)
+F=$(realpath "${1:?usage: scripts/bench-cluster.sh DUMP}")
+. "$(dirname "$0")/bench-lib.sh"
 BASE=$((22000 + RANDOM % 10000))
 PORTS="$BASE $((BASE + 1)) $((BASE + 2))"
 SOLO=$((BASE + 3))
-cleanup() {
-  for p in $PORTS $SOLO; do redis-cli -p "$p" shutdown nosave >/dev/null 2>&1 || true; done
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-start() { # PORT EXTRA...
-  local p=$1; shift
-  mkdir -p "$WORK/$p"
-  "$R/bin/redis-7.0-server" --port "$p" --bind 127.0.0.1 --save '' --appendonly no \
-    --dir "$WORK/$p" --daemonize yes --logfile "$WORK/$p/log" --pidfile "$WORK/$p/pid" \
-    --protected-mode no "$@"
-  for _ in $(seq 100); do redis-cli -p "$p" ping >/dev/null 2>&1 && return; sleep 0.1; done
-  echo "server $p did not start" >&2; exit 1
-}
-for p in $PORTS; do start "$p" --cluster-enabled yes --cluster-config-file "$WORK/$p/nodes.conf"; done
-start "$SOLO"
+for p in $PORTS; do start_redis "$p" --cluster-enabled yes --cluster-config-file "$WORK/$p/nodes.conf"; done
+start_redis "$SOLO"
 # shellcheck disable=SC2086
 redis-cli --cluster create $(for p in $PORTS; do printf '127.0.0.1:%s ' "$p"; done) \
   --cluster-yes >/dev/null
@@ -37,7 +18,7 @@ for _ in $(seq 100); do
   [ "$(redis-cli -p $BASE cluster info | tr -d '\r' | awk -F: '/cluster_state/ {print $2}')" = ok ] && break
   sleep 0.2
 done
-KEYS=$("$B" info "$F" --json | python3 -c 'import json,sys; print(sum(d["keys"] for d in json.load(sys.stdin)["dbs"].values()))')
+KEYS=$(dump_keys "$F")
 TICK=$(getconf CLK_TCK)
 cpu() { local t=0 p; for p in "$@"; do t=$((t + $(awk '{print $14 + $15}' "/proc/$(cat "$WORK/$p/pid")/stat"))); done; echo "$t"; }
 count() { local n=0 p; for p in "$@"; do n=$((n + $(redis-cli -p "$p" dbsize))); done; echo "$n"; }

@@ -11,23 +11,15 @@
 # change; not a peer).
 # Usage: scripts/bench-side.sh DUMP   (e.g. the strings dump scripts/bench.sh builds)
 set -euo pipefail
-cd "$(dirname "$0")/.."
 F=${1:?usage: scripts/bench-side.sh DUMP}
-R=${RDB_SERVERS:-/opt/rdb-servers}
-RUNS=${BENCH_RUNS:-3}
 RDBCLI=${RDB_CLI:-/opt/rdb-tools/bin/rdb-cli}
 [ -x "$RDBCLI" ] || { echo "no $RDBCLI: run scripts/build-rdb-cli.sh" >&2; exit 1; }
-cargo build --release -q
-B=$PWD/target/release/rdbshift
-WORK=$(mktemp -d)
+F=$(realpath "$F")
+. "$(dirname "$0")/bench-lib.sh"
 P=$((22000 + RANDOM % 20000))
-cleanup() { redis-cli -p $P shutdown nosave >/dev/null 2>&1 || true; rm -rf "$WORK"; }
-trap cleanup EXIT
-"$R/bin/redis-7.0-server" --port $P --bind 127.0.0.1 --save '' --appendonly no --dir "$WORK" \
-  --daemonize yes --logfile "$WORK/log" --protected-mode no --pidfile "$WORK/pid"
-for _ in $(seq 100); do redis-cli -p $P ping >/dev/null 2>&1 && break; sleep 0.1; done
+start_redis $P
 "$B" convert "$F" -o "$WORK/data.resp" --target-version 7.0 2>/dev/null
-KEYS=$("$B" info "$F" --json | python3 -c 'import json,sys; print(sum(d["keys"] for d in json.load(sys.stdin)["dbs"].values()))')
+KEYS=$(dump_keys "$F")
 cat "$F" > /dev/null
 
 declare -A LOAD=(
@@ -50,7 +42,7 @@ if [ -n "${BASELINE:-}" ]; then
   CONVS="$CONVS baseline-convert"
 fi
 secs() { local s e; s=$(date +%s.%N); eval "$1" >/dev/null 2>&1; e=$(date +%s.%N); echo "$e - $s" | bc; }
-SPID=$(cat "$WORK/pid")
+SPID=$(cat "$WORK/$P/pid")
 TICK=$(getconf CLK_TCK)
 # the server's CPU (user, sys) in seconds, from /proc/PID/stat
 srv_cpu() { awk -v t="$TICK" '{printf "%.2f %.2f\n", $14 / t, $15 / t}' "/proc/$SPID/stat"; }

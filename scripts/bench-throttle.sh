@@ -5,21 +5,12 @@
 # rate from the report and the time held back. Then one run without a limit, for scale.
 # Usage: scripts/bench-throttle.sh DUMP [RATE]   (RATE default 100000)
 set -euo pipefail
-cd "$(dirname "$0")/.."
-F=${1:?usage: scripts/bench-throttle.sh DUMP [RATE]}
+F=$(realpath "${1:?usage: scripts/bench-throttle.sh DUMP [RATE]}")
 RATE=${2:-100000}
-R=${RDB_SERVERS:-/opt/rdb-servers}
-RUNS=${BENCH_RUNS:-3}
-cargo build --release -q
-B=$PWD/target/release/rdbshift
-WORK=$(mktemp -d)
+. "$(dirname "$0")/bench-lib.sh"
 P=$((22000 + RANDOM % 20000))
-cleanup() { redis-cli -p $P shutdown nosave >/dev/null 2>&1 || true; rm -rf "$WORK"; }
-trap cleanup EXIT
-"$R/bin/redis-7.0-server" --port $P --bind 127.0.0.1 --save '' --appendonly no --dir "$WORK" \
-  --daemonize yes --logfile "$WORK/log" --protected-mode no --pidfile "$WORK/pid"
-for _ in $(seq 100); do redis-cli -p $P ping >/dev/null 2>&1 && break; sleep 0.1; done
-KEYS=$("$B" info "$F" --json | python3 -c 'import json,sys; print(sum(d["keys"] for d in json.load(sys.stdin)["dbs"].values()))')
+start_redis $P
+KEYS=$(dump_keys "$F")
 cat "$F" > /dev/null
 echo "$KEYS keys, --max-ops $RATE: the keys alone take $(python3 -c "print(round($KEYS/$RATE, 2))") s"
 one() {
