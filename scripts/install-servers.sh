@@ -43,6 +43,13 @@ if ! command -v redis-server >/dev/null || ! command -v redis-cli >/dev/null; th
 fi
 ln -sf "$(command -v redis-server)" "$BIN/redis-7.0-server"
 
+# chromium (headless): the memory report's HTML page is drawn by a real browser.
+if ! command -v chromium >/dev/null; then
+  say "apt: chromium"
+  apt-get update -qq >/dev/null 2>&1 || true
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+fi
+
 # openssl: the TLS test makes its own CA and server certificate.
 if ! command -v openssl >/dev/null; then
   say "apt: openssl"

@@ -28,6 +28,7 @@ pub mod input;
 pub mod job;
 pub mod load;
 pub mod metrics;
+pub mod memory;
 pub mod net;
 pub mod output;
 pub mod rename;

@@ -8,6 +8,7 @@ mod info;
 mod inspect;
 mod load;
 mod man;
+mod memory;
 mod progress;
 mod report;
 mod verify;
@@ -44,6 +45,8 @@ enum Cmd {
     Convert(convert::ConvertArgs),
     /// Load RDB files into a Redis/Valkey server or cluster.
     Load(load::LoadArgs),
+    /// Estimate what each key, prefix and type will cost in a server's RAM (MEMORY USAGE).
+    Memory(memory::MemoryArgs),
     /// Check that a server or cluster holds every key of RDB files (or a sample).
     Verify(verify::VerifyArgs),
     /// Work with load reports: `report merge shard-*.json` sums one migration's shards.
@@ -69,7 +72,7 @@ pub fn run() -> i32 {
     // SIGINT/SIGTERM become a request to stop cleanly where there is something to finish
     // (an output to remove, a checkpoint and a report to write); elsewhere they end the
     // process at once, as usual
-    if matches!(cli.cmd, Cmd::Inspect(_) | Cmd::Convert(_) | Cmd::Load(_)) {
+    if matches!(cli.cmd, Cmd::Inspect(_) | Cmd::Convert(_) | Cmd::Load(_) | Cmd::Memory(_)) {
         rdbshift::stop::install();
     }
     // A closed pipe (e.g. `| head`) is not an error worth a panic.
@@ -79,6 +82,7 @@ pub fn run() -> i32 {
         Cmd::Convert(a) => convert::run(a),
         Cmd::Load(a) => load::run(a),
         Cmd::Verify(a) => verify::run(a),
+        Cmd::Memory(a) => memory::run(a),
         Cmd::Report(a) => report::run(a),
         Cmd::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "rdbshift", &mut std::io::stdout());

@@ -21,6 +21,7 @@ mod load;
 mod load_boundaries;
 mod load_faults;
 mod load_trust;
+mod memory;
 mod memory_release;
 mod net_faults;
 mod newest_formats;

@@ -41,7 +41,7 @@ pub use super::stream_view::{
 };
 use super::stream_view::{corrupt, read_group, read_idmp};
 use super::types;
-use super::visit::Oddity;
+use super::visit::{Container, Oddity};
 use super::visit::Visitor;
 
 const FLAG_DELETED: i64 = 1;
@@ -115,6 +115,7 @@ pub(crate) fn decode<V: Visitor<Error = Error>>(
             _ => lp_at,
         };
         let lc = blob.open(&mut buf, "stream listpack", data_at)?;
+        v.container(Container::StreamNode(master.to_be()), lc.remaining())?;
         decode_node(lc, master, &mut walk, v)?;
     }
     let mut tail = read_after_nodes(c, t, walk.first, nodes)?;

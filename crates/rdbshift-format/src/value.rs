@@ -21,7 +21,7 @@ use super::intset::Intset;
 use super::listpack::{self, Listpack};
 use super::template::{self, Template};
 use super::types::*;
-use super::visit::{ArrayValue, ModuleValue, Visitor};
+use super::visit::{ArrayValue, Container, ModuleValue, Visitor};
 use super::ziplist::{self, Ziplist};
 use super::zipmap::{self, Zipmap};
 use super::{module, stream};
@@ -201,11 +201,15 @@ pub fn decode_with<'a, V: Visitor<Error = Error>>(
         }
         HASH_ZIPMAP => zipmap_hash(c, v, blob, seen),
         LIST_ZIPLIST | ZSET_ZIPLIST | HASH_ZIPLIST => {
-            let z = Ziplist::open(open_container(c, blob, "ziplist")?)?;
+            let zc = open_container(c, blob, "ziplist")?;
+            v.container(Container::Ziplist, zc.remaining())?;
+            let z = Ziplist::open(zc)?;
             compact(ZipOrPack::Zip(z), kind(t), v, seen)
         }
         SET_INTSET => {
-            let mut i = Intset::open(open_container(c, blob, "intset")?)?;
+            let ic = open_container(c, blob, "intset")?;
+            v.container(Container::Intset, ic.remaining())?;
+            let mut i = Intset::open(ic)?;
             while let Some(x) = i.next_int()? {
                 v.set_member(Str::Int(x))?;
             }
@@ -214,7 +218,9 @@ pub fn decode_with<'a, V: Visitor<Error = Error>>(
         LIST_QUICKLIST => quicklist(c, v, blob, seen),
         LIST_QUICKLIST_2 => quicklist_2(c, v, a, blob, seen),
         HASH_LISTPACK | ZSET_LISTPACK | SET_LISTPACK => {
-            let lp = Listpack::open(open_container(c, blob, "listpack")?)?;
+            let lc = open_container(c, blob, "listpack")?;
+            v.container(Container::Listpack, lc.remaining())?;
+            let lp = Listpack::open(lc)?;
             compact(ZipOrPack::Pack(lp), kind(t), v, seen)
         }
         STREAM_LISTPACKS | STREAM_LISTPACKS_2 | STREAM_LISTPACKS_3 => {
@@ -327,7 +333,9 @@ fn zipmap_hash<V: Visitor<Error = Error>>(
     blob: &mut Vec<u8>,
     seen: &mut Seen,
 ) -> Result<()> {
-    let mut z = Zipmap::open(open_container(c, blob, "zipmap")?)?;
+    let zc = open_container(c, blob, "zipmap")?;
+    v.container(Container::Zipmap, zc.remaining())?;
+    let mut z = Zipmap::open(zc)?;
     seen.clear();
     let keys = Elems::ZipmapKeys(z.cursor().data());
     // the server rebuilds the zipmap as a listpack, refusing one that outgrows it
@@ -365,6 +373,7 @@ fn quicklist<V: Visitor<Error = Error>>(
         if node.decoded_len() == 0 {
             return Err(Error::corrupt(at, "quicklist", "empty node"));
         }
+        v.container(Container::Ziplist, node.decoded_len())?;
         let z = Ziplist::open(node.open(blob, "ziplist", data_offset(c, &node, at))?)?;
         compact(ZipOrPack::Zip(z), Kind::List, v, seen)?;
     }
@@ -396,8 +405,10 @@ fn quicklist_2<V: Visitor<Error = Error>>(
             return Err(Error::corrupt(node_at, "quicklist", "empty node"));
         }
         if container == 1 {
+            v.container(Container::PlainNode, node.decoded_len())?;
             v.list_item(node.get(a)?)?;
         } else {
+            v.container(Container::Listpack, node.decoded_len())?;
             let lp =
                 Listpack::open(node.open(blob, "listpack", data_offset(c, &node, node_at))?)?;
             compact(ZipOrPack::Pack(lp), Kind::List, v, seen)?;
@@ -460,7 +471,9 @@ fn listpack_ex<V: Visitor<Error = Error>>(
     if t == HASH_LISTPACK_EX {
         c.u64_le()?; // min expire: a hint, the fields carry their own times
     }
-    let mut lp = Listpack::open(open_container(c, blob, "listpack")?)?;
+    let lc = open_container(c, blob, "listpack")?;
+    v.container(Container::Listpack, lc.remaining())?;
+    let mut lp = Listpack::open(lc)?;
     seen.clear();
     let elems = Elems::Pack(lp.cursor().data());
     // the TTLs: integer-encoded, in range, ascending, those without TTL last

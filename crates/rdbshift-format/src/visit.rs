@@ -169,6 +169,16 @@ pub trait Visitor {
     fn oddity(&mut self, _o: Oddity) -> std::result::Result<(), Self::Error> {
         Ok(())
     }
+    /// A container as the dump stores it, `bytes` long once decompressed, announced
+    /// before the elements it holds (every node of a quicklist or a stream, the one blob of
+    /// an intset, ziplist, zipmap or listpack value). Plain encodings announce none.
+    fn container(
+        &mut self,
+        _kind: Container,
+        _bytes: usize,
+    ) -> std::result::Result<(), Self::Error> {
+        Ok(())
+    }
     /// A string value (type 0): called once with the whole value.
     fn string(&mut self, _v: Str<'_>) -> std::result::Result<(), Self::Error> {
         Ok(())
@@ -235,6 +245,23 @@ pub trait Visitor {
     }
 }
 
+/// How a dump stores a run of elements (see [`Visitor::container`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Container {
+    /// An intset (type 11).
+    Intset,
+    /// A ziplist (types 10, 12, 13, and the nodes of type 14).
+    Ziplist,
+    /// A zipmap (type 9).
+    Zipmap,
+    /// A listpack (types 16, 17, 20, 25, and the packed nodes of type 18).
+    Listpack,
+    /// A quicklist node holding one element as it is (a "plain" node of type 18).
+    PlainNode,
+    /// One listpack of a stream, under its master ID (the rax key: 16 bytes, big-endian).
+    StreamNode([u8; 16]),
+}
+
 /// A visitor that ignores everything (for walking a value to validate or skip it).
 pub struct Ignore;
 
@@ -279,6 +306,10 @@ impl<V: Visitor> Visitor for Relay<'_, V> {
     type Error = Error;
     fn oddity(&mut self, o: Oddity) -> Result<()> {
         let r = self.v.oddity(o);
+        self.keep(r)
+    }
+    fn container(&mut self, k: Container, bytes: usize) -> Result<()> {
+        let r = self.v.container(k, bytes);
         self.keep(r)
     }
     fn string(&mut self, x: Str<'_>) -> Result<()> {
