@@ -4,16 +4,15 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use clap::{Args, ValueEnum};
+use rdbshift::job::Progress;
 use rdbshift::memory::render::{self, Summary};
 use rdbshift::memory::scan::{self, Row};
 use rdbshift::memory::tally::{Prefixes, Tally, keyspace_overhead};
-use rdbshift::job::Progress;
 use rdbshift::memory::{Allocator, Limits};
 use rdbshift::server::Server;
 
 use super::{
-    CliResult, FilterArgs, ReadArgs, check_output, nothing_written, open_dumps, open_output,
-    report,
+    CliResult, FilterArgs, ReadArgs, check_output, nothing_written, open_dumps, open_output, report,
 };
 
 #[derive(Copy, Clone, Debug, ValueEnum, PartialEq)]

@@ -156,7 +156,11 @@ pub fn text(out: &mut dyn Write, t: &Tally, s: &Summary) -> std::io::Result<()> 
         )?;
     }
     writeln!(out)?;
-    writeln!(out, "  {:<10} {:<11} {:>12} {:>14} {:>10} {:>7}", "type", "encoding", "keys", "bytes", "", "share")?;
+    writeln!(
+        out,
+        "  {:<10} {:<11} {:>12} {:>14} {:>10} {:>7}",
+        "type", "encoding", "keys", "bytes", "", "share"
+    )?;
     for ((k, e), sum) in &t.by_encoding {
         writeln!(
             out,

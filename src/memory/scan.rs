@@ -1,14 +1,14 @@
 //! One dump's walk: every key the selection keeps is estimated and handed on.
 
+use super::model::Cost;
 use crate::filter::{Filter, Verdict};
 use crate::format::record::{Options, Record};
 use crate::format::{Reader, Result, Scratch};
-use super::model::Cost;
 use crate::server::Server;
 
+use super::Allocator;
 use super::model::estimate;
 use super::target::{Limits, Target};
-use super::Allocator;
 
 /// One key's estimate, as the walk hands it on.
 pub struct Row<'k> {
@@ -93,7 +93,7 @@ pub fn walk(
     let mut batch: Vec<(crate::format::Key, Vec<u8>)> = Vec::with_capacity(BATCH_KEYS);
     let mut batch_bytes = 0;
     let flush = |batch: &mut Vec<(crate::format::Key, Vec<u8>)>,
-                     each: &mut dyn FnMut(Row) -> std::io::Result<()>|
+                 each: &mut dyn FnMut(Row) -> std::io::Result<()>|
      -> std::result::Result<(), Error> {
         let costs: Vec<crate::format::Result<Cost>> = batch
             .par_iter()

@@ -32,8 +32,20 @@ impl Sum {
 }
 
 /// Upper bounds of the size histogram's buckets (the last bucket is open).
-pub const SIZE_BUCKETS: [u64; 12] =
-    [64, 128, 256, 512, 1 << 10, 4 << 10, 16 << 10, 64 << 10, 256 << 10, 1 << 20, 16 << 20, 256 << 20];
+pub const SIZE_BUCKETS: [u64; 12] = [
+    64,
+    128,
+    256,
+    512,
+    1 << 10,
+    4 << 10,
+    16 << 10,
+    64 << 10,
+    256 << 10,
+    1 << 20,
+    16 << 20,
+    256 << 20,
+];
 
 /// The expiry histogram's buckets.
 pub const EXPIRY_BUCKETS: [&str; 6] = ["expired", "< 1 h", "< 1 d", "< 7 d", "later", "never"];
@@ -177,7 +189,7 @@ impl Tally {
         }
         self.by_encoding.entry((c.kind, c.encoding)).or_default().add(c);
         let b = SIZE_BUCKETS.iter().position(|&u| c.reported <= u).unwrap_or(SIZE_BUCKETS.len());
-        self.sizes.entry(c.kind).or_insert_with(Default::default)[b].add(c);
+        self.sizes.entry(c.kind).or_default()[b].add(c);
         let e = match expire_ms {
             None => 5,
             Some(at) => {

@@ -41,8 +41,8 @@ pub use super::stream_view::{
 };
 use super::stream_view::{corrupt, read_group, read_idmp};
 use super::types;
-use super::visit::{Container, Oddity};
 use super::visit::Visitor;
+use super::visit::{Container, Oddity};
 
 const FLAG_DELETED: i64 = 1;
 const FLAG_SAMEFIELDS: i64 = 2;
