@@ -9,10 +9,10 @@
 //!
 //! The account for each family is `docs/memory-model/notes.md`, sections 1 and 8.
 
-use crate::format::Str;
 use crate::format::stream::{Group, StreamMeta};
 use crate::format::types::{self, Kind};
 use crate::format::visit::{Container, ModuleValue, Visitor};
+use crate::format::{Dialect, Str};
 use crate::format::{Error, Key, Scratch};
 
 use super::rax;
@@ -125,7 +125,8 @@ pub struct Shape<'t> {
     nodes: u64,
     node_cost: [usize; 2],
     /// The one node's listpack bytes, while there is one.
-    first_node: usize,
+    /// The first node's bytes used and allocated.
+    first_node: (usize, usize),
     first_node_plain: bool,
     // streams
     masters: Vec<[u8; 16]>,
@@ -178,7 +179,7 @@ impl<'t> Shape<'t> {
             node_zl_prev: 0,
             nodes: 0,
             node_cost: [0; 2],
-            first_node: 0,
+            first_node: (0, 0),
             first_node_plain: false,
             masters: Vec::new(),
             lps: [0; 2],
@@ -251,13 +252,21 @@ impl<'t> Shape<'t> {
                 Nodes::Refill => self.node_zl + ZL_OVERHEAD,
             }
         };
+        // on Valkey a ziplist node becomes a listpack in a buffer of the ziplist's size, not
+        // shrunk (measured: Redis 6.2 lists loaded into Valkey 8.1; Redis 7.4 shrinks them)
+        let alloc = match self.nodes_mode {
+            Nodes::AsListpacks if !self.node_plain && self.t.server.dialect == Dialect::Valkey => {
+                self.node_stored.max(bytes)
+            }
+            _ => bytes,
+        };
         if self.nodes == 0 {
-            self.first_node = bytes;
+            self.first_node = (bytes, alloc);
             self.first_node_plain = self.node_plain;
         }
         self.nodes += 1;
         let f = self.t.facts();
-        let blob = self.blob_cost(bytes);
+        let blob = self.sized_blob(bytes, alloc);
         let node = match self.fam {
             // quicklistNode counted as its struct size
             Family::R86 => [self.a(f.quicklist_node), self.a(f.quicklist_node)],
@@ -265,6 +274,19 @@ impl<'t> Shape<'t> {
         };
         self.node_cost[R] += node[R] + blob[R];
         self.node_cost[M] += node[M] + blob[M];
+    }
+
+    /// A blob of `used` bytes in an allocation made for `alloc` bytes.
+    fn sized_blob(&self, used: usize, alloc: usize) -> [usize; 2] {
+        let c = self.blob_cost(used);
+        if alloc == used {
+            return c;
+        }
+        let real = self.a(alloc);
+        match self.fam {
+            Family::R50 | Family::R60 | Family::R62 | Family::R86 => [used, real],
+            _ => [real, real],
+        }
     }
 
     fn list_item(&mut self, b: &[u8], int: Option<i64>) {
@@ -645,8 +667,9 @@ impl Shape<'_> {
         match self.fam {
             // `kvobjSet`/`createObjectWithKeyAndExpire`: an EMBSTR value (≤ 44 bytes) whose
             // object, key and sdshdr8 value fit a 64-byte cache line (the key counted as
-            // keylen + 3 whatever its header)
-            Family::R86 | Family::V81 => (len <= 44 && 16 + (kl + 3) + pre + 4 + len <= 64)
+            // keylen + 3 whatever its header, the expire slot left out of the test though
+            // it is allocated: measured on Valkey 8.1 with TTLs)
+            Family::R86 | Family::V81 => (len <= 44 && 16 + (kl + 3) + 4 + len <= 64)
                 .then(|| self.a(pre + 16 + 1 + key + 3 + len + 1)),
             // Valkey 9: embedded when everything fits 128 bytes (`shouldEmbedStringObject`),
             // without the value pointer
@@ -706,9 +729,9 @@ impl Shape<'_> {
         if self.fam.small_lists_and_sets()
             && self.nodes == 1
             && !self.first_node_plain
-            && self.first_node as u64 <= t.limits.list_node_bytes
+            && self.first_node.0 as u64 <= t.limits.list_node_bytes
         {
-            let c = self.blob_cost(self.first_node);
+            let c = self.sized_blob(self.first_node.0, self.first_node.1);
             return (Encoding::Listpack, [c[R] as f64, c[M] as f64]);
         }
         let head = match self.fam {

@@ -132,7 +132,12 @@ fn fill(c: &mut Conn, seed: u64, field_ttls: bool) {
         let ints = (0..n).map(|_| r.below(1 << 40).to_string()).collect();
         cmd(&mut b, &["LPUSH", &format!("l:lpush:{i}")], ints);
         if i % 2 == 0 {
-            for k in [format!("h:lp:{i}"), format!("l:mid:{i}"), format!("z:sl:{i}"), format!("set:ht:{i}")] {
+            for k in [
+                format!("h:lp:{i}"),
+                format!("l:mid:{i}"),
+                format!("z:sl:{i}"),
+                format!("set:ht:{i}"),
+            ] {
                 b.s(&["EXPIRE", &k, "100000"]);
             }
         }
