@@ -209,7 +209,21 @@ pub fn run(a: LoadArgs) -> CliResult {
         report(path, e.as_ref());
     }
     let Some(rep) = outcome.report else {
-        if a.dry_run && outcome.problems.is_empty() && outcome.preflight.is_some() {
+        if a.dry_run
+            && outcome.problems.is_empty()
+            && let Some(pre) = &outcome.preflight
+        {
+            // the report holds what pre-flight found, for whatever decides on the load
+            if let Some(o) = report_file {
+                let text = format!(
+                    "{{\"tool\":\"rdbshift {}\",\"dry_run\":true,\"preflight\":{}}}\n",
+                    env!("CARGO_PKG_VERSION"),
+                    pre.json
+                );
+                std::io::Write::write_all(&mut o.file(), text.as_bytes())
+                    .map_err(|e| format!("report {}: {e}", o.dest.display()))?;
+                o.commit().map_err(|e| format!("report: {e}"))?;
+            }
             eprintln!("rdbshift: --dry-run: the load may go; nothing was sent");
             return Ok(0);
         }

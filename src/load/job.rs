@@ -285,8 +285,22 @@ impl Job {
         pool.check_dbs(&target_dbs.into_iter().collect::<Vec<_>>())?;
         // pre-flight: the block, then refused, a dry run's end, or on
         let mut held = preflight::Held::default();
+        let model =
+            crate::memory::Target::new(pool.probe().server, None, crate::memory::Limits::default());
         for d in &dumps {
             held.add(&d.survey, d.dump.data().len() as u64);
+            // a sample of the keys, priced for the target by `rdbshift memory`'s model
+            if let Ok(header) = crate::format::Header::parse(d.dump.data(), true) {
+                let spans: Vec<_> = d.survey.cuts.iter().map(|c| (c.start, c.end, c.db)).collect();
+                let s = crate::memory::sample::sample(
+                    d.dump.data(),
+                    header,
+                    &spans,
+                    &self.filter,
+                    &model,
+                );
+                held.memory.add(&s);
+            }
         }
         let pre = preflight::check(&mut pool, &held, self.allow_eviction, adapted);
         for line in &pre.lines {

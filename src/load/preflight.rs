@@ -36,6 +36,8 @@ struct NodeFacts {
     bytes: u64,
     memory: Option<Memory>,
     memory_error: Option<String>,
+    /// What its keys take in its memory, by the model ([`needs`]).
+    needs: Option<u64>,
 }
 
 /// What the dumps of a load hold, as pre-flight weighs it: their pre-passes summed.
@@ -48,6 +50,9 @@ pub struct Held {
     pub functions: u64,
     /// The dumps' size on disk.
     pub on_disk: u64,
+    /// Sampled keys estimated for the target by `rdbshift memory`'s model: what a node
+    /// needs for its share of the records.
+    pub memory: crate::memory::sample::Sample,
 }
 
 impl Held {
@@ -130,6 +135,9 @@ pub fn check(
         size(total.1),
         size(held.on_disk)
     ));
+    for n in nodes.values_mut() {
+        n.needs = needs(&probe, held, n);
+    }
     for (addr, n) in &nodes {
         let mem = match &n.memory {
             Some(m) => {
@@ -147,7 +155,9 @@ pub fn check(
             }
             None => format!("memory unknown: {}", n.memory_error.as_deref().unwrap_or("?")),
         };
-        p.lines.push(format!("  {addr}: {} keys, {}; {mem}", n.keys, size(n.bytes)));
+        let need =
+            n.needs.map(|x| format!(", needs about {} in memory", size(x))).unwrap_or_default();
+        p.lines.push(format!("  {addr}: {} keys, {}{need}; {mem}", n.keys, size(n.bytes)));
         let Some(m) = &n.memory else { continue };
         match m.evicts() {
             Some(true) if !allow_eviction => p.refusals.push(format!(
@@ -165,13 +175,24 @@ pub fn check(
             Some(false) => {}
         }
         if let Some(free) = m.free()
-            && free < n.bytes
+            && free < n.needs.unwrap_or(n.bytes)
         {
-            p.warnings.push(format!(
-                "{addr} has {} free and is sent {} of records (a value takes more memory than on disk): the load may run out of memory",
-                size(free),
-                size(n.bytes)
-            ));
+            p.warnings.push(match n.needs {
+                Some(x) => format!(
+                    "{addr} has {} free and needs about {} for its {} keys ({} of records; rdbshift memory's model for {}, from {} sampled keys): the load may run out of memory",
+                    size(free),
+                    size(x),
+                    n.keys,
+                    size(n.bytes),
+                    probe.server,
+                    held.memory.keys
+                ),
+                None => format!(
+                    "{addr} has {} free and is sent {} of records (a value takes more memory than on disk): the load may run out of memory",
+                    size(free),
+                    size(n.bytes)
+                ),
+            });
         }
     }
     for w in &p.warnings {
@@ -179,6 +200,17 @@ pub fn check(
     }
     p.json = to_json(&p, &probe, &mode, &nodes, total);
     p
+}
+
+/// What a node's share of the keys takes in its memory, by `rdbshift memory`'s model for the
+/// target's version (its allocator as that version's default build has it): the sampled
+/// keys' ratio of memory to record bytes, applied to the node's records, and the keyspace's
+/// table for its keys. `None` when nothing was sampled.
+fn needs(probe: &crate::net::Probe, held: &Held, n: &NodeFacts) -> Option<u64> {
+    use crate::memory::{Limits, Target, tally::keyspace_overhead};
+    let t = Target::new(probe.server, None, Limits::default());
+    let values = held.memory.scale(n.bytes)?;
+    Some(values + keyspace_overhead(&t, n.keys, 0))
 }
 
 /// What the dumps hold that the target cannot: arrays before Redis 8.8, hashes stored with
@@ -244,9 +276,10 @@ fn to_json(
         let m = n.memory.clone().unwrap_or_default();
         o.extend_from_slice(
             format!(
-                "{{\"keys\":{},\"bytes\":{},\"used_memory\":{},\"maxmemory\":{},\"free\":{},\"policy\":",
+                "{{\"keys\":{},\"bytes\":{},\"needs\":{},\"used_memory\":{},\"maxmemory\":{},\"free\":{},\"policy\":",
                 n.keys,
                 n.bytes,
+                num(n.needs),
                 num(m.used),
                 num(m.maxmemory),
                 num(m.free())

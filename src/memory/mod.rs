@@ -15,5 +15,6 @@ pub use alloc::Allocator;
 pub use model::{Cost, Encoding, estimate};
 pub use target::{Family, Limits, Target};
 pub mod render;
+pub mod sample;
 pub mod scan;
 pub mod tally;

@@ -471,3 +471,45 @@ fn the_html_report_is_one_file_a_browser_draws() {
     assert!(blocks.is_some_and(|n| n >= 5), "the flame graph drew {blocks:?} blocks");
     assert!(dom.contains("z:lp:") || dom.contains("h:ht:"), "top keys listed");
 }
+
+#[test]
+fn load_pre_flight_weighs_the_keys_with_the_model() {
+    let Some(w) = Server::start_ok("redis-7.0", None, &[]) else { return };
+    fill(&mut w.conn(), 29, false);
+    assert!(w.conn().cmd(&["SAVE"]).unwrap().text().contains("OK"));
+    let dump = w.dir.path().join("dump.rdb");
+    let f = dump.to_str().unwrap();
+    let (code, out, err) = common::rdbshift(&["memory", f, "--format", "json"]);
+    assert_eq!(code, 0, "{err}");
+    let doc: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    let dataset = doc["totals"]["dataset"].as_f64().unwrap();
+    let small = ["--maxmemory", "3mb"];
+    let Some(t) = Server::start_ok("redis-7.0", None, &small) else { return };
+    let url = t.url();
+    let report = w.dir.path().join("pre.json");
+    let (code, _, err) = common::rdbshift(&[
+        "load",
+        f,
+        "--target",
+        &url,
+        "--dry-run",
+        "--report",
+        report.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("needs about"), "{err}");
+    assert!(
+        err.contains("the load may run out of memory") && err.contains("sampled keys"),
+        "{err}"
+    );
+    let r: serde_json::Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
+    let nodes = r["preflight"]["nodes"].as_object().expect("pre-flight nodes in the report");
+    let needs = nodes.values().next().unwrap()["needs"].as_f64().expect("needs");
+    // a sample of the keys, scaled by their records' bytes: near the whole file's estimate
+    assert!((needs / dataset - 1.0).abs() < 0.3, "sampled {needs}, whole file {dataset}");
+    // room enough: no warning
+    let Some(t) = Server::start_ok("redis-7.0", None, &["--maxmemory", "200mb"]) else { return };
+    let (code, _, err) = common::rdbshift(&["load", f, "--target", &t.url(), "--dry-run"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("needs about") && !err.contains("run out of memory"), "{err}");
+}

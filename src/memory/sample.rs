@@ -1,0 +1,79 @@
+//! A quick estimate of what a whole dump will take in memory, from a sample of its keys:
+//! what `load`'s pre-flight compares with each node's free memory.
+
+use crate::filter::{Filter, Verdict};
+use crate::format::record::Record;
+use crate::format::{Header, Reader, Scratch};
+
+use super::model::estimate;
+use super::target::Target;
+
+/// Sampled keys: how many, their records' bytes in the dump, and what they take on the
+/// target (allocated, as `used_memory` counts it).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Sample {
+    pub keys: u64,
+    pub record_bytes: u64,
+    pub allocated: u64,
+}
+
+impl Sample {
+    pub fn add(&mut self, o: &Sample) {
+        self.keys += o.keys;
+        self.record_bytes += o.record_bytes;
+        self.allocated += o.allocated;
+    }
+
+    /// What `record_bytes` bytes of records like the sampled ones take, keys and values
+    /// (`None` before anything was sampled).
+    pub fn scale(&self, record_bytes: u64) -> Option<u64> {
+        (self.record_bytes > 0).then(|| {
+            (record_bytes as f64 * self.allocated as f64 / self.record_bytes as f64).round() as u64
+        })
+    }
+}
+
+/// Spans sampled per dump, and keys read from each.
+pub const SPANS: usize = 64;
+pub const KEYS_PER_SPAN: usize = 128;
+
+/// Samples the keys `filter` keeps from up to [`SPANS`] of `spans` (start, end, db of a run
+/// of records, as a load's survey cuts the dump), spread evenly, [`KEYS_PER_SPAN`] keys
+/// from the start of each, and estimates them for `t`. A key that cannot be read here
+/// (the load itself will say why) is left out of the sample.
+pub fn sample(
+    data: &[u8],
+    header: Header,
+    spans: &[(usize, usize, Option<u64>)],
+    filter: &Filter,
+    t: &Target,
+) -> Sample {
+    let mut s = Sample::default();
+    if spans.is_empty() {
+        return s;
+    }
+    let templates = crate::format::record::templates(data).unwrap_or_default();
+    let step = spans.len().div_ceil(SPANS).max(1);
+    let mut scratch = Scratch::default();
+    for &(start, end, db) in spans.iter().step_by(step) {
+        let mut r =
+            Reader::resume(data, header, start, db.unwrap_or(0)).with_templates(templates.clone());
+        let mut n = 0;
+        while n < KEYS_PER_SPAN && r.pos() < end {
+            let Ok(Some(rec)) = r.next_record() else { break };
+            let Record::Key(k) = rec else { continue };
+            n += 1;
+            let Ok(name) = k.name() else { continue };
+            if !filter.db(k.db()) || filter.expired(k.expire_ms()) {
+                continue;
+            }
+            let Verdict::Keep(name) = filter.judge(&k, &name) else { continue };
+            if let Ok(c) = estimate(t, &k, name.len(), &mut scratch) {
+                s.keys += 1;
+                s.record_bytes += (k.end() - k.start()) as u64;
+                s.allocated += c.allocated;
+            }
+        }
+    }
+    s
+}
