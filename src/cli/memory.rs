@@ -179,6 +179,7 @@ pub fn run(a: MemoryArgs) -> CliResult {
     let mut targets: Vec<String> = Vec::new();
     let mut overhead = 0u64;
     let mut code = 0;
+    let mut incomplete: Vec<String> = Vec::new();
     let mut line = Vec::with_capacity(256);
     for d in &dumps {
         let t = match scan::target_for(d.data(), a.read.options(), as_server, alloc, limits) {
@@ -227,6 +228,7 @@ pub fn run(a: MemoryArgs) -> CliResult {
         match r {
             Ok(_) if d.changed() => {
                 super::report_msg(&d.path, &d.changed_message());
+                incomplete.push(file.clone());
                 code = 1;
             }
             Ok(_) => {}
@@ -237,13 +239,14 @@ pub fn run(a: MemoryArgs) -> CliResult {
             }
             Err(scan::Error::Format(e)) => {
                 report(&d.path, &e);
+                incomplete.push(file.clone());
                 code = 1;
             }
         }
     }
     bar.finish();
     let files: Vec<String> = a.files.iter().map(|f| f.display().to_string()).collect();
-    let summary = Summary { files: &files, targets: &targets, overhead };
+    let summary = Summary { files: &files, targets: &targets, overhead, incomplete: &incomplete };
     let out = &mut output.w;
     match format {
         Format::Csv | Format::Jsonl if a.by == By::Prefix => {

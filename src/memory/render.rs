@@ -112,6 +112,9 @@ pub struct Summary<'a> {
     pub targets: &'a [String],
     /// What loading adds besides the keys (keyspace and expires tables).
     pub overhead: u64,
+    /// Files that could not be read to their end (damage, a stop): the figures cover the
+    /// keys before it.
+    pub incomplete: &'a [String],
 }
 
 impl Summary<'_> {
@@ -124,6 +127,13 @@ impl Summary<'_> {
 pub fn text(out: &mut dyn Write, t: &Tally, s: &Summary) -> std::io::Result<()> {
     writeln!(out, "Memory estimate for {}", s.targets.join("; "))?;
     writeln!(out, "  files: {}", s.files.join(", "))?;
+    if !s.incomplete.is_empty() {
+        writeln!(
+            out,
+            "  INCOMPLETE: {} could not be read to the end; the figures cover the keys before the damage",
+            s.incomplete.join(", ")
+        )?;
+    }
     writeln!(out)?;
     writeln!(out, "  keys                               {:>14}", t.total.keys)?;
     writeln!(
@@ -284,6 +294,7 @@ pub fn document(t: &Tally, s: &Summary, tool: &str, generated: &str) -> Value {
         "target": {"server": s.targets.join("; "), "allocator": "",
                    "note": "MEMORY USAGE key SAMPLES 0 as the server reports it right after loading the dump"},
         "generated": generated,
+        "incomplete": s.incomplete,
         "totals": {"keys": t.total.keys, "memory_usage": t.total.reported,
                    "dataset": s.dataset(t), "overhead": s.overhead,
                    "allocated": t.total.allocated,

@@ -109,7 +109,16 @@ pub fn walk(
         batch.clear();
         Ok(())
     };
-    while let Some(rec) = r.next_record()? {
+    loop {
+        let rec = match r.next_record() {
+            Ok(Some(rec)) => rec,
+            Ok(None) => break,
+            Err(e) => {
+                // the keys before the damage are still estimated
+                flush(&mut batch, each)?;
+                return Err(e.into());
+            }
+        };
         let Record::Key(k) = rec else { continue };
         if let Some(sig) = crate::stop::requested() {
             return Err(Error::Stopped(sig));

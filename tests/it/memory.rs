@@ -513,3 +513,39 @@ fn load_pre_flight_weighs_the_keys_with_the_model() {
     assert_eq!(code, 0, "{err}");
     assert!(err.contains("needs about") && !err.contains("run out of memory"), "{err}");
 }
+
+#[test]
+fn a_damaged_dump_is_named_and_the_report_says_incomplete() {
+    let dir = common::tempdir::Dir::new("memory-damaged");
+    let p = dir.path().join("cut.rdb");
+    let mut body = Vec::new();
+    for i in 0..50 {
+        body.push(0);
+        rdb_str(&mut body, format!("k:{i}").as_bytes());
+        rdb_str(&mut body, &[b'v'; 100]);
+    }
+    dump_of(&p, &body);
+    let whole = std::fs::read(&p).unwrap();
+    // cut inside the 31st key's value
+    let cut = 9 + 30 * (1 + 1 + 4 + 2 + 100) + 20;
+    std::fs::write(&p, &whole[..cut]).unwrap();
+    let f = p.to_str().unwrap();
+    let (code, out, err) = common::rdbshift(&["memory", f]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("byte offset") && err.contains("k:30"), "{err}");
+    let text = String::from_utf8_lossy(&out);
+    assert!(text.contains("INCOMPLETE") && text.contains("30"), "{text}");
+    // what cannot be estimated is said before anything is read
+    for bad in [
+        &["--as", "seven"][..],
+        &["--allocator", "tcmalloc"],
+        &["--config", "hash-max-listpack-entries=lots"],
+        &["--config", "maxmemory=1"],
+    ] {
+        let mut args = vec!["memory", f];
+        args.extend_from_slice(bad);
+        let (code, _, err) = common::rdbshift(&args);
+        assert_ne!(code, 0, "{bad:?}: {err}");
+        assert!(!err.is_empty(), "{bad:?}");
+    }
+}
