@@ -298,6 +298,7 @@ impl Job {
                     &spans,
                     &self.filter,
                     &model,
+                    &|a, b| d.dump.release(a, b),
                 );
                 held.memory.add(&s);
             }

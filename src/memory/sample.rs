@@ -40,13 +40,15 @@ pub const KEYS_PER_SPAN: usize = 128;
 /// Samples the keys `filter` keeps from up to [`SPANS`] of `spans` (start, end, db of a run
 /// of records, as a load's survey cuts the dump), spread evenly, [`KEYS_PER_SPAN`] keys
 /// from the start of each, and estimates them for `t`. A key that cannot be read here
-/// (the load itself will say why) is left out of the sample.
+/// (the load itself will say why) is left out of the sample. `release(from, to)` is told
+/// the pages each span read (whole pages), so that the sample leaves no file pages behind.
 pub fn sample(
     data: &[u8],
     header: Header,
     spans: &[(usize, usize, Option<u64>)],
     filter: &Filter,
     t: &Target,
+    release: &dyn Fn(usize, usize),
 ) -> Sample {
     let mut s = Sample::default();
     if spans.is_empty() {
@@ -74,6 +76,8 @@ pub fn sample(
                 s.allocated += c.allocated;
             }
         }
+        const PAGE: usize = 4096;
+        release(start / PAGE * PAGE, r.pos().div_ceil(PAGE).saturating_mul(PAGE).min(data.len()));
     }
     s
 }
