@@ -115,7 +115,10 @@ fn limits(config: &[String]) -> Result<Limits, String> {
                     -4 => 32768,
                     -5 => 65536,
                     // a positive size counts entries; nodes stay under the 8 KiB safety limit
-                    1.. => 8192,
+                    1.. => {
+                        l.list_node_items = Some(v as u64);
+                        8192
+                    }
                     _ => return Err(format!("--config {c:?}: expected -5 to -1 or a count")),
                 }
             }
@@ -186,6 +189,7 @@ pub fn run(a: MemoryArgs) -> CliResult {
             Ok(t) => t,
             Err(e) => {
                 report(&d.path, &e);
+                incomplete.push(d.path.display().to_string());
                 code = 1;
                 continue;
             }

@@ -122,9 +122,10 @@ pub struct Shape<'t> {
     node_lp: usize,
     node_zl: usize,
     node_zl_prev: usize,
+    /// Entries of the open node.
+    node_items: u64,
     nodes: u64,
     node_cost: [usize; 2],
-    /// The one node's listpack bytes, while there is one.
     /// The first node's bytes used and allocated.
     first_node: (usize, usize),
     first_node_plain: bool,
@@ -177,6 +178,7 @@ impl<'t> Shape<'t> {
             node_lp: 0,
             node_zl: 0,
             node_zl_prev: 0,
+            node_items: 0,
             nodes: 0,
             node_cost: [0; 2],
             first_node: (0, 0),
@@ -186,7 +188,9 @@ impl<'t> Shape<'t> {
             groups: [0; 2],
             group_names: Vec::new(),
             all_pel: Vec::new(),
-            module_bytes: 0,
+            // a value the model does not price (arrays, unknown types): its serialized
+            // size, unless a module value says otherwise
+            module_bytes: k.end() - k.value_at(),
             small_int: false,
             writer_shortest: k.header().version >= 11
                 || k.header().dialect == crate::format::Dialect::Valkey,
@@ -301,13 +305,15 @@ impl<'t> Shape<'t> {
             } else {
                 self.node_zl + ZL_OVERHEAD
             };
-            if self.node_open && cur + e > self.t.limits.list_node_bytes as usize {
+            let full = self.t.limits.list_node_items.is_some_and(|n| self.node_items >= n);
+            if self.node_open && (full || cur + e > self.t.limits.list_node_bytes as usize) {
                 self.close_node();
             }
             if !self.node_open {
                 self.open_node(0, false);
             }
         }
+        self.node_items += 1;
         self.node_lp += sizes::lp_entry(b.len(), int);
         let z = sizes::zl_entry(b.len(), int, self.node_zl_prev);
         self.node_zl += z;
@@ -322,6 +328,7 @@ impl<'t> Shape<'t> {
         self.node_lp = 0;
         self.node_zl = 0;
         self.node_zl_prev = 0;
+        self.node_items = 0;
     }
 
     // ---- per-element costs in the big encodings ----
@@ -544,7 +551,7 @@ impl Visitor for Shape<'_> {
                 self.group_names.push(g.name.clone());
             }
             Family::V81 | Family::V91 => {
-                add(same(f.stream_cg + rax_alloc(t, &pel) + 24 * pel_len));
+                add(same(f.stream_cg + rax_alloc(t, &pel) + f.stream_nack * pel_len));
                 for cons in g.consumers() {
                     let cons = cons?;
                     let mut cp: Vec<[u8; 16]> = cons.pending().map(|i| i.to_be()).collect();
@@ -845,7 +852,8 @@ impl Shape<'_> {
             }
             Family::V81 => {
                 let ht = self.table([0.0; 2], false);
-                let fixed = 16.0 + f.zskiplist as f64 + ht[R] + t.a(24 + 16 * 32) as f64;
+                let fixed =
+                    16.0 + f.zskiplist as f64 + ht[R] + t.a(24 + 16 * f.skiplist_max_level) as f64;
                 [fixed + big[R], fixed + big[M]]
             }
             _ => {

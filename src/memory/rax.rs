@@ -13,53 +13,45 @@ fn node_len(size: usize, compressed: bool, valued_key: bool) -> usize {
 }
 
 /// Calls `f` with the length of every node of the rax holding `keys` (sorted, distinct).
-/// `valued`: keys carry a value pointer.
+/// `valued`: keys carry a value pointer. Walks with its own stack (names from a dump may
+/// nest as deep as they are long).
 pub fn nodes(keys: &[&[u8]], valued: bool, f: &mut dyn FnMut(usize)) {
     if keys.is_empty() {
         f(node_len(0, false, false));
         return;
     }
-    walk(keys, 0, false, valued, f);
-}
-
-/// The node for `keys` (sorted, distinct, sharing their first `depth` bytes), whose own
-/// key flag is `is_key`.
-fn walk(keys: &[&[u8]], depth: usize, is_key: bool, valued: bool, f: &mut dyn FnMut(usize)) {
-    // a key that ends exactly here marks this node and is left out
-    let (is_key, keys) = match keys.first() {
-        Some(k) if k.len() == depth => (true, &keys[1..]),
-        _ => (is_key, keys),
-    };
-    let valued_key = is_key && valued;
-    if keys.is_empty() {
-        f(node_len(0, false, valued_key));
-        return;
-    }
-    let first = keys[0][depth];
-    let last = keys[keys.len() - 1][depth];
-    if first == last {
-        // one way on: compress the bytes every key shares
-        let (a, b) = (keys[0], keys[keys.len() - 1]);
-        let mut p = depth;
-        while p < a.len() && p < b.len() && a[p] == b[p] {
-            p += 1;
+    // (the keys under the node, as a range of `keys`; the bytes they share above it)
+    let mut stack: Vec<(usize, usize, usize)> = vec![(0, keys.len(), 0)];
+    while let Some((lo, hi, depth)) = stack.pop() {
+        // a key that ends exactly here marks this node and is left out
+        let (is_key, lo) = if keys[lo].len() == depth { (true, lo + 1) } else { (false, lo) };
+        let valued_key = is_key && valued;
+        if lo == hi {
+            f(node_len(0, false, valued_key));
+            continue;
         }
-        f(node_len(p - depth, true, valued_key));
-        walk(keys, p, false, valued, f);
-        return;
-    }
-    // a branching node: one child per distinct next byte
-    let mut groups = Vec::new();
-    let mut start = 0;
-    for i in 1..=keys.len() {
-        if i == keys.len() || keys[i][depth] != keys[start][depth] {
-            groups.push(start..i);
-            start = i;
+        let (a, b) = (keys[lo], keys[hi - 1]);
+        if a[depth] == b[depth] {
+            // one way on: compress the bytes every key shares
+            let mut p = depth;
+            while p < a.len() && p < b.len() && a[p] == b[p] {
+                p += 1;
+            }
+            f(node_len(p - depth, true, valued_key));
+            stack.push((lo, hi, p));
+            continue;
         }
-    }
-    f(node_len(groups.len(), false, valued_key));
-    for g in groups {
-        walk(&keys[g], depth + 1, false, valued, f);
+        // a branching node: one child per distinct next byte
+        let mut children = 0;
+        let mut start = lo;
+        for i in lo + 1..=hi {
+            if i == hi || keys[i][depth] != keys[start][depth] {
+                stack.push((start, i, depth + 1));
+                children += 1;
+                start = i;
+            }
+        }
+        f(node_len(children, false, valued_key));
     }
 }
 
@@ -89,5 +81,19 @@ mod tests {
         let keys: Vec<&[u8]> = ids.iter().map(|k| k.as_slice()).collect();
         assert_eq!(count(&keys), 26);
         assert_eq!(count(&[]), 1);
+    }
+
+    #[test]
+    fn keys_that_are_prefixes_of_others_and_deep_nesting() {
+        // "a" is a key on the compressed node of "ab": a, then b, then a leaf
+        assert_eq!(count(&[b"a", b"ab"]), 3);
+        // a name nested 100k deep does not take the stack with it
+        let names: Vec<Vec<u8>> = (1..=2000).map(|n| vec![b'a'; n]).collect();
+        let keys: Vec<&[u8]> = names.iter().map(|k| k.as_slice()).collect();
+        assert_eq!(count(&keys), 2001);
+        let long = vec![b'x'; 100_000];
+        let mut lens = Vec::new();
+        nodes(&[&long], true, &mut |l| lens.push(l));
+        assert_eq!(lens.len(), 2);
     }
 }

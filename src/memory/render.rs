@@ -291,7 +291,7 @@ pub fn document(t: &Tally, s: &Summary, tool: &str, generated: &str) -> Value {
     json!({
         "tool": tool,
         "files": s.files,
-        "target": {"server": s.targets.join("; "), "allocator": "",
+        "target": {"server": s.targets.join("; "),
                    "note": "MEMORY USAGE key SAMPLES 0 as the server reports it right after loading the dump"},
         "generated": generated,
         "incomplete": s.incomplete,

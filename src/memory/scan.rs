@@ -127,7 +127,13 @@ pub fn walk(
             seen.filtered += 1;
             continue;
         }
-        let name = k.name()?;
+        let name = match k.name() {
+            Ok(n) => n,
+            Err(e) => {
+                flush(&mut batch, each)?;
+                return Err(e.into());
+            }
+        };
         let Verdict::Keep(name) = filter.judge(&k, &name) else {
             seen.filtered += 1;
             continue;

@@ -6,13 +6,16 @@ use super::target::Target;
 /// An sds header type, by the bytes of its header (`sds.h`: type 5 has a 1-byte header and
 /// no `alloc` field; 8, 16, 32 and 64 have 3, 5, 9 and 17).
 pub fn sds_header(len: usize, new_rules: bool) -> usize {
-    if len < 32 {
+    if len == 0 {
+        // an empty sds is made type 8 (`_sdsnewlen`), to be appended to
+        3
+    } else if len < 32 {
         1
     } else if new_rules {
         // Valkey 8+, Redis 8.6 (`sdsReqType`): a type must hold the usable size too
         if len <= 252 {
             3
-        } else if len <= 65_531 {
+        } else if len <= 65_530 {
             5
         } else if len as u64 <= u32::MAX as u64 - 9 {
             9
@@ -122,11 +125,16 @@ pub fn score_text(score: f64, shortest: bool) -> (usize, Option<i64>) {
     if score.is_infinite() {
         return (if score > 0.0 { 3 } else { 4 }, None);
     }
-    if score == score.trunc() && score.abs() < 1e17 {
+    if score == 0.0 && score.is_sign_negative() && shortest {
+        // 7.2+ write "-0"
+        return (2, None);
+    }
+    // integral scores are written as integers: within ±2^52 up to 7.0, within
+    // ±LLONG_MAX/2 from 7.2 (`double2ll`)
+    let range = if shortest { (i64::MAX / 2) as f64 } else { (1u64 << 52) as f64 };
+    if score == score.trunc() && score.abs() < range {
         let i = score as i64;
-        if i as f64 == score {
-            return (itoa::Buffer::new().format(i).len(), Some(i));
-        }
+        return (itoa::Buffer::new().format(i).len(), Some(i));
     }
     if shortest {
         return (shortest_len(score), None);
@@ -163,7 +171,7 @@ fn shortest_len(x: f64) -> usize {
     if (-6..21).contains(&exp) {
         let before = if exp >= 0 { exp as usize + 1 } else { 1 };
         let after = (sig as i32 - 1 - exp).max(0) as usize;
-        neg + before.max(sig.min(before)) + if after > 0 { 1 + after } else { 0 }
+        neg + before + if after > 0 { 1 + after } else { 0 }
     } else {
         neg + sig + usize::from(sig > 1) + 2 + if exp.abs() >= 100 { 3 } else { 2 }
     }
@@ -262,6 +270,11 @@ mod tests {
         assert_eq!(score_text(0.1, true).0, 3);
         assert_eq!(score_text(1.5, false).0, 3);
         assert_eq!(score_text(f64::INFINITY, true).0, 3);
+        // nanosecond timestamps are integers from 7.2 on, strings before
+        assert_eq!(score_text(1.7e18, true), (19, Some(1_700_000_000_000_000_000)));
+        assert_eq!(score_text(1.7e18, false).1, None);
+        assert_eq!(score_text(-0.0, true), (2, None));
+        assert_eq!(score_text(-0.0, false), (1, Some(0)));
     }
 
     #[test]

@@ -68,7 +68,8 @@ pub struct Prefixes {
     pub separators: Vec<u8>,
     /// Levels of the tree.
     pub depth: usize,
-    /// A segment that looks like an id (digits, hex of 8+, a UUID) stands as `*`, so that
+    /// A segment that looks like an id (digits; hex or a UUID, 8+ characters with a digit)
+    /// stands as `*`, so that
     /// `user:1:cart` and `user:2:cart` meet under `user:*:`.
     pub collapse_ids: bool,
 }
@@ -117,7 +118,7 @@ fn looks_like_id(seg: &[u8]) -> bool {
 
 /// Bytes one prefix entry is charged against the budget besides its name (the map's
 /// slot, the name's allocation, the sums).
-const ENTRY_OVERHEAD: usize = 96;
+const ENTRY_OVERHEAD: usize = 160;
 
 /// The aggregation of a run.
 pub struct Tally {
@@ -139,7 +140,8 @@ pub struct Tally {
     pub unprefixed: Sum,
     prefix_bytes: usize,
     budget: usize,
-    /// The largest sum a dropped prefix had: any prefix's figures may be short by this much.
+    /// How much any kept prefix's figures may be short (the largest drop of each prune,
+    /// added up).
     pub prefix_error: u64,
     /// Prefixes dropped to stay within the budget.
     pub prefixes_dropped: u64,
@@ -242,25 +244,35 @@ impl Tally {
         }
     }
 
-    /// Drops the smaller half of the prefixes (by bytes).
+    /// Drops the smaller half of the prefixes (by bytes): those below the median, then as
+    /// many at it as make half. A dropped prefix may come back and be dropped again, so
+    /// [`Tally::prefix_error`] adds up the largest drop of each round: no kept prefix is
+    /// short by more.
     fn prune(&mut self) {
         let mut sizes: Vec<u64> = self.prefixes.values().map(|s| s.reported).collect();
-        let mid = sizes.len() / 2;
-        let (_, &mut cut, _) = sizes.select_nth_unstable(mid);
+        let half = sizes.len() / 2;
+        let (_, &mut cut, _) = sizes.select_nth_unstable(half);
+        let below = sizes.iter().filter(|&&x| x < cut).count();
+        let mut at_cut = half.saturating_sub(below);
         let before = self.prefixes.len();
         let mut dropped_max = 0;
         let mut freed = 0;
         self.prefixes.retain(|k, s| {
-            let keep = s.reported > cut;
-            if !keep {
+            let drop = s.reported < cut
+                || (s.reported == cut && at_cut > 0 && {
+                    at_cut -= 1;
+                    true
+                });
+            if drop {
                 dropped_max = dropped_max.max(s.reported);
                 freed += k.len() + ENTRY_OVERHEAD;
             }
-            keep
+            !drop
         });
+        self.prefixes.shrink_to_fit();
         self.prefix_bytes -= freed;
         self.prefixes_dropped += (before - self.prefixes.len()) as u64;
-        self.prefix_error = self.prefix_error.max(dropped_max);
+        self.prefix_error += dropped_max;
     }
 
     /// The biggest keys, biggest first.

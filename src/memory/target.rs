@@ -168,6 +168,8 @@ pub struct Limits {
     pub set_value: u64,
     /// `list-max-listpack-size` as a node's byte limit (−2: 8 KiB).
     pub list_node_bytes: u64,
+    /// A positive `list-max-listpack-size`: entries per node.
+    pub list_node_items: Option<u64>,
 }
 
 impl Default for Limits {
@@ -181,6 +183,7 @@ impl Default for Limits {
             set_entries: 128,
             set_value: 64,
             list_node_bytes: 8192,
+            list_node_items: None,
         }
     }
 }
