@@ -11,8 +11,8 @@ use rdbshift::server::Server;
 use rdbshift::stop::Interruptible;
 
 use super::{
-    CliResult, FilterArgs, ReadArgs, check_output, input_ids, named, nothing_written, open_dumps,
-    report_dump, report_msg, stdout_writer,
+    CliResult, FilterArgs, ReadArgs, check_output, input_ids, named, nothing_written,
+    open_dumps_for, report_dump, report_msg, stdout_writer,
 };
 
 #[derive(Args)]
@@ -62,14 +62,9 @@ pub fn run(a: ConvertArgs) -> CliResult {
     check_output(Some(&a.output), &a.files)?;
     // every input is opened, its header and the server that wrote it read, before `-o` is
     // created: an unreadable input leaves an existing output as it was
-    let dumps = match open_dumps(&a.files, &a.read) {
+    let dumps = match open_dumps_for(&a.files, &a.read, Some(&a.output)) {
         Ok(d) => d,
-        Err(code) => {
-            if code == 1 {
-                nothing_written(Some(&a.output));
-            }
-            return Ok(code);
-        }
+        Err(code) => return Ok(code),
     };
     let mut inputs = Vec::new();
     for dump in dumps {

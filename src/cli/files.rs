@@ -81,6 +81,20 @@ pub fn open_dumps(files: &[PathBuf], read: &ReadArgs) -> Result<Vec<Dump>, i32> 
     if failed { Err(1) } else { Ok(dumps) }
 }
 
+/// [`open_dumps`] for a command that writes `output`: when an input cannot be read, says
+/// that nothing was written (an existing output is left as it was).
+pub fn open_dumps_for(
+    files: &[PathBuf],
+    read: &ReadArgs,
+    output: Option<&Path>,
+) -> Result<Vec<Dump>, i32> {
+    open_dumps(files, read).inspect_err(|&code| {
+        if code == 1 {
+            nothing_written(output);
+        }
+    })
+}
+
 /// What is said when inputs could not be read and `-o` (a file) was left as it was.
 pub fn nothing_written(output: Option<&Path>) {
     let Some(p) = output.filter(|p| *p != Path::new("-")) else { return };

@@ -13,8 +13,7 @@ use rdbshift::input::{Behind, Dump};
 use rdbshift::job::Progress;
 
 use super::{
-    CliResult, FilterArgs, ReadArgs, check_output, nothing_written, open_dumps, open_output,
-    report, report_msg,
+    CliResult, FilterArgs, ReadArgs, check_output, open_dumps_for, open_output, report, report_msg,
 };
 
 #[derive(Copy, Clone, Debug, ValueEnum, PartialEq)]
@@ -47,14 +46,9 @@ pub fn run(a: InspectArgs) -> CliResult {
     // `-o` is checked against the inputs, and every input opened and its header read, before
     // `-o` is created: an unreadable input leaves an existing output as it was
     check_output(a.output.as_deref(), &a.files)?;
-    let dumps = match open_dumps(&a.files, &a.read) {
+    let dumps = match open_dumps_for(&a.files, &a.read, a.output.as_deref()) {
         Ok(d) => d,
-        Err(code) => {
-            if code == 1 {
-                nothing_written(a.output.as_deref());
-            }
-            return Ok(code);
-        }
+        Err(code) => return Ok(code),
     };
     let mut output = open_output(a.output.as_deref(), &a.files)?;
     let out = &mut output.w;

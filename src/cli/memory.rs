@@ -1,5 +1,6 @@
 //! `rdbshift memory`: what each key, prefix and type of dumps will cost in a server's RAM.
 
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -11,9 +12,7 @@ use rdbshift::memory::tally::{Prefixes, Tally, keyspace_overhead};
 use rdbshift::memory::{Allocator, Limits};
 use rdbshift::server::Server;
 
-use super::{
-    CliResult, FilterArgs, ReadArgs, check_output, nothing_written, open_dumps, open_output, report,
-};
+use super::{CliResult, FilterArgs, ReadArgs, check_output, open_dumps_for, open_output, report};
 
 #[derive(Copy, Clone, Debug, ValueEnum, PartialEq)]
 pub enum Format {
@@ -156,14 +155,9 @@ pub fn run(a: MemoryArgs) -> CliResult {
         return Err("--depth: expected 1 to 64".into());
     }
     check_output(a.output.as_deref(), &a.files)?;
-    let dumps = match open_dumps(&a.files, &a.read) {
+    let dumps = match open_dumps_for(&a.files, &a.read, a.output.as_deref()) {
         Ok(d) => d,
-        Err(code) => {
-            if code == 1 {
-                nothing_written(a.output.as_deref());
-            }
-            return Ok(code);
-        }
+        Err(code) => return Ok(code),
     };
     let filter = a.filter.filter()?;
     let cut = Prefixes {
@@ -199,8 +193,9 @@ pub fn run(a: MemoryArgs) -> CliResult {
             targets.push(label);
         }
         let file = d.path.display().to_string();
-        let before_db = tally.by_db.clone();
-        let before_exp = tally.expires_by_db.clone();
+        // this dump's keys and keys with a TTL per db: it is its own server's keyspace,
+        // whose tables are sized by its keys
+        let mut per_db: BTreeMap<u64, (u64, u64)> = BTreeMap::new();
         let release = |x, y| {
             d.release(x, y);
             bar.advance((y - x) as u64);
@@ -212,6 +207,9 @@ pub fn run(a: MemoryArgs) -> CliResult {
                 return Ok(());
             }
             tally.add(row.db, row.key, row.expire_ms, &row.cost);
+            let n = per_db.entry(row.db).or_default();
+            n.0 += 1;
+            n.1 += u64::from(row.expire_ms.is_some());
             if rows {
                 line.clear();
                 match format {
@@ -222,12 +220,8 @@ pub fn run(a: MemoryArgs) -> CliResult {
             }
             Ok(())
         });
-        // each dump is its own server's keyspace: its tables are sized by its keys
-        for (db, s) in &tally.by_db {
-            let keys = s.keys - before_db.get(db).map_or(0, |b| b.keys);
-            let vol = tally.expires_by_db.get(db).copied().unwrap_or(0)
-                - before_exp.get(db).copied().unwrap_or(0);
-            overhead += keyspace_overhead(&t, keys, vol);
+        for &(keys, volatile) in per_db.values() {
+            overhead += keyspace_overhead(&t, keys, volatile);
         }
         match r {
             Ok(_) if d.changed() => {

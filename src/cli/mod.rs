@@ -21,7 +21,7 @@ pub use args::{FilterArgs, ReadArgs};
 pub use conn::ConnArgs;
 pub use files::{
     check_output, input_ids, input_roles, named, nothing_written, open_dump, open_dumps,
-    open_output, report, report_dump, report_msg, stdout_writer,
+    open_dumps_for, open_output, report, report_dump, report_msg, stdout_writer,
 };
 
 #[derive(Parser)]

@@ -303,6 +303,7 @@ impl Job {
                 held.memory.add(&s);
             }
         }
+        held.model = Some(model);
         let pre = preflight::check(&mut pool, &held, self.allow_eviction, adapted);
         for line in &pre.lines {
             progress.note(&format!("pre-flight: {line}"));

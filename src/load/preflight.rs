@@ -53,6 +53,8 @@ pub struct Held {
     /// Sampled keys estimated for the target by `rdbshift memory`'s model: what a node
     /// needs for its share of the records.
     pub memory: crate::memory::sample::Sample,
+    /// What `memory` was estimated for: the target's version, its default allocator.
+    pub model: Option<crate::memory::Target>,
 }
 
 impl Held {
@@ -136,7 +138,7 @@ pub fn check(
         size(held.on_disk)
     ));
     for n in nodes.values_mut() {
-        n.needs = needs(&probe, held, n);
+        n.needs = needs(held, n);
     }
     for (addr, n) in &nodes {
         let mem = match &n.memory {
@@ -202,15 +204,12 @@ pub fn check(
     p
 }
 
-/// What a node's share of the keys takes in its memory, by `rdbshift memory`'s model for the
-/// target's version (its allocator as that version's default build has it): the sampled
-/// keys' ratio of memory to record bytes, applied to the node's records, and the keyspace's
-/// table for its keys. `None` when nothing was sampled.
-fn needs(probe: &crate::net::Probe, held: &Held, n: &NodeFacts) -> Option<u64> {
-    use crate::memory::{Limits, Target, tally::keyspace_overhead};
-    let t = Target::new(probe.server, None, Limits::default());
+/// What a node's share of the keys takes in its memory, by `rdbshift memory`'s model
+/// ([`Held::model`]): the sampled keys' ratio of memory to record bytes, applied to the
+/// node's records, and the keyspace's table for its keys. `None` when nothing was sampled.
+fn needs(held: &Held, n: &NodeFacts) -> Option<u64> {
     let values = held.memory.scale(n.bytes)?;
-    Some(values + keyspace_overhead(&t, n.keys, 0))
+    Some(values + crate::memory::tally::keyspace_overhead(held.model.as_ref()?, n.keys, 0))
 }
 
 /// What the dumps hold that the target cannot: arrays before Redis 8.8, hashes stored with

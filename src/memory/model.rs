@@ -218,11 +218,7 @@ impl<'t> Shape<'t> {
     /// A blob (listpack, ziplist, intset) of `bytes`: counted by its bytes on 5.0 to 6.2
     /// (ziplists and intsets) and 8.6, by its allocation elsewhere.
     fn blob_cost(&self, bytes: usize) -> [usize; 2] {
-        let real = self.a(bytes);
-        match self.fam {
-            Family::R50 | Family::R60 | Family::R62 | Family::R86 => [bytes, real],
-            _ => [real, real],
-        }
+        self.sized_blob(bytes, bytes)
     }
 
     fn element(&mut self, b: &[u8], int: Option<i64>) {
@@ -280,12 +276,9 @@ impl<'t> Shape<'t> {
         self.node_cost[M] += node[M] + blob[M];
     }
 
-    /// A blob of `used` bytes in an allocation made for `alloc` bytes.
+    /// A blob of `used` bytes in an allocation made for `alloc` bytes: counted by its used
+    /// bytes where [`Shape::blob_cost`] says so, by the allocation elsewhere.
     fn sized_blob(&self, used: usize, alloc: usize) -> [usize; 2] {
-        let c = self.blob_cost(used);
-        if alloc == used {
-            return c;
-        }
         let real = self.a(alloc);
         match self.fam {
             Family::R50 | Family::R60 | Family::R62 | Family::R86 => [used, real],
@@ -803,9 +796,7 @@ impl Shape<'_> {
         let f = t.facts();
         let n = self.n;
         if self.fam.hashtable() {
-            let b = sizes::valkey_buckets(n);
-            let child = sizes::valkey_child_buckets(n, b);
-            let ht = f.hashtable as f64 + 64.0 * (b as f64 + child);
+            let ht = f.hashtable as f64 + sizes::valkey_bucket_bytes(n);
             return [ht + elems[R], ht + elems[M]];
         }
         let b = sizes::dict_buckets(n);

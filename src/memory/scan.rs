@@ -28,31 +28,6 @@ pub struct Seen {
     pub keys: u64,
 }
 
-/// The server that wrote a dump, from its header and aux fields.
-pub fn writer(data: &[u8], opts: Options) -> Result<Server> {
-    let mut r = Reader::new(data, opts)?;
-    let header = r.header;
-    let (mut redis, mut valkey) = (None, None);
-    let mut buf = Vec::new();
-    while let Some(rec) = r.next_record()? {
-        match rec {
-            Record::Aux { key, value } => {
-                let k = key.get(&mut buf)?.to_vec();
-                let v = value.get(&mut buf)?.to_vec();
-                match k.as_slice() {
-                    b"redis-ver" => redis = Some(v),
-                    b"valkey-ver" => valkey = Some(v),
-                    _ => {}
-                }
-            }
-            Record::ModuleAux { .. } | Record::Function(_) => {}
-            Record::SelectDb(_) | Record::ResizeDb { .. } | Record::SlotInfo { .. } => {}
-            _ => break,
-        }
-    }
-    Ok(Server::of_dump(header.version, header.dialect, redis.as_deref(), valkey.as_deref()))
-}
-
 /// The target for a dump: `as_server` if given, else the server that wrote it.
 pub fn target_for(
     data: &[u8],
@@ -63,7 +38,7 @@ pub fn target_for(
 ) -> Result<Target> {
     let server = match as_server {
         Some(s) => s,
-        None => writer(data, opts)?,
+        None => crate::convert::source_server(data, opts)?,
     };
     Ok(Target::new(server, alloc, limits))
 }

@@ -43,47 +43,9 @@ pub fn sds8_req(len: usize, new_rules: bool) -> usize {
     sds_header(len.max(32), new_rules) + len + 1
 }
 
-/// A string the server stores as an integer: strict decimal `long long` (`string2ll`: no
-/// sign but `-`, no leading zeros, at most 20 characters).
-pub fn as_int(b: &[u8]) -> Option<i64> {
-    if b.is_empty() || b.len() > 20 {
-        return None;
-    }
-    let digits = b.strip_prefix(b"-").unwrap_or(b);
-    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    if digits[0] == b'0' && (digits.len() > 1 || b.len() > 1) {
-        return None;
-    }
-    std::str::from_utf8(b).ok()?.parse().ok()
-}
-
-/// Bytes a listpack entry takes (`listpack.c`: encoding and data, then the back-length).
-pub fn lp_entry(len: usize, int: Option<i64>) -> usize {
-    let body = match int {
-        Some(v) if (0..=127).contains(&v) => 1,
-        Some(v) if (-4096..=4095).contains(&v) => 2,
-        Some(v) if i16::try_from(v).is_ok() => 3,
-        Some(v) if (-(1 << 23)..(1 << 23)).contains(&v) => 4,
-        Some(v) if i32::try_from(v).is_ok() => 5,
-        Some(_) => 9,
-        None if len <= 63 => 1 + len,
-        None if len <= 4095 => 2 + len,
-        None => 5 + len,
-    };
-    body + lp_backlen(body)
-}
-
-fn lp_backlen(n: usize) -> usize {
-    match n {
-        0..=127 => 1,
-        128..=16_382 => 2,
-        16_383..=2_097_150 => 3,
-        2_097_151..=268_435_454 => 4,
-        _ => 5,
-    }
-}
+/// A string the server stores as an integer, and the bytes an element takes in a
+/// listpack: the reader's own rules (`string2ll`, `lpEncodeGetType`).
+pub use crate::format::{listpack_entry_len as lp_entry, parse_i64_strict as as_int};
 
 /// A listpack's header and terminator.
 pub const LP_OVERHEAD: usize = 7;
@@ -201,6 +163,13 @@ pub fn valkey_buckets(n: u64) -> u64 {
         return 0;
     }
     (n * 5).div_ceil(32).next_power_of_two()
+}
+
+/// The bytes of a Valkey hashtable's buckets for `n` entries: 64 per bucket, child buckets
+/// by their expectation.
+pub fn valkey_bucket_bytes(n: u64) -> f64 {
+    let b = valkey_buckets(n);
+    64.0 * (b as f64 + valkey_child_buckets(n, b))
 }
 
 /// The expected child buckets of a Valkey hashtable: a bucket holds 7 entries, and one that

@@ -128,8 +128,6 @@ pub struct Tally {
     /// Keys priced at their serialized size (modules, unknown types): a floor.
     pub floors: u64,
     pub by_db: BTreeMap<u64, Sum>,
-    /// Keys with a TTL per db (for the expires table).
-    pub expires_by_db: BTreeMap<u64, u64>,
     pub by_encoding: BTreeMap<(Kind, Encoding), Sum>,
     pub sizes: BTreeMap<Kind, [Sum; SIZE_BUCKETS.len() + 1]>,
     pub expiry: [Sum; EXPIRY_BUCKETS.len()],
@@ -157,7 +155,6 @@ impl Tally {
             expired: Sum::default(),
             floors: 0,
             by_db: BTreeMap::new(),
-            expires_by_db: BTreeMap::new(),
             by_encoding: BTreeMap::new(),
             sizes: BTreeMap::new(),
             expiry: Default::default(),
@@ -186,9 +183,6 @@ impl Tally {
         self.total.add(c);
         self.floors += u64::from(c.encoding == Encoding::Floor);
         self.by_db.entry(db).or_default().add(c);
-        if expire_ms.is_some() {
-            *self.expires_by_db.entry(db).or_default() += 1;
-        }
         self.by_encoding.entry((c.kind, c.encoding)).or_default().add(c);
         let b = SIZE_BUCKETS.iter().position(|&u| c.reported <= u).unwrap_or(SIZE_BUCKETS.len());
         self.sizes.entry(c.kind).or_default()[b].add(c);
@@ -309,8 +303,7 @@ pub fn keyspace_overhead(t: &Target, keys: u64, volatile: u64) -> u64 {
             return 0.0;
         }
         if t.family.hashtable() {
-            let b = sizes::valkey_buckets(n);
-            64.0 * (b as f64 + sizes::valkey_child_buckets(n, b))
+            sizes::valkey_bucket_bytes(n)
         } else {
             let b = sizes::dict_buckets(n);
             8.0 * b as f64 + entry

@@ -156,5 +156,6 @@ pub use cursor::{RStr, Str, parse_double};
 pub use error::{Error, ErrorKind, Result};
 pub use header::{Dialect, Header};
 pub use keymeta::MetaClass;
+pub use listpack::{entry_len as listpack_entry_len, parse_i64_strict};
 pub use record::{Key, Reader, Record, Step};
 pub use value::Scratch;

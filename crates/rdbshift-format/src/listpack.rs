@@ -71,7 +71,13 @@ pub fn parse_i64_strict(b: &[u8]) -> Option<i64> {
 /// The bytes a string takes once appended to a listpack (`lpEncodeGetType` plus the
 /// backlen): strings that read as integers are stored as integers.
 pub fn entry_size(b: &[u8]) -> u64 {
-    let enc = match parse_i64_strict(b) {
+    entry_len(b.len(), parse_i64_strict(b)) as u64
+}
+
+/// The bytes an element of `len` bytes takes in a listpack, given what
+/// [`parse_i64_strict`] makes of it (`int`): encoding, data and backlen.
+pub fn entry_len(len: usize, int: Option<i64>) -> usize {
+    let enc = match int {
         Some(v) => match v {
             0..=127 => 1,
             -4096..=4095 => 2,
@@ -80,13 +86,13 @@ pub fn entry_size(b: &[u8]) -> u64 {
             -2147483648..=2147483647 => 5,
             _ => 9,
         },
-        None => match b.len() {
-            0..=63 => 1 + b.len(),
-            64..=4095 => 2 + b.len(),
-            _ => 5 + b.len(),
+        None => match len {
+            0..=63 => 1 + len,
+            64..=4095 => 2 + len,
+            _ => 5 + len,
         },
     };
-    (enc + backlen_size(enc)) as u64
+    enc + backlen_size(enc)
 }
 
 /// Reads one element's encoding and data (not its backlen) at the cursor.
