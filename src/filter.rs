@@ -117,6 +117,8 @@ pub struct Filter {
     pub now_ms: i64,
     /// The names and dbs selected keys go out under.
     pub rename: crate::rename::Rename,
+    /// Only keys whose hash slot (of the name they go out under) is in the set.
+    pub slots: Option<std::sync::Arc<crate::slot::SlotSet>>,
 }
 
 /// What the selection stage decided for one key.
@@ -237,6 +239,9 @@ impl Filter {
             parts.push("--include-expired".into());
         }
         parts.extend(self.rename.describe());
+        if let Some(s) = &self.slots {
+            parts.push(format!("--slots {}", s.describe()));
+        }
         if parts.is_empty() { "all keys".into() } else { parts.join(" ") }
     }
 
@@ -251,7 +256,13 @@ impl Filter {
         if !self.selects(k, name) {
             return Verdict::Filtered;
         }
-        Verdict::Keep(self.rename.name(name))
+        let name = self.rename.name(name);
+        if let Some(s) = &self.slots
+            && !s.contains(crate::slot::of(&name))
+        {
+            return Verdict::Filtered;
+        }
+        Verdict::Keep(name)
     }
 }
 
@@ -305,6 +316,7 @@ mod tests {
             include_expired: false,
             now_ms: 1000,
             rename: Default::default(),
+            slots: None,
         };
         assert!(f.db(0) && !f.db(1) && !f.db(2));
         assert!(f.key(b"user:1") && !f.key(b"user:tmp:1") && !f.key(b"other"));

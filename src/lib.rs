@@ -33,6 +33,7 @@ pub mod net;
 pub mod output;
 pub mod rename;
 pub mod resp;
+pub mod rewrite;
 pub mod server;
 pub mod slot;
 pub mod stats;

@@ -71,6 +71,10 @@ pub struct FilterArgs {
     /// dump's db).
     #[arg(long = "map-db", value_name = "SRC=DST", value_parser = rdbshift::rename::parse_db)]
     pub map_dbs: Vec<(u64, u64)>,
+    /// Only keys whose cluster hash slot (of the name they go out under) is in this range:
+    /// A-B or A, slots 0 to 16383 (repeatable).
+    #[arg(long = "slots", value_name = "A-B", value_parser = rdbshift::slot::parse_range)]
+    pub slots: Vec<(u16, u16)>,
 }
 
 impl FilterArgs {
@@ -91,6 +95,8 @@ impl FilterArgs {
             include_expired: self.include_expired,
             now_ms: rdbshift::filter::now_ms(),
             rename,
+            slots: (!self.slots.is_empty())
+                .then(|| std::sync::Arc::new(rdbshift::slot::SlotSet::of(&self.slots))),
         })
     }
 }

@@ -11,6 +11,7 @@ mod man;
 mod memory;
 mod progress;
 mod report;
+mod rewrite;
 mod verify;
 
 use std::path::PathBuf;
@@ -47,6 +48,9 @@ enum Cmd {
     Load(load::LoadArgs),
     /// Estimate what each key, prefix and type will cost in a server's RAM (MEMORY USAGE).
     Memory(memory::MemoryArgs),
+    /// Write an RDB file a given server version loads natively (older Redis, Valkey), or one
+    /// per cluster master by slots (--nodes).
+    Rewrite(rewrite::RewriteArgs),
     /// Check that a server or cluster holds every key of RDB files (or a sample).
     Verify(verify::VerifyArgs),
     /// Work with load reports: `report merge shard-*.json` sums one migration's shards.
@@ -72,7 +76,10 @@ pub fn run() -> i32 {
     // SIGINT/SIGTERM become a request to stop cleanly where there is something to finish
     // (an output to remove, a checkpoint and a report to write); elsewhere they end the
     // process at once, as usual
-    if matches!(cli.cmd, Cmd::Inspect(_) | Cmd::Convert(_) | Cmd::Load(_) | Cmd::Memory(_)) {
+    if matches!(
+        cli.cmd,
+        Cmd::Inspect(_) | Cmd::Convert(_) | Cmd::Load(_) | Cmd::Memory(_) | Cmd::Rewrite(_)
+    ) {
         rdbshift::stop::install();
     }
     // A closed pipe (e.g. `| head`) is not an error worth a panic.
@@ -83,6 +90,7 @@ pub fn run() -> i32 {
         Cmd::Load(a) => load::run(a),
         Cmd::Verify(a) => verify::run(a),
         Cmd::Memory(a) => memory::run(a),
+        Cmd::Rewrite(a) => rewrite::run(a),
         Cmd::Report(a) => report::run(a),
         Cmd::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "rdbshift", &mut std::io::stdout());

@@ -255,7 +255,8 @@ impl Drop for RespSink {
 enum Item<'r, 'a> {
     Key(&'r Key<'a>),
     Function(&'r Function<'a>),
-    ModuleAux,
+    /// A module aux record: where it lies in the file.
+    ModuleAux(std::ops::Range<usize>),
 }
 
 /// The records of a chunk, in file order.
@@ -706,6 +707,7 @@ fn work(
                     }
                     return Ok(());
                 }
+                let stored = name;
                 let name = match f.judge(k, name) {
                     Verdict::Keep(name) => name,
                     Verdict::Filtered => {
@@ -719,6 +721,25 @@ fn work(
                 };
                 let name = &*name;
                 if commands::dropped_array(plan, k, name, &mut n) {
+                    return Ok(());
+                }
+                if plan.mode == super::Mode::Rdb {
+                    if plan.duplicates.contains(&k.start()) {
+                        n.duplicates += 1;
+                        if n.duplicate_names.len() < super::NAMES_KEPT {
+                            n.duplicate_names.push(name.to_vec());
+                        }
+                        return Ok(());
+                    }
+                    let slot = out.marked().then(|| crate::slot::of(name));
+                    out.begin_key(k.start(), slot, name);
+                    let renamed = name != stored;
+                    let mut kw = KeyWriter { plan, out: &mut out, bufs: &mut bufs, counts: &mut n };
+                    if crate::rewrite::key::key(&mut kw, k, name, renamed)? {
+                        out.end_key();
+                    } else {
+                        out.drop_unfinished();
+                    }
                     return Ok(());
                 }
                 // the slot routes a load; a file needs none (CRC16: a tenth of a tiny key's cost)
@@ -754,15 +775,34 @@ fn work(
                     .into());
                 };
                 out.begin_key(usize::MAX, None, b"");
-                out.command(&[b"FUNCTION", b"LOAD", b"REPLACE", body])?;
+                if plan.mode == super::Mode::Rdb {
+                    out.buf().push(crate::format::write::opcode::FUNCTION2);
+                    crate::format::write::bytes(out.buf(), body);
+                    out.filled()?;
+                } else {
+                    out.command(&[b"FUNCTION", b"LOAD", b"REPLACE", body])?;
+                }
                 n.functions += 1;
                 out.end_key();
                 Ok(())
             })(),
-            Item::ModuleAux => {
-                n.module_aux_skipped += 1;
-                Ok(())
-            }
+            Item::ModuleAux(r) => match plan.mode {
+                // an RDB carries it as stored (to every file of a split)
+                super::Mode::Rdb if plan.keep_modules && chunk.cut.start >= plan.start_at => {
+                    out.begin_key(usize::MAX, None, b"");
+                    let r = out.raw(&data[r]);
+                    out.end_key();
+                    r
+                }
+                super::Mode::Rdb => {
+                    n.module_aux_dropped += 1;
+                    Ok(())
+                }
+                _ => {
+                    n.module_aux_skipped += 1;
+                    Ok(())
+                }
+            },
         };
         let r: std::result::Result<(), Stopped> = match r {
             // a key read over pages that vanished never leaves
@@ -786,11 +826,12 @@ fn work(
                 let mut r = Reader::resume(data, chunk.header, *start, chunk.cut.db.unwrap_or(0))
                     .with_templates(chunk.templates.clone());
                 while r.pos() < *end {
+                    let at = r.pos();
                     let next = r.next_record();
                     match &next {
                         Ok(Some(Record::Key(k))) => each(Item::Key(k))?,
                         Ok(Some(Record::Function(func))) => each(Item::Function(func))?,
-                        Ok(Some(Record::ModuleAux { .. })) => each(Item::ModuleAux)?,
+                        Ok(Some(Record::ModuleAux { .. })) => each(Item::ModuleAux(at..r.pos()))?,
                         Ok(Some(_)) => {}
                         Ok(None) => break,
                         Err(_) => {

@@ -119,6 +119,8 @@ impl Job {
                 functions_denied: false,
                 start_at: 0,
                 redo: Default::default(),
+                duplicates: Default::default(),
+                keep_modules: true,
             };
             let (counts, r) = engine::run(
                 dump.data(),

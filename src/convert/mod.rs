@@ -63,6 +63,8 @@ pub enum Mode {
     /// `RESTORE` with DUMP payloads where the target loads the value's type; commands
     /// for the other keys.
     Restore,
+    /// RDB records for a target version ([`crate::rewrite`]): no commands at all.
+    Rdb,
 }
 
 /// Everything that decides what a key becomes.
@@ -85,6 +87,12 @@ pub struct Plan {
     pub(crate) start_at: usize,
     /// ...except the keys at these record offsets (an earlier run's failures, sent again).
     pub(crate) redo: std::collections::BTreeSet<usize>,
+    /// Keys at these record offsets are left out as duplicates of a key written before
+    /// them under the same name ([`crate::rewrite`] merging dumps; counted, named).
+    pub(crate) duplicates: std::collections::BTreeSet<usize>,
+    /// Module values and module aux data are written ([`Mode::Rdb`]; else left out,
+    /// counted).
+    pub(crate) keep_modules: bool,
 }
 
 /// Defaults well under every server's limits (`proto-max-bulk-len` 512 MB, 1M arguments
@@ -133,6 +141,17 @@ pub struct Counts {
     /// Streams whose stored length is not their live entries (old servers left such
     /// lengths after trims and deletions): commands give `XLEN` = the live entries.
     pub stream_lengths_dropped: u64,
+    /// Empty collections, left out as every server leaves them out when it loads a file
+    /// ([`Mode::Rdb`]).
+    pub empty: u64,
+    /// Keys left out because a key of the same name and db was written before them from
+    /// another dump, or under a rename ([`Mode::Rdb`]); the first [`NAMES_KEPT`] names.
+    pub duplicates: u64,
+    pub duplicate_names: Vec<Vec<u8>>,
+    /// Module values left out (`--drop-modules`: a target without the module).
+    pub modules_dropped: u64,
+    /// Module aux records left out with them.
+    pub module_aux_dropped: u64,
 }
 
 /// How many names of dropped keys a warning shows.
@@ -163,6 +182,15 @@ impl Counts {
         self.streams_nack += o.streams_nack;
         self.nacked_dropped += o.nacked_dropped;
         self.stream_lengths_dropped += o.stream_lengths_dropped;
+        self.empty += o.empty;
+        self.duplicates += o.duplicates;
+        for name in &o.duplicate_names {
+            if self.duplicate_names.len() < NAMES_KEPT {
+                self.duplicate_names.push(name.clone());
+            }
+        }
+        self.modules_dropped += o.modules_dropped;
+        self.module_aux_dropped += o.module_aux_dropped;
     }
 
     /// One line per thing the target lost, for the user.
@@ -215,6 +243,21 @@ impl Counts {
                 self.nacked_dropped
             ),
         );
+        say(
+            self.modules_dropped,
+            "module value(s) left out (--drop-modules: the target has no module for them)",
+        );
+        say(self.module_aux_dropped, "module aux record(s) left out with them");
+        if self.duplicates > 0 {
+            let names: Vec<String> =
+                self.duplicate_names.iter().map(|n| crate::encode::text::quote(n)).collect();
+            let more = if self.duplicates > names.len() as u64 { ", ..." } else { "" };
+            w.push(format!(
+                "{} key(s) left out: a key of the same name and db was written before them (the first is kept): {}{more}",
+                self.duplicates,
+                names.join(", ")
+            ));
+        }
         if self.arrays_dropped > 0 {
             let names: Vec<String> =
                 self.arrays_dropped_names.iter().map(|n| crate::encode::text::quote(n)).collect();

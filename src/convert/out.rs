@@ -319,6 +319,28 @@ impl<'s> Out<'s> {
         Ok(())
     }
 
+    /// Appends bytes as they are (an RDB writer's output); bytes that lie in the input and
+    /// are at least [`ZERO_COPY_MIN`] long go by reference. Hands the piece on once full.
+    pub fn raw(&mut self, b: &[u8]) -> Result<()> {
+        if b.len() >= ZERO_COPY_MIN
+            && let Some(r) = self.input_range(b)
+        {
+            return self.mapped(r);
+        }
+        self.buf.extend_from_slice(b);
+        self.filled()
+    }
+
+    /// The buffer, for a writer that appends small pieces itself (then [`Out::filled`]).
+    pub fn buf(&mut self) -> &mut Vec<u8> {
+        &mut self.buf
+    }
+
+    /// Hands the piece on if it is full (a writer's [`Out::end_cmd`] without commands).
+    pub fn filled(&mut self) -> Result<()> {
+        if self.buf.len() >= self.piece { self.flush() } else { Ok(()) }
+    }
+
     /// Sends `input[r]` by reference, after what is buffered.
     pub fn mapped(&mut self, r: Range<usize>) -> Result<()> {
         self.flush()?;

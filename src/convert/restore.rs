@@ -134,6 +134,8 @@ mod tests {
             functions_denied: false,
             start_at: 0,
             redo: Default::default(),
+            duplicates: Default::default(),
+            keep_modules: true,
         }
     }
 

@@ -632,6 +632,8 @@ impl Job {
             functions_denied: self.functions_denied,
             start_at: d.start_at,
             redo: d.redo.clone(),
+            duplicates: Default::default(),
+            keep_modules: true,
         };
         // a finished dump still goes through the engine, which sends nothing before
         // `start_at` and counts each key as done earlier or filtered out

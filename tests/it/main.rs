@@ -27,6 +27,7 @@ mod net_faults;
 mod newest_formats;
 mod odd_valid;
 mod production;
+mod rewrite;
 mod small_texts;
 mod template_memory;
 mod tls;

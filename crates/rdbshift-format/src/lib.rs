@@ -148,6 +148,8 @@ mod template;
 pub mod types;
 mod value;
 pub mod visit;
+#[cfg(feature = "write")]
+pub mod write;
 mod ziplist;
 mod zipmap;
 

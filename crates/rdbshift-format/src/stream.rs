@@ -175,6 +175,15 @@ pub struct Tail<'a> {
     length_at: usize,
 }
 
+impl Tail<'_> {
+    /// The offset in the file where the node section (the node count and each node's
+    /// master ID and listpack) ends and the stream length begins: the node section is
+    /// `value_at..nodes_end()` of its key, and reads the same in every stream type.
+    pub fn nodes_end(&self) -> usize {
+        self.length_at
+    }
+}
+
 /// Reads a stream value's metadata, groups and IDMP state without decoding its entries
 /// (the node listpacks are skipped by their length prefixes). For type 15, whose first ID
 /// the server derives from the entries, `meta.first_id` is `None`.

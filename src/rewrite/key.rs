@@ -1,0 +1,286 @@
+//! One key as an RDB record for the target: `[EXPIRETIME_MS][IDLE|FREQ][key metadata] type
+//! name value`.
+//!
+//! - A value whose type the target loads is written as stored, byte for byte (checked
+//!   first, as the server checks it: a corrupt value never reaches a file a server loads).
+//! - Otherwise it is re-encoded into a form the target loads: a plain list, set, zset2 or
+//!   hash (every server from 5.0 on loads them, and re-encodes them by its own thresholds
+//!   as it loads), a hash with field TTLs in the target's own layout, a stream in the
+//!   target's newest stream type ([`super::stream`]).
+//! - What the target cannot hold is counted in [`Counts`], never silently dropped.
+//!
+//! Invariant: what is written for a key depends only on the key and the [`Plan`].
+
+use crate::convert::bufs::Bufs;
+use crate::convert::out::{Out, ZERO_COPY_MIN};
+use crate::convert::{Counts, Error, KeyWriter, Plan, Result};
+use crate::format::Str;
+use crate::format::record::Key;
+use crate::format::types::{self, Kind};
+use crate::format::visit::Visitor;
+use crate::format::write::{self, opcode};
+use crate::server::Server;
+
+/// Writes key `k` under `name` (`renamed`: not its name in the dump). Returns whether
+/// anything was written: an empty collection, a dropped module value or array, and a hash
+/// whose every field has expired are counted and leave nothing.
+pub fn key(w: &mut KeyWriter, k: &Key, name: &[u8], renamed: bool) -> Result<bool> {
+    let plan: &Plan = w.plan;
+    let (out, b, n) = (&mut *w.out, &mut *w.bufs, &mut *w.counts);
+    let t = plan.target;
+    let kind = k.kind();
+    if kind == Kind::Module && !plan.keep_modules {
+        n.modules_dropped += 1;
+        return Ok(false);
+    }
+    // the value is checked whole before any of it is written, as the server checks it
+    let elements = k.validate(&mut b.scratch)?;
+    if elements == 0 && matches!(kind, Kind::List | Kind::Set | Kind::Zset | Kind::Hash) {
+        n.empty += 1;
+        return Ok(false);
+    }
+    let native = t.loads_type(k.ty(), k.header().dialect)
+        && !(kind == Kind::Stream && t.exact_stream_length() && !stream_length_live(k, b)?);
+    if native {
+        prefix(out.buf(), k, &t, n);
+        let (ty, body) = k.raw_value();
+        out.buf().extend_from_slice(ty);
+        name_of(out.buf(), k, name, renamed);
+        out.raw(body)?;
+        n.keys += 1;
+        return Ok(true);
+    }
+    match kind {
+        Kind::Hash => return hash(out, k, name, renamed, plan, b, n),
+        Kind::Stream => {
+            prefix(out.buf(), k, &t, n);
+            super::stream::write(out, k, name, renamed, &t, b, n)?;
+        }
+        Kind::List | Kind::Set | Kind::Zset => {
+            prefix(out.buf(), k, &t, n);
+            let ty = match kind {
+                Kind::List => types::LIST,
+                Kind::Set => types::SET,
+                _ => types::ZSET_2,
+            };
+            out.buf().push(ty);
+            name_of(out.buf(), k, name, renamed);
+            write::len(out.buf(), elements);
+            k.decode(&mut Plain { out, fields: None }, &mut b.scratch)?;
+        }
+        // strings, module values and plain types load everywhere; arrays were dropped
+        _ => {
+            return Err(Error::Format(k.context(crate::format::Error::corrupt(
+                k.value_at() as u64,
+                "value",
+                format!("type {} cannot be written for {t}", k.ty()),
+            ))));
+        }
+    }
+    out.filled()?;
+    n.keys += 1;
+    Ok(true)
+}
+
+/// The opcodes before the type byte: expiry (always in ms, 8 bytes LE: an old dump's
+/// seconds or big-endian ms are written as the reader understood them), LRU or LFU, and
+/// the key's metadata when the target holds it (counted as lost when not).
+fn prefix(buf: &mut Vec<u8>, k: &Key, t: &Server, n: &mut Counts) {
+    if let Some(ms) = k.expire_ms() {
+        buf.push(opcode::EXPIRETIME_MS);
+        write::ms(buf, ms);
+    }
+    if let Some(idle) = k.idle() {
+        buf.push(opcode::IDLE);
+        write::len(buf, idle);
+    }
+    if let Some(f) = k.freq() {
+        buf.extend_from_slice(&[opcode::FREQ, f]);
+    }
+    if !k.meta().is_empty() {
+        if t.key_meta() {
+            buf.extend_from_slice(k.meta_bytes());
+        } else {
+            n.meta_dropped += 1;
+        }
+    }
+}
+
+/// The key's name: as stored (maybe integer- or LZF-encoded, which every server reads),
+/// or the new one.
+pub(super) fn name_of(buf: &mut Vec<u8>, k: &Key, name: &[u8], renamed: bool) {
+    if renamed {
+        write::bytes(buf, name);
+    } else {
+        buf.extend_from_slice(&k.record_bytes()[k.name_at() - k.start()..k.value_at() - k.start()]);
+    }
+}
+
+/// A string element: a big one that lies in the input goes by reference.
+pub(super) fn put_str(out: &mut Out, s: Str) -> Result<()> {
+    match s {
+        Str::Bytes(b) if b.len() >= ZERO_COPY_MIN => {
+            write::len(out.buf(), b.len() as u64);
+            out.raw(b)
+        }
+        s => {
+            write::string(out.buf(), s);
+            out.filled()
+        }
+    }
+}
+
+/// Whether a stream's stored length is its live entries (Valkey 9 refuses one that is not).
+fn stream_length_live(k: &Key, b: &mut Bufs) -> Result<bool> {
+    let mut odd = crate::format::visit::Oddities::default();
+    k.decode(&mut odd, &mut b.scratch)?;
+    Ok(odd.get(crate::format::visit::Oddity::StreamLengthNotLive) == 0)
+}
+
+/// The elements of a list, set or sorted set (and a hash's fields, in `fields`'s layout)
+/// as the plain forms store them.
+struct Plain<'o, 's> {
+    out: &'o mut Out<'s>,
+    /// For a hash: how its fields are written, and which are left out.
+    fields: Option<Fields>,
+}
+
+#[derive(Clone, Copy)]
+struct Fields {
+    layout: HashLayout,
+    /// Fields that expired before this time are left out (`None`: keep them all).
+    now: Option<i64>,
+    min_expire: i64,
+}
+
+impl Visitor for Plain<'_, '_> {
+    type Error = Error;
+    fn list_item(&mut self, v: Str<'_>) -> Result<()> {
+        put_str(self.out, v)
+    }
+    fn set_member(&mut self, v: Str<'_>) -> Result<()> {
+        put_str(self.out, v)
+    }
+    fn zset_member(&mut self, m: Str<'_>, score: f64) -> Result<()> {
+        put_str(self.out, m)?;
+        write::double(self.out.buf(), score);
+        Ok(())
+    }
+    fn hash_field(&mut self, f: Str<'_>, v: Str<'_>, expire_ms: Option<i64>) -> Result<()> {
+        let Some(Fields { layout, now, min_expire }) = self.fields else { return Ok(()) };
+        if let (Some(now), Some(e)) = (now, expire_ms)
+            && e < now
+        {
+            return Ok(());
+        }
+        match layout {
+            HashLayout::Plain => {
+                put_str(self.out, f)?;
+                put_str(self.out, v)
+            }
+            HashLayout::RedisMetadata => {
+                // 0: no TTL; else relative to the min-expire, plus 1
+                let ttl = expire_ms.map_or(0, |e| (e - min_expire) as u64 + 1);
+                write::len(self.out.buf(), ttl);
+                put_str(self.out, f)?;
+                put_str(self.out, v)
+            }
+            HashLayout::Valkey2 => {
+                put_str(self.out, f)?;
+                put_str(self.out, v)?;
+                write::ms(self.out.buf(), expire_ms.unwrap_or(-1));
+                Ok(())
+            }
+        }
+    }
+}
+
+/// How a re-encoded hash is stored.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum HashLayout {
+    /// Type 4: no field TTLs.
+    Plain,
+    /// Redis 7.4+ type 24: min-expire, then `[ttl][field][value]`.
+    RedisMetadata,
+    /// Valkey 9 type 22: `field value ms` (-1: none).
+    Valkey2,
+}
+
+/// What a hash holds once its expired fields are left out.
+#[derive(Default)]
+struct HashCount {
+    total: u64,
+    live: u64,
+    with_ttl: u64,
+    min_expire: Option<i64>,
+    now: Option<i64>,
+}
+
+impl Visitor for HashCount {
+    type Error = Error;
+    fn hash_field(&mut self, _f: Str<'_>, _v: Str<'_>, expire_ms: Option<i64>) -> Result<()> {
+        self.total += 1;
+        if let (Some(now), Some(e)) = (self.now, expire_ms)
+            && e < now
+        {
+            return Ok(());
+        }
+        self.live += 1;
+        if let Some(e) = expire_ms {
+            self.with_ttl += 1;
+            self.min_expire = Some(self.min_expire.map_or(e, |m| m.min(e)));
+        }
+        Ok(())
+    }
+}
+
+/// A hash the target cannot load as stored: plain (type 4), or with its field TTLs in the
+/// target's layout (Redis 7.4+ type 24, Valkey 9 type 22). Fields whose TTL has passed are
+/// left out (counted) unless expired data is kept; a hash left with none is an expired key.
+fn hash(
+    out: &mut Out,
+    k: &Key,
+    name: &[u8],
+    renamed: bool,
+    plan: &Plan,
+    b: &mut Bufs,
+    n: &mut Counts,
+) -> Result<bool> {
+    let t = plan.target;
+    let f = &plan.filter;
+    let now = (!f.include_expired).then_some(f.now_ms);
+    let mut c = HashCount { now, ..HashCount::default() };
+    k.decode(&mut c, &mut b.scratch)?;
+    n.expired_fields += c.total - c.live;
+    if c.live == 0 {
+        n.expired += 1;
+        return Ok(false);
+    }
+    let layout = match c.with_ttl {
+        0 => HashLayout::Plain,
+        _ if !t.field_ttl() => {
+            n.field_ttls_dropped += c.with_ttl;
+            HashLayout::Plain
+        }
+        _ if t.dialect == crate::format::Dialect::Valkey => HashLayout::Valkey2,
+        _ => HashLayout::RedisMetadata,
+    };
+    let min_expire = c.min_expire.unwrap_or(0);
+    prefix(out.buf(), k, &t, n);
+    let buf = out.buf();
+    match layout {
+        HashLayout::Plain => buf.push(types::HASH),
+        HashLayout::RedisMetadata => buf.push(types::HASH_METADATA),
+        HashLayout::Valkey2 => buf.push(types::VALKEY_HASH_2),
+    }
+    name_of(buf, k, name, renamed);
+    if layout == HashLayout::RedisMetadata {
+        write::ms(buf, min_expire);
+    }
+    write::len(buf, c.live);
+    let mut p = Plain { out, fields: Some(Fields { layout, now, min_expire }) };
+    k.decode(&mut p, &mut b.scratch)?;
+    out.filled()?;
+    n.keys += 1;
+    Ok(true)
+}
