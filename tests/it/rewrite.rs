@@ -304,3 +304,278 @@ fn corpus_dumps_for_older_and_other_servers() {
     }
     assert!(total > 1000, "{total} keys compared");
 }
+
+/// Fills a fresh `server` with random data in db 0 (a cluster's only db) and saves it.
+fn saved(server: &str, seed: u64, keys: u64) -> Option<(Server, std::path::PathBuf)> {
+    let a = Server::start_ok(server, None, &[])?;
+    let t = datagen::target_of(server);
+    let mut c = a.conn();
+    datagen::populate(&mut c, &t, &Opts { seed, keys, dbs: false, functions: false });
+    assert!(matches!(c.cmd(&["SAVE"]).unwrap(), common::resp::Reply::Status(_)));
+    let rdb = a.dir.path().join("dump.rdb");
+    Some((a, rdb))
+}
+
+/// A real 3-master cluster seeded by file: the nodes' CLUSTER NODES saved, the dump split
+/// with --nodes, each node restarted on its own file. Every key is on the node that owns
+/// its slot, nothing else is anywhere, and `rdbshift verify` finds the cluster complete.
+#[test]
+fn a_cluster_seeded_from_nodes_files() {
+    let Some((a, rdb)) = saved("redis-7.0", 7070, 40) else { return };
+    let Some(mut cl) = common::cluster::Cluster::start("redis-7.0") else { return };
+    let dir = common::tempdir::Dir::new("rewrite-nodes");
+    let nodes = dir.path().join("nodes.txt");
+    let common::resp::Reply::Bulk(Some(text)) =
+        cl.nodes[0].conn().cmd(&["CLUSTER", "NODES"]).unwrap()
+    else {
+        panic!("CLUSTER NODES")
+    };
+    std::fs::write(&nodes, &text).unwrap();
+    let out = dir.path().join("files");
+    let (code, _, err) = rdbshift(&[
+        "rewrite",
+        rdb.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+        "--nodes",
+        nodes.to_str().unwrap(),
+        "--target-version",
+        "7.0",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let ka = readback::read(&a);
+    // each node on its own file, found by its id
+    for n in &mut cl.nodes {
+        let common::resp::Reply::Bulk(Some(id)) = n.conn().cmd(&["CLUSTER", "MYID"]).unwrap()
+        else {
+            panic!("CLUSTER MYID")
+        };
+        let f = out.join(format!("{}.rdb", String::from_utf8_lossy(&id)));
+        assert!(err.contains(&f.display().to_string()), "{err}");
+        std::fs::copy(&f, n.dir.path().join("dump.rdb")).unwrap();
+        n.restart();
+    }
+    let t = std::time::Instant::now();
+    'ok: loop {
+        assert!(t.elapsed() < std::time::Duration::from_secs(30), "cluster not ok after restarts");
+        for n in &cl.nodes {
+            let r = n.conn().cmd(&["CLUSTER", "INFO"]).unwrap();
+            let common::resp::Reply::Bulk(Some(b)) = r else { panic!("CLUSTER INFO") };
+            if !String::from_utf8_lossy(&b).contains("cluster_state:ok") {
+                std::thread::sleep(std::time::Duration::from_millis(100));
+                continue 'ok;
+            }
+        }
+        break;
+    }
+    // every key on the node that owns its slot, and no other key anywhere
+    let masters = rdbshift::rewrite::nodes::parse(&String::from_utf8_lossy(&text)).unwrap();
+    let mut total = 0;
+    for n in &cl.nodes {
+        let mut c = n.conn();
+        let common::resp::Reply::Bulk(Some(id)) = c.cmd(&["CLUSTER", "MYID"]).unwrap() else {
+            panic!("CLUSTER MYID")
+        };
+        let me = masters.iter().find(|m| m.id.as_bytes() == id).unwrap();
+        let keys = datagen::scan(&mut c, "*");
+        for k in &keys {
+            let s = common::checksum::slot(k);
+            assert!(me.ranges.iter().any(|&(x, y)| (x..=y).contains(&s)), "slot {s} on {}", me.id);
+        }
+        total += keys.len();
+    }
+    assert_eq!(total, ka.len());
+    assert!(total >= 200, "{total}");
+    let kc = readback::read(&cl);
+    let t = Target::parse("redis-7.0");
+    let (n, diffs) =
+        compare_keyspaces(&ka, &kc, &t, &CmpOpts { all_dbs: false, restored: true, streams: true });
+    assert!(diffs.is_empty() && n == total, "{n}: {diffs:?}");
+    let (code, _, verr) = rdbshift(&["verify", rdb.to_str().unwrap(), "--target", &cl.url()]);
+    assert_eq!(code, 0, "{verr}");
+}
+
+/// `--slots` halves of a dump together hold exactly its keys, each in the right half, and
+/// each half loads.
+#[test]
+fn slot_halves_partition_the_keys() {
+    let Some((a, rdb)) = saved("redis-8.0", 8080, 30) else { return };
+    let ka = readback::read(&a);
+    let dir = common::tempdir::Dir::new("rewrite-slots");
+    let mut seen = 0;
+    for (i, range) in ["0-8191", "8192-16383"].into_iter().enumerate() {
+        let out = dir.path().join(format!("half{i}.rdb"));
+        let (code, _, err) = rdbshift(&[
+            "rewrite",
+            rdb.to_str().unwrap(),
+            "-o",
+            out.to_str().unwrap(),
+            "--slots",
+            range,
+        ]);
+        assert_eq!(code, 0, "{err}");
+        let b = Server::start_ok("redis-8.0", Some(&out), &[]).unwrap();
+        let kb = readback::read(&b);
+        let (lo, hi) = range
+            .split_once('-')
+            .map(|(a, b)| (a.parse::<u16>().unwrap(), b.parse::<u16>().unwrap()))
+            .unwrap();
+        for k in kb.dbs.get(&0).into_iter().flat_map(|d| d.keys()) {
+            let s = common::checksum::slot(k);
+            assert!((lo..=hi).contains(&s), "key in slot {s} in half {range}");
+        }
+        // the keys of this half the source holds are all here, and equal
+        let mut half = Keyspace {
+            caps: ka.caps.clone(),
+            dbs: ka.dbs.clone(),
+            functions: ka.functions.clone(),
+        };
+        for d in half.dbs.values_mut() {
+            d.retain(|k, _| (lo..=hi).contains(&common::checksum::slot(k)));
+        }
+        let t = Target::parse("redis-8.0");
+        let (n, diffs) = compare_keyspaces(
+            &half,
+            &kb,
+            &t,
+            &CmpOpts { all_dbs: true, restored: true, streams: true },
+        );
+        assert!(diffs.is_empty(), "{range}: {diffs:?}");
+        assert_eq!(n, kb.len());
+        assert!(err.contains(&format!("{} keys for Redis 8.0", kb.len())), "{err}");
+        seen += kb.len();
+    }
+    assert_eq!(seen, ka.len());
+    assert!(seen >= 150);
+}
+
+/// The output is byte-identical for any thread count and chunk size, and the file's
+/// checksum is right (a server checks it when it loads the file).
+#[test]
+fn output_does_not_depend_on_threads() {
+    let f = common::corpus().join("servers/redis-8.6-expanded-seed1.rdb");
+    let dir = common::tempdir::Dir::new("rewrite-threads");
+    let mut outs = Vec::new();
+    for (i, (threads, chunk)) in
+        [("1", "1000000000"), ("4", "4096"), ("2", "300")].iter().enumerate()
+    {
+        let out = dir.path().join(format!("{i}.rdb"));
+        let (code, _, err) = rdbshift(&[
+            "rewrite",
+            f.to_str().unwrap(),
+            "-o",
+            out.to_str().unwrap(),
+            "--target-version",
+            "7.0",
+            "--threads",
+            threads,
+            "--chunk-bytes",
+            chunk,
+        ]);
+        assert_eq!(code, 0, "{err}");
+        outs.push(std::fs::read(&out).unwrap());
+    }
+    assert!(outs[0].len() > 100_000);
+    assert!(outs.iter().all(|o| *o == outs[0]));
+    let o = &outs[0];
+    let crc = common::checksum::crc64(&o[..o.len() - 8]);
+    assert_eq!(crc.to_le_bytes(), o[o.len() - 8..]);
+    assert_eq!(&o[..9], b"REDIS0010");
+}
+
+/// Two dumps merged into one file: a key in both is written once (the first input's) and
+/// named with both offsets; the merged file loads and holds every other key of both.
+#[test]
+fn merged_dumps_keep_the_first_of_a_duplicate() {
+    let Some(x) = Server::start_ok("redis-7.0", None, &[]) else { return };
+    let Some(y) = Server::start_ok("redis-7.0", None, &[]) else { return };
+    let (mut cx, mut cy) = (x.conn(), y.conn());
+    for i in 0..300 {
+        cx.cmd(&["SET", &format!("x:{i}"), "from-x"]).unwrap();
+        cy.cmd(&["RPUSH", &format!("y:{i}"), "a", "b"]).unwrap();
+    }
+    cx.cmd(&["SET", "both", "x-wins"]).unwrap();
+    cy.cmd(&["SADD", "both", "y-loses"]).unwrap();
+    for c in [&mut cx, &mut cy] {
+        assert!(matches!(c.cmd(&["SAVE"]).unwrap(), common::resp::Reply::Status(_)));
+    }
+    let (fx, fy) = (x.dir.path().join("dump.rdb"), y.dir.path().join("dump.rdb"));
+    let dir = common::tempdir::Dir::new("rewrite-merge");
+    let out = dir.path().join("merged.rdb");
+    let args = ["rewrite", fx.to_str().unwrap(), fy.to_str().unwrap(), "-o", out.to_str().unwrap()];
+    let (code, _, err) = rdbshift(&args);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains("1 key(s) left out: a key of the same name and db was written before them"),
+        "{err}"
+    );
+    assert!(err.contains("key \"both\" (db 0) of") || err.contains("key both (db 0) of"), "{err}");
+    let b = Server::start_ok("redis-7.0", Some(&out), &[]).unwrap();
+    let mut c = b.conn();
+    assert_eq!(c.cmd(&["DBSIZE"]).unwrap(), common::resp::Reply::Int(601));
+    assert_eq!(
+        c.cmd(&["GET", "both"]).unwrap(),
+        common::resp::Reply::Bulk(Some(b"x-wins".to_vec()))
+    );
+    // --strict makes the loss an error
+    let mut strict = args.to_vec();
+    strict.push("--strict");
+    assert_eq!(rdbshift(&strict).0, 2);
+}
+
+/// A damaged dump leaves no output (a file written in part would load as if whole), names
+/// the offset, and never panics; a target past what rewrite writes is refused by name.
+#[test]
+fn damage_and_bad_targets_leave_nothing() {
+    let f = common::corpus().join("servers/redis-7.0-expanded-seed1.rdb");
+    let mut data = std::fs::read(&f).unwrap();
+    let dir = common::tempdir::Dir::new("rewrite-hostile");
+    let cut = dir.path().join("cut.rdb");
+    std::fs::write(&cut, &data[..data.len() * 2 / 3]).unwrap();
+    let flip = dir.path().join("flip.rdb");
+    let at = data.len() / 2;
+    data[at] ^= 0xff;
+    std::fs::write(&flip, &data).unwrap();
+    for bad in [&cut, &flip] {
+        let out = dir.path().join("out.rdb");
+        let (code, _, err) = rdbshift(&[
+            "rewrite",
+            bad.to_str().unwrap(),
+            "-o",
+            out.to_str().unwrap(),
+            "--target-version",
+            "6.2",
+        ]);
+        assert_eq!(code, 1, "{err}");
+        assert!(err.contains("offset"), "{err}");
+        assert!(!err.contains("panicked"), "{err}");
+        assert!(!out.exists(), "a partial output was left: {err}");
+    }
+    let out = dir.path().join("out.rdb");
+    for t in ["4.0", "8.8", "valkey-7.0"] {
+        let (code, _, err) = rdbshift(&[
+            "rewrite",
+            f.to_str().unwrap(),
+            "-o",
+            out.to_str().unwrap(),
+            "--target-version",
+            t,
+        ]);
+        assert_eq!(code, 1, "{t}: {err}");
+        assert!(err.contains("rewrite writes files for Redis 5.0 to 8.6"), "{err}");
+        assert!(!out.exists());
+    }
+    // a nodes file that is not one names its line
+    let nodes = dir.path().join("nodes.conf");
+    std::fs::write(&nodes, "not a nodes file\n").unwrap();
+    let (code, _, err) = rdbshift(&[
+        "rewrite",
+        f.to_str().unwrap(),
+        "-o",
+        dir.path().to_str().unwrap(),
+        "--nodes",
+        nodes.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 1);
+    assert!(err.contains("line 1"), "{err}");
+}
