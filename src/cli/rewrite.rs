@@ -181,10 +181,8 @@ pub fn run(a: RewriteArgs) -> CliResult {
             continue;
         }
         let o = OutFile::create(&t.path, &ids)?;
-        writers.push(Box::new(std::io::BufWriter::with_capacity(
-            4 << 20,
-            Interruptible(o.try_clone()?),
-        )));
+        // the sink writes pieces of about 1 MiB
+        writers.push(Box::new(Interruptible(o.try_clone()?)));
         outs.push(o);
     }
     let aux: Vec<Vec<(Vec<u8>, Vec<u8>)>> = targets

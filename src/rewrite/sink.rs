@@ -8,7 +8,9 @@
 //! receives no key of a database never names it.
 
 use std::io::Write;
-use std::sync::Arc;
+use std::sync::mpsc::{SyncSender, sync_channel};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
 
 use crate::convert::engine::Sink;
 use crate::convert::out::{BufPool, Mark};
@@ -23,22 +25,81 @@ pub struct Split {
     pub owner: Vec<Option<u16>>,
 }
 
-/// One output file being written.
+/// One output file being written: the checksum and the writes happen on the writer
+/// thread ([`Writer`]); this side keeps what routing needs.
 struct File {
-    w: Box<dyn Write + Send>,
-    crc: Crc64,
+    /// Small parts gathered into a piece before they go to the writer.
+    pending: Vec<u8>,
     /// The database of its last record (`None`: none yet).
     db: Option<u64>,
     bytes: u64,
     keys: u64,
 }
 
-impl File {
-    fn put(&mut self, b: &[u8]) -> std::io::Result<()> {
-        self.crc.update(b);
-        self.bytes += b.len() as u64;
-        self.w.write_all(b)
+/// The thread that computes each file's checksum and writes it, in order, so that the
+/// copy into the page cache overlaps with the ordering of the next records (as a
+/// conversion's writer does); buffers go back to the pool once written.
+struct Writer {
+    tx: Option<SyncSender<(usize, Vec<u8>)>>,
+    thread: Option<JoinHandle<Vec<(Box<dyn Write + Send>, Crc64)>>>,
+    err: Arc<Mutex<Option<std::io::Error>>>,
+}
+
+impl Writer {
+    fn start(outs: Vec<Box<dyn Write + Send>>, pool: Arc<BufPool>) -> Writer {
+        let err: Arc<Mutex<Option<std::io::Error>>> = Arc::default();
+        let (tx, rx) = sync_channel::<(usize, Vec<u8>)>(4);
+        let e = err.clone();
+        let thread = std::thread::spawn(move || {
+            let mut files: Vec<(Box<dyn Write + Send>, Crc64)> =
+                outs.into_iter().map(|w| (w, Crc64::default())).collect();
+            for (i, b) in rx {
+                let (w, crc) = &mut files[i];
+                crc.update(&b);
+                if let Err(x) = w.write_all(&b) {
+                    e.lock().unwrap().get_or_insert(x);
+                }
+                pool.put(b);
+            }
+            files
+        });
+        Writer { tx: Some(tx), thread: Some(thread), err }
     }
+
+    fn send(&self, i: usize, b: Vec<u8>) -> std::io::Result<()> {
+        if let Some(e) = self.err.lock().unwrap().take() {
+            return Err(e);
+        }
+        self.tx
+            .as_ref()
+            .expect("not finished")
+            .send((i, b))
+            .map_err(|_| std::io::Error::other("the writer thread stopped"))
+    }
+
+    /// Waits for every write; the files and their checksums.
+    fn finish(&mut self) -> std::io::Result<Vec<(Box<dyn Write + Send>, Crc64)>> {
+        self.tx.take();
+        let files = self
+            .thread
+            .take()
+            .expect("finished once")
+            .join()
+            .map_err(|_| std::io::Error::other("the writer thread panicked"))?;
+        if let Some(e) = self.err.lock().unwrap().take() {
+            return Err(e);
+        }
+        Ok(files)
+    }
+}
+
+/// Gathered parts go to the writer in pieces of this size.
+const PIECE: usize = 1 << 20;
+
+/// Bytes for a file: a whole piece, or a part copied out of one.
+enum Bytes<'b> {
+    Owned(Vec<u8>),
+    Borrowed(&'b [u8]),
 }
 
 /// Where bytes without a mark of their own go: to the file of the key being written.
@@ -51,6 +112,7 @@ enum Dest {
 /// RDB files being written; see the module doc.
 pub struct RdbSink {
     files: Vec<File>,
+    writer: Writer,
     split: Option<Split>,
     cur: Dest,
     db: u64,
@@ -75,17 +137,19 @@ impl RdbSink {
         split: Option<Split>,
         db0_only: bool,
     ) -> std::io::Result<RdbSink> {
+        let pool: Arc<BufPool> = Arc::default();
+        let n = outs.len();
+        let writer = Writer::start(outs, pool.clone());
         let mut files = Vec::new();
-        for (i, w) in outs.into_iter().enumerate() {
-            let mut f = File { w, crc: Crc64::default(), db: None, bytes: 0, keys: 0 };
+        for i in 0..n {
             let mut b = head.to_vec();
             for (k, v) in extra_aux.get(i).into_iter().flatten() {
                 write::aux(&mut b, k, v);
             }
-            f.put(&b)?;
-            files.push(f);
+            files.push(File { pending: Vec::new(), db: None, bytes: b.len() as u64, keys: 0 });
+            writer.send(i, b)?;
         }
-        Ok(RdbSink { files, split, cur: Dest::One(0), db: 0, db0_only, pool: Arc::default() })
+        Ok(RdbSink { files, writer, split, cur: Dest::One(0), db: 0, db0_only, pool })
     }
 
     /// Bytes written into each file so far.
@@ -101,12 +165,64 @@ impl RdbSink {
 
     /// Ends every file: `EOF`, the checksum, a flush.
     pub fn finish(&mut self) -> std::io::Result<()> {
-        for f in &mut self.files {
+        for i in 0..self.files.len() {
+            let p = std::mem::take(&mut self.files[i].pending);
+            if !p.is_empty() {
+                self.writer.send(i, p)?;
+            }
+        }
+        for (f, (w, crc)) in self.files.iter_mut().zip(self.writer.finish()?) {
+            let (mut w, mut crc) = (w, crc);
             let mut b = Vec::new();
-            write::eof(&mut b, &mut f.crc);
+            write::eof(&mut b, &mut crc);
             f.bytes += b.len() as u64;
-            f.w.write_all(&b)?;
-            f.w.flush()?;
+            w.write_all(&b)?;
+            w.flush()?;
+        }
+        Ok(())
+    }
+
+    /// Hands `b` to file `i`, after a `SELECTDB` when the file's last record was in
+    /// another database. A whole piece goes as it is; small parts are gathered first.
+    fn put(&mut self, i: usize, b: Bytes) -> std::io::Result<()> {
+        let db = self.db;
+        let f = &mut self.files[i];
+        if f.db != Some(db) {
+            if self.db0_only && db != 0 {
+                return Err(refuse(format!(
+                    "a key of database {db} goes to a cluster node, which loads database 0 only (select it with --db 0, or move it with --map-db {db}=0)"
+                )));
+            }
+            let at = f.pending.len();
+            write::select_db(&mut f.pending, db);
+            f.bytes += (f.pending.len() - at) as u64;
+            f.db = Some(db);
+        }
+        match b {
+            Bytes::Owned(v) if f.pending.is_empty() => {
+                f.bytes += v.len() as u64;
+                self.writer.send(i, v)
+            }
+            Bytes::Owned(v) => {
+                f.pending.extend_from_slice(&v);
+                f.bytes += v.len() as u64;
+                self.pool.put(v);
+                self.gathered(i)
+            }
+            Bytes::Borrowed(x) => {
+                f.pending.extend_from_slice(x);
+                f.bytes += x.len() as u64;
+                self.gathered(i)
+            }
+        }
+    }
+
+    /// Sends file `i`'s gathered parts once they make a piece.
+    fn gathered(&mut self, i: usize) -> std::io::Result<()> {
+        if self.files[i].pending.len() >= PIECE {
+            let next = self.pool.get(PIECE + (64 << 10));
+            let full = std::mem::replace(&mut self.files[i].pending, next);
+            self.writer.send(i, full)?;
         }
         Ok(())
     }
@@ -115,24 +231,9 @@ impl RdbSink {
         if b.is_empty() {
             return Ok(());
         }
-        let (db, db0_only) = (self.db, self.db0_only);
-        let put = |f: &mut File| -> std::io::Result<()> {
-            if f.db != Some(db) {
-                if db0_only && db != 0 {
-                    return Err(refuse(format!(
-                        "a key of database {db} goes to a cluster node, which loads database 0 only (select it with --db 0, or move it with --map-db {db}=0)"
-                    )));
-                }
-                let mut s = Vec::new();
-                write::select_db(&mut s, db);
-                f.put(&s)?;
-                f.db = Some(db);
-            }
-            f.put(b)
-        };
         match d {
-            Dest::One(i) => put(&mut self.files[i]),
-            Dest::All => self.files.iter_mut().try_for_each(put),
+            Dest::One(i) => self.put(i, Bytes::Borrowed(b)),
+            Dest::All => (0..self.files.len()).try_for_each(|i| self.put(i, Bytes::Borrowed(b))),
         }
     }
 
@@ -158,6 +259,10 @@ impl Sink for RdbSink {
         self.to(self.cur, bytes)
     }
     fn write_owned(&mut self, b: Vec<u8>, marks: Vec<Mark>) -> std::io::Result<()> {
+        if self.split.is_none() {
+            // one file: the piece goes as it is, no copy
+            return if b.is_empty() { Ok(()) } else { self.put(0, Bytes::Owned(b)) };
+        }
         let mut r = Ok(());
         let first = marks.first().map_or(b.len(), |m| m.at);
         r = r.and_then(|_| self.to(self.cur, &b[..first]));
