@@ -63,6 +63,23 @@ pub fn template_key(plan: &Plan, k: &Key, name: &[u8], out: &mut Out) -> Result<
     write(k, name, out, meta, &[ty], &body, &footer)
 }
 
+/// `RESTORE` of a value re-encoded for the target ([`crate::rewrite::key::payload`]: its
+/// type byte and body).
+pub fn reencoded(plan: &Plan, k: &Key, name: &[u8], out: &mut Out, payload: &[u8]) -> Result<()> {
+    let meta: &[u8] = if plan.target.key_meta() { k.meta_bytes() } else { &[] };
+    let (ty, body) = payload.split_at(1);
+    let ver = plan.target.dump_version().to_le_bytes();
+    let mut crc = Crc64::default();
+    crc.update(meta);
+    crc.update(ty);
+    crc.update(body);
+    crc.update(&ver);
+    let mut footer = [0u8; 10];
+    footer[..2].copy_from_slice(&ver);
+    footer[2..].copy_from_slice(&crc.finish().to_le_bytes());
+    write(k, name, out, meta, ty, body, &footer)
+}
+
 pub fn key(plan: &Plan, k: &Key, name: &[u8], out: &mut Out) -> Result<()> {
     let (meta, ty, body, footer) = payload(plan, k);
     write(k, name, out, meta, ty, body, &footer)

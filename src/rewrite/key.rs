@@ -50,21 +50,42 @@ pub fn key(w: &mut KeyWriter, k: &Key, name: &[u8], renamed: bool) -> Result<boo
         n.keys += 1;
         return Ok(true);
     }
+    if value(out, k, Some((name, renamed)), elements, plan, b, n)? {
+        n.keys += 1;
+        return Ok(true);
+    }
+    Ok(false)
+}
+
+/// Writes the value of `k` re-encoded for the target, after its prefix, type byte and name
+/// (`name`: the name and whether it is new), or as a DUMP payload's type byte and body
+/// (`None`). Returns false when nothing was written: a hash whose fields have all expired.
+fn value(
+    out: &mut Out,
+    k: &Key,
+    name: Option<(&[u8], bool)>,
+    elements: u64,
+    plan: &Plan,
+    b: &mut Bufs,
+    n: &mut Counts,
+) -> Result<bool> {
+    let t = plan.target;
+    let kind = k.kind();
     match kind {
-        Kind::Hash => return hash(out, k, name, renamed, plan, b, n),
+        Kind::Hash => return hash(out, k, name, plan, b, n),
         Kind::Stream => {
-            prefix(out.buf(), k, &t, n);
-            super::stream::write(out, k, name, renamed, &t, b, n)?;
+            if name.is_some() {
+                prefix(out.buf(), k, &t, n);
+            }
+            super::stream::write(out, k, name, &t, b, n)?;
         }
         Kind::List | Kind::Set | Kind::Zset => {
-            prefix(out.buf(), k, &t, n);
             let ty = match kind {
                 Kind::List => types::LIST,
                 Kind::Set => types::SET,
                 _ => types::ZSET_2,
             };
-            out.buf().push(ty);
-            name_of(out.buf(), k, name, renamed);
+            head(out.buf(), k, &t, ty, name, n);
             write::len(out.buf(), elements);
             k.decode(&mut Plain { out, fields: None }, &mut b.scratch)?;
         }
@@ -78,9 +99,68 @@ pub fn key(w: &mut KeyWriter, k: &Key, name: &[u8], renamed: bool) -> Result<boo
         }
     }
     out.filled()?;
-    n.keys += 1;
     Ok(true)
 }
+
+/// What comes before a re-encoded body: the prefix, the type byte and the name in a
+/// record; the type byte alone in a payload (`name` `None`).
+fn head(
+    buf: &mut Vec<u8>,
+    k: &Key,
+    t: &Server,
+    ty: u8,
+    name: Option<(&[u8], bool)>,
+    n: &mut Counts,
+) {
+    match name {
+        Some((name, renamed)) => {
+            prefix(buf, k, t, n);
+            buf.push(ty);
+            name_of(buf, k, name, renamed);
+        }
+        None => buf.push(ty),
+    }
+}
+
+/// The key's value re-encoded for the target as a DUMP payload's type byte and body, for
+/// a `RESTORE` into a server that cannot load the value as stored (see
+/// [`reencodable`]). `None` when there is nothing to restore (a hash whose fields have
+/// all expired). What the target cannot hold is counted in `n`.
+pub fn payload(k: &Key, plan: &Plan, b: &mut Bufs, n: &mut Counts) -> Result<Option<Vec<u8>>> {
+    let elements = k.validate(&mut b.scratch)?;
+    if elements == 0 {
+        // an empty collection: RESTORE refuses it (commands write its DEL)
+        return Ok(None);
+    }
+    let input = k.record_bytes();
+    let pool = crate::convert::out::BufPool::default();
+    let mut acc: Vec<u8> = Vec::new();
+    let wrote = {
+        let mut send = |s: crate::convert::out::Seg| {
+            match s {
+                crate::convert::out::Seg::Bytes(v, _) => acc.extend_from_slice(&v),
+                crate::convert::out::Seg::Mapped(r) => acc.extend_from_slice(&input[r]),
+            }
+            Ok(())
+        };
+        let mut out = Out::new(input, 1 << 20, &pool, &mut send);
+        let wrote = value(&mut out, k, None, elements, plan, b, n)?;
+        out.flush()?;
+        wrote
+    };
+    Ok(wrote.then_some(acc))
+}
+
+/// Whether a value the target cannot load as stored can go to it re-encoded in a
+/// payload (every kind but strings, modules and arrays, which either load everywhere or
+/// nowhere), and is small enough to be built whole in memory first.
+pub fn reencodable(k: &Key) -> bool {
+    matches!(k.kind(), Kind::List | Kind::Set | Kind::Zset | Kind::Hash | Kind::Stream)
+        && k.dump_len() <= REENCODE_MAX
+}
+
+/// Largest stored value re-encoded into a payload (it is built whole before it is sent).
+pub const REENCODE_MAX: usize = 8 << 20;
 
 /// The opcodes before the type byte: expiry (always in ms, 8 bytes LE: an old dump's
 /// seconds or big-endian ms are written as the reader understood them), LRU or LFU, and
@@ -240,8 +320,7 @@ impl Visitor for HashCount {
 fn hash(
     out: &mut Out,
     k: &Key,
-    name: &[u8],
-    renamed: bool,
+    name: Option<(&[u8], bool)>,
     plan: &Plan,
     b: &mut Bufs,
     n: &mut Counts,
@@ -266,14 +345,13 @@ fn hash(
         _ => HashLayout::RedisMetadata,
     };
     let min_expire = c.min_expire.unwrap_or(0);
-    prefix(out.buf(), k, &t, n);
+    let ty = match layout {
+        HashLayout::Plain => types::HASH,
+        HashLayout::RedisMetadata => types::HASH_METADATA,
+        HashLayout::Valkey2 => types::VALKEY_HASH_2,
+    };
+    head(out.buf(), k, &t, ty, name, n);
     let buf = out.buf();
-    match layout {
-        HashLayout::Plain => buf.push(types::HASH),
-        HashLayout::RedisMetadata => buf.push(types::HASH_METADATA),
-        HashLayout::Valkey2 => buf.push(types::VALKEY_HASH_2),
-    }
-    name_of(buf, k, name, renamed);
     if layout == HashLayout::RedisMetadata {
         write::ms(buf, min_expire);
     }
@@ -281,6 +359,5 @@ fn hash(
     let mut p = Plain { out, fields: Some(Fields { layout, now, min_expire }) };
     k.decode(&mut p, &mut b.scratch)?;
     out.filled()?;
-    n.keys += 1;
     Ok(true)
 }

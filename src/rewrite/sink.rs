@@ -36,12 +36,15 @@ struct File {
     keys: u64,
 }
 
+/// A file as the writer thread hands it back: where it went, and its checksum so far.
+type Written = (Box<dyn Write + Send>, Crc64);
+
 /// The thread that computes each file's checksum and writes it, in order, so that the
 /// copy into the page cache overlaps with the ordering of the next records (as a
 /// conversion's writer does); buffers go back to the pool once written.
 struct Writer {
     tx: Option<SyncSender<(usize, Vec<u8>)>>,
-    thread: Option<JoinHandle<Vec<(Box<dyn Write + Send>, Crc64)>>>,
+    thread: Option<JoinHandle<Vec<Written>>>,
     err: Arc<Mutex<Option<std::io::Error>>>,
 }
 
@@ -51,8 +54,7 @@ impl Writer {
         let (tx, rx) = sync_channel::<(usize, Vec<u8>)>(4);
         let e = err.clone();
         let thread = std::thread::spawn(move || {
-            let mut files: Vec<(Box<dyn Write + Send>, Crc64)> =
-                outs.into_iter().map(|w| (w, Crc64::default())).collect();
+            let mut files: Vec<Written> = outs.into_iter().map(|w| (w, Crc64::default())).collect();
             for (i, b) in rx {
                 let (w, crc) = &mut files[i];
                 crc.update(&b);
@@ -78,7 +80,7 @@ impl Writer {
     }
 
     /// Waits for every write; the files and their checksums.
-    fn finish(&mut self) -> std::io::Result<Vec<(Box<dyn Write + Send>, Crc64)>> {
+    fn finish(&mut self) -> std::io::Result<Vec<Written>> {
         self.tx.take();
         let files = self
             .thread

@@ -31,12 +31,12 @@ pub fn newest_type(t: &Server) -> u8 {
     }
 }
 
-/// Writes the type byte, `name` and the stream for `t` (the prefix is written).
+/// Writes the type byte, `name` (none in a payload) and the stream for `t` (the prefix is
+/// written).
 pub fn write(
     out: &mut Out,
     k: &Key,
-    name: &[u8],
-    renamed: bool,
+    name: Option<(&[u8], bool)>,
     t: &Server,
     b: &mut Bufs,
     n: &mut Counts,
@@ -80,7 +80,9 @@ pub fn write(
     }
 
     out.buf().push(ty);
-    super::key::name_of(out.buf(), k, name, renamed);
+    if let Some((name, renamed)) = name {
+        super::key::name_of(out.buf(), k, name, renamed);
+    }
     // the node section, as stored
     let (_, body) = k.raw_value();
     out.raw(&body[..tail.nodes_end() - k.value_at()])?;
