@@ -21,7 +21,7 @@ use super::{
 #[derive(Args)]
 pub struct RewriteArgs {
     /// RDB files to rewrite, one after the other, into one output (a key in several is
-    /// written once: the first, and the others are named).
+    /// written once: the last, as a replay would leave it; the others are named).
     #[arg(required = true)]
     files: Vec<PathBuf>,
     /// The RDB file to write (`-` for stdout); with --nodes, the directory the files go in.
@@ -242,7 +242,7 @@ pub fn run(a: RewriteArgs) -> CliResult {
     }
     for d in dups.cases.iter().take(rdbshift::convert::NAMES_KEPT) {
         eprintln!(
-            "rdbshift: warning: key {} (db {}) of {} at byte offset {} left out: the same name from {} at byte offset {} was written",
+            "rdbshift: warning: key {} (db {}) of {} at byte offset {} left out: the same name from {} at byte offset {} is written (the last wins)",
             rdbshift::encode::text::quote(&d.name),
             d.db,
             a.files[d.dropped.0].display(),

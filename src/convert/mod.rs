@@ -87,8 +87,8 @@ pub struct Plan {
     pub(crate) start_at: usize,
     /// ...except the keys at these record offsets (an earlier run's failures, sent again).
     pub(crate) redo: std::collections::BTreeSet<usize>,
-    /// Keys at these record offsets are left out as duplicates of a key written before
-    /// them under the same name ([`crate::rewrite`] merging dumps; counted, named).
+    /// Keys at these record offsets are left out as duplicates of a later key under the
+    /// same name ([`crate::rewrite`] merging dumps; counted, named).
     pub(crate) duplicates: std::collections::BTreeSet<usize>,
     /// Module values and module aux data are written ([`Mode::Rdb`]; else left out,
     /// counted).
@@ -144,8 +144,8 @@ pub struct Counts {
     /// Empty collections, left out as every server leaves them out when it loads a file
     /// ([`Mode::Rdb`]).
     pub empty: u64,
-    /// Keys left out because a key of the same name and db was written before them from
-    /// another dump, or under a rename ([`Mode::Rdb`]); the first [`NAMES_KEPT`] names.
+    /// Keys left out because a later key (in this dump or a later one, or under a rename)
+    /// goes out under the same name and db ([`Mode::Rdb`]); the first [`NAMES_KEPT`] names.
     pub duplicates: u64,
     pub duplicate_names: Vec<Vec<u8>>,
     /// Module values left out (`--drop-modules`: a target without the module).
@@ -253,7 +253,7 @@ impl Counts {
                 self.duplicate_names.iter().map(|n| crate::encode::text::quote(n)).collect();
             let more = if self.duplicates > names.len() as u64 { ", ..." } else { "" };
             w.push(format!(
-                "{} key(s) left out: a key of the same name and db was written before them (the first is kept): {}{more}",
+                "{} key(s) left out: a later key of the same name and db is written (the last wins, as in a replay): {}{more}",
                 self.duplicates,
                 names.join(", ")
             ));

@@ -1,7 +1,9 @@
 //! Keys that would meet under one name in one output file: the same name in several dumps
-//! being merged, or two names a rename makes one. A server refuses a file that holds a key
-//! twice (`rdbLoad`: "Duplicate key found in RDB file"), so the later ones are left out
-//! and named (the first in input order is kept).
+//! being merged, two names a rename makes one, or a name twice in one dump read with
+//! `--allow-duplicate-keys`. A server refuses a file that holds a key twice (`rdbLoad`:
+//! "Duplicate key found in RDB file"), so one is kept and the others are left out and
+//! named. The last in input order is kept, as when the dumps are replayed one after the
+//! other (`convert`, `load`: a later key replaces an earlier one).
 //!
 //! In bounded memory: a first pass keeps an 8-byte fingerprint per selected key (its db
 //! and the name it goes out under); only if two fingerprints are equal does a second pass
@@ -14,7 +16,10 @@ use crate::filter::{Filter, Verdict};
 use crate::format::record::{Fingerprints, Options, Record};
 use crate::format::{Reader, Result};
 
-/// One key left out, and the one kept.
+/// Where a key is: input index, record offset.
+type Place = (usize, usize);
+
+/// One key left out, and the one kept (the last of its name).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Duplicate {
     /// The name and db it goes out under.
@@ -64,20 +69,22 @@ pub fn find(inputs: &[&[u8]], opts: Options, filter: &Filter) -> Result<Found> {
     if candidates.is_empty() {
         return Ok(found);
     }
-    let mut first: HashMap<(u64, Vec<u8>), (usize, usize)> = HashMap::new();
+    // every place of each name whose fingerprint meets another, in input order
+    let mut places: HashMap<(u64, Vec<u8>), Vec<Place>> = HashMap::new();
     walk(inputs, opts, filter, &mut |i, at, db, name| {
-        if !candidates.contains(&fp.of(db, name)) {
-            return;
-        }
-        match first.get(&(db, name.to_vec())) {
-            Some(&kept) => {
-                found.skip[i].insert(at);
-                found.cases.push(Duplicate { name: name.to_vec(), db, dropped: (i, at), kept });
-            }
-            None => {
-                first.insert((db, name.to_vec()), (i, at));
-            }
+        if candidates.contains(&fp.of(db, name)) {
+            places.entry((db, name.to_vec())).or_default().push((i, at));
         }
     })?;
+    let mut cases: Vec<Duplicate> = Vec::new();
+    for ((db, name), at) in places {
+        let Some((&kept, earlier)) = at.split_last() else { continue };
+        for &dropped in earlier {
+            found.skip[dropped.0].insert(dropped.1);
+            cases.push(Duplicate { name: name.clone(), db, dropped, kept });
+        }
+    }
+    cases.sort_by_key(|c| c.dropped);
+    found.cases = cases;
     Ok(found)
 }

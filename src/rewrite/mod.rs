@@ -133,11 +133,14 @@ impl Job {
         self.inputs.iter().map(|(_, s)| *s).collect()
     }
 
-    /// Finds the keys that would meet under one name (several inputs, or renames): see
-    /// [`dups`]. One input without renames needs no search (the engine refuses a dump
-    /// that holds a key twice, as a server does).
+    /// Finds the keys that would meet under one name (several inputs, renames, or a dump
+    /// read with `allow_duplicate_keys`): see [`dups`]. Otherwise one input needs no search
+    /// (the engine refuses a dump that holds a key twice, as a server does).
     pub fn duplicates(&self) -> crate::format::Result<dups::Found> {
-        if self.inputs.len() < 2 && !self.filter.rename.is_active() {
+        if self.inputs.len() < 2
+            && !self.filter.rename.is_active()
+            && !self.read.allow_duplicate_keys
+        {
             return Ok(dups::Found {
                 skip: vec![Default::default(); self.inputs.len()],
                 cases: Vec::new(),

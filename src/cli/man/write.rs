@@ -161,4 +161,54 @@ pub(super) const PAGES: &[Page] = &[
             ),
         ],
     },
+    Page {
+        name: "rewrite",
+        description: &[
+            "Writes an RDB file that a server of --target-version loads natively at start: Redis 5.0 to 8.6, \
+             Valkey 7.2 to 9.x (default: the server that wrote the first dump). A value whose encoding the \
+             target knows is written byte for byte, after the checks the server applies to it; any other is \
+             re-encoded (plain list, set, zset2, hash; field TTLs in the target's own layout; streams in the \
+             target's newest stream type). Several files go into one output; a key name met again is written \
+             once (the last, as a replay leaves it) and the others are named.",
+            "What the target cannot hold is counted and reported as a warning on stderr, never dropped \
+             silently; --strict turns such warnings into exit code 2. --slots A-B keeps the keys of those \
+             slots; --nodes FILE (nodes.conf, or saved CLUSTER NODES output) writes DIR/<node id>.rdb per \
+             master with its slots' keys, to seed a cluster by file. The output is byte-identical for any \
+             --threads.",
+        ],
+        exit: &[
+            (
+                "0",
+                "Every file was rewritten and nothing was lost for the target (or --strict was not given).",
+            ),
+            (
+                "1",
+                "A file could not be read or is damaged, the target version is not one rewrite writes, the \
+                 nodes file is not one, or an output could not be written. Nothing is written then: a \
+                 rewritten file is whole or not there, and an existing one is left as it was. Takes \
+                 precedence over 2.",
+            ),
+            (
+                "2",
+                "With --strict: something could not be carried to the target version, or a key was left out \
+                 as a duplicate (see the warnings), and no error occurred.",
+            ),
+            (
+                "130, 143",
+                "Stopped by SIGINT or SIGTERM; the unfinished outputs are removed. A second signal ends the \
+                 process at once.",
+            ),
+        ],
+        examples: &[
+            (
+                "A Redis 8.6 dump for a Valkey 8.1 server:",
+                "rdbshift rewrite dump.rdb --target-version valkey-8.1 -o /var/lib/valkey/dump.rdb",
+            ),
+            (
+                "One file per master of a new cluster, from its CLUSTER NODES:",
+                "redis-cli -p 7000 CLUSTER NODES > nodes.txt\nrdbshift rewrite shard-*.rdb --nodes nodes.txt --target-version 7.0 -o seed/",
+            ),
+            ("The keys of half the slots:", "rdbshift rewrite dump.rdb --slots 0-8191 -o half.rdb"),
+        ],
+    },
 ];
