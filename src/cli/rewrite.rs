@@ -291,6 +291,12 @@ fn say(c: &Converted<std::io::Error>) {
             odd.describe()
         );
     }
+    if n.modules_written > 0 {
+        eprintln!(
+            "rdbshift: note: {f}: {} module value(s) written: the target refuses the file unless it loads their modules (--drop-modules leaves them out, counted)",
+            n.modules_written
+        );
+    }
     if n.expired_fields > 0 {
         eprintln!("rdbshift: note: {f}: {} expired hash field(s) left out", n.expired_fields);
     }

@@ -150,6 +150,9 @@ pub struct Counts {
     pub duplicate_names: Vec<Vec<u8>>,
     /// Module values left out (`--drop-modules`: a target without the module).
     pub modules_dropped: u64,
+    /// Module values written into an RDB file ([`Mode::Rdb`]): the target needs their
+    /// modules loaded.
+    pub modules_written: u64,
     /// Module aux records left out with them.
     pub module_aux_dropped: u64,
 }
@@ -190,6 +193,7 @@ impl Counts {
             }
         }
         self.modules_dropped += o.modules_dropped;
+        self.modules_written += o.modules_written;
         self.module_aux_dropped += o.module_aux_dropped;
     }
 

@@ -48,6 +48,7 @@ pub fn key(w: &mut KeyWriter, k: &Key, name: &[u8], renamed: bool) -> Result<boo
         name_of(out.buf(), k, name, renamed);
         out.raw(body)?;
         n.keys += 1;
+        n.modules_written += u64::from(kind == Kind::Module);
         return Ok(true);
     }
     if value(out, k, Some((name, renamed)), elements, plan, b, n)? {

@@ -297,7 +297,7 @@ macro_rules! matrix {
 }
 
 matrix! {
-    from_redis_8_6: "redis-8.6", 8601, ["redis-5.0", "redis-6.2", "redis-7.0", "redis-8.0", "valkey-8.1", "valkey-9.1"];
+    from_redis_8_6: "redis-8.6", 8601, ["redis-5.0", "redis-6.2", "redis-7.0", "redis-stack-7.4", "redis-8.0", "valkey-8.1", "valkey-9.1"];
     from_redis_8_0: "redis-8.0", 8001, ["redis-6.0", "redis-6.2", "redis-7.0", "valkey-8.0", "valkey-9.1", "redis-8.6"];
     from_redis_7_0: "redis-7.0", 7001, ["redis-5.0", "redis-6.2", "valkey-8.1"];
     from_redis_6_2: "redis-6.2", 6201, ["redis-5.0", "valkey-8.0", "redis-8.6"];
@@ -658,4 +658,21 @@ fn a_key_twice_in_one_dump() {
     let mut c = b.conn();
     assert_eq!(c.cmd(&["DBSIZE"]).unwrap(), common::resp::Reply::Int(2));
     assert_eq!(c.cmd(&["GET", "k"]).unwrap(), common::resp::Reply::Bulk(Some(b"last".to_vec())));
+}
+
+/// Module values are kept as stored for a target with the modules: a Redis Stack dump
+/// rewritten for Redis Stack, and every key (module values by `DUMP`) is the same.
+#[test]
+fn module_values_kept_for_a_target_with_the_modules() {
+    let src = "redis-stack-7.4";
+    let f = common::corpus().join(format!("servers/{src}-compact-seed1.rdb"));
+    let Some(a) = Server::start_ok(src, Some(&f), &[]) else { return };
+    let ka = readback::read(&a);
+    let modules = ka.dbs.values().flat_map(|d| d.values()).filter(|r| {
+        !["string", "list", "set", "zset", "hash", "stream"]
+            .contains(&r["type"].as_str().unwrap_or(""))
+    });
+    assert!(modules.count() >= 10);
+    let dir = common::tempdir::Dir::new("rewrite-modules");
+    assert!(check_pair(&ka, src, &f, src, dir.path()) >= 150);
 }
