@@ -214,7 +214,7 @@ fn redis_corrupt_dump_payloads_are_refused() {
     let files_refused = server_refused - restore_only - modules;
     eprintln!(
         "{} payloads; {server_refused} refused by Redis 8.6 (sanitize-dump-payload yes): {files_refused} as a file \
-         (rdbshift refuses {we_refuse} of them in all three modes), {restore_only} only as RESTORE (empty \
+         (rdbshift refuses {we_refuse} of them in all four modes: inspect, convert, convert --restore, rewrite), {restore_only} only as RESTORE (empty \
          collections, never sent as one), {modules} module values (not judged)",
         cases.len(),
     );

@@ -111,7 +111,14 @@ fn mutated_dumps_are_refused_with_offsets() {
         if i % 2 == 1 {
             convert.push("--restore");
         }
-        for args in [inspect, &convert[..]] {
+        // rewrite for an older server: values checked, then kept or re-encoded
+        let rewrite: &[&str] = &["rewrite", p, "-o", "/dev/null", "--target-version", "6.2"];
+        let runs: Vec<&[&str]> = if i % 3 == 0 {
+            vec![inspect, &convert[..], rewrite]
+        } else {
+            vec![inspect, &convert[..]]
+        };
+        for args in runs {
             let (code, err) = run_limited(args, 1 << 20, Duration::from_secs(20));
             let name =
                 format!("{} {what} ({})", src.file_name().unwrap().to_string_lossy(), args[0]);
@@ -210,7 +217,7 @@ fn stream26(groups: &[u8], idmp: &[u8]) -> Vec<u8> {
     b
 }
 
-/// Runs inspect, convert and convert --restore on `f` under a 1 GiB address-space limit:
+/// Runs inspect, convert, convert --restore and rewrite on `f` under a 1 GiB address-space limit:
 /// each must fail within `secs` seconds with an offset, and without a panic or abort.
 fn fails_fast(f: &std::path::Path, what: &str, says: &str, secs: u64) -> Vec<String> {
     let p = f.to_str().unwrap();
@@ -219,6 +226,7 @@ fn fails_fast(f: &std::path::Path, what: &str, says: &str, secs: u64) -> Vec<Str
         &["inspect", p, "-o", "/dev/null"][..],
         &["convert", p, "-o", "/dev/null"],
         &["convert", p, "-o", "/dev/null", "--restore"],
+        &["rewrite", p, "-o", "/dev/null", "--target-version", "6.2"],
     ] {
         let t = Instant::now();
         let (code, err) = run_limited(args, 1 << 20, Duration::from_secs(60));

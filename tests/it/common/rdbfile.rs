@@ -98,10 +98,11 @@ pub fn run_timed(
 /// mode that accepted the file, panicked, timed out, or failed without naming an offset.
 pub fn refused_everywhere(path: &str) -> Vec<String> {
     let mut problems = Vec::new();
-    let modes: [&[&str]; 3] = [
+    let modes: [&[&str]; 4] = [
         &["inspect", path],
         &["convert", path, "-o", "/dev/null"],
         &["convert", path, "-o", "/dev/null", "--restore"],
+        &["rewrite", path, "-o", "/dev/null", "--target-version", "6.2"],
     ];
     for args in modes {
         let name =
