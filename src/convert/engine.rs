@@ -361,7 +361,7 @@ impl<'a> Chunk<'a> {
 enum Msg {
     Seg(Seg),
     /// The chunk's result, and the fingerprints of its key names (duplicate-key check).
-    Done(std::result::Result<Counts, Stopped>, Vec<u64>),
+    Done(Box<std::result::Result<Counts, Stopped>>, Vec<u64>),
 }
 
 /// Damage found after some keys: a key twice among those keys comes first in the file,
@@ -477,7 +477,7 @@ pub fn run<'a, E: std::error::Error + 'static>(
                     s.spawn_fifo(move |_| {
                         let mut fps = Vec::new();
                         let r = work(shared, &chunk, &tx, &mut fps);
-                        let _ = tx.send(Msg::Done(r, fps));
+                        let _ = tx.send(Msg::Done(Box::new(r), fps));
                     });
                     true
                 };
@@ -524,7 +524,7 @@ fn write_in_order<E: std::error::Error + 'static>(
                             if let Some(names) = &mut names {
                                 fps.into_iter().for_each(|h| names.add(h));
                             }
-                            match r {
+                            match *r {
                                 Ok(c) => {
                                     counts.add(&c);
                                     break;
