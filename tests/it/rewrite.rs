@@ -297,14 +297,16 @@ macro_rules! matrix {
 }
 
 matrix! {
-    from_redis_8_6: "redis-8.6", 8601, ["redis-5.0", "redis-6.2", "redis-7.0", "redis-stack-7.4", "redis-8.0", "valkey-8.1", "valkey-9.1"];
-    from_redis_8_0: "redis-8.0", 8001, ["redis-6.0", "redis-6.2", "redis-7.0", "valkey-8.0", "valkey-9.1", "redis-8.6"];
-    from_redis_7_0: "redis-7.0", 7001, ["redis-5.0", "redis-6.2", "valkey-8.1"];
-    from_redis_6_2: "redis-6.2", 6201, ["redis-5.0", "valkey-8.0", "redis-8.6"];
-    from_redis_stack_7_4: "redis-stack-7.4", 7401, ["redis-6.2", "redis-7.0", "valkey-8.1", "valkey-9.1"];
-    from_valkey_9_1: "valkey-9.1", 9101, ["redis-6.2", "redis-7.0", "valkey-8.0", "valkey-8.1", "redis-8.0", "redis-8.6"];
-    from_valkey_8_1: "valkey-8.1", 8101, ["redis-6.2", "redis-7.0", "redis-8.6"];
-    from_valkey_8_0: "valkey-8.0", 8002, ["redis-5.0", "redis-7.0"];
+    from_redis_8_6: "redis-8.6", 8601, ["redis-5.0", "redis-6.0", "redis-6.2", "redis-7.0", "redis-stack-7.4", "redis-8.0", "valkey-8.0", "valkey-8.1", "valkey-9.1"];
+    from_redis_8_0: "redis-8.0", 8001, ["redis-5.0", "redis-6.0", "redis-6.2", "redis-7.0", "redis-stack-7.4", "valkey-8.0", "valkey-8.1", "valkey-9.1"];
+    from_redis_stack_7_4: "redis-stack-7.4", 7401, ["redis-5.0", "redis-6.0", "redis-6.2", "redis-7.0", "valkey-8.0", "valkey-8.1", "valkey-9.1"];
+    from_redis_7_0: "redis-7.0", 7001, ["redis-5.0", "redis-6.0", "redis-6.2", "valkey-8.0", "valkey-8.1", "valkey-9.1"];
+    from_redis_6_2: "redis-6.2", 6201, ["redis-5.0", "redis-6.0", "valkey-8.0", "valkey-8.1", "valkey-9.1"];
+    from_redis_6_0: "redis-6.0", 6001, ["redis-5.0", "valkey-8.0", "valkey-8.1", "valkey-9.1"];
+    from_redis_5_0: "redis-5.0", 5001, ["valkey-8.0", "valkey-8.1", "valkey-9.1"];
+    from_valkey_9_1: "valkey-9.1", 9101, ["redis-5.0", "redis-6.0", "redis-6.2", "redis-7.0", "redis-stack-7.4", "redis-8.0", "redis-8.6", "valkey-8.0", "valkey-8.1"];
+    from_valkey_8_1: "valkey-8.1", 8101, ["redis-5.0", "redis-6.0", "redis-6.2", "redis-7.0", "redis-stack-7.4", "redis-8.0", "redis-8.6", "valkey-8.0"];
+    from_valkey_8_0: "valkey-8.0", 8002, ["redis-5.0", "redis-6.0", "redis-6.2", "redis-7.0", "redis-stack-7.4", "redis-8.0", "redis-8.6"];
 }
 
 /// The corpus's dumps of the three newest writers, rewritten for the four targets the
