@@ -117,6 +117,9 @@ pub trait Sink {
     fn wants_marks(&self) -> bool {
         false
     }
+    /// The dump's size hint (`RESIZEDB`) for database `db` (as the keys go out: after
+    /// `--map-db`), before the first piece of its keys.
+    fn size_hint(&mut self, _db: u64, _keys: u64, _expires: u64) {}
     /// Whether plain strings may share `MSET`s (`Some`; `Some(true)`: only keys of one hash
     /// slot), for a sink that acknowledges keys by their marks ([`Out::with_groups`]).
     fn groups(&mut self) -> Option<bool> {
@@ -335,6 +338,8 @@ impl Cutter {
 
 struct Chunk<'a> {
     cut: Cut,
+    /// A `RESIZEDB` read before the chunk's first record: (keys, expires).
+    hint: Option<(u64, u64)>,
     parts: Vec<Part<'a>>,
     /// What reading a run again needs.
     header: Header,
@@ -343,7 +348,7 @@ struct Chunk<'a> {
 impl<'a> Chunk<'a> {
     fn new(header: Header) -> Self {
         let (cut, templates) = (Cut::default(), Registry::default());
-        Chunk { cut, parts: Vec::new(), header, templates }
+        Chunk { cut, hint: None, parts: Vec::new(), header, templates }
     }
 
     /// Adds the item record `start..end`.
@@ -411,7 +416,7 @@ impl Stopped {
 }
 
 enum Slot {
-    Chunk { db: Option<u64>, end: usize, rx: Receiver<Msg> },
+    Chunk { db: Option<u64>, end: usize, hint: Option<(u64, u64)>, rx: Receiver<Msg> },
     End(std::result::Result<Trailer, Stopped>),
 }
 
@@ -471,7 +476,8 @@ pub fn run<'a, E: std::error::Error + 'static>(
                     let (tx, rx) = sync_channel(SEGS_QUEUED);
                     // the db its keys go to (`--map-db`)
                     let db = chunk.cut.db.map(|d| plan.filter.dest_db(d));
-                    if otx.send(Slot::Chunk { db, end: chunk.cut.end, rx }).is_err() {
+                    let (end, hint) = (chunk.cut.end, chunk.hint);
+                    if otx.send(Slot::Chunk { db, end, hint, rx }).is_err() {
                         return false;
                     }
                     s.spawn_fifo(move |_| {
@@ -503,7 +509,10 @@ fn write_in_order<E: std::error::Error + 'static>(
     let mut behind = crate::input::Behind::new(release);
     for slot in orx.iter() {
         match slot {
-            Slot::Chunk { db, end, rx } => {
+            Slot::Chunk { db, end, hint, rx } => {
+                if let (Some(db), Some((keys, expires))) = (db, hint) {
+                    sink.size_hint(db, keys, expires);
+                }
                 let mut first = true;
                 loop {
                     let r = match rx.recv() {
@@ -612,6 +621,14 @@ fn skim<'a>(
                 flush(&mut cur, cutter.close(), &r)?;
                 return Ok(t);
             }
+            Step::Record(Record::ResizeDb { keys, expires }) => {
+                // for the chunk that holds the database's first keys
+                let (keys, expires) = (*keys, *expires);
+                let before = cutter.close();
+                flush(&mut cur, before, &r)?;
+                cur.hint = Some((keys, expires));
+                continue;
+            }
             Step::Record(_) => continue,
         };
         let [before, full] = cutter.item(at, end, db);
@@ -640,7 +657,7 @@ fn dispatch_cuts<'a>(
             return Err(Stopped::Changed(c.start));
         }
         let parts = vec![Part::Run { start: c.start, end: c.end }];
-        let chunk = Chunk { cut: *c, parts, header, templates: templates.clone() };
+        let chunk = Chunk { cut: *c, hint: None, parts, header, templates: templates.clone() };
         if !dispatch(chunk) {
             return Err(Stopped::Closed);
         }

@@ -72,6 +72,9 @@ fn value(
 ) -> Result<bool> {
     let t = plan.target;
     let kind = k.kind();
+    if compact(out, k, name, &t, b, n)? {
+        return Ok(true);
+    }
     match kind {
         Kind::Hash => return hash(out, k, name, plan, b, n),
         Kind::Stream => {
@@ -101,6 +104,141 @@ fn value(
     }
     out.filled()?;
     Ok(true)
+}
+
+/// Largest ziplist node of a list written for RDB 9 (`list-max-ziplist-size -2`, the
+/// servers' default: 8 KiB); a bigger element has a node of its own.
+const NODE_BYTES: usize = 8 << 10;
+
+/// A compact value the target cannot load as stored, in the compact form it loads (what
+/// the server itself would have saved, so it loads the file at native speed): for RDB 9
+/// (Redis 5.0-6.2), a listpack hash or sorted set as a ziplist, a quicklist of listpacks
+/// as a quicklist of ziplists; for RDB 9 and 10, a set listpack of integers as an intset.
+/// Returns false when the value has no such form (it is written plain).
+fn compact(
+    out: &mut Out,
+    k: &Key,
+    name: Option<(&[u8], bool)>,
+    t: &Server,
+    b: &mut Bufs,
+    n: &mut Counts,
+) -> Result<bool> {
+    let v = t.dump_version();
+    let ty = k.ty();
+    let zl = || Zl { z: write::ziplist::Ziplist::default(), score: Vec::new() };
+    let blob = match (ty, v) {
+        (types::HASH_LISTPACK, 9) | (types::ZSET_LISTPACK, 9) => {
+            let mut z = zl();
+            k.decode(&mut z, &mut b.scratch)?;
+            let to =
+                if ty == types::HASH_LISTPACK { types::HASH_ZIPLIST } else { types::ZSET_ZIPLIST };
+            (to, z.z.finish())
+        }
+        (types::SET_LISTPACK, 9 | 10) => {
+            let mut ints = Ints(Some(Vec::new()));
+            k.decode(&mut ints, &mut b.scratch)?;
+            match ints.0.as_mut().and_then(write::intset::build) {
+                Some(blob) => (types::SET_INTSET, blob),
+                None => return Ok(false),
+            }
+        }
+        (types::LIST_QUICKLIST_2, 9) => {
+            // the node count comes first: one pass to count the nodes, one to write them
+            let mut count = Nodes { z: write::ziplist::Ziplist::default(), nodes: 0, out: None };
+            k.decode(&mut count, &mut b.scratch)?;
+            let nodes = count.nodes + u64::from(!count.z.is_empty());
+            head(out.buf(), k, t, types::LIST_QUICKLIST, name, n);
+            write::len(out.buf(), nodes);
+            let mut w = Nodes { z: write::ziplist::Ziplist::default(), nodes: 0, out: Some(out) };
+            k.decode(&mut w, &mut b.scratch)?;
+            w.node()?;
+            return Ok(true);
+        }
+        _ => return Ok(false),
+    };
+    head(out.buf(), k, t, blob.0, name, n);
+    write::bytes(out.buf(), &blob.1);
+    out.filled()?;
+    Ok(true)
+}
+
+/// A hash's fields and values, or a sorted set's members and scores, into one ziplist.
+struct Zl {
+    z: write::ziplist::Ziplist,
+    score: Vec<u8>,
+}
+
+impl Visitor for Zl {
+    type Error = Error;
+    fn hash_field(&mut self, f: Str<'_>, v: Str<'_>, _e: Option<i64>) -> Result<()> {
+        self.z.push(f);
+        self.z.push(v);
+        Ok(())
+    }
+    fn zset_member(&mut self, m: Str<'_>, score: f64) -> Result<()> {
+        self.z.push(m);
+        let s = write::ziplist::score_text(score, &mut self.score);
+        self.z.push(s);
+        Ok(())
+    }
+}
+
+/// A set's members, while they are all integers (`None` once one is not).
+struct Ints(Option<Vec<i64>>);
+
+impl Visitor for Ints {
+    type Error = Error;
+    fn set_member(&mut self, m: Str<'_>) -> Result<()> {
+        let i = match m {
+            Str::Int(i) => Some(i),
+            Str::Bytes(b) => crate::format::parse_i64_strict(b),
+        };
+        match (i, &mut self.0) {
+            (Some(i), Some(v)) => v.push(i),
+            _ => self.0 = None,
+        }
+        Ok(())
+    }
+}
+
+/// A list's items packed into ziplist nodes of at most [`NODE_BYTES`] (counted, or written
+/// as RDB strings when `out` is given).
+struct Nodes<'o, 's> {
+    z: write::ziplist::Ziplist,
+    nodes: u64,
+    out: Option<&'o mut Out<'s>>,
+}
+
+impl Nodes<'_, '_> {
+    /// Ends the node being filled (if it holds anything).
+    fn node(&mut self) -> Result<()> {
+        if self.z.is_empty() {
+            return Ok(());
+        }
+        let blob = self.z.finish();
+        self.nodes += 1;
+        if let Some(out) = self.out.as_mut() {
+            write::bytes(out.buf(), &blob);
+            out.filled()?;
+        }
+        Ok(())
+    }
+}
+
+impl Visitor for Nodes<'_, '_> {
+    type Error = Error;
+    fn list_item(&mut self, v: Str<'_>) -> Result<()> {
+        // an entry takes at most its bytes and 10 more (prevlen 5, encoding 5)
+        let size = match v {
+            Str::Bytes(b) => b.len() + 10,
+            Str::Int(_) => 14,
+        };
+        if !self.z.is_empty() && self.z.bytes() + size > NODE_BYTES {
+            self.node()?;
+        }
+        self.z.push(v);
+        Ok(())
+    }
 }
 
 /// What comes before a re-encoded body: the prefix, the type byte and the name in a

@@ -113,6 +113,10 @@ enum Dest {
 
 /// RDB files being written; see the module doc.
 pub struct RdbSink {
+    /// The dumps' size hints per database (`RESIZEDB`), for each file's `SELECTDB`.
+    hints: std::collections::HashMap<u64, (u64, u64)>,
+    /// Each file's share of the slots (1 without a split): its part of a hint.
+    shares: Vec<f64>,
     files: Vec<File>,
     writer: Writer,
     split: Option<Split>,
@@ -151,7 +155,27 @@ impl RdbSink {
             files.push(File { pending: Vec::new(), db: None, bytes: b.len() as u64, keys: 0 });
             writer.send(i, b)?;
         }
-        Ok(RdbSink { files, writer, split, cur: Dest::One(0), db: 0, db0_only, pool })
+        let shares = match &split {
+            None => vec![1.0; files.len()],
+            Some(sp) => (0..files.len())
+                .map(|i| {
+                    let n = sp.owner.iter().filter(|o| **o == Some(i as u16)).count();
+                    n as f64 / 16384.0
+                })
+                .collect(),
+        };
+        let hints = Default::default();
+        Ok(RdbSink {
+            hints,
+            shares,
+            files,
+            writer,
+            split,
+            cur: Dest::One(0),
+            db: 0,
+            db0_only,
+            pool,
+        })
     }
 
     /// Bytes written into each file so far.
@@ -197,6 +221,14 @@ impl RdbSink {
             }
             let at = f.pending.len();
             write::select_db(&mut f.pending, db);
+            if let Some(&(keys, expires)) = self.hints.get(&db) {
+                // the dump's hint, this file's share of it: the server sizes its tables
+                // once instead of growing them key by key
+                let share = self.shares[i];
+                f.pending.push(write::opcode::RESIZEDB);
+                write::len(&mut f.pending, (keys as f64 * share).ceil() as u64);
+                write::len(&mut f.pending, (expires as f64 * share).ceil() as u64);
+            }
             f.bytes += (f.pending.len() - at) as u64;
             f.db = Some(db);
         }
@@ -286,5 +318,8 @@ impl Sink for RdbSink {
     }
     fn wants_marks(&self) -> bool {
         self.split.is_some()
+    }
+    fn size_hint(&mut self, db: u64, keys: u64, expires: u64) {
+        self.hints.entry(db).or_insert((keys, expires));
     }
 }

@@ -167,6 +167,30 @@ fn check_via(ka: &Keyspace, src: &str, rdb: &Path, dst: &str, dir: &Path, restor
             }
         }
     };
+    if !restore
+        && Target::parse(dst).dialect == Dialect::Redis
+        && !Target::parse(dst).stream_counters()
+    {
+        // for RDB 9 the compact values are ziplists and intsets, as such a server saves
+        // them (it loads them at native speed), never listpacks
+        let (_, info, _) = rdbshift(&["info", "--json", out.to_str().unwrap()]);
+        let info: Value = serde_json::from_slice(&info).unwrap();
+        for (db, d) in info["dbs"].as_object().unwrap() {
+            let enc = d["encodings"].as_object().unwrap();
+            assert!(
+                !enc.contains_key("listpack") && !enc.contains_key("quicklist2"),
+                "{src} -> {dst}: db {db}: {enc:?}"
+            );
+        }
+        let has = |info: &Value, e: &str| {
+            info["dbs"].as_object().unwrap().values().any(|d| d["encodings"].get(e).is_some())
+        };
+        let (_, src_info, _) = rdbshift(&["info", "--json", rdb.to_str().unwrap()]);
+        let src_info: Value = serde_json::from_slice(&src_info).unwrap();
+        if has(&src_info, "listpack") {
+            assert!(has(&info, "ziplist"), "{src} -> {dst}: no ziplist");
+        }
+    }
     let mut kb = readback::read(&b);
     let mut ka =
         Keyspace { caps: ka.caps.clone(), dbs: ka.dbs.clone(), functions: ka.functions.clone() };

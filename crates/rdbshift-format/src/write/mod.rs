@@ -5,11 +5,16 @@
 //!
 //! Only forms every server from Redis 5.0 (RDB 9) on loads are written: lengths in their
 //! shortest form, strings as raw bytes or 8/16/32-bit integers (never LZF: a server loads
-//! raw bytes whatever its `rdbcompression`), doubles as 8 bytes LE, IDs as two lengths.
+//! raw bytes whatever its `rdbcompression`), doubles as 8 bytes LE, IDs as two lengths;
+//! and the compact containers of RDB 9, [`ziplist`] and [`intset`], encoded as the
+//! server encodes them.
 
 use crate::cursor::Str;
 use crate::header::Dialect;
 use crate::stream::StreamId;
+
+pub mod intset;
+pub mod ziplist;
 
 /// `RDB_OPCODE_*` of `src/rdb.h` that a writer emits.
 pub mod opcode {
