@@ -291,6 +291,12 @@ fn say(c: &Converted<std::io::Error>) {
             odd.describe()
         );
     }
+    if n.libraries_replaced > 0 {
+        eprintln!(
+            "rdbshift: note: {f}: {} function librar(y/ies) left out: a later dump has one of the same name (the last wins)",
+            n.libraries_replaced
+        );
+    }
     if n.modules_written > 0 {
         eprintln!(
             "rdbshift: note: {f}: {} module value(s) written: the target refuses the file unless it loads their modules (--drop-modules leaves them out, counted)",

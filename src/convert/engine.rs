@@ -783,6 +783,12 @@ fn work(
                     return Ok(());
                 }
                 let body = func.code.get(&mut code)?;
+                if let Str::Bytes(b) = body
+                    && super::library_name(b).is_some_and(|l| plan.later_libraries.contains(l))
+                {
+                    n.libraries_replaced += 1;
+                    return Ok(());
+                }
                 let Str::Bytes(body) = body else {
                     return Err(crate::format::Error::corrupt(
                         chunk.cut.start as u64,
@@ -805,7 +811,9 @@ fn work(
             })(),
             Item::ModuleAux(r) => match plan.mode {
                 // an RDB carries it as stored (to every file of a split)
-                super::Mode::Rdb if plan.keep_modules && chunk.cut.start >= plan.start_at => {
+                super::Mode::Rdb
+                    if plan.keep_modules && plan.module_aux && chunk.cut.start >= plan.start_at =>
+                {
                     out.begin_key(usize::MAX, None, b"");
                     let r = out.raw(&data[r]);
                     out.end_key();

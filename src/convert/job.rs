@@ -121,6 +121,8 @@ impl Job {
                 redo: Default::default(),
                 duplicates: Default::default(),
                 keep_modules: true,
+                later_libraries: Default::default(),
+                module_aux: true,
             };
             let (counts, r) = engine::run(
                 dump.data(),

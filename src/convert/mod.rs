@@ -93,6 +93,11 @@ pub struct Plan {
     /// Module values and module aux data are written ([`Mode::Rdb`]; else left out,
     /// counted).
     pub(crate) keep_modules: bool,
+    /// [`Mode::Rdb`] merging dumps: function libraries of these names are left out (a later
+    /// dump has one of the same name, and a server refuses a file with a library twice),
+    /// and so is module aux data unless `module_aux` (only the last dump's is kept).
+    pub(crate) later_libraries: std::collections::BTreeSet<Vec<u8>>,
+    pub(crate) module_aux: bool,
 }
 
 /// Defaults well under every server's limits (`proto-max-bulk-len` 512 MB, 1M arguments
@@ -153,8 +158,10 @@ pub struct Counts {
     /// Module values written into an RDB file ([`Mode::Rdb`]): the target needs their
     /// modules loaded.
     pub modules_written: u64,
-    /// Module aux records left out with them.
+    /// Module aux records left out with them, or because a later merged dump has its own.
     pub module_aux_dropped: u64,
+    /// Function libraries left out because a later merged dump has one of the same name.
+    pub libraries_replaced: u64,
 }
 
 /// How many names of dropped keys a warning shows.
@@ -195,6 +202,7 @@ impl Counts {
         self.modules_dropped += o.modules_dropped;
         self.modules_written += o.modules_written;
         self.module_aux_dropped += o.module_aux_dropped;
+        self.libraries_replaced += o.libraries_replaced;
     }
 
     /// One line per thing the target lost, for the user.
@@ -251,7 +259,10 @@ impl Counts {
             self.modules_dropped,
             "module value(s) left out (--drop-modules: the target has no module for them)",
         );
-        say(self.module_aux_dropped, "module aux record(s) left out with them");
+        say(
+            self.module_aux_dropped,
+            "module aux record(s) left out (with their module values, or a later merged dump has its own)",
+        );
         if self.duplicates > 0 {
             let names: Vec<String> =
                 self.duplicate_names.iter().map(|n| crate::encode::text::quote(n)).collect();
@@ -274,6 +285,16 @@ impl Counts {
         }
         w
     }
+}
+
+/// A function library's name: `name=` on its first line (`#!lua name=mylib`), which a
+/// server requires (`functionExtractLibMetaData`).
+pub fn library_name(code: &[u8]) -> Option<&[u8]> {
+    let line = code.split(|&c| c == b'\n').next()?;
+    line.strip_prefix(b"#!")?
+        .split(|c| c.is_ascii_whitespace())
+        .find_map(|t| t.strip_prefix(b"name="))
+        .filter(|n| !n.is_empty())
 }
 
 /// The server that wrote a dump, from its `redis-ver`/`valkey-ver` aux fields (which come
@@ -302,4 +323,16 @@ pub fn source_server(
         }
     }
     Ok(Server::of_dump(r.header.version, r.header.dialect, redis.as_deref(), valkey.as_deref()))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn library_names() {
+        let n = |c: &[u8]| super::library_name(c).map(|n| n.to_vec());
+        assert_eq!(n(b"#!lua name=mylib\nredis.register_function(...)"), Some(b"mylib".to_vec()));
+        assert_eq!(n(b"#!lua  engine=x name=a_b\n"), Some(b"a_b".to_vec()));
+        assert_eq!(n(b"#!lua name=\n"), None);
+        assert_eq!(n(b"return 1\n#!lua name=x"), None);
+    }
 }

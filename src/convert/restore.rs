@@ -153,6 +153,8 @@ mod tests {
             redo: Default::default(),
             duplicates: Default::default(),
             keep_modules: true,
+            later_libraries: Default::default(),
+            module_aux: true,
         }
     }
 

@@ -634,6 +634,8 @@ impl Job {
             redo: d.redo.clone(),
             duplicates: Default::default(),
             keep_modules: true,
+            later_libraries: Default::default(),
+            module_aux: true,
         };
         // a finished dump still goes through the engine, which sends nothing before
         // `start_at` and counts each key as done earlier or filtered out

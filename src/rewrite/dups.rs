@@ -39,17 +39,28 @@ pub struct Found {
 
 /// What [`walk`] calls per key: input index, record offset, db, name.
 type Each<'e> = &'e mut dyn FnMut(usize, usize, u64, &[u8]);
+/// Whether a selected key leaves anything in the file (one that does not never takes a
+/// name from another: [`super::key::writes_something`]).
+type Writes<'w> = &'w mut dyn FnMut(&crate::format::Key) -> bool;
 
-/// Calls `each(input, db, name)` for every key of `inputs` the filter selects, with the db
-/// and name it goes out under, and its record offset.
-fn walk(inputs: &[&[u8]], opts: Options, filter: &Filter, each: Each) -> Result<()> {
+/// Calls `each(input, db, name)` for every key of `inputs` the filter selects and that
+/// `writes`, with the db and name it goes out under, and its record offset.
+fn walk(
+    inputs: &[&[u8]],
+    opts: Options,
+    filter: &Filter,
+    writes: Writes,
+    each: Each,
+) -> Result<()> {
     let mut buf = Vec::new();
     for (i, data) in inputs.iter().enumerate() {
         let mut r = Reader::new(data, opts.allow_duplicate_keys(true).no_checksum(true))?;
         while let Some(rec) = r.next_record()? {
             let Record::Key(k) = rec else { continue };
             let name = k.raw_name().bytes(&mut buf)?;
-            if let Verdict::Keep(out) = filter.judge(&k, name) {
+            if let Verdict::Keep(out) = filter.judge(&k, name)
+                && writes(&k)
+            {
                 each(i, k.start(), filter.dest_db(k.db()), &out);
             }
         }
@@ -58,10 +69,10 @@ fn walk(inputs: &[&[u8]], opts: Options, filter: &Filter, each: Each) -> Result<
 }
 
 /// Finds the keys of `inputs` (in order, into one output) that meet under one name.
-pub fn find(inputs: &[&[u8]], opts: Options, filter: &Filter) -> Result<Found> {
+pub fn find(inputs: &[&[u8]], opts: Options, filter: &Filter, writes: Writes) -> Result<Found> {
     let fp = Fingerprints::default();
     let mut all: Vec<u64> = Vec::new();
-    walk(inputs, opts, filter, &mut |_, _, db, name| all.push(fp.of(db, name)))?;
+    walk(inputs, opts, filter, &mut *writes, &mut |_, _, db, name| all.push(fp.of(db, name)))?;
     all.sort_unstable();
     let candidates: HashSet<u64> = all.windows(2).filter(|w| w[0] == w[1]).map(|w| w[0]).collect();
     drop(all);
@@ -71,7 +82,7 @@ pub fn find(inputs: &[&[u8]], opts: Options, filter: &Filter) -> Result<Found> {
     }
     // every place of each name whose fingerprint meets another, in input order
     let mut places: HashMap<(u64, Vec<u8>), Vec<Place>> = HashMap::new();
-    walk(inputs, opts, filter, &mut |i, at, db, name| {
+    walk(inputs, opts, filter, writes, &mut |i, at, db, name| {
         if candidates.contains(&fp.of(db, name)) {
             places.entry((db, name.to_vec())).or_default().push((i, at));
         }

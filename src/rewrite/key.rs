@@ -39,6 +39,18 @@ pub fn key(w: &mut KeyWriter, k: &Key, name: &[u8], renamed: bool) -> Result<boo
         n.empty += 1;
         return Ok(false);
     }
+    // a hash whose every field has expired is an expired key (a primary drops it when it
+    // loads the file), whether or not its type loads as stored
+    let now = (!plan.filter.include_expired).then_some(plan.filter.now_ms);
+    if kind == Kind::Hash && now.is_some() && field_ttls(k) {
+        let mut c = HashCount { now, ..HashCount::default() };
+        k.decode(&mut c, &mut b.scratch)?;
+        if c.live == 0 {
+            n.expired_fields += c.total;
+            n.expired += 1;
+            return Ok(false);
+        }
+    }
     let native = t.loads_type(k.ty(), k.header().dialect)
         && !(kind == Kind::Stream && t.exact_stream_length() && !stream_length_live(k, b)?);
     if native {
@@ -290,6 +302,39 @@ pub fn payload(k: &Key, plan: &Plan, b: &mut Bufs, n: &mut Counts) -> Result<Opt
     Ok(wrote.then_some(acc))
 }
 
+/// Whether key `k` leaves anything in a file for `t` (the duplicate search asks, so that a
+/// name is kept from a key that is written): not an array `t` cannot hold, a module value
+/// left out, or a hash whose every field has expired by `now` (`None`: expired data kept).
+/// (An empty collection, which no server saves, is not looked for.)
+pub fn writes_something(
+    k: &Key,
+    t: &Server,
+    keep_modules: bool,
+    now: Option<i64>,
+    s: &mut crate::format::Scratch,
+) -> bool {
+    match k.kind() {
+        Kind::Array => t.arrays(),
+        Kind::Module => keep_modules,
+        Kind::Hash if now.is_some() && field_ttls(k) => {
+            let mut c = HashCount { now, ..HashCount::default() };
+            // a damaged value: its run reports it
+            k.decode(&mut c, s).map_or(true, |_| c.live > 0)
+        }
+        _ => true,
+    }
+}
+
+/// Whether a hash is stored with field TTLs.
+fn field_ttls(k: &Key) -> bool {
+    use crate::format::Dialect;
+    matches!(
+        (k.ty(), k.header().dialect),
+        (types::VALKEY_HASH_2, Dialect::Valkey)
+            | (types::HASH_METADATA_PRE_GA..=types::HASH_LISTPACK_EX, Dialect::Redis)
+    )
+}
+
 /// Whether a value the target cannot load as stored can go to it re-encoded in a
 /// payload (every kind but strings, modules and arrays, which either load everywhere or
 /// nowhere), and is small enough to be built whole in memory first.
@@ -398,8 +443,10 @@ impl Visitor for Plain<'_, '_> {
                 put_str(self.out, v)
             }
             HashLayout::RedisMetadata => {
-                // 0: no TTL; else relative to the min-expire, plus 1
-                let ttl = expire_ms.map_or(0, |e| (e - min_expire) as u64 + 1);
+                // 0: no TTL; else relative to the min-expire, plus 1 (a time Redis cannot
+                // hold goes without, counted)
+                let ttl =
+                    expire_ms.filter(|e| redis_ttl(*e)).map_or(0, |e| (e - min_expire) as u64 + 1);
                 write::len(self.out.buf(), ttl);
                 put_str(self.out, f)?;
                 put_str(self.out, v)
@@ -425,12 +472,21 @@ enum HashLayout {
     Valkey2,
 }
 
+/// Whether Redis holds a field expiry of `e` ms: from 1 to `EB_EXPIRE_TIME_MAX` (2^48 - 1;
+/// `rdbLoadObject` refuses a file with a larger one, and 0 means none).
+fn redis_ttl(e: i64) -> bool {
+    (1..1 << 48).contains(&e)
+}
+
 /// What a hash holds once its expired fields are left out.
 #[derive(Default)]
 struct HashCount {
     total: u64,
     live: u64,
     with_ttl: u64,
+    /// Of those, expiries Redis cannot hold ([`redis_ttl`]).
+    beyond_redis: u64,
+    /// The earliest of the expiries Redis can hold.
     min_expire: Option<i64>,
     now: Option<i64>,
 }
@@ -447,7 +503,11 @@ impl Visitor for HashCount {
         self.live += 1;
         if let Some(e) = expire_ms {
             self.with_ttl += 1;
-            self.min_expire = Some(self.min_expire.map_or(e, |m| m.min(e)));
+            if redis_ttl(e) {
+                self.min_expire = Some(self.min_expire.map_or(e, |m| m.min(e)));
+            } else {
+                self.beyond_redis += 1;
+            }
         }
         Ok(())
     }
@@ -481,7 +541,10 @@ fn hash(
             HashLayout::Plain
         }
         _ if t.dialect == crate::format::Dialect::Valkey => HashLayout::Valkey2,
-        _ => HashLayout::RedisMetadata,
+        n_ttl => {
+            n.field_ttls_dropped += c.beyond_redis;
+            if n_ttl == c.beyond_redis { HashLayout::Plain } else { HashLayout::RedisMetadata }
+        }
     };
     let min_expire = c.min_expire.unwrap_or(0);
     let ty = match layout {

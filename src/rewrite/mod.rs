@@ -147,7 +147,12 @@ impl Job {
             });
         }
         let data: Vec<&[u8]> = self.inputs.iter().map(|(d, _)| d.data()).collect();
-        dups::find(&data, self.read, &self.filter)
+        let now = (!self.filter.include_expired).then_some(self.filter.now_ms);
+        let mut scratch = crate::format::Scratch::default();
+        let mut writes = |k: &crate::format::Key| {
+            key::writes_something(k, &self.target, self.keep_modules, now, &mut scratch)
+        };
+        dups::find(&data, self.read, &self.filter, &mut writes)
     }
 
     /// Rewrites every dump into `sink`, in order, leaving out `skip`'s keys (from
@@ -166,8 +171,13 @@ impl Job {
             .num_threads(cfg.threads)
             .build()
             .map_err(std::io::Error::other)?;
+        // merged dumps: each library and the module aux data once, from the last dump
+        // that has them (a server refuses a file with a library twice)
+        let libraries: Vec<Vec<Vec<u8>>> =
+            self.inputs.iter().map(|(d, _)| libraries(d.data(), self.read)).collect();
         let mut done = Vec::new();
         for (i, (dump, _)) in self.inputs.iter().enumerate() {
+            let later_libraries = libraries[i + 1..].iter().flatten().cloned().collect();
             let plan = Plan {
                 target: self.target,
                 mode: Mode::Rdb,
@@ -180,6 +190,8 @@ impl Job {
                 redo: Default::default(),
                 duplicates: skip.skip.get(i).cloned().unwrap_or_default(),
                 keep_modules: self.keep_modules,
+                later_libraries,
+                module_aux: i + 1 == self.inputs.len(),
             };
             let (counts, r) = engine::run(
                 dump.data(),
@@ -213,6 +225,31 @@ impl Job {
         progress.finish();
         Ok(done)
     }
+}
+
+/// The names of the function libraries a dump holds before its first key (where every
+/// server saves them); a dump that cannot be read has none here (its run reports why).
+fn libraries(data: &[u8], opts: Options) -> Vec<Vec<u8>> {
+    use crate::format::Record;
+    let Ok(mut r) = crate::format::Reader::new(data, opts.no_checksum(true)) else {
+        return Vec::new();
+    };
+    let mut names = Vec::new();
+    let mut buf = Vec::new();
+    while let Ok(Some(rec)) = r.next_record() {
+        match rec {
+            Record::Function(f) => {
+                if let Ok(crate::format::Str::Bytes(code)) = f.code.get(&mut buf)
+                    && let Some(n) = crate::convert::library_name(code)
+                {
+                    names.push(n.to_vec());
+                }
+            }
+            Record::Key(_) | Record::Eof(_) => break,
+            _ => {}
+        }
+    }
+    names
 }
 
 /// The paths of a split's files: `DIR/<node id>.rdb`.

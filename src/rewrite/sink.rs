@@ -210,10 +210,11 @@ impl RdbSink {
 
     /// Hands `b` to file `i`, after a `SELECTDB` when the file's last record was in
     /// another database. A whole piece goes as it is; small parts are gathered first.
-    fn put(&mut self, i: usize, b: Bytes) -> std::io::Result<()> {
+    fn put(&mut self, i: usize, b: Bytes, keyless: bool) -> std::io::Result<()> {
         let db = self.db;
         let f = &mut self.files[i];
-        if f.db != Some(db) {
+        // a record of no key (a function library, module aux data) belongs to no database
+        if f.db != Some(db) && !keyless {
             if self.db0_only && db != 0 {
                 return Err(refuse(format!(
                     "a key of database {db} goes to a cluster node, which loads database 0 only (select it with --db 0, or move it with --map-db {db}=0)"
@@ -266,19 +267,22 @@ impl RdbSink {
             return Ok(());
         }
         match d {
-            Dest::One(i) => self.put(i, Bytes::Borrowed(b)),
-            Dest::All => (0..self.files.len()).try_for_each(|i| self.put(i, Bytes::Borrowed(b))),
+            Dest::One(i) => self.put(i, Bytes::Borrowed(b), false),
+            Dest::All => {
+                (0..self.files.len()).try_for_each(|i| self.put(i, Bytes::Borrowed(b), true))
+            }
         }
     }
 
-    fn dest(&self, m: &Mark) -> Dest {
+    /// Where the bytes of the key (or keyless record) of mark `m` go; `None`: a key of a
+    /// slot no file serves (the selection leaves such keys out before they get here).
+    fn dest(&self, m: &Mark) -> Option<Dest> {
         match (&self.split, m.slot) {
-            (Some(s), Some(slot)) => match s.owner.get(slot as usize).copied().flatten() {
-                Some(i) => Dest::One(i as usize),
-                None => Dest::All,
-            },
-            (Some(_), None) => Dest::All,
-            (None, _) => Dest::One(0),
+            (Some(s), Some(slot)) => {
+                s.owner.get(slot as usize).copied().flatten().map(|i| Dest::One(i as usize))
+            }
+            (Some(_), None) => Some(Dest::All),
+            (None, _) => Some(Dest::One(0)),
         }
     }
 }
@@ -295,14 +299,21 @@ impl Sink for RdbSink {
     fn write_owned(&mut self, b: Vec<u8>, marks: Vec<Mark>) -> std::io::Result<()> {
         if self.split.is_none() {
             // one file: the piece goes as it is, no copy
-            return if b.is_empty() { Ok(()) } else { self.put(0, Bytes::Owned(b)) };
+            return if b.is_empty() { Ok(()) } else { self.put(0, Bytes::Owned(b), false) };
         }
         let mut r = Ok(());
         let first = marks.first().map_or(b.len(), |m| m.at);
         r = r.and_then(|_| self.to(self.cur, &b[..first]));
         for (i, m) in marks.iter().enumerate() {
             let end = marks.get(i + 1).map_or(b.len(), |n| n.at);
-            self.cur = self.dest(m);
+            let Some(d) = self.dest(m) else {
+                self.pool.put(b);
+                return Err(refuse(format!(
+                    "a key of slot {} has no file to go to (no master serves it)",
+                    m.slot.unwrap_or(0)
+                )));
+            };
+            self.cur = d;
             if m.name.is_some()
                 && let Dest::One(f) = self.cur
             {

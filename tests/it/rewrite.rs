@@ -546,6 +546,15 @@ fn merged_dumps_keep_the_last_of_a_duplicate() {
     }
     cx.cmd(&["SET", "both", "x-loses"]).unwrap();
     cy.cmd(&["SADD", "both", "y-wins"]).unwrap();
+    // the same library on both shards, as a cluster's masters hold it: once in the file
+    for (c, v) in [(&mut cx, "1"), (&mut cy, "2")] {
+        let code =
+            format!("#!lua name=shared\nredis.register_function('f', function() return {v} end)");
+        assert!(matches!(
+            c.cmd(&["FUNCTION", "LOAD", &code]).unwrap(),
+            common::resp::Reply::Bulk(_)
+        ));
+    }
     for c in [&mut cx, &mut cy] {
         assert!(matches!(c.cmd(&["SAVE"]).unwrap(), common::resp::Reply::Status(_)));
     }
@@ -564,6 +573,8 @@ fn merged_dumps_keep_the_last_of_a_duplicate() {
     let mut c = b.conn();
     assert_eq!(c.cmd(&["DBSIZE"]).unwrap(), common::resp::Reply::Int(601));
     assert_eq!(c.cmd(&["TYPE", "both"]).unwrap(), common::resp::Reply::Status(b"set".to_vec()));
+    assert!(err.contains("1 function librar(y/ies) left out: a later dump has one"), "{err}");
+    assert_eq!(c.cmd(&["FCALL", "f", "0"]).unwrap(), common::resp::Reply::Int(2));
     // --strict makes the loss an error
     let mut strict = args.to_vec();
     strict.push("--strict");
@@ -701,4 +712,73 @@ fn module_values_kept_for_a_target_with_the_modules() {
     assert!(modules.count() >= 10);
     let dir = common::tempdir::Dir::new("rewrite-modules");
     assert!(check_pair(&ka, src, &f, src, dir.path()) >= 150);
+}
+
+/// A Valkey 9 hash whose field expiry Redis cannot hold (past 2^48 - 1 ms) goes to Redis
+/// with that field kept without its TTL (counted), the other field's TTL kept: a real 8.6
+/// loads the file.
+#[test]
+fn valkey_field_ttls_redis_cannot_hold() {
+    let later = datagen::now_ms() + 86_400_000;
+    let mut f = b"VALKEY080\xfe\x00\x16\x01h\x02".to_vec();
+    for (k, v, ttl) in [(b"a", b"1", 1i64 << 50), (b"b", b"2", later)] {
+        f.extend_from_slice(&[1, k[0], 1, v[0]]);
+        f.extend_from_slice(&ttl.to_le_bytes());
+    }
+    f.push(0xff);
+    f.extend_from_slice(&[0; 8]);
+    let dir = common::tempdir::Dir::new("rewrite-vttl");
+    let (inp, out) = (dir.path().join("v.rdb"), dir.path().join("out.rdb"));
+    std::fs::write(&inp, &f).unwrap();
+    let (code, _, err) = rdbshift(&[
+        "rewrite",
+        inp.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+        "--target-version",
+        "8.6",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("1 hash field(s) kept without their TTL"), "{err}");
+    let Some(s) = Server::start_ok("redis-8.6", Some(&out), &[]) else { return };
+    let mut c = s.conn();
+    use common::resp::Reply;
+    let r = c.cmd(&["HPEXPIRETIME", "h", "FIELDS", "2", "a", "b"]).unwrap();
+    assert_eq!(r, Reply::Array(Some(vec![Reply::Int(-1), Reply::Int(later)])));
+    assert_eq!(c.cmd(&["HGET", "h", "a"]).unwrap(), Reply::Bulk(Some(b"1".to_vec())));
+}
+
+/// A name met again is kept from a key that is written: when the later key leaves nothing
+/// (a hash whose every field has expired), the earlier one is written, not neither.
+#[test]
+fn a_duplicate_that_writes_nothing_does_not_hide_the_other() {
+    let Some(x) = Server::start_ok("redis-8.0", None, &[]) else { return };
+    let Some(y) = Server::start_ok("redis-8.0", None, &[]) else { return };
+    let (mut cx, mut cy) = (x.conn(), y.conn());
+    cx.cmd(&["HSET", "k", "f", "from-x"]).unwrap();
+    cy.cmd(&["HSET", "k", "f", "from-y", "g", "2"]).unwrap();
+    cy.cmd(&["HPEXPIRE", "k", "300", "FIELDS", "2", "f", "g"]).unwrap();
+    for c in [&mut cx, &mut cy] {
+        assert!(matches!(c.cmd(&["SAVE"]).unwrap(), common::resp::Reply::Status(_)));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(400));
+    let (fx, fy) = (x.dir.path().join("dump.rdb"), y.dir.path().join("dump.rdb"));
+    let dir = common::tempdir::Dir::new("rewrite-dup-expired");
+    let out = dir.path().join("merged.rdb");
+    let (code, _, err) = rdbshift(&[
+        "rewrite",
+        fx.to_str().unwrap(),
+        fy.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(!err.contains("key(s) left out"), "{err}");
+    assert!(err.contains("1 expired"), "{err}");
+    let b = Server::start_ok("redis-8.0", Some(&out), &[]).unwrap();
+    let mut c = b.conn();
+    assert_eq!(
+        c.cmd(&["HGET", "k", "f"]).unwrap(),
+        common::resp::Reply::Bulk(Some(b"from-x".to_vec()))
+    );
 }
