@@ -22,10 +22,14 @@ pub fn fits(k: &Key) -> bool {
     k.dump_len() < MAX_PAYLOAD
 }
 
-/// The DUMP payload's parts: metadata + type byte, body, footer.
-pub fn payload<'d>(plan: &Plan, k: &Key<'d>) -> (&'d [u8], &'d [u8], &'d [u8], [u8; 10]) {
-    let meta: &[u8] = if plan.target.key_meta() { k.meta_bytes() } else { &[] };
-    let (ty, body) = k.raw_value();
+/// The key's metadata as the target's payload carries it (none before 8.6).
+fn meta<'d>(plan: &Plan, k: &Key<'d>) -> &'d [u8] {
+    if plan.target.key_meta() { k.meta_bytes() } else { &[] }
+}
+
+/// A payload's footer: the target's DUMP version (u16 LE) and the CRC-64 (LE) of
+/// everything before it, the version included.
+fn footer(plan: &Plan, meta: &[u8], ty: &[u8], body: &[u8]) -> [u8; 10] {
     let ver = plan.target.dump_version().to_le_bytes();
     let mut crc = Crc64::default();
     crc.update(meta);
@@ -35,7 +39,14 @@ pub fn payload<'d>(plan: &Plan, k: &Key<'d>) -> (&'d [u8], &'d [u8], &'d [u8], [
     let mut footer = [0u8; 10];
     footer[..2].copy_from_slice(&ver);
     footer[2..].copy_from_slice(&crc.finish().to_le_bytes());
-    (meta, ty, body, footer)
+    footer
+}
+
+/// The DUMP payload's parts: metadata + type byte, body, footer.
+pub fn payload<'d>(plan: &Plan, k: &Key<'d>) -> (&'d [u8], &'d [u8], &'d [u8], [u8; 10]) {
+    let meta = meta(plan, k);
+    let (ty, body) = k.raw_value();
+    (meta, ty, body, footer(plan, meta, ty, body))
 }
 
 /// `RESTORE` of a reference template hash, converted by [`Key::self_contained_hash`] (8.10+ targets).
@@ -50,34 +61,17 @@ pub fn template_key(plan: &Plan, k: &Key, name: &[u8], out: &mut Out) -> Result<
             ),
         ));
     };
-    let meta: &[u8] = if plan.target.key_meta() { k.meta_bytes() } else { &[] };
-    let ver = plan.target.dump_version().to_le_bytes();
-    let mut crc = Crc64::default();
-    crc.update(meta);
-    crc.update(&[ty]);
-    crc.update(&body);
-    crc.update(&ver);
-    let mut footer = [0u8; 10];
-    footer[..2].copy_from_slice(&ver);
-    footer[2..].copy_from_slice(&crc.finish().to_le_bytes());
+    let meta = meta(plan, k);
+    let footer = footer(plan, meta, &[ty], &body);
     write(k, name, out, meta, &[ty], &body, &footer)
 }
 
 /// `RESTORE` of a value re-encoded for the target ([`crate::rewrite::key::payload`]: its
 /// type byte and body).
 pub fn reencoded(plan: &Plan, k: &Key, name: &[u8], out: &mut Out, payload: &[u8]) -> Result<()> {
-    let meta: &[u8] = if plan.target.key_meta() { k.meta_bytes() } else { &[] };
+    let meta = meta(plan, k);
     let (ty, body) = payload.split_at(1);
-    let ver = plan.target.dump_version().to_le_bytes();
-    let mut crc = Crc64::default();
-    crc.update(meta);
-    crc.update(ty);
-    crc.update(body);
-    crc.update(&ver);
-    let mut footer = [0u8; 10];
-    footer[..2].copy_from_slice(&ver);
-    footer[2..].copy_from_slice(&crc.finish().to_le_bytes());
-    write(k, name, out, meta, ty, body, &footer)
+    write(k, name, out, meta, ty, body, &footer(plan, meta, ty, body))
 }
 
 pub fn key(plan: &Plan, k: &Key, name: &[u8], out: &mut Out) -> Result<()> {
