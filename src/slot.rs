@@ -57,6 +57,12 @@ impl SlotSet {
         }
         SlotSet(b)
     }
+    /// The slots in both sets.
+    pub fn and(&self, other: &SlotSet) -> SlotSet {
+        let mut b = self.0.clone();
+        b.iter_mut().zip(other.0.iter()).for_each(|(x, y)| *x &= y);
+        SlotSet(b)
+    }
     pub fn contains(&self, slot: u16) -> bool {
         slot < 16384 && self.0[slot as usize / 64] & (1 << (slot % 64)) != 0
     }
@@ -107,6 +113,8 @@ mod tests {
         assert!(s.contains(0) && s.contains(5) && !s.contains(6) && s.contains(7));
         assert!(s.contains(16383) && !s.contains(16384) && !s.contains(8000));
         assert_eq!(s.describe(), "0-5,7,16380-16383");
+        let t = super::SlotSet::of(&[(4, 16381)]);
+        assert_eq!(s.and(&t).describe(), "4-5,7,16380-16381");
         assert_eq!(super::parse_range("10-20"), Ok((10, 20)));
         assert_eq!(super::parse_range("42"), Ok((42, 42)));
         assert!(super::parse_range("20-10").is_err());

@@ -133,14 +133,7 @@ pub fn run(a: RewriteArgs) -> CliResult {
         }
         let mut set = rdbshift::slot::SlotSet::of(&served);
         if let Some(user) = &filter.slots {
-            set = rdbshift::slot::SlotSet::of(
-                &set.ranges()
-                    .into_iter()
-                    .flat_map(|(x, y)| x..=y)
-                    .filter(|s| user.contains(*s))
-                    .map(|s| (s, s))
-                    .collect::<Vec<_>>(),
-            );
+            set = set.and(user);
         }
         filter.slots = Some(std::sync::Arc::new(set));
         split = Some(Split { owner });
