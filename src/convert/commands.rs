@@ -211,7 +211,7 @@ pub fn dropped_array(plan: &Plan, k: &Key, name: &[u8], n: &mut Counts) -> bool 
 /// Whether a stream's stored length (what `XLEN` says) is its live entries: a dump an old
 /// server wrote may hold a larger one, which the reader reports as an oddity and Valkey 9
 /// refuses.
-fn stream_length_exact(k: &Key, b: &mut Bufs) -> Result<bool> {
+pub(crate) fn stream_length_exact(k: &Key, b: &mut Bufs) -> Result<bool> {
     let mut odd = crate::format::visit::Oddities::default();
     k.decode(&mut odd, &mut b.scratch)?;
     Ok(odd.get(crate::format::visit::Oddity::StreamLengthNotLive) == 0)

@@ -799,8 +799,7 @@ fn work(
                 };
                 out.begin_key(usize::MAX, None, b"");
                 if plan.mode == super::Mode::Rdb {
-                    out.buf().push(crate::format::write::opcode::FUNCTION2);
-                    crate::format::write::bytes(out.buf(), body);
+                    crate::format::write::function(out.buf(), body);
                     out.filled()?;
                 } else {
                     out.command(&[b"FUNCTION", b"LOAD", b"REPLACE", body])?;

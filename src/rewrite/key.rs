@@ -18,7 +18,7 @@ use crate::format::Str;
 use crate::format::record::Key;
 use crate::format::types::{self, Kind};
 use crate::format::visit::Visitor;
-use crate::format::write::{self, opcode};
+use crate::format::write;
 use crate::server::Server;
 
 /// Writes key `k` under `name` (`renamed`: not its name in the dump). Returns whether
@@ -52,7 +52,9 @@ pub fn key(w: &mut KeyWriter, k: &Key, name: &[u8], renamed: bool) -> Result<boo
         }
     }
     let native = t.loads_type(k.ty(), k.header().dialect)
-        && !(kind == Kind::Stream && t.exact_stream_length() && !stream_length_live(k, b)?);
+        && !(kind == Kind::Stream
+            && t.exact_stream_length()
+            && !crate::convert::commands::stream_length_exact(k, b)?);
     if native {
         prefix(out.buf(), k, &t, n);
         let (ty, body) = k.raw_value();
@@ -350,17 +352,7 @@ pub const REENCODE_MAX: usize = 8 << 20;
 /// seconds or big-endian ms are written as the reader understood them), LRU or LFU, and
 /// the key's metadata when the target holds it (counted as lost when not).
 fn prefix(buf: &mut Vec<u8>, k: &Key, t: &Server, n: &mut Counts) {
-    if let Some(ms) = k.expire_ms() {
-        buf.push(opcode::EXPIRETIME_MS);
-        write::ms(buf, ms);
-    }
-    if let Some(idle) = k.idle() {
-        buf.push(opcode::IDLE);
-        write::len(buf, idle);
-    }
-    if let Some(f) = k.freq() {
-        buf.extend_from_slice(&[opcode::FREQ, f]);
-    }
+    write::key_prefix(buf, k.expire_ms(), k.idle(), k.freq());
     if !k.meta().is_empty() {
         if t.key_meta() {
             buf.extend_from_slice(k.meta_bytes());
@@ -392,13 +384,6 @@ pub(super) fn put_str(out: &mut Out, s: Str) -> Result<()> {
             out.filled()
         }
     }
-}
-
-/// Whether a stream's stored length is its live entries (Valkey 9 refuses one that is not).
-fn stream_length_live(k: &Key, b: &mut Bufs) -> Result<bool> {
-    let mut odd = crate::format::visit::Oddities::default();
-    k.decode(&mut odd, &mut b.scratch)?;
-    Ok(odd.get(crate::format::visit::Oddity::StreamLengthNotLive) == 0)
 }
 
 /// The elements of a list, set or sorted set (and a hash's fields, in `fields`'s layout)

@@ -225,10 +225,8 @@ impl RdbSink {
             if let Some(&(keys, expires)) = self.hints.get(&db) {
                 // the dump's hint, this file's share of it: the server sizes its tables
                 // once instead of growing them key by key
-                let share = self.shares[i];
-                f.pending.push(write::opcode::RESIZEDB);
-                write::len(&mut f.pending, (keys as f64 * share).ceil() as u64);
-                write::len(&mut f.pending, (expires as f64 * share).ceil() as u64);
+                let share = |n: u64| (n as f64 * self.shares[i]).ceil() as u64;
+                write::resize_db(&mut f.pending, share(keys), share(expires));
             }
             f.bytes += (f.pending.len() - at) as u64;
             f.db = Some(db);

@@ -12,33 +12,10 @@
 use crate::cursor::Str;
 use crate::header::Dialect;
 use crate::stream::StreamId;
+use crate::types::op;
 
 pub mod intset;
 pub mod ziplist;
-
-/// `RDB_OPCODE_*` of `src/rdb.h` that a writer emits.
-pub mod opcode {
-    /// Key metadata (Redis 8.6+ files).
-    pub const KEY_META: u8 = 243;
-    /// A function library (Redis 7.0+).
-    pub const FUNCTION2: u8 = 245;
-    /// Module aux data.
-    pub const MODULE_AUX: u8 = 247;
-    /// LRU idle time in seconds (a length).
-    pub const IDLE: u8 = 248;
-    /// LFU frequency (one byte).
-    pub const FREQ: u8 = 249;
-    /// An aux field: two strings.
-    pub const AUX: u8 = 250;
-    /// Hash table sizes: two lengths.
-    pub const RESIZEDB: u8 = 251;
-    /// Expiry in ms: 8 bytes LE.
-    pub const EXPIRETIME_MS: u8 = 252;
-    /// The database of the keys that follow: a length.
-    pub const SELECTDB: u8 = 254;
-    /// End of the file; the 8-byte checksum follows.
-    pub const EOF: u8 = 255;
-}
 
 /// The 9-byte magic: `REDIS` and 4 digits, or `VALKEY` and 3 (Valkey 9's 80 and later).
 /// `None` for a version that does not fit its dialect's digits.
@@ -118,23 +95,52 @@ pub fn stream_id(out: &mut Vec<u8>, id: StreamId) {
     len(out, id.seq);
 }
 
+/// The opcodes before a key's type byte: its expiry (ms), LRU idle time (s), LFU
+/// frequency.
+pub fn key_prefix(out: &mut Vec<u8>, expire_ms: Option<i64>, idle: Option<u64>, freq: Option<u8>) {
+    if let Some(t) = expire_ms {
+        out.push(op::EXPIRETIME_MS);
+        ms(out, t);
+    }
+    if let Some(i) = idle {
+        out.push(op::IDLE);
+        len(out, i);
+    }
+    if let Some(f) = freq {
+        out.extend_from_slice(&[op::FREQ, f]);
+    }
+}
+
+/// A function library (Redis 7.0+): its source code.
+pub fn function(out: &mut Vec<u8>, code: &[u8]) {
+    out.push(op::FUNCTION2);
+    bytes(out, code);
+}
+
+/// `RESIZEDB`: the size hints of the current database.
+pub fn resize_db(out: &mut Vec<u8>, keys: u64, expires: u64) {
+    out.push(op::RESIZEDB);
+    len(out, keys);
+    len(out, expires);
+}
+
 /// An aux field.
 pub fn aux(out: &mut Vec<u8>, key: &[u8], value: &[u8]) {
-    out.push(opcode::AUX);
+    out.push(op::AUX);
     bytes(out, key);
     bytes(out, value);
 }
 
 /// `SELECTDB db`.
 pub fn select_db(out: &mut Vec<u8>, db: u64) {
-    out.push(opcode::SELECTDB);
+    out.push(op::SELECTDB);
     len(out, db);
 }
 
 /// The trailer: `EOF` and the checksum (LE) of everything before it, `EOF` included.
 pub fn eof(out: &mut Vec<u8>, crc_before: &mut crate::Crc64) {
-    crc_before.update(&[opcode::EOF]);
-    out.push(opcode::EOF);
+    crc_before.update(&[op::EOF]);
+    out.push(op::EOF);
     out.extend_from_slice(&crc_before.finish().to_le_bytes());
 }
 
@@ -207,8 +213,8 @@ mod tests {
             let mut f = magic(dialect, version).unwrap().to_vec();
             aux(&mut f, b"rdbshift-ver", b"0.1.0");
             select_db(&mut f, 3);
-            f.push(opcode::EXPIRETIME_MS);
-            ms(&mut f, 1_900_000_000_000);
+            resize_db(&mut f, 1, 1);
+            key_prefix(&mut f, Some(1_900_000_000_000), None, Some(3));
             f.push(crate::types::ZSET_2);
             bytes(&mut f, b"z");
             len(&mut f, 2);
@@ -225,7 +231,10 @@ mod tests {
             let mut seen = 0;
             while let Some(rec) = r.next_record().unwrap() {
                 if let Record::Key(k) = rec {
-                    assert_eq!((k.db(), k.expire_ms()), (3, Some(1_900_000_000_000)));
+                    assert_eq!(
+                        (k.db(), k.expire_ms(), k.freq()),
+                        (3, Some(1_900_000_000_000), Some(3))
+                    );
                     let mut v = Items::default();
                     k.decode(&mut v, &mut Scratch::default()).unwrap();
                     assert_eq!(
