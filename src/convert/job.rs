@@ -46,6 +46,41 @@ impl<E: std::error::Error + 'static> Converted<E> {
     }
 }
 
+/// The engine's thread pool, `threads` wide.
+pub(crate) fn pool(threads: usize) -> std::io::Result<rayon::ThreadPool> {
+    rayon::ThreadPoolBuilder::new().num_threads(threads).build().map_err(std::io::Error::other)
+}
+
+/// Runs one dump through the engine by `plan` into `sink`, releasing its pages behind the
+/// writer (they are the progress): what it became.
+pub(crate) fn run_dump<E: std::error::Error + 'static>(
+    dump: &Dump,
+    plan: &Plan,
+    read: Options,
+    cfg: &Config,
+    pool: &rayon::ThreadPool,
+    sink: &mut dyn Sink<Error = E>,
+    progress: &dyn crate::job::Progress,
+) -> Converted<E> {
+    let (counts, r) =
+        engine::run(dump.data(), Source::Skim(read), plan, cfg, pool, sink, &|x, y| {
+            dump.release(x, y);
+            progress.advance((y - x) as u64);
+        });
+    let (oddities, error) = match r {
+        Ok(t) => (t.oddities, None),
+        Err(e) => (Oddities::default(), Some(e)),
+    };
+    Converted {
+        path: dump.path.clone(),
+        target: plan.target,
+        counts,
+        oddities,
+        error,
+        changed: dump.changed().then(|| dump.changed_message()),
+    }
+}
+
 impl Job {
     /// A conversion of `inputs` (opened dumps, each with the server its commands are for):
     /// commands (no `RESTORE`), default batches, all cores.
@@ -103,53 +138,19 @@ impl Job {
     ) -> Result<Vec<Converted<E>>, std::io::Error> {
         progress.start(self.inputs.iter().map(|(d, _)| d.data().len() as u64).sum());
         let cfg = Config { stop: stop.clone(), ..self.cfg.clone() };
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(cfg.threads)
-            .build()
-            .map_err(std::io::Error::other)?;
+        let pool = pool(cfg.threads)?;
         let mut done = Vec::new();
         for (dump, target) in &self.inputs {
             let plan = Plan {
-                target: *target,
-                mode: self.mode,
                 max_elems: self.max_elems,
                 max_bytes: self.max_bytes,
-                filter: self.filter.clone(),
                 skip_functions: self.skip_functions,
-                functions_denied: false,
-                start_at: 0,
-                redo: Default::default(),
-                duplicates: Default::default(),
-                keep_modules: true,
-                later_libraries: Default::default(),
-                module_aux: true,
+                ..Plan::new(*target, self.mode, self.filter.clone())
             };
-            let (counts, r) = engine::run(
-                dump.data(),
-                Source::Skim(self.read),
-                &plan,
-                &cfg,
-                &pool,
-                sink,
-                // the pages released behind the writer are the progress
-                &|x, y| {
-                    dump.release(x, y);
-                    progress.advance((y - x) as u64);
-                },
-            );
-            let (oddities, error) = match r {
-                Ok(t) => (t.oddities, None),
-                Err(e) => (Oddities::default(), Some(e)),
-            };
-            let last = matches!(error, Some(RunError::Sink(_))) || stop.requested().is_some();
-            done.push(Converted {
-                path: dump.path.clone(),
-                target: *target,
-                counts,
-                oddities,
-                error,
-                changed: dump.changed().then(|| dump.changed_message()),
-            });
+            let c = run_dump(dump, &plan, self.read, &cfg, &pool, sink, progress);
+            // a damaged dump's complete keys are out, and the next dump goes on
+            let last = matches!(c.error, Some(RunError::Sink(_))) || stop.requested().is_some();
+            done.push(c);
             if last {
                 break;
             }

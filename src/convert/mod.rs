@@ -17,6 +17,7 @@ pub mod stream;
 use crate::filter::Filter;
 pub use crate::server::Server;
 pub use job::{Converted, Job};
+pub(crate) use job::{pool, run_dump};
 
 /// Why writing a key's commands stopped.
 #[derive(Debug, thiserror::Error)]
@@ -98,6 +99,28 @@ pub struct Plan {
     /// and so is module aux data unless `module_aux` (only the last dump's is kept).
     pub(crate) later_libraries: std::collections::BTreeSet<Vec<u8>>,
     pub(crate) module_aux: bool,
+}
+
+impl Plan {
+    /// Every key the filter selects, for `target` in `mode`: default batches, no key left
+    /// out by a resume, a duplicate or a merge, module data kept.
+    pub fn new(target: Server, mode: Mode, filter: Filter) -> Plan {
+        Plan {
+            target,
+            mode,
+            max_elems: MAX_ELEMS,
+            max_bytes: MAX_BYTES,
+            filter,
+            skip_functions: false,
+            functions_denied: false,
+            start_at: 0,
+            redo: Default::default(),
+            duplicates: Default::default(),
+            keep_modules: true,
+            later_libraries: Default::default(),
+            module_aux: true,
+        }
+    }
 }
 
 /// Defaults well under every server's limits (`proto-max-bulk-len` 512 MB, 1M arguments

@@ -135,21 +135,7 @@ mod tests {
     use crate::server::Server;
 
     fn plan(t: Server) -> Plan {
-        Plan {
-            target: t,
-            mode: Mode::Restore,
-            max_elems: 512,
-            max_bytes: 1 << 20,
-            filter: Default::default(),
-            skip_functions: false,
-            functions_denied: false,
-            start_at: 0,
-            redo: Default::default(),
-            duplicates: Default::default(),
-            keep_modules: true,
-            later_libraries: Default::default(),
-            module_aux: true,
-        }
+        Plan::new(t, Mode::Restore, Default::default())
     }
 
     #[test]

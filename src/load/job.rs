@@ -14,7 +14,7 @@ use super::survey::{Survey, survey};
 use super::throttle::Limits;
 use super::{Conflict, Error, Finish, Pool, Report};
 use crate::convert::engine::{self, Config, RunError, Source};
-use crate::convert::{MAX_BYTES, MAX_ELEMS, Mode, Plan};
+use crate::convert::{Mode, Plan};
 use crate::encode::text::json_str;
 use crate::filter::Filter;
 use crate::format::record::Options;
@@ -314,9 +314,7 @@ impl Job {
         if self.dry_run {
             return Ok(Outcome { preflight: Some(pre), ..Outcome::refused(problems) });
         }
-        let threads = rayon::ThreadPoolBuilder::new()
-            .num_threads(self.cfg.threads)
-            .build()
+        let threads = crate::convert::pool(self.cfg.threads)
             .map_err(|e| Error::Fatal(format!("cannot start the decoding threads: {e}")))?;
         progress.start(dumps.iter().map(|d| d.dump.data().len() as u64).sum());
         // a write blocked on a stalled server when a stop comes goes on for the grace at most
@@ -623,19 +621,10 @@ impl Job {
         let (data, path) = (d.dump.data(), &d.dump.path);
         let server = shared.lock().unwrap_or_else(|p| p.into_inner()).server();
         let plan = Plan {
-            target: server,
-            mode: self.mode,
-            max_elems: MAX_ELEMS,
-            max_bytes: MAX_BYTES,
-            filter: self.filter.clone(),
-            skip_functions: false,
             functions_denied: self.functions_denied,
             start_at: d.start_at,
             redo: d.redo.clone(),
-            duplicates: Default::default(),
-            keep_modules: true,
-            later_libraries: Default::default(),
-            module_aux: true,
+            ..Plan::new(server, self.mode, self.filter.clone())
         };
         // a finished dump still goes through the engine, which sends nothing before
         // `start_at` and counts each key as done earlier or filtered out

@@ -20,11 +20,10 @@ pub mod stream;
 use std::path::PathBuf;
 
 pub use crate::convert::Counts;
-use crate::convert::engine::{self, Config, Source};
-use crate::convert::{Converted, MAX_BYTES, MAX_ELEMS, Mode, Plan};
+use crate::convert::engine::Config;
+use crate::convert::{Converted, Mode, Plan};
 use crate::filter::Filter;
 use crate::format::record::Options;
-use crate::format::visit::Oddities;
 use crate::format::{Dialect, write};
 use crate::input::Dump;
 use crate::job::Stop;
@@ -167,57 +166,25 @@ impl Job {
     ) -> Result<Vec<Converted<std::io::Error>>, std::io::Error> {
         progress.start(self.inputs.iter().map(|(d, _)| d.data().len() as u64).sum());
         let cfg = Config { stop: stop.clone(), ..self.cfg.clone() };
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(cfg.threads)
-            .build()
-            .map_err(std::io::Error::other)?;
+        let pool = crate::convert::pool(cfg.threads)?;
         // merged dumps: each library and the module aux data once, from the last dump
         // that has them (a server refuses a file with a library twice)
         let libraries: Vec<Vec<Vec<u8>>> =
             self.inputs.iter().map(|(d, _)| libraries(d.data(), self.read)).collect();
         let mut done = Vec::new();
         for (i, (dump, _)) in self.inputs.iter().enumerate() {
-            let later_libraries = libraries[i + 1..].iter().flatten().cloned().collect();
             let plan = Plan {
-                target: self.target,
-                mode: Mode::Rdb,
-                max_elems: MAX_ELEMS,
-                max_bytes: MAX_BYTES,
-                filter: self.filter.clone(),
                 skip_functions: self.skip_functions,
-                functions_denied: false,
-                start_at: 0,
-                redo: Default::default(),
                 duplicates: skip.skip.get(i).cloned().unwrap_or_default(),
                 keep_modules: self.keep_modules,
-                later_libraries,
+                later_libraries: libraries[i + 1..].iter().flatten().cloned().collect(),
                 module_aux: i + 1 == self.inputs.len(),
+                ..Plan::new(self.target, Mode::Rdb, self.filter.clone())
             };
-            let (counts, r) = engine::run(
-                dump.data(),
-                Source::Skim(self.read),
-                &plan,
-                &cfg,
-                &pool,
-                sink,
-                &|x, y| {
-                    dump.release(x, y);
-                    progress.advance((y - x) as u64);
-                },
-            );
-            let (oddities, error) = match r {
-                Ok(t) => (t.oddities, None),
-                Err(e) => (Oddities::default(), Some(e)),
-            };
-            let last = error.is_some() || stop.requested().is_some();
-            done.push(Converted {
-                path: dump.path.clone(),
-                target: self.target,
-                counts,
-                oddities,
-                error,
-                changed: dump.changed().then(|| dump.changed_message()),
-            });
+            let c = crate::convert::run_dump(dump, &plan, self.read, &cfg, &pool, sink, progress);
+            // a file written in part must not be taken for whole: any error ends the run
+            let last = c.error.is_some() || stop.requested().is_some();
+            done.push(c);
             if last {
                 break;
             }
