@@ -354,6 +354,16 @@ fn corpus_dumps_for_older_and_other_servers() {
     assert!(total > 1000, "{total} keys compared");
 }
 
+/// `rdbshift rewrite INPUTS... -o OUT EXTRA...`: its exit code and stderr.
+fn rewrite(inputs: &[&Path], out: &Path, extra: &[&str]) -> (i32, String) {
+    let mut args = vec!["rewrite"];
+    args.extend(inputs.iter().map(|p| p.to_str().unwrap()));
+    args.extend(["-o", out.to_str().unwrap()]);
+    args.extend_from_slice(extra);
+    let (code, _, err) = rdbshift(&args);
+    (code, err)
+}
+
 /// Fills a fresh `server` with random data in db 0 (a cluster's only db) and saves it.
 fn saved(server: &str, seed: u64, keys: u64) -> Option<(Server, std::path::PathBuf)> {
     let a = Server::start_ok(server, None, &[])?;
@@ -381,16 +391,8 @@ fn a_cluster_seeded_from_nodes_files() {
     };
     std::fs::write(&nodes, &text).unwrap();
     let out = dir.path().join("files");
-    let (code, _, err) = rdbshift(&[
-        "rewrite",
-        rdb.to_str().unwrap(),
-        "-o",
-        out.to_str().unwrap(),
-        "--nodes",
-        nodes.to_str().unwrap(),
-        "--target-version",
-        "7.0",
-    ]);
+    let (code, err) =
+        rewrite(&[&rdb], &out, &["--nodes", nodes.to_str().unwrap(), "--target-version", "7.0"]);
     assert_eq!(code, 0, "{err}");
     let ka = readback::read(&a);
     // each node on its own file, found by its id
@@ -454,14 +456,7 @@ fn slot_halves_partition_the_keys() {
     let mut seen = 0;
     for (i, range) in ["0-8191", "8192-16383"].into_iter().enumerate() {
         let out = dir.path().join(format!("half{i}.rdb"));
-        let (code, _, err) = rdbshift(&[
-            "rewrite",
-            rdb.to_str().unwrap(),
-            "-o",
-            out.to_str().unwrap(),
-            "--slots",
-            range,
-        ]);
+        let (code, err) = rewrite(&[&rdb], &out, &["--slots", range]);
         assert_eq!(code, 0, "{err}");
         let b = Server::start_ok("redis-8.0", Some(&out), &[]).unwrap();
         let kb = readback::read(&b);
@@ -509,18 +504,11 @@ fn output_does_not_depend_on_threads() {
         [("1", "1000000000"), ("4", "4096"), ("2", "300")].iter().enumerate()
     {
         let out = dir.path().join(format!("{i}.rdb"));
-        let (code, _, err) = rdbshift(&[
-            "rewrite",
-            f.to_str().unwrap(),
-            "-o",
-            out.to_str().unwrap(),
-            "--target-version",
-            "7.0",
-            "--threads",
-            threads,
-            "--chunk-bytes",
-            chunk,
-        ]);
+        let (code, err) = rewrite(
+            &[&f],
+            &out,
+            &["--target-version", "7.0", "--threads", threads, "--chunk-bytes", chunk],
+        );
         assert_eq!(code, 0, "{err}");
         outs.push(std::fs::read(&out).unwrap());
     }
@@ -596,14 +584,7 @@ fn damage_and_bad_targets_leave_nothing() {
     std::fs::write(&flip, &data).unwrap();
     for bad in [&cut, &flip] {
         let out = dir.path().join("out.rdb");
-        let (code, _, err) = rdbshift(&[
-            "rewrite",
-            bad.to_str().unwrap(),
-            "-o",
-            out.to_str().unwrap(),
-            "--target-version",
-            "6.2",
-        ]);
+        let (code, err) = rewrite(&[bad], &out, &["--target-version", "6.2"]);
         assert_eq!(code, 1, "{err}");
         assert!(err.contains("offset"), "{err}");
         assert!(!err.contains("panicked"), "{err}");
@@ -611,14 +592,7 @@ fn damage_and_bad_targets_leave_nothing() {
     }
     let out = dir.path().join("out.rdb");
     for t in ["4.0", "8.8", "valkey-7.0"] {
-        let (code, _, err) = rdbshift(&[
-            "rewrite",
-            f.to_str().unwrap(),
-            "-o",
-            out.to_str().unwrap(),
-            "--target-version",
-            t,
-        ]);
+        let (code, err) = rewrite(&[&f], &out, &["--target-version", t]);
         assert_eq!(code, 1, "{t}: {err}");
         assert!(err.contains("rewrite writes files for Redis 5.0 to 8.6"), "{err}");
         assert!(!out.exists());
@@ -626,14 +600,7 @@ fn damage_and_bad_targets_leave_nothing() {
     // a nodes file that is not one names its line
     let nodes = dir.path().join("nodes.conf");
     std::fs::write(&nodes, "not a nodes file\n").unwrap();
-    let (code, _, err) = rdbshift(&[
-        "rewrite",
-        f.to_str().unwrap(),
-        "-o",
-        dir.path().to_str().unwrap(),
-        "--nodes",
-        nodes.to_str().unwrap(),
-    ]);
+    let (code, err) = rewrite(&[&f], dir.path(), &["--nodes", nodes.to_str().unwrap()]);
     assert_eq!(code, 1);
     assert!(err.contains("line 1"), "{err}");
 }
@@ -730,14 +697,7 @@ fn valkey_field_ttls_redis_cannot_hold() {
     let dir = common::tempdir::Dir::new("rewrite-vttl");
     let (inp, out) = (dir.path().join("v.rdb"), dir.path().join("out.rdb"));
     std::fs::write(&inp, &f).unwrap();
-    let (code, _, err) = rdbshift(&[
-        "rewrite",
-        inp.to_str().unwrap(),
-        "-o",
-        out.to_str().unwrap(),
-        "--target-version",
-        "8.6",
-    ]);
+    let (code, err) = rewrite(&[&inp], &out, &["--target-version", "8.6"]);
     assert_eq!(code, 0, "{err}");
     assert!(err.contains("1 hash field(s) kept without their TTL"), "{err}");
     let Some(s) = Server::start_ok("redis-8.6", Some(&out), &[]) else { return };
@@ -765,13 +725,7 @@ fn a_duplicate_that_writes_nothing_does_not_hide_the_other() {
     let (fx, fy) = (x.dir.path().join("dump.rdb"), y.dir.path().join("dump.rdb"));
     let dir = common::tempdir::Dir::new("rewrite-dup-expired");
     let out = dir.path().join("merged.rdb");
-    let (code, _, err) = rdbshift(&[
-        "rewrite",
-        fx.to_str().unwrap(),
-        fy.to_str().unwrap(),
-        "-o",
-        out.to_str().unwrap(),
-    ]);
+    let (code, err) = rewrite(&[&fx, &fy], &out, &[]);
     assert_eq!(code, 0, "{err}");
     assert!(!err.contains("key(s) left out"), "{err}");
     assert!(err.contains("1 expired"), "{err}");
