@@ -36,10 +36,11 @@ pub struct LoadArgs {
     /// Decoding threads (default: all cores).
     #[arg(long, value_name = "N")]
     threads: Option<usize>,
-    /// Unacknowledged bytes allowed per node (default 384 KiB, which keeps a server on the
-    /// same network from filling its receive buffer; raise it for a target with a long
-    /// round trip: at most one window is in flight per round trip).
-    #[arg(long, value_name = "BYTES")]
+    /// Fix the unacknowledged bytes allowed per node (384KiB, 4MiB, or a number of bytes).
+    /// By default each node's window follows its path: what the round trip holds at the
+    /// rate the server takes, plus 128 KiB queued at the server, so that its receive buffer
+    /// never fills, near or far (at most 16 MiB).
+    #[arg(long, value_name = "BYTES", value_parser = window_bytes)]
     window: Option<usize>,
     /// Send at most N operations per second over all nodes (each node with --per-node): a
     /// command is one, an MSET one per key it sets.
@@ -259,4 +260,13 @@ pub fn run(a: LoadArgs) -> CliResult {
     } else {
         0
     })
+}
+
+/// `--window`: a byte count with an optional unit, at least 1 KiB.
+fn window_bytes(s: &str) -> Result<usize, String> {
+    let n = rdbshift::load::throttle::Limits::parse_rate(s)?;
+    if n < 1024.0 || n > (1u64 << 40) as f64 {
+        return Err(format!("{s:?}: a window is 1KiB to 1TiB"));
+    }
+    Ok(n as usize)
 }

@@ -388,7 +388,7 @@ impl Job {
         o.extend_from_slice(
             format!(
                 ",\"to_db\":{db},\"on_conflict\":\"{on_conflict}\",\"window\":{},\"salvage\":{},\"allow_eviction\":{},\"threads\":{}",
-                self.window.unwrap_or(super::pool::WINDOW),
+                self.window.map_or("\"paced\"".to_string(), |w| w.to_string()),
                 self.salvage,
                 self.allow_eviction,
                 self.cfg.threads

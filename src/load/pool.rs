@@ -14,13 +14,10 @@ use crate::net::{self, Conn, SlotMap, Url};
 use crate::resp::Reply;
 use crate::server::Server;
 
-/// Unacknowledged bytes allowed per node: what is written waits until it fits (in writes of
-/// half of it). Chosen by measurement (BENCHMARKS.md, pacing): on 1M 470-byte strings into
-/// Redis 7.0 on loopback, 384 KiB kept the server's receive window open (4 zero-window
-/// advertisements against about 1,200 at 16 MiB) and its CPU lower, at 0.92x librdb's wall
-/// time; 256 KiB starves the server (0.97x), 1 MiB and more fill its buffer again. A target
-/// far away needs more (`--window`): at most one window per round trip is in flight.
-pub const WINDOW: usize = 384 << 10;
+/// The most unacknowledged bytes a node's paced window grows to (see [`net::pacing`]):
+/// 16 MiB covers a 160 ms round trip at 100 MB/s, and bounds the names of the keys in
+/// flight a load holds. `--window` fixes the window instead.
+pub const WINDOW_CAP: usize = 16 << 20;
 /// How long a lost node may take to come back.
 pub const RECONNECT_FOR: Duration = Duration::from_secs(60);
 /// Timeouts in a row after which a node is given up: it is reconnected at most
@@ -38,8 +35,10 @@ pub struct Pool {
     /// slot -> index into `nodes` (cluster).
     slots: SlotMap,
     pub(super) report: Report,
-    /// Unacknowledged bytes allowed per node.
+    /// Unacknowledged bytes allowed per node: the most its paced window grows to, or with
+    /// `fixed` the window itself (`--window`).
     pub(super) window: usize,
+    pub(super) fixed: bool,
     /// The rate limits, and what they cost.
     pub(super) throttle: Throttle,
     /// Per connection under `--max-latency`: its window now, and when it last changed.
@@ -122,7 +121,8 @@ impl Pool {
             nodes: Vec::new(),
             slots: SlotMap::default(),
             report: Report::default(),
-            window: WINDOW,
+            window: WINDOW_CAP,
+            fixed: false,
             throttle: Throttle::default(),
             windows: Vec::new(),
             metrics: None,
@@ -183,9 +183,10 @@ impl Pool {
         self.cluster
     }
 
-    /// Sets the unacknowledged bytes allowed per node (at least 1).
+    /// Fixes the unacknowledged bytes allowed per node (at least 1): no pacing by the path.
     pub fn set_window(&mut self, bytes: usize) {
         self.window = bytes.max(1);
+        self.fixed = true;
     }
 
     /// Sets the sender's limits.
@@ -200,7 +201,19 @@ impl Pool {
 
     /// Connection `i`'s window as it stands.
     pub(super) fn window_now(&self, i: usize) -> usize {
-        self.windows.get(i).map_or(self.window, |w| w.0)
+        match self.windows.get(i) {
+            Some(w) => w.0,
+            None => self.paced(i),
+        }
+    }
+
+    /// Connection `i`'s window before `--max-latency`: the fixed one, or what its path
+    /// allows.
+    fn paced(&self, i: usize) -> usize {
+        match self.fixed {
+            true => self.window,
+            false => self.nodes[i].paced_window(self.window),
+        }
     }
 
     /// What the sender's limits cost so far.
@@ -221,11 +234,12 @@ impl Pool {
         }
     }
 
-    /// Connection `i`'s window: the one asked for, or under `--max-latency` what its
-    /// acknowledgement latency allows (changed at most once per `max_latency`).
+    /// Connection `i`'s window: the fixed one or what its path allows, and under
+    /// `--max-latency` no more than its acknowledgement latency allows (changed at most
+    /// once per `max_latency`).
     pub(super) fn window_of(&mut self, i: usize) -> usize {
-        let Some(max) = self.throttle.limits().max_latency else { return self.window };
-        let full = self.window;
+        let full = self.paced(i);
+        let Some(max) = self.throttle.limits().max_latency else { return full };
         if self.windows.len() <= i {
             self.windows.resize(i + 1, (full, Instant::now()));
         }
@@ -245,10 +259,12 @@ impl Pool {
     /// limits allow it and its window has room for it.
     pub(super) fn send_paced(&mut self, i: usize, part: &[u8], run: Vec<Expect>, ops: u64) {
         self.pace(i, ops, part.len());
-        let window = self.window_of(i);
-        let node = &mut self.nodes[i];
-        node.wait_below(window.saturating_sub(part.len()));
-        node.send_many(part, run);
+        let limit = self.window_of(i).saturating_sub(part.len());
+        // a server that stalls shows on the metrics page while the write waits
+        while !self.nodes[i].wait_below_for(limit, super::metrics::EVERY) {
+            self.publish_metrics(false);
+        }
+        self.nodes[i].send_many(part, run);
     }
 
     /// The index of the connection to `addr` working in `db`, connecting if needed. A
@@ -290,6 +306,10 @@ impl Pool {
     /// connection for that db; a cluster has only db 0).
     pub(super) fn route(&mut self, slot: u16, db: u64) -> Result<usize, net::Error> {
         if !self.cluster {
+            // one connection per db, all to the one server
+            if let Some(i) = self.nodes.iter().position(|n| n.db == db) {
+                return Ok(i);
+            }
             let addr = self.url.addr();
             return self.node(&addr, db);
         }

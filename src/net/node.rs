@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use super::error::{Error, secs};
 use super::handshake::handshake_in_db;
+use super::pacing::Path;
 use super::transport::{ReadHalf, WriteHalf, is_timeout};
 use super::url::Url;
 use crate::resp::reply::{MAX_PENDING, ParseError, Skipper};
@@ -85,6 +86,10 @@ struct State {
     answered: u64,
     writes: VecDeque<(u64, Instant)>,
     latency: Latency,
+    /// Bytes ever acknowledged (entries completed) on this connection.
+    acked: u64,
+    /// What the acknowledgements tell of the path: what the window follows.
+    path: Path,
 }
 
 /// How long writes took to be acknowledged in full (from the write to its last reply).
@@ -123,15 +128,20 @@ impl State {
         }
     }
 
-    /// The writes whose last command was answered: their latency.
+    /// The writes whose last command was answered: their latency, and what they tell of
+    /// the path.
     fn acknowledged(&mut self) {
+        let now = Instant::now();
         while let Some(&(upto, at)) = self.writes.front() {
             if upto > self.answered {
-                return;
+                break;
             }
             self.writes.pop_front();
-            self.latency.record(at.elapsed());
+            let latency = now.saturating_duration_since(at);
+            self.latency.record(latency);
+            self.path.latency(latency);
         }
+        self.path.acked(self.acked, now);
     }
 
     fn owe(&mut self, cmds: u32) {
@@ -276,13 +286,25 @@ impl Node {
     /// latest, so this never waits forever), or a stop was asked for (nothing more is sent
     /// then: see [`Node::send`]).
     pub fn wait_below(&self, limit: usize) {
+        while !self.wait_below_for(limit, Duration::from_secs(1)) {}
+    }
+
+    /// [`Node::wait_below`] for at most `within`: whether the wait ended (false: it is
+    /// still waiting for room).
+    pub fn wait_below_for(&self, limit: usize, within: Duration) -> bool {
+        let until = Instant::now() + within;
         let mut st = self.sh.0.lock().unwrap();
         while (st.bytes > limit || st.cmds > MAX_CMDS.min(limit as u64)) && st.dead.is_none() {
             if crate::stop::requested().is_some() {
-                return;
+                return true;
             }
-            st = self.sh.1.wait_timeout(st, STOP_CHECK).unwrap().0;
+            let left = until.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return false;
+            }
+            st = self.sh.1.wait_timeout(st, left.min(STOP_CHECK)).unwrap().0;
         }
+        true
     }
 
     pub fn take_done(&self) -> Vec<Done> {
@@ -319,6 +341,11 @@ impl Node {
         st.latency.last.max(waiting)
     }
 
+    /// The window the path allows, at most `cap` (see [`super::pacing`]).
+    pub fn paced_window(&self, cap: usize) -> usize {
+        self.sh.0.lock().unwrap().path.window(cap)
+    }
+
     pub fn in_flight(&self) -> usize {
         self.sh.0.lock().unwrap().q.len()
     }
@@ -332,6 +359,9 @@ impl Drop for Node {
         }
     }
 }
+
+/// The reader's buffer: what one read may bring at most while replies are short.
+const READ_BUF: usize = 1 << 17;
 
 /// How often a silent server that owes replies is reported.
 const NOTE_EVERY: Duration = Duration::from_secs(10);
@@ -361,6 +391,7 @@ fn pop_complete(st: &mut State) {
             let err = st.cur_err.clone();
             for f in st.q.drain(..owner) {
                 st.bytes -= f.bytes.min(st.bytes);
+                st.acked += f.bytes as u64;
                 st.done.push(Done { tag: f.tag, err: err.clone() });
             }
             continue;
@@ -370,6 +401,7 @@ fn pop_complete(st: &mut State) {
         }
         let f = st.q.pop_front().unwrap();
         st.bytes -= f.bytes.min(st.bytes);
+        st.acked += f.bytes as u64;
         if f.end {
             let err = st.cur_err.take();
             st.done.push(Done { tag: f.tag, err });
@@ -405,7 +437,10 @@ fn die(sh: &(Mutex<State>, Condvar), why: String) {
 /// began to owe; when that runs out, the connection is dead. A connection owing nothing
 /// waits in `timeout`-long reads and is never declared dead for it (no busy wake-ups).
 fn read_loop(mut r: ReadHalf, sh: &(Mutex<State>, Condvar), addr: &str, timeout: Duration) {
-    let mut buf: Vec<u8> = Vec::with_capacity(1 << 17);
+    // replies land in `buf[..end]`; the buffer is zeroed once, not per read (a read
+    // brings a few bytes of `+OK` at a time)
+    let mut buf: Vec<u8> = vec![0; READ_BUF];
+    let mut end = 0;
     let mut skipper = Skipper::default();
     // replies parsed since the last update: None for success, Some(error)
     let mut got: Vec<Option<String>> = Vec::new();
@@ -416,19 +451,20 @@ fn read_loop(mut r: ReadHalf, sh: &(Mutex<State>, Condvar), addr: &str, timeout:
     loop {
         let mut pos = 0;
         let bad = loop {
-            match skipper.skip(&buf, pos) {
+            match skipper.skip(&buf[..end], pos) {
                 Ok((err, next)) => {
                     got.push(err.map(|e| String::from_utf8_lossy(e).into_owned()));
                     pos = next;
                 }
-                Err(ParseError::Incomplete) if buf.len() - pos > MAX_PENDING => {
+                Err(ParseError::Incomplete) if end - pos > MAX_PENDING => {
                     break Some(format!("a reply longer than {MAX_PENDING} bytes"));
                 }
                 Err(ParseError::Incomplete) => break None,
                 Err(ParseError::Invalid(m)) => break Some(m),
             }
         };
-        buf.drain(..pos);
+        buf.copy_within(pos..end, 0);
+        end -= pos;
         let wait = {
             let mut g = sh.0.lock().unwrap();
             let st = &mut *g;
@@ -493,10 +529,12 @@ fn read_loop(mut r: ReadHalf, sh: &(Mutex<State>, Condvar), addr: &str, timeout:
             let _ = r.set_timeout(Some(wait));
             read_timeout = Some(wait);
         }
-        let start = buf.len();
-        buf.resize(start + (1 << 17), 0);
-        let res = r.read(&mut buf[start..]);
-        buf.truncate(start + *res.as_ref().unwrap_or(&0));
+        if buf.len() - end < READ_BUF / 2 {
+            // a reply longer than what is free: room for it (bounded by MAX_PENDING above)
+            buf.resize((buf.len() * 2).min(MAX_PENDING + READ_BUF), 0);
+        }
+        let res = r.read(&mut buf[end..]);
+        end += *res.as_ref().unwrap_or(&0);
         match res {
             Ok(0) => return die(sh, format!("connection closed by {addr}")),
             Ok(_) => last_rx = Instant::now(),

@@ -528,8 +528,9 @@ fn sigint_ends_a_load_whose_target_never_answers_within_the_grace() {
         let start = Instant::now();
         let stuck = || match how {
             Target::Silent => fake.received.load(Ordering::SeqCst) > 0,
-            // far into the window (384 KiB unacknowledged by default)
-            Target::Mute => fake.received.load(Ordering::SeqCst) > 256 << 10,
+            // into the window: a paced window starts at QUEUE unacknowledged bytes, sent in
+            // writes of half of it
+            Target::Mute => fake.received.load(Ordering::SeqCst) > rdbshift::net::pacing::QUEUE / 4,
             Target::Deaf => fake.received.load(Ordering::SeqCst) > 0,
         };
         while !stuck() {

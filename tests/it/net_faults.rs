@@ -345,6 +345,94 @@ fn a_paused_server_mid_load_times_out_and_the_load_recovers() {
     assert_eq!(code, 0, "{err}");
 }
 
+/// Bytes queued on loopback TCP connections to or from `port` (`/proc/net/tcp`): sent and
+/// not yet acknowledged by the peer's kernel, plus received and not yet read.
+fn queued_bytes(port: u16) -> u64 {
+    let t = std::fs::read_to_string("/proc/net/tcp").unwrap();
+    let hex_port = |a: &str| u16::from_str_radix(a.rsplit(':').next().unwrap(), 16).unwrap();
+    t.lines()
+        .skip(1)
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            let (local, remote) = (hex_port(f[1]), hex_port(f[2]));
+            // established connections of the server, either end
+            if f[3] != "01" || (local != port && remote != port) {
+                return None;
+            }
+            let (tx, rx) = f[4].split_once(':').unwrap();
+            Some(u64::from_str_radix(tx, 16).unwrap() + u64::from_str_radix(rx, 16).unwrap())
+        })
+        .sum()
+}
+
+/// The window bounds what is in flight, on a real server that stops reading: `DEBUG SLEEP`
+/// mid-load holds the whole server, so what the loader sent and the server has not read
+/// stays in the kernel's queues of the two ends while the loader waits for room. Its
+/// `--metrics` show the window in force and the unacknowledged bytes: those stay within the
+/// window, the queues hold them (less what the server read before it slept), and the paced
+/// window of a loopback path stays near `QUEUE`. `--window 512KiB` holds exactly that.
+/// When the server wakes, every key arrives.
+#[test]
+fn what_a_sleeping_server_is_sent_stays_within_the_window() {
+    let Some(src) = Server::start_ok("redis-7.0", None, &[]) else { return };
+    let mut c = src.conn();
+    // about 60 MB of commands: the load runs long enough to sleep in the middle of it
+    c.cmd(&["DEBUG", "POPULATE", "300000", "key", "180"]).unwrap();
+    c.cmd(&["SAVE"]).unwrap();
+    let f = src.dir.path().join("dump.rdb");
+    let Some(dst) = Server::start_ok("redis-7.0", None, &[]) else { return };
+    let port: u16 = dst.addr().rsplit(':').next().unwrap().parse().unwrap();
+    let queue = rdbshift::net::pacing::QUEUE as f64;
+    for window in [None, Some("512KiB")] {
+        let mut d = dst.conn();
+        d.cmd(&["FLUSHALL"]).unwrap();
+        let addr = format!("127.0.0.1:{}", common::free_port());
+        let (url, file, a) = (dst.url(), f.to_str().unwrap().to_string(), addr.clone());
+        let load = std::thread::spawn(move || {
+            let mut args =
+                vec!["load", &file, "--target", &url, "--timeout", "60", "--metrics", &a];
+            args.extend(window.iter().flat_map(|w| ["--window", w]));
+            run(&args, None, Duration::from_secs(180))
+        });
+        let t = Instant::now();
+        while d.cmd(&["DBSIZE"]).unwrap().int().unwrap() < 10_000 {
+            assert!(t.elapsed() < Duration::from_secs(60), "{window:?}: the load did not start");
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        let mut z = dst.conn();
+        let sleep = std::thread::spawn(move || z.cmd(&["DEBUG", "SLEEP", "4"]).unwrap().text());
+        // the queues fill up to the window, then stay
+        let (mut last, mut since) = (0, Instant::now());
+        let held = loop {
+            let q = queued_bytes(port);
+            if q != last {
+                (last, since) = (q, Instant::now());
+            } else if q > 0 && since.elapsed() > Duration::from_millis(500) {
+                break q as f64;
+            }
+            assert!(t.elapsed() < Duration::from_secs(60), "{window:?}: queues at {q}");
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        let page = common::scrape(&addr).expect("the metrics answer while the server sleeps");
+        let labels = format!("{{node=\"{}\",db=\"0\"}}", dst.addr());
+        let w = common::sample(&page, &format!("rdbshift_window_bytes{labels}")).unwrap();
+        let inflight = common::sample(&page, &format!("rdbshift_inflight_bytes{labels}")).unwrap();
+        eprintln!(
+            "{window:?}: window {w}, unacknowledged {inflight}, in the kernel's queues {held}"
+        );
+        match window {
+            None => assert!(w >= queue && w < 4.0 * queue, "a paced window on loopback: {w}"),
+            Some(_) => assert_eq!(w, 524288.0),
+        }
+        assert!(inflight <= w && inflight >= w / 2.0 - 64e3, "{window:?}: {inflight} of {w}");
+        assert!(held <= inflight && held >= inflight - 64e3, "{window:?}: {held} of {inflight}");
+        assert_eq!(sleep.join().unwrap(), "OK");
+        let (code, err, _) = load.join().unwrap();
+        assert_eq!(code, Some(0), "{window:?}: {err}");
+        assert_eq!(d.cmd(&["DBSIZE"]).unwrap().int(), Some(300_000), "{window:?}");
+    }
+}
+
 /// A real server that is stopped (SIGSTOP) accepts connections (the kernel does) and answers
 /// nothing: the handshake times out, named.
 #[test]

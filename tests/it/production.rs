@@ -8,7 +8,7 @@ use crate::common;
 
 use common::cluster::Cluster;
 use common::datagen::scan;
-use common::{Server, corpus, rdbshift};
+use common::{Server, corpus, rdbshift, sample, scrape};
 use serde_json::Value;
 
 fn dump() -> String {
@@ -344,22 +344,6 @@ fn load_and_verify_without_a_terminal_write_progress_lines() {
     let (code, _, err) = rdbshift(&["verify", &f, "--target", &url, "--progress-interval", "0"]);
     assert_eq!(code, 0, "{err}");
     assert!(!err.contains("progress:"), "0 turns the lines off: {err}");
-}
-
-/// `GET /metrics` from `addr`: the body, or `None` while nothing listens.
-fn scrape(addr: &str) -> Option<String> {
-    use std::io::{Read, Write};
-    let mut s = std::net::TcpStream::connect(addr).ok()?;
-    s.set_read_timeout(Some(std::time::Duration::from_secs(10))).unwrap();
-    write!(s, "GET /metrics HTTP/1.0\r\nHost: x\r\n\r\n").ok()?;
-    let mut out = String::new();
-    s.read_to_string(&mut out).ok()?;
-    Some(out.split_once("\r\n\r\n")?.1.to_string())
-}
-
-/// A sample's value in a page (`name` with its labels, as printed).
-fn sample(page: &str, name: &str) -> Option<f64> {
-    page.lines().find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
 }
 
 #[test]
