@@ -2,7 +2,7 @@
 # Load into a 3-master Redis 7.0 cluster against a standalone Redis 7.0, on this machine,
 # alternating round by round (BENCH_RUNS, default 3), medians; every key counted after each
 # load. Beside the wall time: the servers' CPU (user+sys, /proc/PID/stat) summed.
-# Usage: scripts/bench-cluster.sh DUMP
+# Usage: scripts/bench-cluster.sh DUMP   (LOAD_ARGS="--window 4MiB" adds options to each load)
 set -euo pipefail
 F=$(realpath "${1:?usage: scripts/bench-cluster.sh DUMP}")
 . "$(dirname "$0")/bench-lib.sh"
@@ -29,7 +29,8 @@ for _ in $(seq "$RUNS"); do
     for p in $ps; do redis-cli -p "$p" flushall sync >/dev/null; done
     # shellcheck disable=SC2086
     c0=$(cpu $ps); s=$(date +%s.%N)
-    "$B" load "$F" --target "$url" >/dev/null 2>&1
+    # shellcheck disable=SC2086
+    "$B" load "$F" --target "$url" ${LOAD_ARGS:-} >/dev/null 2>&1
     e=$(date +%s.%N)
     # shellcheck disable=SC2086
     c1=$(cpu $ps); n=$(count $ps)

@@ -38,8 +38,8 @@ pub struct LoadArgs {
     threads: Option<usize>,
     /// Fix the unacknowledged bytes allowed per node (384KiB, 4MiB, or a number of bytes).
     /// By default each node's window follows its path: what the round trip holds at the
-    /// rate the server takes, plus 128 KiB queued at the server, so that its receive buffer
-    /// never fills, near or far (at most 16 MiB).
+    /// rate the server takes, plus 128 KiB queued at the server, which keeps its receive
+    /// buffer short of full, near or far (at most 16 MiB).
     #[arg(long, value_name = "BYTES", value_parser = window_bytes)]
     window: Option<usize>,
     /// Send at most N operations per second over all nodes (each node with --per-node): a
@@ -262,11 +262,16 @@ pub fn run(a: LoadArgs) -> CliResult {
     })
 }
 
-/// `--window`: a byte count with an optional unit, at least 1 KiB.
+/// `--window`: a byte count with an optional unit (B, KB, MB, GB, KiB, MiB, GiB), from
+/// 1 KiB to 64 GiB.
 fn window_bytes(s: &str) -> Result<usize, String> {
-    let n = rdbshift::load::throttle::Limits::parse_rate(s)?;
-    if n < 1024.0 || n > (1u64 << 40) as f64 {
-        return Err(format!("{s:?}: a window is 1KiB to 1TiB"));
+    let bad = || format!("{s:?}: a window is a size from 1KiB to 64GiB, such as 384KiB or 4MiB");
+    if s.trim().ends_with("/s") {
+        return Err(bad());
+    }
+    let n = rdbshift::load::throttle::Limits::parse_rate(s).map_err(|_| bad())?;
+    if !(1024.0..=(64u64 << 30) as f64).contains(&n) {
+        return Err(bad());
     }
     Ok(n as usize)
 }

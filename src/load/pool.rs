@@ -49,6 +49,8 @@ pub struct Pool {
     pub(super) globals: Vec<Vec<u8>>,
     /// Plain connections for questions (`--on-conflict`), per node.
     checkers: Vec<Option<Conn>>,
+    /// The address the URL names (a standalone server's).
+    home: String,
     /// Outcomes of other dumps' keys, seen by a load that was collecting (several dumps
     /// load at once through the same connections): (node, outcome) per dump.
     pub(super) inbox: HashMap<u32, Vec<(usize, Done)>>,
@@ -114,6 +116,7 @@ impl Pool {
             )));
         }
         let mut t = Pool {
+            home: url.addr(),
             url,
             cluster,
             server,
@@ -243,28 +246,25 @@ impl Pool {
         if self.windows.len() <= i {
             self.windows.resize(i + 1, (full, Instant::now()));
         }
+        // never more than the path allows now (it moves; a reconnected node starts afresh)
         let (w, at) = self.windows[i];
         if at.elapsed() < max {
-            return w;
+            return w.min(full);
         }
-        let now = throttle::adapt_window(w, full, self.nodes[i].latency(), max);
-        if now < w {
+        let now = throttle::adapt_window(w.min(full), full, self.nodes[i].latency(), max);
+        if now < w.min(full) {
             self.throttle.latency_backoffs += 1;
         }
         self.windows[i] = (now, Instant::now());
         now
     }
 
-    /// Sends `part` (with its entries, `ops` operations) to connection `i` once the rate
-    /// limits allow it and its window has room for it.
-    pub(super) fn send_paced(&mut self, i: usize, part: &[u8], run: Vec<Expect>, ops: u64) {
-        self.pace(i, ops, part.len());
-        let limit = self.window_of(i).saturating_sub(part.len());
-        // a server that stalls shows on the metrics page while the write waits
-        while !self.nodes[i].wait_below_for(limit, super::metrics::EVERY) {
-            self.publish_metrics(false);
-        }
-        self.nodes[i].send_many(part, run);
+    /// Whether connection `i`'s window has room for `len` more bytes, waiting at most
+    /// `within` for it (true too when the connection died or a stop was asked for: what is
+    /// sent then is queued as unacknowledged, or not sent at all).
+    pub(super) fn has_room(&mut self, i: usize, len: usize, within: Duration) -> bool {
+        let limit = self.window_of(i).saturating_sub(len);
+        self.nodes[i].wait_below_for(limit, within)
     }
 
     /// The index of the connection to `addr` working in `db`, connecting if needed. A
@@ -306,11 +306,11 @@ impl Pool {
     /// connection for that db; a cluster has only db 0).
     pub(super) fn route(&mut self, slot: u16, db: u64) -> Result<usize, net::Error> {
         if !self.cluster {
-            // one connection per db, all to the one server
-            if let Some(i) = self.nodes.iter().position(|n| n.db == db) {
+            // one connection per db to the server (a redirect may have opened others)
+            if let Some(i) = self.nodes.iter().position(|n| n.db == db && n.addr == self.home) {
                 return Ok(i);
             }
-            let addr = self.url.addr();
+            let addr = self.home.clone();
             return self.node(&addr, db);
         }
         if self.slots.owner(slot).is_none() {

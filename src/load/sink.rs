@@ -2,8 +2,9 @@
 //! routed to the node that owns each key's slot, gathered per node and sent with one write
 //! per node, within the node's window. The ledger learns which keys were sent.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use super::pool::{Locked, Pool};
 use super::{Conflict, Error, checkpoint, ledger};
@@ -192,20 +193,60 @@ impl<'a, 't> FileLoad<'a, 't> {
         self.gathered[i].1.push(e);
     }
 
-    /// Sends what was gathered for node `i`, within its window and the rate limits.
-    fn flush_node(&mut self, i: usize) {
-        let Some((bytes, es)) = self.gathered.get_mut(i) else { return };
+    /// Sends what was gathered for the nodes `which`, each within its window and the rate
+    /// limits, in writes of at most half its window (and about 50 ms of a rate limit): the
+    /// window bounds what is in flight, not just when a write starts (a joined key goes
+    /// with the key whose command it shares).
+    ///
+    /// The nodes are served side by side: a write goes to whichever node has room for its
+    /// next one, and the sender waits only when none has. Waiting on one node while the
+    /// others hold gathered bytes would leave those servers idle (a cluster on shared
+    /// cores loaded at half speed that way).
+    fn flush_nodes(&mut self, which: impl IntoIterator<Item = usize>) {
+        let mut all: Vec<Writes> = which.into_iter().filter_map(|i| self.cut(i)).collect();
+        while !all.is_empty() {
+            let pool = &mut *self.t;
+            let mut sent = false;
+            for w in &mut all {
+                while let Some((from, to, run, ops)) = w.parts.pop_front() {
+                    if !pool.has_room(w.node, to - from, Duration::ZERO) {
+                        w.parts.push_front((from, to, run, ops));
+                        break;
+                    }
+                    pool.pace(w.node, ops, to - from);
+                    pool.nodes[w.node].send_many(&w.bytes[from..to], run);
+                    sent = true;
+                }
+            }
+            for w in all.extract_if(.., |w| w.parts.is_empty()) {
+                // the buffer is kept for the node's next gathering
+                let slot = &mut self.gathered[w.node].0;
+                if slot.capacity() == 0 {
+                    *slot = w.bytes;
+                    slot.clear();
+                }
+            }
+            if !sent && let Some(w) = all.first() {
+                let len = w.parts.front().map_or(0, |p| p.1 - p.0);
+                let pool = &mut *self.t;
+                pool.has_room(w.node, len, ROOM_POLL);
+                // a server that stalls shows on the metrics page while the writes wait
+                pool.publish_metrics(false);
+            }
+        }
+    }
+
+    /// What was gathered for node `i`, cut into writes (none when nothing was).
+    fn cut(&mut self, i: usize) -> Option<Writes> {
+        let (bytes, es) = self.gathered.get_mut(i)?;
         if es.is_empty() && bytes.is_empty() {
-            return;
+            return None;
         }
         let (bytes, es) = (std::mem::take(bytes), std::mem::take(es));
-        // in writes of at most half the window (and about 50 ms of a rate limit), each sent
-        // once the node's unacknowledged bytes leave room for it: the window bounds what is
-        // in flight, not just when a write starts (a joined key goes with the key whose
-        // command it shares)
         let pool = &mut *self.t;
         let (step_ops, step_bytes) = pool.throttle.limits().step();
         let step = (pool.window_of(i) / 2).max(8 << 10).min(step_bytes);
+        let mut parts = VecDeque::new();
         let (mut from, mut len, mut ops, mut run) = (0, 0, 0u64, Vec::new());
         for e in es {
             len += e.bytes;
@@ -213,20 +254,26 @@ impl<'a, 't> FileLoad<'a, 't> {
             let boundary = !e.joined;
             run.push(e);
             if (len >= step || ops >= step_ops) && boundary {
-                pool.send_paced(i, &bytes[from..from + len], std::mem::take(&mut run), ops);
+                parts.push_back((from, from + len, std::mem::take(&mut run), ops));
                 (from, len, ops) = (from + len, 0, 0);
             }
         }
         if !run.is_empty() || from < bytes.len() {
-            pool.send_paced(i, &bytes[from..], run, ops);
+            parts.push_back((from, bytes.len(), run, ops));
         }
-        let slot = &mut self.gathered[i].0;
-        if slot.capacity() == 0 {
-            *slot = bytes;
-            slot.clear();
-        }
+        Some(Writes { node: i, bytes, parts })
     }
 }
+
+/// One node's gathered bytes, cut into writes: (from, to, entries, operations) each.
+struct Writes {
+    node: usize,
+    bytes: Vec<u8>,
+    parts: VecDeque<(usize, usize, Vec<Expect>, u64)>,
+}
+
+/// How long the sender waits for room on one node before it looks at the others again.
+const ROOM_POLL: Duration = Duration::from_micros(500);
 
 impl Sink for FileLoad<'_, '_> {
     type Error = Error;
@@ -285,7 +332,7 @@ impl FileLoad<'_, '_> {
     fn write_locked(&mut self, bytes: &[u8]) -> Result<(), Error> {
         // a mapped piece of the key being written: after what was gathered for its node
         if let Some(i) = self.cur {
-            self.flush_node(i);
+            self.flush_nodes([i]);
             self.t.pace(i, 0, bytes.len());
             self.t.nodes[i].send(bytes, None);
         }
@@ -318,9 +365,7 @@ impl FileLoad<'_, '_> {
             let piece = &b[m.at..marks.get(j + 1).map_or(b.len(), |n| n.at)];
             self.route_piece(piece, m)?;
         }
-        for i in 0..self.gathered.len() {
-            self.flush_node(i);
-        }
+        self.flush_nodes(0..self.gathered.len());
         self.pool.put(b);
         self.collect()?;
         let done = self.done_upto();

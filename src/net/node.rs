@@ -463,8 +463,10 @@ fn read_loop(mut r: ReadHalf, sh: &(Mutex<State>, Condvar), addr: &str, timeout:
                 Err(ParseError::Invalid(m)) => break Some(m),
             }
         };
-        buf.copy_within(pos..end, 0);
-        end -= pos;
+        if pos > 0 {
+            buf.copy_within(pos..end, 0);
+            end -= pos;
+        }
         let wait = {
             let mut g = sh.0.lock().unwrap();
             let st = &mut *g;
