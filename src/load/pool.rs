@@ -51,6 +51,8 @@ pub struct Pool {
     checkers: Vec<Option<Conn>>,
     /// The address the URL names (a standalone server's).
     home: String,
+    /// Rung by every connection's reader thread when replies arrive.
+    pub(super) bell: std::sync::Arc<net::node::Bell>,
     /// Outcomes of other dumps' keys, seen by a load that was collecting (several dumps
     /// load at once through the same connections): (node, outcome) per dump.
     pub(super) inbox: HashMap<u32, Vec<(usize, Done)>>,
@@ -131,6 +133,7 @@ impl Pool {
             metrics: None,
             globals: Vec::new(),
             checkers: Vec::new(),
+            bell: Default::default(),
             inbox: HashMap::new(),
             lost: HashMap::new(),
             strikes: HashMap::new(),
@@ -274,7 +277,7 @@ impl Pool {
         if let Some(i) = self.nodes.iter().position(|n| n.addr == addr && n.db == db) {
             return Ok(i);
         }
-        self.nodes.push(Node::connect(&self.url, addr, db)?);
+        self.nodes.push(Node::connect(&self.url, addr, db, self.bell.clone())?);
         self.report.per_node.entry(addr.to_string()).or_default();
         Ok(self.nodes.len() - 1)
     }
@@ -456,7 +459,7 @@ impl Pool {
                 // after a stop nothing more is sent: the connection stays dead
                 return Ok(());
             }
-            match Node::connect(&self.url, &addr, self.nodes[i].db) {
+            match Node::connect(&self.url, &addr, self.nodes[i].db, self.bell.clone()) {
                 Ok(n) => {
                     self.nodes[i] = n;
                     self.report.reconnects += 1;

@@ -206,6 +206,8 @@ impl<'a, 't> FileLoad<'a, 't> {
         let mut all: Vec<Writes> = which.into_iter().filter_map(|i| self.cut(i)).collect();
         while !all.is_empty() {
             let pool = &mut *self.t;
+            // replies that arrive after this are rung after it: the wait below sees them
+            let rung = pool.bell.rings();
             let mut sent = false;
             for w in &mut all {
                 while let Some((from, to, run, ops)) = w.parts.pop_front() {
@@ -226,10 +228,10 @@ impl<'a, 't> FileLoad<'a, 't> {
                     slot.clear();
                 }
             }
-            if !sent && let Some(w) = all.first() {
-                let len = w.parts.front().map_or(0, |p| p.1 - p.0);
+            if !sent {
+                // until a node's replies arrive (a death or a stop shows within ROOM_POLL)
                 let pool = &mut *self.t;
-                pool.has_room(w.node, len, ROOM_POLL);
+                pool.bell.wait(rung, ROOM_POLL);
                 // a server that stalls shows on the metrics page while the writes wait
                 pool.publish_metrics(false);
             }
@@ -272,8 +274,9 @@ struct Writes {
     parts: VecDeque<(usize, usize, Vec<Expect>, u64)>,
 }
 
-/// How long the sender waits for room on one node before it looks at the others again.
-const ROOM_POLL: Duration = Duration::from_micros(500);
+/// The longest the sender waits for replies before it looks at its nodes again (a node
+/// that died, a stop asked for).
+const ROOM_POLL: Duration = Duration::from_millis(100);
 
 impl Sink for FileLoad<'_, '_> {
     type Error = Error;

@@ -155,6 +155,40 @@ impl State {
 /// The connection's state, shared by the loader and the reader thread.
 type Shared = Arc<(Mutex<State>, Condvar)>;
 
+/// Rung by the reader threads of a load's connections whenever replies arrive: a sender
+/// holding bytes for several connections waits on it for room on any of them, instead of
+/// on one while the others' servers run dry.
+#[derive(Debug, Default)]
+pub struct Bell {
+    rings: Mutex<u64>,
+    cv: Condvar,
+}
+
+impl Bell {
+    /// How many times it rang so far.
+    pub fn rings(&self) -> u64 {
+        *self.rings.lock().unwrap()
+    }
+
+    fn ring(&self) {
+        *self.rings.lock().unwrap() += 1;
+        self.cv.notify_all();
+    }
+
+    /// Waits until it rings after `seen` rings, for at most `within`.
+    pub fn wait(&self, seen: u64, within: Duration) {
+        let until = Instant::now() + within;
+        let mut n = self.rings.lock().unwrap();
+        while *n == seen {
+            let left = until.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return;
+            }
+            n = self.cv.wait_timeout(n, left).unwrap().0;
+        }
+    }
+}
+
 pub struct Node {
     pub addr: String,
     /// The db every command on this connection runs in (see [`Node::connect`]).
@@ -175,7 +209,9 @@ impl Node {
     /// `db`: the database this connection works in, selected in the handshake (and its
     /// answer checked) before anything else is sent, so no command on it ever runs in
     /// another db. A standalone load opens one connection per target db; a cluster's is 0.
-    pub fn connect(url: &Url, addr: &str, db: u64) -> Result<Node, Error> {
+    ///
+    /// `bell`: rung whenever replies arrive (see [`Bell`]).
+    pub fn connect(url: &Url, addr: &str, db: u64, bell: Arc<Bell>) -> Result<Node, Error> {
         let c = handshake_in_db(url, addr, db, url.timeouts.connect)?;
         let timeout = c.timeout();
         let (r, w) = c.into_stream().split();
@@ -184,7 +220,7 @@ impl Node {
         let a = addr.to_string();
         let reader = std::thread::Builder::new()
             .name(format!("reader {addr}"))
-            .spawn(move || read_loop(r, &sh2, &a, timeout))
+            .spawn(move || read_loop(r, &sh2, &a, timeout, &bell))
             .map_err(|e| Error::Io {
                 addr: addr.to_string(),
                 what: "a reader thread".into(),
@@ -436,7 +472,13 @@ fn die(sh: &(Mutex<State>, Condvar), why: String) {
 /// left of `timeout`, counted from the later of the last bytes received and the moment it
 /// began to owe; when that runs out, the connection is dead. A connection owing nothing
 /// waits in `timeout`-long reads and is never declared dead for it (no busy wake-ups).
-fn read_loop(mut r: ReadHalf, sh: &(Mutex<State>, Condvar), addr: &str, timeout: Duration) {
+fn read_loop(
+    mut r: ReadHalf,
+    sh: &(Mutex<State>, Condvar),
+    addr: &str,
+    timeout: Duration,
+    bell: &Bell,
+) {
     // replies land in `buf[..end]`; the buffer is zeroed once, not per read (a read
     // brings a few bytes of `+OK` at a time)
     let mut buf: Vec<u8> = vec![0; READ_BUF];
@@ -521,6 +563,7 @@ fn read_loop(mut r: ReadHalf, sh: &(Mutex<State>, Condvar), addr: &str, timeout:
                 }
             }
         };
+        bell.ring();
         if let Some(b) = bad {
             die(sh, format!("protocol error from {addr}: {b}"));
             r.shutdown();
