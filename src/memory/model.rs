@@ -144,6 +144,13 @@ pub struct Shape<'t> {
 }
 
 impl<'t> Shape<'t> {
+    /// A string value of `len` bytes that is not an integer's text.
+    fn long_string(&mut self, len: usize) {
+        self.n = 1;
+        self.small_int = false;
+        self.string = Some((len, false));
+    }
+
     pub fn new(t: &'t Target, k: &Key) -> Shape<'t> {
         let ty = k.ty();
         let fam = t.family;
@@ -953,7 +960,13 @@ impl Shape<'_> {
 /// Estimates one key for `t`.
 pub fn estimate(t: &Target, k: &Key, name_len: usize, s: &mut Scratch) -> Result<Cost, Error> {
     let mut shape = Shape::new(t, k);
-    k.decode(&mut shape, s)?;
+    match k.string_value() {
+        // an integer's text is at most 20 bytes, so a longer compressed string is never
+        // one, and its length is all the model needs: no decompression (a load's
+        // pre-flight samples values before anything is sent)
+        Some(crate::format::RStr::Lzf { ulen, .. }) if ulen > 20 => shape.long_string(ulen),
+        _ => k.decode(&mut shape, s)?,
+    }
     Ok(shape.finish(name_len, k.expire_ms().is_some()))
 }
 
@@ -1035,6 +1048,42 @@ mod tests {
             string("s:v1000", &[b'x'; 1000]),
             [1055, 1080, 1080, 1080, 1080, 1080, 1056, 1072, 1056, 1056]
         );
+    }
+
+    /// `v` stored LZF-compressed, as literal runs only (valid LZF, what a decompressor
+    /// reads like any other).
+    fn lzf_string(name: &str, v: &[u8]) -> Vec<u64> {
+        let mut data = Vec::new();
+        for run in v.chunks(32) {
+            data.push(run.len() as u8 - 1);
+            data.extend_from_slice(run);
+        }
+        let mut value = vec![0xC3];
+        rdb_str_len(&mut value, data.len());
+        rdb_str_len(&mut value, v.len());
+        value.extend_from_slice(&data);
+        estimates(types::STRING, name.as_bytes(), &value)
+    }
+
+    fn rdb_str_len(out: &mut Vec<u8>, n: usize) {
+        assert!(n < 16384);
+        if n < 64 {
+            out.push(n as u8);
+        } else {
+            out.extend_from_slice(&[0x40 | (n >> 8) as u8, n as u8]);
+        }
+    }
+
+    #[test]
+    fn a_compressed_string_costs_what_it_costs_stored_plain() {
+        // priced from its length alone (longer than any integer's text) ...
+        for len in [21, 44, 45, 1000, 5000] {
+            let v: Vec<u8> = (0..len).map(|i| b'a' + (i % 26) as u8).collect();
+            assert_eq!(lzf_string("k", &v), string("k", &v), "{len} bytes");
+        }
+        // ... and decompressed when it could be an integer
+        assert_eq!(lzf_string("s:int", b"12345"), string("s:int", b"12345"));
+        assert_ne!(lzf_string("s:int", b"12345"), string("s:int", b"1234x"));
     }
 
     #[test]
