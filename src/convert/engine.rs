@@ -298,16 +298,27 @@ pub struct Cut {
 pub struct Cutter {
     cur: Cut,
     chunk_bytes: usize,
+    /// The open cut's bytes, counting what its values grow by once decompressed.
+    weight: usize,
 }
 
 impl Cutter {
     pub fn new(chunk_bytes: usize) -> Self {
-        Cutter { cur: Cut::default(), chunk_bytes: chunk_bytes.max(1) }
+        Cutter { cur: Cut::default(), chunk_bytes: chunk_bytes.max(1), weight: 0 }
     }
 
-    /// The item record `start..end` (of a key in database `db`; `None`: no key). Returns
-    /// the cut it closed before it (another database) and the one it completed.
-    pub fn item(&mut self, start: usize, end: usize, db: Option<u64>) -> [Option<Cut>; 2] {
+    /// The item record `start..end` (of a key in database `db`; `None`: no key), whose
+    /// value takes `grows` bytes more once decompressed ([`crate::format::record::grows`]:
+    /// a chunk is the work of decoding it, so 400 compressed 512 KiB strings in 2 MB of
+    /// file are many chunks, not one for a single worker). Returns the cut it closed before
+    /// it (another database) and the one it completed.
+    pub fn item(
+        &mut self,
+        start: usize,
+        end: usize,
+        db: Option<u64>,
+        grows: usize,
+    ) -> [Option<Cut>; 2] {
         let mut done = [None, None];
         if let (Some(d), Some(c)) = (db, self.cur.db)
             && d != c
@@ -319,10 +330,11 @@ impl Cutter {
         }
         self.cur.items += 1;
         self.cur.end = end;
+        self.weight = self.weight.saturating_add(end - start).saturating_add(grows);
         if db.is_some() {
             self.cur.db = db;
         }
-        if self.cur.end - self.cur.start >= self.chunk_bytes || self.cur.items >= CHUNK_ITEMS {
+        if self.weight >= self.chunk_bytes || self.cur.items >= CHUNK_ITEMS {
             done[1] = self.close();
         }
         done
@@ -331,6 +343,7 @@ impl Cutter {
     /// Ends the open cut: at a record no chunk may hold (a hash template), at the end of
     /// the records, or at damage.
     pub fn close(&mut self) -> Option<Cut> {
+        self.weight = 0;
         let c = std::mem::take(&mut self.cur);
         (c.items > 0).then_some(c)
     }
@@ -608,10 +621,12 @@ fn skim<'a>(
                 });
             }
         };
-        let (end, db, key) = match step {
-            Step::PlainString { end, .. } => (*end, Some(r.db()), None),
-            Step::Record(Record::Key(k)) => (k.end(), Some(k.db()), Some(k)),
-            Step::Record(Record::Function(_) | Record::ModuleAux { .. }) => (r.pos(), None, None),
+        let (end, db, key, grows) = match step {
+            Step::PlainString { end, grows, .. } => (*end, Some(r.db()), None, *grows),
+            Step::Record(Record::Key(k)) => (k.end(), Some(k.db()), Some(k), k.grows()),
+            Step::Record(Record::Function(_) | Record::ModuleAux { .. }) => {
+                (r.pos(), None, None, 0)
+            }
             Step::Record(Record::Template(_)) => {
                 flush(&mut cur, cutter.close(), &r)?;
                 continue;
@@ -631,7 +646,7 @@ fn skim<'a>(
             }
             Step::Record(_) => continue,
         };
-        let [before, full] = cutter.item(at, end, db);
+        let [before, full] = cutter.item(at, end, db, grows);
         flush(&mut cur, before, &r)?;
         cur.add(at, end, key);
         flush(&mut cur, full, &r)?;
@@ -884,22 +899,33 @@ mod tests {
     fn cuts_keep_to_one_database_a_size_and_around_templates() {
         let mut c = Cutter::new(100);
         // a function (no db), then keys of db 0 up to the size
-        assert_eq!(c.item(10, 20, None), [None, None]);
-        assert_eq!(c.item(20, 60, Some(0)), [None, None]);
-        assert_eq!(c.item(60, 115, Some(0)), [None, cut(10, 115, Some(0), 3)]);
+        assert_eq!(c.item(10, 20, None, 0), [None, None]);
+        assert_eq!(c.item(20, 60, Some(0), 0), [None, None]);
+        assert_eq!(c.item(60, 115, Some(0), 0), [None, cut(10, 115, Some(0), 3)]);
         // another database closes the open cut before its key
-        assert_eq!(c.item(115, 120, Some(0)), [None, None]);
-        assert_eq!(c.item(125, 130, Some(1)), [cut(115, 120, Some(0), 1), None]);
+        assert_eq!(c.item(115, 120, Some(0), 0), [None, None]);
+        assert_eq!(c.item(125, 130, Some(1), 0), [cut(115, 120, Some(0), 1), None]);
         // a template may not be read twice: no cut holds one
         assert_eq!(c.close(), cut(125, 130, Some(1), 1));
         assert_eq!(c.close(), None);
-        assert_eq!(c.item(140, 150, Some(1)), [None, None]);
+        assert_eq!(c.item(140, 150, Some(1), 0), [None, None]);
         assert_eq!(c.close(), cut(140, 150, Some(1), 1));
         assert_eq!(c.close(), None);
         // and at most CHUNK_ITEMS records
         let mut c = Cutter::new(usize::MAX);
         let full =
-            (0..CHUNK_ITEMS).filter_map(|i| c.item(i, i + 1, Some(0))[1]).collect::<Vec<_>>();
+            (0..CHUNK_ITEMS).filter_map(|i| c.item(i, i + 1, Some(0), 0)[1]).collect::<Vec<_>>();
         assert_eq!(full, vec![Cut { start: 0, end: CHUNK_ITEMS, db: Some(0), items: CHUNK_ITEMS }]);
+    }
+
+    #[test]
+    fn values_that_grow_once_decompressed_weigh_what_they_grow_to() {
+        // 2 KiB records holding 512 KiB values: a chunk of 1 MiB of work holds two
+        let mut c = Cutter::new(1 << 20);
+        let grows = (512 << 10) - 2048;
+        assert_eq!(c.item(0, 2048, Some(0), grows), [None, None]);
+        assert_eq!(c.item(2048, 4096, Some(0), grows), [None, cut(0, 4096, Some(0), 2)]);
+        assert_eq!(c.item(4096, 6144, Some(0), 0), [None, None]);
+        assert_eq!(c.close(), cut(4096, 6144, Some(0), 1), "the weight starts again");
     }
 }

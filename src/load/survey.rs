@@ -232,13 +232,14 @@ fn walk<'a>(
             }
             Record::Function(_) => {
                 s.functions += 1;
-                s.cuts.extend(cutter.item(at, r.pos(), None).into_iter().flatten());
+                s.cuts.extend(cutter.item(at, r.pos(), None, 0).into_iter().flatten());
             }
             Record::ModuleAux { .. } => {
-                s.cuts.extend(cutter.item(at, r.pos(), None).into_iter().flatten());
+                s.cuts.extend(cutter.item(at, r.pos(), None, 0).into_iter().flatten());
             }
             Record::Key(k) => {
-                s.cuts.extend(cutter.item(at, k.end(), Some(k.db())).into_iter().flatten());
+                let grows = k.grows();
+                s.cuts.extend(cutter.item(at, k.end(), Some(k.db()), grows).into_iter().flatten());
             }
             Record::Template(_) => s.cuts.extend(cutter.close()),
             _ => {}

@@ -173,6 +173,11 @@ impl<'a> Key<'a> {
         }
         self.value_cursor().string().ok()
     }
+    /// How many bytes more than its record a string value takes once decompressed (see
+    /// [`grows`]; 0 for other types): what decoding it costs beyond its bytes.
+    pub fn grows(&self) -> usize {
+        self.string_value().map_or(0, |v| grows(&v))
+    }
     /// The serialized value: type byte and body (what a DUMP payload starts with).
     pub fn raw_value(&self) -> (&'a [u8], &'a [u8]) {
         (&self.data[self.type_at..self.type_at + 1], &self.data[self.value_at..self.end])
@@ -218,6 +223,15 @@ pub struct Function<'a> {
 /// A pre-GA function's (name, engine, description).
 pub type PreGaFunction = (Vec<u8>, Vec<u8>, Option<Vec<u8>>);
 
+/// How many bytes more than it is stored in `v` takes once decompressed (an LZF string's
+/// length less its compressed bytes; 0 for any other).
+pub fn grows(v: &RStr<'_>) -> usize {
+    match v {
+        RStr::Lzf { data, ulen, .. } => ulen.saturating_sub(data.len()),
+        _ => 0,
+    }
+}
+
 /// What [`Reader::next_step`] read: a record, or only where a plain string key ends.
 #[derive(Debug)]
 pub enum Step<'a> {
@@ -229,6 +243,9 @@ pub enum Step<'a> {
         start: usize,
         /// Where the next record starts.
         end: usize,
+        /// How many bytes more than it is stored in the value takes once decompressed (an
+        /// LZF string; 0 otherwise): what reading the record again costs beyond its bytes.
+        grows: usize,
     },
     /// Any other record, as [`Reader::next_record`] gives it.
     Record(Record<'a>),
@@ -513,10 +530,13 @@ impl<'a> Reader<'a> {
             if self.c.data().get(start) == Some(&types::STRING) {
                 let mut c = self.c;
                 c.set_pos(start + 1);
-                if c.string().is_ok() && c.skip_string().is_ok() {
+                if c.string().is_ok()
+                    && let Ok(v) = c.string()
+                {
                     self.before_record();
                     self.c = c;
-                    return Ok(Some(Step::PlainString { start, end: c.pos() }));
+                    let grows = grows(&v);
+                    return Ok(Some(Step::PlainString { start, end: c.pos(), grows }));
                 }
                 // damage: the whole path names it
             }
@@ -854,7 +874,7 @@ mod tests {
             match rec {
                 Ok(None) => return (out, None),
                 Err(e) => return (out, Some(e)),
-                Ok(Some(Step::PlainString { start, end })) => {
+                Ok(Some(Step::PlainString { start, end, .. })) => {
                     assert_eq!(start, at);
                     out.push((start, end, Some(r.db())));
                 }
