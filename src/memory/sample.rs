@@ -5,7 +5,7 @@ use crate::filter::{Filter, Verdict};
 use crate::format::record::Record;
 use crate::format::{Header, Reader, Scratch};
 
-use super::model::estimate;
+use super::model::estimate_by_header;
 use super::target::Target;
 
 /// Sampled keys: how many, their records' bytes in the dump, and what they take on the
@@ -38,8 +38,8 @@ pub const SPANS: usize = 64;
 pub const KEYS_PER_SPAN: usize = 128;
 
 /// Samples the keys `filter` keeps from up to [`SPANS`] of `spans` (start, end, db of a run
-/// of records, as a load's survey cuts the dump), spread evenly, [`KEYS_PER_SPAN`] keys
-/// from the start of each, and estimates them for `t`. A key that cannot be read here
+/// of records, as a load's survey cuts the dump), the ones at evenly spaced offsets of the
+/// file, [`KEYS_PER_SPAN`] keys from the start of each, and estimates them for `t`. A key that cannot be read here
 /// (the load itself will say why) is left out of the sample. `release(from, to)` is told
 /// the pages each span read (whole pages), so that the sample leaves no file pages behind.
 pub fn sample(
@@ -55,9 +55,20 @@ pub fn sample(
         return s;
     }
     let templates = crate::format::record::templates(data).unwrap_or_default();
-    let step = spans.len().div_ceil(SPANS).max(1);
+    // spans at evenly spaced offsets of the file, not every n-th span: a load's cuts hold
+    // equal work, not equal bytes (a region of big compressed values is cut finer), and
+    // the sample is scaled by file bytes
+    let (lo, hi) = (spans[0].0, spans[spans.len() - 1].1);
+    let mut picked: Vec<usize> = Vec::with_capacity(SPANS);
+    for i in 0..SPANS {
+        let at = lo + ((hi.saturating_sub(lo)) as u128 * i as u128 / SPANS as u128) as usize;
+        let span = spans.partition_point(|s| s.1 <= at).min(spans.len() - 1);
+        if picked.last() != Some(&span) {
+            picked.push(span);
+        }
+    }
     let mut scratch = Scratch::default();
-    for &(start, end, db) in spans.iter().step_by(step) {
+    for &(start, end, db) in picked.iter().map(|&i| &spans[i]) {
         let mut r =
             Reader::resume(data, header, start, db.unwrap_or(0)).with_templates(templates.clone());
         let mut n = 0;
@@ -70,7 +81,7 @@ pub fn sample(
                 continue;
             }
             let Verdict::Keep(name) = filter.judge(&k, &name) else { continue };
-            if let Ok(c) = estimate(t, &k, name.len(), &mut scratch) {
+            if let Ok(c) = estimate_by_header(t, &k, name.len(), &mut scratch) {
                 s.keys += 1;
                 s.record_bytes += (k.end() - k.start()) as u64;
                 s.allocated += c.allocated;

@@ -479,6 +479,15 @@ fn read_loop(
     timeout: Duration,
     bell: &Bell,
 ) {
+    // however this thread ends (the connection dead, its state set), a sender waiting for
+    // room anywhere looks again
+    struct RingOnExit<'b>(&'b Bell);
+    impl Drop for RingOnExit<'_> {
+        fn drop(&mut self) {
+            self.0.ring();
+        }
+    }
+    let _ring = RingOnExit(bell);
     // replies land in `buf[..end]`; the buffer is zeroed once, not per read (a read
     // brings a few bytes of `+OK` at a time)
     let mut buf: Vec<u8> = vec![0; READ_BUF];
