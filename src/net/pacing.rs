@@ -81,11 +81,6 @@ impl Path {
         self.rates.iter().copied().fold(0.0, f64::max)
     }
 
-    /// The lowest acknowledgement latency seen.
-    pub fn base(&self) -> Option<Duration> {
-        self.base
-    }
-
     /// The window: what the path holds at the recent rate, plus [`QUEUE`], within
     /// `QUEUE..=cap` (a `cap` under `QUEUE` wins).
     pub fn window(&self, cap: usize) -> usize {

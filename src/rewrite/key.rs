@@ -65,8 +65,8 @@ pub fn key(w: &mut KeyWriter, k: &Key, name: &[u8], renamed: bool) -> Result<boo
         n.modules_written += u64::from(kind == Kind::Module);
         return Ok(true);
     }
-    if value(out, k, Some((name, renamed)), elements, plan, b, n)? {
-        n.keys += 1;
+    if value(w, k, Some((name, renamed)), elements)? {
+        w.counts.keys += 1;
         return Ok(true);
     }
     Ok(false)
@@ -75,27 +75,19 @@ pub fn key(w: &mut KeyWriter, k: &Key, name: &[u8], renamed: bool) -> Result<boo
 /// Writes the value of `k` re-encoded for the target, after its prefix, type byte and name
 /// (`name`: the name and whether it is new), or as a DUMP payload's type byte and body
 /// (`None`). Returns false when nothing was written: a hash whose fields have all expired.
-fn value(
-    out: &mut Out,
-    k: &Key,
-    name: Option<(&[u8], bool)>,
-    elements: u64,
-    plan: &Plan,
-    b: &mut Bufs,
-    n: &mut Counts,
-) -> Result<bool> {
-    let t = plan.target;
+fn value(w: &mut KeyWriter, k: &Key, name: Option<(&[u8], bool)>, elements: u64) -> Result<bool> {
+    let t = w.plan.target;
     let kind = k.kind();
-    if compact(out, k, name, &t, b, n)? {
+    if compact(w, k, name)? {
         return Ok(true);
     }
     match kind {
-        Kind::Hash => return hash(out, k, name, plan, b, n),
+        Kind::Hash => return hash(w, k, name),
         Kind::Stream => {
             if name.is_some() {
-                prefix(out.buf(), k, &t, n);
+                prefix(w.out.buf(), k, &t, w.counts);
             }
-            super::stream::write(out, k, name, &t, b, n)?;
+            super::stream::write(w, k, name)?;
         }
         Kind::List | Kind::Set | Kind::Zset => {
             let ty = match kind {
@@ -103,9 +95,9 @@ fn value(
                 Kind::Set => types::SET,
                 _ => types::ZSET_2,
             };
-            head(out.buf(), k, &t, ty, name, n);
-            write::len(out.buf(), elements);
-            k.decode(&mut Plain { out, fields: None }, &mut b.scratch)?;
+            head(w.out.buf(), k, &t, ty, name, w.counts);
+            write::len(w.out.buf(), elements);
+            k.decode(&mut Plain { out: w.out, fields: None }, &mut w.bufs.scratch)?;
         }
         // strings, module values and plain types load everywhere; arrays were dropped
         _ => {
@@ -116,7 +108,7 @@ fn value(
             ))));
         }
     }
-    out.filled()?;
+    w.out.filled()?;
     Ok(true)
 }
 
@@ -129,14 +121,9 @@ const NODE_BYTES: usize = 8 << 10;
 /// (Redis 5.0-6.2), a listpack hash or sorted set as a ziplist, a quicklist of listpacks
 /// as a quicklist of ziplists; for RDB 9 and 10, a set listpack of integers as an intset.
 /// Returns false when the value has no such form (it is written plain).
-fn compact(
-    out: &mut Out,
-    k: &Key,
-    name: Option<(&[u8], bool)>,
-    t: &Server,
-    b: &mut Bufs,
-    n: &mut Counts,
-) -> Result<bool> {
+fn compact(w: &mut KeyWriter, k: &Key, name: Option<(&[u8], bool)>) -> Result<bool> {
+    let t = &w.plan.target;
+    let (out, b, n) = (&mut *w.out, &mut *w.bufs, &mut *w.counts);
     let v = t.dump_version();
     let ty = k.ty();
     let zl = || Zl { z: write::ziplist::Ziplist::default(), score: Vec::new() };
@@ -297,7 +284,8 @@ pub fn payload(k: &Key, plan: &Plan, b: &mut Bufs, n: &mut Counts) -> Result<Opt
             Ok(())
         };
         let mut out = Out::new(input, 1 << 20, &pool, &mut send);
-        let wrote = value(&mut out, k, None, elements, plan, b, n)?;
+        let mut w = KeyWriter { plan, out: &mut out, bufs: b, counts: n };
+        let wrote = value(&mut w, k, None, elements)?;
         out.flush()?;
         wrote
     };
@@ -501,14 +489,9 @@ impl Visitor for HashCount {
 /// A hash the target cannot load as stored: plain (type 4), or with its field TTLs in the
 /// target's layout (Redis 7.4+ type 24, Valkey 9 type 22). Fields whose TTL has passed are
 /// left out (counted) unless expired data is kept; a hash left with none is an expired key.
-fn hash(
-    out: &mut Out,
-    k: &Key,
-    name: Option<(&[u8], bool)>,
-    plan: &Plan,
-    b: &mut Bufs,
-    n: &mut Counts,
-) -> Result<bool> {
+fn hash(w: &mut KeyWriter, k: &Key, name: Option<(&[u8], bool)>) -> Result<bool> {
+    let plan = w.plan;
+    let (out, b, n) = (&mut *w.out, &mut *w.bufs, &mut *w.counts);
     let t = plan.target;
     let f = &plan.filter;
     let now = (!f.include_expired).then_some(f.now_ms);

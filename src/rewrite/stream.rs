@@ -12,9 +12,7 @@
 //! no consumer owns them, and a server before 8.8 would keep them as orphans, so they are
 //! left out of the group PEL), and the counters a v1 stream has not.
 
-use crate::convert::bufs::Bufs;
-use crate::convert::out::Out;
-use crate::convert::{Counts, Result};
+use crate::convert::{KeyWriter, Result};
 use crate::format::record::Key;
 use crate::format::stream::StreamId;
 use crate::format::types::*;
@@ -33,14 +31,9 @@ pub fn newest_type(t: &Server) -> u8 {
 
 /// Writes the type byte, `name` (none in a payload) and the stream for `t` (the prefix is
 /// written).
-pub fn write(
-    out: &mut Out,
-    k: &Key,
-    name: Option<(&[u8], bool)>,
-    t: &Server,
-    b: &mut Bufs,
-    n: &mut Counts,
-) -> Result<()> {
+pub fn write(w: &mut KeyWriter, k: &Key, name: Option<(&[u8], bool)>) -> Result<()> {
+    let t = &w.plan.target;
+    let (out, b, n) = (&mut *w.out, &mut *w.bufs, &mut *w.counts);
     let src = k.ty();
     let ty = src.min(newest_type(t));
     let tail = k.stream_tail()?;
