@@ -288,17 +288,24 @@ fn replies_no_server_sends_are_protocol_errors() {
     }
 }
 
+/// A Redis 7.0 holding `keys` strings of `size` bytes (`DEBUG POPULATE`), saved: the server
+/// (it owns the dump's directory) and its dump.
+fn populated(keys: u64, size: u64) -> Option<(Server, std::path::PathBuf)> {
+    let src = Server::start_ok("redis-7.0", None, &[])?;
+    let mut c = src.conn();
+    c.cmd(&["DEBUG", "POPULATE", &keys.to_string(), "key", &size.to_string()]).unwrap();
+    c.cmd(&["SAVE"]).unwrap();
+    let f = src.dir.path().join("dump.rdb");
+    Some((src, f))
+}
+
 /// `CLIENT PAUSE ... WRITE` on a real server mid-load: `RESTORE` is a write, so its reply
 /// waits for the pause to end. With `--timeout 2` the connection counts as dead after 2 s,
 /// is reopened (the handshake's `PING` is not paused), and the keys are sent again; the
 /// pause (5 s) ends before the third timeout in a row, and everything arrives.
 #[test]
 fn a_paused_server_mid_load_times_out_and_the_load_recovers() {
-    let Some(src) = Server::start_ok("redis-7.0", None, &[]) else { return };
-    let mut c = src.conn();
-    c.cmd(&["DEBUG", "POPULATE", "300000", "key", "200"]).unwrap();
-    c.cmd(&["SAVE"]).unwrap();
-    let f = src.dir.path().join("dump.rdb");
+    let Some((_src, f)) = populated(300_000, 200) else { return };
     let Some(dst) = Server::start_ok("redis-7.0", None, &[]) else { return };
     let report = dst.dir.path().join("report.json");
     let (url, rep_path) = (dst.url(), report.to_str().unwrap().to_string());
@@ -374,12 +381,8 @@ fn queued_bytes(port: u16) -> u64 {
 /// When the server wakes, every key arrives.
 #[test]
 fn what_a_sleeping_server_is_sent_stays_within_the_window() {
-    let Some(src) = Server::start_ok("redis-7.0", None, &[]) else { return };
-    let mut c = src.conn();
     // about 60 MB of commands: the load runs long enough to sleep in the middle of it
-    c.cmd(&["DEBUG", "POPULATE", "300000", "key", "180"]).unwrap();
-    c.cmd(&["SAVE"]).unwrap();
-    let f = src.dir.path().join("dump.rdb");
+    let Some((_src, f)) = populated(300_000, 180) else { return };
     let Some(dst) = Server::start_ok("redis-7.0", None, &[]) else { return };
     let port: u16 = dst.addr().rsplit(':').next().unwrap().parse().unwrap();
     let queue = rdbshift::net::pacing::QUEUE as f64;

@@ -293,8 +293,10 @@ fn check_via(ka: &Keyspace, src: &str, rdb: &Path, dst: &str, dir: &Path, restor
 
 /// Every server of the matrix as a source of fresh random data, rewritten for the targets
 /// that load its keys natively only after a rewrite (older versions, the other family).
-fn from_server(src: &str, seed: u64, targets: &[&str]) {
-    let Some(a) = Server::start_ok(src, None, &[]) else { return };
+/// A server `src` holding fresh random data (`seed`), saved: the server (it owns the
+/// dump's directory), its dump and its keys as read back.
+fn seeded(src: &str, seed: u64) -> Option<(Server, std::path::PathBuf, readback::Keyspace)> {
+    let a = Server::start_ok(src, None, &[])?;
     let t = datagen::target_of(src);
     let mut c = a.conn();
     datagen::populate(&mut c, &t, &Opts { seed, keys: 25, dbs: true, functions: true });
@@ -302,6 +304,11 @@ fn from_server(src: &str, seed: u64, targets: &[&str]) {
     assert!(matches!(c.cmd(&["SAVE"]).unwrap(), common::resp::Reply::Status(_)));
     let rdb = a.dir.path().join("dump.rdb");
     let ka = readback::read(&a);
+    Some((a, rdb, ka))
+}
+
+fn from_server(src: &str, seed: u64, targets: &[&str]) {
+    let Some((_a, rdb, ka)) = seeded(src, seed) else { return };
     assert!(ka.len() >= 150, "{src}: only {} keys", ka.len());
     let dir = common::tempdir::Dir::new("rewrite");
     let mut total = 0;
@@ -614,14 +621,7 @@ fn restore_payloads_reencoded_for_older_targets() {
         ("redis-8.6", 8611u64, &["redis-6.2", "redis-7.0", "valkey-8.1", "valkey-9.1"][..]),
         ("valkey-9.1", 9111, &["redis-6.0", "redis-8.0"][..]),
     ] {
-        let Some(a) = Server::start_ok(src, None, &[]) else { return };
-        let t = datagen::target_of(src);
-        let mut c = a.conn();
-        datagen::populate(&mut c, &t, &Opts { seed, keys: 25, dbs: true, functions: true });
-        datagen::delete_some_entries(&mut c, seed);
-        assert!(matches!(c.cmd(&["SAVE"]).unwrap(), common::resp::Reply::Status(_)));
-        let rdb = a.dir.path().join("dump.rdb");
-        let ka = readback::read(&a);
+        let Some((_a, rdb, ka)) = seeded(src, seed) else { return };
         let dir = common::tempdir::Dir::new("rewrite-restore");
         for dst in targets {
             assert!(check_via(&ka, src, &rdb, dst, dir.path(), true) >= 150);
