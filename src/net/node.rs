@@ -144,6 +144,12 @@ impl State {
         self.path.acked(self.acked, now);
     }
 
+    /// A completed entry's `bytes` leave the unacknowledged count for the acknowledged.
+    fn settled(&mut self, bytes: usize) {
+        self.bytes -= bytes.min(self.bytes);
+        self.acked += bytes as u64;
+    }
+
     fn owe(&mut self, cmds: u32) {
         if self.cmds == 0 && cmds > 0 {
             self.owing_since = Some(Instant::now());
@@ -425,19 +431,19 @@ fn pop_complete(st: &mut State) {
                 return;
             }
             let err = st.cur_err.clone();
+            let mut freed = 0;
             for f in st.q.drain(..owner) {
-                st.bytes -= f.bytes.min(st.bytes);
-                st.acked += f.bytes as u64;
+                freed += f.bytes;
                 st.done.push(Done { tag: f.tag, err: err.clone() });
             }
+            st.settled(freed);
             continue;
         }
         if f.cmds != 0 {
             return;
         }
         let f = st.q.pop_front().unwrap();
-        st.bytes -= f.bytes.min(st.bytes);
-        st.acked += f.bytes as u64;
+        st.settled(f.bytes);
         if f.end {
             let err = st.cur_err.take();
             st.done.push(Done { tag: f.tag, err });
