@@ -247,13 +247,58 @@ impl Filter {
 
     /// The selection stage for the key `k`, whose name is `name`.
     pub fn judge<'n>(&self, k: &Key<'_>, name: &'n [u8]) -> Verdict<'n> {
-        if !self.db(k.db()) {
+        self.judge_by(k.db(), k.expire_ms(), name, || self.key_type(k))
+    }
+
+    /// [`Filter::judge`] for a string key with no expiry in `db` (a plain string record),
+    /// without its [`Key`].
+    #[inline]
+    pub fn judge_string<'n>(&self, db: u64, name: &'n [u8]) -> Verdict<'n> {
+        if self.every_string() {
+            return Verdict::Keep(Cow::Borrowed(name));
+        }
+        self.judge_by(db, None, name, || self.string_type())
+    }
+
+    /// Whether every string key with no expiry is kept under its own name: no db, name,
+    /// type or slot rule, no rename.
+    #[inline]
+    fn every_string(&self) -> bool {
+        self.dbs.is_empty()
+            && self.exclude_dbs.is_empty()
+            && self.globs.is_empty()
+            && self.exclude_globs.is_empty()
+            && !self.by_type()
+            && self.slots.is_none()
+            && !self.rename.names()
+    }
+
+    /// [`Filter::selects`] for a string key in `db`, without its [`Key`].
+    pub fn selects_string(&self, db: u64, name: &[u8]) -> bool {
+        self.db(db) && self.key(name) && self.string_type()
+    }
+
+    /// Whether the type rules select a string key.
+    fn string_type(&self) -> bool {
+        !self.by_type() || self.kind(Kind::String, None)
+    }
+
+    /// The selection stage of a key in `db`, expiring at `expire_ms`, named `name`, whose
+    /// type `type_ok` judges.
+    fn judge_by<'n>(
+        &self,
+        db: u64,
+        expire_ms: Option<i64>,
+        name: &'n [u8],
+        type_ok: impl FnOnce() -> bool,
+    ) -> Verdict<'n> {
+        if !self.db(db) {
             return Verdict::Filtered;
         }
-        if self.expired(k.expire_ms()) {
+        if self.expired(expire_ms) {
             return Verdict::Expired;
         }
-        if !self.selects(k, name) {
+        if !(self.key(name) && type_ok()) {
             return Verdict::Filtered;
         }
         let name = self.rename.name(name);

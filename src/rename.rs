@@ -268,6 +268,7 @@ impl Rename {
     }
 
     /// Whether any name is renamed.
+    #[inline]
     pub fn names(&self) -> bool {
         !self.patterns.is_empty() || !self.prefixes.is_empty()
     }

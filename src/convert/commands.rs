@@ -135,6 +135,21 @@ pub fn key(w: &mut KeyWriter, k: &Key, name: &[u8]) -> Result<()> {
     }
 }
 
+/// A plain string record's commands (a string key with no expiry, LRU, LFU or metadata,
+/// read as [`crate::format::Step::PlainString`]): exactly what [`key`] writes for it, without
+/// its [`Key`]. `group`: it shares the `MSET` being gathered ([`groupable`] holds for it).
+pub fn plain_string(
+    plan: &Plan,
+    out: &mut Out,
+    n: &mut Counts,
+    name: &[u8],
+    v: Str<'_>,
+    group: bool,
+) -> Result<()> {
+    n.keys += 1;
+    string(plan, out, name, None, v, group)
+}
+
 /// A string key's commands: its place in the `MSET` being gathered (`group`), or `SET`
 /// (with `PXAT`, or a `PEXPIREAT` after it for a target older than 6.2 or a time before 1970).
 fn string(

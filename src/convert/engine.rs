@@ -30,7 +30,7 @@ use crate::format::Header;
 use crate::format::record::{
     Fingerprints, Function, Key, KeyNameCheck, Options, Record, Registry, Trailer,
 };
-use crate::format::{Reader, Step, Str};
+use crate::format::{RStr, Reader, Step, Str};
 use crate::job::Stop;
 
 /// Why a run of the engine ended before the dump's end, for a sink whose errors are `E`.
@@ -66,6 +66,10 @@ pub struct Config {
     pub(crate) chunk_bytes: usize,
     /// Output is handed on in pieces of about this size.
     pub(crate) piece: usize,
+    /// A plain string record goes out from its step ([`Step::PlainString`]), without its
+    /// [`Key`] built (measured: a sixth of a tiny key's conversion). The output, counts and
+    /// errors are the same either way (a test compares them).
+    pub(crate) lean: bool,
 }
 
 impl Default for Config {
@@ -75,6 +79,7 @@ impl Default for Config {
             threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
             chunk_bytes: 4 << 20,
             piece: 1 << 20,
+            lean: true,
         }
     }
 }
@@ -257,6 +262,13 @@ impl Drop for RespSink {
 /// A record a worker converts.
 enum Item<'r, 'a> {
     Key(&'r Key<'a>),
+    /// A plain string record ([`Step::PlainString`]) at `start`, in database `db`.
+    Plain {
+        start: usize,
+        db: u64,
+        name: RStr<'a>,
+        value: RStr<'a>,
+    },
     Function(&'r Function<'a>),
     /// A module aux record: where it lies in the file.
     ModuleAux(std::ops::Range<usize>),
@@ -479,6 +491,7 @@ pub fn run<'a, E: std::error::Error + 'static>(
         groups,
         stop,
         names: fingerprints,
+        lean: cfg.lean,
     };
     let shared = &shared;
     let (otx, orx) = sync_channel::<Slot>(cfg.threads * 2 + 2);
@@ -693,6 +706,8 @@ struct Shared<'r> {
     stop: &'r Stop,
     /// How key names are fingerprinted, when the duplicate-key check is on.
     names: Option<Fingerprints>,
+    /// [`Config::lean`].
+    lean: bool,
 }
 
 /// Decodes one chunk into commands. On an error, the commands of the keys before the
@@ -704,7 +719,7 @@ fn work(
     tx: &SyncSender<Msg>,
     fps: &mut Vec<u64>,
 ) -> std::result::Result<Counts, Stopped> {
-    let Shared { data, plan, piece, pool, marks, groups, stop, names } = *w;
+    let Shared { data, plan, piece, pool, marks, groups, stop, names, lean } = *w;
     let mut send = |s: Seg| tx.send(Msg::Seg(s)).map_err(|_| Error::Closed);
     let mut out = Out::new(data, piece, pool, &mut send);
     if marks {
@@ -718,8 +733,55 @@ fn work(
     let mut code = Vec::new();
     let mut namebuf = Vec::new();
     let f = &plan.filter;
-    let mut each = |item: Item| -> std::result::Result<(), Stopped> {
+    // an RDB output rewrites records: a plain string's too
+    let lean = lean && plan.mode != super::Mode::Rdb;
+    // Ok(false): a plain string the lean path left to the whole one (damage it names there)
+    let mut each = |item: Item| -> std::result::Result<bool, Stopped> {
         let r = match item {
+            Item::Plain { start, db, name, value } => (|| -> super::Result<bool> {
+                // the stages of a Key below, in the same order, for a string with nothing
+                // before it: no expiry, so never expired
+                let Ok(stored) = name.bytes(&mut namebuf) else { return Ok(false) };
+                let kept = if !f.db(db) {
+                    None
+                } else if start < plan.start_at && !plan.redo.contains(&start) {
+                    if f.selects_string(db, stored) {
+                        n.resumed += 1;
+                    } else {
+                        n.filtered += 1;
+                    }
+                    if let Some(fp) = names {
+                        fps.push(fp.of(db, stored));
+                    }
+                    return Ok(true);
+                } else {
+                    match f.judge_string(db, stored) {
+                        Verdict::Keep(name) => Some(name),
+                        Verdict::Filtered | Verdict::Expired => None,
+                    }
+                };
+                let Some(name) = kept else {
+                    if let Some(fp) = names {
+                        fps.push(fp.of(db, stored));
+                    }
+                    n.filtered += 1;
+                    return Ok(true);
+                };
+                let Ok(v) = value.get(&mut bufs.body) else { return Ok(false) };
+                if let Some(fp) = names {
+                    fps.push(fp.of(db, stored));
+                }
+                let slot = out.marked().then(|| crate::slot::of(&name));
+                let grouped = out.grouping();
+                if grouped {
+                    out.begin_grouped_key(start, slot, &name);
+                } else {
+                    out.begin_key(start, slot, &name);
+                }
+                commands::plain_string(plan, &mut out, &mut n, &name, v, grouped)?;
+                out.end_key();
+                Ok(true)
+            })(),
             Item::Key(k) => (|| -> super::Result<()> {
                 let name = k.raw_name().bytes(&mut namebuf).map_err(|e| super::in_key(k, e))?;
                 if let Some(fp) = names {
@@ -788,7 +850,8 @@ fn work(
                 )?;
                 out.end_key();
                 Ok(())
-            })(),
+            })()
+            .map(|()| true),
             Item::Function(func) => (|| -> super::Result<()> {
                 if plan.skip_functions || chunk.cut.start < plan.start_at {
                     return Ok(());
@@ -822,7 +885,8 @@ fn work(
                 n.functions += 1;
                 out.end_key();
                 Ok(())
-            })(),
+            })()
+            .map(|()| true),
             Item::ModuleAux(r) => match plan.mode {
                 // an RDB carries it as stored (to every file of a split)
                 super::Mode::Rdb
@@ -841,36 +905,61 @@ fn work(
                     n.module_aux_skipped += 1;
                     Ok(())
                 }
-            },
+            }
+            .map(|()| true),
         };
-        let r: std::result::Result<(), Stopped> = match r {
+        let r: std::result::Result<bool, Stopped> = match r {
             // a key read over pages that vanished never leaves
-            Ok(()) if stop.input_changed() => Err(Stopped::Changed(chunk.cut.start)),
+            Ok(_) if stop.input_changed() => Err(Stopped::Changed(chunk.cut.start)),
             r => r.map_err(Stopped::from),
         };
-        if let Err(e) = r {
+        if let Err(e) = &r {
             // keep the complete keys before this one (a closed output needs no more)
             if !matches!(e, Stopped::Closed) {
                 out.drop_unfinished();
                 let _ = out.flush();
             }
-            return Err(e);
         }
-        Ok(())
+        r
     };
     for part in &chunk.parts {
         match part {
-            Part::Key(k) => each(Item::Key(k))?,
+            Part::Key(k) => _ = each(Item::Key(k))?,
             Part::Run { start, end } => {
-                let mut r = Reader::resume(data, chunk.header, *start, chunk.cut.db.unwrap_or(0))
+                let db = chunk.cut.db.unwrap_or(0);
+                let mut r = Reader::resume(data, chunk.header, *start, db)
                     .with_templates(chunk.templates.clone());
                 while r.pos() < *end {
                     let at = r.pos();
-                    let next = r.next_record();
+                    let next = if lean {
+                        r.next_step()
+                    } else {
+                        r.next_record().map(|r| r.map(Step::Record))
+                    };
                     match &next {
-                        Ok(Some(Record::Key(k))) => each(Item::Key(k))?,
-                        Ok(Some(Record::Function(func))) => each(Item::Function(func))?,
-                        Ok(Some(Record::ModuleAux { .. })) => each(Item::ModuleAux(at..r.pos()))?,
+                        Ok(Some(Step::PlainString { start, name, value, .. })) => {
+                            let (start, db) = (*start, r.db());
+                            if !each(Item::Plain { start, db, name: *name, value: *value })? {
+                                // read whole, it fails as the whole path says
+                                let mut whole = Reader::resume(data, chunk.header, start, db)
+                                    .with_templates(chunk.templates.clone());
+                                match whole.next_record() {
+                                    Ok(Some(Record::Key(k))) => _ = each(Item::Key(&k))?,
+                                    Ok(_) => unreachable!("a plain string record is a key"),
+                                    Err(e) => {
+                                        let _ = out.flush();
+                                        return Err(Stopped::Format(e));
+                                    }
+                                }
+                            }
+                        }
+                        Ok(Some(Step::Record(Record::Key(k)))) => _ = each(Item::Key(k))?,
+                        Ok(Some(Step::Record(Record::Function(func)))) => {
+                            _ = each(Item::Function(func))?
+                        }
+                        Ok(Some(Step::Record(Record::ModuleAux { .. }))) => {
+                            _ = each(Item::ModuleAux(at..r.pos()))?
+                        }
                         Ok(Some(_)) => {}
                         Ok(None) => break,
                         Err(_) => {
@@ -893,6 +982,238 @@ mod tests {
 
     fn cut(start: usize, end: usize, db: Option<u64>, items: usize) -> Option<Cut> {
         Some(Cut { start, end, db, items })
+    }
+
+    /// A sink that keeps all it is given: the bytes (a database switch as `<db N>`), and
+    /// the key marks with their offsets in those bytes.
+    struct Kept {
+        pool: Arc<BufPool>,
+        marks: bool,
+        groups: Option<bool>,
+        bytes: Vec<u8>,
+        kept: Vec<Mark>,
+    }
+
+    impl Sink for Kept {
+        type Error = std::io::Error;
+        fn select(&mut self, db: u64) -> std::io::Result<()> {
+            self.bytes.extend_from_slice(format!("<db {db}>").as_bytes());
+            Ok(())
+        }
+        fn write(&mut self, b: &[u8]) -> std::io::Result<()> {
+            self.bytes.extend_from_slice(b);
+            Ok(())
+        }
+        fn write_owned(&mut self, b: Vec<u8>, marks: Vec<Mark>) -> std::io::Result<()> {
+            let base = self.bytes.len();
+            self.kept.extend(marks.into_iter().map(|m| Mark { at: m.at + base, ..m }));
+            self.bytes.extend_from_slice(&b);
+            self.pool.put(b);
+            Ok(())
+        }
+        fn pool(&self) -> &Arc<BufPool> {
+            &self.pool
+        }
+        fn wants_marks(&self) -> bool {
+            self.marks
+        }
+        fn groups(&mut self) -> Option<bool> {
+            self.groups
+        }
+    }
+
+    /// What one run gave: the sink's bytes and marks, the counts, and how it ended.
+    type Ran = (Vec<u8>, Vec<Mark>, Counts, String);
+
+    fn ran(data: &[u8], plan: &Plan, sink: (bool, Option<bool>), lean: bool) -> Ran {
+        let cfg = Config { chunk_bytes: 96, threads: 2, lean, ..Config::default() };
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap();
+        let (marks, groups) = sink;
+        let mut k = Kept { pool: Arc::default(), marks, groups, bytes: vec![], kept: vec![] };
+        let opts = Options::default();
+        let (n, r) = run(data, Source::Skim(opts), plan, &cfg, &pool, &mut k, &|_, _| {});
+        let end = match r {
+            Ok(t) => format!("ok {:?} {:?}", t.eof_at, t.computed),
+            Err(e) => format!("error {e}"),
+        };
+        (k.bytes, k.kept, n, end)
+    }
+
+    /// An LZF string of `raw` (a compressed blob, as stored) that decompresses to `ulen`.
+    fn lzf(out: &mut Vec<u8>, blob: &[u8], ulen: usize) {
+        out.push(0xc3);
+        crate::format::write::len(out, blob.len() as u64);
+        crate::format::write::len(out, ulen as u64);
+        out.extend_from_slice(blob);
+    }
+
+    /// A dump of plain string records of every string encoding among keys that are not
+    /// plain (an expiry, a hash), in two databases; `damage` adds a plain string whose LZF
+    /// value (or name) does not decompress. Returns the dump and its key records' offsets.
+    fn dump(damage: Option<bool>) -> (Vec<u8>, Vec<usize>) {
+        use crate::format::types::op;
+        use crate::format::write;
+        let mut b = b"REDIS0009".to_vec();
+        let mut at = vec![];
+        write::select_db(&mut b, 0);
+        write::resize_db(&mut b, 60, 1);
+        // "abcabcabc": a literal run of 3, then 6 bytes from 3 back
+        let abc: &[u8] = &[2, b'a', b'b', b'c', 0x80, 2];
+        for i in 0..40u32 {
+            at.push(b.len());
+            match i % 8 {
+                // an integer name and value
+                1 => b.extend([0, 0xc0, i as u8, 0xc1, 0x34, 0x12]),
+                // a compressed name, a compressed value
+                2 => {
+                    b.push(0);
+                    write::bytes(&mut b, format!("z{i}").as_bytes());
+                    lzf(&mut b, abc, 9);
+                }
+                3 if i < 8 => {
+                    b.push(0);
+                    lzf(&mut b, abc, 9);
+                    write::bytes(&mut b, b"v");
+                }
+                // not plain: an expiry long past, and a hash
+                4 => {
+                    b.push(op::EXPIRETIME_MS);
+                    b.extend(1000i64.to_le_bytes());
+                    b.push(0);
+                    write::bytes(&mut b, format!("e{i}").as_bytes());
+                    write::bytes(&mut b, b"x");
+                }
+                5 => {
+                    b.push(4);
+                    write::bytes(&mut b, format!("h{i}").as_bytes());
+                    b.push(1);
+                    write::bytes(&mut b, b"f");
+                    write::bytes(&mut b, b"v");
+                }
+                _ => {
+                    b.push(0);
+                    write::bytes(&mut b, format!("k{i}").as_bytes());
+                    write::bytes(
+                        &mut b,
+                        format!("value {i}").repeat(i as usize % 3 + 1).as_bytes(),
+                    );
+                }
+            }
+            if i == 30 {
+                if let Some(in_name) = damage {
+                    at.push(b.len());
+                    b.push(0);
+                    // a back reference before the start of the output
+                    let bad: &[u8] = &[0, b'q', 0x80, 9];
+                    if in_name {
+                        lzf(&mut b, bad, 8);
+                        write::bytes(&mut b, b"v");
+                    } else {
+                        write::bytes(&mut b, b"broken");
+                        lzf(&mut b, bad, 8);
+                    }
+                }
+                write::select_db(&mut b, 3);
+            }
+        }
+        let mut crc = crate::format::Crc64::default();
+        crc.update(&b);
+        write::eof(&mut b, &mut crc);
+        (b, at)
+    }
+
+    #[test]
+    fn a_plain_string_goes_out_alike_from_its_step_and_from_its_key() {
+        use crate::filter::Filter;
+        use crate::server::Server;
+        let (data, at) = dump(None);
+        let t = Server::redis(7, 0);
+        let rename = crate::rename::Rename::new(
+            vec![],
+            vec![crate::rename::parse_prefix("k1=x1").unwrap()],
+            vec![],
+        )
+        .unwrap();
+        // now: the expiry of 1970 has passed
+        let base = Filter { now_ms: crate::filter::now_ms(), ..Filter::default() };
+        let filters = [
+            base.clone(),
+            Filter { include_expired: true, ..base.clone() },
+            Filter { globs: vec![b"k1*".to_vec(), b"z*".to_vec()], ..base.clone() },
+            Filter { exclude_globs: vec![b"k2*".to_vec()], ..base.clone() },
+            Filter { exclude_dbs: vec![3], ..base.clone() },
+            Filter { types: vec!["hash".into()], ..base.clone() },
+            Filter { exclude_types: vec!["hash".into()], ..base.clone() },
+            Filter { rename, ..base.clone() },
+            Filter {
+                slots: Some(Arc::new(crate::slot::SlotSet::of(&[(0, 8000)]))),
+                ..base.clone()
+            },
+        ];
+        let mut runs = 0;
+        for (i, f) in filters.iter().enumerate() {
+            for mode in [super::super::Mode::Commands, super::super::Mode::Restore] {
+                for sink in [(false, None), (true, None), (true, Some(false)), (true, Some(true))] {
+                    let mut plan = Plan::new(t, mode, f.clone());
+                    if i % 3 == 1 {
+                        // a resumed load: the keys before the 12th were sent, but the 3rd
+                        plan.start_at = at[12];
+                        plan.redo = [at[3]].into();
+                    }
+                    let whole = ran(&data, &plan, sink, false);
+                    let lean = ran(&data, &plan, sink, true);
+                    assert!(whole.3.starts_with("ok"), "{}", whole.3);
+                    assert_eq!(lean.2, whole.2, "counts: filter {i}, {mode:?}, {sink:?}");
+                    assert_eq!(lean.1, whole.1, "marks: filter {i}, {mode:?}, {sink:?}");
+                    assert!(
+                        lean.0 == whole.0,
+                        "filter {i}, {mode:?}, {sink:?}:\n{}\n{}",
+                        String::from_utf8_lossy(&lean.0),
+                        String::from_utf8_lossy(&whole.0)
+                    );
+                    runs += 1;
+                }
+            }
+        }
+        assert_eq!(runs, filters.len() * 8);
+        // the floor: the default run wrote the plain strings of both databases
+        let (out, _, n, _) = ran(
+            &data,
+            &Plan::new(t, super::super::Mode::Commands, base.clone()),
+            (false, None),
+            true,
+        );
+        let out = String::from_utf8_lossy(&out);
+        assert!(n.keys >= 30 && n.expired == 5, "{n:?}");
+        for s in ["abcabcabc", "<db 3>", "$2\r\nk7\r\n", "$1\r\n9\r\n$4\r\n4660\r\n"] {
+            assert!(out.contains(s), "{s} in {out}");
+        }
+    }
+
+    #[test]
+    fn damage_in_a_plain_string_is_named_alike_from_its_step_and_from_its_key() {
+        use crate::server::Server;
+        for in_name in [false, true] {
+            let (data, at) = dump(Some(in_name));
+            let plan =
+                Plan::new(Server::redis(7, 0), super::super::Mode::Restore, Default::default());
+            let whole = ran(&data, &plan, (true, Some(false)), false);
+            let lean = ran(&data, &plan, (true, Some(false)), true);
+            assert!(whole.3.starts_with("error"), "{}", whole.3);
+            let offset: usize = whole
+                .3
+                .split("byte offset ")
+                .nth(1)
+                .and_then(|r| r.split(' ').next())
+                .and_then(|o| o.parse().ok())
+                .unwrap_or(0);
+            assert!((at[31]..at[32]).contains(&offset), "the offset in the record: {}", whole.3);
+            assert_eq!(lean.3, whole.3);
+            assert_eq!(lean.2, whole.2);
+            assert_eq!(lean.1, whole.1);
+            assert!(lean.0 == whole.0);
+            assert!(whole.2.keys >= 20, "the keys before it went out: {:?}", whole.2);
+        }
     }
 
     #[test]

@@ -246,6 +246,10 @@ pub enum Step<'a> {
         /// How many bytes more than it is stored in the value takes once decompressed (an
         /// LZF string; 0 otherwise): what reading the record again costs beyond its bytes.
         grows: usize,
+        /// The key's name, as stored (checked as [`Reader::next_record`] checks it).
+        name: RStr<'a>,
+        /// The value, as stored: a string key with nothing before it is exactly this.
+        value: RStr<'a>,
     },
     /// Any other record, as [`Reader::next_record`] gives it.
     Record(Record<'a>),
@@ -530,13 +534,14 @@ impl<'a> Reader<'a> {
             if self.c.data().get(start) == Some(&types::STRING) {
                 let mut c = self.c;
                 c.set_pos(start + 1);
-                if c.string().is_ok()
-                    && let Ok(v) = c.string()
+                if let Ok(name) = c.string()
+                    && let Ok(value) = c.string()
                 {
                     self.before_record();
                     self.c = c;
-                    let grows = grows(&v);
-                    return Ok(Some(Step::PlainString { start, end: c.pos(), grows }));
+                    let grows = grows(&value);
+                    let end = c.pos();
+                    return Ok(Some(Step::PlainString { start, end, grows, name, value }));
                 }
                 // damage: the whole path names it
             }
