@@ -52,6 +52,44 @@ impl Bucket {
     }
 }
 
+/// From this many keys the lists are checked on every core.
+const PARALLEL_FROM: u64 = 1 << 20;
+
+/// The fingerprints that two keys of `lists` share: each list is checked on its own, in a
+/// table the size of one list.
+fn equal_fingerprints(lists: &[Bucket]) -> HashSet<u64> {
+    let mut candidates = HashSet::new();
+    let mut table: Vec<u64> = Vec::new();
+    for b in lists {
+        let n = b.len();
+        if n < 2 {
+            continue;
+        }
+        let size = (n * 2).next_power_of_two();
+        table.clear();
+        table.resize(size, 0);
+        let mask = size - 1;
+        for h in b.iter() {
+            // the top bits are the list's; the low ones spread it over the table
+            let mut i = h as usize & mask;
+            loop {
+                match table[i] {
+                    0 => {
+                        table[i] = h;
+                        break;
+                    }
+                    x if x == h => {
+                        candidates.insert(h);
+                        break;
+                    }
+                    _ => i = (i + 1) & mask,
+                }
+            }
+        }
+    }
+    candidates
+}
+
 /// The key names of one file, by fingerprint: fed every key in file order
 /// ([`KeyNames::record`]), then asked whether two were equal ([`KeyNames::check`]).
 #[derive(Default)]
@@ -110,36 +148,26 @@ impl KeyNames {
     /// emptied: what is recorded next starts a new set.
     pub fn check(&mut self, data: &[u8]) -> Result<()> {
         let keys = std::mem::take(&mut self.keys);
+        let buckets = std::mem::take(&mut self.buckets);
+        // the lists are independent: a large file's are checked on the cores (this runs
+        // once the output is written, so its time is the run's last)
+        let threads = if keys < PARALLEL_FROM {
+            1
+        } else {
+            std::thread::available_parallelism().map_or(1, |n| n.get().min(8))
+        };
+        let share = buckets.len().div_ceil(threads).max(1);
         let mut candidates = HashSet::new();
-        let mut table: Vec<u64> = Vec::new();
-        for b in std::mem::take(&mut self.buckets) {
-            let n = b.len();
-            if n < 2 {
-                continue;
+        std::thread::scope(|s| {
+            let found: Vec<_> = buckets
+                .chunks(share)
+                .map(|part| s.spawn(move || equal_fingerprints(part)))
+                .collect();
+            for f in found {
+                candidates.extend(f.join().unwrap_or_else(|p| std::panic::resume_unwind(p)));
             }
-            let size = (n * 2).next_power_of_two();
-            table.clear();
-            table.resize(size, 0);
-            let mask = size - 1;
-            for h in b.iter() {
-                // the top bits are the list's; the low ones spread it over the table
-                let mut i = h as usize & mask;
-                loop {
-                    match table[i] {
-                        0 => {
-                            table[i] = h;
-                            break;
-                        }
-                        x if x == h => {
-                            candidates.insert(h);
-                            break;
-                        }
-                        _ => i = (i + 1) & mask,
-                    }
-                }
-            }
-        }
-        drop(table);
+        });
+        drop(buckets);
         if candidates.is_empty() {
             return Ok(());
         }
@@ -295,6 +323,41 @@ mod tests {
             assert_eq!(e.offset, second as u64);
             assert_eq!(e.key.as_deref(), Some(&b"k2"[..]));
         }
+    }
+
+    #[test]
+    fn a_large_file_is_checked_on_every_core_alike() {
+        // more keys than PARALLEL_FROM, with one name twice far apart: its lists are
+        // checked on threads of their own, and what is found is the same
+        let n = PARALLEL_FROM as usize + 4096;
+        let mut body = Vec::with_capacity(n * 12);
+        let (mut first, mut second) = (0, 0);
+        for i in 0..n {
+            if i == 1000 {
+                first = 9 + body.len() + 1;
+            }
+            let name = if i == n - 7 {
+                second = 9 + body.len() + 1;
+                "k1000".to_string()
+            } else {
+                format!("k{i}")
+            };
+            body.extend(rec(name.as_bytes(), b"v"));
+        }
+        let e = run(&mut KeyNames::default(), &file(&body)).unwrap_err();
+        assert!(
+            matches!(e.kind, ErrorKind::DuplicateKey { db: 0, first: f } if f == first as u64),
+            "{e}"
+        );
+        assert_eq!(e.offset, second as u64);
+        // without the duplicate: every list of a million keys holds distinct fingerprints
+        body.clear();
+        for i in 0..n {
+            body.extend(rec(format!("k{i}").as_bytes(), b"v"));
+        }
+        let mut names = KeyNames::default();
+        run(&mut names, &file(&body)).expect("distinct names");
+        assert_eq!(names.keys(), 0, "the check empties the table");
     }
 
     #[test]

@@ -403,8 +403,10 @@ fn prefetch(p: *const u8) {
     let _ = p;
 }
 
-/// How far the running checksum may fall behind the reading position.
-const CRC_STEP: usize = 4 << 20;
+/// How far the running checksum may fall behind the reading position: less than a core's
+/// L2 cache, so that it reads what the skim has just brought in (measured: `info` of the
+/// 2M-key benchmark 8% faster than with 4 MiB, which the checksum read from memory).
+const CRC_STEP: usize = 256 << 10;
 
 impl<'a> Reader<'a> {
     /// A reader at the first record of `data`, the whole file; fails if the header is bad.
