@@ -279,7 +279,7 @@ impl Filter {
     }
 
     /// Whether the type rules select a string key.
-    fn string_type(&self) -> bool {
+    pub fn string_type(&self) -> bool {
         !self.by_type() || self.kind(Kind::String, None)
     }
 

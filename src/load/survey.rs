@@ -13,7 +13,7 @@ use std::hash::{BuildHasher, Hasher};
 use crate::convert::engine::{Cut, Cutter};
 use crate::filter::Filter;
 use crate::format::record::{Key, KeyNameCheck, Options, Record, Trailer};
-use crate::format::{Error, RStr, Reader, Result};
+use crate::format::{Error, RStr, Reader, Result, Step};
 
 /// What the pre-pass found.
 #[derive(Debug, Default)]
@@ -85,6 +85,28 @@ fn may_keep(filter: &Filter, k: &Key<'_>) -> bool {
     filter.db(k.db()) && !filter.expired(k.expire_ms()) && filter.key_type(k)
 }
 
+/// What the survey's callers need of a key: its database, its name as stored and where
+/// that name starts, and where its record lies. It borrows from the file only, so it may
+/// be sent to another thread, and a plain string record gives it without its [`Key`].
+#[derive(Clone, Copy)]
+struct Seen<'a> {
+    db: u64,
+    name: RStr<'a>,
+    name_at: usize,
+    start: usize,
+    end: usize,
+}
+
+impl<'a> Seen<'a> {
+    fn of(k: &Key<'a>) -> Self {
+        let (db, name, name_at) = KeyNameCheck::of(k);
+        Seen { db, name, name_at, start: k.start(), end: k.end() }
+    }
+    fn bytes(&self) -> u64 {
+        (self.end - self.start) as u64
+    }
+}
+
 impl Survey {
     pub fn total_keys(&self) -> u64 {
         self.keys.values().sum()
@@ -107,16 +129,17 @@ pub fn survey<'a>(
     release: &(dyn Fn(usize, usize) + Sync),
 ) -> (Survey, Option<Error>) {
     let mut s = Survey::default();
-    let walk = |s: &mut Survey, opts, each: &mut dyn FnMut(&Key<'a>, bool) -> bool| {
-        let w = Walk { data, opts, filter, offsets, merge, chunk_bytes, release };
+    let walk = |s: &mut Survey, opts, each: &mut dyn FnMut(Seen<'a>, bool) -> bool| {
+        let lean = merge.is_none() && !WHOLE.with(|w| w.get());
+        let w = Walk { data, opts, filter, offsets, merge, chunk_bytes, release, lean };
         walk(s, w, each)
     };
     if opts.allow_duplicate_keys {
         let mut slots = PerSlot::default();
         let mut buf = Vec::new();
         let r = walk(&mut s, opts, &mut |k, keep| {
-            if keep && let Ok(n) = k.raw_name().bytes(&mut buf) {
-                slots.count(filter, n, (k.end() - k.start()) as u64);
+            if keep && let Ok(n) = k.name.bytes(&mut buf) {
+                slots.count(filter, n, k.bytes());
             }
             true
         });
@@ -152,9 +175,9 @@ pub fn survey<'a>(
             (names.finish(data), slots)
         });
         let mut batch = Vec::with_capacity(BATCH);
-        let mut send = |k: &Key<'a>, keep: bool| {
-            let keep = keep.then(|| (k.end() - k.start()) as u64);
-            batch.push((KeyNameCheck::of(k), keep));
+        let mut send = |k: Seen<'a>, keep: bool| {
+            let keep = keep.then(|| k.bytes());
+            batch.push(((k.db, k.name, k.name_at), keep));
             if batch.len() < BATCH {
                 return true;
             }
@@ -180,6 +203,23 @@ pub fn survey<'a>(
 }
 
 /// A key as the duplicate-key check sees it, with its bytes when the selection may keep it.
+/// Counts a key of `db`: `cur` is the run of keys of one database being counted (its db,
+/// its keys, whether the filter selects the db).
+fn counted(s: &mut Survey, cur: &mut Option<(u64, u64, bool)>, filter: &Filter, db: u64) {
+    match cur {
+        Some((d, n, _)) if *d == db => *n += 1,
+        _ => {
+            if let Some((d, n, _)) = *cur {
+                *s.keys.entry(d).or_default() += n;
+            }
+            *cur = Some((db, 1, filter.db(db)));
+            if filter.db(db) {
+                s.selected_dbs.insert(db);
+            }
+        }
+    }
+}
+
 type Named<'a> = ((u64, RStr<'a>, usize), Option<u64>);
 
 /// Keys per batch handed to the duplicate-key check.
@@ -194,14 +234,22 @@ struct Walk<'a, 'f> {
     merge: Option<&'f dyn Fn(u64) -> u64>,
     chunk_bytes: usize,
     release: &'f (dyn Fn(usize, usize) + Sync),
+    /// A plain string record is taken from its step, without its Key built (measured: a
+    /// third of the survey of the 2M-key benchmark); merging dbs compares names by key.
+    lean: bool,
+}
+
+thread_local! {
+    /// Every key read whole, for a test that compares the two ways.
+    static WHOLE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
 fn walk<'a>(
     s: &mut Survey,
     w: Walk<'a, '_>,
-    each_key: &mut dyn FnMut(&Key<'a>, bool) -> bool,
+    each_key: &mut dyn FnMut(Seen<'a>, bool) -> bool,
 ) -> Result<()> {
-    let Walk { data, opts, filter, offsets, merge, chunk_bytes, release } = w;
+    let Walk { data, opts, filter, offsets, merge, chunk_bytes, release, lean } = w;
     let mut r = Reader::new(data, opts)?;
     let mut cutter = Cutter::new(chunk_bytes);
     let mut want: BTreeSet<u64> =
@@ -217,9 +265,26 @@ fn walk<'a>(
     let result = loop {
         // the record stays where the reader wrote it (moving a key costs more than reading it)
         let at = r.pos();
-        let next = r.next_record();
+        let next = if lean { r.next_step() } else { r.next_record().map(|r| r.map(Step::Record)) };
         let rec = match &next {
-            Ok(Some(rec)) => rec,
+            Ok(Some(Step::Record(rec))) => rec,
+            Ok(Some(Step::PlainString { start, end, grows, name, .. })) => {
+                behind.passed(r.checked_upto());
+                let (db, start, end) = (r.db(), *start, *end);
+                s.cuts.extend(cutter.item(start, end, Some(db), *grows).into_iter().flatten());
+                // a string with nothing before it: no expiry
+                let keep = filter.db(db) && filter.string_type();
+                let seen = Seen { db, name: *name, name_at: start + 1, start, end };
+                if !each_key(seen, keep) {
+                    break Ok(());
+                }
+                counted(s, &mut cur, filter, db);
+                if !want.is_empty() {
+                    want.remove(&(start as u64));
+                    want.remove(&(start as u64 + 1));
+                }
+                continue;
+            }
             Ok(None) => break Ok(()),
             Err(_) => break next.map(|_| ()),
         };
@@ -247,23 +312,12 @@ fn walk<'a>(
         let Record::Key(k) = rec else { continue };
         // whether the selection may keep it whatever its name (decided once per key)
         let keep = may_keep(filter, k);
-        if !each_key(k, keep) {
+        if !each_key(Seen::of(k), keep) {
             // the duplicate-key check has its error: no need to read on
             break Ok(());
         }
         let db = k.db();
-        match &mut cur {
-            Some((d, n, _)) if *d == db => *n += 1,
-            _ => {
-                if let Some((d, n, _)) = cur {
-                    *s.keys.entry(d).or_default() += n;
-                }
-                cur = Some((db, 1, filter.db(db)));
-                if filter.db(db) {
-                    s.selected_dbs.insert(db);
-                }
-            }
-        }
+        counted(s, &mut cur, filter, db);
         if !want.is_empty() {
             want.remove(&(k.start() as u64));
             want.remove(&(k.start() as u64 + 1));
@@ -322,4 +376,120 @@ fn walk<'a>(
     }
     s.bad_offsets = want.into_iter().collect();
     result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::format::types::op;
+    use crate::format::write;
+
+    /// Plain strings of every string encoding among keys that are not plain, in two dbs,
+    /// and `twice` a name again; with the offsets of its key records.
+    fn dump(twice: bool) -> (Vec<u8>, Vec<usize>) {
+        let mut b = b"REDIS0009".to_vec();
+        let mut at = vec![];
+        write::select_db(&mut b, 0);
+        for i in 0..300u32 {
+            if i == 150 {
+                write::select_db(&mut b, 5);
+            }
+            at.push(b.len());
+            match i % 6 {
+                1 => b.extend([0, 0xc0, i as u8, 0xc1, 0x34, 0x12]),
+                2 => {
+                    // an LZF value: "abcabcabc"
+                    b.push(0);
+                    write::bytes(&mut b, format!("z{i}").as_bytes());
+                    b.extend([0xc3, 6, 9, 2, b'a', b'b', b'c', 0x80, 2]);
+                }
+                3 => {
+                    b.push(op::EXPIRETIME_MS);
+                    b.extend(1000i64.to_le_bytes());
+                    b.push(0);
+                    write::bytes(&mut b, format!("e{i}").as_bytes());
+                    write::bytes(&mut b, b"x");
+                }
+                4 => {
+                    b.push(4);
+                    write::bytes(&mut b, format!("h{i}").as_bytes());
+                    b.push(1);
+                    write::bytes(&mut b, b"f");
+                    write::bytes(&mut b, b"v");
+                }
+                _ => {
+                    b.push(0);
+                    let name = if twice && i == 293 { "k174".into() } else { format!("k{i}") };
+                    write::bytes(&mut b, name.as_bytes());
+                    write::bytes(
+                        &mut b,
+                        format!("value {i}").repeat(i as usize % 7 + 1).as_bytes(),
+                    );
+                }
+            }
+        }
+        let mut crc = crate::format::Crc64::default();
+        crc.update(&b);
+        write::eof(&mut b, &mut crc);
+        (b, at)
+    }
+
+    fn both(data: &[u8], opts: Options, filter: &Filter, offsets: &[u64]) -> [String; 2] {
+        [false, true].map(|whole| {
+            WHOLE.with(|w| w.set(whole));
+            let (s, e) = survey(data, opts, filter, offsets, None, 200, &|_, _| {});
+            WHOLE.with(|w| w.set(false));
+            let slots: Vec<_> = s.per_slot.0.iter().enumerate().filter(|x| x.1.0 > 0).collect();
+            format!(
+                "{:?} {:?} {:?} {:?} {:?} {} {} {:?} {:?}",
+                s.keys,
+                s.selected_dbs,
+                s.bad_offsets,
+                s.cuts,
+                slots,
+                s.arrays,
+                s.functions,
+                s.trailer.map(|t| (t.eof_at, t.computed)),
+                e.map(|e| e.to_string())
+            )
+        })
+    }
+
+    #[test]
+    fn plain_strings_are_surveyed_alike_from_their_steps_and_from_their_keys() {
+        let now = crate::filter::now_ms();
+        let base = Filter { now_ms: now, ..Filter::default() };
+        let filters = [
+            base.clone(),
+            Filter { dbs: vec![5], ..base.clone() },
+            Filter { types: vec!["hash".into()], ..base.clone() },
+            Filter { globs: vec![b"k1*".to_vec()], ..base.clone() },
+            Filter { include_expired: true, ..base.clone() },
+        ];
+        let (data, at) = dump(false);
+        // offsets of a checkpoint: key boundaries (a record, or its name), and two that are not
+        let offsets = [
+            at[7] as u64,
+            at[12] as u64 + 1,
+            at[40] as u64 + 1,
+            at[3] as u64 + 2,
+            at[299] as u64 + 3,
+        ];
+        let mut runs = 0;
+        for f in &filters {
+            for opts in [Options::default(), Options::default().allow_duplicate_keys(true)] {
+                let [lean, whole] = both(&data, opts, f, &offsets);
+                assert_eq!(lean, whole);
+                assert!(lean.contains("{0: 150, 5: 150}"), "{lean}");
+                assert!(lean.contains(&format!("[{}, {}]", at[3] + 2, at[299] + 3)), "{lean}");
+                runs += 1;
+            }
+        }
+        assert_eq!(runs, 10);
+        // a name twice: the same error, named at the same offsets
+        let (data, _) = dump(true);
+        let [lean, whole] = both(&data, Options::default(), &base, &[]);
+        assert_eq!(lean, whole);
+        assert!(lean.contains("k174"), "{lean}");
+    }
 }
