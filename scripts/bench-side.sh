@@ -91,4 +91,8 @@ for k, v in srv.items():
     print(f"  {k:24} {cpu[k]:6.2f} s ({cpu[k] / cpu['librdb-redis']:.2f}x librdb)  sys {med([s for _, s, _ in v]):.2f} s  zero windows {med([z for _, _, z in v]):.0f}")
 for k in [x for x in ["rdbshift-convert", "librdb-resp", "cat", "baseline-convert"] if x in m]:
     print(f"  {k:24} {m[k]:7.2f} s  {m[k] / m['cat']:.2f}x cat  {m['librdb-resp'] / m[k]:.2f}x faster than librdb")
+# the rounds themselves, to judge the noise: this machine's speed drifts
+print("  every round (seconds):")
+for k, v in t.items():
+    print(f"  {k:24} " + " ".join(f"{x:.2f}" for x in v))
 PY
