@@ -301,6 +301,26 @@ impl<'a> Cursor<'a> {
         Ok(n)
     }
 
+    /// [`Cursor::string`] for the common case only, inline: raw bytes behind a 6-, 14- or
+    /// 32-bit length that fit in what remains. `None` (the cursor unmoved) for anything else
+    /// (an integer, LZF, a 64-bit length, damage): read it with [`Cursor::string`].
+    #[inline(always)]
+    pub fn raw_string(&mut self) -> Option<RStr<'a>> {
+        let (buf, p) = (self.buf, self.pos);
+        let b = *buf.get(p)?;
+        let (n, head) = match b >> 6 {
+            0 => ((b & 0x3f) as usize, 1),
+            1 => ((((b & 0x3f) as usize) << 8) | *buf.get(p + 1)? as usize, 2),
+            2 if b == 0x80 => {
+                (u32::from_be_bytes(buf.get(p + 1..p + 5)?.try_into().ok()?) as usize, 5)
+            }
+            _ => return None,
+        };
+        let s = buf.get(p + head..)?.get(..n)?;
+        self.pos = p + head + n;
+        Some(RStr::Raw(s))
+    }
+
     /// Reads an RDB string (`rdbGenericLoadStringObject`), borrowing raw bytes.
     #[inline]
     pub fn string(&mut self) -> Result<RStr<'a>> {
@@ -393,6 +413,45 @@ pub fn parse_double(b: &[u8]) -> Option<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn raw_string_reads_what_string_reads_or_leaves_it() {
+        let mut cases: Vec<Vec<u8>> = vec![
+            vec![0],
+            vec![3, b'a', b'b', b'c'],
+            vec![0x3f],
+            [vec![0x40, 200], vec![7; 200]].concat(),
+            [vec![0x80, 0, 0, 0x01, 0x2c], vec![9; 300]].concat(),
+            [vec![0x81, 0, 0, 0, 0, 0, 0, 0, 2], vec![1, 2]].concat(),
+            vec![0xc0, 7],
+            vec![0xc1, 1, 2],
+            vec![0xc2, 1, 2, 3, 4],
+            vec![0xc3, 4, 9, 2, b'a', b'b', b'c', 0x80, 2],
+            vec![0xc5],
+        ];
+        // every case cut short too: lengths past the end
+        for i in 0..cases.len() {
+            for cut in 0..cases[i].len() {
+                cases.push(cases[i][..cut].to_vec());
+            }
+        }
+        let mut fast = 0;
+        for b in &cases {
+            let mut raw = Cursor::file(b);
+            let mut whole = Cursor::file(b);
+            match raw.raw_string() {
+                Some(s) => {
+                    fast += 1;
+                    let w = whole.string().expect("raw_string read it");
+                    assert!(matches!((s, w), (RStr::Raw(x), RStr::Raw(y)) if x == y), "{b:?}");
+                    assert_eq!(raw.pos(), whole.pos());
+                }
+                // left to the whole reading, which reads it or names the damage
+                None => assert_eq!(raw.pos(), 0, "{b:?}"),
+            }
+        }
+        assert_eq!(fast, 4, "the whole raw forms: two of 6-bit lengths, a 14- and a 32-bit one");
+    }
 
     #[test]
     fn lengths() {

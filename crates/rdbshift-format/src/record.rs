@@ -541,8 +541,12 @@ impl<'a> Reader<'a> {
             if self.c.data().get(start) == Some(&types::STRING) {
                 let mut c = self.c;
                 c.set_pos(start + 1);
-                if let Ok(name) = c.string()
-                    && let Ok(value) = c.string()
+                let string = |c: &mut Cursor<'a>| match c.raw_string() {
+                    Some(s) => Ok(s),
+                    None => c.string().map_err(drop),
+                };
+                if let Ok(name) = string(&mut c)
+                    && let Ok(value) = string(&mut c)
                 {
                     self.before_record();
                     self.c = c;
@@ -724,7 +728,10 @@ impl<'a> Reader<'a> {
         meta: Vec<MetaClass<'a>>,
     ) -> Result<Option<Record<'a>>> {
         let c = &mut self.c;
-        let key = c.string()?;
+        let key = match c.raw_string() {
+            Some(k) => k,
+            None => c.string()?,
+        };
         if let Some(names) = &mut self.names {
             names.record(self.db, &key)?;
         }
