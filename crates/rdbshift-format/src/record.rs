@@ -392,6 +392,16 @@ pub const ENTERPRISE_OPCODES: [(u8, &str); 2] =
 /// time (measured: 2M 500-byte keys, 0.5 s without, see BENCHMARKS.md).
 const PREFETCH_AHEAD: usize = 32 << 10;
 
+/// A string of a plain string record, for [`Reader::next_step`]: inline in the common case
+/// ([`Cursor::raw_string`]); `None` for damage, which the whole reading names.
+#[inline(always)]
+fn step_string<'a>(c: &mut Cursor<'a>) -> Option<RStr<'a>> {
+    match c.raw_string() {
+        Some(s) => Some(s),
+        None => c.string().ok(),
+    }
+}
+
 /// What one page fault of a file mapping maps: the kernel's `fault_around_bytes` (64 KiB
 /// by default), aligned in the address space. Where it is smaller, the pages in between are
 /// faulted in by the reading itself.
@@ -541,12 +551,8 @@ impl<'a> Reader<'a> {
             if self.c.data().get(start) == Some(&types::STRING) {
                 let mut c = self.c;
                 c.set_pos(start + 1);
-                let string = |c: &mut Cursor<'a>| match c.raw_string() {
-                    Some(s) => Ok(s),
-                    None => c.string().map_err(drop),
-                };
-                if let Ok(name) = string(&mut c)
-                    && let Ok(value) = string(&mut c)
+                if let Some(name) = step_string(&mut c)
+                    && let Some(value) = step_string(&mut c)
                 {
                     self.before_record();
                     self.c = c;
