@@ -122,6 +122,10 @@ pub trait Sink {
     fn wants_marks(&self) -> bool {
         false
     }
+    /// Whether marks should carry their key's name ([`super::out::Mark::name`]).
+    fn wants_names(&self) -> bool {
+        false
+    }
     /// The dump's size hint (`RESIZEDB`) for database `db` (as the keys go out: after
     /// `--map-db`), before the first piece of its keys.
     fn size_hint(&mut self, _db: u64, _keys: u64, _expires: u64) {}
@@ -481,6 +485,7 @@ pub fn run<'a, E: std::error::Error + 'static>(
     let bufs = sink.pool().clone();
     let bufs = &*bufs;
     let (marks, groups) = (sink.wants_marks(), sink.groups());
+    let marked_names = marks && sink.wants_names();
     let fingerprints = names.as_ref().map(|n| n.fingerprints());
     let shared = Shared {
         data,
@@ -492,6 +497,7 @@ pub fn run<'a, E: std::error::Error + 'static>(
         stop,
         names: fingerprints,
         lean: cfg.lean,
+        marked_names,
     };
     let shared = &shared;
     let (otx, orx) = sync_channel::<Slot>(cfg.threads * 2 + 2);
@@ -708,6 +714,8 @@ struct Shared<'r> {
     names: Option<Fingerprints>,
     /// [`Config::lean`].
     lean: bool,
+    /// Marks carry their key's name ([`Sink::wants_names`]).
+    marked_names: bool,
 }
 
 /// Decodes one chunk into commands. On an error, the commands of the keys before the
@@ -719,11 +727,14 @@ fn work(
     tx: &SyncSender<Msg>,
     fps: &mut Vec<u64>,
 ) -> std::result::Result<Counts, Stopped> {
-    let Shared { data, plan, piece, pool, marks, groups, stop, names, lean } = *w;
+    let Shared { data, plan, piece, pool, marks, groups, stop, names, lean, marked_names } = *w;
     let mut send = |s: Seg| tx.send(Msg::Seg(s)).map_err(|_| Error::Closed);
     let mut out = Out::new(data, piece, pool, &mut send);
     if marks {
         out = out.with_marks();
+        if marked_names {
+            out = out.with_names();
+        }
         if let Some(by_slot) = groups {
             out = out.with_groups(by_slot);
         }
@@ -1015,6 +1026,9 @@ mod tests {
             &self.pool
         }
         fn wants_marks(&self) -> bool {
+            self.marks
+        }
+        fn wants_names(&self) -> bool {
             self.marks
         }
         fn groups(&mut self) -> Option<bool> {

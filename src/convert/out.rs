@@ -34,8 +34,13 @@ pub struct Mark {
     pub(crate) cmds: u32,
     /// The key's last command ends in this piece.
     pub(crate) end: bool,
-    /// The key's name, on the mark where its commands begin (a loader names a failed key
-    /// with it, without reading the dump or its own commands again).
+    /// The mark is where the key's commands begin (not their continuation in a later
+    /// piece).
+    pub(crate) begun: bool,
+    /// The key's name, on the mark where its commands begin, when the consumer asked for
+    /// names ([`Out::with_names`]: a loader asking the target which keys exist). Not by
+    /// default: an allocation per key, where a failed key's name can be read again from
+    /// the dump.
     pub(crate) name: Option<Box<[u8]>>,
     /// The key's command is shared with the keys after it, up to the first mark that is not
     /// joined: an `MSET` of plain strings ([`Out::with_groups`]). It has no bytes and no
@@ -79,6 +84,8 @@ pub struct Out<'s> {
     pool: &'s BufPool,
     /// Key marks, when the consumer wants them.
     pub(crate) marks: Option<Vec<Mark>>,
+    /// Marks carry their key's name ([`Out::with_names`]).
+    names: bool,
     /// `ASKING` before every command (see [`Out::with_asking`]).
     asking: bool,
     /// Plain strings are gathered into `MSET`s (see [`Out::with_groups`]).
@@ -126,6 +133,7 @@ impl<'s> Out<'s> {
             input,
             pool,
             marks: None,
+            names: false,
             asking: false,
             groups: None,
             open: None,
@@ -214,6 +222,12 @@ impl<'s> Out<'s> {
         self
     }
 
+    /// Marks carry their key's name (see [`Mark::name`]).
+    pub fn with_names(mut self) -> Self {
+        self.names = true;
+        self
+    }
+
     /// Writes `ASKING` before every command from now on (a key resent to the node that
     /// answered `ASK`: each of its commands must follow an `ASKING`).
     pub fn with_asking(mut self) -> Self {
@@ -238,9 +252,10 @@ impl<'s> Out<'s> {
     fn push_mark(&mut self, record: usize, slot: Option<u16>, name: &[u8]) {
         self.open = Some(self.buf.len());
         if let Some(m) = &mut self.marks {
-            let name = (record != usize::MAX).then(|| name.into());
+            let begun = record != usize::MAX;
+            let name = (begun && self.names).then(|| name.into());
             let at = self.buf.len();
-            m.push(Mark { at, record, slot, cmds: 0, end: false, name, joined: false });
+            m.push(Mark { at, record, slot, cmds: 0, end: false, begun, name, joined: false });
         }
     }
 
@@ -299,9 +314,7 @@ impl<'s> Out<'s> {
     pub fn flush(&mut self) -> Result<()> {
         self.close_group();
         let news = || {
-            self.marks
-                .as_ref()
-                .is_some_and(|m| m.iter().any(|m| m.end || m.cmds > 0 || m.name.is_some()))
+            self.marks.as_ref().is_some_and(|m| m.iter().any(|m| m.end || m.cmds > 0 || m.begun))
         };
         if !self.buf.is_empty() || news() {
             let full = std::mem::replace(&mut self.buf, self.pool.get(self.piece + (64 << 10)));
@@ -312,6 +325,7 @@ impl<'s> Out<'s> {
                     let cont = m.last().filter(|l| !l.end).map(|l| Mark {
                         at: 0,
                         cmds: 0,
+                        begun: false,
                         name: None,
                         joined: false,
                         ..*l
@@ -533,7 +547,7 @@ mod tests {
             segs.push(s);
             Ok(())
         };
-        let mut out = Out::new(b"", 1 << 20, &pool, &mut send).with_marks();
+        let mut out = Out::new(b"", 1 << 20, &pool, &mut send).with_marks().with_names();
         if asking {
             out = out.with_asking();
         }
@@ -593,6 +607,32 @@ mod tests {
             (m[0].record, m[0].cmds, m[0].end, m[0].name.as_deref()),
             (7, 2, true, Some(&b"k"[..]))
         );
+    }
+
+    #[test]
+    fn marks_carry_names_only_when_asked() {
+        let pool = BufPool::default();
+        let mut segs = Vec::new();
+        let mut send = |s: Seg| {
+            segs.push(s);
+            Ok(())
+        };
+        let mut out = Out::new(b"", 1 << 20, &pool, &mut send).with_marks();
+        out.begin_key(7, Some(1), b"k");
+        // a key begun with no command yet is news for the consumer all the same
+        out.flush().unwrap();
+        out.command(&[b"SET", b"k", b"v"]).unwrap();
+        out.end_key();
+        out.flush().unwrap();
+        drop(out);
+        let marks: Vec<Mark> = segs
+            .into_iter()
+            .flat_map(|s| if let Seg::Bytes(_, m) = s { m } else { vec![] })
+            .collect();
+        assert_eq!(marks.len(), 2, "{marks:?}");
+        assert!(marks[0].begun && !marks[0].end && marks[0].cmds == 0);
+        assert!(!marks[1].begun && marks[1].end && marks[1].cmds == 1);
+        assert!(marks.iter().all(|m| m.name.is_none() && m.record == 7));
     }
 
     #[test]

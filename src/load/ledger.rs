@@ -11,7 +11,7 @@
 //! - [`Ledger::done_upto`]: every key whose record starts before it is finished; a
 //!   checkpoint may record it, together with [`Ledger::failed_keys`] to retry later.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 
 /// Attempts per key for retryable errors (`TRYAGAIN`, `LOADING`, redirects, reconnects).
 pub const MAX_ATTEMPTS: u32 = 12;
@@ -50,9 +50,76 @@ pub enum Outcome {
     Stale,
 }
 
+/// The open keys by record offset. Keys are opened in file order (the engine hands them on
+/// so), so this is a deque sorted by offset: opening one appends it, finishing one leaves
+/// a hole that is dropped once it reaches the front, and the front is the lowest open key.
+/// No allocation per key (measured: a map node per key was a twentieth of a load's CPU).
+/// Holes behind a key that stays open (retrying) are compacted away once they outnumber
+/// the open keys, so its size stays within twice the open keys plus [`SLACK`].
+#[derive(Default, Debug)]
+struct OpenKeys {
+    q: VecDeque<(usize, Option<Open>)>,
+    live: usize,
+}
+
+/// Holes kept before a compaction (see [`OpenKeys`]).
+const SLACK: usize = 1024;
+
+impl OpenKeys {
+    fn at(&self, record: usize) -> Option<usize> {
+        // replies come in order: the key asked about is most often the lowest open one
+        match self.q.front() {
+            Some(&(first, _)) if first == record => Some(0),
+            _ => self.q.binary_search_by_key(&record, |e| e.0).ok(),
+        }
+    }
+    fn get(&self, record: usize) -> Option<&Open> {
+        self.at(record).and_then(|i| self.q[i].1.as_ref())
+    }
+    fn get_mut(&mut self, record: usize) -> Option<&mut Open> {
+        self.at(record).and_then(|i| self.q[i].1.as_mut())
+    }
+    fn contains(&self, record: usize) -> bool {
+        self.get(record).is_some()
+    }
+    /// Opens the key at `record` unless it is open already.
+    fn open(&mut self, record: usize, o: Open) {
+        match self.q.back() {
+            Some(&(last, _)) if last >= record => {
+                match self.q.binary_search_by_key(&record, |e| e.0) {
+                    Ok(i) if self.q[i].1.is_some() => return,
+                    Ok(i) => self.q[i].1 = Some(o),
+                    Err(i) => self.q.insert(i, (record, Some(o))),
+                }
+            }
+            _ => self.q.push_back((record, Some(o))),
+        }
+        self.live += 1;
+    }
+    fn remove(&mut self, record: usize) -> Option<Open> {
+        let i = self.at(record)?;
+        let o = self.q[i].1.take()?;
+        self.live -= 1;
+        while self.q.front().is_some_and(|e| e.1.is_none()) {
+            self.q.pop_front();
+        }
+        if self.q.len() > 2 * self.live + SLACK {
+            self.q.retain(|e| e.1.is_some());
+        }
+        Some(o)
+    }
+    /// The lowest open key.
+    fn first(&self) -> Option<usize> {
+        self.q.front().map(|e| e.0)
+    }
+    fn len(&self) -> usize {
+        self.live
+    }
+}
+
 #[derive(Default, Debug)]
 pub struct Ledger {
-    open: BTreeMap<usize, Open>,
+    open: OpenKeys,
     retries: Vec<Retry>,
     /// Keys failed for good: record offset -> db.
     failed: BTreeMap<usize, u64>,
@@ -66,7 +133,7 @@ pub struct Ledger {
 impl Ledger {
     /// A key's commands were handed to a node (first attempt).
     pub fn sent(&mut self, record: usize, db: u64, name: Option<Box<[u8]>>) {
-        self.open.entry(record).or_insert(Open { db, name, attempts: 1, retrying: false });
+        self.open.open(record, Open { db, name, attempts: 1, retrying: false });
         self.sent_upto = self.sent_upto.max(record + 1);
     }
 
@@ -77,22 +144,22 @@ impl Ledger {
 
     /// The name of an open key.
     pub fn name(&self, record: usize) -> Option<&[u8]> {
-        self.open.get(&record).and_then(|o| o.name.as_deref())
+        self.open.get(record).and_then(|o| o.name.as_deref())
     }
 
     pub fn is_open(&self, record: usize) -> bool {
-        self.open.contains_key(&record)
+        self.open.contains(record)
     }
 
     pub fn is_retrying(&self, record: usize) -> bool {
-        self.open.get(&record).is_some_and(|o| o.retrying)
+        self.open.get(record).is_some_and(|o| o.retrying)
     }
 
     /// Every command of the key was acknowledged without error.
     pub fn acked(&mut self, record: usize) -> Outcome {
-        match self.open.get(&record) {
+        match self.open.get(record) {
             Some(o) if !o.retrying => {
-                self.open.remove(&record);
+                self.open.remove(record);
                 Outcome::Finished
             }
             _ => Outcome::Stale,
@@ -101,7 +168,7 @@ impl Ledger {
 
     /// The key failed for good (it is recorded for a later run to retry).
     pub fn failed(&mut self, record: usize, db: u64) -> Outcome {
-        match self.open.remove(&record) {
+        match self.open.remove(record) {
             Some(_) => {
                 self.retries.retain(|r| r.record != record);
                 self.failed.insert(record, db);
@@ -113,7 +180,7 @@ impl Ledger {
 
     /// The key exists on the target and is left alone (`--on-conflict skip`).
     pub fn skipped(&mut self, record: usize) -> Outcome {
-        match self.open.remove(&record) {
+        match self.open.remove(record) {
             Some(_) => Outcome::Finished,
             None => Outcome::Stale,
         }
@@ -123,7 +190,7 @@ impl Ledger {
     /// After [`MAX_ATTEMPTS`] it is not queued: the caller fails it with
     /// [`gave_up`]'s message.
     pub fn retry(&mut self, record: usize, ask: Option<String>, why: String) -> Outcome {
-        let Some(o) = self.open.get_mut(&record) else { return Outcome::Stale };
+        let Some(o) = self.open.get_mut(record) else { return Outcome::Stale };
         if o.retrying {
             return Outcome::Retrying;
         }
@@ -142,7 +209,7 @@ impl Ledger {
                 gave_up.push(r);
                 continue;
             }
-            if let Some(o) = self.open.get_mut(&r.record) {
+            if let Some(o) = self.open.get_mut(r.record) {
                 o.retrying = false;
                 o.attempts = r.attempt;
                 go.push(r);
@@ -174,7 +241,7 @@ impl Ledger {
     /// (a dead node may own millions of keys): a checkpoint stops before the first such
     /// key, so a rerun sends it and everything after it again.
     pub fn abandon(&mut self, record: usize) {
-        self.open.remove(&record);
+        self.open.remove(record);
         self.retries.retain(|r| r.record != record);
         self.abandoned_from = Some(self.abandoned_from.map_or(record, |a| a.min(record)));
         self.sent_upto = self.sent_upto.max(record + 1);
@@ -188,7 +255,7 @@ impl Ledger {
     /// Everything whose record starts before this offset is finished (and listed, if it
     /// failed).
     pub fn done_upto(&self) -> usize {
-        let d = self.open.keys().next().copied().unwrap_or(self.sent_upto);
+        let d = self.open.first().unwrap_or(self.sent_upto);
         self.abandoned_from.map_or(d, |a| a.min(d))
     }
 }
@@ -202,6 +269,66 @@ pub fn gave_up(r: &Retry) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The open keys against a map, over random opens (mostly in file order, some behind)
+    /// and finishes: the same keys, the same lowest one, and a bounded deque.
+    #[test]
+    fn open_keys_are_a_sorted_map() {
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut rnd = |n: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % n
+        };
+        let o = |db| Open { db, name: None, attempts: 1, retrying: false };
+        let (mut keys, mut model) = (OpenKeys::default(), BTreeMap::new());
+        let mut next = 0usize;
+        let mut most = 0;
+        for step in 0..200_000u64 {
+            match rnd(10) {
+                0..=4 => {
+                    next += 1 + rnd(50) as usize;
+                    keys.open(next, o(step));
+                    model.entry(next).or_insert(step);
+                }
+                5 => {
+                    // again, or behind the last (a key not yet seen there)
+                    let r = next.saturating_sub(rnd(2000) as usize);
+                    keys.open(r, o(step));
+                    model.entry(r).or_insert(step);
+                }
+                _ => {
+                    // finish a key, keeping the oldest open now and then (a retry)
+                    let first = model.keys().next().copied();
+                    let r = match (rnd(1000), first) {
+                        (0, _) | (_, None) => next.saturating_sub(rnd(500) as usize),
+                        _ => *model.range(first.unwrap() + 1..).next().map(|x| x.0).unwrap_or(&0),
+                    };
+                    assert_eq!(keys.remove(r).map(|x| x.db), model.remove(&r));
+                }
+            }
+            assert_eq!(keys.len(), model.len());
+            assert_eq!(keys.first(), model.keys().next().copied());
+            most = most.max(keys.q.len());
+            assert!(
+                keys.q.len() <= 2 * keys.len() + SLACK + 1,
+                "{} for {}",
+                keys.q.len(),
+                keys.len()
+            );
+            if step % 997 == 0 {
+                for (&r, &db) in &model {
+                    assert_eq!(keys.get(r).map(|x| x.db), Some(db));
+                }
+            }
+        }
+        assert!(
+            model.len() > 100 && most > SLACK,
+            "a floor of work: {} open, {most} at most",
+            model.len()
+        );
+    }
 
     #[test]
     fn sent_then_acked_is_loaded_once() {

@@ -310,6 +310,11 @@ impl Sink for FileLoad<'_, '_> {
         true
     }
 
+    fn wants_names(&self) -> bool {
+        // `--on-conflict skip|fail` asks the target about each key by name
+        self.on_conflict != Conflict::Replace
+    }
+
     fn groups(&mut self) -> Option<bool> {
         // a key left out because it exists cannot be cut out of an MSET
         self.t.acquire();
