@@ -122,7 +122,7 @@ pub trait Sink {
     fn wants_marks(&self) -> bool {
         false
     }
-    /// Whether marks should carry their key's name ([`super::out::Mark::name`]).
+    /// Whether marks should carry their key's name (`Mark::name`).
     fn wants_names(&self) -> bool {
         false
     }

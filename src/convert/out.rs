@@ -222,7 +222,7 @@ impl<'s> Out<'s> {
         self
     }
 
-    /// Marks carry their key's name (see [`Mark::name`]).
+    /// Marks carry their key's name (see `Mark::name`).
     pub fn with_names(mut self) -> Self {
         self.names = true;
         self
