@@ -257,7 +257,11 @@ fn accuracy(writer: &str, as_version: Option<&str>, into: &str, seed: u64) {
             "{label}: {band:10} {enc:10} {k:3} keys: server {r}, ours {o} ({:+.1}%)",
             e * 100.0
         );
-        if e.abs() > 0.10 {
+        // glibc now and then gives an allocation 16 spare bytes (notes, section 2): the
+        // server's own figure for one key moves by that from run to run (a group of one
+        // int-encoded tiny string: 40 bytes in most runs, 56 in one), so a group is off
+        // only past both 10% and 16 bytes a key
+        if e.abs() > 0.10 && (o - r).unsigned_abs() > 16 * k {
             bad.push(format!("{band} {enc}: server {r}, ours {o} ({:+.1}%)", e * 100.0));
         }
     }
