@@ -312,7 +312,7 @@ impl Sink for RdbSink {
                 )));
             };
             self.cur = d;
-            if m.name.is_some()
+            if m.begun
                 && let Dest::One(f) = self.cur
             {
                 self.files[f].keys += 1;

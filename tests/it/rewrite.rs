@@ -444,6 +444,14 @@ fn a_cluster_seeded_from_nodes_files() {
     }
     assert_eq!(total, ka.len());
     assert!(total >= 200, "{total}");
+    // what each file was said to hold ("slots ...: N keys, ... -> file") adds up to it
+    let said: Vec<usize> = err
+        .lines()
+        .filter(|l| l.contains(" keys, ") && l.contains(" -> "))
+        .filter_map(|l| l.split(" keys, ").next()?.rsplit(' ').next()?.parse().ok())
+        .collect();
+    assert_eq!(said.len(), 3, "{err}");
+    assert!(said.iter().all(|&n| n > 0) && said.iter().sum::<usize>() == total, "{said:?}: {err}");
     let kc = readback::read(&cl);
     let t = Target::parse("redis-7.0");
     let (n, diffs) =
