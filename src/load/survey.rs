@@ -130,7 +130,7 @@ pub fn survey<'a>(
 ) -> (Survey, Option<Error>) {
     let mut s = Survey::default();
     let walk = |s: &mut Survey, opts, each: &mut dyn FnMut(Seen<'a>, bool) -> bool| {
-        let lean = merge.is_none() && !WHOLE.with(|w| w.get());
+        let lean = merge.is_none() && !whole();
         let w = Walk { data, opts, filter, offsets, merge, chunk_bytes, release, lean };
         walk(s, w, each)
     };
@@ -202,7 +202,6 @@ pub fn survey<'a>(
     (s, err)
 }
 
-/// A key as the duplicate-key check sees it, with its bytes when the selection may keep it.
 /// Counts a key of `db`: `cur` is the run of keys of one database being counted (its db,
 /// its keys, whether the filter selects the db).
 fn counted(s: &mut Survey, cur: &mut Option<(u64, u64, bool)>, filter: &Filter, db: u64) {
@@ -220,6 +219,7 @@ fn counted(s: &mut Survey, cur: &mut Option<(u64, u64, bool)>, filter: &Filter, 
     }
 }
 
+/// A key as the duplicate-key check sees it, with its bytes when the selection may keep it.
 type Named<'a> = ((u64, RStr<'a>, usize), Option<u64>);
 
 /// Keys per batch handed to the duplicate-key check.
@@ -239,9 +239,18 @@ struct Walk<'a, 'f> {
     lean: bool,
 }
 
+#[cfg(test)]
 thread_local! {
     /// Every key read whole, for a test that compares the two ways.
     static WHOLE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Whether a test asked for every key read whole (`WHOLE`); never outside tests.
+fn whole() -> bool {
+    #[cfg(test)]
+    return WHOLE.with(|w| w.get());
+    #[cfg(not(test))]
+    false
 }
 
 fn walk<'a>(
@@ -266,62 +275,60 @@ fn walk<'a>(
         // the record stays where the reader wrote it (moving a key costs more than reading it)
         let at = r.pos();
         let next = if lean { r.next_step() } else { r.next_record().map(|r| r.map(Step::Record)) };
-        let rec = match &next {
-            Ok(Some(Step::Record(rec))) => rec,
-            Ok(Some(Step::PlainString { start, end, grows, name, .. })) => {
-                behind.passed(r.checked_upto());
-                let (db, start, end) = (r.db(), *start, *end);
-                s.cuts.extend(cutter.item(start, end, Some(db), *grows).into_iter().flatten());
-                // a string with nothing before it: no expiry
-                let keep = filter.db(db) && filter.string_type();
-                let seen = Seen { db, name: *name, name_at: start + 1, start, end };
-                if !each_key(seen, keep) {
-                    break Ok(());
-                }
-                counted(s, &mut cur, filter, db);
-                if !want.is_empty() {
-                    want.remove(&(start as u64));
-                    want.remove(&(start as u64 + 1));
-                }
-                continue;
-            }
+        let step = match &next {
+            Ok(Some(step)) => step,
             Ok(None) => break Ok(()),
             Err(_) => break next.map(|_| ()),
         };
         behind.passed(r.checked_upto());
-        match rec {
-            Record::Eof(t) => {
-                s.oddities = t.oddities;
-                s.trailer = Some(*t);
-                s.cuts.extend(cutter.close());
+        // the key as the callers see it, and whether the selection may keep it whatever
+        // its name (decided once per key); the key itself when it was read whole
+        let (key, keep, k) = match step {
+            Step::PlainString { start, end, grows, name, .. } => {
+                let (db, start, end) = (r.db(), *start, *end);
+                s.cuts.extend(cutter.item(start, end, Some(db), *grows).into_iter().flatten());
+                // a string with nothing before it: no expiry
+                let keep = filter.db(db) && filter.string_type();
+                (Seen { db, name: *name, name_at: start + 1, start, end }, keep, None)
             }
-            Record::Function(_) => {
-                s.functions += 1;
-                s.cuts.extend(cutter.item(at, r.pos(), None, 0).into_iter().flatten());
-            }
-            Record::ModuleAux { .. } => {
-                s.cuts.extend(cutter.item(at, r.pos(), None, 0).into_iter().flatten());
-            }
-            Record::Key(k) => {
+            Step::Record(Record::Key(k)) => {
                 let grows = k.grows();
                 s.cuts.extend(cutter.item(at, k.end(), Some(k.db()), grows).into_iter().flatten());
+                (Seen::of(k), may_keep(filter, k), Some(k))
             }
-            Record::Template(_) => s.cuts.extend(cutter.close()),
-            _ => {}
-        }
-        let Record::Key(k) = rec else { continue };
-        // whether the selection may keep it whatever its name (decided once per key)
-        let keep = may_keep(filter, k);
-        if !each_key(Seen::of(k), keep) {
+            Step::Record(rec) => {
+                match rec {
+                    Record::Eof(t) => {
+                        s.oddities = t.oddities;
+                        s.trailer = Some(*t);
+                        s.cuts.extend(cutter.close());
+                    }
+                    Record::Function(_) => {
+                        s.functions += 1;
+                        s.cuts.extend(cutter.item(at, r.pos(), None, 0).into_iter().flatten());
+                    }
+                    Record::ModuleAux { .. } => {
+                        s.cuts.extend(cutter.item(at, r.pos(), None, 0).into_iter().flatten());
+                    }
+                    Record::Template(_) => s.cuts.extend(cutter.close()),
+                    _ => {}
+                }
+                continue;
+            }
+        };
+        if !each_key(key, keep) {
             // the duplicate-key check has its error: no need to read on
             break Ok(());
         }
-        let db = k.db();
+        let db = key.db;
         counted(s, &mut cur, filter, db);
         if !want.is_empty() {
-            want.remove(&(k.start() as u64));
-            want.remove(&(k.start() as u64 + 1));
+            want.remove(&(key.start as u64));
+            want.remove(&(key.start as u64 + 1));
         }
+        // what follows needs the whole key (a plain string has none of it: no array, no
+        // field TTLs, and merging dbs reads every key whole)
+        let Some(k) = k else { continue };
         if cur.is_some_and(|c| !c.2) {
             continue;
         }
