@@ -753,35 +753,35 @@ fn work(
                 // the stages of a Key below, in the same order, for a string with nothing
                 // before it: no expiry, so never expired
                 let Ok(stored) = name.bytes(&mut namebuf) else { return Ok(false) };
-                let kept = if !f.db(db) {
-                    None
+                // the name it goes out under, if any, and the count the key falls under
+                // (a kept key's, `keys`, is counted by `plain_string`)
+                let (kept, left) = if !f.db(db) {
+                    (None, &mut n.filtered)
                 } else if start < plan.start_at && !plan.redo.contains(&start) {
-                    if f.selects_string(db, stored) {
-                        n.resumed += 1;
-                    } else {
-                        n.filtered += 1;
-                    }
-                    if let Some(fp) = names {
-                        fps.push(fp.of(db, stored));
-                    }
-                    return Ok(true);
+                    let left =
+                        if f.selects_string(db, stored) { &mut n.resumed } else { &mut n.filtered };
+                    (None, left)
                 } else {
                     match f.judge_string(db, stored) {
-                        Verdict::Keep(name) => Some(name),
-                        Verdict::Filtered | Verdict::Expired => None,
+                        Verdict::Keep(name) => (Some(name), &mut n.keys),
+                        Verdict::Filtered | Verdict::Expired => (None, &mut n.filtered),
                     }
                 };
-                let Some(name) = kept else {
-                    if let Some(fp) = names {
-                        fps.push(fp.of(db, stored));
-                    }
-                    n.filtered += 1;
-                    return Ok(true);
+                // read before anything is counted: damage goes the whole way
+                let v = match &kept {
+                    Some(_) => match value.get(&mut bufs.body) {
+                        Ok(v) => Some(v),
+                        Err(_) => return Ok(false),
+                    },
+                    None => None,
                 };
-                let Ok(v) = value.get(&mut bufs.body) else { return Ok(false) };
                 if let Some(fp) = names {
                     fps.push(fp.of(db, stored));
                 }
+                let (Some(name), Some(v)) = (kept, v) else {
+                    *left += 1;
+                    return Ok(true);
+                };
                 let slot = out.marked().then(|| crate::slot::of(&name));
                 let grouped = out.grouping();
                 if grouped {
