@@ -263,7 +263,7 @@ impl Filter {
     /// Whether every string key with no expiry is kept under its own name: no db, name,
     /// type or slot rule, no rename.
     #[inline]
-    fn every_string(&self) -> bool {
+    pub fn every_string(&self) -> bool {
         self.dbs.is_empty()
             && self.exclude_dbs.is_empty()
             && self.globs.is_empty()

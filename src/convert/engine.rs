@@ -273,6 +273,9 @@ enum Item<'r, 'a> {
         name: RStr<'a>,
         value: RStr<'a>,
     },
+    /// The plain strings with raw names and values ahead of the reader, up to the offset
+    /// given ([`Reader::raw_strings`]): the item is done (true) if it read one.
+    Raw(&'r mut Reader<'a>, usize),
     Function(&'r Function<'a>),
     /// A module aux record: where it lies in the file.
     ModuleAux(std::ops::Range<usize>),
@@ -354,6 +357,11 @@ impl Cutter {
             done[1] = self.close();
         }
         done
+    }
+
+    /// Whether a key of database `db` goes into the open cut (no cut closes before it).
+    pub fn joins(&self, db: u64) -> bool {
+        self.cur.db.is_none_or(|d| d == db)
     }
 
     /// Ends the open cut: at a record no chunk may hold (a hash template), at the end of
@@ -624,6 +632,27 @@ fn skim<'a>(
         if let Some(sig) = stop.requested() {
             return Err(Stopped::Signal(sig));
         }
+        // a run of plain strings with raw names and values, up to the cut it completes:
+        // what the steps below do with each, without building them
+        let db = r.db();
+        if cutter.joins(db) {
+            let (mut ran, mut full) = (false, None);
+            r.raw_strings(usize::MAX, |start, end, _, _| {
+                ran = true;
+                // never a cut before it: the open cut is of this database
+                let [_, done] = cutter.item(start, end, Some(db), 0);
+                cur.add(start, end, None);
+                full = done;
+                full.is_none()
+            });
+            if ran {
+                if stop.input_changed() {
+                    return Err(Stopped::Changed(at));
+                }
+                flush(&mut cur, full, &r)?;
+                continue;
+            }
+        }
         let next = r.next_step();
         let step = match &next {
             Ok(Some(step)) if !stop.input_changed() => step,
@@ -746,6 +775,9 @@ fn work(
     let f = &plan.filter;
     // an RDB output rewrites records: a plain string's too
     let lean = lean && plan.mode != super::Mode::Rdb;
+    // plain strings all kept under their own names, into a file: no marks, groups, resumed
+    // keys or verdicts, so a run of them needs nothing but its commands
+    let raw_run = lean && out.unmarked() && f.every_string() && plan.start_at == 0;
     // Ok(false): a plain string the lean path left to the whole one (damage it names there)
     let mut each = |item: Item| -> std::result::Result<bool, Stopped> {
         let r = match item {
@@ -793,6 +825,27 @@ fn work(
                 out.end_key();
                 Ok(true)
             })(),
+            Item::Raw(r, end) => {
+                // what the lean path does with each, for a selection that keeps them all as
+                // they are: no verdict, mark or group
+                let (db, mut ran, mut failed) = (r.db(), false, None);
+                r.raw_strings(end, |_, _, name, value| {
+                    ran = true;
+                    if let Some(fp) = names {
+                        fps.push(fp.of(db, name));
+                    }
+                    let v = Str::Bytes(value);
+                    match commands::plain_string(plan, &mut out, &mut n, name, v, false) {
+                        // a key read over pages that vanished never leaves: checked below
+                        Ok(()) => !stop.input_changed(),
+                        Err(e) => {
+                            failed = Some(e);
+                            false
+                        }
+                    }
+                });
+                failed.map_or(Ok(ran), Err)
+            }
             Item::Key(k) => (|| -> super::Result<()> {
                 let name = k.raw_name().bytes(&mut namebuf).map_err(|e| super::in_key(k, e))?;
                 if let Some(fp) = names {
@@ -942,6 +995,10 @@ fn work(
                     .with_templates(chunk.templates.clone());
                 while r.pos() < *end {
                     let at = r.pos();
+                    // a run of plain strings straight from the reader
+                    if raw_run && each(Item::Raw(&mut r, *end))? {
+                        continue;
+                    }
                     let next = if lean {
                         r.next_step()
                     } else {

@@ -306,6 +306,12 @@ impl<'a> Cursor<'a> {
     /// (an integer, LZF, a 64-bit length, damage): read it with [`Cursor::string`].
     #[inline(always)]
     pub fn raw_string(&mut self) -> Option<RStr<'a>> {
+        self.raw_bytes().map(RStr::Raw)
+    }
+
+    /// [`Cursor::raw_string`]'s bytes.
+    #[inline(always)]
+    pub fn raw_bytes(&mut self) -> Option<&'a [u8]> {
         let (buf, p) = (self.buf, self.pos);
         let b = *buf.get(p)?;
         let (n, head) = match b >> 6 {
@@ -318,7 +324,7 @@ impl<'a> Cursor<'a> {
         };
         let s = buf.get(p + head..)?.get(..n)?;
         self.pos = p + head + n;
-        Some(RStr::Raw(s))
+        Some(s)
     }
 
     /// Reads an RDB string (`rdbGenericLoadStringObject`), borrowing raw bytes.
