@@ -775,9 +775,8 @@ fn work(
     let f = &plan.filter;
     // an RDB output rewrites records: a plain string's too
     let lean = lean && plan.mode != super::Mode::Rdb;
-    // plain strings all kept under their own names, into a file: no marks, groups, resumed
-    // keys or verdicts, so a run of them needs nothing but its commands
-    let raw_run = lean && out.unmarked() && f.every_string() && plan.start_at == 0;
+    // plain strings all kept under their own names: a run of them needs no verdict
+    let raw_run = lean && f.every_string();
     // Ok(false): a plain string the lean path left to the whole one (damage it names there)
     let mut each = |item: Item| -> std::result::Result<bool, Stopped> {
         let r = match item {
@@ -826,18 +825,32 @@ fn work(
                 Ok(true)
             })(),
             Item::Raw(r, end) => {
-                // what the lean path does with each, for a selection that keeps them all as
-                // they are: no verdict, mark or group
+                // what the lean path does with each, for a selection that keeps every plain
+                // string under its own name: no verdict to reach
                 let (db, mut ran, mut failed) = (r.db(), false, None);
-                r.raw_strings(end, |_, _, name, value| {
+                r.raw_strings(end, |start, _, name, value| {
                     ran = true;
                     if let Some(fp) = names {
                         fps.push(fp.of(db, name));
                     }
+                    if start < plan.start_at && !plan.redo.contains(&start) {
+                        n.resumed += 1;
+                        return true;
+                    }
+                    let slot = out.marked().then(|| crate::slot::of(name));
+                    let grouped = out.grouping();
+                    if grouped {
+                        out.begin_grouped_key(start, slot, name);
+                    } else {
+                        out.begin_key(start, slot, name);
+                    }
                     let v = Str::Bytes(value);
-                    match commands::plain_string(plan, &mut out, &mut n, name, v, false) {
+                    match commands::plain_string(plan, &mut out, &mut n, name, v, grouped) {
                         // a key read over pages that vanished never leaves: checked below
-                        Ok(()) => !stop.input_changed(),
+                        Ok(()) => {
+                            out.end_key();
+                            !stop.input_changed()
+                        }
                         Err(e) => {
                             failed = Some(e);
                             false
@@ -1228,8 +1241,9 @@ mod tests {
                     let mut plan = Plan::new(t, mode, f.clone());
                     if i % 3 == 1 {
                         // a resumed load: the keys before the 12th were sent, but the 3rd
+                        // (a compressed name) and the 7th (raw)
                         plan.start_at = at[12];
-                        plan.redo = [at[3]].into();
+                        plan.redo = [at[3], at[7]].into();
                     }
                     let whole = ran(&data, &plan, sink, false);
                     let lean = ran(&data, &plan, sink, true);

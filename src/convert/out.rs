@@ -236,11 +236,6 @@ impl<'s> Out<'s> {
     }
 
     /// Whether pieces carry key marks (then a key's slot is wanted: [`Out::begin_key`]).
-    /// Neither marks, groups nor `ASKING`: commands alone (a file's output).
-    pub fn unmarked(&self) -> bool {
-        self.marks.is_none() && self.groups.is_none() && !self.asking
-    }
-
     pub fn marked(&self) -> bool {
         self.marks.is_some()
     }

@@ -222,6 +222,10 @@ fn counted(s: &mut Survey, cur: &mut Option<(u64, u64, bool)>, filter: &Filter, 
 /// A key as the duplicate-key check sees it, with its bytes when the selection may keep it.
 type Named<'a> = ((u64, RStr<'a>, usize), Option<u64>);
 
+/// Most bytes of one run of plain strings read at once (the pages behind are released
+/// between runs).
+const RUN_BYTES: usize = 1 << 20;
+
 /// Keys per batch handed to the duplicate-key check.
 const BATCH: usize = 4096;
 
@@ -272,6 +276,35 @@ fn walk<'a>(
     // was a tenth of the pass on tiny keys)
     let mut cur: Option<(u64, u64, bool)> = None;
     let result = loop {
+        if lean && !whole() {
+            // a run of plain strings with raw names and values, no step built (what the
+            // plain string step below does with each); a megabyte at a time, so that the
+            // pages behind are released as the run goes
+            let (db, from, mut stopped) = (r.db(), r.pos(), false);
+            let keep = filter.db(db) && filter.string_type();
+            r.raw_strings(usize::MAX, |start, end, name, _| {
+                s.cuts.extend(cutter.item(start, end, Some(db), 0).into_iter().flatten());
+                let key = Seen { db, name: RStr::Raw(name), name_at: start + 1, start, end };
+                if !each_key(key, keep) {
+                    stopped = true;
+                    return false;
+                }
+                counted(s, &mut cur, filter, db);
+                if !want.is_empty() {
+                    want.remove(&(start as u64));
+                    want.remove(&(start as u64 + 1));
+                }
+                end - from < RUN_BYTES
+            });
+            if stopped {
+                // the duplicate-key check has its error: no need to read on
+                break Ok(());
+            }
+            if r.pos() != from {
+                behind.passed(r.checked_upto());
+                continue;
+            }
+        }
         // the record stays where the reader wrote it (moving a key costs more than reading it)
         let at = r.pos();
         let next = if lean { r.next_step() } else { r.next_record().map(|r| r.map(Step::Record)) };
