@@ -51,9 +51,17 @@ TICK=$(getconf CLK_TCK)
 # the server's CPU (user, sys) in seconds, from /proc/PID/stat
 srv_cpu() { awk -v t="$TICK" '{printf "%.2f %.2f\n", $14 / t, $15 / t}' "/proc/$SPID/stat"; }
 HAVE_NSTAT=$(command -v nstat >/dev/null && echo 1 || echo 0)
+# round r starts with the r-th contender: no one always goes first (the first load of a
+# round follows the converts, which freed gigabytes of page cache)
+rotate() { local n=$1; shift; local a=("$@") i; for ((i = 0; i < ${#a[@]}; i++)); do
+  printf '%s ' "${a[$(((i + n) % ${#a[@]}))]}"; done; }
+# an untimed load first: the server's heap grows once, not in the first contender's run
+redis-cli -p $P flushall sync >/dev/null
+eval "${LOAD[librdb-redis]}" >/dev/null 2>&1
 : > "$WORK/times"
 for r in $(seq "$RUNS"); do
-  for k in $LOADS; do
+  # shellcheck disable=SC2086
+  for k in $(rotate "$r" $LOADS); do
     redis-cli -p $P flushall sync >/dev/null
     [ "$HAVE_NSTAT" = 1 ] && nstat -n >/dev/null
     read -r u0 s0 < <(srv_cpu)
@@ -66,7 +74,8 @@ for r in $(seq "$RUNS"); do
     echo "$k $t" >> "$WORK/times"
     echo "$k $(echo "$u1 - $u0" | bc) $(echo "$s1 - $s0" | bc) ${z:-0}" >> "$WORK/server"
   done
-  for k in $CONVS; do
+  # shellcheck disable=SC2086
+  for k in $(rotate "$r" $CONVS); do
     rm -f "$WORK/out"
     # this machine's host takes freed memory back (free page reporting, 8 MiB blocks),
     # and faulting it in again is slow: a file of the output's size written and deleted

@@ -135,19 +135,22 @@ pub fn key(w: &mut KeyWriter, k: &Key, name: &[u8]) -> Result<()> {
     }
 }
 
-/// A plain string record's commands (a string key with no expiry, LRU, LFU or metadata,
-/// read as [`crate::format::Step::PlainString`]): exactly what [`key`] writes for it, without
-/// its [`Key`]. `group`: it shares the `MSET` being gathered ([`groupable`] holds for it).
+/// A string key's commands for a key with no LRU, LFU or metadata, expiring at `expire`
+/// (a plain string record, [`crate::format::Step::PlainString`], or one a run of
+/// [`crate::format::Reader::raw_strings`] read): exactly what [`key`] writes for it, without
+/// its [`Key`]. `group`: it shares the `MSET` being gathered ([`groupable`] holds for it: no
+/// expiry).
 pub fn plain_string(
     plan: &Plan,
     out: &mut Out,
     n: &mut Counts,
     name: &[u8],
+    expire: Option<i64>,
     v: Str<'_>,
     group: bool,
 ) -> Result<()> {
     n.keys += 1;
-    string(plan, out, name, None, v, group)
+    string(plan, out, name, expire, v, group)
 }
 
 /// A string key's commands: its place in the `MSET` being gathered (`group`), or `SET`

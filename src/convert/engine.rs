@@ -273,8 +273,9 @@ enum Item<'r, 'a> {
         name: RStr<'a>,
         value: RStr<'a>,
     },
-    /// The plain strings with raw names and values ahead of the reader, up to the offset
-    /// given ([`Reader::raw_strings`]): the item is done (true) if it read one.
+    /// The strings with raw names and values, and no more than an expiry, ahead of the
+    /// reader, up to the offset given ([`Reader::raw_strings`]): the item is done (true) if
+    /// it read one.
     Raw(&'r mut Reader<'a>, usize),
     Function(&'r Function<'a>),
     /// A module aux record: where it lies in the file.
@@ -637,11 +638,11 @@ fn skim<'a>(
         let db = r.db();
         if cutter.joins(db) {
             let (mut ran, mut full) = (false, None);
-            r.raw_strings(usize::MAX, |start, end, _, _| {
+            r.raw_strings(usize::MAX, |s| {
                 ran = true;
                 // never a cut before it: the open cut is of this database
-                let [_, done] = cutter.item(start, end, Some(db), 0);
-                cur.add(start, end, None);
+                let [_, done] = cutter.item(s.start, s.end, Some(db), 0);
+                cur.add(s.start, s.end, None);
                 full = done;
                 full.is_none()
             });
@@ -820,16 +821,17 @@ fn work(
                 } else {
                     out.begin_key(start, slot, &name);
                 }
-                commands::plain_string(plan, &mut out, &mut n, &name, v, grouped)?;
+                commands::plain_string(plan, &mut out, &mut n, &name, None, v, grouped)?;
                 out.end_key();
                 Ok(true)
             })(),
             Item::Raw(r, end) => {
-                // what the lean path does with each, for a selection that keeps every plain
-                // string under its own name: no verdict to reach
+                // what the lean path and the key's path do with each, for a selection that
+                // keeps every string under its own name: no verdict to reach but expiry
                 let (db, mut ran, mut failed) = (r.db(), false, None);
-                r.raw_strings(end, |start, _, name, value| {
+                r.raw_strings(end, |s| {
                     ran = true;
+                    let (name, start) = (s.name, s.start);
                     if let Some(fp) = names {
                         fps.push(fp.of(db, name));
                     }
@@ -837,15 +839,19 @@ fn work(
                         n.resumed += 1;
                         return true;
                     }
+                    if f.expired(s.expire_ms) {
+                        n.expired += 1;
+                        return true;
+                    }
                     let slot = out.marked().then(|| crate::slot::of(name));
-                    let grouped = out.grouping();
+                    let grouped = out.grouping() && s.expire_ms.is_none();
                     if grouped {
                         out.begin_grouped_key(start, slot, name);
                     } else {
                         out.begin_key(start, slot, name);
                     }
-                    let v = Str::Bytes(value);
-                    match commands::plain_string(plan, &mut out, &mut n, name, v, grouped) {
+                    let (ms, v) = (s.expire_ms, Str::Bytes(s.value));
+                    match commands::plain_string(plan, &mut out, &mut n, name, ms, v, grouped) {
                         // a key read over pages that vanished never leaves: checked below
                         Ok(()) => {
                             out.end_key();
@@ -1159,10 +1165,11 @@ mod tests {
                     lzf(&mut b, abc, 9);
                     write::bytes(&mut b, b"v");
                 }
-                // not plain: an expiry long past, and a hash
+                // not plain: an expiry long past (or far ahead), and a hash
                 4 => {
                     b.push(op::EXPIRETIME_MS);
-                    b.extend(1000i64.to_le_bytes());
+                    let ms: i64 = if i % 16 == 4 { 1000 } else { 4_000_000_000_000 };
+                    b.extend(ms.to_le_bytes());
                     b.push(0);
                     write::bytes(&mut b, format!("e{i}").as_bytes());
                     write::bytes(&mut b, b"x");
@@ -1211,7 +1218,6 @@ mod tests {
         use crate::filter::Filter;
         use crate::server::Server;
         let (data, at) = dump(None);
-        let t = Server::redis(7, 0);
         let rename = crate::rename::Rename::new(
             vec![],
             vec![crate::rename::parse_prefix("k1=x1").unwrap()],
@@ -1236,7 +1242,13 @@ mod tests {
         ];
         let mut runs = 0;
         for (i, f) in filters.iter().enumerate() {
-            for mode in [super::super::Mode::Commands, super::super::Mode::Restore] {
+            // a target older than 6.2 has no SET ... PXAT: PEXPIREAT follows
+            let modes = [
+                (super::super::Mode::Commands, Server::redis(7, 0)),
+                (super::super::Mode::Restore, Server::redis(7, 0)),
+                (super::super::Mode::Commands, Server::redis(6, 0)),
+            ];
+            for (mode, t) in modes {
                 for sink in [(false, None), (true, None), (true, Some(false)), (true, Some(true))] {
                     let mut plan = Plan::new(t, mode, f.clone());
                     if i % 3 == 1 {
@@ -1260,8 +1272,10 @@ mod tests {
                 }
             }
         }
-        assert_eq!(runs, filters.len() * 8);
-        // the floor: the default run wrote the plain strings of both databases
+        assert_eq!(runs, filters.len() * 12);
+        // the floor: the default run wrote the plain strings of both databases, and the
+        // strings that expire later with their expiries
+        let t = Server::redis(7, 0);
         let (out, _, n, _) = ran(
             &data,
             &Plan::new(t, super::super::Mode::Commands, base.clone()),
@@ -1269,8 +1283,14 @@ mod tests {
             true,
         );
         let out = String::from_utf8_lossy(&out);
-        assert!(n.keys >= 30 && n.expired == 5, "{n:?}");
-        for s in ["abcabcabc", "<db 3>", "$2\r\nk7\r\n", "$1\r\n9\r\n$4\r\n4660\r\n"] {
+        assert!(n.keys >= 30 && n.expired == 3, "{n:?}");
+        for s in [
+            "abcabcabc",
+            "<db 3>",
+            "$2\r\nk7\r\n",
+            "$1\r\n9\r\n$4\r\n4660\r\n",
+            "$3\r\ne12\r\n$1\r\nx\r\n$4\r\nPXAT\r\n$13\r\n4000000000000\r\n",
+        ] {
             assert!(out.contains(s), "{s} in {out}");
         }
     }

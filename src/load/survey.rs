@@ -277,14 +277,16 @@ fn walk<'a>(
     let mut cur: Option<(u64, u64, bool)> = None;
     let result = loop {
         if lean && !whole() {
-            // a run of plain strings with raw names and values, no step built (what the
-            // plain string step below does with each); a megabyte at a time, so that the
-            // pages behind are released as the run goes
+            // a run of strings with raw names and values, and at most an expiry, no step
+            // or key built (what the steps below do with each); a megabyte at a time, so
+            // that the pages behind are released as the run goes
             let (db, from, mut stopped) = (r.db(), r.pos(), false);
-            let keep = filter.db(db) && filter.string_type();
-            r.raw_strings(usize::MAX, |start, end, name, _| {
+            let string = filter.db(db) && filter.string_type();
+            r.raw_strings(usize::MAX, |k| {
+                let (start, end) = (k.start, k.end);
                 s.cuts.extend(cutter.item(start, end, Some(db), 0).into_iter().flatten());
-                let key = Seen { db, name: RStr::Raw(name), name_at: start + 1, start, end };
+                let keep = string && !filter.expired(k.expire_ms);
+                let key = Seen { db, name: RStr::Raw(k.name), name_at: k.name_at, start, end };
                 if !each_key(key, keep) {
                     stopped = true;
                     return false;

@@ -232,6 +232,23 @@ pub fn grows(v: &RStr<'_>) -> usize {
     }
 }
 
+/// A string key read by [`Reader::raw_strings`]: raw name and value, at most an expiry.
+#[derive(Clone, Copy, Debug)]
+pub struct RawString<'a> {
+    /// Where the record starts (its expiry opcode, or its type byte).
+    pub start: usize,
+    /// Where the next record starts.
+    pub end: usize,
+    /// Where the name's length starts (right after the type byte).
+    pub name_at: usize,
+    /// The expiry (opcode 252), if the record has one.
+    pub expire_ms: Option<i64>,
+    /// The name as stored.
+    pub name: &'a [u8],
+    /// The value as stored.
+    pub value: &'a [u8],
+}
+
 /// What [`Reader::next_step`] read: a record, or only where a plain string key ends.
 #[derive(Debug)]
 pub enum Step<'a> {
@@ -566,36 +583,45 @@ impl<'a> Reader<'a> {
         self.next_record().map(|r| r.map(Step::Record))
     }
 
-    /// Reads the plain string records ahead ([`Step::PlainString`]) whose name and value are
-    /// both raw bytes (no integer, no LZF), handing each to `each` as (start, end, name,
-    /// value), until a record that is not one, the position `until`, or `each` returning
-    /// false (after the record it was handed: the reader stands past it). The same checks as
-    /// [`Reader::next_step`]; the record that stopped the run is left to it, so this is only
-    /// a faster way over a run of the commonest records (measured: building a step, and
-    /// matching it, was most of a skim's cost per key). Reads nothing when `next_step` would
-    /// read whole records (the duplicate-key check on, or templates pending).
+    /// Reads the string records ahead whose name and value are both raw bytes (no integer,
+    /// no LZF) and that carry nothing but, at most, an expiry in milliseconds (no LRU, LFU
+    /// or metadata), handing each to `each`, until a record that is not one, the position
+    /// `until`, or `each` returning false (after the record it was handed: the reader stands
+    /// past it). The same checks as [`Reader::next_record`]; the record that stopped the run
+    /// is left to it, so this is only a faster way over a run of the commonest records
+    /// (measured: building a step or a key, and matching it, was most of a skim's cost per
+    /// key). Reads nothing when `next_step` would read whole records (the duplicate-key
+    /// check on, or templates pending).
     #[inline]
-    pub fn raw_strings(
-        &mut self,
-        until: usize,
-        mut each: impl FnMut(usize, usize, &'a [u8], &'a [u8]) -> bool,
-    ) {
+    pub fn raw_strings(&mut self, until: usize, mut each: impl FnMut(RawString<'a>) -> bool) {
         if self.names.is_some() || self.done || !self.templates.is_empty() {
             return;
         }
         let data = self.c.data();
         loop {
             let start = self.c.pos();
-            if start >= until || data.get(start) != Some(&types::STRING) {
+            if start >= until {
                 return;
             }
+            let (expire_ms, type_at) = match data.get(start) {
+                Some(&types::STRING) => (None, start),
+                Some(&op::EXPIRETIME_MS) => match data.get(start + 1..start + 10) {
+                    Some([t @ .., types::STRING]) => {
+                        let ms = i64::from_le_bytes(t.try_into().expect("8 bytes"));
+                        (Some(ms), start + 9)
+                    }
+                    _ => return,
+                },
+                _ => return,
+            };
             let mut c = self.c;
-            c.set_pos(start + 1);
+            c.set_pos(type_at + 1);
             let Some(name) = c.raw_bytes() else { return };
             let Some(value) = c.raw_bytes() else { return };
             self.before_record();
             self.c = c;
-            if !each(start, c.pos(), name, value) {
+            let end = c.pos();
+            if !each(RawString { start, end, name_at: type_at + 1, expire_ms, name, value }) {
                 return;
             }
         }
@@ -938,13 +964,17 @@ mod tests {
         loop {
             if raw {
                 let db = r.db();
-                r.raw_strings(usize::MAX, |start, end, name, value| {
-                    let mut whole = Reader::resume(data, r_header(data), start, db);
+                r.raw_strings(usize::MAX, |s| {
+                    let mut whole = Reader::resume(data, r_header(data), s.start, db);
                     let Ok(Some(Record::Key(k))) = whole.next_record() else { panic!("a key") };
-                    assert!(matches!(k.raw_name(), RStr::Raw(n) if *n == name));
-                    assert!(matches!(k.string_value(), Some(RStr::Raw(v)) if v == value));
-                    assert_eq!(k.end(), end);
-                    out.push((start, end, Some(db)));
+                    assert!(matches!(k.raw_name(), RStr::Raw(n) if *n == s.name));
+                    assert!(matches!(k.string_value(), Some(RStr::Raw(v)) if v == s.value));
+                    assert_eq!(
+                        (k.end(), k.name_at(), k.expire_ms()),
+                        (s.end, s.name_at, s.expire_ms)
+                    );
+                    assert!(k.idle().is_none() && k.freq().is_none() && k.meta().is_empty());
+                    out.push((s.start, s.end, Some(db)));
                     true
                 });
             }
@@ -973,6 +1003,10 @@ mod tests {
         b.extend([op::SELECTDB, 3]);
         b.extend([4, 1, b'h', 1, 1, b'f', 1, b'v']); // a hash, then a plain string in db 3
         b.extend([0, 1, b'z', 2, b'z', b'z']);
+        let ttl = b.len();
+        // expiries before what no run takes: an LFU counter, a hash
+        b.extend([op::EXPIRETIME_MS, 0xe8, 3, 0, 0, 0, 0, 0, 0, op::FREQ, 5, 0, 1, b'f', 1, b'v']);
+        b.extend([op::EXPIRETIME_MS, 0xe8, 3, 0, 0, 0, 0, 0, 0, 4, 1, b'g', 1, 1, b'f', 1, b'v']);
         let data = file(b"REDIS0009", &b);
         let (fast, e) = boundaries(&data, true);
         assert!(e.is_none(), "{e:?}");
@@ -980,10 +1014,10 @@ mod tests {
         let (runs, e) = walk(&data, true, true);
         assert!(e.is_none(), "{e:?}");
         assert_eq!(runs, fast);
-        assert_eq!(fast.iter().filter(|x| x.2.is_some()).count(), 6, "{fast:?}");
+        assert_eq!(fast.iter().filter(|x| x.2.is_some()).count(), 8, "{fast:?}");
         assert_eq!(fast.last().map(|x| x.2), Some(None), "EOF last");
         // damage in a plain string: the same error at the same offset, after the same records
-        for cut in [b.len() - 1, b.len() - 3, 3, 2] {
+        for cut in [b.len() - 1, b.len() - 3, 3, 2, 26, 31, 32, 34, ttl + 9, ttl + 10] {
             let mut bad = b"REDIS0009".to_vec();
             bad.extend_from_slice(&b[..cut]);
             let (fast, e1) = boundaries(&bad, true);
@@ -1000,19 +1034,19 @@ mod tests {
         let mut r = Reader::new(&data, Options::default().allow_duplicate_keys(true)).unwrap();
         let first = r.pos();
         let mut seen = Vec::new();
-        r.raw_strings(first + 1, |start, end, name, _| {
-            seen.push((start, end, name.to_vec()));
+        r.raw_strings(first + 1, |s| {
+            seen.push((s.start, s.end, s.name.to_vec()));
             false
         });
         assert_eq!(seen, [(first, first + 5, b"a".to_vec())]);
         assert_eq!(r.pos(), first + 5);
-        r.raw_strings(first + 5, |_, _, _, _| unreachable!("past its end"));
+        r.raw_strings(first + 5, |_| unreachable!("past its end"));
         // the integer name that follows is left to `next_step`
-        r.raw_strings(usize::MAX, |_, _, _, _| unreachable!("not raw"));
+        r.raw_strings(usize::MAX, |_| unreachable!("not raw"));
         assert_eq!(r.pos(), first + 5);
         // with the duplicate-key check on, records are read whole
         let mut r = Reader::new(&data, Options::default()).unwrap();
-        r.raw_strings(usize::MAX, |_, _, _, _| unreachable!("the check reads whole records"));
+        r.raw_strings(usize::MAX, |_| unreachable!("the check reads whole records"));
         // a length that is no length
         let mut bad = b"REDIS0009".to_vec();
         bad.extend([0, 1, b'a', 0xc7]);
