@@ -260,7 +260,7 @@ impl Filter {
         self.judge_by(db, None, name, || self.string_type())
     }
 
-    /// Whether every string key with no expiry is kept under its own name: no db, name,
+    /// Whether every string key is kept under its own name unless it expired: no db, name,
     /// type or slot rule, no rename.
     #[inline]
     pub fn every_string(&self) -> bool {

@@ -633,8 +633,8 @@ fn skim<'a>(
         if let Some(sig) = stop.requested() {
             return Err(Stopped::Signal(sig));
         }
-        // a run of plain strings with raw names and values, up to the cut it completes:
-        // what the steps below do with each, without building them
+        // a run of strings with raw names and values and at most an expiry, up to the cut
+        // it completes: what the steps below do with each, without building them
         let db = r.db();
         if cutter.joins(db) {
             let (mut ran, mut full) = (false, None);
@@ -776,7 +776,8 @@ fn work(
     let f = &plan.filter;
     // an RDB output rewrites records: a plain string's too
     let lean = lean && plan.mode != super::Mode::Rdb;
-    // plain strings all kept under their own names: a run of them needs no verdict
+    // strings all kept under their own names (unless expired): a run of them needs no
+    // verdict
     let raw_run = lean && f.every_string();
     // Ok(false): a plain string the lean path left to the whole one (damage it names there)
     let mut each = |item: Item| -> std::result::Result<bool, Stopped> {
@@ -1014,7 +1015,7 @@ fn work(
                     .with_templates(chunk.templates.clone());
                 while r.pos() < *end {
                     let at = r.pos();
-                    // a run of plain strings straight from the reader
+                    // a run of strings straight from the reader
                     if raw_run && each(Item::Raw(&mut r, *end))? {
                         continue;
                     }
