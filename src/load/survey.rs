@@ -9,6 +9,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::hash::{BuildHasher, Hasher};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::convert::engine::{Cut, Cutter};
 use crate::filter::Filter;
@@ -129,20 +130,23 @@ pub fn survey<'a>(
     release: &(dyn Fn(usize, usize) + Sync),
 ) -> (Survey, Option<Error>) {
     let mut s = Survey::default();
-    let walk = |s: &mut Survey, opts, each: &mut dyn FnMut(Seen<'a>, bool) -> bool| {
+    // how far the walk's checksum has read, for a thread behind it that releases the pages
+    let crc_at = &AtomicUsize::new(0);
+    let walk = |s: &mut Survey, opts, each: &mut dyn FnMut(Seen<'a>, bool) -> bool, by| {
         let lean = merge.is_none() && !whole();
         let w = Walk { data, opts, filter, offsets, merge, chunk_bytes, release, lean };
-        walk(s, w, each)
+        walk(s, w, each, by)
     };
     if opts.allow_duplicate_keys {
         let mut slots = PerSlot::default();
         let mut buf = Vec::new();
-        let r = walk(&mut s, opts, &mut |k, keep| {
+        let each = &mut |k: Seen<'a>, keep| {
             if keep && let Ok(n) = k.name.bytes(&mut buf) {
                 slots.count(filter, n, k.bytes());
             }
             true
-        });
+        };
+        let r = walk(&mut s, opts, each, None);
         s.per_slot = slots;
         return (s, r.err());
     }
@@ -154,8 +158,9 @@ pub fn survey<'a>(
             let mut names = KeyNameCheck::default();
             let mut slots = PerSlot::default();
             let mut buf = Vec::new();
-            // the names are read from the mapping behind the walk, which has released those
-            // pages already: what this thread reads in again it releases behind itself
+            // the names are read from the mapping behind the walk: this thread releases the
+            // pages behind both (measured: when the walk released them, this thread faulted
+            // them in again, a tenth of its time)
             let mut behind = crate::input::Behind::new(release);
             for batch in rx {
                 for ((db, key, _), keep) in &batch {
@@ -169,7 +174,7 @@ pub fn survey<'a>(
                     }
                 }
                 if let Some(&((_, _, at), _)) = batch.last() {
-                    behind.passed(at);
+                    behind.passed(at.min(crc_at.load(Ordering::Acquire)));
                 }
             }
             (names.finish(data), slots)
@@ -185,7 +190,7 @@ pub fn survey<'a>(
             tx.send(std::mem::replace(&mut batch, Vec::with_capacity(BATCH))).is_ok()
         };
         let opts = opts.allow_duplicate_keys(true);
-        let walked = walk(&mut s, opts, &mut send);
+        let walked = walk(&mut s, opts, &mut send, Some(crc_at));
         let _ = tx.send(batch);
         drop(tx);
         let (checked, slots) = checker.join().unwrap_or_else(|_| {
@@ -257,10 +262,13 @@ fn whole() -> bool {
     false
 }
 
+/// `released_by`: another thread releases the pages behind; the walk tells it how far its
+/// checksum has read (the walk releases them itself otherwise).
 fn walk<'a>(
     s: &mut Survey,
     w: Walk<'a, '_>,
     each_key: &mut dyn FnMut(Seen<'a>, bool) -> bool,
+    released_by: Option<&AtomicUsize>,
 ) -> Result<()> {
     let Walk { data, opts, filter, offsets, merge, chunk_bytes, release, lean } = w;
     let mut r = Reader::new(data, opts)?;
@@ -268,6 +276,10 @@ fn walk<'a>(
     let mut want: BTreeSet<u64> =
         offsets.iter().copied().filter(|&o| o != data.len() as u64).collect();
     let mut behind = crate::input::Behind::new(release);
+    let mut passed = |at: usize| match released_by {
+        Some(p) => p.store(at, Ordering::Release),
+        None => behind.passed(at),
+    };
     // hash of (db, name) a key goes out under -> the record of the first key to do so
     let mut seen: HashMap<u64, (u64, usize)> = HashMap::new();
     let hasher = std::collections::hash_map::RandomState::new();
@@ -303,7 +315,7 @@ fn walk<'a>(
                 break Ok(());
             }
             if r.pos() != from {
-                behind.passed(r.checked_upto());
+                passed(r.checked_upto());
                 continue;
             }
         }
@@ -315,7 +327,7 @@ fn walk<'a>(
             Ok(None) => break Ok(()),
             Err(_) => break next.map(|_| ()),
         };
-        behind.passed(r.checked_upto());
+        passed(r.checked_upto());
         // the key as the callers see it, and whether the selection may keep it whatever
         // its name (decided once per key); the key itself when it was read whole
         let (key, keep, k) = match step {
