@@ -273,9 +273,9 @@ enum Item<'r, 'a> {
         name: RStr<'a>,
         value: RStr<'a>,
     },
-    /// The strings with raw names and values, and no more than an expiry, ahead of the
-    /// reader, up to the offset given ([`Reader::raw_strings`]): the item is done (true) if
-    /// it read one.
+    /// The strings with raw names, raw or integer values, and no more than an expiry, ahead
+    /// of the reader, up to the offset given ([`Reader::raw_strings`]): the item is done
+    /// (true) if it read one.
     Raw(&'r mut Reader<'a>, usize),
     Function(&'r Function<'a>),
     /// A module aux record: where it lies in the file.
@@ -851,7 +851,7 @@ fn work(
                     } else {
                         out.begin_key(start, slot, name);
                     }
-                    let (ms, v) = (s.expire_ms, Str::Bytes(s.value));
+                    let (ms, v) = (s.expire_ms, s.value);
                     match commands::plain_string(plan, &mut out, &mut n, name, ms, v, grouped) {
                         // a key read over pages that vanished never leaves: checked below
                         Ok(()) => {
@@ -1165,6 +1165,12 @@ mod tests {
                     b.push(0);
                     lzf(&mut b, abc, 9);
                     write::bytes(&mut b, b"v");
+                }
+                // a raw name and an integer value
+                7 => {
+                    b.push(0);
+                    write::bytes(&mut b, format!("k{i}").as_bytes());
+                    b.extend([0xc1, i as u8, 0x12]);
                 }
                 // not plain: an expiry long past (or far ahead), and a hash
                 4 => {

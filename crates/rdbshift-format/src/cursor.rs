@@ -309,6 +309,21 @@ impl<'a> Cursor<'a> {
         self.raw_bytes().map(RStr::Raw)
     }
 
+    /// [`Cursor::string`] for an integer-encoded string only (8-, 16- or 32-bit), inline.
+    /// `None` (the cursor unmoved) for anything else, or one cut short.
+    #[inline(always)]
+    pub fn small_int(&mut self) -> Option<i64> {
+        let (buf, p) = (self.buf, self.pos);
+        let (v, n) = match *buf.get(p)? {
+            0xc0 => (*buf.get(p + 1)? as i8 as i64, 2),
+            0xc1 => (i16::from_le_bytes(buf.get(p + 1..p + 3)?.try_into().ok()?) as i64, 3),
+            0xc2 => (i32::from_le_bytes(buf.get(p + 1..p + 5)?.try_into().ok()?) as i64, 5),
+            _ => return None,
+        };
+        self.pos = p + n;
+        Some(v)
+    }
+
     /// [`Cursor::raw_string`]'s bytes.
     #[inline(always)]
     pub fn raw_bytes(&mut self) -> Option<&'a [u8]> {

@@ -7,7 +7,7 @@
 //! consumer decodes the value only if it wants it ([`Key::decode`]).
 
 use super::crc;
-use super::cursor::{Cursor, RStr};
+use super::cursor::{Cursor, RStr, Str};
 use super::error::{Error, ErrorKind, Result};
 use super::header::{Dialect, Header};
 use super::keymeta::{self, MetaClass};
@@ -232,7 +232,8 @@ pub fn grows(v: &RStr<'_>) -> usize {
     }
 }
 
-/// A string key read by [`Reader::raw_strings`]: raw name and value, at most an expiry.
+/// A string key read by [`Reader::raw_strings`]: a raw name, a raw or integer value, at
+/// most an expiry.
 #[derive(Clone, Copy, Debug)]
 pub struct RawString<'a> {
     /// Where the record starts (its expiry opcode, or its type byte).
@@ -245,8 +246,8 @@ pub struct RawString<'a> {
     pub expire_ms: Option<i64>,
     /// The name as stored.
     pub name: &'a [u8],
-    /// The value as stored.
-    pub value: &'a [u8],
+    /// The value as stored: its bytes, or an integer (8-, 16- or 32-bit encoding).
+    pub value: Str<'a>,
 }
 
 /// What [`Reader::next_step`] read: a record, or only where a plain string key ends.
@@ -583,9 +584,9 @@ impl<'a> Reader<'a> {
         self.next_record().map(|r| r.map(Step::Record))
     }
 
-    /// Reads the string records ahead whose name and value are both raw bytes (no integer,
-    /// no LZF) and that carry nothing but, at most, an expiry in milliseconds (no LRU, LFU
-    /// or metadata), handing each to `each`, until a record that is not one, the position
+    /// Reads the string records ahead whose name is raw bytes and whose value is raw bytes
+    /// or an integer (no LZF, no integer name) and that carry nothing but, at most, an
+    /// expiry in milliseconds (no LRU, LFU or metadata), handing each to `each`, until a record that is not one, the position
     /// `until`, or `each` returning false (after the record it was handed: the reader stands
     /// past it). The same checks as [`Reader::next_record`]; the record that stopped the run
     /// is left to it, so this is only a faster way over a run of the commonest records
@@ -617,7 +618,13 @@ impl<'a> Reader<'a> {
             let mut c = self.c;
             c.set_pos(type_at + 1);
             let Some(name) = c.raw_bytes() else { return };
-            let Some(value) = c.raw_bytes() else { return };
+            let value = match c.raw_bytes() {
+                Some(v) => Str::Bytes(v),
+                None => match c.small_int() {
+                    Some(i) => Str::Int(i),
+                    None => return,
+                },
+            };
             self.before_record();
             self.c = c;
             let end = c.pos();
@@ -968,7 +975,9 @@ mod tests {
                     let mut whole = Reader::resume(data, r_header(data), s.start, db);
                     let Ok(Some(Record::Key(k))) = whole.next_record() else { panic!("a key") };
                     assert!(matches!(k.raw_name(), RStr::Raw(n) if *n == s.name));
-                    assert!(matches!(k.string_value(), Some(RStr::Raw(v)) if v == s.value));
+                    let mut tmp = Vec::new();
+                    let v = k.string_value().expect("a string").get(&mut tmp).unwrap();
+                    assert_eq!(v, s.value);
                     assert_eq!(
                         (k.end(), k.name_at(), k.expire_ms()),
                         (s.end, s.name_at, s.expire_ms)
@@ -1003,6 +1012,9 @@ mod tests {
         b.extend([op::SELECTDB, 3]);
         b.extend([4, 1, b'h', 1, 1, b'f', 1, b'v']); // a hash, then a plain string in db 3
         b.extend([0, 1, b'z', 2, b'z', b'z']);
+        // raw names, integer values of each width
+        b.extend([0, 1, b'i', 0xc0, 0xf9, 0, 1, b'j', 0xc1, 0x34, 0x12]);
+        b.extend([0, 1, b'k', 0xc2, 0xff, 0xff, 0xff, 0x7f]);
         let ttl = b.len();
         // expiries before what no run takes: an LFU counter, a hash
         b.extend([op::EXPIRETIME_MS, 0xe8, 3, 0, 0, 0, 0, 0, 0, op::FREQ, 5, 0, 1, b'f', 1, b'v']);
@@ -1014,10 +1026,24 @@ mod tests {
         let (runs, e) = walk(&data, true, true);
         assert!(e.is_none(), "{e:?}");
         assert_eq!(runs, fast);
-        assert_eq!(fast.iter().filter(|x| x.2.is_some()).count(), 8, "{fast:?}");
+        assert_eq!(fast.iter().filter(|x| x.2.is_some()).count(), 11, "{fast:?}");
         assert_eq!(fast.last().map(|x| x.2), Some(None), "EOF last");
         // damage in a plain string: the same error at the same offset, after the same records
-        for cut in [b.len() - 1, b.len() - 3, 3, 2, 26, 31, 32, 34, ttl + 9, ttl + 10] {
+        for cut in [
+            b.len() - 1,
+            b.len() - 3,
+            3,
+            2,
+            26,
+            31,
+            32,
+            34,
+            ttl - 2,
+            ttl - 9,
+            ttl - 13,
+            ttl + 9,
+            ttl + 10,
+        ] {
             let mut bad = b"REDIS0009".to_vec();
             bad.extend_from_slice(&b[..cut]);
             let (fast, e1) = boundaries(&bad, true);
