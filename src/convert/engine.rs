@@ -30,7 +30,7 @@ use crate::format::Header;
 use crate::format::record::{
     Fingerprints, Function, Key, KeyNameCheck, Options, Record, Registry, Trailer,
 };
-use crate::format::{RStr, Reader, Step, Str};
+use crate::format::{RStr, Reader, Run, Step, Str};
 use crate::job::Stop;
 
 /// Why a run of the engine ended before the dump's end, for a sink whose errors are `E`.
@@ -273,9 +273,8 @@ enum Item<'r, 'a> {
         name: RStr<'a>,
         value: RStr<'a>,
     },
-    /// The strings with raw names, raw or integer values, and no more than an expiry, ahead
-    /// of the reader, up to the offset given ([`Reader::raw_strings`]): the item is done
-    /// (true) if it read one.
+    /// The strings with raw names and no more than an expiry ahead of the reader, up to the
+    /// offset given ([`Reader::raw_strings`]): the item is done (true) if it read one.
     Raw(&'r mut Reader<'a>, usize),
     Function(&'r Function<'a>),
     /// A module aux record: where it lies in the file.
@@ -641,10 +640,10 @@ fn skim<'a>(
             r.raw_strings(usize::MAX, |s| {
                 ran = true;
                 // never a cut before it: the open cut is of this database
-                let [_, done] = cutter.item(s.start, s.end, Some(db), 0);
+                let [_, done] = cutter.item(s.start, s.end, Some(db), s.grows());
                 cur.add(s.start, s.end, None);
                 full = done;
-                full.is_none()
+                if full.is_none() { Run::On } else { Run::Stop }
             });
             if ran {
                 if stop.input_changed() {
@@ -831,19 +830,27 @@ fn work(
                 // keeps every string under its own name: no verdict to reach but expiry
                 let (db, mut ran, mut failed) = (r.db(), false, None);
                 r.raw_strings(end, |s| {
-                    ran = true;
                     let (name, start) = (s.name, s.start);
+                    let resumed = start < plan.start_at && !plan.redo.contains(&start);
+                    let kept = !resumed && !f.expired(s.expire_ms);
+                    // a value read before anything is counted: damage goes the whole way
+                    let v = match kept.then(|| s.value.get(&mut bufs.body)) {
+                        Some(Ok(v)) => Some(v),
+                        Some(Err(_)) => return Run::Again,
+                        None => None,
+                    };
+                    ran = true;
                     if let Some(fp) = names {
                         fps.push(fp.of(db, name));
                     }
-                    if start < plan.start_at && !plan.redo.contains(&start) {
-                        n.resumed += 1;
-                        return true;
-                    }
-                    if f.expired(s.expire_ms) {
-                        n.expired += 1;
-                        return true;
-                    }
+                    let Some(v) = v else {
+                        if resumed {
+                            n.resumed += 1;
+                        } else {
+                            n.expired += 1;
+                        }
+                        return Run::On;
+                    };
                     let slot = out.marked().then(|| crate::slot::of(name));
                     let grouped = out.grouping() && s.expire_ms.is_none();
                     if grouped {
@@ -851,16 +858,16 @@ fn work(
                     } else {
                         out.begin_key(start, slot, name);
                     }
-                    let (ms, v) = (s.expire_ms, s.value);
+                    let ms = s.expire_ms;
                     match commands::plain_string(plan, &mut out, &mut n, name, ms, v, grouped) {
                         // a key read over pages that vanished never leaves: checked below
                         Ok(()) => {
                             out.end_key();
-                            !stop.input_changed()
+                            if stop.input_changed() { Run::Stop } else { Run::On }
                         }
                         Err(e) => {
                             failed = Some(e);
-                            false
+                            Run::Stop
                         }
                     }
                 });

@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use crate::convert::engine::{Cut, Cutter};
 use crate::filter::Filter;
 use crate::format::record::{Key, KeyNameCheck, Options, Record, Trailer};
-use crate::format::{Error, RStr, Reader, Result, Step};
+use crate::format::{Error, RStr, Reader, Result, Run, Step};
 
 /// What the pre-pass found.
 #[derive(Debug, Default)]
@@ -296,19 +296,20 @@ fn walk<'a>(
             let string = filter.db(db) && filter.string_type();
             r.raw_strings(usize::MAX, |k| {
                 let (start, end) = (k.start, k.end);
-                s.cuts.extend(cutter.item(start, end, Some(db), 0).into_iter().flatten());
+                let grows = k.grows();
+                s.cuts.extend(cutter.item(start, end, Some(db), grows).into_iter().flatten());
                 let keep = string && !filter.expired(k.expire_ms);
                 let key = Seen { db, name: RStr::Raw(k.name), name_at: k.name_at, start, end };
                 if !each_key(key, keep) {
                     stopped = true;
-                    return false;
+                    return Run::Stop;
                 }
                 counted(s, &mut cur, filter, db);
                 if !want.is_empty() {
                     want.remove(&(start as u64));
                     want.remove(&(start as u64 + 1));
                 }
-                end - from < RUN_BYTES
+                if end - from < RUN_BYTES { Run::On } else { Run::Stop }
             });
             if stopped {
                 // the duplicate-key check has its error: no need to read on

@@ -159,5 +159,5 @@ pub use error::{Error, ErrorKind, Result};
 pub use header::{Dialect, Header};
 pub use keymeta::MetaClass;
 pub use listpack::{entry_len as listpack_entry_len, parse_i64_strict};
-pub use record::{Key, RawString, Reader, Record, Step};
+pub use record::{Key, RawString, Reader, Record, Run, Step};
 pub use value::Scratch;

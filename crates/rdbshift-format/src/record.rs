@@ -7,7 +7,7 @@
 //! consumer decodes the value only if it wants it ([`Key::decode`]).
 
 use super::crc;
-use super::cursor::{Cursor, RStr, Str};
+use super::cursor::{Cursor, RStr};
 use super::error::{Error, ErrorKind, Result};
 use super::header::{Dialect, Header};
 use super::keymeta::{self, MetaClass};
@@ -232,8 +232,20 @@ pub fn grows(v: &RStr<'_>) -> usize {
     }
 }
 
-/// A string key read by [`Reader::raw_strings`]: a raw name, a raw or integer value, at
-/// most an expiry.
+/// What a caller of [`Reader::raw_strings`] makes of the record it was handed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Run {
+    /// Go on with the next record.
+    On,
+    /// Stop, the reader past this record.
+    Stop,
+    /// Stop, the reader put back where this record starts, for the caller to read it again
+    /// whole (its value does not decompress: the whole reading names the damage).
+    Again,
+}
+
+/// A string key read by [`Reader::raw_strings`]: a raw name, a value of any string
+/// encoding, at most an expiry.
 #[derive(Clone, Copy, Debug)]
 pub struct RawString<'a> {
     /// Where the record starts (its expiry opcode, or its type byte).
@@ -246,8 +258,15 @@ pub struct RawString<'a> {
     pub expire_ms: Option<i64>,
     /// The name as stored.
     pub name: &'a [u8],
-    /// The value as stored: its bytes, or an integer (8-, 16- or 32-bit encoding).
-    pub value: Str<'a>,
+    /// The value as stored: raw bytes, an integer, or LZF (checked when decompressed).
+    pub value: RStr<'a>,
+}
+
+impl RawString<'_> {
+    /// How many bytes more than it is stored the value takes once decompressed.
+    pub fn grows(&self) -> usize {
+        grows(&self.value)
+    }
 }
 
 /// What [`Reader::next_step`] read: a record, or only where a plain string key ends.
@@ -584,17 +603,18 @@ impl<'a> Reader<'a> {
         self.next_record().map(|r| r.map(Step::Record))
     }
 
-    /// Reads the string records ahead whose name is raw bytes and whose value is raw bytes
-    /// or an integer (no LZF, no integer name) and that carry nothing but, at most, an
-    /// expiry in milliseconds (no LRU, LFU or metadata), handing each to `each`, until a record that is not one, the position
-    /// `until`, or `each` returning false (after the record it was handed: the reader stands
-    /// past it). The same checks as [`Reader::next_record`]; the record that stopped the run
-    /// is left to it, so this is only a faster way over a run of the commonest records
-    /// (measured: building a step or a key, and matching it, was most of a skim's cost per
-    /// key). Reads nothing when `next_step` would read whole records (the duplicate-key
-    /// check on, or templates pending).
+    /// Reads the string records ahead whose name is raw bytes (not an integer, not LZF)
+    /// and that carry nothing but, at most, an expiry in milliseconds (no LRU, LFU or
+    /// metadata), handing each to `each`, until a record that is not one, the position
+    /// `until`, or `each` saying so ([`Run`]: after the record, or before it, for the caller
+    /// to read it again whole). The same checks as [`Reader::next_record`] (a value that
+    /// does not decompress is for the caller to find, as with a [`Key`]); the record that
+    /// stopped the run is left to it, so this is only a faster way over a run of the
+    /// commonest records (measured: building a step or a key, and matching it, was most of
+    /// a skim's cost per key). Reads nothing when `next_step` would read whole records (the
+    /// duplicate-key check on, or templates pending).
     #[inline]
-    pub fn raw_strings(&mut self, until: usize, mut each: impl FnMut(RawString<'a>) -> bool) {
+    pub fn raw_strings(&mut self, until: usize, mut each: impl FnMut(RawString<'a>) -> Run) {
         if self.names.is_some() || self.done || !self.templates.is_empty() {
             return;
         }
@@ -619,17 +639,28 @@ impl<'a> Reader<'a> {
             c.set_pos(type_at + 1);
             let Some(name) = c.raw_bytes() else { return };
             let value = match c.raw_bytes() {
-                Some(v) => Str::Bytes(v),
+                Some(v) => RStr::Raw(v),
                 None => match c.small_int() {
-                    Some(i) => Str::Int(i),
-                    None => return,
+                    Some(i) => RStr::Int(i),
+                    None => match c.string() {
+                        Ok(v) => v,
+                        Err(_) => return,
+                    },
                 },
             };
+            let before = self.c;
             self.before_record();
             self.c = c;
             let end = c.pos();
-            if !each(RawString { start, end, name_at: type_at + 1, expire_ms, name, value }) {
-                return;
+            match each(RawString { start, end, name_at: type_at + 1, expire_ms, name, value }) {
+                Run::On => {}
+                Run::Stop => return,
+                Run::Again => {
+                    // read again whole by the caller (`before_record` is idempotent at one
+                    // position: the checksum has read up to it once)
+                    self.c = before;
+                    return;
+                }
             }
         }
     }
@@ -975,16 +1006,17 @@ mod tests {
                     let mut whole = Reader::resume(data, r_header(data), s.start, db);
                     let Ok(Some(Record::Key(k))) = whole.next_record() else { panic!("a key") };
                     assert!(matches!(k.raw_name(), RStr::Raw(n) if *n == s.name));
-                    let mut tmp = Vec::new();
-                    let v = k.string_value().expect("a string").get(&mut tmp).unwrap();
-                    assert_eq!(v, s.value);
+                    let (mut a, mut b) = (Vec::new(), Vec::new());
+                    let v = k.string_value().expect("a string");
+                    assert_eq!(v.get(&mut a).ok(), s.value.get(&mut b).ok());
+                    assert_eq!(s.grows(), k.grows());
                     assert_eq!(
                         (k.end(), k.name_at(), k.expire_ms()),
                         (s.end, s.name_at, s.expire_ms)
                     );
                     assert!(k.idle().is_none() && k.freq().is_none() && k.meta().is_empty());
                     out.push((s.start, s.end, Some(db)));
-                    true
+                    Run::On
                 });
             }
             let at = r.pos();
@@ -1015,6 +1047,8 @@ mod tests {
         // raw names, integer values of each width
         b.extend([0, 1, b'i', 0xc0, 0xf9, 0, 1, b'j', 0xc1, 0x34, 0x12]);
         b.extend([0, 1, b'k', 0xc2, 0xff, 0xff, 0xff, 0x7f]);
+        // a raw name, an LZF value: "abc"
+        b.extend([0, 1, b'l', 0xc3, 4, 3, 0x02, b'a', b'b', b'c']);
         let ttl = b.len();
         // expiries before what no run takes: an LFU counter, a hash
         b.extend([op::EXPIRETIME_MS, 0xe8, 3, 0, 0, 0, 0, 0, 0, op::FREQ, 5, 0, 1, b'f', 1, b'v']);
@@ -1026,7 +1060,7 @@ mod tests {
         let (runs, e) = walk(&data, true, true);
         assert!(e.is_none(), "{e:?}");
         assert_eq!(runs, fast);
-        assert_eq!(fast.iter().filter(|x| x.2.is_some()).count(), 11, "{fast:?}");
+        assert_eq!(fast.iter().filter(|x| x.2.is_some()).count(), 12, "{fast:?}");
         assert_eq!(fast.last().map(|x| x.2), Some(None), "EOF last");
         // damage in a plain string: the same error at the same offset, after the same records
         for cut in [
@@ -1062,7 +1096,7 @@ mod tests {
         let mut seen = Vec::new();
         r.raw_strings(first + 1, |s| {
             seen.push((s.start, s.end, s.name.to_vec()));
-            false
+            Run::Stop
         });
         assert_eq!(seen, [(first, first + 5, b"a".to_vec())]);
         assert_eq!(r.pos(), first + 5);
@@ -1070,6 +1104,14 @@ mod tests {
         // the integer name that follows is left to `next_step`
         r.raw_strings(usize::MAX, |_| unreachable!("not raw"));
         assert_eq!(r.pos(), first + 5);
+        // a record the caller reads again whole: the reader stands where it starts
+        let mut r = Reader::new(&data, Options::default().allow_duplicate_keys(true)).unwrap();
+        let first = r.pos();
+        r.raw_strings(usize::MAX, |_| Run::Again);
+        assert_eq!(r.pos(), first);
+        assert!(
+            matches!(r.next_step(), Ok(Some(Step::PlainString { start, .. })) if start == first)
+        );
         // with the duplicate-key check on, records are read whole
         let mut r = Reader::new(&data, Options::default()).unwrap();
         r.raw_strings(usize::MAX, |_| unreachable!("the check reads whole records"));
