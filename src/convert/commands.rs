@@ -135,22 +135,33 @@ pub fn key(w: &mut KeyWriter, k: &Key, name: &[u8]) -> Result<()> {
     }
 }
 
-/// A string key's commands for a key with no LRU, LFU or metadata, expiring at `expire`
-/// (a plain string record, [`crate::format::Step::PlainString`], or one a run of
-/// [`crate::format::Reader::raw_strings`] read): exactly what [`key`] writes for it, without
-/// its [`Key`]. `group`: it shares the `MSET` being gathered ([`groupable`] holds for it: no
-/// expiry).
+/// A string key with no LRU, LFU or metadata, expiring at `expire`, whose record starts at
+/// `record` (a plain string record, [`crate::format::Step::PlainString`], or one a run of
+/// [`crate::format::Reader::raw_strings`] read), the filter having kept it: its mark and its
+/// commands, exactly what [`key`] writes for it, without its [`Key`]. With no expiry it
+/// joins the `MSET` being gathered, when `out` gathers them ([`groupable`] holds for it).
+/// On an error the key is left open, for the caller to drop.
 pub fn plain_string(
     plan: &Plan,
     out: &mut Out,
     n: &mut Counts,
+    record: usize,
     name: &[u8],
     expire: Option<i64>,
     v: Str<'_>,
-    group: bool,
 ) -> Result<()> {
+    // the slot routes a load; a file needs none
+    let slot = out.marked().then(|| crate::slot::of(name));
+    let group = out.grouping() && expire.is_none();
+    if group {
+        out.begin_grouped_key(record, slot, name);
+    } else {
+        out.begin_key(record, slot, name);
+    }
     n.keys += 1;
-    string(plan, out, name, expire, v, group)
+    string(plan, out, name, expire, v, group)?;
+    out.end_key();
+    Ok(())
 }
 
 /// A string key's commands: its place in the `MSET` being gathered (`group`), or `SET`

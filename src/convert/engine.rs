@@ -814,15 +814,7 @@ fn work(
                     *left += 1;
                     return Ok(true);
                 };
-                let slot = out.marked().then(|| crate::slot::of(&name));
-                let grouped = out.grouping();
-                if grouped {
-                    out.begin_grouped_key(start, slot, &name);
-                } else {
-                    out.begin_key(start, slot, &name);
-                }
-                commands::plain_string(plan, &mut out, &mut n, &name, None, v, grouped)?;
-                out.end_key();
+                commands::plain_string(plan, &mut out, &mut n, start, &name, None, v)?;
                 Ok(true)
             })(),
             Item::Raw(r, end) => {
@@ -851,20 +843,11 @@ fn work(
                         }
                         return Run::On;
                     };
-                    let slot = out.marked().then(|| crate::slot::of(name));
-                    let grouped = out.grouping() && s.expire_ms.is_none();
-                    if grouped {
-                        out.begin_grouped_key(start, slot, name);
-                    } else {
-                        out.begin_key(start, slot, name);
-                    }
                     let ms = s.expire_ms;
-                    match commands::plain_string(plan, &mut out, &mut n, name, ms, v, grouped) {
+                    match commands::plain_string(plan, &mut out, &mut n, start, name, ms, v) {
                         // a key read over pages that vanished never leaves: checked below
-                        Ok(()) => {
-                            out.end_key();
-                            if stop.input_changed() { Run::Stop } else { Run::On }
-                        }
+                        Ok(()) if stop.input_changed() => Run::Stop,
+                        Ok(()) => Run::On,
                         Err(e) => {
                             failed = Some(e);
                             Run::Stop

@@ -497,30 +497,48 @@ pub fn array_header(out: &mut Vec<u8>, argc: usize) {
 mod tests {
     use super::*;
 
-    #[test]
-    fn grouped_strings_share_one_mset_and_keep_their_marks() {
+    /// The pieces an `Out` of `piece` bytes hands on, set up by `with`, written by `fill`,
+    /// and flushed.
+    fn pieces(piece: usize, with: fn(Out<'_>) -> Out<'_>, fill: impl FnOnce(&mut Out)) -> Vec<Seg> {
         let pool = BufPool::default();
         let mut segs = Vec::new();
         let mut send = |s: Seg| {
             segs.push(s);
             Ok(())
         };
-        let mut out = Out::new(b"", 1 << 20, &pool, &mut send).with_marks().with_groups(true);
-        assert!(out.grouping());
-        // a, b in slot 1; c in slot 2 (a group of its own); then a key of commands
-        for (rec, slot, name) in [(10, 1, "a"), (20, 1, "b"), (30, 2, "c")] {
-            out.begin_grouped_key(rec, Some(slot), name.as_bytes());
-            out.group_string(name.as_bytes(), Str::Int(rec as i64)).unwrap();
-            out.end_key();
-        }
-        // a key that fails half-way: dropped, the open group stays whole
-        out.begin_grouped_key(35, Some(2), b"x");
-        out.drop_unfinished();
-        out.begin_key(40, Some(3), b"d");
-        out.command(&[b"DEL", b"d"]).unwrap();
-        out.end_key();
+        let mut out = with(Out::new(b"", piece, &pool, &mut send));
+        fill(&mut out);
         out.flush().unwrap();
         drop(out);
+        segs
+    }
+
+    /// The marks of `segs`, in order.
+    fn marks_of(segs: Vec<Seg>) -> Vec<Mark> {
+        segs.into_iter().flat_map(|s| if let Seg::Bytes(_, m) = s { m } else { vec![] }).collect()
+    }
+
+    #[test]
+    fn grouped_strings_share_one_mset_and_keep_their_marks() {
+        let mut segs = pieces(
+            1 << 20,
+            |o| o.with_marks().with_groups(true),
+            |out| {
+                assert!(out.grouping());
+                // a, b in slot 1; c in slot 2 (a group of its own); then a key of commands
+                for (rec, slot, name) in [(10, 1, "a"), (20, 1, "b"), (30, 2, "c")] {
+                    out.begin_grouped_key(rec, Some(slot), name.as_bytes());
+                    out.group_string(name.as_bytes(), Str::Int(rec as i64)).unwrap();
+                    out.end_key();
+                }
+                // a key that fails half-way: dropped, the open group stays whole
+                out.begin_grouped_key(35, Some(2), b"x");
+                out.drop_unfinished();
+                out.begin_key(40, Some(3), b"d");
+                out.command(&[b"DEL", b"d"]).unwrap();
+                out.end_key();
+            },
+        );
         let Some(Seg::Bytes(b, m)) = segs.pop() else { panic!("one piece") };
         let want = "*5\r\n$4\r\nMSET\r\n$1\r\na\r\n$2\r\n10\r\n$1\r\nb\r\n$2\r\n20\r\n\
                     *3\r\n$4\r\nMSET\r\n$1\r\nc\r\n$2\r\n30\r\n\
@@ -541,22 +559,16 @@ mod tests {
     }
 
     fn one_key(asking: bool) -> (Vec<u8>, Vec<Mark>) {
-        let pool = BufPool::default();
-        let mut segs = Vec::new();
-        let mut send = |s: Seg| {
-            segs.push(s);
-            Ok(())
+        let with: fn(Out<'_>) -> Out<'_> = match asking {
+            true => |o| o.with_marks().with_names().with_asking(),
+            false => |o| o.with_marks().with_names(),
         };
-        let mut out = Out::new(b"", 1 << 20, &pool, &mut send).with_marks().with_names();
-        if asking {
-            out = out.with_asking();
-        }
-        out.begin_key(7, Some(1), b"k");
-        out.command(&[b"DEL", b"k"]).unwrap();
-        out.command(&[b"SET", b"k", b"v"]).unwrap();
-        out.end_key();
-        out.flush().unwrap();
-        drop(out);
+        let mut segs = pieces(1 << 20, with, |out| {
+            out.begin_key(7, Some(1), b"k");
+            out.command(&[b"DEL", b"k"]).unwrap();
+            out.command(&[b"SET", b"k", b"v"]).unwrap();
+            out.end_key();
+        });
         match segs.pop() {
             Some(Seg::Bytes(b, m)) => (b, m),
             other => panic!("{other:?}"),
@@ -569,24 +581,18 @@ mod tests {
     fn every_key_ends_in_the_marks_whatever_the_piece_size() {
         for piece in [1, 16, 30, 31, 32, 60, 64, 100, 1 << 20] {
             for keys in 1..5usize {
-                let pool = BufPool::default();
-                let mut segs = Vec::new();
-                let mut send = |s: Seg| {
-                    segs.push(s);
-                    Ok(())
-                };
-                let mut out = Out::new(b"", piece, &pool, &mut send).with_marks();
-                for k in 0..keys {
-                    out.begin_key(k * 10, Some(0), b"k");
-                    out.command(&[b"SET", b"k", b"0123456789"]).unwrap();
-                    out.end_key();
-                }
-                out.flush().unwrap();
-                drop(out);
-                let marks: Vec<Mark> = segs
-                    .into_iter()
-                    .flat_map(|s| if let Seg::Bytes(_, m) = s { m } else { Vec::new() })
-                    .collect();
+                let segs = pieces(
+                    piece,
+                    |o| o.with_marks(),
+                    |out| {
+                        for k in 0..keys {
+                            out.begin_key(k * 10, Some(0), b"k");
+                            out.command(&[b"SET", b"k", b"0123456789"]).unwrap();
+                            out.end_key();
+                        }
+                    },
+                );
+                let marks = marks_of(segs);
                 let ended: Vec<usize> = marks.iter().filter(|m| m.end).map(|m| m.record).collect();
                 assert_eq!(
                     ended,
@@ -611,24 +617,18 @@ mod tests {
 
     #[test]
     fn marks_carry_names_only_when_asked() {
-        let pool = BufPool::default();
-        let mut segs = Vec::new();
-        let mut send = |s: Seg| {
-            segs.push(s);
-            Ok(())
-        };
-        let mut out = Out::new(b"", 1 << 20, &pool, &mut send).with_marks();
-        out.begin_key(7, Some(1), b"k");
-        // a key begun with no command yet is news for the consumer all the same
-        out.flush().unwrap();
-        out.command(&[b"SET", b"k", b"v"]).unwrap();
-        out.end_key();
-        out.flush().unwrap();
-        drop(out);
-        let marks: Vec<Mark> = segs
-            .into_iter()
-            .flat_map(|s| if let Seg::Bytes(_, m) = s { m } else { vec![] })
-            .collect();
+        let segs = pieces(
+            1 << 20,
+            |o| o.with_marks(),
+            |out| {
+                out.begin_key(7, Some(1), b"k");
+                // a key begun with no command yet is news for the consumer all the same
+                out.flush().unwrap();
+                out.command(&[b"SET", b"k", b"v"]).unwrap();
+                out.end_key();
+            },
+        );
+        let marks = marks_of(segs);
         assert_eq!(marks.len(), 2, "{marks:?}");
         assert!(marks[0].begun && !marks[0].end && marks[0].cmds == 0);
         assert!(!marks[1].begun && marks[1].end && marks[1].cmds == 1);

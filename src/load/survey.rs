@@ -207,9 +207,21 @@ pub fn survey<'a>(
     (s, err)
 }
 
-/// Counts a key of `db`: `cur` is the run of keys of one database being counted (its db,
-/// its keys, whether the filter selects the db).
-fn counted(s: &mut Survey, cur: &mut Option<(u64, u64, bool)>, filter: &Filter, db: u64) {
+/// Counts a key handed on: `cur` is the run of keys of one database being counted (its db,
+/// its keys, whether the filter selects the db); its offsets are no longer `want`ed as
+/// checkpoint positions (one is the key's start, or one past it).
+fn counted(
+    s: &mut Survey,
+    cur: &mut Option<(u64, u64, bool)>,
+    want: &mut BTreeSet<u64>,
+    filter: &Filter,
+    key: &Seen,
+) {
+    if !want.is_empty() {
+        want.remove(&(key.start as u64));
+        want.remove(&(key.start as u64 + 1));
+    }
+    let db = key.db;
     match cur {
         Some((d, n, _)) if *d == db => *n += 1,
         _ => {
@@ -304,11 +316,7 @@ fn walk<'a>(
                     stopped = true;
                     return Run::Stop;
                 }
-                counted(s, &mut cur, filter, db);
-                if !want.is_empty() {
-                    want.remove(&(start as u64));
-                    want.remove(&(start as u64 + 1));
-                }
+                counted(s, &mut cur, &mut want, filter, &key);
                 if end - from < RUN_BYTES { Run::On } else { Run::Stop }
             });
             if stopped {
@@ -368,12 +376,8 @@ fn walk<'a>(
             // the duplicate-key check has its error: no need to read on
             break Ok(());
         }
+        counted(s, &mut cur, &mut want, filter, &key);
         let db = key.db;
-        counted(s, &mut cur, filter, db);
-        if !want.is_empty() {
-            want.remove(&(key.start as u64));
-            want.remove(&(key.start as u64 + 1));
-        }
         // what follows needs the whole key (a plain string has none of it: no array, no
         // field TTLs, and merging dbs reads every key whole)
         let Some(k) = k else { continue };

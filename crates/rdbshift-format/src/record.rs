@@ -1001,9 +1001,9 @@ mod tests {
         let mut out = Vec::new();
         loop {
             if raw {
-                let db = r.db();
+                let (db, header) = (r.db(), r.header);
                 r.raw_strings(usize::MAX, |s| {
-                    let mut whole = Reader::resume(data, r_header(data), s.start, db);
+                    let mut whole = Reader::resume(data, header, s.start, db);
                     let Ok(Some(Record::Key(k))) = whole.next_record() else { panic!("a key") };
                     assert!(matches!(k.raw_name(), RStr::Raw(n) if *n == s.name));
                     let (mut a, mut b) = (Vec::new(), Vec::new());
@@ -1120,10 +1120,6 @@ mod tests {
         bad.extend([0, 1, b'a', 0xc7]);
         let (e1, e2) = (boundaries(&bad, true).1.unwrap(), boundaries(&bad, false).1.unwrap());
         assert_eq!(e1.to_string(), e2.to_string());
-    }
-
-    fn r_header(data: &[u8]) -> Header {
-        Header::parse(data, true).unwrap()
     }
 
     /// magic + records + EOF + a zero (disabled) checksum.
