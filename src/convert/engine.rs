@@ -81,8 +81,10 @@ pub struct Config {
 /// handing it to a worker. The output is the same whichever thread converts a chunk.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum SkimConverts {
-    /// When the writer has every slot queued: the skim would wait, and every slot's chunk
-    /// before this one is the workers' to convert meanwhile.
+    /// When the writer has every slot queued (the skim would wait, and every slot's chunk
+    /// before this one is the workers' to convert meanwhile) and the chunk holds no key
+    /// handed over as read ([`HAND_OVER`]: a big key, not in cache, whose conversion would
+    /// keep the skim from cutting for long).
     WhenAhead,
     /// Never (for tests). Chunks from cuts made before ([`Source::Cuts`]) are not in the
     /// dispatching thread's cache: it never converts them, whatever this says.
@@ -556,7 +558,11 @@ pub fn run<'a, E: std::error::Error + 'static>(
                     };
                     let by_skim = hot
                         && match cfg.skim_converts {
-                            SkimConverts::WhenAhead => ahead,
+                            // a key handed over as read is big (see HAND_OVER): not in
+                            // cache, and long to convert while no chunk is cut
+                            SkimConverts::WhenAhead => {
+                                ahead && chunk.parts.iter().all(|p| matches!(p, Part::Run { .. }))
+                            }
                             SkimConverts::Never => false,
                             SkimConverts::Always => true,
                         };
