@@ -783,7 +783,7 @@ fn work(
                 // (a kept key's, `keys`, is counted by `plain_string`)
                 let (kept, left) = if !f.db(db) {
                     (None, &mut n.filtered)
-                } else if start < plan.start_at && !plan.redo.contains(&start) {
+                } else if plan.resumed(start) {
                     let left =
                         if f.selects_string(db, stored) { &mut n.resumed } else { &mut n.filtered };
                     (None, left)
@@ -817,7 +817,7 @@ fn work(
                 let (db, mut ran, mut failed) = (r.db(), false, None);
                 r.raw_strings(end, |s| {
                     let (name, start) = (s.name, s.start);
-                    let resumed = start < plan.start_at && !plan.redo.contains(&start);
+                    let resumed = plan.resumed(start);
                     let kept = !resumed && !f.expired(s.expire_ms);
                     // a value read before anything is counted: damage goes the whole way
                     let v = match kept.then(|| s.value.get(&mut bufs.body)) {
@@ -861,7 +861,7 @@ fn work(
                 }
                 // a key an earlier run of this load finished: but one the selection leaves
                 // out was never part of it
-                if k.start() < plan.start_at && !plan.redo.contains(&k.start()) {
+                if plan.resumed(k.start()) {
                     if f.selects(k, name) {
                         n.resumed += 1;
                     } else {

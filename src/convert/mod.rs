@@ -121,6 +121,13 @@ impl Plan {
             module_aux: true,
         }
     }
+
+    /// Whether the key whose record starts at `record` was sent by the earlier run a load
+    /// resumes (before [`Plan::start_at`], and not among the failures it sends again).
+    #[inline]
+    pub(crate) fn resumed(&self, record: usize) -> bool {
+        record < self.start_at && !self.redo.contains(&record)
+    }
 }
 
 /// Defaults well under every server's limits (`proto-max-bulk-len` 512 MB, 1M arguments

@@ -638,16 +638,8 @@ impl<'a> Reader<'a> {
             let mut c = self.c;
             c.set_pos(type_at + 1);
             let Some(name) = c.raw_bytes() else { return };
-            let value = match c.raw_bytes() {
-                Some(v) => RStr::Raw(v),
-                None => match c.small_int() {
-                    Some(i) => RStr::Int(i),
-                    None => match c.string() {
-                        Ok(v) => v,
-                        Err(_) => return,
-                    },
-                },
-            };
+            let value = c.raw_string().or_else(|| c.small_int().map(RStr::Int));
+            let Some(value) = value.or_else(|| c.string().ok()) else { return };
             let before = self.c;
             self.before_record();
             self.c = c;
