@@ -114,8 +114,14 @@ pub fn gather(
         oddities: Default::default(),
         filtered: 0,
     };
-    let mut g =
-        Gather { heap: BinaryHeap::new(), scratch: Scratch::default(), top, now_ms, by_name };
+    let mut g = Gather {
+        heap: BinaryHeap::new(),
+        scratch: Scratch::default(),
+        top,
+        now_ms,
+        by_name,
+        tallies: BTreeMap::new(),
+    };
     let mut buf = Vec::new();
     let mut behind = Behind::new(release);
     while let Some(rec) = r.next_record()? {
@@ -163,13 +169,16 @@ pub fn gather(
         }
     }
     info.enterprise_opcodes = r.enterprise_opcodes();
+    g.tallies_into(&mut info);
     let mut big: Vec<BigKey> = g.heap.into_iter().map(|Reverse(b)| b).collect();
     big.sort_by(|a, b| b.bytes.cmp(&a.bytes).then(a.key.cmp(&b.key)));
     info.biggest = big;
     Ok(info)
 }
 
-/// What the walk keeps besides the [`Info`]: the biggest keys so far (a heap of `top`).
+/// What the walk keeps besides the [`Info`]: the biggest keys so far (a heap of `top`), and
+/// the counts by type and encoding (tallied without building a name per key: the names are
+/// made once, at the end).
 struct Gather {
     heap: BinaryHeap<Reverse<BigKey>>,
     scratch: Scratch,
@@ -177,33 +186,76 @@ struct Gather {
     now_ms: i64,
     /// The selection looks at names (they are read for every key).
     by_name: bool,
+    /// Per database.
+    tallies: BTreeMap<u64, Tally>,
+}
+
+/// A key's type as `info` names it: a kind, or a module type by its id.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum TypeName {
+    Kind(&'static str),
+    Module(u64),
+}
+
+impl TypeName {
+    fn name(self) -> String {
+        match self {
+            TypeName::Kind(k) => k.to_string(),
+            TypeName::Module(id) => module::type_name(id),
+        }
+    }
+}
+
+/// One database's keys by type (all, and not yet expired) and by encoding. A dump holds a
+/// handful of each: a list searched from the front beats hashing every key.
+#[derive(Default)]
+struct Tally {
+    types: Counts<TypeName>,
+    live: Counts<TypeName>,
+    encodings: Counts<&'static str>,
+}
+
+/// Counts by a few distinct values.
+struct Counts<T>(Vec<(T, u64)>);
+
+impl<T> Default for Counts<T> {
+    fn default() -> Self {
+        Counts(Vec::new())
+    }
+}
+
+impl<T: PartialEq + Copy> Counts<T> {
+    #[inline]
+    fn add(&mut self, t: T) {
+        match self.0.iter_mut().find(|(x, _)| *x == t) {
+            Some((_, n)) => *n += 1,
+            None => self.0.push((t, 1)),
+        }
+    }
 }
 
 impl Gather {
     /// Counts one selected key.
     fn key(&mut self, info: &mut Info, k: &crate::format::Key) -> Result<()> {
         let db = info.dbs.entry(k.db()).or_default();
+        let tally = self.tallies.entry(k.db()).or_default();
         let kind = types::kind(k.ty());
         let tname = match (kind, k.module_id()) {
-            (Kind::Module, Some(id)) => {
-                let n = module::type_name(id);
-                *info.module_types.entry(n.clone()).or_default() += 1;
-                n
-            }
-            _ => kind.name().to_string(),
+            (Kind::Module, Some(id)) => TypeName::Module(id),
+            _ => TypeName::Kind(kind.name()),
         };
         db.keys += 1;
         let gone = k.expire_ms().is_some_and(|e| e < self.now_ms);
         db.expires += u64::from(k.expire_ms().is_some());
         db.already_expired += u64::from(gone);
         if !gone {
-            *db.types_live.entry(tname.clone()).or_default() += 1;
+            tally.live.add(tname);
         }
         let bytes = (k.end() - k.start()) as u64;
         db.bytes += bytes;
-        let enc = types::encoding(k.ty(), k.header()).to_string();
-        *db.types.entry(tname.clone()).or_default() += 1;
-        *db.encodings.entry(enc.clone()).or_default() += 1;
+        let enc = types::encoding(k.ty(), k.header());
+        tally.types.add(tname);
+        tally.encodings.add(enc);
         info.keys_with_metadata += u64::from(!k.meta().is_empty());
         if k.ty() == types::STREAM_LISTPACKS_4 || k.ty() == types::STREAM_LISTPACKS_5 {
             let mut v = IdmpProbe(false, 0);
@@ -217,14 +269,33 @@ impl Gather {
                 bytes,
                 db: k.db(),
                 key: k.name()?,
-                kind: tname,
-                encoding: enc,
+                kind: tname.name(),
+                encoding: enc.to_string(),
             }));
             if self.heap.len() > self.top {
                 self.heap.pop();
             }
         }
         Ok(())
+    }
+
+    /// The tallies as the [`Info`]'s named counts.
+    fn tallies_into(&mut self, info: &mut Info) {
+        for (db, t) in std::mem::take(&mut self.tallies) {
+            let s = info.dbs.entry(db).or_default();
+            for (n, c) in t.types.0 {
+                *s.types.entry(n.name()).or_default() += c;
+                if let TypeName::Module(_) = n {
+                    *info.module_types.entry(n.name()).or_default() += c;
+                }
+            }
+            for (n, c) in t.live.0 {
+                *s.types_live.entry(n.name()).or_default() += c;
+            }
+            for (e, c) in t.encodings.0 {
+                *s.encodings.entry(e.to_string()).or_default() += c;
+            }
+        }
     }
 }
 
