@@ -7,10 +7,12 @@ mod text;
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::filter::{Filter, Verdict};
+use crate::format::RStr;
 use crate::format::Scratch;
-use crate::format::record::{Options, Record};
+use crate::format::record::{Key, KeyNameCheck, Options, Record};
 use crate::format::stream::Idmp;
 use crate::format::types::{self, Kind};
 use crate::format::{Header, Reader, Result, module};
@@ -81,13 +83,93 @@ pub fn library_name(code: &[u8]) -> String {
 /// Gathers [`Info`] for the keys of a whole file that `filter` selects (expired keys are
 /// counted as such, never left out). `filter.now_ms` decides which keys count as already
 /// expired. `release(from, to)` is told about byte ranges the walk has finished with.
-pub fn gather(
-    data: &[u8],
+///
+/// The duplicate-key check (unless the options allow them) runs on a second thread, fed the
+/// names in batches, as `load`'s survey runs it: that thread also releases the pages behind
+/// both. What is reported is what the reader's own check reports: the earlier of the walk's
+/// error and the check's.
+pub fn gather<'a>(
+    data: &'a [u8],
     opts: Options,
     filter: &Filter,
     top: usize,
-    release: &dyn Fn(usize, usize),
+    release: &(dyn Fn(usize, usize) + Sync),
 ) -> Result<Info> {
+    if opts.allow_duplicate_keys {
+        let info = walk(data, opts, filter, top, &mut |_| true, Released::ByWalk(release))?;
+        return Ok(info.expect("the walk stops only when its keys are refused"));
+    }
+    // how far the walk's checksum has read: the checker releases no page beyond it
+    let crc_at = &AtomicUsize::new(0);
+    std::thread::scope(|sc| {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<(u64, RStr<'a>, usize)>>(8);
+        let checker = sc.spawn(move || -> Result<()> {
+            let mut names = KeyNameCheck::default();
+            let mut behind = Behind::new(release);
+            for batch in rx {
+                for (db, key, _) in &batch {
+                    names.check(*db, key)?;
+                }
+                if let Some(&(_, _, at)) = batch.last() {
+                    behind.passed(at.min(crc_at.load(Ordering::Acquire)));
+                }
+            }
+            behind.passed(crc_at.load(Ordering::Acquire));
+            names.finish(data)
+        });
+        let mut batch = Vec::with_capacity(BATCH);
+        let mut each = |k: &Key<'a>| {
+            batch.push(KeyNameCheck::of(k));
+            if batch.len() < BATCH {
+                return true;
+            }
+            // false: the checker stopped (a name it could not read)
+            tx.send(std::mem::replace(&mut batch, Vec::with_capacity(BATCH))).is_ok()
+        };
+        let walked = walk(
+            data,
+            opts.allow_duplicate_keys(true),
+            filter,
+            top,
+            &mut each,
+            Released::Behind(crc_at),
+        );
+        let _ = tx.send(batch);
+        drop(tx);
+        let checked = checker.join().unwrap_or_else(|p| std::panic::resume_unwind(p));
+        // the earlier of the two errors is the one that counts
+        match (walked, checked) {
+            (Ok(Some(info)), Ok(())) => Ok(info),
+            (Err(a), Err(b)) => Err(if b.offset < a.offset { b } else { a }),
+            (Err(a), Ok(())) => Err(a),
+            (_, Err(b)) => Err(b),
+            (Ok(None), Ok(())) => {
+                Err(crate::format::Error::corrupt(0, "file", "the duplicate-key check stopped"))
+            }
+        }
+    })
+}
+
+/// Who releases the pages the walk has passed.
+enum Released<'r> {
+    /// The walk itself.
+    ByWalk(&'r dyn Fn(usize, usize)),
+    /// A thread behind it: the walk publishes how far its checksum has read.
+    Behind(&'r AtomicUsize),
+}
+
+/// Keys handed to the duplicate-key check at a time.
+const BATCH: usize = 4096;
+
+/// Walks the dump's records; hands every key to `each` (false: stop, `Ok(None)`).
+fn walk<'a>(
+    data: &'a [u8],
+    opts: Options,
+    filter: &Filter,
+    top: usize,
+    each: &mut dyn FnMut(&Key<'a>) -> bool,
+    released: Released,
+) -> Result<Option<Info>> {
     let now_ms = filter.now_ms;
     let filter = Filter { include_expired: true, ..filter.clone() };
     let by_name = !filter.globs.is_empty() || !filter.exclude_globs.is_empty();
@@ -123,9 +205,16 @@ pub fn gather(
         tallies: BTreeMap::new(),
     };
     let mut buf = Vec::new();
-    let mut behind = Behind::new(release);
+    let mut behind = match released {
+        Released::ByWalk(release) => Some(Behind::new(release)),
+        Released::Behind(_) => None,
+    };
     while let Some(rec) = r.next_record()? {
-        behind.passed(r.checked_upto());
+        match (&mut behind, &released) {
+            (Some(b), _) => b.passed(r.checked_upto()),
+            (None, Released::Behind(at)) => at.store(r.checked_upto(), Ordering::Release),
+            (None, Released::ByWalk(_)) => {}
+        }
         match rec {
             Record::Aux { key, value } => {
                 let k = key.get(&mut buf)?.to_vec();
@@ -146,6 +235,9 @@ pub fn gather(
             }
             Record::ModuleAux { id, .. } => info.module_aux.push(module::type_name(id)),
             Record::Key(k) => {
+                if !each(&k) {
+                    return Ok(None);
+                }
                 let name = if g.by_name { k.name()? } else { Vec::new() };
                 if !filter.db(k.db()) || filter.judge(&k, &name) == Verdict::Filtered {
                     info.filtered += 1;
@@ -173,7 +265,7 @@ pub fn gather(
     let mut big: Vec<BigKey> = g.heap.into_iter().map(|Reverse(b)| b).collect();
     big.sort_by(|a, b| b.bytes.cmp(&a.bytes).then(a.key.cmp(&b.key)));
     info.biggest = big;
-    Ok(info)
+    Ok(Some(info))
 }
 
 /// What the walk keeps besides the [`Info`]: the biggest keys so far (a heap of `top`), and

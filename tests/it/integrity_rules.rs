@@ -469,6 +469,15 @@ fn duplicate_keys_are_refused_by_name_unless_allowed() {
         let (code, _, err) = rdbfile::run_timed(&args, None, Duration::from_secs(30));
         assert_eq!(code, Some(0), "{args:?}: {err}");
     }
+    // info runs the check on a thread beside its walk: the same report, both offsets
+    let (code, _, err) = rdbfile::run_timed(&["info", fp], None, Duration::from_secs(30));
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains(&format!("first at byte offset {first}")), "{err}");
+    assert!(err.contains(&format!("at byte offset {second}")), "{err}");
+    let (code, out, err) =
+        rdbfile::run_timed(&["info", fp, "--allow-duplicate-keys"], None, Duration::from_secs(30));
+    assert_eq!(code, Some(0), "{err}");
+    assert!(String::from_utf8(out).unwrap().contains("db 0: 4 keys"), "{err}");
     // the same name in two databases is no duplicate
     let mut recs = string(b"dup", b"db0");
     recs.extend([0xfe, 1]);
@@ -476,4 +485,50 @@ fn duplicate_keys_are_refused_by_name_unless_allowed() {
     std::fs::write(&f, rdbfile::file(13, &recs)).unwrap();
     let (code, _, err) = rdbfile::run_timed(&["inspect", fp], None, Duration::from_secs(30));
     assert_eq!(code, Some(0), "{err}");
+}
+
+/// A key twice and damage in one file: the first in file order is what every command
+/// reports, as a server reports the first thing it refuses; `info` and `inspect` alike, over
+/// more keys than the check takes in one batch.
+#[test]
+fn a_duplicate_and_damage_the_earlier_is_reported() {
+    let dir = tempdir::Dir::new("dupdamage");
+    let string = |k: &[u8], v: &[u8]| rdbfile::key(0, k, &rdbfile::string(v));
+    let f = dir.path().join("d.rdb");
+    let fp = f.to_str().unwrap();
+    let n = 10_000;
+    for dup_first in [true, false] {
+        let mut recs = Vec::new();
+        let (mut dup_at, mut bad_at) = (0, 0);
+        for i in 0..n {
+            if i == 7_000 {
+                // the damage: a type byte no server knows
+                if !dup_first {
+                    bad_at = 9 + recs.len();
+                    recs.extend([0x63, 3, b'z', b'z', b'z']);
+                }
+            }
+            if i == 6_000 && dup_first || i == 8_000 && !dup_first {
+                dup_at = 9 + recs.len() + 1;
+                recs.extend(string(b"key:17", b"again"));
+            }
+            recs.extend(string(format!("key:{i}").as_bytes(), b"v"));
+        }
+        if dup_first {
+            bad_at = 9 + recs.len();
+            recs.extend([0x63, 3, b'z', b'z', b'z']);
+        }
+        std::fs::write(&f, rdbfile::file(13, &recs)).unwrap();
+        for cmd in ["info", "inspect"] {
+            let (code, _, err) = rdbfile::run_timed(&[cmd, fp], None, Duration::from_secs(30));
+            assert_eq!(code, Some(1), "{cmd}: {err}");
+            if dup_first {
+                assert!(err.contains("appears twice"), "{cmd}: {err}");
+                assert!(err.contains(&format!("at byte offset {dup_at}")), "{cmd}: {err}");
+            } else {
+                assert!(!err.contains("appears twice"), "{cmd}: {err}");
+                assert!(err.contains(&format!("byte offset {bad_at}")), "{cmd}: {err}");
+            }
+        }
+    }
 }
