@@ -156,6 +156,11 @@ impl Filter {
     pub fn db(&self, db: u64) -> bool {
         (self.dbs.is_empty() || self.dbs.contains(&db)) && !self.exclude_dbs.contains(&db)
     }
+    /// Whether a key's verdict depends on its name: a name rule, or a slot rule (the slot of
+    /// the name the key goes out under, renamed or not).
+    pub fn reads_names(&self) -> bool {
+        !self.globs.is_empty() || !self.exclude_globs.is_empty() || self.slots.is_some()
+    }
     pub fn key(&self, key: &[u8]) -> bool {
         (self.globs.is_empty() || self.globs.iter().any(|g| glob_match(g, key)))
             && !self.exclude_globs.iter().any(|g| glob_match(g, key))

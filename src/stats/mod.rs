@@ -172,7 +172,7 @@ fn walk<'a>(
 ) -> Result<Option<Info>> {
     let now_ms = filter.now_ms;
     let filter = Filter { include_expired: true, ..filter.clone() };
-    let by_name = !filter.globs.is_empty() || !filter.exclude_globs.is_empty();
+    let by_name = filter.reads_names();
     let mut r = Reader::new(data, opts)?;
     let mut info = Info {
         header: r.header,

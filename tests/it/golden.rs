@@ -72,6 +72,45 @@ fn filters_select_keys() {
     assert_eq!(keys(&["--type", "hash", "--db", "0"]), vec!["hash:small"]);
 }
 
+/// `info` counts exactly the keys `inspect` lists, under every kind of rule: a slot rule
+/// judges the name a key goes out under (renamed or not), so `info` reads names for it too.
+#[test]
+fn info_counts_what_inspect_lists() {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/redis-7.0.rdb");
+    let f = p.to_str().unwrap();
+    let rules: [&[&str]; 8] = [
+        &[],
+        &["--db", "3"],
+        &["--key", "str:*"],
+        &["--exclude-key", "str:*", "--type", "list", "--type", "string"],
+        &["--slots", "0-8191"],
+        &["--slots", "8192-16383"],
+        &["--slots", "0-4000", "--slots", "12000-16383", "--db", "0"],
+        &["--rename-prefix", "str:=other:", "--slots", "0-8191"],
+    ];
+    let mut total = 0;
+    for rule in rules {
+        let run = |cmd: &str| {
+            let mut a = vec![cmd, f, "--include-expired"];
+            a.extend_from_slice(rule);
+            if cmd == "info" {
+                a.push("--json");
+            }
+            let (code, out, err) = common::rdbshift(&a);
+            assert_eq!(code, 0, "{a:?}: {err}");
+            out
+        };
+        let listed = run("inspect").split(|&b| b == b'\n').filter(|l| !l.is_empty()).count();
+        let info: serde_json::Value = serde_json::from_slice(&run("info")).unwrap();
+        let counted: u64 =
+            info["dbs"].as_object().unwrap().values().map(|d| d["keys"].as_u64().unwrap()).sum();
+        assert_eq!(counted, listed as u64, "{rule:?}");
+        total += listed;
+    }
+    // the rules select some keys and leave out others
+    assert!(total >= 30, "{total}");
+}
+
 #[test]
 fn info_reports_counts_functions_and_checksum() {
     let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/redis-8.6.rdb");
