@@ -33,13 +33,17 @@ impl Sample {
     }
 }
 
-/// Spans sampled per dump, and keys read from each.
+/// Spans sampled per dump, and keys read from each when all are picked: the budget,
+/// `SPANS * KEYS_PER_SPAN` keys, is shared by the spans picked, so that a dump of a few
+/// spans is read whole up to it (a small dump's first keys are no sample of it: their
+/// order is the server's hash order, random from one run of it to the next).
 pub const SPANS: usize = 64;
 pub const KEYS_PER_SPAN: usize = 128;
 
 /// Samples the keys `filter` keeps from up to [`SPANS`] of `spans` (start, end, db of a run
 /// of records, as a load's survey cuts the dump), the ones at evenly spaced offsets of the
-/// file, [`KEYS_PER_SPAN`] keys from the start of each, and estimates them for `t`. A key that cannot be read here
+/// file, keys from the start of each (their share of the budget, see [`SPANS`]), and
+/// estimates them for `t`. A key that cannot be read here
 /// (the load itself will say why) is left out of the sample. `release(from, to)` is told
 /// the pages each span read (whole pages), so that the sample leaves no file pages behind.
 pub fn sample(
@@ -67,12 +71,13 @@ pub fn sample(
             picked.push(span);
         }
     }
+    let per_span = SPANS * KEYS_PER_SPAN / picked.len();
     let mut scratch = Scratch::default();
     for &(start, end, db) in picked.iter().map(|&i| &spans[i]) {
         let mut r =
             Reader::resume(data, header, start, db.unwrap_or(0)).with_templates(templates.clone());
         let mut n = 0;
-        while n < KEYS_PER_SPAN && r.pos() < end {
+        while n < per_span && r.pos() < end {
             let Ok(Some(rec)) = r.next_record() else { break };
             let Record::Key(k) = rec else { continue };
             n += 1;

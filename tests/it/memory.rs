@@ -518,8 +518,10 @@ fn load_pre_flight_weighs_the_keys_with_the_model() {
     let r: serde_json::Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
     let nodes = r["preflight"]["nodes"].as_object().expect("pre-flight nodes in the report");
     let needs = nodes.values().next().unwrap()["needs"].as_f64().expect("needs");
-    // a sample of the keys, scaled by their records' bytes: near the whole file's estimate
-    assert!((needs / dataset - 1.0).abs() < 0.3, "sampled {needs}, whole file {dataset}");
+    // a dump this small fits the sample's budget: read whole, its estimate is the whole
+    // file's (its first keys alone were 3% under to 41% over, as the server's hash order
+    // put them)
+    assert!((needs / dataset - 1.0).abs() < 0.02, "sampled {needs}, whole file {dataset}");
     // room enough: no warning
     let Some(t) = Server::start_ok("redis-7.0", None, &["--maxmemory", "200mb"]) else { return };
     let (code, _, err) = common::rdbshift(&["load", f, "--target", &t.url(), "--dry-run"]);
