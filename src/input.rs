@@ -26,6 +26,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use memmap2::{Advice, Mmap, UncheckedAdvice};
 
+pub(crate) mod beside;
 pub mod envelope;
 pub mod tmpfile;
 

@@ -130,9 +130,10 @@ pub fn survey<'a>(
     release: &(dyn Fn(usize, usize) + Sync),
 ) -> (Survey, Option<Error>) {
     let mut s = Survey::default();
-    // how far the walk's checksum has read, for a thread behind it that releases the pages
-    let crc_at = &AtomicUsize::new(0);
-    let walk = |s: &mut Survey, opts, each: &mut dyn FnMut(Seen<'a>, bool) -> bool, by| {
+    let walk = |s: &mut Survey,
+                opts,
+                each: &mut dyn FnMut(Seen<'a>, bool) -> bool,
+                by: Option<&AtomicUsize>| {
         let lean = merge.is_none() && !whole();
         let w = Walk { data, opts, filter, offsets, merge, chunk_bytes, release, lean };
         walk(s, w, each, by)
@@ -152,58 +153,31 @@ pub fn survey<'a>(
     }
     // the duplicate-key check runs on the second core, fed in batches, so that the pass
     // costs about what the skim costs; it counts the keys per slot too
-    let (walked, checked) = std::thread::scope(|sc| {
-        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Named<'a>>>(8);
-        let checker = sc.spawn(move || -> (Result<()>, PerSlot) {
-            let mut names = KeyNameCheck::default();
-            let mut slots = PerSlot::default();
-            let mut buf = Vec::new();
-            // the names are read from the mapping behind the walk: this thread releases the
-            // pages behind both (measured: when the walk released them, this thread faulted
-            // them in again, a tenth of its time)
-            let mut behind = crate::input::Behind::new(release);
-            for batch in rx {
-                for ((db, key, _), keep) in &batch {
-                    if let Err(e) = names.check(*db, key) {
-                        return (Err(e), slots);
-                    }
-                    if let Some(bytes) = keep
-                        && let Ok(n) = key.bytes(&mut buf)
-                    {
-                        slots.count(filter, n, *bytes);
-                    }
-                }
-                if let Some(&((_, _, at), _)) = batch.last() {
-                    behind.passed(at.min(crc_at.load(Ordering::Acquire)));
-                }
-            }
-            (names.finish(data), slots)
-        });
-        let mut batch = Vec::with_capacity(BATCH);
-        let mut send = |k: Seen<'a>, keep: bool| {
-            let keep = keep.then(|| k.bytes());
-            batch.push(((k.db, k.name, k.name_at), keep));
-            if batch.len() < BATCH {
-                return true;
-            }
-            // false: the checker stopped (it found a duplicate)
-            tx.send(std::mem::replace(&mut batch, Vec::with_capacity(BATCH))).is_ok()
-        };
-        let opts = opts.allow_duplicate_keys(true);
-        let walked = walk(&mut s, opts, &mut send, Some(crc_at));
-        let _ = tx.send(batch);
-        drop(tx);
-        let (checked, slots) = checker.join().unwrap_or_else(|_| {
-            (Err(Error::corrupt(0, "file", "the duplicate-key check stopped")), PerSlot::default())
-        });
-        s.per_slot.add(&slots);
-        (walked, checked)
-    });
-    // the earlier of the two errors is the one that counts
-    let err = match (walked.err(), checked.err()) {
-        (Some(a), Some(b)) => Some(if b.offset < a.offset { b } else { a }),
-        (a, b) => a.or(b),
+    let mut slots = PerSlot::default();
+    let mut buf = Vec::new();
+    let mut count = |((_, key, _), keep): &Named<'a>| {
+        if let Some(bytes) = keep
+            && let Ok(n) = key.bytes(&mut buf)
+        {
+            slots.count(filter, n, *bytes);
+        }
     };
+    let checked = crate::input::beside::check_names_beside(
+        data,
+        release,
+        |(name, _): &Named<'a>| name,
+        &mut count,
+        |send, crc_at| {
+            let mut send = |k: Seen<'a>, keep: bool| {
+                let keep = keep.then(|| k.bytes());
+                // false: the check stopped (it found a name it cannot read)
+                send(((k.db, k.name, k.name_at), keep))
+            };
+            walk(&mut s, opts.allow_duplicate_keys(true), &mut send, Some(crc_at))
+        },
+    );
+    s.per_slot.add(&slots);
+    let err = checked.err();
     (s, err)
 }
 
@@ -242,9 +216,6 @@ type Named<'a> = ((u64, RStr<'a>, usize), Option<u64>);
 /// Most bytes of one run of plain strings read at once (the pages behind are released
 /// between runs).
 const RUN_BYTES: usize = 1 << 20;
-
-/// Keys per batch handed to the duplicate-key check.
-const BATCH: usize = 4096;
 
 /// What one walk reads and how (see [`survey`]).
 struct Walk<'a, 'f> {

@@ -10,13 +10,13 @@ use std::collections::{BTreeMap, BinaryHeap};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::filter::{Filter, Verdict};
-use crate::format::RStr;
 use crate::format::Scratch;
 use crate::format::record::{Key, KeyNameCheck, Options, Record};
 use crate::format::stream::Idmp;
 use crate::format::types::{self, Kind};
-use crate::format::{Header, Reader, Result, module};
+use crate::format::{Error, Header, Reader, Result, module};
 use crate::input::Behind;
+use crate::input::beside::check_names_beside;
 
 #[derive(Debug, Default, Clone)]
 pub struct DbStats {
@@ -95,80 +95,36 @@ pub fn gather<'a>(
     top: usize,
     release: &(dyn Fn(usize, usize) + Sync),
 ) -> Result<Info> {
-    if opts.allow_duplicate_keys {
-        let info = walk(data, opts, filter, top, &mut |_| true, Released::ByWalk(release))?;
-        return Ok(info.expect("the walk stops only when its keys are refused"));
-    }
-    // how far the walk's checksum has read: the checker releases no page beyond it
-    let crc_at = &AtomicUsize::new(0);
-    std::thread::scope(|sc| {
-        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<(u64, RStr<'a>, usize)>>(8);
-        let checker = sc.spawn(move || -> Result<()> {
-            let mut names = KeyNameCheck::default();
-            let mut behind = Behind::new(release);
-            for batch in rx {
-                for (db, key, _) in &batch {
-                    names.check(*db, key)?;
-                }
-                if let Some(&(_, _, at)) = batch.last() {
-                    behind.passed(at.min(crc_at.load(Ordering::Acquire)));
-                }
-            }
-            behind.passed(crc_at.load(Ordering::Acquire));
-            names.finish(data)
-        });
-        let mut batch = Vec::with_capacity(BATCH);
-        let mut each = |k: &Key<'a>| {
-            batch.push(KeyNameCheck::of(k));
-            if batch.len() < BATCH {
-                return true;
-            }
-            // false: the checker stopped (a name it could not read)
-            tx.send(std::mem::replace(&mut batch, Vec::with_capacity(BATCH))).is_ok()
-        };
-        let walked = walk(
+    let info = if opts.allow_duplicate_keys {
+        walk(data, opts, filter, top, &mut |_| true, None, release)
+    } else {
+        check_names_beside(
             data,
-            opts.allow_duplicate_keys(true),
-            filter,
-            top,
-            &mut each,
-            Released::Behind(crc_at),
-        );
-        let _ = tx.send(batch);
-        drop(tx);
-        let checked = checker.join().unwrap_or_else(|p| std::panic::resume_unwind(p));
-        // the earlier of the two errors is the one that counts
-        match (walked, checked) {
-            (Ok(Some(info)), Ok(())) => Ok(info),
-            (Err(a), Err(b)) => Err(if b.offset < a.offset { b } else { a }),
-            (Err(a), Ok(())) => Err(a),
-            (_, Err(b)) => Err(b),
-            (Ok(None), Ok(())) => {
-                Err(crate::format::Error::corrupt(0, "file", "the duplicate-key check stopped"))
-            }
-        }
-    })
+            release,
+            |n| n,
+            &mut |_| {},
+            |send, crc_at| {
+                let mut each = |k: &Key<'a>| send(KeyNameCheck::of(k));
+                let opts = opts.allow_duplicate_keys(true);
+                walk(data, opts, filter, top, &mut each, Some(crc_at), release)
+            },
+        )
+    }?;
+    // the walk stops early only when the check has stopped, whose error is then reported
+    info.ok_or_else(|| Error::corrupt(0, "file", "the duplicate-key check stopped"))
 }
-
-/// Who releases the pages the walk has passed.
-enum Released<'r> {
-    /// The walk itself.
-    ByWalk(&'r dyn Fn(usize, usize)),
-    /// A thread behind it: the walk publishes how far its checksum has read.
-    Behind(&'r AtomicUsize),
-}
-
-/// Keys handed to the duplicate-key check at a time.
-const BATCH: usize = 4096;
 
 /// Walks the dump's records; hands every key to `each` (false: stop, `Ok(None)`).
+/// `released_by`: another thread releases the pages behind; the walk tells it how far its
+/// checksum has read (the walk releases them itself otherwise).
 fn walk<'a>(
     data: &'a [u8],
     opts: Options,
     filter: &Filter,
     top: usize,
     each: &mut dyn FnMut(&Key<'a>) -> bool,
-    released: Released,
+    released_by: Option<&AtomicUsize>,
+    release: &dyn Fn(usize, usize),
 ) -> Result<Option<Info>> {
     let now_ms = filter.now_ms;
     let filter = Filter { include_expired: true, ..filter.clone() };
@@ -205,16 +161,13 @@ fn walk<'a>(
         tallies: BTreeMap::new(),
     };
     let mut buf = Vec::new();
-    let mut behind = match released {
-        Released::ByWalk(release) => Some(Behind::new(release)),
-        Released::Behind(_) => None,
+    let mut behind = Behind::new(release);
+    let mut passed = |at: usize| match released_by {
+        Some(p) => p.store(at, Ordering::Release),
+        None => behind.passed(at),
     };
     while let Some(rec) = r.next_record()? {
-        match (&mut behind, &released) {
-            (Some(b), _) => b.passed(r.checked_upto()),
-            (None, Released::Behind(at)) => at.store(r.checked_upto(), Ordering::Release),
-            (None, Released::ByWalk(_)) => {}
-        }
+        passed(r.checked_upto());
         match rec {
             Record::Aux { key, value } => {
                 let k = key.get(&mut buf)?.to_vec();
