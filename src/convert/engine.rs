@@ -108,6 +108,16 @@ impl Default for Config {
 }
 
 impl Config {
+    /// For a conversion into a file or a stream: chunks of 1 MiB instead of 4 MiB. Fewer
+    /// bytes of output wait for the writer (measured, the 2M-key benchmark: 33 MB of
+    /// anonymous memory at the peak against 54 MB), and the writer copies pieces while they
+    /// are still in cache. Right after a load had freed its memory, the host had to hand
+    /// pages back for that difference (measured, 4 rounds each after a load: 0.42 s against
+    /// 0.53 s, `cat` 0.34 s; back to back, the same within the noise).
+    pub fn for_output() -> Self {
+        Config { chunk_bytes: 1 << 20, ..Config::default() }
+    }
+
     /// With `threads` decoding threads and chunks of `chunk_bytes` of the file, where given
     /// (each at least 1).
     pub fn sized(mut self, threads: Option<usize>, chunk_bytes: Option<usize>) -> Self {

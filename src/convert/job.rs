@@ -91,7 +91,7 @@ impl Job {
             max_elems: MAX_ELEMS,
             max_bytes: MAX_BYTES,
             skip_functions: false,
-            cfg: Config::default(),
+            cfg: Config::for_output(),
             filter: Filter::default(),
             read: Options::default(),
         }
