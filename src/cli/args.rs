@@ -54,7 +54,8 @@ pub struct FilterArgs {
     #[arg(long = "exclude-type", value_name = "T", value_parser = rdbshift::filter::check_type)]
     pub exclude_types: Vec<String>,
     /// Also include keys and hash fields whose expiry has already passed (a server drops
-    /// them when it loads the file).
+    /// them when it loads the file). `memory` reports such keys apart either way, as
+    /// memory the target will not hold.
     #[arg(long)]
     pub include_expired: bool,
     /// Keys whose name begins with FROM go out under TO and the rest of the name
