@@ -239,7 +239,8 @@ impl RespSink {
     }
 
     /// Written at the offsets the pieces are given, from the file's start (an empty file,
-    /// whose blocks are allocated ahead of the writes: see [`Prealloc`]).
+    /// whose blocks are allocated 64 MiB ahead of the writes, and cut to what was written by
+    /// [`RespSink::finish`]).
     pub fn file(file: File) -> Self {
         RespSink {
             out: Output::File(file),
