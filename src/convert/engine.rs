@@ -34,6 +34,7 @@ use crate::format::record::{
 };
 use crate::format::{RStr, Reader, Run, Step, Str};
 use crate::job::Stop;
+use crate::output::Prealloc;
 
 /// Why a run of the engine ended before the dump's end, for a sink whose errors are `E`.
 #[derive(Debug, thiserror::Error)]
@@ -184,42 +185,8 @@ pub struct RespSink {
     /// Bytes written (the offset of the next piece).
     pub bytes: u64,
     pool: Arc<BufPool>,
-    /// The file's blocks are allocated up to here ([`Prealloc`]).
+    /// The file's blocks are allocated up to here.
     ahead: Prealloc,
-}
-
-/// How far an output file's blocks are allocated ahead of its writes.
-///
-/// A write into allocated blocks skips the filesystem's delayed-allocation bookkeeping for
-/// every page (measured on ext4, 2 cores: 940 MB copied in 0.30 s against 0.37 s). Blocks
-/// are taken [`PREALLOC_STEP`] at a time, ahead of the writes; what was taken past the end
-/// is given back when the sink finishes. A filesystem that cannot allocate ahead, or a
-/// full one, is written as before.
-#[derive(Default)]
-enum Prealloc {
-    /// Allocated up to this offset (and the file's size is at least this).
-    Upto(u64),
-    /// Not done (a stream, or the filesystem refused).
-    #[default]
-    Off,
-}
-
-/// Blocks allocated ahead of an output file's writes at a time.
-const PREALLOC_STEP: u64 = 64 << 20;
-
-impl Prealloc {
-    /// Makes sure `file`'s blocks are allocated up to `end`.
-    fn reach(&mut self, file: &File, end: u64) {
-        use std::os::fd::AsRawFd;
-        let Prealloc::Upto(upto) = *self else { return };
-        if end <= upto {
-            return;
-        }
-        let to = end.div_ceil(PREALLOC_STEP) * PREALLOC_STEP + PREALLOC_STEP;
-        // SAFETY: a plain system call on an open descriptor.
-        let r = unsafe { libc::fallocate(file.as_raw_fd(), 0, upto as i64, (to - upto) as i64) };
-        *self = if r == 0 { Prealloc::Upto(to) } else { Prealloc::Off };
-    }
 }
 
 enum Output {
@@ -256,14 +223,7 @@ impl RespSink {
     pub fn finish(&mut self) -> std::io::Result<()> {
         match &mut self.out {
             Output::Stream(w) => w.flush(),
-            Output::File(file) => match self.ahead {
-                Prealloc::Upto(upto) if upto > self.bytes => {
-                    file.set_len(self.bytes)?;
-                    self.ahead = Prealloc::Upto(self.bytes);
-                    Ok(())
-                }
-                _ => Ok(()),
-            },
+            Output::File(file) => self.ahead.give_back(file, self.bytes),
         }
     }
 }
@@ -1141,7 +1101,7 @@ mod tests {
             sink.write(&piece).unwrap();
             want.extend_from_slice(&piece);
         }
-        assert!(want.len() as u64 > PREALLOC_STEP, "the writes pass one step");
+        assert!(want.len() as u64 > crate::output::PREALLOC_STEP, "the writes pass one step");
         sink.finish().unwrap();
         drop(sink);
         assert_eq!(std::fs::read(&path).unwrap(), want);
