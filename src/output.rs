@@ -342,7 +342,7 @@ impl Drop for OutFile {
 /// was taken past the end is given back ([`Prealloc::give_back`]) before the file is
 /// complete. A filesystem that cannot allocate ahead, or a full one, is written as before.
 #[derive(Default)]
-pub(crate) enum Prealloc {
+enum Prealloc {
     /// Allocated up to this offset (and the file's size is at least this).
     Upto(u64),
     /// Not done (a stream, or the filesystem refused).
@@ -355,7 +355,7 @@ pub(crate) const PREALLOC_STEP: u64 = 64 << 20;
 
 impl Prealloc {
     /// Makes sure `file`'s blocks are allocated up to `end`.
-    pub(crate) fn reach(&mut self, file: &File, end: u64) {
+    fn reach(&mut self, file: &File, end: u64) {
         use std::os::fd::AsRawFd;
         let Prealloc::Upto(upto) = *self else { return };
         if end <= upto {
@@ -368,7 +368,7 @@ impl Prealloc {
     }
 
     /// Cuts `file` to the `written` bytes, giving back the blocks allocated past them.
-    pub(crate) fn give_back(&mut self, file: &File, written: u64) -> std::io::Result<()> {
+    fn give_back(&mut self, file: &File, written: u64) -> std::io::Result<()> {
         if let Prealloc::Upto(upto) = *self
             && upto > written
         {

@@ -19,7 +19,6 @@
 
 use std::fs::File;
 use std::io::Write;
-use std::os::unix::fs::FileExt;
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 
@@ -34,7 +33,7 @@ use crate::format::record::{
 };
 use crate::format::{RStr, Reader, Run, Step, Str};
 use crate::job::Stop;
-use crate::output::Prealloc;
+use crate::output::AheadFile;
 
 /// Why a run of the engine ended before the dump's end, for a sink whose errors are `E`.
 #[derive(Debug, thiserror::Error)]
@@ -173,8 +172,8 @@ pub trait Sink {
 /// RESP commands into a file or a stream (`redis-cli --pipe` input, or an AOF): `SELECT`
 /// only when the database changes, starting from db 0 as a fresh connection does.
 ///
-/// Into a regular file, the thread that puts the pieces in order writes them, with
-/// positional writes. A thread of its own for the writes cost more than it saved once the
+/// Into a regular file, the thread that puts the pieces in order writes them, into blocks
+/// allocated ahead ([`AheadFile`]). A thread of its own for the writes cost more than it saved once the
 /// skim converts when the writer is behind (measured on 2 cores, alternating rounds: the
 /// 2M-key benchmark 0.45-0.48 s against 0.47-0.52 s with it, and 5% less CPU; the same on
 /// the other benchmark dumps). More writing threads do not help: ext4 takes the inode lock
@@ -185,37 +184,23 @@ pub struct RespSink {
     /// Bytes written (the offset of the next piece).
     pub bytes: u64,
     pool: Arc<BufPool>,
-    /// The file's blocks are allocated up to here.
-    ahead: Prealloc,
 }
 
 enum Output {
     Stream(Box<dyn Write + Send>),
-    File(File),
+    File(AheadFile),
 }
 
 impl RespSink {
     pub fn stream(w: Box<dyn Write + Send>) -> Self {
-        RespSink {
-            out: Output::Stream(w),
-            db: 0,
-            bytes: 0,
-            pool: Arc::default(),
-            ahead: Prealloc::Off,
-        }
+        RespSink { out: Output::Stream(w), db: 0, bytes: 0, pool: Arc::default() }
     }
 
-    /// Written at the offsets the pieces are given, from the file's start (an empty file,
-    /// whose blocks are allocated 64 MiB ahead of the writes, and cut to what was written by
-    /// [`RespSink::finish`]).
+    /// Written in order from the start of `file`, a new, empty file whose blocks are
+    /// allocated ahead of the writes ([`AheadFile`]) and cut to what was written by
+    /// [`RespSink::finish`].
     pub fn file(file: File) -> Self {
-        RespSink {
-            out: Output::File(file),
-            db: 0,
-            bytes: 0,
-            pool: Arc::default(),
-            ahead: Prealloc::Upto(0),
-        }
+        RespSink { out: Output::File(AheadFile::new(file)), db: 0, bytes: 0, pool: Arc::default() }
     }
 
     /// Flushes what is buffered; a file is cut to what was written (the blocks allocated
@@ -223,7 +208,7 @@ impl RespSink {
     pub fn finish(&mut self) -> std::io::Result<()> {
         match &mut self.out {
             Output::Stream(w) => w.flush(),
-            Output::File(file) => self.ahead.give_back(file, self.bytes),
+            Output::File(file) => file.flush(),
         }
     }
 }
@@ -240,14 +225,10 @@ impl Sink for RespSink {
         Ok(())
     }
     fn write(&mut self, bytes: &[u8]) -> std::io::Result<()> {
-        let at = self.bytes;
         self.bytes += bytes.len() as u64;
         match &mut self.out {
             Output::Stream(w) => w.write_all(bytes),
-            Output::File(file) => {
-                self.ahead.reach(file, self.bytes);
-                file.write_all_at(bytes, at)
-            }
+            Output::File(file) => file.write_all(bytes),
         }
     }
     fn pool(&self) -> &Arc<BufPool> {
